@@ -141,7 +141,7 @@ class GridCell(_Versioned, Base):
     geom: Mapped[WKBElement] = mapped_column(Geometry("POLYGON", srid=4326))
 
 
-LEVELS: dict[str, type[_Versioned]] = {
+MODELS: dict[str, type[_Versioned]] = {
     "district": District,
     "street": Street,
     "community": Community,

@@ -6,7 +6,7 @@ They refer to boundaries by stable code, so a new boundary release does not orph
 from __future__ import annotations
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -42,6 +42,8 @@ class ServiceArea(Base):
     __tablename__ = "service_area"
     __table_args__ = (
         CheckConstraint("community_code ~ '^[0-9]{12}$'", name="community_code_digits"),
+        # Nearest-neighbour in metres: KNN over geography, not over degrees.
+        Index("ix_service_area_geog", text("(geography(geom))"), postgresql_using="gist"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

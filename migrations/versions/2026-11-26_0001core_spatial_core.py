@@ -74,6 +74,7 @@ def upgrade() -> None:
     )
     op.create_geospatial_index('idx_service_area_geom', 'service_area', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
     op.create_index(op.f('ix_service_area_community_code'), 'service_area', ['community_code'], unique=False)
+    op.create_index('ix_service_area_geog', 'service_area', [sa.text('(geography(geom))')], unique=False, postgresql_using='gist')
     op.create_geospatial_table('community',
     sa.Column('code', sa.String(length=12), nullable=False),
     sa.Column('street_code', sa.String(length=9), nullable=False),
@@ -174,6 +175,7 @@ def downgrade() -> None:
     op.drop_index('ix_community_code_span', table_name='community')
     op.drop_geospatial_index('idx_community_geom', table_name='community', postgresql_using='gist', column_name='geom')
     op.drop_geospatial_table('community')
+    op.drop_index('ix_service_area_geog', table_name='service_area', postgresql_using='gist')
     op.drop_index(op.f('ix_service_area_community_code'), table_name='service_area')
     op.drop_geospatial_index('idx_service_area_geom', table_name='service_area', postgresql_using='gist', column_name='geom')
     op.drop_geospatial_table('service_area')

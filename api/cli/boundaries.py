@@ -1,0 +1,86 @@
+"""`houniao load yichun`, `houniao import boundaries`, `houniao releases ...`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from api.cli.output import domain_errors, err, fail, print_json, progress_bar
+from geo.boundaries import importing, releases
+from geo.db import session_scope
+from geo.demo import load as demo
+
+load_app = typer.Typer(help="Load datasets.", no_args_is_help=True)
+import_app = typer.Typer(help="Import files.", no_args_is_help=True)
+releases_app = typer.Typer(help="Boundary releases (versions).", no_args_is_help=True)
+
+
+@load_app.command("yichun")
+def load_yichun() -> None:
+    """Load Yichun: real district boundaries, synthetic streets/communities/cells, workers,
+    service areas and the address gazetteer. Does nothing if the demo is already loaded."""
+    with session_scope() as session:
+        if demo.demo_loaded(session):
+            err.print("Yichun demo data is already loaded; nothing to do.")
+            return
+        with progress_bar() as bar:
+            task = bar.add_task("loading Yichun", total=5)
+
+            def step(description: str, rows: int) -> None:
+                bar.update(task, advance=1, description=f"{description} ({rows:,})")
+
+            counts = demo.load_yichun(session, step)
+    print_json(counts)
+
+
+@import_app.command("boundaries")
+def import_boundaries(
+    file: Path = typer.Argument(..., help="GeoJSON, GeoPackage or Shapefile"),
+    level: str = typer.Option(..., help="community | grid (also street, district)"),
+    crs: str | None = typer.Option(None, help="wgs84, cgcs2000, gcj02, bd09 or EPSG:<code>; overrides the file"),
+    code_col: str | None = typer.Option(None, help="column with the codes"),
+    name_col: str | None = typer.Option(None, help="column with the names"),
+    commit: bool = typer.Option(False, help="write the release (default: validate only)"),
+    force: bool = typer.Option(False, help="with --commit: write despite overlaps, gaps or rows outside their parent"),
+    activate: bool = typer.Option(True, help="activate the release once written"),
+) -> None:
+    """Validate a boundary file against the active release and, with --commit, load it as a new
+    release. Prints a validation report per row; writes nothing unless it passes (or --force)."""
+    with domain_errors(), session_scope() as session:
+        with progress_bar() as bar:
+            task = bar.add_task(f"reading {file.name}", total=3)
+            rows = importing.read_boundaries(file, level, crs, code_col, name_col)
+            bar.update(task, advance=1, description=f"staging {len(rows):,} rows")
+            releases.stage(session, rows)
+            bar.update(task, advance=1, description="validating")
+            report = releases.validate(session)
+            bar.update(task, advance=1, description="validated")
+        print_json(report.as_dict())
+        if not commit:
+            session.rollback()
+            if not report.ok:
+                fail(f"{len(report.problems)} problem(s); nothing written (dry run)", 2)
+            err.print("Dry run: the file passes validation. Add --commit to load it.")
+            return
+        release_id = releases.write_release(
+            session, name=f"{file.name} ({level})", level=level, source=str(file),
+            report=report, force=force, activate=activate,
+        )
+        state = "active" if activate else "pending (activate with `houniao releases activate`)"
+        err.print(f"Release {release_id} written: {len(rows)} {level} rows, {state}.")
+
+
+@releases_app.command("list")
+def list_releases() -> None:
+    """All boundary releases, newest last."""
+    with session_scope() as session:
+        print_json(releases.list_releases(session))
+
+
+@releases_app.command("activate")
+def activate(release_id: int) -> None:
+    """Activate a pending release."""
+    with domain_errors(), session_scope() as session:
+        releases.activate_release(session, release_id)
+    err.print(f"Release {release_id} is now active.")

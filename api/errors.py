@@ -1,0 +1,46 @@
+"""Map domain errors to HTTP statuses in one place; every error body is {"detail": message}."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from geo import errors
+
+STATUS: dict[type[errors.DomainError], int] = {
+    errors.NotFound: 404,
+    errors.InvalidInput: 422,
+    errors.Conflict: 409,
+    errors.ReleaseRejected: 422,
+}
+
+
+def status_for(exc: errors.DomainError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 400
+
+
+async def _domain_error(request: Request, exc: errors.DomainError) -> JSONResponse:
+    body = {"detail": exc.detail, **{k: v for k, v in exc.extra.items() if k != "headers"}}
+    return JSONResponse(body, status_code=status_for(exc), headers=exc.extra.get("headers"))
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    # FastAPI's default 422 body, plus one readable sentence for people.
+    errs = exc.errors()
+    parts = [f"{'.'.join(str(x) for x in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}" for e in errs]
+    return JSONResponse(
+        {"detail": "; ".join(parts), "errors": [_jsonable(e) for e in errs]}, status_code=422
+    )
+
+
+def _jsonable(error: dict) -> dict:
+    return {k: (str(v) if k == "ctx" else v) for k, v in error.items() if k != "url"}
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(errors.DomainError, _domain_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]

@@ -1,0 +1,48 @@
+"""One small validator per query parameter; each raises a domain error with a clear message."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import Depends, Query
+
+from geo.crs import ACCEPTED, Crs, parse_crs
+from geo.errors import InvalidInput
+
+
+def crs_query(
+    crs: Annotated[str | None, Query(description=f"coordinate system of lon/lat: {ACCEPTED}")] = None,
+) -> Crs:
+    return parse_crs(crs)
+
+
+def _finite(name: str, value: float) -> float:
+    if not math.isfinite(value):
+        raise InvalidInput(f"{name} must be a finite number, got {value}")
+    return value
+
+
+def bbox_query(
+    bbox: Annotated[
+        str | None,
+        Query(description="minLon,minLat,maxLon,maxLat in WGS84", examples=["128.8,47.6,129.1,47.8"]),
+    ] = None,
+) -> tuple[float, float, float, float] | None:
+    if bbox is None:
+        return None
+    try:
+        x0, y0, x1, y1 = (_finite("bbox", float(v)) for v in bbox.split(","))
+    except ValueError:
+        raise InvalidInput("bbox must be four numbers: minLon,minLat,maxLon,maxLat") from None
+    if not (-180 <= x0 <= 180 and -180 <= x1 <= 180 and -90 <= y0 <= 90 and -90 <= y1 <= 90):
+        raise InvalidInput("bbox is out of range: lon in [-180, 180], lat in [-90, 90] (WGS84)")
+    if x0 > x1 or y0 > y1:
+        raise InvalidInput("bbox must be minLon,minLat,maxLon,maxLat with min <= max")
+    return x0, y0, x1, y1
+
+
+CrsParam = Annotated[Crs, Depends(crs_query)]
+BboxParam = Annotated[tuple[float, float, float, float] | None, Depends(bbox_query)]
+Lon = Annotated[float, Query(description="longitude, in the named crs", examples=[128.9])]
+Lat = Annotated[float, Query(description="latitude, in the named crs", examples=[47.73])]

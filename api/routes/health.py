@@ -1,0 +1,19 @@
+"""Liveness with a real check: PostGIS answers and a boundary release is active."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.deps import SessionDep
+from geo import health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz(session: SessionDep) -> Any:
+    status = health.check(session)
+    return JSONResponse(status, status_code=200 if status["ok"] else 503)

@@ -1,0 +1,77 @@
+"""Spatial core routes: locate, geocode, cells, communities, districts, nearest service areas."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import SessionDep
+from api.params import BboxParam, CrsParam, Lat, Lon
+from geo import locate as locating
+from geo.boundaries import queries
+from geo.geojson import feature, feature_collection
+from geo.places import service as places
+
+router = APIRouter(prefix="/api/v1", tags=["spatial"])
+GEOJSON = "application/geo+json"
+Release = Annotated[int | None, Query(description="boundary release id; default: the active one")]
+
+
+class GeoJSONResponse(JSONResponse):
+    media_type = GEOJSON
+
+
+@router.get("/locate", summary="Which grid cell is this point in, and who is its grid worker")
+def locate(session: SessionDep, lon: Lon, lat: Lat, crs: CrsParam, release: Release = None) -> dict[str, Any]:
+    return locating.locate(session, lon, lat, crs, release).as_dict()
+
+
+@router.get("/cells/{code}", response_class=GeoJSONResponse, summary="One grid cell as a GeoJSON Feature")
+def get_cell(session: SessionDep, code: str, release: Release = None) -> dict[str, Any]:
+    return feature(queries.cell(session, code, release), id_key="code")
+
+
+@router.get("/cells", response_class=GeoJSONResponse, summary="Grid cells, paged, optionally in a bbox")
+def list_cells(
+    request: Request,
+    session: SessionDep,
+    bbox: BboxParam,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    release: Release = None,
+) -> dict[str, Any]:
+    rows, total = queries.cells(session, bbox=bbox, limit=limit, offset=offset, release=release)
+    links = []
+    if offset + len(rows) < total:
+        links.append(
+            {"rel": "next", "type": GEOJSON,
+             "href": str(request.url.include_query_params(offset=offset + limit, limit=limit))}
+        )
+    return feature_collection(
+        rows, id_key="code", numberMatched=total, numberReturned=len(rows), links=links
+    )
+
+
+@router.get("/communities", response_class=GeoJSONResponse, summary="All communities (社区)")
+def list_communities(session: SessionDep, release: Release = None) -> dict[str, Any]:
+    return feature_collection(queries.communities(session, release), id_key="code")
+
+
+@router.get("/districts", response_class=GeoJSONResponse, summary="County-level divisions (区县)")
+def list_districts(session: SessionDep, release: Release = None) -> dict[str, Any]:
+    return feature_collection(queries.districts(session, release), id_key="code")
+
+
+@router.get("/service-areas/nearest", response_class=GeoJSONResponse,
+            summary="The k nearest service areas (候鸟服务区), distance in metres on the ellipsoid")
+def nearest_service_areas(
+    session: SessionDep, lon: Lon, lat: Lat, crs: CrsParam,
+    k: Annotated[int, Query(description="how many, 1-20")] = 1,
+) -> dict[str, Any]:
+    rows = places.nearest_service_areas(session, lon, lat, crs, k)
+    for r in rows:
+        r["geometry"] = {"type": "Point", "coordinates": [r.pop("lon"), r.pop("lat")]}
+        r["distance_m"] = round(r["distance_m"], 1)
+    return feature_collection(rows, id_key="id")
