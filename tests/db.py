@@ -40,3 +40,6 @@ def recreate_database(url: URL) -> None:
 
 def engine_for(url: URL) -> Engine:
     return create_engine(url, pool_size=5, max_overflow=10)
+
+
+test_database_url.__test__ = False  # a helper, not a test (pytest collects test_* names)

@@ -34,7 +34,9 @@ COMPOUND_SUFFIXES: tuple[str, ...] = (
 )  # fmt: skip
 
 # Only the traditional forms that occur in address words; full conversion would need OpenCC.
-_TRADITIONAL = str.maketrans("棟號區縣鎮鄉樓層單園門華東龍陽兩莊", "栋号区县镇乡楼层单园门华东龙阳两庄")
+_TRADITIONAL = str.maketrans(
+    "棟號區縣鎮鄉樓層單園門華東龍陽兩莊紅", "栋号区县镇乡楼层单园门华东龙阳两庄红"
+)
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
               "六": 6, "七": 7, "八": 8, "九": 9}  # fmt: skip
 # Separators between two digits become "-" so "3 2 501" never merges into "32501".

@@ -58,11 +58,10 @@ def _read(path: Path) -> gpd.GeoDataFrame:
 
 def _mojibake(frame: gpd.GeoDataFrame) -> bool:
     """GBK bytes read as Latin-1 show up as characters in U+0080..U+00FF."""
-    for column in frame.columns:
-        if frame[column].dtype == object and column != frame.geometry.name:
-            for value in frame[column].dropna().astype(str).head(50):
-                if any(0x80 <= ord(ch) <= 0xFF for ch in value):
-                    return True
+    for column in frame.columns.drop(frame.geometry.name):
+        for value in frame[column].head(50):
+            if isinstance(value, str) and any(0x80 <= ord(ch) <= 0xFF for ch in value):
+                return True
     return False
 
 

@@ -18,7 +18,7 @@ _CELL_SELECT = f"""
            c.code AS community_code, c.name AS community_name,
            s.code AS street_code, s.name AS street_name,
            d.code AS district_code, d.name AS district_name,
-           round(ST_Area(g.geom::geography)::numeric) AS area_m2,
+           round(ST_Area(g.geom::geography))::bigint AS area_m2,
            ST_AsGeoJSON(g.geom, {GEOJSON_DECIMALS}) AS geometry
     FROM grid_cell g
     JOIN community c ON c.code = g.community_code AND {_IN.format(t="c")}

@@ -1,0 +1,123 @@
+"""Boundary imports: validation report per row, nothing written unless it passes, versioned releases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import shapely
+from shapely import affinity
+from sqlalchemy import text
+
+from geo import locate as locating
+from geo.boundaries import importing, releases
+from geo.crs import Crs, from_wgs84
+from geo.errors import InvalidInput, ReleaseRejected
+
+COMMUNITY = "230717001001"
+
+
+@pytest.fixture
+def cells(session) -> gpd.GeoDataFrame:
+    """The current cells of one community, as a file would hold them."""
+    return gpd.read_postgis(
+        text("SELECT code, name, geom FROM grid_cell WHERE community_code = :c AND release_high IS NOT NULL ORDER BY code"),
+        session.connection(),
+        params={"c": COMMUNITY},
+        geom_col="geom",
+    ).rename_geometry("geometry")
+
+
+def _write(frame: gpd.GeoDataFrame, path: Path, **kwargs) -> Path:
+    frame.to_file(path, engine="pyogrio", **kwargs)
+    return path
+
+
+def _validate(session, path: Path, crs: str | None = None) -> releases.ValidationReport:
+    releases.stage(session, importing.read_boundaries(path, "grid", crs))
+    return releases.validate(session)
+
+
+def test_clean_reimport_becomes_a_new_active_release(session, cells, tmp_path):
+    renamed = cells.assign(name=[f"新{n}" for n in cells.name])
+    report = _validate(session, _write(renamed, tmp_path / "cells.geojson"))
+    assert report.ok, report.as_dict()
+    old = releases.active_release_id(session)
+    new = releases.write_release(session, name="t", level="grid", source="t", report=report)
+    assert releases.active_release_id(session) == new != old
+    point = shapely.Point(*shapely.get_coordinates(cells.geometry.iloc[4].centroid)[0])
+    now = locating.locate(session, point.x, point.y)
+    before = locating.locate(session, point.x, point.y, release=old)
+    assert now.cell_name.startswith("新") and not before.cell_name.startswith("新")
+    assert now.cell_code == before.cell_code
+    # Cells of other communities were carried forward into the new release.
+    carried = session.execute(
+        text("SELECT count(*) FROM grid_cell WHERE release_low <= :r AND release_high >= :r"), {"r": new}
+    ).scalar()
+    assert carried >= 1000
+
+
+def test_overlap_and_gap_are_reported_with_areas(session, cells, tmp_path):
+    moved = cells.copy()
+    moved.loc[0, "geometry"] = affinity.translate(moved.geometry[0], xoff=0.001)  # ~75 m east
+    report = _validate(session, _write(moved, tmp_path / "moved.gpkg"))
+    kinds = {p.problem for p in report.problems}
+    assert {"overlap", "gap", "outside_parent"} & kinds >= {"overlap", "gap"}
+    for kind in ("overlap", "gap"):
+        assert max(p.area_m2 or 0 for p in report.problems if p.problem == kind) > 1000
+    with pytest.raises(ReleaseRejected, match="--force"):
+        releases.write_release(session, name="t", level="grid", source="t", report=report)
+
+
+def test_invalid_geometry_is_reported_with_reason_and_never_written(session, cells, tmp_path):
+    broken = cells.copy()
+    x0, y0, x1, y1 = broken.geometry[2].bounds
+    broken.loc[2, "geometry"] = shapely.Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1), (x0, y0)])
+    report = _validate(session, _write(broken, tmp_path / "bowtie.geojson"))
+    problem = next(p for p in report.problems if p.problem == "invalid_geometry")
+    assert problem.row == 3 and "Self-intersection" in problem.detail
+    with pytest.raises(ReleaseRejected, match="cannot be forced"):
+        releases.write_release(session, name="t", level="grid", source="t", report=report, force=True)
+
+
+def test_bad_codes_duplicates_and_unknown_parents(session, cells, tmp_path):
+    frame = cells.copy()
+    frame.loc[0, "code"] = "123"
+    frame.loc[1, "code"] = frame.loc[2, "code"]
+    report = _validate(session, _write(frame, tmp_path / "codes.geojson"))
+    assert {"bad_code", "duplicate_code"} <= {p.problem for p in report.problems}
+    orphan = cells.head(1).assign(code="999999001001001")
+    report = _validate(session, _write(orphan, tmp_path / "orphan.geojson"))
+    assert [p.problem for p in report.problems] == ["unknown_parent"]
+
+
+def test_gcj02_file_is_converted_on_import(session, cells, tmp_path):
+    shifted = cells.copy()
+    shifted["geometry"] = shapely.transform(
+        cells.geometry.values, lambda c: __import__("numpy").column_stack(from_wgs84(c[:, 0], c[:, 1], Crs.gcj02))
+    )
+    path = _write(shifted, tmp_path / "amap.geojson")
+    assert not _validate(session, path).ok  # read as WGS84 it is 580 m off
+    assert _validate(session, path, crs="gcj02").ok
+
+
+def test_file_without_crs_is_refused(cells, tmp_path):
+    path = _write(cells.set_crs(None, allow_override=True), tmp_path / "nocrs.shp")
+    with pytest.raises(InvalidInput, match="declares no coordinate system"):
+        importing.read_boundaries(path, "grid")
+    assert importing.read_boundaries(path, "grid", crs="wgs84")
+
+
+def test_gbk_shapefile_reads_chinese_names(cells, tmp_path):
+    path = _write(cells, tmp_path / "gbk.shp", encoding="gbk")
+    path.with_suffix(".cpg").unlink(missing_ok=True)
+    rows = importing.read_boundaries(path, "grid")
+    assert [r.name for r in rows] == list(cells.name)
+
+
+def test_unknown_level_and_missing_file(tmp_path):
+    with pytest.raises(InvalidInput, match="accepted: district, street, community, grid"):
+        importing.read_boundaries(tmp_path / "x.geojson", "province")
+    with pytest.raises(InvalidInput, match="no such file"):
+        importing.read_boundaries(tmp_path / "x.geojson", "grid")
