@@ -31,7 +31,9 @@ async def _domain_error(request: Request, exc: errors.DomainError) -> JSONRespon
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     # FastAPI's default 422 body, plus one readable sentence for people.
     errs = exc.errors()
-    parts = [f"{'.'.join(str(x) for x in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}" for e in errs]
+    parts = [
+        f"{'.'.join(str(x) for x in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}" for e in errs
+    ]
     return JSONResponse(
         {"detail": "; ".join(parts), "errors": [_jsonable(e) for e in errs]}, status_code=422
     )

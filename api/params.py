@@ -12,7 +12,9 @@ from geo.errors import InvalidInput
 
 
 def crs_query(
-    crs: Annotated[str | None, Query(description=f"coordinate system of lon/lat: {ACCEPTED}")] = None,
+    crs: Annotated[
+        str | None, Query(description=f"coordinate system of lon/lat: {ACCEPTED}")
+    ] = None,
 ) -> Crs:
     return parse_crs(crs)
 
@@ -26,7 +28,9 @@ def _finite(name: str, value: float) -> float:
 def bbox_query(
     bbox: Annotated[
         str | None,
-        Query(description="minLon,minLat,maxLon,maxLat in WGS84", examples=["128.8,47.6,129.1,47.8"]),
+        Query(
+            description="minLon,minLat,maxLon,maxLat in WGS84", examples=["128.8,47.6,129.1,47.8"]
+        ),
     ] = None,
 ) -> tuple[float, float, float, float] | None:
     if bbox is None:

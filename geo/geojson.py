@@ -10,7 +10,9 @@ from typing import Any
 GEOJSON_DECIMALS = 7
 
 
-def feature(row: Mapping[str, Any], *, id_key: str, geometry_key: str = "geometry") -> dict[str, Any]:
+def feature(
+    row: Mapping[str, Any], *, id_key: str, geometry_key: str = "geometry"
+) -> dict[str, Any]:
     """A Feature from a row whose `geometry_key` holds ST_AsGeoJSON text (or None)."""
     geometry = row.get(geometry_key)
     return {
@@ -22,7 +24,11 @@ def feature(row: Mapping[str, Any], *, id_key: str, geometry_key: str = "geometr
 
 
 def feature_collection(
-    rows: Iterable[Mapping[str, Any]], *, id_key: str, geometry_key: str = "geometry", **members: Any
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    id_key: str,
+    geometry_key: str = "geometry",
+    **members: Any,
 ) -> dict[str, Any]:
     features = [feature(r, id_key=id_key, geometry_key=geometry_key) for r in rows]
     return {"type": "FeatureCollection", "features": features, **members}

@@ -44,7 +44,8 @@ LOCATE_SQL = text(
 )
 
 _INSIDE_ANY_CELL = text(
-    "SELECT EXISTS (SELECT 1 FROM grid_cell g WHERE g.release_low <= :rid AND g.release_high >= :rid"
+    "SELECT EXISTS (SELECT 1 FROM grid_cell g"
+    " WHERE g.release_low <= :rid AND g.release_high >= :rid"
     " AND ST_Intersects(g.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)))"
 )
 

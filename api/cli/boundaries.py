@@ -38,11 +38,15 @@ def load_yichun() -> None:
 def import_boundaries(
     file: Path = typer.Argument(..., help="GeoJSON, GeoPackage or Shapefile"),
     level: str = typer.Option(..., help="community | grid (also street, district)"),
-    crs: str | None = typer.Option(None, help="wgs84, cgcs2000, gcj02, bd09 or EPSG:<code>; overrides the file"),
+    crs: str | None = typer.Option(
+        None, help="wgs84, cgcs2000, gcj02, bd09 or EPSG:<code>; overrides the file"
+    ),
     code_col: str | None = typer.Option(None, help="column with the codes"),
     name_col: str | None = typer.Option(None, help="column with the names"),
     commit: bool = typer.Option(False, help="write the release (default: validate only)"),
-    force: bool = typer.Option(False, help="with --commit: write despite overlaps, gaps or rows outside their parent"),
+    force: bool = typer.Option(
+        False, help="with --commit: write despite overlaps, gaps or rows outside their parent"
+    ),
     activate: bool = typer.Option(True, help="activate the release once written"),
 ) -> None:
     """Validate a boundary file against the active release and, with --commit, load it as a new
@@ -64,8 +68,13 @@ def import_boundaries(
             err.print("Dry run: the file passes validation. Add --commit to load it.")
             return
         release_id = releases.write_release(
-            session, name=f"{file.name} ({level})", level=level, source=str(file),
-            report=report, force=force, activate=activate,
+            session,
+            name=f"{file.name} ({level})",
+            level=level,
+            source=str(file),
+            report=report,
+            force=force,
+            activate=activate,
         )
         state = "active" if activate else "pending (activate with `houniao releases activate`)"
         err.print(f"Release {release_id} written: {len(rows)} {level} rows, {state}.")

@@ -6,7 +6,9 @@ import typer
 
 from api.cli import boundaries, core, db
 
-app = typer.Typer(help="Houniao 候鸟: grid management for seasonal residents.", no_args_is_help=True)
+app = typer.Typer(
+    help="Houniao 候鸟: grid management for seasonal residents.", no_args_is_help=True
+)
 app.add_typer(db.app, name="db")
 app.add_typer(boundaries.load_app, name="load")
 app.add_typer(boundaries.import_app, name="import")

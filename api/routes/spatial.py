@@ -24,16 +24,22 @@ class GeoJSONResponse(JSONResponse):
 
 
 @router.get("/locate", summary="Which grid cell is this point in, and who is its grid worker")
-def locate(session: SessionDep, lon: Lon, lat: Lat, crs: CrsParam, release: Release = None) -> dict[str, Any]:
+def locate(
+    session: SessionDep, lon: Lon, lat: Lat, crs: CrsParam, release: Release = None
+) -> dict[str, Any]:
     return locating.locate(session, lon, lat, crs, release).as_dict()
 
 
-@router.get("/cells/{code}", response_class=GeoJSONResponse, summary="One grid cell as a GeoJSON Feature")
+@router.get(
+    "/cells/{code}", response_class=GeoJSONResponse, summary="One grid cell as a GeoJSON Feature"
+)
 def get_cell(session: SessionDep, code: str, release: Release = None) -> dict[str, Any]:
     return feature(queries.cell(session, code, release), id_key="code")
 
 
-@router.get("/cells", response_class=GeoJSONResponse, summary="Grid cells, paged, optionally in a bbox")
+@router.get(
+    "/cells", response_class=GeoJSONResponse, summary="Grid cells, paged, optionally in a bbox"
+)
 def list_cells(
     request: Request,
     session: SessionDep,
@@ -46,8 +52,11 @@ def list_cells(
     links = []
     if offset + len(rows) < total:
         links.append(
-            {"rel": "next", "type": GEOJSON,
-             "href": str(request.url.include_query_params(offset=offset + limit, limit=limit))}
+            {
+                "rel": "next",
+                "type": GEOJSON,
+                "href": str(request.url.include_query_params(offset=offset + limit, limit=limit)),
+            }
         )
     return feature_collection(
         rows, id_key="code", numberMatched=total, numberReturned=len(rows), links=links
@@ -64,10 +73,16 @@ def list_districts(session: SessionDep, release: Release = None) -> dict[str, An
     return feature_collection(queries.districts(session, release), id_key="code")
 
 
-@router.get("/service-areas/nearest", response_class=GeoJSONResponse,
-            summary="The k nearest service areas (候鸟服务区), distance in metres on the ellipsoid")
+@router.get(
+    "/service-areas/nearest",
+    response_class=GeoJSONResponse,
+    summary="The k nearest service areas (候鸟服务区), distance in metres on the ellipsoid",
+)
 def nearest_service_areas(
-    session: SessionDep, lon: Lon, lat: Lat, crs: CrsParam,
+    session: SessionDep,
+    lon: Lon,
+    lat: Lat,
+    crs: CrsParam,
     k: Annotated[int, Query(description="how many, 1-20")] = 1,
 ) -> dict[str, Any]:
     rows = places.nearest_service_areas(session, lon, lat, crs, k)

@@ -25,8 +25,11 @@ MAX_FEATURES = 200_000
 
 
 def read_boundaries(
-    path: Path, level_name: str, crs: str | None = None,
-    code_col: str | None = None, name_col: str | None = None,
+    path: Path,
+    level_name: str,
+    crs: str | None = None,
+    code_col: str | None = None,
+    name_col: str | None = None,
 ) -> list[StagedBoundary]:
     """Rows of `path` as staged boundaries of `level_name`, converted to WGS84."""
     level = level_of(level_name)
@@ -34,7 +37,9 @@ def read_boundaries(
         raise InvalidInput(f"no such file: {path}")
     frame = _read(path)
     if len(frame) > MAX_FEATURES:
-        raise InvalidInput(f"{len(frame)} features is more than the {MAX_FEATURES} one import takes")
+        raise InvalidInput(
+            f"{len(frame)} features is more than the {MAX_FEATURES} one import takes"
+        )
     frame = _to_wgs84(frame, crs, path)
     code_col = code_col or _pick(frame, CODE_COLUMNS, "code", path)
     name_col = name_col or _pick(frame, NAME_COLUMNS, "name", path)
@@ -71,7 +76,11 @@ def _to_wgs84(frame: gpd.GeoDataFrame, crs: str | None, path: Path) -> gpd.GeoDa
             f"{path.name} declares no coordinate system; name it with --crs"
             " (wgs84, cgcs2000, gcj02, bd09 or EPSG:<code>)"
         )
-    if crs is not None and crs.upper().startswith("EPSG:") and crs.upper() not in ("EPSG:4326", "EPSG:4490"):
+    if (
+        crs is not None
+        and crs.upper().startswith("EPSG:")
+        and crs.upper() not in ("EPSG:4326", "EPSG:4490")
+    ):
         try:
             return frame.set_crs(crs, allow_override=True).to_crs(4326)
         except Exception as exc:  # pyproj raises its own CRSError
@@ -101,8 +110,15 @@ def _pick(frame: gpd.GeoDataFrame, candidates: tuple[str, ...], what: str, path:
     )
 
 
-def _row(level: Level, row_no: int, code: str, name: str, geom: shapely.Geometry | None) -> StagedBoundary:
-    if level.name == "grid" and geom is not None and geom.geom_type == "MultiPolygon" and len(geom.geoms) == 1:
+def _row(
+    level: Level, row_no: int, code: str, name: str, geom: shapely.Geometry | None
+) -> StagedBoundary:
+    if (
+        level.name == "grid"
+        and geom is not None
+        and geom.geom_type == "MultiPolygon"
+        and len(geom.geoms) == 1
+    ):
         geom = geom.geoms[0]  # cells are single polygons; unwrap the common one-part multi
     parent = code[: LEVELS[level.parent].code_digits] if level.parent else None
     return StagedBoundary(level.name, code, name, geom, parent, None, row_no)

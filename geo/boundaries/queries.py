@@ -32,11 +32,16 @@ Bbox = tuple[float, float, float, float]
 
 def cell(session: Session, code: str, release: int | None = None) -> dict[str, Any]:
     if not (len(code) == 15 and code.isdigit()):
-        raise InvalidInput(f"a grid code has 15 digits (district 6 + street 3 + community 3 + grid 3), got {code!r}")
+        raise InvalidInput(
+            "a grid code has 15 digits (district 6 + street 3 + community 3 + grid 3),"
+            f" got {code!r}"
+        )
     rid = resolve_release(session, release)
-    row = session.execute(
-        text(_CELL_SELECT + " AND g.code = :code"), {"rid": rid, "code": code}
-    ).mappings().first()
+    row = (
+        session.execute(text(_CELL_SELECT + " AND g.code = :code"), {"rid": rid, "code": code})
+        .mappings()
+        .first()
+    )
     if row is None:
         raise NotFound(f"no grid cell {code} in boundary release {rid}")
     workers = session.execute(

@@ -42,7 +42,9 @@ class StagedBoundary:
 
 @dataclass
 class Problem:
-    problem: str  # invalid_geometry | bad_code | duplicate_code | unknown_parent | outside_parent | overlap | gap
+    # invalid_geometry | wrong_type | bad_code | duplicate_code | unknown_parent
+    # | outside_parent | overlap | gap
+    problem: str
     code: str | None
     detail: str
     row: int | None = None
@@ -111,7 +113,9 @@ def stage(session: Session, rows: Iterable[StagedBoundary]) -> int:
             "name": r.name,
             "parent_code": r.parent_code,
             "households": r.households,
-            "wkb": shapely.to_wkb(r.geometry, include_srid=False) if r.geometry is not None else None,
+            "wkb": shapely.to_wkb(r.geometry, include_srid=False)
+            if r.geometry is not None
+            else None,
         }
         for i, r in enumerate(rows)
     ]
@@ -233,7 +237,9 @@ def _validate_topology(session: Session, level: Level) -> list[Problem]:
     ):
         if area > AREA_TOLERANCE_M2:
             problems.append(
-                Problem("outside_parent", code, f"{area:.0f} m² lies outside its parent", row_no, area)
+                Problem(
+                    "outside_parent", code, f"{area:.0f} m² lies outside its parent", row_no, area
+                )
             )
     for row_no, code, other, area in _query(
         session,
@@ -245,7 +251,9 @@ def _validate_topology(session: Session, level: Level) -> list[Problem]:
         " WHERE a.row_no IS NOT NULL OR b.row_no IS NOT NULL",
     ):
         if area > AREA_TOLERANCE_M2:
-            problems.append(Problem("overlap", code, f"overlaps {other} by {area:.0f} m²", row_no, area))
+            problems.append(
+                Problem("overlap", code, f"overlaps {other} by {area:.0f} m²", row_no, area)
+            )
     if level.name not in TILING_LEVELS:
         return problems
     for parent_code, area in _query(
@@ -272,8 +280,14 @@ def _validate_topology(session: Session, level: Level) -> list[Problem]:
 
 
 def write_release(
-    session: Session, *, name: str, level: str, source: str, report: ValidationReport,
-    force: bool = False, activate: bool = True,
+    session: Session,
+    *,
+    name: str,
+    level: str,
+    source: str,
+    report: ValidationReport,
+    force: bool = False,
+    activate: bool = True,
 ) -> int:
     """Write the staged rows as a new release (and activate it). Returns the release id.
 

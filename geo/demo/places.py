@@ -96,7 +96,9 @@ def service_areas(b: DemoBoundaries) -> list[ServiceAreaRow]:
         district = street[:6]
         # Every zone offers the core categories; culture and health items vary by centre.
         offered = sorted(rng.choice(items, size=int(rng.integers(24, 49)), replace=False))
-        hours = "Mo-Su 08:00-20:00" if rng.random() < 0.6 else "Mo-Fr 08:30-17:30; Sa-Su 09:00-16:00"
+        hours = (
+            "Mo-Su 08:00-20:00" if rng.random() < 0.6 else "Mo-Fr 08:30-17:30; Sa-Su 09:00-16:00"
+        )
         rows.append(
             ServiceAreaRow(
                 name=f"{c.name}候鸟服务区",
@@ -131,8 +133,14 @@ def gazetteer(b: DemoBoundaries) -> list[AddressRow]:
             for building in range(1, int(rng.integers(4, 13)) + 1):
                 rows.append(
                     AddressRow(
-                        district, street, community, cell.code, compound, building,
-                        int(rng.integers(1, 5)), f"{prefix}{building}号楼",
+                        district,
+                        street,
+                        community,
+                        cell.code,
+                        compound,
+                        building,
+                        int(rng.integers(1, 5)),
+                        f"{prefix}{building}号楼",
                         _point_in(cell.geometry, rng),
                     )
                 )

@@ -22,7 +22,9 @@ def run(engine):
     env = {**os.environ, "DATABASE_URL": test_database_url().render_as_string(hide_password=False)}
 
     def _run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([HOUNIAO, *args], capture_output=True, text=True, env=env, timeout=120)
+        return subprocess.run(
+            [HOUNIAO, *args], capture_output=True, text=True, env=env, timeout=120
+        )
 
     return _run
 
@@ -53,7 +55,8 @@ def test_import_boundaries_dry_run_reports_and_writes_nothing(run, engine, tmp_p
     with engine.connect() as conn:
         frame = gpd.read_postgis(
             text("SELECT code, name, geom FROM grid_cell WHERE community_code = '230717001001'"),
-            conn, geom_col="geom",
+            conn,
+            geom_col="geom",
         )
         releases_before = conn.execute(text("SELECT count(*) FROM boundary_release")).scalar()
     path = tmp_path / "cells.gpkg"
@@ -69,4 +72,6 @@ def test_import_boundaries_dry_run_reports_and_writes_nothing(run, engine, tmp_p
     report = json.loads(bad.stdout.split("\n}\n")[0] + "\n}")
     assert {p["problem"] for p in report["problems"]} >= {"overlap", "outside_parent"}
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM boundary_release")).scalar() == releases_before
+        assert (
+            conn.execute(text("SELECT count(*) FROM boundary_release")).scalar() == releases_before
+        )

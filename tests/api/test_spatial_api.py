@@ -14,7 +14,9 @@ CELL = "230717001001005"  # the middle cell of a 3 x 3 community: all its vertic
 def inside(session) -> tuple[float, float]:
     """A point well inside CELL (WGS84)."""
     row = session.execute(
-        text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid_cell WHERE code = :c) q"),
+        text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid_cell WHERE code = :c) q"
+        ),
         {"c": CELL},
     ).one()
     return float(row[0]), float(row[1])
@@ -42,13 +44,21 @@ def test_gcj02_input_is_converted_before_lookup(client, inside):
 
 def test_shared_vertex_goes_to_lowest_code(client, session):
     vertex = session.execute(
-        text("SELECT ST_X(p), ST_Y(p) FROM (SELECT (ST_DumpPoints(geom)).geom p FROM grid_cell WHERE code = :c) q LIMIT 1"),
+        text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT (ST_DumpPoints(geom)).geom p FROM grid_cell WHERE code = :c) q LIMIT 1"
+        ),
         {"c": CELL},
     ).one()
-    owners = session.execute(
-        text("SELECT code FROM grid_cell WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) ORDER BY code"),
-        {"x": vertex[0], "y": vertex[1]},
-    ).scalars().all()
+    owners = (
+        session.execute(
+            text(
+                "SELECT code FROM grid_cell WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) ORDER BY code"
+            ),
+            {"x": vertex[0], "y": vertex[1]},
+        )
+        .scalars()
+        .all()
+    )
     assert len(owners) >= 2
     r = client.get("/api/v1/locate", params={"lon": vertex[0], "lat": vertex[1]})
     assert r.json()["cell_code"] == owners[0]
@@ -63,7 +73,11 @@ def test_shared_vertex_goes_to_lowest_code(client, session):
         ({"lon": 200, "lat": 47.7}, 422, "out of range"),
         ({"lon": "abc", "lat": 47.7}, 422, "lon"),
         ({"lat": 47.7}, 422, "lon"),
-        ({"lon": 128.9, "lat": 47.7, "crs": "utm"}, 422, "accepted values: wgs84, cgcs2000, gcj02, bd09"),
+        (
+            {"lon": 128.9, "lat": 47.7, "crs": "utm"},
+            422,
+            "accepted values: wgs84, cgcs2000, gcj02, bd09",
+        ),
         ({"lon": 116.39, "lat": 39.9}, 404, "outside the covered area"),
     ],
 )
@@ -85,7 +99,9 @@ def test_cell_feature(client):
     assert 50_000 < f["properties"]["area_m2"] < 400_000  # a few hundred metres across
 
 
-@pytest.mark.parametrize("code,status", [("12345", 422), ("230717001001999", 404), ("23071700100100x", 422)])
+@pytest.mark.parametrize(
+    "code,status", [("12345", 422), ("230717001001999", 404), ("23071700100100x", 422)]
+)
 def test_cell_bad_codes(client, code, status):
     assert client.get(f"/api/v1/cells/{code}").status_code == status
 
@@ -94,7 +110,9 @@ def test_cells_paging_and_bbox(client):
     first = client.get("/api/v1/cells", params={"limit": 500}).json()
     assert first["numberMatched"] >= 1000 and first["numberReturned"] == 500
     assert any(link["rel"] == "next" for link in first["links"])
-    boxed = client.get("/api/v1/cells", params={"bbox": "128.0,46.9,128.2,47.1", "limit": 1000}).json()
+    boxed = client.get(
+        "/api/v1/cells", params={"bbox": "128.0,46.9,128.2,47.1", "limit": 1000}
+    ).json()
     assert 0 < boxed["numberMatched"] < first["numberMatched"]
     assert all(f["properties"]["district_code"] == "230781" for f in boxed["features"])
 
@@ -108,13 +126,17 @@ def test_cells_bad_bbox(client, bbox):
 def test_communities_and_districts(client):
     communities = client.get("/api/v1/communities").json()["features"]
     assert len(communities) >= 100
-    assert {"code", "name", "street_name", "district_name", "cells"} <= communities[0]["properties"].keys()
+    assert {"code", "name", "street_name", "district_name", "cells"} <= communities[0][
+        "properties"
+    ].keys()
     districts = client.get("/api/v1/districts").json()["features"]
     assert {f["id"] for f in districts} >= {"230717", "230781"} and len(districts) == 10
 
 
 def test_nearest_service_areas(client, inside):
-    r = client.get("/api/v1/service-areas/nearest", params={"lon": inside[0], "lat": inside[1], "k": 3})
+    r = client.get(
+        "/api/v1/service-areas/nearest", params={"lon": inside[0], "lat": inside[1], "k": 3}
+    )
     assert r.status_code == 200
     features = r.json()["features"]
     distances = [f["properties"]["distance_m"] for f in features]
@@ -135,4 +157,8 @@ def test_healthz_checks_postgis(client):
 
 def test_openapi_documents_the_routes(client):
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/api/v1/locate", "/api/v1/cells/{code}", "/api/v1/service-areas/nearest"} <= paths.keys()
+    assert {
+        "/api/v1/locate",
+        "/api/v1/cells/{code}",
+        "/api/v1/service-areas/nearest",
+    } <= paths.keys()

@@ -34,7 +34,10 @@ def test_wgs84_and_cgcs2000_are_identity():
     assert point_to_wgs84(*YICHUN, Crs.cgcs2000) == YICHUN
 
 
-@pytest.mark.parametrize("text,expected", [("GCJ-02", Crs.gcj02), ("EPSG:4490", Crs.cgcs2000), ("", Crs.wgs84), ("bd09ll", Crs.bd09)])
+@pytest.mark.parametrize(
+    "text,expected",
+    [("GCJ-02", Crs.gcj02), ("EPSG:4490", Crs.cgcs2000), ("", Crs.wgs84), ("bd09ll", Crs.bd09)],
+)
 def test_parse_crs_aliases(text, expected):
     assert parse_crs(text) is expected
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pytest
 import shapely
 from shapely import affinity
@@ -22,7 +23,9 @@ COMMUNITY = "230717001001"
 def cells(session) -> gpd.GeoDataFrame:
     """The current cells of one community, as a file would hold them."""
     return gpd.read_postgis(
-        text("SELECT code, name, geom FROM grid_cell WHERE community_code = :c AND release_high IS NOT NULL ORDER BY code"),
+        text(
+            "SELECT code, name, geom FROM grid_cell WHERE community_code = :c AND release_high IS NOT NULL ORDER BY code"
+        ),
         session.connection(),
         params={"c": COMMUNITY},
         geom_col="geom",
@@ -53,7 +56,8 @@ def test_clean_reimport_becomes_a_new_active_release(session, cells, tmp_path):
     assert now.cell_code == before.cell_code
     # Cells of other communities were carried forward into the new release.
     carried = session.execute(
-        text("SELECT count(*) FROM grid_cell WHERE release_low <= :r AND release_high >= :r"), {"r": new}
+        text("SELECT count(*) FROM grid_cell WHERE release_low <= :r AND release_high >= :r"),
+        {"r": new},
     ).scalar()
     assert carried >= 1000
 
@@ -78,7 +82,9 @@ def test_invalid_geometry_is_reported_with_reason_and_never_written(session, cel
     problem = next(p for p in report.problems if p.problem == "invalid_geometry")
     assert problem.row == 3 and "Self-intersection" in problem.detail
     with pytest.raises(ReleaseRejected, match="cannot be forced"):
-        releases.write_release(session, name="t", level="grid", source="t", report=report, force=True)
+        releases.write_release(
+            session, name="t", level="grid", source="t", report=report, force=True
+        )
 
 
 def test_bad_codes_duplicates_and_unknown_parents(session, cells, tmp_path):
@@ -95,7 +101,8 @@ def test_bad_codes_duplicates_and_unknown_parents(session, cells, tmp_path):
 def test_gcj02_file_is_converted_on_import(session, cells, tmp_path):
     shifted = cells.copy()
     shifted["geometry"] = shapely.transform(
-        cells.geometry.values, lambda c: __import__("numpy").column_stack(from_wgs84(c[:, 0], c[:, 1], Crs.gcj02))
+        cells.geometry.values,
+        lambda c: np.column_stack(from_wgs84(c[:, 0], c[:, 1], Crs.gcj02)),
     )
     path = _write(shifted, tmp_path / "amap.geojson")
     assert not _validate(session, path).ok  # read as WGS84 it is 580 m off
