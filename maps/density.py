@@ -1,0 +1,140 @@
+"""Planner map (/maps/density): seasonal residents present per cell by month.
+
+Only aggregates reach this module, already suppressed below the disclosure threshold by the
+query (a suppressed count arrives as None and is drawn as "少于N", never as a number).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+
+import folium
+from branca.element import Element
+from folium.plugins import TimeSliderChoropleth
+
+from maps.base import Legend, base_map, for_display
+from maps.charts import bar_chart
+from maps.offline import render_offline
+
+BINS = [10, 25, 50, 100, 200, 400]
+COLOURS = ["#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026"]
+SUPPRESSED = "#d9d9d9"
+
+
+def _colour(count: int | None) -> str:
+    if count is None:
+        return SUPPRESSED
+    for edge, colour in zip(BINS[1:], COLOURS, strict=False):
+        if count < edge:
+            return colour
+    return COLOURS[-1]
+
+
+def _timestamp(month: str) -> str:
+    return str(int(datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC).timestamp()))
+
+
+def _style(count: int | None) -> dict[str, Any]:
+    if count == 0:  # nobody present: leave the cell clear
+        return {"color": "#ffffff", "opacity": 0.0}
+    return {"color": _colour(count), "opacity": 0.75}
+
+
+def density_map(
+    *,
+    cells: dict[str, Any],
+    monthly: dict[str, dict[str, int | None]],
+    hexes: dict[str, Any],
+    flows: list[dict[str, Any]],
+    origins: list[tuple[str, int | None]],
+    threshold: int,
+    basemap: str = "none",
+) -> str:
+    """HTML of the planner map.
+
+    Parameters
+    ----------
+    cells
+        FeatureCollection of cells (id = cell code, properties.name).
+    monthly
+        {month 'YYYY-MM': {cell code: count or None (suppressed)}}; months absent = 0.
+    hexes
+        FeatureCollection of H3 hexagons with properties.count (None = suppressed), peak month.
+    flows
+        [{'month': 'YYYY-MM', 'arrivals': n|None, 'departures': n|None}] for the charts.
+    origins
+        [(province, count or None)] for the origins chart.
+    """
+    m = base_map(basemap, zoom=11)
+    months = sorted(monthly)
+    cells = for_display(cells, basemap)
+    ids = [f["id"] for f in cells["features"]]
+    styledict = {
+        str(i): {_timestamp(month): _style(monthly[month].get(code, 0)) for month in months}
+        for i, code in enumerate(ids)
+    }
+    indexed = {**cells, "features": [{**f, "id": str(i)} for i, f in enumerate(cells["features"])]}
+    if months:
+        TimeSliderChoropleth(
+            indexed, styledict=styledict, name="按月密度 monthly density", overlay=True
+        ).add_to(m)
+    folium.GeoJson(
+        indexed,
+        name="网格 cells",
+        style_function=lambda f: {"color": "#555", "weight": 0.6, "fillOpacity": 0},
+        tooltip=folium.GeoJsonTooltip(fields=["name", "code"], aliases=["网格", "编码"]),
+    ).add_to(m)
+    hex_layer = folium.FeatureGroup(name="H3 六边形 hexagons", show=False).add_to(m)
+    hexes = for_display(hexes, basemap)
+    for f in hexes["features"]:
+        count = f["properties"]["count"]
+        label = f"少于{threshold}（不公开）" if count is None else f"{count} 人"
+        folium.GeoJson(
+            f,
+            style_function=lambda _f, c=count: {
+                "color": "#444",
+                "weight": 0.5,
+                "fillColor": _colour(c),
+                "fillOpacity": 0.7,
+            },
+            tooltip=f"六边形 {f['properties']['h3']}：高峰月常住候鸟 {label}",
+        ).add_to(hex_layer)
+    folium.LayerControl(collapsed=False).add_to(m)
+    m.add_child(
+        Legend(
+            "候鸟人数（每网格·月）",
+            [
+                *[
+                    (c, f"{lo}–{hi - 1}")
+                    for c, lo, hi in zip(COLOURS, BINS, BINS[1:] + [10_000], strict=False)
+                ],
+                (SUPPRESSED, f"少于{threshold}，不公开"),
+            ],
+        )
+    )
+    panel = _side_panel(flows, origins, threshold)
+    m.get_root().html.add_child(Element(panel))
+    return render_offline(m)
+
+
+def _side_panel(
+    flows: list[dict[str, Any]], origins: list[tuple[str, int | None]], threshold: int
+) -> str:
+    chart_flows = bar_chart(
+        "每月到达与离开 arrivals / departures",
+        [(f["month"][2:], f["arrivals"]) for f in flows],
+        series2=[f["departures"] for f in flows],
+        legend=("到达", "离开"),
+        width=360,
+    )
+    chart_origins = bar_chart("来源地 origins", origins[:10], width=360)
+    return (
+        '<div id="houniao-panel" style="position:fixed;top:10px;right:10px;z-index:9999;'
+        "background:rgba(255,255,255,.95);padding:8px;border-radius:6px;box-shadow:0 1px 4px #888;"
+        "font:12px 'Noto Sans CJK SC',sans-serif;max-height:90vh;overflow:auto\">"
+        f"<h3 style='margin:2px 0'>候鸟季节密度 · 规划视图</h3>"
+        f"<p style='margin:2px 0'>仅显示汇总；少于 {escape(str(threshold))} 的数不公开。</p>"
+        f"{chart_flows}<br>{chart_origins}</div>"
+    )

@@ -1,0 +1,108 @@
+"""Dispatcher map (/maps/dispatch): every open case, coloured by its 48-hour clock, live.
+
+Cases are not embedded: the page polls the change feed (`feed_url`, GeoJSON with an ETag) through
+leaflet-realtime every few seconds, so new, changed and closed cases appear without a reload. A
+304 reuses the last data; tier and category filters re-run on it without a refetch.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import folium
+from branca.element import Element, MacroElement
+from folium.plugins import MarkerCluster, Realtime
+from folium.utilities import JsCode
+from jinja2 import Template
+
+from geo.crs import Crs
+from maps.base import Legend, Script, base_map, display_crs, for_display
+from maps.offline import render_offline
+
+CLOCK_COLOURS = {"on_track": "#2ca25f", "due_soon": "#fe9929", "overdue": "#de2d26"}
+CLOCK_LABELS = {"on_track": "正常", "due_soon": "即将超时（<12小时）", "overdue": "已超时"}
+
+
+class _Filters(MacroElement):
+    """Tier and category selects, read by houniao.caseFeed on every refresh."""
+
+    _template = Template(
+        """{% macro html(this, kwargs) %}
+        <div id="houniao-filters" style="position:fixed;top:10px;left:54px;z-index:9999;
+             background:#fff;padding:6px 8px;border-radius:6px;box-shadow:0 1px 4px #888;
+             font:13px sans-serif">
+          <b>指挥中心 · 未办结事件</b> <span id="houniao-count">…</span><br>
+          层级 <select id="houniao-tier"><option value="">全部</option>
+          {% for v, l in this.tiers %}<option value="{{ v }}">{{ l }}</option>{% endfor %}</select>
+          类别 <select id="houniao-category"><option value="">全部</option>
+          {% for v, l in this.categories %}<option value="{{ v }}">{{ l }}</option>{% endfor %}
+          </select>
+        </div>
+        {% endmacro %}"""
+    )
+
+    def __init__(self, tiers: list[tuple[str, str]], categories: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.tiers, self.categories = tiers, categories
+
+
+def dispatch_map(
+    *,
+    feed_url: str,
+    communities: dict[str, Any],
+    cells: dict[str, Any],
+    service_areas: dict[str, Any],
+    tiers: list[tuple[str, str]],
+    categories: list[tuple[str, str]],
+    interval_ms: int = 3000,
+    basemap: str = "none",
+) -> str:
+    """HTML of the dispatcher's live map. Boundaries and service areas are embedded (WGS84 in,
+    shifted for display when the basemap is GCJ-02); cases come live from `feed_url`."""
+    m = base_map(basemap, zoom=9)
+    folium.GeoJson(
+        for_display(cells, basemap),
+        name="网格 cells",
+        style_function=lambda f: {"color": "#9e9ac8", "weight": 0.5, "fillOpacity": 0},
+        tooltip=folium.GeoJsonTooltip(fields=["name", "code"], aliases=["网格", "编码"]),
+    ).add_to(m)
+    folium.GeoJson(
+        for_display(communities, basemap),
+        name="社区 communities",
+        style_function=lambda f: {"color": "#54278f", "weight": 1.5, "fillOpacity": 0},
+        tooltip=folium.GeoJsonTooltip(fields=["name", "street_name"], aliases=["社区", "街道"]),
+    ).add_to(m)
+    folium.GeoJson(
+        for_display(service_areas, basemap),
+        name="候鸟服务区 service areas",
+        marker=folium.Marker(icon=folium.Icon(color="blue", icon="info-sign")),
+        tooltip=folium.GeoJsonTooltip(
+            fields=["name", "opening_hours"], aliases=["服务区", "开放时间"]
+        ),
+    ).add_to(m)
+    to_display = "window.houniaoToGcj02" if display_crs(basemap) is Crs.gcj02 else "null"
+    for script in ("gcj02.js", "dispatch.js"):
+        m.get_root().header.add_child(Element(f'<script src="/static/houniao/{script}"></script>'))
+    # One source for the clock colours and labels: the legend here, the markers in dispatch.js.
+    m.get_root().header.add_child(
+        Element(
+            f"<script>houniao.CLOCK_COLOURS = {json.dumps(CLOCK_COLOURS)};"
+            f" houniao.CLOCK_LABELS = {json.dumps(CLOCK_LABELS, ensure_ascii=False)};</script>"
+        )
+    )
+    cluster = MarkerCluster(name="未办结事件 open cases", options={"disableClusteringAtZoom": 16})
+    cluster.add_to(m)
+    realtime = Realtime(
+        JsCode(f"houniao.caseFeed({json.dumps(feed_url)}, {to_display})"),
+        interval=interval_ms,
+        get_feature_id=JsCode("function (f) { return f.id; }"),
+        point_to_layer=JsCode("houniao.casePoint"),
+        container=cluster,
+        remove_missing=True,
+    ).add_to(m)
+    m.add_child(_Filters(tiers, categories))
+    m.add_child(Legend("48小时时限", [(CLOCK_COLOURS[k], CLOCK_LABELS[k]) for k in CLOCK_COLOURS]))
+    folium.LayerControl(collapsed=True).add_to(m)
+    m.add_child(Script(f"houniao.redrawOnFilterChange({realtime.get_name()});"))
+    return render_offline(m)
