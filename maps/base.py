@@ -53,9 +53,8 @@ def base_map(
     if basemap not in BASEMAPS:
         raise InvalidInput(f"unknown basemap {basemap!r}; accepted: {', '.join(BASEMAPS)}")
     center = _shift_latlon(center, basemap)
-    m = folium.Map(
-        location=center, zoom_start=zoom, tiles=None, maxZoom=19, control_scale=True, **kwargs
-    )
+    m = folium.Map(location=center, zoom_start=zoom, tiles=None, maxZoom=19, **kwargs)
+    m.add_child(Script(f"L.control.scale({{imperial: false}}).addTo({m.get_name()});"))
     if basemap != "none":
         url, attribution = _TILES[basemap]
         if basemap == "tianditu":
