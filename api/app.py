@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import errors
-from api.routes import health, spatial
+from api import errors, scheduler
+from api.auth import declare_public_routes
+from api.routes import admin, audit, card, cases, export, health, ogc, open311, spatial, tiles
+from api.routes import auth as auth_routes
+from api.static import mount_static
 
 
 def create_app() -> FastAPI:
@@ -17,10 +20,22 @@ def create_app() -> FastAPI:
             "service areas. Coordinates are WGS84 unless a `crs` parameter names another system "
             "(wgs84, cgcs2000, gcj02, bd09). GeoJSON responses follow RFC 7946."
         ),
+        lifespan=scheduler.lifespan,  # escalates overdue cases each minute; HOUNIAO_SCHEDULER=0
     )
     errors.install(app)
     app.include_router(health.router)
     app.include_router(spatial.router)
+    app.include_router(tiles.router)
+    app.include_router(ogc.router)
+    app.include_router(export.router)
+    app.include_router(card.router)
+    app.include_router(auth_routes.router)
+    app.include_router(admin.router)
+    app.include_router(audit.router)
+    app.include_router(cases.router)
+    app.include_router(open311.router)
+    mount_static(app)
+    declare_public_routes(app)  # the spatial core's public routes (api/auth.py)
     return app
 
 

@@ -8,16 +8,28 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.orm import Session
 
+from geo.access import app_engine
 from geo.db import session_factory
+from geo.errors import DomainError
 
 _sessions = None
 
 
 def request_scope(session: Session) -> Iterator[Session]:
-    """Commit when the handler succeeds, roll back otherwise: no half-written rows."""
+    """Commit when the handler succeeds, roll back otherwise: no half-written rows.
+
+    Errors with `keep_writes` (failed logins, lockouts, denied access) commit what the request
+    wrote before them: their counters and audit rows must survive the failure.
+    """
     try:
         yield session
         session.commit()
+    except DomainError as exc:
+        if exc.keep_writes:
+            session.commit()
+        else:
+            session.rollback()
+        raise
     except BaseException:
         session.rollback()
         raise
@@ -27,7 +39,9 @@ def get_session() -> Iterator[Session]:
     """One session per request."""
     global _sessions
     if _sessions is None:
-        _sessions = session_factory()
+        # The API's own engine: connections switch to the application role (HOUNIAO_DB_ROLE),
+        # which owns no table, so row-level security applies to every request.
+        _sessions = session_factory(app_engine())
     with _sessions() as session:
         yield from request_scope(session)
 

@@ -13,6 +13,11 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.InvalidInput: 422,
     errors.Conflict: 409,
     errors.ReleaseRejected: 422,
+    errors.Unauthorized: 401,  # carries WWW-Authenticate
+    errors.Forbidden: 403,
+    errors.RateLimited: 429,  # carries Retry-After
+    errors.PreconditionFailed: 412,
+    errors.PreconditionRequired: 428,
 }
 
 

@@ -38,6 +38,55 @@ class SpatialSettings(BaseSettings):
     max_nearest_k: int = 20
 
 
+class MapSettings(BaseSettings):
+    """Basemap of the served maps. Data layers draw even when no tile can be fetched."""
+
+    model_config = SettingsConfigDict(env_prefix="HOUNIAO_MAP_", extra="ignore")
+
+    basemap: str = "none"  # none | osm | tianditu | amap
+    tianditu_key: str = ""
+    # Counts below this are suppressed on planner maps and aggregates (never shown exactly).
+    disclosure_threshold: int = 10
+
+
+@lru_cache
+def map_settings() -> MapSettings:
+    return MapSettings()
+
+
+class SecuritySettings(BaseSettings):
+    """Secrets, token lifetimes and lockout (prefix HOUNIAO_). Validated in geo/security_config.py:
+    the built-in development defaults are refused when HOUNIAO_ENV=production."""
+
+    model_config = SettingsConfigDict(env_prefix="HOUNIAO_", extra="ignore")
+
+    env: str = "development"  # development | test | production
+    secret_key: str = "dev-only-secret-key-change-me-0123456789abcdef"  # signs access tokens
+    # Key id -> base64 of a 32-byte AES key (JSON in HOUNIAO_ENCRYPTION_KEYS); new writes use
+    # `encryption_key_id`, older ids still decrypt.
+    encryption_keys: dict[str, str] = {"dev1": "ZGV2LW9ubHktYWVzLWtleS0zMi1ieXRlcy0wMDAwMDA="}
+    encryption_key_id: str = "dev1"
+    hmac_key: str = "dev-only-hmac-key-change-me-0123456789abcdef"  # lookup hashes; never rotate
+    access_token_minutes: int = 15
+    refresh_token_days: int = 14
+    session_days: int = 30  # absolute limit of one login, however often it is refreshed
+    lockout_threshold: int = 5  # failed logins for one name within the window -> locked
+    lockout_window_minutes: int = 15
+    lockout_minutes: int = 15
+    db_role: str = "houniao_app"  # SET ROLE on each API connection; "" to connect as is
+    retention_seasons: int = 3  # personal data kept for residents seen in the last N seasons
+
+    def model_post_init(self, __context: object) -> None:
+        from geo.security_config import validate_security_settings
+
+        validate_security_settings(self)
+
+
+@lru_cache
+def security_settings() -> SecuritySettings:
+    return SecuritySettings()
+
+
 @lru_cache
 def database_settings() -> DatabaseSettings:
     return DatabaseSettings()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +15,9 @@ from api.deps import get_session, request_scope
 from geo import migrate
 from geo.demo.load import load_yichun
 from tests.db import engine_for, recreate_database, test_database_url
+
+# No test depends on the in-app scheduler (api/scheduler.py); it would run against DATABASE_URL.
+os.environ["HOUNIAO_SCHEDULER"] = "0"
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 
 from api.cli.output import domain_errors, err, fail, print_json, progress_bar
+from api.cli.users import print_demo_accounts
+from geo.accounts.demo import create_demo_accounts
 from geo.boundaries import importing, releases
 from geo.db import session_scope
 from geo.demo import load as demo
@@ -31,7 +33,9 @@ def load_yichun() -> None:
                 bar.update(task, advance=1, description=f"{description} ({rows:,})")
 
             counts = demo.load_yichun(session, step)
+        demo_accounts = create_demo_accounts(session)  # one per role, printed below
     print_json(counts)
+    print_demo_accounts(demo_accounts)
 
 
 @import_app.command("boundaries")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import boundaries, core, db
+from api.cli import audit, boundaries, cases, core, db, export, geocode, privacy, users
 
 app = typer.Typer(
     help="Houniao 候鸟: grid management for seasonal residents.", no_args_is_help=True
@@ -13,4 +13,10 @@ app.add_typer(db.app, name="db")
 app.add_typer(boundaries.load_app, name="load")
 app.add_typer(boundaries.import_app, name="import")
 app.add_typer(boundaries.releases_app, name="releases")
+app.add_typer(export.app, name="export")
+app.add_typer(users.app, name="users")
+app.add_typer(privacy.app, name="privacy")
+app.add_typer(audit.app, name="audit")
 core.register(app)
+geocode.register(app)
+cases.register(app)

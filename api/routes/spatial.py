@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from api.deps import SessionDep
 from api.params import BboxParam, CrsParam, Lat, Lon
 from geo import locate as locating
+from geo.addresses import geocode as geocoding
 from geo.boundaries import queries
 from geo.geojson import feature, feature_collection
 from geo.places import service as places
@@ -28,6 +29,35 @@ def locate(
     session: SessionDep, lon: Lon, lat: Lat, crs: CrsParam, release: Release = None
 ) -> dict[str, Any]:
     return locating.locate(session, lon, lat, crs, release).as_dict()
+
+
+@router.get(
+    "/geocode",
+    response_class=GeoJSONResponse,
+    summary="Which grid cell is this address in; says how it matched (exact/fuzzy/community/none)",
+    description=(
+        "A GeoJSON Feature: the matched point, or geometry null when the address was not placed."
+        " Match 'none' is a 200 (a valid question without an answer): the note says why and"
+        " `candidates` lists the places the address might mean. An empty address, or one over"
+        " 200 characters, is a 422."
+    ),
+)
+def geocode(
+    session: SessionDep,
+    address: Annotated[
+        str,
+        Query(
+            description="a Yichun address as written",
+            examples=["伊美区红升街道建设社区桦林华庭3栋2单元501"],
+        ),
+    ],
+    release: Release = None,
+    min_score: Annotated[
+        float, Query(ge=0, le=1, description="lowest score a fuzzy compound match may have")
+    ] = geocoding.DEFAULT_MIN_SCORE,
+) -> dict[str, Any]:
+    match = geocoding.geocode_address(session, address, release=release, min_score=min_score)
+    return match.as_feature()
 
 
 @router.get(

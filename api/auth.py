@@ -1,0 +1,169 @@
+"""Authentication dependencies and the declared access policy of every route.
+
+    @router.get("/residents/{id}", **access(Role.grid_worker, Role.community_staff,
+                                            Role.street_staff, scope="cell"))
+    def get_resident(id: int, session: SessionDep, me: CurrentUser) -> dict: ...
+
+    @router.get("/card", **public())                 # anyone, no credentials needed
+    def card(...): ...
+
+    @router.post("/cases", **public())               # anyone; behaves per caller
+    def create_case(..., me: MaybeUser): ...          # Principal.anonymous() when no credentials
+
+`access(...)` both enforces the roles (a dependency: 401 without credentials, 403 for another
+role) and declares them in the OpenAPI document (`x-roles`, `x-scope`), from which
+tests/security/test_route_matrix.py calls every route as every role. A route with no declared
+policy fails that test. Credentials: `Authorization: Bearer <access token>` (POST
+/api/v1/auth/token) or, for channel accounts, `X-API-Key`. Resolving them also sets the
+`houniao.*` session settings that row-level security reads (`geo.access.apply_rls`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request, Security
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+
+from api.deps import SessionDep
+from geo.access import ALL_ROLES, PUBLIC, Principal, Role, StrictModel, apply_rls
+from geo.accounts import apikeys, tokens
+from geo.audit import service as audit
+from geo.errors import AccessDenied, Unauthorized
+
+__all__ = [
+    "CurrentUser", "MaybeUser", "StrictModel", "access", "public", "require_roles",
+    "declare_public_routes", "route_policies",
+]
+
+TOKEN_URL = "/api/v1/auth/token"
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False,
+                              description="channel accounts (六联同治 reporting systems)")
+
+
+def client_addr(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def optional_principal(
+    request: Request,
+    session: SessionDep,
+    bearer: Annotated[str | None, Depends(oauth2_scheme)] = None,
+    api_key: Annotated[str | None, Security(api_key_scheme)] = None,
+) -> Principal:
+    """The caller: from a bearer token, an API key, or anonymous. Bad credentials are a 401
+    (never silently anonymous). Sets the row-level-security settings for this transaction."""
+    addr = client_addr(request)
+    if bearer and api_key:
+        raise Unauthorized("send either a bearer token or an API key, not both")
+    if bearer:
+        me = tokens.principal_from_access_token(session, bearer, client_addr=addr)
+    elif api_key:
+        me = apikeys.principal_from_api_key(session, api_key, client_addr=addr)
+    else:
+        me = Principal.anonymous(addr)
+    apply_rls(session, me)
+    return me
+
+
+def current_principal(me: Annotated[Principal, Depends(optional_principal)]) -> Principal:
+    if not me.is_authenticated:
+        raise Unauthorized("not authenticated: send a bearer token (or X-API-Key for channels)")
+    return me
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+MaybeUser = Annotated[Principal, Depends(optional_principal)]
+
+
+def require_roles(*roles: str) -> Callable[..., Principal]:
+    """A dependency admitting only these roles (all account roles when none are given)."""
+    allowed = frozenset(str(r) for r in (roles or ALL_ROLES))
+
+    def dependency(session: SessionDep, me: CurrentUser, request: Request) -> Principal:
+        if me.role not in allowed:
+            audit.record(session, me, "access.denied", outcome="denied",
+                         detail={"route": f"{request.method} {request.url.path}",
+                                 "allowed": sorted(allowed)})
+            raise AccessDenied(f"role {me.role} may not use this endpoint")
+        return me
+
+    dependency.allowed_roles = allowed  # type: ignore[attr-defined]
+    return dependency
+
+
+def access(*roles: str, scope: str | None = None) -> dict[str, Any]:
+    """Decorator keywords: enforce `roles` and declare them (and the scope kind) in OpenAPI.
+
+    `scope` names what limits the rows a role sees ("cell", "own", ...): the route matrix then
+    expects 404 for the same object seen from another scope.
+    """
+    names = sorted(str(r) for r in (roles or ALL_ROLES))
+    for name in names:
+        Role(name)
+    extra: dict[str, Any] = {"x-roles": names}
+    if scope:
+        extra["x-scope"] = scope
+    return {"dependencies": [Depends(require_roles(*names))], "openapi_extra": extra}
+
+
+def authenticated() -> dict[str, Any]:
+    """Any signed-in account, whatever its role."""
+    return access(*ALL_ROLES)
+
+
+def public() -> dict[str, Any]:
+    """Anyone, with or without credentials."""
+    return {"openapi_extra": {"x-roles": [PUBLIC]}}
+
+
+# Routes of the spatial core, public by design (boundaries and service areas are public
+# information; a grid worker's work phone and WeChat id are on the public service card).
+PUBLIC_PATHS = frozenset({
+    "/healthz",
+    "/api/v1/locate",
+    "/api/v1/geocode",
+    "/api/v1/cells",
+    "/api/v1/cells/{code}",
+    "/api/v1/communities",
+    "/api/v1/districts",
+    "/api/v1/service-areas/nearest",
+})
+
+
+def declare_public_routes(app: FastAPI, paths: Iterable[str] = PUBLIC_PATHS) -> None:
+    """Declare `x-roles: [public]` in the OpenAPI document for the listed paths' operations that
+    declare nothing themselves (routes written before policies were declared per route)."""
+    wanted = frozenset(paths)
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        for path, operations in schema.get("paths", {}).items():
+            if path in wanted:
+                for operation in operations.values():
+                    operation.setdefault("x-roles", [PUBLIC])
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    app.state.public_paths = wanted
+
+
+def route_policies(app: FastAPI) -> list[tuple[str, str, list[str] | None]]:
+    """(method, path, declared roles or None) of every API route, in the schema or hidden."""
+    public_paths = getattr(app.state, "public_paths", frozenset())
+    out = []
+    for ctx in iter_route_contexts(app.routes):
+        if not isinstance(ctx.original_route, APIRoute):
+            continue
+        roles = (ctx.openapi_extra or {}).get("x-roles")
+        if roles is None and ctx.path_format in public_paths:
+            roles = [PUBLIC]
+        for method in sorted(ctx.methods or ()):
+            out.append((method, ctx.path_format, None if roles is None else list(roles)))
+    return out

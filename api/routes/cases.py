@@ -1,0 +1,345 @@
+"""Cases over HTTP: file (idempotent), read (scoped, GeoJSON), move through the workflow (ETags),
+the timeline, the live feed for maps (GeoJSON with ETag/304, Server-Sent Events), and KPIs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
+from typing import Annotated, Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy.orm import Session
+
+from api.auth import CurrentUser, MaybeUser, access, public
+from api.deps import SessionDep
+from api.params import BboxParam
+from geo.access import PUBLIC, Principal, Role, apply_rls
+from geo.cases import feed, idempotency, kpis, queries, service
+from geo.cases.catalogue import catalogue
+from geo.cases.schemas import CaseCreate, TransitionRequest
+from geo.cases.workflow import Status, Tier
+from geo.db import session_scope
+from geo.errors import InvalidInput, PreconditionFailed, PreconditionRequired
+
+router = APIRouter(prefix="/api/v1", tags=["cases"])
+GEOJSON = "application/geo+json"
+
+# Who may read cases at all; each sees only their scope (404 outside it).
+READERS = (
+    Role.dispatcher,
+    Role.street_staff,
+    Role.community_staff,
+    Role.grid_worker,
+    Role.department,
+    Role.channel,
+)
+_ETAG = re.compile(r'^(?:W/)?"case-(\d+)-v(\d+)"$')
+
+
+class GeoJSONResponse(JSONResponse):
+    media_type = GEOJSON
+
+
+def _headers_for(case: dict[str, Any]) -> dict[str, str]:
+    props = case["properties"]
+    return {
+        "ETag": service.etag(props["id"], props["version"]),
+        "Location": f"/api/v1/cases/{props['id']}",
+    }
+
+
+def _idempotency_actor(me: Principal) -> str:
+    return f"account:{me.account_id}" if me.account_id is not None else me.role
+
+
+@router.post(
+    "/cases",
+    status_code=201,
+    summary="File a case (any caller; Idempotency-Key makes retries safe)",
+    **public(),
+)
+def create_case(
+    request: Request,
+    session: SessionDep,
+    me: MaybeUser,
+    body: CaseCreate,
+    idempotency_key: Annotated[
+        str | None,
+        Header(description="a unique key per case; a retry with the same key replays the answer"),
+    ] = None,
+) -> JSONResponse:
+    key_actor = _idempotency_actor(me)
+    req_hash = idempotency.request_hash("POST", "/api/v1/cases", body.model_dump(mode="json"))
+    if idempotency_key is not None:
+        if me.role == PUBLIC and len(idempotency_key) < 16:
+            raise InvalidInput(
+                "anonymous callers need an unguessable Idempotency-Key (16+ characters, a UUID)"
+            )
+        replay = idempotency.begin(session, actor=key_actor, key=idempotency_key, req_hash=req_hash)
+        if replay is not None:
+            headers = {"Idempotent-Replayed": "true", **_created_headers(replay.body)}
+            return JSONResponse(replay.body, status_code=replay.status, headers=headers)
+    result = service.create_case(session, me, body)
+    if idempotency_key is not None:
+        idempotency.remember(
+            session,
+            actor=key_actor,
+            key=idempotency_key,
+            req_hash=req_hash,
+            status=201,
+            body=result,
+            case_id=result["case"].get("id"),
+        )
+    return JSONResponse(result, status_code=201, headers=_created_headers(result))
+
+
+def _created_headers(body: dict[str, Any]) -> dict[str, str]:
+    case = body["case"]
+    if case.get("type") == "Feature":
+        return _headers_for(case)
+    # A public filer gets the Open311 view: follow it there.
+    return {"Location": f"/open311/v2/requests/{case['service_request_id']}.json"}
+
+
+@router.get(
+    "/cases",
+    response_class=GeoJSONResponse,
+    summary="Cases in the caller's scope, newest first (GeoJSON, paged)",
+    **access(*READERS, scope="cell"),
+)
+def list_cases(
+    request: Request,
+    session: SessionDep,
+    me: CurrentUser,
+    bbox: BboxParam,
+    status: Annotated[list[Status] | None, Query(description="repeat for several")] = None,
+    tier: Tier | None = None,
+    category: str | None = None,
+    cell: Annotated[str | None, Query(description="15-digit grid code")] = None,
+    overdue: Annotated[bool | None, Query(description="only (true) or no (false) overdue")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    features, total = queries.list_cases(
+        session,
+        me,
+        status=status or (),
+        tier=tier,
+        category=category,
+        cell=cell,
+        bbox=bbox,
+        overdue=overdue,
+        limit=limit,
+        offset=offset,
+    )
+    links = []
+    if offset + len(features) < total:
+        href = str(request.url.include_query_params(offset=offset + limit, limit=limit))
+        links.append({"rel": "next", "type": GEOJSON, "href": href})
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "numberMatched": total,
+        "numberReturned": len(features),
+        "links": links,
+    }
+
+
+@router.get(
+    "/cases/open.geojson",
+    response_class=GeoJSONResponse,
+    summary="Every open case in scope, for live maps (ETag; 304 when unchanged)",
+    **access(*READERS, scope="cell"),
+)
+def open_cases(
+    session: SessionDep,
+    me: CurrentUser,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    tag = feed.open_etag(session, me)
+    headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
+    if if_none_match is not None and tag in (t.strip() for t in if_none_match.split(",")):
+        return Response(status_code=304, headers=headers)
+    body = json.dumps(feed.open_cases(session, me), ensure_ascii=False, separators=(",", ":"))
+    return Response(body, media_type=GEOJSON, headers=headers)
+
+
+SessionOpener = Callable[[], AbstractContextManager[Session]]
+
+
+def feed_sessions() -> SessionOpener:
+    """How the SSE stream opens a short session per poll (tests override this)."""
+    return session_scope
+
+
+@router.get(
+    "/cases/changes",
+    summary="Server-Sent Events: each case change in scope with the case's current state",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+    **access(*READERS, scope="cell"),
+)
+async def case_changes(
+    request: Request,
+    me: CurrentUser,
+    opener: Annotated[SessionOpener, Depends(feed_sessions)],
+    last_event_id: Annotated[str | None, Header()] = None,
+    since: Annotated[int | None, Query(ge=0, description="event id; default: from now")] = None,
+    max_seconds: Annotated[float, Query(gt=0, le=3600, description="then reconnect")] = 300,
+    poll_seconds: Annotated[float, Query(ge=0.2, le=60)] = 1.0,
+) -> StreamingResponse:
+    cursor = since
+    if last_event_id is not None:
+        if not last_event_id.isdigit():
+            raise InvalidInput("Last-Event-ID must be an event id (digits)")
+        cursor = int(last_event_id)
+
+    floor = cursor  # never resend what the client had before it (re)connected
+
+    def poll(after: int | None, seen: set[int]) -> tuple[int, list[dict[str, Any]]]:
+        nonlocal floor
+        with opener() as s:
+            apply_rls(s, me)
+            if after is None:
+                floor = feed.last_event_id(s)
+                return floor, []
+            # Re-read a trailing window: ids commit out of order (see geo/cases/feed.py).
+            start = max(floor or 0, after - TRAILING_IDS)
+            events = [e for e in feed.events_after(s, me, start) if e["event_id"] not in seen]
+            return after, events
+
+    async def stream() -> AsyncIterator[str]:
+        nonlocal cursor
+        yield f"retry: 3000\n: houniao case feed for {me.role}\n\n"
+        seen: set[int] = set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max_seconds
+        while loop.time() < deadline and not await request.is_disconnected():
+            cursor, events = await to_thread.run_sync(poll, cursor, seen)
+            for e in events:
+                seen.add(e["event_id"])
+                cursor = max(cursor, e["event_id"])
+                data = json.dumps(e, ensure_ascii=False, separators=(",", ":"))
+                yield f"id: {e['event_id']}\nevent: case\ndata: {data}\n\n"
+            seen = {i for i in seen if i > cursor - TRAILING_IDS}
+            if not events:
+                yield ": ping\n\n"
+            await asyncio.sleep(min(poll_seconds, max(0.0, deadline - loop.time())))
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+TRAILING_IDS = 200
+
+
+@router.get(
+    "/cases/{case_id}",
+    response_class=GeoJSONResponse,
+    summary="One case (GeoJSON Feature) with its summons, duplicates and your next actions",
+    **access(*READERS, scope="cell"),
+)
+def get_case(
+    session: SessionDep,
+    me: CurrentUser,
+    case_id: int,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    case = queries.get_case(session, me, case_id)
+    headers = _headers_for(case)
+    del headers["Location"]
+    if if_none_match is not None and headers["ETag"] in if_none_match:
+        return Response(status_code=304, headers=headers)
+    return GeoJSONResponse(case, headers=headers)
+
+
+def _expected_version(case_id: int, if_match: str | None) -> int | None:
+    if if_match is None:
+        raise PreconditionRequired(
+            "send If-Match with the ETag of the case you looked at (GET /api/v1/cases/{id})"
+        )
+    if if_match.strip() == "*":
+        return None
+    m = _ETAG.match(if_match.strip())
+    if m is None or int(m.group(1)) != case_id:
+        raise PreconditionFailed(f"If-Match {if_match!r} is not an ETag of case {case_id}")
+    return int(m.group(2))
+
+
+@router.post(
+    "/cases/{case_id}/transitions",
+    response_class=GeoJSONResponse,
+    summary="One workflow step (If-Match required); 409 lists the allowed next steps",
+    **access(*READERS, scope="cell"),
+)
+def transition(
+    session: SessionDep,
+    me: CurrentUser,
+    case_id: int,
+    body: TransitionRequest,
+    if_match: Annotated[str | None, Header(description='the ETag, e.g. "case-12-v3"')] = None,
+) -> Response:
+    expected = _expected_version(case_id, if_match)
+    case = service.transition(session, me, case_id, body, expected_version=expected)
+    headers = _headers_for(case)
+    del headers["Location"]
+    return GeoJSONResponse(case, headers=headers)
+
+
+@router.get(
+    "/cases/{case_id}/events",
+    summary="The case's append-only timeline, oldest first",
+    **access(*READERS, scope="cell"),
+)
+def case_events(session: SessionDep, me: CurrentUser, case_id: int) -> list[dict[str, Any]]:
+    return queries.timeline(session, me, case_id)
+
+
+@router.get(
+    "/case-catalogue",
+    summary="Categories with their time limits per grade, and the departments a street summons",
+    **public(),
+)
+def case_catalogue(session: SessionDep) -> dict[str, Any]:
+    return catalogue(session)
+
+
+@router.get(
+    "/kpis",
+    summary="Response, on-time, resolution and satisfaction rates, medians per stage, overdue",
+    **access(*sorted(kpis.KPI_ROLES)),
+)
+def case_kpis(
+    session: SessionDep,
+    me: CurrentUser,
+    group_by: Annotated[
+        list[str] | None, Query(description="any of cell, community, street, category, month")
+    ] = None,
+    month_from: Annotated[str | None, Query(description="YYYY-MM", alias="from")] = None,
+    month_to: Annotated[str | None, Query(description="YYYY-MM", alias="to")] = None,
+    category: str | None = None,
+    street: str | None = None,
+    community: str | None = None,
+    cell: str | None = None,
+) -> dict[str, Any]:
+    groups = [g for item in (group_by or []) for g in item.split(",") if g]
+    rows = kpis.kpis(
+        session,
+        me,
+        group_by=groups,
+        month_from=month_from,
+        month_to=month_to,
+        category=category,
+        street=street,
+        community=community,
+        cell=cell,
+    )
+    return {"group_by": groups, "rows": rows, "definitions": kpis.DEFINITIONS}

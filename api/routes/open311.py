@@ -1,0 +1,218 @@
+"""Open311 GeoReport v2 at /open311/v2/ (JSON format), so existing Open311 clients can file and
+follow cases. Errors use the Open311 error format: a list of {"code", "description"}.
+
+Channel systems authenticate with their API key (form field or query `api_key`, or the
+`X-API-Key` header); everyone else files as the public and follows requests by id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from api.auth import MaybeUser, client_addr, public
+from api.deps import SessionDep
+from api.errors import status_for
+from geo.access import Principal, apply_rls
+from geo.accounts import apikeys
+from geo.cases import open311, service
+from geo.cases.schemas import Attachment, CaseCreate, Reporter
+from geo.errors import DomainError, InvalidInput
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"])
+SPEC = "http://wiki.open311.org/GeoReport_v2"
+CHANGESET = "2026-11-26T00:00:00+08:00"
+
+
+def _error(status: int, description: str) -> JSONResponse:
+    return JSONResponse([{"code": status, "description": description}], status_code=status)
+
+
+# GeoReport v2 names 400 for any bad request and 403 for an invalid api_key.
+_OPEN311_STATUS = {422: 400, 401: 403}
+
+
+def _failed(session: Session, exc: DomainError) -> JSONResponse:
+    session.rollback()  # the handler returns normally: make sure nothing half-written commits
+    status = status_for(exc)
+    return _error(_OPEN311_STATUS.get(status, status), exc.detail)
+
+
+@router.get("/discovery.json", summary="Open311 service discovery", **public())
+def discovery(request: Request) -> dict[str, Any]:
+    base = str(request.url_for("services")).rsplit("/", 1)[0]
+    return {
+        "changeset": CHANGESET,
+        "contact": "伊春市候鸟服务指挥中心 Yichun seasonal residents' service centre (demo)",
+        "key_service": "Channel systems (六联同治) get an API key from an administrator: "
+        "houniao users add NAME --role channel --channel CHANNEL",
+        "endpoints": [
+            {
+                "specification": SPEC,
+                "url": base,
+                "changeset": CHANGESET,
+                "type": "production",
+                "formats": ["application/json"],
+            }
+        ],
+    }
+
+
+@router.get("/services.json", name="services", summary="Open311 service list", **public())
+def services(session: SessionDep) -> list[dict[str, Any]]:
+    return open311.services(session)
+
+
+@router.get("/services/{code}.json", summary="Open311 service definition", **public())
+def service_definition(session: SessionDep, code: str) -> Any:
+    try:
+        return open311.service_definition(session, code)
+    except DomainError as exc:
+        return _failed(session, exc)
+
+
+def _caller(session: Session, me: Principal, api_key: str | None, request: Request) -> Principal:
+    if not api_key:
+        return me
+    caller = apikeys.principal_from_api_key(session, api_key, client_addr=client_addr(request))
+    apply_rls(session, caller)
+    return caller
+
+
+def _date(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{name} must be an ISO 8601 date-time, got {value!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=open311.LOCAL)
+    return parsed
+
+
+@router.get("/requests.json", summary="Open311: the status of service requests", **public())
+def list_requests(
+    request: Request,
+    session: SessionDep,
+    me: MaybeUser,
+    service_request_id: str | None = None,
+    service_code: str | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    status: str | None = None,
+    api_key: str | None = None,
+) -> Any:
+    try:
+        caller = _caller(session, me, api_key, request)
+        ids = [i.strip() for i in (service_request_id or "").split(",") if i.strip()]
+        return open311.list_requests(
+            session,
+            caller,
+            ids=ids,
+            service_code=service_code,
+            start=_date(start_date, "start_date"),
+            end=_date(end_date, "end_date"),
+            status=status,
+        )
+    except DomainError as exc:
+        return _failed(session, exc)
+
+
+@router.get("/requests/{request_id}.json", summary="Open311: one service request", **public())
+def get_request(session: SessionDep, request_id: str) -> Any:
+    try:
+        return [open311.get_request(session, request_id)]
+    except DomainError as exc:
+        return _failed(session, exc)
+
+
+def _float(form: dict[str, str], name: str) -> float | None:
+    value = form.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a number (WGS84 degrees), got {value!r}") from None
+
+
+def _case_from_form(form: dict[str, str]) -> CaseCreate:
+    if not form.get("service_code"):
+        raise InvalidInput("service_code is required (see services.json)")
+    lat, lon = _float(form, "lat"), _float(form, "long")
+    if (lat is None) != (lon is None):
+        raise InvalidInput("give both lat and long (WGS84)")
+    if lat is None and not form.get("address_string"):
+        raise InvalidInput("a location is required: lat and long (WGS84), or address_string")
+    name = " ".join(x for x in (form.get("last_name"), form.get("first_name")) if x) or None
+    media = form.get("media_url")
+    try:
+        return CaseCreate(
+            category=form["service_code"],
+            description=form.get("description") or "",
+            lon=lon,
+            lat=lat,
+            crs="wgs84",  # Open311 lat/long are WGS84
+            address=form.get("address_string") or None,
+            reporter=Reporter(name=name, phone=form.get("phone") or None)
+            if (name or form.get("phone"))
+            else None,
+            attachments=[
+                Attachment(
+                    name="media_url", content_type="text/uri-list", size=len(media), url=media
+                )
+            ]
+            if media
+            else [],
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(x) for x in first.get("loc", ()))
+        raise InvalidInput(f"{field}: {first.get('msg')}") from None
+
+
+@router.post(
+    "/requests.json",
+    status_code=201,
+    summary="Open311: file a service request (application/x-www-form-urlencoded)",
+    **public(),
+)
+async def create_request(request: Request, session: SessionDep, me: MaybeUser) -> Any:
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    return await _in_thread(_create, session, me, form, request)
+
+
+def _create(session: Session, me: Principal, form: dict[str, str], request: Request) -> Any:
+    try:
+        caller = _caller(
+            session, me, form.get("api_key") or request.query_params.get("api_key"), request
+        )
+        result = service.create_case(session, caller, _case_from_form(form))
+    except DomainError as exc:
+        return _failed(session, exc)
+    case = result["case"]
+    public_id = (
+        case["service_request_id"]
+        if "service_request_id" in case
+        else (case["properties"]["public_id"])
+    )
+    body = [
+        {
+            "service_request_id": public_id,
+            "service_notice": "48小时内办结 (within 48 hours)",
+            "account_id": None,
+        }
+    ]
+    return JSONResponse(body, status_code=201)
+
+
+async def _in_thread(fn: Any, *args: Any) -> Any:
+    from anyio import to_thread
+
+    return await to_thread.run_sync(fn, *args)

@@ -1,0 +1,53 @@
+"""Mapbox vector tiles of the registered collections, and a TileJSON per layer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request, Response
+
+from api.auth import public
+from api.deps import SessionDep
+from api.viewer import ViewerDep, cache_control
+from geo.features import registry
+from geo.features import tiles as mvt
+
+router = APIRouter(prefix="/tiles", tags=["GIS: vector tiles"])
+
+Layer = Annotated[str, Path(description="collection id, e.g. cells, communities, service_areas")]
+
+
+@router.get(
+    "/{layer}/{z}/{x}/{y}.mvt",
+    response_class=Response,
+    responses={
+        200: {"content": {mvt.MEDIA_TYPE: {}}, "description": "a Mapbox vector tile"},
+        204: {"description": "no feature in this tile"},
+        404: {"description": "unknown layer"},
+        422: {"description": "z/x/y outside the tile pyramid"},
+    },
+    summary="A Mapbox vector tile (XYZ, Web Mercator) of one layer, made by PostGIS ST_AsMVT",
+    **public(),  # public layers for anyone; scoped layers per caller (api/viewer.py)
+)
+def get_tile(
+    session: SessionDep,
+    viewer: ViewerDep,
+    layer: Layer,
+    z: Annotated[int, Path(description=f"zoom, 0-{mvt.MAX_ZOOM}")],
+    x: Annotated[int, Path(description="column, 0 .. 2^z - 1")],
+    y: Annotated[int, Path(description="row from the top, 0 .. 2^z - 1")],
+) -> Response:
+    data = mvt.tile(session, layer, z, x, y, viewer=viewer)
+    headers = {"Cache-Control": cache_control(registry.get(layer, viewer).public)}
+    if not data:
+        return Response(status_code=204, headers=headers)
+    return Response(data, media_type=mvt.MEDIA_TYPE, headers=headers)
+
+
+@router.get("/{layer}.json", summary="TileJSON 3.0 of one vector-tile layer", **public())
+def get_tilejson(
+    request: Request, session: SessionDep, viewer: ViewerDep, layer: Layer
+) -> dict[str, Any]:
+    template = str(request.url_for("get_tile", layer=layer, z="{z}", x="{x}", y="{y}"))
+    template = template.replace("%7B", "{").replace("%7D", "}")
+    return mvt.tilejson(session, layer, tiles_url=template, viewer=viewer)

@@ -1,0 +1,73 @@
+"""Background jobs inside `houniao serve`: escalate overdue cases every minute.
+
+Started by the application's lifespan unless HOUNIAO_SCHEDULER=0. Every worker process runs it;
+that is safe because `escalate_overdue` escalates each case exactly once however many run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from anyio import to_thread
+from fastapi import FastAPI
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from geo.access import as_system
+from geo.cases import clock, idempotency
+from geo.db import session_scope
+
+log = logging.getLogger("houniao.scheduler")
+
+
+class SchedulerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOUNIAO_SCHEDULER_", extra="ignore")
+
+    interval_seconds: float = 60.0
+
+
+def enabled() -> bool:
+    import os
+
+    return os.environ.get("HOUNIAO_SCHEDULER", "1").strip().lower() not in {
+        "0",
+        "false",
+        "no",
+        "off",
+    }
+
+
+def run_once() -> int:
+    """One pass: escalate overdue cases and forget old idempotency keys; returns escalations."""
+    with session_scope() as session:
+        as_system(session, "system:escalation")
+        escalated = clock.escalate_overdue(session)
+        idempotency.purge(session)
+    if escalated:
+        log.info("escalated %d overdue case(s)", len(escalated))
+    return len(escalated)
+
+
+async def _loop(interval: float) -> None:
+    while True:
+        try:
+            await to_thread.run_sync(run_once)
+        except Exception:  # a failed pass must not stop the next one
+            log.exception("scheduled escalation failed")
+        await asyncio.sleep(interval)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    task = None
+    if enabled():
+        task = asyncio.create_task(_loop(SchedulerSettings().interval_seconds))
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,30 @@
+"""Who is reading a GIS layer (vector tiles, OGC API features), for scoped collections.
+
+Public collections (boundaries, service areas) ignore the viewer. Scoped ones (open cases) hand
+it to their `scope` (see `geo.features.registry`): the caller's `geo.access.Principal`, which is
+``Principal.anonymous()`` (role ``public``) without credentials, so scoped collections stay hidden
+(404) from anonymous callers. Resolving the caller also sets the row-level-security settings of
+the request's transaction (`api.auth.optional_principal`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from api.auth import MaybeUser
+from geo.access import Principal
+
+
+def current_viewer(me: MaybeUser) -> Principal:
+    """The caller of a GIS route (anonymous without credentials; bad credentials are a 401)."""
+    return me
+
+
+ViewerDep = Annotated[Principal, Depends(current_viewer)]
+
+
+def cache_control(public: bool) -> str:
+    """Public layers may be cached by browsers and proxies for a minute; scoped ones never."""
+    return "public, max-age=60" if public else "private, no-store"

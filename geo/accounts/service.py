@@ -1,0 +1,268 @@
+"""Accounts: create, change role and scope, disable, passwords, masked views, audited reveal.
+
+Every change of role, scope, activity or password is a permission change: it bumps the account's
+`token_version` (all its tokens stop working at once) and is audited with old and new values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.orm import Session
+
+from geo.access import CHANNEL_LABELS, ROLE_LABELS, Channel, Principal, Role
+from geo.accounts import apikeys, passwords, tokens
+from geo.accounts.models import Account, LoginThrottle
+from geo.audit import service as audit
+from geo.boundaries.releases import active_release_id
+from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
+from geo.privacy import crypto, ids, masking
+from geo.privacy.reveal import reveal
+
+SCOPE_FIELDS = ("cells", "community", "street", "department", "channel")
+# The one scope field each scoped role must have; other roles have none.
+REQUIRED_SCOPE = {
+    Role.grid_worker: "cells", Role.community_staff: "community", Role.street_staff: "street",
+    Role.department: "department", Role.channel: "channel",
+}
+_LEVEL_TABLE = {"cells": ("grid_cell", 15), "community": ("community", 12), "street": ("street", 9)}
+PERSONAL_FIELDS = {"phone": "account.phone", "id_number": "account.id_number"}
+
+
+@dataclass
+class Created:
+    account: Account
+    password: str | None  # generated password, shown once
+    api_key: str | None  # channel accounts: their first API key, shown once
+
+
+def _now(now: datetime | None = None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+def _check_codes(session: Session, field: str, codes: list[str]) -> None:
+    table, digits = _LEVEL_TABLE[field]
+    for code in codes:
+        if not (len(code) == digits and code.isdigit()):
+            raise InvalidInput(f"{field}: a {table} code has {digits} digits, got {code!r}")
+    rid = active_release_id(session)
+    if rid is None:
+        raise InvalidInput("no boundary release is active: load one before scoping accounts")
+    found = set(
+        session.scalars(
+            text(f"SELECT code FROM {table} WHERE code = ANY(:codes)"  # table from a fixed map
+                 " AND release_low <= :rid AND release_high >= :rid"),
+            {"codes": codes, "rid": rid},
+        )
+    )
+    missing = sorted(set(codes) - found)
+    if missing:
+        raise InvalidInput(f"{field}: no {table} {', '.join(missing)} in the active release")
+
+
+def _check_department(session: Session, code: str) -> None:
+    """Department codes come from the cases catalogue (`case_department`) once it exists."""
+    if session.scalar(text("SELECT to_regclass('case_department') IS NOT NULL")):
+        known = session.scalar(text("SELECT count(*) FROM case_department WHERE code = :c"),
+                               {"c": code})
+        if not known:
+            raise InvalidInput(f"department: no department with code {code!r}")
+
+
+def scope_columns(
+    session: Session, role: str, *, cells: Iterable[str] = (), community: str | None = None,
+    street: str | None = None, department: str | None = None, channel: str | None = None,
+) -> dict[str, Any]:
+    """Validated scope columns for a role: the one it needs, set; all others, empty."""
+    try:
+        r = Role(role)
+    except ValueError:
+        raise InvalidInput(f"role must be one of {', '.join(Role)}") from None
+    given = {"cells": sorted(set(cells)), "community": community, "street": street,
+             "department": (department or "").strip() or None, "channel": channel}
+    need = REQUIRED_SCOPE.get(r)
+    for field, value in given.items():
+        if field != need and value:
+            raise InvalidInput(f"role {r} has no {field} scope (only {need or 'none'})")
+    if need and not given[need]:
+        raise InvalidInput(f"role {r} needs --{need.rstrip('s')} (its scope)")
+    if need in _LEVEL_TABLE:
+        value = given[need]
+        _check_codes(session, need, value if isinstance(value, list) else [value])
+    if need == "department":
+        _check_department(session, given["department"])
+    if need == "channel":
+        try:
+            given["channel"] = Channel(str(given["channel"])).value
+        except ValueError:
+            raise InvalidInput(f"channel must be one of {', '.join(Channel)}") from None
+    return {"role": r.value, "cells": given["cells"], "community_code": given["community"],
+            "street_code": given["street"], "department": given["department"],
+            "channel": given["channel"]}
+
+
+def _set_personal(session: Session, account: Account, *, phone: str | None = None,
+                  id_number: str | None = None) -> list[str]:
+    changed = []
+    for field, raw, validate in (("phone", phone, ids.validate_mobile),
+                                 ("id_number", id_number, ids.validate_id_number)):
+        if raw is None:
+            continue
+        value = validate(raw)
+        digest = crypto.lookup_hash(value, kind=field)
+        clash = select(Account.name).where(getattr(Account, f"{field}_hash") == digest)
+        if account.id is not None:
+            clash = clash.where(Account.id != account.id)
+        if session.scalar(clash):
+            raise Conflict(f"another account already has this {field.replace('_', ' ')}")
+        setattr(account, f"{field}_enc", crypto.encrypt(value, context=PERSONAL_FIELDS[field]))
+        setattr(account, f"{field}_hash", digest)
+        changed.append(field)
+    return changed
+
+
+def create_account(
+    session: Session, actor: Principal, *, name: str, role: str, display_name: str = "",
+    password: str | None = None, cells: Iterable[str] = (), community: str | None = None,
+    street: str | None = None, department: str | None = None, channel: str | None = None,
+    phone: str | None = None, id_number: str | None = None, now: datetime | None = None,
+) -> Created:
+    name = name.strip().lower()
+    if session.scalar(select(Account.id).where(Account.name == name)) is not None:
+        raise Conflict(f"an account named {name} already exists")
+    scope = scope_columns(session, role, cells=cells, community=community, street=street,
+                          department=department, channel=channel)
+    generated = None
+    if password is None and scope["role"] != Role.channel:
+        password = generated = passwords.generate_password()
+    if password is not None:
+        passwords.check_policy(password, name=name)
+    label = display_name or (CHANNEL_LABELS.get(Channel(channel)) if channel else "") or ""
+    account = Account(name=name, display_name=label, **scope,
+                      password_hash=passwords.hash_password(password) if password else None,
+                      created_at=_now(now), updated_at=_now(now))
+    _set_personal(session, account, phone=phone, id_number=id_number)
+    session.add(account)
+    session.flush()
+    key = apikeys.create_key(session, account, now=now) if account.role == Role.channel else None
+    audit.record(session, actor, "account.create", object_type="account", object_ids=[account.id],
+                 detail={"name": name, "role": account.role, "scope": _scope_of(account)})
+    return Created(account, generated, key)
+
+
+def _scope_of(account: Account) -> dict[str, Any]:
+    return tokens.principal_for(account).scope()
+
+
+def get_account(session: Session, name: str) -> Account:
+    account = session.scalar(select(Account).where(Account.name == name.strip().lower()))
+    if account is None:
+        raise NotFound(f"no account named {name}")
+    return account
+
+
+def list_accounts(session: Session, *, role: str | None = None) -> list[Account]:
+    stmt = select(Account).order_by(Account.role, Account.name)
+    if role:
+        stmt = stmt.where(Account.role == role)
+    return list(session.scalars(stmt))
+
+
+def update_account(session: Session, actor: Principal, name: str, *,
+                   now: datetime | None = None, **changes: Any) -> Account:
+    """Apply the given changes (see AccountUpdate); permission changes revoke its tokens."""
+    account = get_account(session, name)
+    before = {"role": account.role, "scope": _scope_of(account), "is_active": account.is_active}
+    if changes.get("display_name") is not None:
+        account.display_name = changes["display_name"]
+    if any(changes.get(k) is not None for k in ("role", *SCOPE_FIELDS)):
+        scope = scope_columns(session, changes.get("role") or account.role,
+                              **{k: changes.get(k) for k in SCOPE_FIELDS if changes.get(k)})
+        for column, value in scope.items():
+            setattr(account, column, value)
+    if changes.get("is_active") is not None and changes["is_active"] != account.is_active:
+        if actor.account_id == account.id and not changes["is_active"]:
+            raise Conflict("you cannot disable your own account")
+        account.is_active = changes["is_active"]
+        account.disabled_at = None if account.is_active else _now(now)
+    personal = _set_personal(session, account, phone=changes.get("phone"),
+                             id_number=changes.get("id_number"))
+    after = {"role": account.role, "scope": _scope_of(account), "is_active": account.is_active}
+    if after != before:
+        account.token_version += 1  # every token issued under the old permissions dies
+        if not account.is_active:
+            tokens.revoke_all_sessions(session, account, reason="disabled", now=now)
+            apikeys.revoke_all(session, account, now=now)
+    account.updated_at = _now(now)
+    diff = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
+    audit.record(session, actor, "account.update", object_type="account",
+                 object_ids=[account.id], fields=personal, detail={"changes": diff})
+    session.flush()
+    return account
+
+
+def set_password(session: Session, actor: Principal, name: str, password: str | None = None,
+                 *, now: datetime | None = None) -> str:
+    """Set (or generate) a password; every session of the account ends. Returns the password."""
+    account = get_account(session, name)
+    new = password or passwords.generate_password()
+    passwords.check_policy(new, name=account.name)
+    account.password_hash = passwords.hash_password(new)
+    account.token_version += 1
+    account.updated_at = _now(now)
+    tokens.revoke_all_sessions(session, account, reason="password", now=now)
+    session.execute(delete(LoginThrottle).where(LoginThrottle.key == f"name:{account.name}"))
+    audit.record(session, actor, "account.password", object_type="account",
+                 object_ids=[account.id], detail={"generated": password is None})
+    return new
+
+
+def change_own_password(session: Session, me: Principal, current: str, new: str) -> None:
+    account = session.get(Account, me.account_id)
+    if account is None or not passwords.verify_password(account.password_hash, current):
+        raise Forbidden("current password is wrong")
+    set_password(session, me, account.name, new)
+
+
+def unlock(session: Session, actor: Principal, name: str) -> int:
+    """Clear the login lockout of a name."""
+    result = session.execute(
+        delete(LoginThrottle).where(LoginThrottle.key == f"name:{name.strip().lower()}")
+    )
+    audit.record(session, actor, "account.unlock", object_type="account", detail={"name": name})
+    return result.rowcount or 0
+
+
+def view(account: Account, *, api_keys: list[dict] | None = None) -> dict[str, Any]:
+    """What an admin sees of an account: masked personal fields, never secrets."""
+    out = {
+        "id": account.id, "name": account.name, "display_name": account.display_name,
+        "role": account.role, "role_label": ROLE_LABELS.get(Role(account.role), account.role),
+        "scope": _scope_of(account), "is_active": account.is_active,
+        "has_password": account.password_hash is not None,
+        "phone": masking.mask_phone(_plain(account.phone_enc, "phone")),
+        "id_number": masking.mask_id_number(_plain(account.id_number_enc, "id_number")),
+        "created_at": account.created_at, "last_login_at": account.last_login_at,
+    }
+    if api_keys is not None:
+        out["api_keys"] = api_keys
+    return out
+
+
+def _plain(token: str | None, field: str) -> str | None:
+    return None if token is None else crypto.decrypt(token, context=PERSONAL_FIELDS[field])
+
+
+def reveal_field(session: Session, me: Principal, name: str, *, field: str, purpose: str,
+                 reason: str) -> str | None:
+    """The full phone or ID number of an account (admins; audited with its purpose)."""
+    if field not in PERSONAL_FIELDS:
+        raise InvalidInput(f"field must be one of {', '.join(PERSONAL_FIELDS)}")
+    account = get_account(session, name)
+    return reveal(session, me, object_type="account", object_id=account.id, field=field,
+                  token=getattr(account, f"{field}_enc"), context=PERSONAL_FIELDS[field],
+                  purpose=purpose, reason=reason, allowed_roles={Role.admin})

@@ -1,0 +1,254 @@
+"""Access tokens (JWT, HS256, short-lived, with jti), refresh tokens (opaque, stored hashed,
+rotated on use), login sessions, logout and revocation.
+
+An access token is accepted only if its signature, issuer, audience, expiry and claims check
+out AND, in the database, its account is active with the same `token_version`, its session is
+neither revoked nor past its absolute limit, and its jti is not revoked. So disabling an account,
+changing its role or scope, logging out and refresh-token reuse all take effect at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from geo.access import Principal
+from geo.accounts.models import Account, AuthSession, RefreshToken, RevokedToken
+from geo.audit import service as audit
+from geo.config import security_settings
+from geo.errors import Unauthorized
+
+ISSUER = "houniao"
+AUDIENCE = "houniao-api"
+ALGORITHM = "HS256"
+_REQUIRED = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti", "sid", "ver", "typ"]
+REFRESH_PREFIX = "hnr_"
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int  # seconds
+    session_id: str
+    token_type: str = "bearer"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "access_token": self.access_token, "token_type": self.token_type,
+            "expires_in": self.expires_in, "refresh_token": self.refresh_token,
+        }
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+def principal_for(account: Account, **extra: Any) -> Principal:
+    """The Principal of an account row (scope straight from the row)."""
+    return Principal(
+        role=account.role, name=account.name, account_id=account.id,
+        cells=tuple(account.cells or ()), community=account.community_code,
+        street=account.street_code, department=account.department, channel=account.channel,
+        **extra,
+    )
+
+
+def encode_access_token(
+    account: Account, session_id: str, *, now: datetime | None = None, minutes: int | None = None
+) -> tuple[str, str, datetime]:
+    """(token, jti, expires_at) for an account in a login session."""
+    s = security_settings()
+    issued = _now(now)
+    expires = issued + timedelta(minutes=minutes or s.access_token_minutes)
+    jti = uuid.uuid4().hex
+    claims = {
+        "iss": ISSUER, "aud": AUDIENCE, "sub": str(account.id), "name": account.name,
+        "role": account.role, "sid": session_id, "jti": jti, "ver": account.token_version,
+        "typ": "access", "iat": issued, "nbf": issued, "exp": expires,
+    }
+    return jwt.encode(claims, s.secret_key, algorithm=ALGORITHM), jti, expires
+
+
+def decode_access_token(token: str) -> dict[str, Any]:
+    """Verified claims; Unauthorized for anything else (alg=none, forged, expired, malformed)."""
+    s = security_settings()
+    try:
+        claims = jwt.decode(
+            token, s.secret_key, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
+            options={"require": _REQUIRED},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("access token expired", headers=_bearer_error()) from None
+    except jwt.InvalidTokenError:
+        raise Unauthorized("invalid access token", headers=_bearer_error()) from None
+    if claims.get("typ") != "access":
+        raise Unauthorized("invalid access token", headers=_bearer_error())
+    return claims
+
+
+def _bearer_error() -> dict[str, str]:
+    return {"WWW-Authenticate": 'Bearer realm="houniao", error="invalid_token"'}
+
+
+def principal_from_access_token(
+    session: Session, token: str, *, now: datetime | None = None, client_addr: str | None = None
+) -> Principal:
+    claims = decode_access_token(token)
+    try:
+        account_id, session_id = int(claims["sub"]), uuid.UUID(str(claims["sid"]))
+    except (TypeError, ValueError):
+        raise Unauthorized("invalid access token", headers=_bearer_error()) from None
+    row = session.execute(
+        select(Account, AuthSession)
+        .join(AuthSession, AuthSession.account_id == Account.id)
+        .where(Account.id == account_id, AuthSession.id == session_id)
+    ).first()
+    current = _now(now)
+    if (
+        row is None
+        or not row.Account.is_active
+        or row.Account.token_version != claims["ver"]
+        or row.AuthSession.revoked_at is not None
+        or row.AuthSession.expires_at <= current
+        or session.get(RevokedToken, str(claims["jti"])) is not None
+    ):
+        raise Unauthorized("access token revoked", headers=_bearer_error())
+    return principal_for(
+        row.Account, session_id=str(session_id), token_id=str(claims["jti"]),
+        client_addr=client_addr, via="token",
+    )
+
+
+def start_session(
+    session: Session,
+    account: Account,
+    *,
+    now: datetime | None = None,
+    client_addr: str | None = None,
+    user_agent: str | None = None,
+) -> TokenPair:
+    """A new login session with its first access and refresh tokens."""
+    s = security_settings()
+    issued = _now(now)
+    login = AuthSession(
+        id=uuid.uuid4(), account_id=account.id, created_at=issued,
+        expires_at=issued + timedelta(days=s.session_days), client_addr=client_addr,
+        user_agent=(user_agent or "")[:200] or None,
+    )
+    session.add(login)
+    session.flush()
+    return _pair(session, account, login, issued)
+
+
+def _pair(session: Session, account: Account, login: AuthSession, now: datetime) -> TokenPair:
+    s = security_settings()
+    access, _, expires = encode_access_token(account, str(login.id), now=now)
+    refresh = REFRESH_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        RefreshToken(
+            session_id=login.id, token_hash=digest(refresh), created_at=now,
+            expires_at=min(now + timedelta(days=s.refresh_token_days), login.expires_at),
+        )
+    )
+    session.flush()
+    return TokenPair(access, refresh, int((expires - now).total_seconds()), str(login.id))
+
+
+def refresh(
+    session: Session, refresh_token: str, *, now: datetime | None = None,
+    client_addr: str | None = None,
+) -> TokenPair:
+    """Exchange a refresh token for a new pair; the old one is spent.
+
+    Presenting a spent token again means it was stolen (or the client is broken): the whole
+    session is revoked, and the reuse is audited.
+    """
+    current = _now(now)
+    row = session.execute(
+        select(RefreshToken, AuthSession, Account)
+        .join(AuthSession, AuthSession.id == RefreshToken.session_id)
+        .join(Account, Account.id == AuthSession.account_id)
+        .where(RefreshToken.token_hash == digest(refresh_token))
+        .with_for_update(of=RefreshToken)
+    ).first()
+    if row is None:
+        raise Unauthorized("invalid refresh token")
+    token, login, account = row.RefreshToken, row.AuthSession, row.Account
+    actor = principal_for(account, client_addr=client_addr, session_id=str(login.id))
+    if token.used_at is not None:
+        if login.revoked_at is None:
+            revoke_session(session, login, reason="refresh_reuse", now=current)
+            audit.record(session, actor, "auth.refresh_reuse", object_type="auth_session",
+                         object_ids=[login.id], outcome="denied")
+        raise Unauthorized("refresh token already used; the session is revoked")
+    if (
+        login.revoked_at is not None or login.expires_at <= current
+        or token.expires_at <= current or not account.is_active
+    ):
+        raise Unauthorized("refresh token expired or revoked")
+    token.used_at = current
+    pair = _pair(session, account, login, current)
+    audit.record(session, actor, "auth.refresh", object_type="auth_session", object_ids=[login.id])
+    return pair
+
+
+def revoke_session(
+    session: Session, login: AuthSession, *, reason: str, now: datetime | None = None
+) -> None:
+    login.revoked_at = _now(now)
+    login.revoked_reason = reason
+
+
+def revoke_jti(session: Session, me: Principal, *, expires_at: datetime, now: datetime) -> None:
+    if me.token_id and session.get(RevokedToken, me.token_id) is None:
+        session.add(RevokedToken(jti=me.token_id, account_id=me.account_id, revoked_at=now,
+                                 expires_at=expires_at))
+
+
+def logout(session: Session, me: Principal, *, now: datetime | None = None) -> None:
+    """End the caller's login: its access token (by jti) and its whole session."""
+    current = _now(now)
+    s = security_settings()
+    revoke_jti(session, me, expires_at=current + timedelta(minutes=s.access_token_minutes),
+               now=current)
+    if me.session_id:
+        login = session.get(AuthSession, uuid.UUID(me.session_id))
+        if login is not None and login.revoked_at is None:
+            revoke_session(session, login, reason="logout", now=current)
+    audit.record(session, me, "auth.logout", object_type="auth_session",
+                 object_ids=[me.session_id] if me.session_id else ())
+    session.flush()
+
+
+def revoke_all_sessions(
+    session: Session, account: Account, *, reason: str, now: datetime | None = None
+) -> int:
+    """Revoke every open session of an account (password reset, disabling)."""
+    result = session.execute(
+        update(AuthSession)
+        .where(AuthSession.account_id == account.id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=_now(now), revoked_reason=reason)
+    )
+    return result.rowcount or 0
+
+
+def prune(session: Session, *, now: datetime | None = None) -> dict[str, int]:
+    """Delete expired revoked-jti rows and sessions past their limit (housekeeping; owner)."""
+    current = _now(now)
+    jtis = session.execute(delete(RevokedToken).where(RevokedToken.expires_at < current))
+    sessions = session.execute(delete(AuthSession).where(AuthSession.expires_at < current))
+    return {"revoked_tokens": jtis.rowcount or 0, "sessions": sessions.rowcount or 0}
+

@@ -1,0 +1,110 @@
+"""`Idempotency-Key` for case creation: a retry replays the first answer.
+
+In the request's own transaction:
+
+1. take a transaction-scoped advisory lock on (caller, key) *without waiting*; if another request
+   with the same key holds it, that one is in flight: IdempotencyInFlight (409);
+2. look the key up: stored with the same request hash -> replay the stored status and body;
+   stored with another hash -> IdempotencyKeyReused (422);
+3. otherwise do the work and store key, hash and answer in the same transaction (`remember`).
+
+The lock is released when the transaction ends, after the stored answer is committed, so a retry
+either sees the request in flight or sees its committed answer; never a second case. A failed
+request stores nothing, so its retry runs afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from geo.cases.models import CaseIdempotency
+from geo.errors import Conflict, InvalidInput
+
+KEY_MAX = 255
+RETENTION = timedelta(hours=24)
+_LOCK_CLASS = 5003  # advisory-lock namespace of case idempotency keys (issue 5)
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """The same Idempotency-Key came with a different request body (422)."""
+
+
+class IdempotencyInFlight(Conflict):
+    """A request with this Idempotency-Key is still being processed (409); retry shortly."""
+
+
+@dataclass(frozen=True)
+class Replay:
+    status: int
+    body: dict[str, Any]
+
+
+def request_hash(method: str, path: str, body: Any) -> str:
+    """SHA-256 of the method, path and canonical JSON body (key order does not matter)."""
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+
+
+def _lock_id(actor: str, key: str) -> int:
+    digest = hashlib.blake2b(f"{actor}\0{key}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def begin(session: Session, *, actor: str, key: str, req_hash: str) -> Replay | None:
+    """Claim `key` for this request, or return the stored answer to replay."""
+    if not key or len(key) > KEY_MAX or not key.isprintable():
+        raise InvalidInput(f"Idempotency-Key must be 1-{KEY_MAX} printable characters")
+    got = session.scalar(select(func.pg_try_advisory_xact_lock(_LOCK_CLASS, _lock_id(actor, key))))
+    if not got:
+        raise IdempotencyInFlight(
+            "a request with this Idempotency-Key is still in flight; retry in a moment",
+            headers={"Retry-After": "1"},
+        )
+    row = session.execute(
+        select(CaseIdempotency).where(CaseIdempotency.actor == actor, CaseIdempotency.key == key)
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    if row.request_hash != req_hash:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was used with a different request body; use a new key"
+        )
+    return Replay(status=row.response_status, body=row.response_body)
+
+
+def remember(
+    session: Session,
+    *,
+    actor: str,
+    key: str,
+    req_hash: str,
+    status: int,
+    body: dict[str, Any],
+    case_id: int | None,
+) -> None:
+    """Store the answer under the key (same transaction as the work)."""
+    session.execute(
+        insert(CaseIdempotency).values(
+            actor=actor,
+            key=key,
+            request_hash=req_hash,
+            response_status=status,
+            response_body=body,
+            case_id=case_id,
+        )
+    )
+
+
+def purge(session: Session) -> int:
+    """Forget keys older than the retention period; returns how many."""
+    result = session.execute(
+        delete(CaseIdempotency).where(CaseIdempotency.created_at < func.now() - RETENTION)
+    )
+    return result.rowcount or 0

@@ -1,0 +1,75 @@
+"""Open cases as a collection for vector tiles, OGC API Features and the dispatcher map (issue 6).
+
+The source is the `case_open` view (security_invoker, so row-level security applies as well) with
+the clock state against now(); the scope is the same rule as every case query.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, select
+
+from geo.access import Principal, Role, scope_filter
+from geo.cases.models import CaseDepartment, CaseSummons
+from geo.features.registry import Collection, Field, register
+
+SOURCE = (
+    "SELECT o.id, o.category_code AS category, k.name_zh AS category_label,"
+    " o.status::text AS status, o.tier::text AS tier, o.clock_state, o.cell_code,"
+    " o.community_code, o.street_code, o.geom"
+    " FROM case_open o JOIN case_category k ON k.code = o.category_code"
+)
+
+
+def _scope(me: Principal | None, c: Any) -> ColumnElement[bool]:
+    s, d = CaseSummons.__table__.c, CaseDepartment.__table__.c
+    summoned = lambda name: c.id.in_(  # noqa: E731
+        select(s.case_id)
+        .join(CaseDepartment, d.code == s.department_code)
+        .where((d.code == name) | (d.name_zh == name) | (d.short_zh == name))
+    )
+    return scope_filter(
+        me or Principal.anonymous(),
+        cell=c.cell_code,
+        community=c.community_code,
+        street=c.street_code,
+        department=summoned,
+        city_wide=(Role.dispatcher,),
+    )
+
+
+OPEN_CASES = register(
+    Collection(
+        id="open_cases",
+        title="待办事件",
+        title_en="Open cases",
+        description="Open cases on the 48-hour clock (on_track, due_soon, overdue), as far as the"
+        " caller may see them.",
+        source=SOURCE,
+        fields=(
+            Field("category", "string", "类别"),
+            Field("category_label", "string", "类别名称"),
+            Field("status", "string", "状态"),
+            Field("tier", "string", "层级"),
+            Field("clock_state", "string", "时限状态"),
+            Field("cell_code", "string", "网格编码"),
+            Field("community_code", "string", "社区编码"),
+            Field("street_code", "string", "街道编码"),
+        ),
+        geometry_type="Point",
+        id_column="id",
+        id_type="integer",
+        versioned=False,
+        roles=(
+            Role.dispatcher,
+            Role.street_staff,
+            Role.community_staff,
+            Role.grid_worker,
+            Role.department,
+        ),
+        scope=_scope,
+        export=False,
+        queryables=("category", "status", "tier", "clock_state"),
+    )
+)

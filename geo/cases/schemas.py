@@ -1,0 +1,66 @@
+"""Request bodies of the cases domain. Unknown fields are refused: no mass assignment of status,
+tier, cell or owner; those follow from the workflow and the location."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from geo.cases.workflow import ACTIONS, CancelReason, Grade
+
+_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Attachment(BaseModel):
+    """Metadata of a photo or document; the file itself lives in object storage, not here."""
+
+    model_config = _STRICT
+
+    name: str = Field(min_length=1, max_length=200)
+    content_type: str = Field(min_length=3, max_length=100, examples=["image/jpeg"])
+    size: int = Field(ge=0, le=50_000_000, description="bytes")
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    url: str | None = Field(default=None, max_length=500)
+
+
+class Reporter(BaseModel):
+    """Who raised the problem, when staff or a channel file for someone else."""
+
+    model_config = _STRICT
+
+    name: str | None = Field(default=None, max_length=50)
+    phone: str | None = Field(default=None, max_length=20, description="mainland mobile number")
+    resident_id: int | None = Field(default=None, ge=1)
+
+
+class CaseCreate(BaseModel):
+    """A new case: a point in a named crs, or an address the gazetteer can place."""
+
+    model_config = _STRICT
+
+    category: str = Field(min_length=1, max_length=30, examples=["medical"])
+    description: str = Field(min_length=2, max_length=2000)
+    lon: float | None = Field(default=None, description="longitude in `crs`")
+    lat: float | None = Field(default=None, description="latitude in `crs`")
+    crs: str | None = Field(default=None, description="wgs84 (default), cgcs2000, gcj02, bd09")
+    address: str | None = Field(default=None, max_length=200)
+    grade: Grade | None = Field(default=None, description="staff only; default: the category's")
+    reporter: Reporter | None = None
+    attachments: list[Attachment] = Field(default_factory=list, max_length=10)
+
+
+class TransitionRequest(BaseModel):
+    """One step of the workflow. Which fields an action needs is checked by the service."""
+
+    model_config = _STRICT
+
+    action: str = Field(description="one of: " + ", ".join(sorted(ACTIONS)))
+    note: str | None = Field(default=None, max_length=2000)
+    reason: CancelReason | None = Field(default=None, description="cancel: duplicate | invalid")
+    duplicate_of: int | None = Field(default=None, ge=1, description="cancel as duplicate of")
+    grade: Grade | None = Field(default=None, description="accept: classify the case")
+    worker_id: int | None = Field(default=None, ge=1, description="dispatch at the grid tier")
+    departments: list[str] | None = Field(default=None, max_length=10, description="summon")
+    report: str | None = Field(default=None, max_length=2000, description="report_back")
+    solved: bool | None = Field(default=None, description="confirm / reopen: 解决了吗")
+    satisfaction: int | None = Field(default=None, ge=1, le=5, description="1-5; 4+ satisfied")
+    attachments: list[Attachment] = Field(default_factory=list, max_length=10)

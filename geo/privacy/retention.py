@@ -1,0 +1,98 @@
+"""Retention: personal data of people not seen for the last N seasons is anonymised; the rows
+(and so every aggregate) stay. A season is the summer a seasonal resident spends in Yichun; the
+season of year Y starts on 1 May of Y.
+
+Each domain that stores personal data registers a purger next to its models::
+
+    @retention.purger("resident")
+    def purge_residents(session, cutoff: date, dry_run: bool) -> int:
+        ...  # anonymise residents with no stay ending on or after `cutoff`; return how many
+
+`houniao privacy purge [--dry-run]` runs them all in one transaction and audits the counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from geo.access import Principal, as_system
+from geo.accounts import tokens
+from geo.accounts.models import Account, AuthSession
+from geo.audit import service as audit
+from geo.config import security_settings
+
+Purger = Callable[[Session, date, bool], int]
+PURGERS: dict[str, Purger] = {}
+SEASON_START = (5, 1)  # 1 May
+
+
+def purger(name: str) -> Callable[[Purger], Purger]:
+    def register(fn: Purger) -> Purger:
+        PURGERS[name] = fn
+        return fn
+
+    return register
+
+
+def current_season(today: date) -> int:
+    """The latest season that has started: this year from 1 May, else last year."""
+    return today.year if (today.month, today.day) >= SEASON_START else today.year - 1
+
+
+def cutoff(today: date, seasons: int) -> date:
+    """Start of the oldest of the last `seasons` seasons: data last seen before it goes.
+
+    >>> cutoff(date(2026, 11, 26), 3)
+    datetime.date(2024, 5, 1)
+    >>> cutoff(date(2026, 3, 1), 3)
+    datetime.date(2023, 5, 1)
+    """
+    if seasons < 1:
+        raise ValueError("keep at least one season")
+    return date(current_season(today) - seasons + 1, *SEASON_START)
+
+
+def purge(
+    session: Session, actor: Principal, *, today: date | None = None, seasons: int | None = None,
+    dry_run: bool = False,
+) -> dict[str, object]:
+    """Run every registered purger; counts per purger. The caller commits (or, dry, rolls back)."""
+    keep = seasons or security_settings().retention_seasons
+    limit = cutoff(today or date.today(), keep)
+    as_system(session, actor.name)
+    counts = {name: fn(session, limit, dry_run) for name, fn in sorted(PURGERS.items())}
+    if not dry_run:
+        audit.record(session, actor, "privacy.purge", detail={"cutoff": limit, "counts": counts})
+    return {"cutoff": limit.isoformat(), "seasons": keep, "dry_run": dry_run, "counts": counts}
+
+
+@purger("account_personal_data")
+def purge_disabled_accounts(session: Session, limit: date, dry_run: bool) -> int:
+    """Staff phone and ID numbers of accounts disabled before the cutoff."""
+    where = and_(
+        Account.is_active.is_(False),
+        Account.disabled_at < datetime(limit.year, limit.month, limit.day, tzinfo=UTC),
+        or_(Account.phone_enc.is_not(None), Account.id_number_enc.is_not(None)),
+    )
+    if dry_run:
+        return session.scalar(select(func.count()).select_from(Account).where(where)) or 0
+    stmt = update(Account).where(where).values(
+        phone_enc=None, phone_hash=None, id_number_enc=None, id_number_hash=None
+    )
+    return session.execute(stmt).rowcount or 0
+
+
+@purger("expired_logins")
+def purge_expired_logins(session: Session, limit: date, dry_run: bool) -> int:
+    """Login sessions (with their client address and user agent) past their absolute limit,
+    and revoked-token rows past their expiry: nothing to check against any more."""
+    now = datetime.now(UTC)
+    if dry_run:
+        return session.scalar(
+            select(func.count()).select_from(AuthSession).where(AuthSession.expires_at < now)
+        ) or 0
+    return tokens.prune(session, now=now)["sessions"]

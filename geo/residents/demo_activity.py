@@ -1,0 +1,3 @@
+"""placeholder"""
+def simulate(session, actor, *, today, seed):
+    return {}

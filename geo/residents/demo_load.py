@@ -1,0 +1,120 @@
+"""`houniao load yichun` adds seasonal residents: the generator's reports go through the real
+intake (checked, placed, linked), batched per channel and month as the channels would send
+them; then grid workers confirm the past seasons' departures they did not report, write concern
+log entries, and invite people 65+ to the free health check. All through the services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from geo.access import Channel, Principal, as_system
+from geo.accounts.models import Account
+from geo.boundaries.models import Community, District, Street
+from geo.boundaries.releases import resolve_release
+from geo.places.models import AddressPoint
+from geo.residents import demo, demo_activity
+from geo.residents.intake import Intake, Item, Submission
+from geo.residents.models import IntakeBatch
+from geo.residents.records import CST
+
+Progress = Callable[[str, int], None]
+DEMO_FILENAME = "houniao-demo-residents"
+
+
+def _noop(step: str, rows: int) -> None:  # pragma: no cover - trivial
+    pass
+
+
+def residents_loaded(session: Session) -> bool:
+    return (
+        session.scalar(select(IntakeBatch.id).where(IntakeBatch.filename == DEMO_FILENAME))
+        is not None
+    )
+
+
+def homes_from_db(session: Session) -> list[demo.Home]:
+    """Every gazetteer building of the active release, with its admin names."""
+    rid = resolve_release(session, None)
+    a = AddressPoint
+    live = {
+        m: (m.release_low <= rid) & (m.release_high >= rid) for m in (District, Street, Community)
+    }
+    rows = session.execute(
+        select(District.name, Street.name, Community.name, a.compound, a.building, a.units,
+               func.ST_X(a.geom), func.ST_Y(a.geom), a.cell_code)
+        .join(District, (District.code == a.district_code) & live[District])
+        .join(Street, (Street.code == a.street_code) & live[Street])
+        .join(Community, (Community.code == a.community_code) & live[Community])
+        .where(a.building.is_not(None))
+        .order_by(a.id)
+    ).all()  # fmt: skip
+    return [demo.Home(*r) for r in rows]
+
+
+def items_of(reports: list[demo.DemoReport]) -> list[Item]:
+    return [
+        Item({**r.fields, "reported_at": r.reported_at, **({"crs": r.crs} if "lon" in r.fields
+                                                           else {})}, truth=r.truth)
+        for r in reports
+    ]  # fmt: skip
+
+
+def load_demo_residents(
+    session: Session,
+    progress: Progress = _noop,
+    *,
+    today: date | None = None,
+    per_season: int = demo.RESIDENTS_PER_SEASON,
+) -> dict[str, Any]:
+    """Generate and take in the demo seasons; returns counts. Runs as the system (owner)."""
+    as_system(session, "demo-loader")
+    today = today or datetime.now(CST).date()
+    world = demo.generate(homes_from_db(session), today=today, per_season=per_season)
+    progress("generated reports", len(world.reports))
+    accounts = dict(
+        session.execute(select(Account.channel, Account.id).where(Account.channel.is_not(None)))
+        .tuples()
+        .all()
+    )
+    intake = Intake(session, today=today)
+    decisions: dict[str, int] = {}
+    done = 0
+
+    def month(r: demo.DemoReport) -> tuple[int, int]:
+        return r.reported_at.year, r.reported_at.month
+
+    for _, monthly in groupby(world.reports, key=month):
+        reports = list(monthly)
+        for channel in Channel:
+            part = [r for r in reports if r.channel == channel.value]
+            if not part:
+                continue
+            sub = Submission(
+                channel=channel,
+                submitted_by_name=f"demo-{channel.value}",
+                submitted_by=accounts.get(channel.value),
+                source="demo",
+                filename=DEMO_FILENAME,
+            )
+            _, outcomes = intake.submit(sub, items_of(part))
+            for o in outcomes:
+                decisions[o.decision] = decisions.get(o.decision, 0) + 1
+            done += len(part)
+        progress(f"intake {reports[0].reported_at:%Y-%m}", done)
+    actor = Principal.system("demo-loader")
+    activity = demo_activity.simulate(session, actor, today=today, seed=demo.SEED)
+    progress("departures, concern log, health checks", sum(activity.values()))
+    return {
+        "reports": len(world.reports),
+        "persons_generated": len(world.persons),
+        "stays_generated": len(world.stays),
+        **{f"reports_{k}": v for k, v in sorted(decisions.items())},
+        **activity,
+    }

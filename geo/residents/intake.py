@@ -1,0 +1,464 @@
+"""The intake: reports from the six channels -> checked, placed in a cell, linked, stored.
+
+One `Intake` per transaction. It takes a transaction-level advisory lock, so two intakes never
+link concurrently (two reports about one new person must not found two archives), and keeps a
+linkage index of the archives it has seen in memory. Reports are processed in chunks: checked
+(`records.normalize`), placed (coordinates through `geo.batch.CellIndex` after conversion from
+their declared crs; addresses through the gazetteer, `geocode_many`), candidate archives loaded
+in one query per chunk, linked one by one in order (`linkage.LinkageIndex.link`), then written
+in bulk: reports, then the archives they touched, recomputed from all their reports
+(`geo.residents.archive`), and their stays.
+
+Every report is stored, rejected ones included, with its raw payload (masked; the full payload
+encrypted), its geocoding result and its decision.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from geo.access import Channel
+from geo.addresses.geocode import geocode_many
+from geo.addresses.results import AddressMatch
+from geo.batch import CellIndex
+from geo.crs import Crs, to_wgs84
+from geo.residents import records, sensitive
+from geo.residents.linkage import Evidence, LinkageIndex, Outcome
+from geo.residents.models import PRECISION_M, IntakeBatch, IntakeReport, Precision
+from geo.residents.store import ArchiveWriter, linkage_rows
+
+LOCK_KEY = 0x686F6E6E69616F  # pg_advisory_xact_lock key of the intake ("honniao")
+CHUNK = 2000
+Progress = Callable[[int], None]  # reports done so far
+
+
+@dataclass(frozen=True)
+class Submission:
+    """Who sends a batch, and how."""
+
+    channel: Channel
+    submitted_by_name: str
+    submitted_by: int | None = None  # account id (the channel's own rows are readable by it)
+    source: str = "api"  # api | file | demo | staff
+    default_crs: Crs | None = None
+    filename: str | None = None
+
+
+@dataclass
+class Item:
+    """One report to take in: its fields (English keys) and, for files, the row as read."""
+
+    fields: dict[str, Any]
+    as_received: dict[str, Any] | None = None
+    row_number: int | None = None
+    truth: int | None = None  # demo/bench only: the generator's person id
+
+
+@dataclass
+class ReportOutcome:
+    index: int
+    row_number: int | None
+    decision: str
+    report_id: int | None = None
+    resident_id: int | None = None
+    score: float | None = None
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    reject_reason: str | None = None
+    geocode: dict[str, Any] | None = None
+    truth: int | None = None
+
+    def for_channel(self) -> dict[str, Any]:
+        """What the submitting channel is told: no archive ids, no scores of other people."""
+        out = {"index": self.index, "report_id": self.report_id, "decision": self.decision}
+        if self.row_number is not None:
+            out["row"] = self.row_number
+        if self.reject_reason:
+            out["reason"] = self.reject_reason
+        if self.geocode:
+            out["placed"] = {k: self.geocode.get(k) for k in ("method", "match", "cell_code")}
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {
+            "index": self.index,
+            "row": self.row_number,
+            "report_id": self.report_id,
+            "decision": self.decision,
+            "resident_id": self.resident_id,
+            "score": None if self.score is None else round(self.score, 2),
+            "reasons": self.reasons,
+            "candidates": self.candidates,
+            "reason": self.reject_reason,
+            "geocode": self.geocode,
+        }
+        return {k: v for k, v in out.items() if v not in (None, [])}
+
+
+@dataclass
+class _Located:
+    lon: float | None = None  # WGS84
+    lat: float | None = None
+    precision: Precision | None = None
+    cell_code: str | None = None
+    community_code: str | None = None
+    street_code: str | None = None
+    geocode: dict[str, Any] | None = None
+    problem: str | None = None
+
+
+class Intake:
+    """Take reports in within the session's transaction (the caller commits or rolls back)."""
+
+    def __init__(self, session: Session, *, today: date | None = None, chunk: int = CHUNK) -> None:
+        self.session = session
+        self.today = today or datetime.now(records.CST).date()
+        self.chunk = chunk
+        session.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
+        self.index = LinkageIndex()
+        self.loaded_keys: set[tuple[str, ...]] = set()
+        self.cells = CellIndex.from_session(session)
+        self.geocoded: dict[str, AddressMatch] = {}
+        self.writer = ArchiveWriter(session)
+        self.seen_external: set[tuple[str, int | None, str]] = set()
+
+    # -- public ---------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        sub: Submission,
+        items: Sequence[Item],
+        *,
+        progress: Progress | None = None,
+        received_at: datetime | None = None,
+    ) -> tuple[int, list[ReportOutcome]]:
+        """Take in a batch; returns (batch id, one outcome per item, in order)."""
+        received = received_at or datetime.now(UTC)
+        batch_id = self.session.scalar(
+            insert(IntakeBatch)
+            .values(
+                channel=sub.channel.value,
+                source=sub.source,
+                filename=sub.filename,
+                crs=sub.default_crs.value if sub.default_crs else "",
+                submitted_by=sub.submitted_by,
+                submitted_by_name=sub.submitted_by_name,
+                received_at=received,
+            )
+            .returning(IntakeBatch.id)
+        )
+        self.prime_addresses(
+            it.fields["address"]
+            for it in items
+            if it.fields.get("address") and it.fields.get("lon") in (None, "")
+        )
+        outcomes: list[ReportOutcome] = []
+        fingerprints: dict[str, int] = {}
+        for start in range(0, len(items), self.chunk):
+            part = items[start : start + self.chunk]
+            outcomes += self._chunk(sub, batch_id, start, part, received, fingerprints)
+            if progress:
+                progress(len(outcomes))
+        counts: dict[str, int] = {}
+        for o in outcomes:
+            counts[o.decision] = counts.get(o.decision, 0) + 1
+        self.session.execute(
+            update(IntakeBatch).where(IntakeBatch.id == batch_id).values(counts=counts)
+        )
+        return batch_id, outcomes
+
+    def prime_addresses(self, texts: Iterable[Any]) -> None:
+        """Geocode these addresses now, in one pass over the gazetteer (cached for the intake)."""
+        todo = sorted({str(t) for t in texts if t} - set(self.geocoded))
+        for start in range(0, len(todo), 20_000):
+            part = todo[start : start + 20_000]
+            for t, m in zip(part, geocode_many(self.session, part), strict=True):
+                self.geocoded[t] = m
+
+    # -- one chunk ------------------------------------------------------------------------------
+
+    def _chunk(
+        self,
+        sub: Submission,
+        batch_id: int,
+        start: int,
+        items: Sequence[Item],
+        received: datetime,
+        fingerprints: dict[str, int],
+    ) -> list[ReportOutcome]:
+        normalized = [
+            records.normalize(
+                it.fields,
+                default_crs=sub.default_crs,
+                received_at=received,
+                today=self.today,
+                as_received=it.as_received,
+            )
+            for it in items
+        ]
+        self._duplicates(sub, start, items, normalized, fingerprints)
+        located = self._locate(normalized)
+        evidence = [self._evidence(n, loc) for n, loc in zip(normalized, located, strict=True)]
+        self._load_candidates([e for e, n in zip(evidence, normalized, strict=True)
+                               if not n.problems])  # fmt: skip
+        outcomes: list[ReportOutcome] = []
+        rows: list[dict[str, Any]] = []
+        for i, (it, n, loc, e) in enumerate(zip(items, normalized, located, evidence, strict=True)):
+            decision = self._decide(n, loc, e)
+            if decision.decision == "new":
+                rid = self.writer.new_resident_id()
+                decision = Outcome("new", rid, decision.score, decision.reasons)
+            if decision.resident_id is not None:
+                self.index.absorb(decision.resident_id, e)
+            row = self._row(sub, batch_id, received, it, n, loc, decision)
+            rows.append(row)
+            outcomes.append(
+                ReportOutcome(
+                    index=start + i,
+                    row_number=it.row_number,
+                    decision=decision.decision,
+                    resident_id=decision.resident_id,
+                    score=_finite(decision.score),
+                    reasons=row["reasons"] or [],
+                    candidates=row["candidates"] or [],
+                    reject_reason=decision.reject_reason,
+                    geocode=loc.geocode,
+                    truth=it.truth,
+                )
+            )
+        ids = self.writer.write(rows)
+        for o, rid in zip(outcomes, ids, strict=True):
+            o.report_id = rid
+        return outcomes
+
+    def _duplicates(
+        self,
+        sub: Submission,
+        start: int,
+        items: Sequence[Item],
+        normalized: list[records.Normalized],
+        fingerprints: dict[str, int],
+    ) -> None:
+        """Same content twice in one batch, or an external id this channel already sent."""
+        externals = [n.external_id for n in normalized if n.external_id]
+        known: dict[str, int] = {}
+        if externals:
+            known = dict(
+                self.session.execute(
+                    select(IntakeReport.external_id, IntakeReport.id).where(
+                        IntakeReport.channel == sub.channel.value,
+                        IntakeReport.submitted_by.is_not_distinct_from(sub.submitted_by),
+                        IntakeReport.external_id.in_(externals),
+                        IntakeReport.decision != "rejected",
+                    )
+                ).all()
+            )
+        for i, (it, n) in enumerate(zip(items, normalized, strict=True)):
+            where = it.row_number if it.row_number is not None else start + i
+            fp = n.fingerprint()
+            if fp in fingerprints:
+                label = "row" if it.row_number is not None else "report"
+                n.problems.append(f"duplicate of {label} {fingerprints[fp]} in this batch")
+            else:
+                fingerprints[fp] = where
+            if n.external_id:
+                key = (sub.channel.value, sub.submitted_by, n.external_id)
+                if n.external_id in known:
+                    n.problems.append(
+                        f"external_id {n.external_id!r} was already received"
+                        f" (report {known[n.external_id]})"
+                    )
+                elif key in self.seen_external and not n.problems:
+                    n.problems.append(f"external_id {n.external_id!r} repeats in this batch")
+                if not n.problems:
+                    self.seen_external.add(key)
+
+    # -- placing --------------------------------------------------------------------------------
+
+    def _locate(self, normalized: list[records.Normalized]) -> list[_Located]:
+        out = [_Located() for _ in normalized]
+        by_crs: dict[Crs, list[int]] = {}
+        for i, n in enumerate(normalized):
+            if not n.problems and n.has_point and n.crs is not None:
+                by_crs.setdefault(n.crs, []).append(i)
+        for crs, idx in by_crs.items():
+            lon, lat = to_wgs84([normalized[i].lon for i in idx],
+                                [normalized[i].lat for i in idx], crs)  # fmt: skip
+            codes = self.cells.assign(lon, lat)
+            for i, x, y, code in zip(idx, np.ravel(lon), np.ravel(lat), codes, strict=True):
+                geocode = {"method": "coordinates", "crs": crs.value, "lon": round(float(x), 7),
+                           "lat": round(float(y), 7), "cell_code": code}  # fmt: skip
+                if code is None:
+                    geocode["note"] = f"the point lies outside every grid cell (given as {crs})"
+                    out[i] = _Located(geocode=geocode, problem="location outside the covered area")
+                    continue
+                out[i] = _Located(float(x), float(y), Precision.point, code, code[:12], code[:9],
+                                  geocode)  # fmt: skip
+        wanted = [
+            i
+            for i, n in enumerate(normalized)
+            if not n.problems and n.address and (out[i].precision is None)
+        ]
+        texts = sorted({normalized[i].address for i in wanted if normalized[i].address
+                        not in self.geocoded})  # fmt: skip
+        if texts:
+            for t, m in zip(texts, geocode_many(self.session, texts), strict=True):
+                self.geocoded[t] = m
+        for i in wanted:
+            address = normalized[i].address
+            assert address is not None
+            before = out[i].geocode
+            out[i] = self._from_address(self.geocoded[address])
+            if before is not None and out[i].geocode is not None:
+                out[i].geocode["coordinates"] = before
+        return out
+
+    @staticmethod
+    def _from_address(m: AddressMatch) -> _Located:
+        geocode = {"method": "address", "match": m.match, "score": m.score,
+                   "cell_code": m.cell_code, "community_code": m.community_code,
+                   "matched_address": m.matched_address, "note": m.note}  # fmt: skip
+        if m.match == "none" or m.lon is None or m.lat is None or not m.community_code:
+            return _Located(geocode=geocode, problem=f"address not found: {m.note}")
+        if m.match == "community" or m.cell_code is None:
+            precision = Precision.community
+        elif m.match == "exact" and m.building is not None:
+            precision = Precision.building
+        else:
+            precision = Precision.compound
+        return _Located(m.lon, m.lat, precision, m.cell_code, m.community_code,
+                        m.community_code[:9], geocode)  # fmt: skip
+
+    # -- linking --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _evidence(n: records.Normalized, loc: _Located) -> Evidence:
+        return Evidence(
+            name=n.name,
+            sex=n.sex,
+            birth_year=n.birth_year,
+            birth_exact=n.birth_exact,
+            id_hash=n.id_number.lookup_hash if n.id_number else None,
+            phone_hash=n.phone.lookup_hash if n.phone else None,
+            season=n.season,
+            lon=loc.lon,
+            lat=loc.lat,
+            precision_m=PRECISION_M[loc.precision] if loc.precision else 30.0,
+            cell_code=loc.cell_code,
+            community_code=loc.community_code,
+        )
+
+    def _load_candidates(self, evidence: Iterable[Evidence]) -> None:
+        """Absorb every stored archive that shares a blocking key with the chunk (once)."""
+        from geo.residents.linkage import blocking_keys
+
+        keys = {k for e in evidence for k in blocking_keys(e)} - self.loaded_keys
+        if not keys:
+            return
+        self.loaded_keys |= keys
+        ids = self.writer.residents_by_keys(keys) - set(self.index.profiles)
+        for resident_id, e in linkage_rows(self.session, ids):
+            self.index.absorb(resident_id, e)
+
+    def _decide(self, n: records.Normalized, loc: _Located, e: Evidence) -> Outcome:
+        if n.problems:
+            return Outcome("rejected", reject_reason="; ".join(n.problems))
+        if loc.problem and not e.id_hash:
+            return Outcome("rejected", reject_reason=loc.problem)
+        outcome = self.index.link(e)
+        if outcome.decision in ("new", "review") and loc.precision is None:
+            reason = loc.problem or "no location (address or coordinates)"
+            return Outcome("rejected", reject_reason=f"{reason}: cannot place a new person")
+        return outcome
+
+    # -- rows -----------------------------------------------------------------------------------
+
+    def _row(
+        self,
+        sub: Submission,
+        batch_id: int,
+        received: datetime,
+        it: Item,
+        n: records.Normalized,
+        loc: _Located,
+        d: Outcome,
+    ) -> dict[str, Any]:
+        name, idn, phone, origin = n.name, n.id_number, n.phone, n.origin
+        return {
+            "batch_id": batch_id,
+            "row_number": it.row_number,
+            "channel": sub.channel.value,
+            "submitted_by": sub.submitted_by,
+            "submitted_by_name": sub.submitted_by_name,
+            "external_id": n.external_id,
+            "received_at": received,
+            "reported_at": n.reported_at,
+            "season": n.season,
+            "payload": records.redacted(n.raw),
+            "payload_enc": sensitive.encrypt_payload(
+                json.dumps(n.raw, ensure_ascii=False, default=str)
+            ),
+            "name": name.text if name else None,
+            "name_key": name.key if name else None,
+            "surname_key": name.surname_key if name else None,
+            "given_key": name.given_key if name and not name.partial else None,
+            "name_partial": name.partial if name else None,
+            "sex": n.sex,
+            "birth_year": n.birth_year,
+            "birth_exact": n.birth_exact if n.birth_year else None,
+            "birth_date": n.birth_date,
+            "age": n.age,
+            "id_number_enc": idn.ciphertext if idn else None,
+            "id_number_hash": idn.lookup_hash if idn else None,
+            "id_number_masked": idn.masked if idn else None,
+            "phone_enc": phone.ciphertext if phone else None,
+            "phone_hash": phone.lookup_hash if phone else None,
+            "phone_masked": phone.masked if phone else None,
+            "origin": origin.text if origin else None,
+            "origin_province": origin.province if origin else None,
+            "origin_city": origin.city if origin else None,
+            "occupation": n.occupation,
+            "tags": n.tags,
+            "note": n.note,
+            "address": n.address,
+            "crs": n.crs.value if n.crs else None,
+            "lon": loc.lon,
+            "lat": loc.lat,
+            "precision": loc.precision.value if loc.precision else None,
+            "geocode": loc.geocode,
+            "cell_code": loc.cell_code,
+            "community_code": loc.community_code,
+            "street_code": loc.street_code,
+            "housing_type": n.housing_type,
+            "household_size": n.household_size,
+            "arrived_on": n.arrived_on,
+            "expected_departure": n.expected_departure,
+            "departed_on": n.departed_on,
+            "decision": d.decision,
+            "resident_id": d.resident_id,
+            "score": _finite(d.score),
+            "reasons": [{"level": lv, "weight": _finite(w)} for lv, w in d.reasons] or None,
+            "candidates": [c.as_dict() for c in d.candidates] or None,
+            "reject_reason": d.reject_reason,
+            "decided_at": received,
+            "decided_by": "intake",
+        }
+
+
+def _finite(x: float | None) -> float | None:
+    if x is None or not np.isfinite(x):
+        return None if x is None else 999.0  # an ID-number match: certain
+    return round(float(x), 2)
+
+
+def lock(session: Session) -> None:
+    """Take the intake's lock (review decisions, merges and splits relink too)."""
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})

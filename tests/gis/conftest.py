@@ -1,0 +1,38 @@
+"""Shared helpers of the GIS-tool tests: tile arithmetic and a point inside a known cell."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from sqlalchemy import text
+
+CELL = "230717001001005"  # the middle cell of a 3 x 3 community in 伊美区
+COMMUNITY = CELL[:12]
+CURRENT = "release_low <= {rid} AND release_high >= {rid}"
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """The XYZ tile containing a WGS84 point."""
+    n = 1 << z
+    x = int((lon + 180.0) / 360.0 * n)
+    y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
+    return x, y
+
+
+@pytest.fixture
+def rid(session) -> int:
+    return session.execute(text("SELECT id FROM boundary_release WHERE status = 'active'")).scalar()
+
+
+@pytest.fixture
+def inside(session) -> tuple[float, float]:
+    """A point well inside CELL (WGS84)."""
+    row = session.execute(
+        text(
+            "SELECT ST_X(p), ST_Y(p) FROM"
+            " (SELECT ST_PointOnSurface(geom) p FROM grid_cell WHERE code = :c) q"
+        ),
+        {"c": CELL},
+    ).one()
+    return float(row[0]), float(row[1])

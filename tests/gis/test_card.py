@@ -1,0 +1,120 @@
+"""The public service card /card: worker, QR code, nearest service area, small map, errors."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import qrcode
+import qrcode.constants
+from sqlalchemy import text
+
+from geo.crs import Crs, from_wgs84
+from maps.card import distance_text, qr_svg, wechat_payload
+from tests.gis.conftest import CELL
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
+FETCHED = re.compile(r"""<(?:script|link|img|iframe|source)\b[^>]*?\b(?:src|href)=["']([^"']+)""")
+
+
+@pytest.fixture
+def worker(session) -> dict:
+    row = (
+        session.execute(
+            text(
+                "SELECT w.name, w.work_phone, w.wechat_id FROM grid_worker w"
+                " JOIN grid_worker_cell wc ON wc.worker_id = w.id WHERE wc.cell_code = :c"
+            ),
+            {"c": CELL},
+        )
+        .mappings()
+        .one()
+    )
+    return dict(row)
+
+
+@pytest.fixture
+def nearest(session, inside) -> dict:
+    row = (
+        session.execute(
+            text(
+                "SELECT name, ST_Distance(geom::geography,"
+                " ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography) AS d"
+                " FROM service_area ORDER BY geom::geography <-> ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography"
+                " LIMIT 1"
+            ),
+            {"x": inside[0], "y": inside[1]},
+        )
+        .mappings()
+        .one()
+    )
+    return dict(row)
+
+
+def test_card_shows_worker_qr_and_nearest_service_area(client, inside, worker, nearest):
+    r = client.get("/card", params={"lon": inside[0], "lat": inside[1]})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    html = r.text
+    assert "您来旅居我服务" in html and 'name="viewport"' in html
+    assert CELL in html and "网格" in html
+    assert worker["name"] in html and f'href="tel:{worker["work_phone"]}"' in html
+    assert nearest["name"] in html and distance_text(nearest["d"]) in html
+    assert qr_svg(wechat_payload(worker["wechat_id"])) in html
+    # Labels of the map in Chinese: the point, the cell, the service area.
+    assert "您的位置" in html and f"候鸟服务区：{nearest['name']}" in html
+
+
+def test_card_page_fetches_nothing_from_outside(client, inside):
+    html = client.get("/card", params={"lon": inside[0], "lat": inside[1]}).text
+    assert "http://" not in html and "https://" not in html
+    urls = FETCHED.findall(html)
+    assert urls and all(u.startswith("/static/vendor/") for u in urls)
+    for url in urls:  # every vendored file is served by the app itself
+        assert client.get(url).status_code == 200, url
+
+
+def test_qr_code_encodes_the_wechat_payload(worker):
+    payload = wechat_payload(worker["wechat_id"])
+    assert payload == f"weixin://contacts/profile/{worker['wechat_id']}"
+    svg = qr_svg(payload)
+    n = int(re.search(r'viewBox="0 0 (\d+) \1"', svg).group(1))
+    drawn = [[False] * n for _ in range(n)]
+    for x, y, w in re.findall(r"M(\d+) (\d+)h(\d+)v1h-\3z", svg):
+        for i in range(int(w)):
+            drawn[int(y)][int(x) + i] = True
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2)
+    qr.add_data(payload)
+    qr.make(fit=True)
+    assert drawn == qr.get_matrix()  # the SVG draws exactly the code's modules
+
+
+def test_gcj02_point_gives_the_same_card(client, inside):
+    glon, glat = (float(v) for v in from_wgs84(*inside, Crs.gcj02))
+    html = client.get("/card", params={"lon": glon, "lat": glat, "crs": "gcj02"}).text
+    assert CELL in html
+
+
+@pytest.mark.parametrize(
+    "params,status,fragments",
+    [
+        ({"lon": "nan", "lat": "47.7"}, 422, ["有限数字", "finite"]),
+        ({"lon": "inf", "lat": "47.7"}, 422, ["有限数字", "finite"]),
+        ({"lon": "47.72", "lat": "128.9"}, 422, ["填反", "swap"]),
+        ({"lon": "abc", "lat": "47.7"}, 422, ["数字", "number"]),
+        ({"lat": "47.7"}, 422, ["缺少", "required"]),
+        ({"lon": "128.9", "lat": "47.7", "crs": "utm"}, 422, ["坐标系", "accepted"]),
+        ({"lon": "116.39", "lat": "39.91"}, 404, ["不在服务范围", "outside"]),
+    ],
+)
+def test_bad_input_renders_a_bilingual_error_page(client, params, status, fragments):
+    r = client.get("/card", params=params)
+    assert r.status_code == status
+    assert r.headers["content-type"].startswith("text/html")
+    for fragment in fragments:
+        assert fragment in r.text
+    assert "<script" not in r.text and "http" not in r.text.replace(f"HTTP {status}", "")
+
+
+def test_distance_text():
+    assert distance_text(4) == "约 10 米" and distance_text(999) == "约 1.0 公里"
+    assert distance_text(12_345) == "约 12.3 公里"

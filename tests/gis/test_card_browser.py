@@ -1,0 +1,38 @@
+"""The service card in headless Chromium with every external request blocked: the map draws."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.orm import Session
+
+from api.app import create_app
+from api.deps import get_session, request_scope
+from tests.browser import launch_chromium, offline_page, serve_app
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def base_url(engine) -> Iterator[str]:
+    app = create_app()
+
+    def _session() -> Iterator[Session]:
+        with Session(engine) as session:
+            yield from request_scope(session)
+
+    app.dependency_overrides[get_session] = _session
+    with serve_app(app) as url:
+        yield url
+
+
+def test_card_map_draws_offline(base_url, inside):
+    with launch_chromium() as browser, offline_page(browser, viewport=(390, 844)) as p:
+        p.page.goto(f"{base_url}/card?lon={inside[0]}&lat={inside[1]}")
+        p.page.wait_for_selector(".leaflet-overlay-pane path.leaflet-interactive")
+        # The cell outline, the line to the service area and the two circle markers.
+        assert p.page.locator(".leaflet-overlay-pane path.leaflet-interactive").count() == 4
+        assert p.page.locator(".hn-qr svg").count() == 1
+        assert p.blocked == [] and p.failed == [] and p.errors == []
+        p.screenshot("service_card")

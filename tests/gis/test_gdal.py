@@ -1,0 +1,132 @@
+"""GDAL as a client of the real API (uvicorn in a subprocess, on the test database).
+
+ogrinfo lists the OGC collections and reads every feature of one through paging; ogr2ogr copies a
+collection into a GeoPackage that geopandas reads back; ogrinfo opens the GeoPackage export.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import geopandas as gpd
+import httpx
+import pytest
+from sqlalchemy import text
+
+from tests.db import test_database_url
+
+pytestmark = pytest.mark.gdal
+
+CURRENT = (
+    " WHERE release_low <= (SELECT id FROM boundary_release WHERE status = 'active')"
+    " AND release_high >= (SELECT id FROM boundary_release WHERE status = 'active')"
+)
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:  # a missing tool is a failure, not a skip
+        pytest.fail(f"{name} is missing: apt-get install -y gdal-bin")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def api(engine) -> Iterator[str]:
+    """The real API, served by uvicorn in a subprocess against the test database."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": test_database_url().render_as_string(hide_password=False)}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/ogc", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the API did not start: {server.stderr.read().decode()}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def run(*args: str) -> str:
+    result = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def count(session, table: str) -> int:
+    where = "" if table == "service_area" else CURRENT
+    return session.execute(text(f"SELECT count(*) FROM {table}{where}")).scalar_one()
+
+
+def test_ogrinfo_lists_the_collections(api):
+    out = run(_tool("ogrinfo"), "-ro", "-so", f"OAPIF:{api}/ogc")
+    layers = re.findall(r"^\d+: (\w+) ", out, re.MULTILINE)
+    assert {"cells", "communities", "districts", "service_areas"} <= set(layers)
+
+
+@pytest.mark.parametrize("layer,table", [("cells", "grid_cell"), ("service_areas", "service_area")])
+def test_ogrinfo_reads_every_feature_through_paging(api, session, layer, table):
+    out = run(_tool("ogrinfo"), "-ro", "-al", "-q", f"OAPIF:{api}/ogc", layer)
+    assert len(re.findall(rf"^OGRFeature\({layer}\):", out, re.MULTILINE)) == count(session, table)
+    assert "name (String) = " in out and re.search(r"name \(String\) = \S*[\u4e00-\u9fff]", out)
+
+
+def test_ogrinfo_reports_the_feature_count(api, session):
+    out = run(_tool("ogrinfo"), "-ro", "-so", f"OAPIF:{api}/ogc", "communities")
+    assert f"Feature Count: {count(session, 'community')}" in out
+
+
+def test_ogr2ogr_copies_a_collection_to_geopackage(api, session, tmp_path):
+    out = tmp_path / "cells.gpkg"
+    run(_tool("ogr2ogr"), "-f", "GPKG", str(out), f"OAPIF:{api}/ogc", "cells")
+    gdf = gpd.read_file(out, layer="cells")
+    assert len(gdf) == count(session, "grid_cell")
+    assert gdf.crs.to_epsg() == 4326 and gdf["name"].str.endswith("网格").all()
+    assert gdf["code"].is_unique
+
+
+def test_ogrinfo_opens_the_geopackage_export(api, tmp_path):
+    path = tmp_path / "boundaries.gpkg"
+    path.write_bytes(httpx.get(f"{api}/api/v1/export/boundaries.gpkg", timeout=60).content)
+    out = run(_tool("ogrinfo"), "-ro", "-so", str(path))
+    assert re.findall(r"^\d+: (\w+) ", out, re.MULTILINE) == [
+        "districts",
+        "streets",
+        "communities",
+        "cells",
+        "service_areas",
+    ]
