@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from api import errors, scheduler
 from api.auth import declare_public_routes
-from api.routes import admin, audit, card, cases, export, health, ogc, open311, spatial, tiles
+from api.routes import admin, audit, card, cases, export, health, maps, ogc, open311, spatial, tiles
 from api.routes import auth as auth_routes
 from api.static import mount_static
 
@@ -34,6 +34,7 @@ def create_app() -> FastAPI:
     app.include_router(audit.router)
     app.include_router(cases.router)
     app.include_router(open311.router)
+    app.include_router(maps.router)
     mount_static(app)
     declare_public_routes(app)  # the spatial core's public routes (api/auth.py)
     return app

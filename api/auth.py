@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, Security
+from fastapi import Cookie, Depends, FastAPI, Request, Security
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 TOKEN_URL = "/api/v1/auth/token"
+MAP_COOKIE = "houniao_token"  # access token of a browser signed in at /maps/login
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False,
                               description="channel accounts (六联同治 reporting systems)")
@@ -53,10 +54,17 @@ def optional_principal(
     session: SessionDep,
     bearer: Annotated[str | None, Depends(oauth2_scheme)] = None,
     api_key: Annotated[str | None, Security(api_key_scheme)] = None,
+    cookie: Annotated[str | None, Cookie(alias=MAP_COOKIE, include_in_schema=False)] = None,
 ) -> Principal:
     """The caller: from a bearer token, an API key, or anonymous. Bad credentials are a 401
-    (never silently anonymous). Sets the row-level-security settings for this transaction."""
+    (never silently anonymous). Sets the row-level-security settings for this transaction.
+
+    Browsers showing the maps send the access token as a cookie (set by /maps/login); it is
+    honoured for reads only (GET/HEAD), so a forged cross-site form cannot change anything.
+    """
     addr = client_addr(request)
+    if not bearer and cookie and request.method in ("GET", "HEAD"):
+        bearer = cookie
     if bearer and api_key:
         raise Unauthorized("send either a bearer token or an API key, not both")
     if bearer:
@@ -156,8 +164,8 @@ def declare_public_routes(app: FastAPI, paths: Iterable[str] = PUBLIC_PATHS) -> 
 
 def route_policies(app: FastAPI) -> list[tuple[str, str, list[str] | None]]:
     """(method, path, declared roles or None) of every API route, in the schema or hidden."""
-    public_paths = getattr(app.state, "public_paths", frozenset())
-    out = []
+    public_paths: frozenset[str] = getattr(app.state, "public_paths", frozenset())
+    out: list[tuple[str, str, list[str] | None]] = []
     for ctx in iter_route_contexts(app.routes):
         if not isinstance(ctx.original_route, APIRoute):
             continue
@@ -165,5 +173,5 @@ def route_policies(app: FastAPI) -> list[tuple[str, str, list[str] | None]]:
         if roles is None and ctx.path_format in public_paths:
             roles = [PUBLIC]
         for method in sorted(ctx.methods or ()):
-            out.append((method, ctx.path_format, None if roles is None else list(roles)))
+            out.append((method, str(ctx.path_format), None if roles is None else list(roles)))
     return out

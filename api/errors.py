@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from geo import errors
 
@@ -28,7 +30,10 @@ def status_for(exc: errors.DomainError) -> int:
     return 400
 
 
-async def _domain_error(request: Request, exc: errors.DomainError) -> JSONResponse:
+async def _domain_error(request: Request, exc: errors.DomainError) -> Response:
+    if isinstance(exc, errors.Unauthorized) and _is_map_page(request):
+        # A person opening a map in a browser: send them to sign in, then back.
+        return RedirectResponse(f"/maps/login?next={quote(request.url.path)}", status_code=303)
     body = {"detail": exc.detail, **{k: v for k, v in exc.extra.items() if k != "headers"}}
     return JSONResponse(body, status_code=status_for(exc), headers=exc.extra.get("headers"))
 
@@ -45,7 +50,12 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 
 def _jsonable(error: dict) -> dict:
-    return {k: (str(v) if k == "ctx" else v) for k, v in error.items() if k != "url"}
+    # Never echo the rejected value: it may be an ID or phone number (or a password).
+    return {k: (str(v) if k == "ctx" else v) for k, v in error.items() if k not in ("url", "input")}
+
+
+def _is_map_page(request: Request) -> bool:
+    return request.method == "GET" and request.url.path.startswith("/maps/")
 
 
 def install(app: FastAPI) -> None:

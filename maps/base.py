@@ -118,3 +118,11 @@ class Script(MacroElement):
     def __init__(self, js: str) -> None:
         super().__init__()
         self.js = js
+
+
+def fit_to(m: folium.Map, collection: dict[str, Any]) -> None:
+    """Fit the view to the features of a (display-CRS) FeatureCollection, if it has any."""
+    geoms = [shape(f["geometry"]) for f in collection["features"] if f.get("geometry")]
+    if geoms:
+        x0, y0, x1, y1 = shapely.GeometryCollection(geoms).bounds
+        m.fit_bounds([[y0, x0], [y1, x1]])

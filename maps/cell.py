@@ -15,7 +15,7 @@ import folium
 from branca.element import Element
 from folium.plugins import LocateControl
 
-from maps.base import Legend, Script, base_map, for_display
+from maps.base import Legend, Script, base_map, fit_to, for_display
 from maps.offline import render_offline
 
 WALKING_DETOUR = 1.3  # typical ratio of walking route to straight line in a city grid
@@ -76,7 +76,7 @@ def cell_map(
     if service_area is not None:
         _service_area(m, service_area, basemap)
     LocateControl(strings={"title": "我的位置"}, flyTo=True).add_to(m)
-    m.fit_bounds(_bounds(own.data))
+    fit_to(m, own.data)
     m.add_child(
         Legend(
             "图例",
@@ -125,13 +125,3 @@ def _service_area(m: folium.Map, feature: dict[str, Any], basemap: str) -> None:
     name = json.dumps(props["name"], ensure_ascii=False)
     call = f"houniao.routeToServiceArea({m.get_name()}, {lat}, {lon}, {name}, {WALKING_DETOUR});"
     m.add_child(Script(call))
-
-
-def _bounds(fc: dict[str, Any]) -> list[list[float]]:
-    xs, ys = [], []
-    for f in fc["features"]:
-        for ring in f["geometry"]["coordinates"]:
-            for x, y in ring:
-                xs.append(x)
-                ys.append(y)
-    return [[min(ys), min(xs)], [max(ys), max(xs)]]

@@ -14,7 +14,7 @@ import folium
 from branca.element import Element
 from folium.plugins import TimeSliderChoropleth
 
-from maps.base import Legend, base_map, for_display
+from maps.base import Legend, base_map, fit_to, for_display
 from maps.charts import bar_chart
 from maps.offline import render_offline
 
@@ -70,6 +70,7 @@ def density_map(
     m = base_map(basemap, zoom=11)
     months = sorted(monthly)
     cells = for_display(cells, basemap)
+    fit_to(m, cells)
     ids = [f["id"] for f in cells["features"]]
     styledict = {
         str(i): {_timestamp(month): _style(monthly[month].get(code, 0)) for month in months}
@@ -131,9 +132,9 @@ def _side_panel(
     )
     chart_origins = bar_chart("来源地 origins", origins[:10], width=360)
     return (
-        '<div id="houniao-panel" style="position:fixed;top:10px;right:10px;z-index:9999;'
+        '<div id="houniao-panel" style="position:fixed;bottom:24px;right:10px;z-index:9999;'
         "background:rgba(255,255,255,.95);padding:8px;border-radius:6px;box-shadow:0 1px 4px #888;"
-        "font:12px 'Noto Sans CJK SC',sans-serif;max-height:90vh;overflow:auto\">"
+        "font:12px 'Noto Sans CJK SC',sans-serif;max-height:60vh;overflow:auto\">"
         f"<h3 style='margin:2px 0'>候鸟季节密度 · 规划视图</h3>"
         f"<p style='margin:2px 0'>仅显示汇总；少于 {escape(str(threshold))} 的数不公开。</p>"
         f"{chart_flows}<br>{chart_origins}</div>"

@@ -17,7 +17,7 @@ from folium.utilities import JsCode
 from jinja2 import Template
 
 from geo.crs import Crs
-from maps.base import Legend, Script, base_map, display_crs, for_display
+from maps.base import Legend, Script, base_map, display_crs, fit_to, for_display
 from maps.offline import render_offline
 
 CLOCK_COLOURS = {"on_track": "#2ca25f", "due_soon": "#fe9929", "overdue": "#de2d26"}
@@ -67,8 +67,10 @@ def dispatch_map(
         style_function=lambda f: {"color": "#9e9ac8", "weight": 0.5, "fillOpacity": 0},
         tooltip=folium.GeoJsonTooltip(fields=["name", "code"], aliases=["网格", "编码"]),
     ).add_to(m)
+    communities = for_display(communities, basemap)
+    fit_to(m, communities)
     folium.GeoJson(
-        for_display(communities, basemap),
+        communities,
         name="社区 communities",
         style_function=lambda f: {"color": "#54278f", "weight": 1.5, "fillOpacity": 0},
         tooltip=folium.GeoJsonTooltip(fields=["name", "street_name"], aliases=["社区", "街道"]),
@@ -76,7 +78,9 @@ def dispatch_map(
     folium.GeoJson(
         for_display(service_areas, basemap),
         name="候鸟服务区 service areas",
-        marker=folium.Marker(icon=folium.Icon(color="blue", icon="info-sign")),
+        marker=folium.CircleMarker(
+            radius=5, color="#08519c", weight=2, fill=True, fill_color="#ffffff", fill_opacity=1
+        ),
         tooltip=folium.GeoJsonTooltip(
             fields=["name", "opening_hours"], aliases=["服务区", "开放时间"]
         ),
@@ -102,7 +106,8 @@ def dispatch_map(
         remove_missing=True,
     ).add_to(m)
     m.add_child(_Filters(tiers, categories))
-    m.add_child(Legend("48小时时限", [(CLOCK_COLOURS[k], CLOCK_LABELS[k]) for k in CLOCK_COLOURS]))
+    rows = [(CLOCK_COLOURS[k], CLOCK_LABELS[k]) for k in CLOCK_COLOURS]
+    m.add_child(Legend("48小时时限", [*rows, ("#ffffff", "○ 候鸟服务区")]))
     folium.LayerControl(collapsed=True).add_to(m)
     m.add_child(Script(f"houniao.redrawOnFilterChange({realtime.get_name()});"))
     return render_offline(m)
