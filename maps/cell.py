@@ -48,7 +48,7 @@ def cell_map(
         },
         tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["相邻网格"]),
     ).add_to(m)
-    own = folium.GeoJson(
+    folium.GeoJson(
         for_display(one, basemap),
         name="本网格 my cell",
         style_function=lambda f: {"color": "#08519c", "weight": 3, "fillOpacity": 0.05},
@@ -76,7 +76,9 @@ def cell_map(
     if service_area is not None:
         _service_area(m, service_area, basemap)
     LocateControl(strings={"title": "我的位置"}, flyTo=True).add_to(m)
-    fit_to(m, own.data)
+    # The view holds the cell and its nearest service area, so the way there is on screen.
+    in_view = [cell, service_area] if service_area else [cell]
+    fit_to(m, for_display({"type": "FeatureCollection", "features": in_view}, basemap))
     m.add_child(
         Legend(
             "图例",

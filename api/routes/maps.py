@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.auth import MAP_COOKIE, CurrentUser, access, client_addr, public
 from api.deps import SessionDep
-from geo import planning
+from geo import cellview, planning
 from geo.access import Role
 from geo.accounts import login
 from geo.cases.catalogue import catalogue
@@ -23,6 +23,7 @@ from geo.config import map_settings
 from geo.errors import Unauthorized
 from geo.features.items import items
 from maps import pages
+from maps.cell import cell_map
 from maps.density import density_map
 from maps.dispatch import dispatch_map
 
@@ -49,6 +50,15 @@ def dispatch(session: SessionDep, me: CurrentUser) -> str:
         categories=categories,
         basemap=map_settings().basemap,
     )
+
+
+@router.get(
+    "/cell/{code}",
+    summary="A grid worker's phone map of one cell (网格员)",
+    **access(Role.grid_worker, Role.community_staff, Role.street_staff, scope="cell"),
+)
+def cell(session: SessionDep, me: CurrentUser, code: str) -> str:
+    return cell_map(**cellview.cell_view(session, me, code), basemap=map_settings().basemap)
 
 
 @router.get(

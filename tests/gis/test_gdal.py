@@ -6,13 +6,9 @@ collection into a GeoPackage that geopandas reads back; ogrinfo opens the GeoPac
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import geopandas as gpd
@@ -21,6 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.db import test_database_url
+from tests.live import live_api
 
 pytestmark = pytest.mark.gdal
 
@@ -37,48 +34,11 @@ def _tool(name: str) -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def api(engine) -> Iterator[str]:
     """The real API, served by uvicorn in a subprocess against the test database."""
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": test_database_url().render_as_string(hide_password=False)}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/ogc", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the API did not start: {server.stderr.read().decode()}")
-            time.sleep(0.2)
+    with live_api(test_database_url().render_as_string(hide_password=False), ready_path="/ogc") as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def run(*args: str) -> str:

@@ -1,0 +1,135 @@
+"""What a grid worker's map shows of one cell: its outline and neighbours, the residents present
+now (masked labels), open cases, open concern-log entries, and the nearest service area.
+
+The caller's scope is checked first (another cell is a 404, never a 403), and row-level security
+limits every person query again. Reading residents for the map is audited like any other read.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shapely.geometry import shape
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geo.access import Principal, in_scope
+from geo.audit import service as audit
+from geo.boundaries import queries as boundaries
+from geo.boundaries.releases import resolve_release
+from geo.errors import NotFound
+from geo.geojson import feature, feature_collection
+from geo.places.service import nearest_service_areas
+from geo.privacy.masking import mask_name
+
+_NEIGHBOURS = text(
+    """
+    SELECT n.code, n.name, ST_AsGeoJSON(n.geom, 7) AS geometry
+    FROM grid_cell g JOIN grid_cell n
+      ON n.release_low <= :rid AND n.release_high >= :rid AND n.code <> g.code
+     AND ST_Intersects(n.geom, g.geom)
+    WHERE g.code = :code AND g.release_low <= :rid AND g.release_high >= :rid
+    ORDER BY n.code
+    """
+)
+_RESIDENTS = text(
+    """
+    SELECT r.id, r.name, r.birth_year, s.arrived_on, s.housing_type,
+           ST_AsGeoJSON(s.geom, 6) AS geometry
+    FROM stay s JOIN resident r ON r.id = s.resident_id AND r.status = 'active'
+    WHERE s.cell_code = :code
+      AND stay_state(s.arrived_on, s.expected_departure, s.departed_on, s.last_reported_on,
+                     current_date) IN ('present', 'departure_due')
+    ORDER BY r.id
+    """
+)
+_CASES = text(
+    """
+    SELECT o.id, o.public_id, o.status::text AS status, o.clock_state, k.name_zh AS category_label,
+           ST_AsGeoJSON(o.geom, 6) AS geometry
+    FROM case_open o JOIN case_category k ON k.code = o.category_code
+    WHERE o.cell_code = :code ORDER BY o.id
+    """
+)
+_CONCERNS = text(
+    """
+    SELECT e.id, e.category, e.text, ST_AsGeoJSON(e.geom, 6) AS geometry
+    FROM concern_entry e
+    WHERE e.cell_code = :code AND e.status = 'open' AND e.geom IS NOT NULL ORDER BY e.id
+    """
+)
+STATUS_LABELS = {
+    "reported": "已上报",
+    "accepted": "已受理",
+    "dispatched": "已分派",
+    "in_handling": "处置中",
+    "feedback_given": "已反馈",
+    "confirmed": "已确认",
+}
+CONCERN_LABELS = {
+    "food": "食",
+    "clothing": "衣",
+    "housing": "住",
+    "transport": "行",
+    "medical": "看病就医",
+    "dispute": "邻里纠纷",
+    "other": "其他",
+}
+
+
+def cell_view(session: Session, me: Principal, code: str) -> dict[str, Any]:
+    """GeoJSON pieces of the cell map; NotFound for a cell outside the caller's scope."""
+    if not in_scope(me, cell_code=code):
+        raise NotFound(f"no grid cell {code} in your area")
+    cell = boundaries.cell(session, code)
+    rid = resolve_release(session, None)
+    params = {"code": code, "rid": rid}
+    neighbours = session.execute(_NEIGHBOURS, params).mappings().all()
+    residents = [
+        {**r, "label": mask_name(r["name"]), "stay": r["arrived_on"].isoformat()}
+        for r in session.execute(_RESIDENTS, params).mappings()
+    ]
+    if residents:
+        audit.record(
+            session,
+            me,
+            "resident.read",
+            object_type="resident",
+            object_ids=[r["id"] for r in residents],
+            detail={"via": "cell map"},
+        )
+    cases = [
+        {**c, "status_label": STATUS_LABELS.get(c["status"], c["status"])}
+        for c in session.execute(_CASES, params).mappings()
+    ]
+    concerns = [
+        {**c, "category_label": CONCERN_LABELS.get(c["category"], c["category"])}
+        for c in session.execute(_CONCERNS, params).mappings()
+    ]
+    centre = shape(json.loads(cell["geometry"])).centroid
+    nearest = nearest_service_areas(session, centre.x, centre.y, k=1)
+    return {
+        "cell": feature(cell, id_key="code"),
+        "neighbours": feature_collection(neighbours, id_key="code"),
+        "residents": feature_collection(
+            [
+                {k: v for k, v in r.items() if k in ("id", "label", "stay", "geometry")}
+                for r in residents
+            ],
+            id_key="id",
+        ),
+        "cases": feature_collection(cases, id_key="id"),
+        "concerns": feature_collection(concerns, id_key="id"),
+        "service_area": _service_area_feature(nearest[0]) if nearest else None,
+    }
+
+
+def _service_area_feature(row: dict[str, Any]) -> dict[str, Any]:
+    props = {k: v for k, v in row.items() if k not in ("lon", "lat")}
+    return {
+        "type": "Feature",
+        "id": row["id"],
+        "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
+        "properties": props,
+    }

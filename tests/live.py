@@ -1,0 +1,58 @@
+"""The real system in subprocesses: `houniao` commands and the API served by uvicorn."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+HOUNIAO = str(Path(sys.executable).with_name("houniao"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def houniao(database_url: str, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run the CLI through its installed entry point against `database_url`."""
+    env = {**os.environ, "DATABASE_URL": database_url, "HOUNIAO_SCHEDULER": "0"}
+    return subprocess.run(
+        [HOUNIAO, *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
+
+
+@contextmanager
+def live_api(database_url: str, *, ready_path: str = "/healthz") -> Iterator[str]:
+    """uvicorn serving api.app:app on a free port against `database_url`; yields the base URL."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "HOUNIAO_SCHEDULER": "0"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1",
+         "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + ready_path, timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the API did not start: {server.stderr.read().decode()}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -1,0 +1,120 @@
+"""The three users' maps in headless Chromium, against the real API and the demo data, with
+every non-loopback request blocked. Screenshots go to artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from tests.browser import OfflinePage, offline_page
+from tests.maps.conftest import OWN_CELL
+
+pytestmark = pytest.mark.browser
+
+OTHER_CELL = "230717002001001"
+
+
+def sign_in(page: OfflinePage, site, account: str, path: str) -> int:
+    """Open `path`, get redirected to the sign-in form, sign in; returns the final status."""
+    page.page.goto(site.base + path)
+    assert "/maps/login" in page.page.url
+    page.page.fill("input[name=username]", account)
+    page.page.fill("input[name=password]", site.password)
+    with page.page.expect_navigation() as nav:
+        page.page.click("button[type=submit]")
+    return nav.value.status if nav.value else 0
+
+
+def assert_clean(page: OfflinePage) -> None:
+    assert page.blocked == [], "external requests were made"
+    assert page.errors == [], page.errors
+
+
+def drawn(page: OfflinePage) -> int:
+    return page.page.evaluate("document.querySelectorAll('.leaflet-interactive').length")
+
+
+def test_dispatch_map_draws_every_layer_and_open_case(site, browser):
+    with offline_page(browser) as p:
+        assert sign_in(p, site, "t-dispatcher", "/maps/dispatch") == 200
+        p.page.wait_for_function("window.houniaoDrawn !== undefined", timeout=15000)
+        feed = p.page.request.get(site.base + "/api/v1/cases/open.geojson").json()
+        assert p.page.evaluate("window.houniaoDrawn") == len(feed["features"]) > 0
+        cells = httpx.get(site.base + "/api/v1/cells", params={"limit": 1}).json()["numberMatched"]
+        communities = len(httpx.get(site.base + "/api/v1/communities").json()["features"])
+        with site.engine.connect() as conn:
+            areas = conn.execute(text("SELECT count(*) FROM service_area")).scalar()
+        assert drawn(p) >= cells + communities + areas
+        # Tooltips read in Chinese.
+        p.page.locator("path.leaflet-interactive").first.hover(force=True)
+        tooltip = p.page.locator(".leaflet-tooltip").first.inner_text(timeout=5000)
+        assert re.search(r"[\u4e00-\u9fff]", tooltip)
+        assert_clean(p)
+        p.screenshot("dispatch")
+
+
+def test_dispatch_map_shows_a_case_filed_after_it_opened(site, browser):
+    with offline_page(browser) as p:
+        sign_in(p, site, "t-dispatcher", "/maps/dispatch")
+        p.page.wait_for_function("window.houniaoDrawn !== undefined", timeout=15000)
+        before = p.page.evaluate("window.houniaoDrawn")
+        cell = httpx.get(f"{site.base}/api/v1/cells/{OWN_CELL}").json()
+        (x0, y0), (x1, y1) = (
+            cell["geometry"]["coordinates"][0][0],
+            cell["geometry"]["coordinates"][0][2],
+        )
+        filed = httpx.post(
+            site.base + "/api/v1/cases",
+            json={
+                "category": "public_facility",
+                "description": "楼道灯坏了 stair light broken",
+                "lon": (x0 + x1) / 2,
+                "lat": (y0 + y1) / 2,
+            },
+        )
+        assert filed.status_code == 201, filed.text
+        p.page.wait_for_function(f"window.houniaoDrawn === {before + 1}", timeout=10000)
+        assert_clean(p)
+        p.screenshot("dispatch_live")
+
+
+def test_dispatch_map_is_for_dispatchers_only(site, browser):
+    with offline_page(browser) as p:
+        assert sign_in(p, site, "t-planner", "/maps/dispatch") == 403
+
+
+def test_grid_worker_sees_own_cell_and_not_another(site, browser):
+    with offline_page(browser, viewport=(390, 844)) as p:  # a phone
+        assert sign_in(p, site, "t-grid", f"/maps/cell/{OWN_CELL}") == 200
+        p.page.wait_for_timeout(1000)
+        assert drawn(p) >= 2  # own cell and its neighbours at least
+        assert "本网格" in p.page.content()
+        assert_clean(p)
+        p.screenshot("cell")
+        other = p.page.goto(f"{site.base}/maps/cell/{OTHER_CELL}")
+        assert other.status == 404
+
+
+def test_planner_map_never_shows_a_suppressed_count(site, browser):
+    with site.engine.connect() as conn:
+        small = conn.execute(
+            text(
+                "SELECT count(*) FROM resident_density(2021, 2026) WHERE residents BETWEEN 1 AND 9"
+            )
+        ).scalar()
+    assert small > 0, "the demo should have small counts for suppression to matter"
+    with offline_page(browser) as p:
+        assert sign_in(p, site, "t-planner", "/maps/density") == 200
+        p.page.wait_for_timeout(1500)
+        html = p.page.content()
+        shown = [int(v) for v in re.findall(r"<title>(\d+)</title>", html)]
+        shown += [int(v) for v in re.findall(r"(\d+) 人", html)]
+        # Zero discloses no one; anything else shown must be at least the threshold.
+        assert shown and all(v == 0 or v >= 10 for v in shown), shown
+        assert "少于10" in html
+        assert drawn(p) > 0
+        assert_clean(p)
+        p.screenshot("density")
