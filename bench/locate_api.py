@@ -1,13 +1,17 @@
 """GET /api/v1/locate under concurrent loopback load vs the same SQL straight on the database.
 
-Starts the real API (`uvicorn api.app:app` on 127.0.0.1:8765, or a free port when that one is
-taken, in a subprocess, against the database in DATABASE_URL) and drives /api/v1/locate with an
+Runs on a scratch database `<DATABASE_URL's name>_bench_locate` on the same server (created,
+migrated to head, loaded with the Yichun demo, dropped at the end unless --keep): the API runs
+as the application role under row-level security, which needs the schema at head, and the dev
+database is left as found. Starts the real API (`uvicorn api.app:app` on 127.0.0.1:8765, or a
+free port when that one is taken, in a subprocess, scheduler off) and drives /api/v1/locate with an
 httpx async client that keeps C requests in flight (default 32) until N requests are done
 (default 5,000), at points inside random grid cells (fixed seed). Then, with the same points and
 concurrency, from a pool of C threads each holding a pooled connection: `geo.locate.locate()`
 in-process (a session per call, as a request has) and `geo.locate.LOCATE_SQL` alone. Prints
 requests/s, p50 and p99 latency, and the ratios. Runs the API with 1 and with 2 uvicorn
-workers. Client and server share the machine's cores.
+workers, each driven by httpx and by a bare-asyncio HTTP/1.1 client: client, server and
+PostgreSQL share the machine's cores, and httpx alone costs ~2 ms of CPU per request.
 
     .venv/bin/python bench/locate_api.py [--requests 5000] [--concurrency 32] [--workers 1 2]
 """
@@ -17,32 +21,58 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import numpy as np
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
 from geo import locate as locating
+from geo import migrate
 from geo.boundaries.releases import resolve_release
 from geo.config import database_settings
+from geo.demo.load import load_yichun
 from geo.errors import OutsideCoverage
 
 SEED = 20260604
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def sample(n: int) -> tuple[list[tuple[float, float]], int]:
+def scratch_database(drop_only: bool = False) -> URL:
+    """(Re)create `<name>_bench_locate`, migrated and loaded; or only drop it."""
+    base = make_url(database_settings().sqlalchemy_url)
+    url = base.set(database=f"{base.database}_bench_locate")
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                          " WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": url.database})
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}"'))
+        if not drop_only:
+            conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+    admin.dispose()
+    if not drop_only:
+        migrate.upgrade("head", url.render_as_string(hide_password=False))
+        engine = create_engine(url)
+        with Session(engine) as session:
+            load_yichun(session)
+            session.commit()
+        engine.dispose()
+    return url
+
+
+def sample(url: URL, n: int) -> tuple[list[tuple[float, float]], int]:
     """n points inside random cells of the active release, and the release id."""
-    engine = create_engine(database_settings().sqlalchemy_url)
+    engine = create_engine(url)
     with Session(engine) as session:
         rid = resolve_release(session, None)
         centres = session.execute(
@@ -62,16 +92,13 @@ def summary(label: str, seconds: float, latencies: list[float], statuses: Counte
     lat = np.array(latencies) * 1000
     rate = len(lat) / seconds
     codes = ", ".join(f"{k}: {v:,}" for k, v in sorted(statuses.items()))
-    print(f"{label:30s} {rate:8,.0f} req/s   p50 {np.percentile(lat, 50):6.1f} ms"
+    print(f"{label:34s} {rate:8,.0f} req/s   p50 {np.percentile(lat, 50):6.1f} ms"
           f"   p99 {np.percentile(lat, 99):6.1f} ms   ({len(lat):,} in {seconds:.2f} s; {codes})")
     return rate
 
 
-async def drive(points: list[tuple[float, float]], port: int, concurrency: int
-                ) -> tuple[float, list, Counter]:
-    latencies: list[float] = []
-    statuses: Counter = Counter()
-    todo = iter(points)
+async def _httpx(todo: Iterator[tuple[float, float]], port: int, concurrency: int,
+                 record: Callable[[float, int], None]) -> None:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
                                  timeout=60) as client:
@@ -80,12 +107,46 @@ async def drive(points: list[tuple[float, float]], port: int, concurrency: int
             for x, y in todo:
                 t = time.perf_counter()
                 r = await client.get("/api/v1/locate", params={"lon": x, "lat": y})
-                latencies.append(time.perf_counter() - t)
-                statuses[r.status_code] += 1
+                record(time.perf_counter() - t, r.status_code)
 
-        start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return time.perf_counter() - start, latencies, statuses
+
+
+async def _raw(todo: Iterator[tuple[float, float]], port: int, concurrency: int,
+               record: Callable[[float, int], None]) -> None:
+    """HTTP/1.1 keep-alive on bare asyncio streams: a client that costs little CPU itself."""
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for x, y in todo:
+                t = time.perf_counter()
+                writer.write(f"GET /api/v1/locate?lon={x}&lat={y} HTTP/1.1\r\n"
+                             "Host: 127.0.0.1\r\n\r\n".encode())
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = re.search(rb"(?i)content-length: *(\d+)", head)
+                await reader.readexactly(int(length.group(1)) if length else 0)
+                record(time.perf_counter() - t, int(head[9:12]))
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def drive(points: list[tuple[float, float]], port: int, concurrency: int, client: str
+                ) -> tuple[float, list, Counter]:
+    latencies: list[float] = []
+    statuses: Counter = Counter()
+
+    def record(seconds: float, status: int) -> None:
+        latencies.append(seconds)
+        statuses[status] += 1
+
+    start, cpu = time.perf_counter(), time.process_time()
+    await (_httpx if client == "httpx" else _raw)(iter(points), port, concurrency, record)
+    seconds = time.perf_counter() - start
+    print(f"  ({client} client: {time.process_time() - cpu:.1f} CPU s in {seconds:.1f} s)")
+    return seconds, latencies, statuses
 
 
 def free_port(preferred: int) -> int:
@@ -99,11 +160,13 @@ def free_port(preferred: int) -> int:
             return int(s.getsockname()[1])
 
 
-def serve(port: int, workers: int) -> subprocess.Popen:
+def serve(url: URL, port: int, workers: int) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": url.render_as_string(hide_password=False),
+           "HOUNIAO_SCHEDULER": "0"}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port",
          str(port), "--workers", str(workers), "--log-level", "warning"],
-        cwd=ROOT, env=os.environ.copy(),
+        cwd=ROOT, env=env,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and server.poll() is None:
@@ -136,23 +199,36 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
-    points, rid = sample(args.requests + 500)
+    print("scratch database: migrate and load the Yichun demo ...", flush=True)
+    url = scratch_database()
+    try:
+        run(url, args)
+    finally:
+        if not args.keep:
+            scratch_database(drop_only=True)
+
+
+def run(url: URL, args: argparse.Namespace) -> None:
+    points, rid = sample(url, args.requests + 500)
     warm, points = points[:500], points[500:]
     print(f"{len(points):,} requests, {args.concurrency} in flight, {os.cpu_count()} CPUs\n")
     rates: dict[str, float] = {}
     for workers in args.workers:
         port = free_port(args.port)
-        server = serve(port, workers)
+        server = serve(url, port, workers)
         try:
-            asyncio.run(drive(warm, port, args.concurrency))
-            label = f"API, {workers} uvicorn worker(s)"
-            rates[label] = summary(label, *asyncio.run(drive(points, port, args.concurrency)))
+            for client in ("httpx", "raw"):
+                asyncio.run(drive(warm, port, args.concurrency, client))
+                label = f"API, {workers} worker(s), {client} client"
+                result = asyncio.run(drive(points, port, args.concurrency, client))
+                rates[label] = summary(label, *result)
         finally:
             server.terminate()
             server.wait(timeout=30)
 
-    engine = create_engine(database_settings().sqlalchemy_url, pool_size=args.concurrency)
+    engine = create_engine(url, pool_size=args.concurrency)
 
     def raw_sql(lon: float, lat: float) -> int:
         with engine.connect() as conn:
@@ -175,7 +251,7 @@ def main() -> None:
     base = rates["LOCATE_SQL direct, threads"]
     print()
     for label, rate in rates.items():
-        print(f"{label:30s} {rate / base:5.2f}x the direct SQL's requests/s")
+        print(f"{label:34s} {rate / base:5.2f}x the direct SQL's requests/s")
 
 
 if __name__ == "__main__":

@@ -70,13 +70,13 @@ def main() -> None:
         per_query = time.perf_counter() - start
         session.execute(BULK, {"xs": pts[:200, 0].tolist(), "ys": pts[:200, 1].tolist(), "k": 1})
         start = time.perf_counter()
-        rows = session.execute(
+        bulk_rows = session.execute(
             BULK, {"xs": pts[:, 0].tolist(), "ys": pts[:, 1].tolist(), "k": args.k}
         ).all()
         bulk = time.perf_counter() - start
         session.rollback()
     many: list[list[int]] = [[] for _ in range(len(pts))]
-    for i, sid, _ in rows:
+    for i, sid, _ in bulk_rows:
         many[i - 1].append(sid)
     lat = np.array(latencies) * 1000
     n = len(pts)

@@ -1,0 +1,461 @@
+"""Cases: create and transition throughput under concurrent clients, and the open-cases GeoJSON
+at 10,000 open cases with its ratio to the bare SQL query.
+
+Runs on a scratch database `<DATABASE_URL's name>_bench_cases` on the same server (created,
+migrated, loaded with the Yichun grid, dropped at the end unless --keep), so the dev database is
+left as found. The API is the real one (`uvicorn api.app:app` in a subprocess, as the application
+role under row-level security, scheduler off); clients are threads with their own httpx client and
+bearer token.
+
+1. create: C clients POST /api/v1/cases (channel accounts, a point in the grid worker's community):
+   cases/s, p50 and p99 latency; baseline: the same `service.create_case` in-process, C threads
+   with their own database session each.
+2. transitions: C clients each take their own cases through accept, dispatch, start,
+   give_feedback, confirm, close with If-Match: transitions/s, p50, p99; same in-process baseline.
+3. open.geojson with 10,000 open cases (bulk-inserted; the trigger sets their deadlines): the bare
+   SQL (the same rows and ST_AsGeoJSON, fetched with psycopg), `feed.open_cases` + json.dumps
+   in-process, and GET /api/v1/cases/open.geojson over HTTP (200, and 304 with If-None-Match);
+   medians of --rounds runs and the ratios to the bare SQL.
+
+    .venv/bin/python bench/cases_throughput.py [--clients 1 4 8] [--per-client 40] [--open 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from geo import migrate  # noqa: E402
+from geo.access import Principal, as_system  # noqa: E402
+from geo.accounts import tokens  # noqa: E402
+from geo.accounts.models import Account  # noqa: E402
+from geo.cases import feed, service  # noqa: E402
+from geo.cases.schemas import CaseCreate, TransitionRequest  # noqa: E402
+from geo.config import database_settings  # noqa: E402
+from geo.demo.load import load_yichun  # noqa: E402
+
+SEED = 20260605
+COMMUNITY = "230717001001"  # 伊美区 红升街道: the bench's grid worker walks its cells
+STEPS = [  # (who, body) per workflow step, grid tier
+    ("grid", {"action": "accept"}),
+    ("grid", {"action": "dispatch"}),
+    ("grid", {"action": "start"}),
+    ("grid", {"action": "give_feedback", "note": "已处理"}),
+    ("dispatcher", {"action": "confirm", "solved": True, "satisfaction": 5}),
+    ("dispatcher", {"action": "close"}),
+]
+
+
+def free_port(preferred: int) -> int:
+    """`preferred` unless something listens there already (then any free port)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+
+
+def scratch_url() -> URL:
+    base = make_url(database_settings().sqlalchemy_url)
+    return base.set(database=f"{base.database}_bench_cases")
+
+
+def recreate(url: URL) -> None:
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = :d AND pid <> pg_backend_pid()"
+            ),
+            {"d": url.database},
+        )
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}"'))
+        conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+    admin.dispose()
+
+
+def drop(url: URL) -> None:
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = :d AND pid <> pg_backend_pid()"
+            ),
+            {"d": url.database},
+        )
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}"'))
+    admin.dispose()
+
+
+def serve(port: int, url: URL) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": url.render_as_string(hide_password=False),
+        "HOUNIAO_SCHEDULER": "0",
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    server.terminate()
+    raise SystemExit(f"the API on port {port} did not answer /healthz within 60 s")
+
+
+class People:
+    """Accounts of the bench (no passwords: tokens are issued directly) and their principals."""
+
+    def __init__(self, session: Session, clients: int) -> None:
+        cells = session.scalars(
+            text("SELECT code FROM grid_cell WHERE community_code = :c ORDER BY code"),
+            {"c": COMMUNITY},
+        ).all()
+        self.points = [
+            tuple(map(float, p))
+            for p in session.execute(
+                text(
+                    "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid_cell"
+                    " WHERE community_code = :c ORDER BY code) q"
+                ),
+                {"c": COMMUNITY},
+            )
+        ]
+        self.dispatcher = self._account(session, "bench-dispatcher", "dispatcher")
+        self.grid = self._account(session, "bench-grid", "grid_worker", cells=list(cells))
+        self.channels = [
+            self._account(session, f"bench-channel-{i}", "channel", channel="police")
+            for i in range(clients)
+        ]
+
+    @staticmethod
+    def _account(session: Session, name: str, role: str, **scope: Any) -> tuple[Principal, dict]:
+        account = Account(name=name, display_name=name, role=role, **scope)
+        session.add(account)
+        session.flush()
+        pair = tokens.start_session(session, account)
+        return tokens.principal_for(account), {"Authorization": f"Bearer {pair.access_token}"}
+
+
+def body(rng: random.Random, points: list[tuple[float, float]], i: int) -> dict[str, Any]:
+    lon, lat = rng.choice(points)
+    return {
+        "category": rng.choice(["medical", "tourism", "housing", "other"]),
+        "description": f"压测诉求 {i}",
+        "lon": lon + rng.uniform(-1e-4, 1e-4),
+        "lat": lat + rng.uniform(-1e-4, 1e-4),
+    }
+
+
+def run_clients(clients: int, work: Callable[[int], list[float]]) -> tuple[float, list[float]]:
+    """Run `work(client_index)` in `clients` threads released together; (seconds, latencies)."""
+    barrier = threading.Barrier(clients)
+
+    def one(i: int) -> list[float]:
+        barrier.wait()
+        return work(i)
+
+    with ThreadPoolExecutor(clients) as pool:
+        start = time.perf_counter()
+        results = list(pool.map(one, range(clients)))
+        seconds = time.perf_counter() - start
+    return seconds, [x for r in results for x in r]
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) * 1000 if values else float("nan")
+
+
+def bench_http(
+    port: int, people: People, clients: int, per_client: int, statuses: Counter
+) -> tuple[dict, dict]:
+    base = f"http://127.0.0.1:{port}"
+    created: dict[int, list[tuple[int, str]]] = {}
+
+    def create(i: int) -> list[float]:
+        rng, lat = random.Random(SEED + i), []
+        mine = created.setdefault(i, [])
+        with httpx.Client(base_url=base, headers=people.channels[i][1], timeout=60) as http:
+            for k in range(per_client):
+                t = time.perf_counter()
+                r = http.post("/api/v1/cases", json=body(rng, people.points, k))
+                lat.append(time.perf_counter() - t)
+                statuses[r.status_code] += 1
+                if r.status_code == 201:
+                    mine.append((r.json()["case"]["id"], r.headers["ETag"]))
+        return lat
+
+    c_seconds, c_lat = run_clients(clients, create)
+    c_n = sum(len(v) for v in created.values())
+
+    def work(i: int) -> list[float]:
+        lat = []
+        heads = {"grid": people.grid[1], "dispatcher": people.dispatcher[1]}
+        with httpx.Client(base_url=base, timeout=60) as http:
+            for case_id, tag in created.get(i, []):
+                for who, step in STEPS:
+                    t = time.perf_counter()
+                    r = http.post(
+                        f"/api/v1/cases/{case_id}/transitions",
+                        json=step,
+                        headers={**heads[who], "If-Match": tag},
+                    )
+                    lat.append(time.perf_counter() - t)
+                    statuses[r.status_code] += 1
+                    tag = r.headers.get("ETag", tag)
+        return lat
+
+    t_seconds, t_lat = run_clients(clients, work)
+    return (
+        {"n": c_n, "seconds": c_seconds, "lat": c_lat},
+        {"n": len(t_lat), "seconds": t_seconds, "lat": t_lat},
+    )
+
+
+def bench_inprocess(engine, people: People, clients: int, per_client: int) -> tuple[dict, dict]:
+    created: dict[int, list[int]] = {}
+
+    def create(i: int) -> list[float]:
+        rng, lat, me = random.Random(SEED + 100 + i), [], people.channels[i][0]
+        for k in range(per_client):
+            t = time.perf_counter()
+            with Session(engine) as s:
+                as_system(s)
+                out = service.create_case(s, me, CaseCreate(**body(rng, people.points, k)))
+                s.commit()
+            lat.append(time.perf_counter() - t)
+            created.setdefault(i, []).append(out["case"]["id"])
+        return lat
+
+    c_seconds, c_lat = run_clients(clients, create)
+
+    def work(i: int) -> list[float]:
+        lat, who = [], {"grid": people.grid[0], "dispatcher": people.dispatcher[0]}
+        for case_id in created.get(i, []):
+            for actor, step in STEPS:
+                t = time.perf_counter()
+                with Session(engine) as s:
+                    as_system(s)
+                    service.transition(s, who[actor], case_id, TransitionRequest(**step))
+                    s.commit()
+                lat.append(time.perf_counter() - t)
+        return lat
+
+    t_seconds, t_lat = run_clients(clients, work)
+    return (
+        {"n": len(c_lat), "seconds": c_seconds, "lat": c_lat},
+        {"n": len(t_lat), "seconds": t_seconds, "lat": t_lat},
+    )
+
+
+def bulk_open_cases(engine, n: int) -> None:
+    """`n` open cases at random gazetteer points across the city, in every running status."""
+    with engine.begin() as conn:
+        conn.execute(
+            text("""
+            INSERT INTO cases (public_id, category_code, grade, status, tier, description, geom,
+                               cell_code, community_code, street_code, district_code, release_id,
+                               reporter_kind, created_by, created_by_role, reported_at, updated_at)
+            SELECT 'HNB' || lpad(g::text, 9, '0'),
+                   (ARRAY['medical','tourism','housing','elderly_care','other'])[1 + g % 5],
+                   'simple',
+                   (ARRAY['reported','accepted','dispatched','in_handling'])[1 + g % 4]
+                       ::case_status,
+                   (ARRAY['grid','grid','community','street'])[1 + g % 4]::case_tier,
+                   '压测', a.geom, a.cell_code, a.community_code, a.street_code, a.district_code,
+                   (SELECT id FROM boundary_release WHERE status = 'active'),
+                   'staff', 'bench', 'dispatcher',
+                   now() - make_interval(mins => (g * 7) % 3000), now()
+            FROM generate_series(1, :n) g
+            JOIN LATERAL (SELECT * FROM address_point ORDER BY id
+                          OFFSET (g * 7919) % (SELECT count(*) FROM address_point) LIMIT 1) a
+              ON true
+        """),
+            {"n": n},
+        )
+        conn.execute(text("ANALYZE cases"))
+
+
+BARE_SQL = """
+    SELECT c.id, c.category_code, k.name_zh, c.grade, c.status, c.tier,
+           case_clock(c.status, c.due_at, c.resolved_at, now()), c.reported_at, c.due_at,
+           CASE c.tier WHEN 'grid' THEN c.grid_due_at WHEN 'community' THEN c.community_due_at
+                       ELSE c.due_at END,
+           c.cell_code, c.version, ST_AsGeoJSON(c.geom, 7)
+    FROM cases c JOIN case_category k ON k.code = c.category_code
+    WHERE c.status NOT IN ('closed', 'cancelled') ORDER BY c.id
+"""
+
+
+def timed(fn: Callable[[], Any], rounds: int) -> tuple[float, Any]:
+    times, out = [], None
+    fn()  # warm-up
+    for _ in range(rounds):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000, out
+
+
+def bench_geojson(engine, url: URL, port: int, people: People, rounds: int) -> dict[str, Any]:
+    import psycopg
+
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn) as conn:
+        bare_ms, rows = timed(lambda: conn.execute(BARE_SQL).fetchall(), rounds)
+
+    def service_call() -> int:
+        with Session(engine) as s:
+            as_system(s)
+            body = json.dumps(
+                feed.open_cases(s, people.dispatcher[0]), ensure_ascii=False, separators=(",", ":")
+            )
+            s.rollback()
+        return len(body)
+
+    service_ms, size = timed(service_call, rounds)
+
+    def etag_call() -> str:
+        with Session(engine) as s:
+            as_system(s)
+            return feed.open_etag(s, people.dispatcher[0])
+
+    etag_ms, _ = timed(etag_call, rounds)
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers=people.dispatcher[1], timeout=120
+    ) as http:
+        http_ms, r = timed(lambda: http.get("/api/v1/cases/open.geojson"), rounds)
+        tag = r.headers["ETag"]
+        not_modified_ms, r304 = timed(
+            lambda: http.get("/api/v1/cases/open.geojson", headers={"If-None-Match": tag}), rounds
+        )
+    assert r.status_code == 200 and r304.status_code == 304
+    return {
+        "features": len(r.json()["features"]),
+        "rows": len(rows),
+        "bytes": size,
+        "bare": bare_ms,
+        "service": service_ms,
+        "etag": etag_ms,
+        "http": http_ms,
+        "http304": not_modified_ms,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--clients", type=int, nargs="+", default=[1, 4, 8])
+    ap.add_argument("--per-client", type=int, default=40)
+    ap.add_argument("--open", type=int, default=10_000)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = ap.parse_args()
+
+    url = scratch_url()
+    print(f"scratch database {url.database}: migrate and load the Yichun grid ...", flush=True)
+    recreate(url)
+    migrate.upgrade("head", url.render_as_string(hide_password=False))
+    engine = create_engine(url, pool_size=max(args.clients) + 2, max_overflow=4)
+    with Session(engine) as s:
+        load_yichun(s)
+        people = People(s, max(args.clients))
+        s.commit()
+    port = free_port(8766)
+    server = serve(port, url)
+    lines = []
+    try:
+        statuses: Counter = Counter()
+        print(
+            "\n| clients | path | creates/s | create p50 / p99 ms | transitions/s |"
+            " transition p50 / p99 ms |"
+        )
+        print("| --- | --- | ---: | ---: | ---: | ---: |")
+        for c in args.clients:
+            for label, (cr, tr) in (
+                ("HTTP", bench_http(port, people, c, args.per_client, statuses)),
+                ("in-process", bench_inprocess(engine, people, c, args.per_client)),
+            ):
+                line = (
+                    f"| {c} | {label} | {cr['n'] / cr['seconds']:.0f} |"
+                    f" {pct(cr['lat'], 50):.1f} / {pct(cr['lat'], 99):.1f} |"
+                    f" {tr['n'] / tr['seconds']:.0f} |"
+                    f" {pct(tr['lat'], 50):.1f} / {pct(tr['lat'], 99):.1f} |"
+                )
+                print(line, flush=True)
+                lines.append(line)
+        print(f"HTTP statuses: {dict(statuses)}")
+
+        print(f"\nbulk-inserting {args.open:,} open cases ...", flush=True)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE cases SET status = 'closed', resolved_at = now(),"
+                    " closed_at = now() WHERE status NOT IN ('closed', 'cancelled')"
+                )
+            )
+        bulk_open_cases(engine, args.open)
+        g = bench_geojson(engine, url, port, people, args.rounds)
+        print(f"\nopen cases: {g['features']:,} features, {g['bytes'] / 1e6:.1f} MB of GeoJSON")
+        print("| what | median ms | / bare SQL |")
+        print("| --- | ---: | ---: |")
+        for key, label in (
+            ("bare", "bare SQL (psycopg, rows)"),
+            ("service", "feed.open_cases + json.dumps"),
+            ("http", "GET open.geojson (200)"),
+            ("etag", "ETag only (feed.open_etag)"),
+            ("http304", "GET open.geojson, If-None-Match (304)"),
+        ):
+            print(f"| {label} | {g[key]:.1f} | {g[key] / g['bare']:.2f} |")
+    finally:
+        server.terminate()
+        server.wait(10)
+        engine.dispose()
+        if not args.keep:
+            drop(url)
+
+
+if __name__ == "__main__":
+    main()
