@@ -6,7 +6,22 @@ from fastapi import FastAPI
 
 from api import errors, scheduler
 from api.auth import declare_public_routes
-from api.routes import admin, audit, card, cases, export, health, maps, ogc, open311, spatial, tiles
+from api.routes import (
+    admin,
+    audit,
+    card,
+    cases,
+    concerns,
+    export,
+    health,
+    intake,
+    maps,
+    ogc,
+    open311,
+    residents,
+    spatial,
+    tiles,
+)
 from api.routes import auth as auth_routes
 from api.static import mount_static
 
@@ -35,6 +50,9 @@ def create_app() -> FastAPI:
     app.include_router(cases.router)
     app.include_router(open311.router)
     app.include_router(maps.router)
+    app.include_router(intake.router)
+    app.include_router(residents.router)
+    app.include_router(concerns.router)
     mount_static(app)
     declare_public_routes(app)  # the spatial core's public routes (api/auth.py)
     return app

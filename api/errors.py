@@ -55,7 +55,12 @@ def _jsonable(error: dict) -> dict:
 
 
 def _is_map_page(request: Request) -> bool:
-    return request.method == "GET" and request.url.path.startswith("/maps/")
+    """A browser asking for a map page (API clients get the 401 they expect)."""
+    return (
+        request.method == "GET"
+        and request.url.path.startswith("/maps/")
+        and "text/html" in request.headers.get("accept", "")
+    )
 
 
 def install(app: FastAPI) -> None:

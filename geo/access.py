@@ -12,9 +12,9 @@ Migration, after creating the table (and `disable_scoped_rls(op, "stay")` in dow
 
     enable_scoped_rls(op, "stay", cell_col="cell_code", community_col="community_code",
                       street_col="street_code")
-    # cases: city_wide=("dispatcher",), owner_col="reported_by",
+    # cases: city_wide=("dispatcher",), owner_col="created_by_account",
     #        department_sql="id IN (SELECT case_id FROM case_summons
-    #                                WHERE department = houniao_setting('department'))"
+    #                               WHERE department_code = houniao_setting('department'))"
 
 Query (in geo/, given `me: Principal`)::
 
@@ -29,8 +29,19 @@ Route (api/)::
     def get_stay(id: int, session: SessionDep, me: CurrentUser): ...
 
 The dependency has already called `apply_rls(session, me)`. Maintenance code running as the
-owner calls `as_system(session)`.
-Sensitive fields: `geo.privacy` (encrypt, lookup_hash, mask_*, reveal); audit: `geo.audit.record`.
+owner calls `as_system(session)`. Request bodies subclass `StrictModel` (unknown fields: 422).
+
+Sensitive fields and the audit log (`from geo.privacy import crypto, ids, masking, reveal`,
+`from geo.audit import service as audit`)::
+
+    phone = ids.validate_mobile(body.phone)          # or pydantic field type ids.Mobile / IdNumber
+    row.phone_enc = crypto.encrypt(phone, context="resident.phone")
+    row.phone_hash = crypto.lookup_hash(phone, kind="phone")      # exact lookup, dedup
+    out["phone"] = masking.mask_phone(phone)                      # '138****5678' by default
+    value = reveal.reveal(session, me, object_type="resident", object_id=r.id, field="phone",
+                          token=r.phone_enc, context="resident.phone", purpose=body.purpose,
+                          reason=body.reason, allowed_roles={Role.grid_worker})  # audited
+    audit.record(session, me, "resident.read", object_type="resident", object_ids=[r.id])
 
 Aggregates for planners and dispatchers (who see no person rows) come from owner-defined
 functions that count with the owner's rights and return counts only (then pass them through
@@ -42,20 +53,23 @@ functions that count with the owner's rights and return counts only (then pass t
 
 from __future__ import annotations
 
-import re
-import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import ColumnElement, create_engine, event, false, func, select, true
-from sqlalchemy.engine import Engine
+from sqlalchemy import ColumnElement, false, func, select, true
 from sqlalchemy.orm import Session
 
-from geo.config import database_settings, security_settings
+from geo.rls import (  # noqa: F401  (re-exported: one module to import)
+    app_engine,
+    disable_scoped_rls,
+    enable_scoped_rls,
+    install_db_role,
+    scoped_rls_sql,
+    system_function_sql,
+)
 
 
 class Role(StrEnum):
@@ -279,153 +293,6 @@ def as_system(session: Session, name: str = "system") -> None:
     application role it changes nothing.
     """
     apply_rls(session, Principal.system(name))
-
-
-# --- policies (migrations) ----------------------------------------------------------------------
-
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-POLICY_SUFFIXES = ("system", "grid_worker", "community", "street", "department", "channel",
-                   "city_wide")
-
-
-def _q(name: str) -> str:
-    if not _IDENT.match(name):
-        raise ValueError(f"not a plain lower-case SQL identifier: {name!r}")
-    return f'"{name}"'
-
-
-def scoped_rls_sql(
-    table: str,
-    *,
-    cell_col: str | None = "cell_code",
-    community_col: str | None = None,
-    street_col: str | None = None,
-    department_col: str | None = None,
-    department_sql: str | None = None,
-    owner_col: str | None = None,
-    city_wide: Sequence[str] = (),
-) -> list[str]:
-    """The DDL that puts `table` under scoped row-level security (ENABLE + FORCE).
-
-    One permissive policy per role, mirroring `scope_filter`; USING and WITH CHECK are the same,
-    so a caller can neither read nor write a row outside the scope (nor move one out of it).
-    The owner's maintenance policy needs `houniao.role = 'system'`. Roles with no policy here
-    (planner, admin, and dispatcher unless city-wide) see no rows at all.
-    """
-    t = _q(table)
-    role = "houniao_setting('role')"
-    cell = _q(cell_col) if cell_col else None
-    community = _q(community_col) if community_col else (f"left({cell}, 12)" if cell else None)
-    street_src = _q(community_col) if community_col else cell
-    street = _q(street_col) if street_col else (f"left({street_src}, 9)" if street_src else None)
-    department = department_sql or (
-        f"{_q(department_col)} = houniao_setting('department')" if department_col else None
-    )
-    for r in city_wide:
-        Role(r)  # unknown role names are a mistake, not a silent no-op
-    predicates: dict[str, str | None] = {
-        "grid_worker": cell and f"{role} = 'grid_worker' AND {cell} = ANY (houniao_cells())",
-        "community": community
-        and f"{role} = 'community_staff' AND {community} = houniao_setting('community')",
-        "street": street and f"{role} = 'street_staff' AND {street} = houniao_setting('street')",
-        "department": department and f"{role} = 'department' AND ({department})",
-        "channel": owner_col
-        and f"{role} = 'channel' AND {_q(owner_col)} = houniao_setting('account')::bigint",
-        "city_wide": city_wide
-        and f"{role} = ANY (ARRAY[{', '.join(repr(str(r)) for r in city_wide)}])",
-    }
-    out = [
-        f"ALTER TABLE {t} ENABLE ROW LEVEL SECURITY",
-        f"ALTER TABLE {t} FORCE ROW LEVEL SECURITY",
-        # The owner (who runs migrations, the CLI and SECURITY DEFINER aggregates) sees all
-        # rows only when it says so; the application role cannot, whatever it sets.
-        f"CREATE POLICY {_q(table + '_system')} ON {t} TO CURRENT_USER"
-        f" USING ({role} = 'system') WITH CHECK ({role} = 'system')",
-    ]
-    for suffix, pred in predicates.items():
-        if pred:
-            out.append(
-                f"CREATE POLICY {_q(table + '_' + suffix)} ON {t} TO PUBLIC"
-                f" USING ({pred}) WITH CHECK ({pred})"
-            )
-    return out
-
-
-def enable_scoped_rls(op: Any, table: str, **columns: Any) -> None:
-    """Run `scoped_rls_sql` through an Alembic `op` (or anything with `.execute(str)`)."""
-    for stmt in scoped_rls_sql(table, **columns):
-        op.execute(stmt)
-
-
-def system_function_sql(name: str, returns: str, query: str, *, args: str = "") -> str:
-    """CREATE FUNCTION for an owner-defined aggregate over scoped tables (migrations).
-
-    SECURITY DEFINER: it runs with the owner's rights and switches `houniao.role` to 'system'
-    for its own query only, restoring the caller's value after (a function-level ``SET`` of a
-    custom setting needs a superuser since PostgreSQL 15). Let it return counts, never rows.
-    """
-    return (
-        f"CREATE FUNCTION {_q(name)}({args}) RETURNS {returns}\n"
-        "LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$\n"
-        "DECLARE caller_role text := current_setting('houniao.role', true);\n"
-        "BEGIN\n"
-        "    PERFORM set_config('houniao.role', 'system', true);\n"
-        f"    RETURN QUERY {query};\n"
-        "    PERFORM set_config('houniao.role', coalesce(caller_role, ''), true);\n"
-        "END $fn$"
-    )
-
-
-def disable_scoped_rls(op: Any, table: str) -> None:
-    """Undo `enable_scoped_rls` (downgrade)."""
-    t = _q(table)
-    for suffix in POLICY_SUFFIXES:
-        op.execute(f"DROP POLICY IF EXISTS {_q(table + '_' + suffix)} ON {t}")
-    op.execute(f"ALTER TABLE {t} NO FORCE ROW LEVEL SECURITY")
-    op.execute(f"ALTER TABLE {t} DISABLE ROW LEVEL SECURITY")
-
-
-# --- the application's connection role ----------------------------------------------------------
-
-
-def install_db_role(engine: Engine, role: str, *, production: bool = False) -> None:
-    """`SET ROLE role` on every new connection of `engine` (the API's, not the CLI's).
-
-    Refuses (production) or warns (elsewhere) when the resulting role bypasses RLS.
-    """
-    if not role:
-        return
-    ident = _q(role)
-
-    @event.listens_for(engine, "connect")
-    def _set_role(dbapi_connection: Any, _record: Any) -> None:
-        autocommit = dbapi_connection.autocommit
-        dbapi_connection.autocommit = True  # SET ROLE must outlive the pool's first ROLLBACK
-        try:
-            with dbapi_connection.cursor() as cur:
-                cur.execute(f"SET ROLE {ident}")
-                cur.execute(
-                    "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
-                )
-                bypasses = cur.fetchone()[0]
-        finally:
-            dbapi_connection.autocommit = autocommit
-        if bypasses:
-            message = f"database role {role!r} bypasses row-level security"
-            if production:
-                raise RuntimeError(message)
-            warnings.warn(message, RuntimeWarning, stacklevel=1)
-
-
-@lru_cache
-def app_engine() -> Engine:
-    """The API's engine: the DATABASE_URL user, switched to HOUNIAO_DB_ROLE on connect."""
-    sec = security_settings()
-    engine = create_engine(
-        database_settings().sqlalchemy_url, pool_size=10, max_overflow=20, pool_pre_ping=True
-    )
-    install_db_role(engine, sec.db_role, production=sec.env == "production")
-    return engine
 
 
 class StrictModel(BaseModel):

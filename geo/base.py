@@ -21,9 +21,9 @@ class Base(DeclarativeBase):
 
 def import_all_models() -> None:
     """Import every models module so Base.metadata knows all tables (Alembic, tests)."""
-    import geo.boundaries.models  # noqa: F401
-    import geo.places.models  # noqa: F401
     import geo.accounts.models  # noqa: F401
     import geo.audit.models  # noqa: F401
+    import geo.boundaries.models  # noqa: F401
     import geo.cases.models  # noqa: F401
+    import geo.places.models  # noqa: F401
     import geo.residents.models  # noqa: F401

@@ -26,10 +26,9 @@ import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import ArrayLike, NDArray
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.boundaries.releases import resolve_release
+from geo import batch_queries
 from geo.errors import NotFound
 
 _MARGIN = 1e-9  # degrees (~0.1 mm): a pixel this close to an edge counts as touched by it
@@ -38,23 +37,6 @@ _EMPTY = -1  # raster value: no cell. Cell indices are >= 0; mixed pixel m is st
 _PIXEL_BUDGET = 24_000_000  # ~96 MB of int32 pixels, however many cells there are
 _MAX_TILES = 1 << 22  # tile directory entries over the cells' extent (16 MB)
 _CHUNK = 1 << 22  # pixels written per step while filling, to bound memory
-# The same cells, with the same joins, as geo.locate.LOCATE_SQL, so both paths see the same set.
-_CELLS_SQL = text(
-    """
-    SELECT g.code AS cell_code, g.name AS cell_name,
-           c.code AS community_code, c.name AS community_name,
-           s.code AS street_code, s.name AS street_name,
-           d.code AS district_code, d.name AS district_name, ST_AsBinary(g.geom) AS wkb
-    FROM grid_cell g
-    JOIN community c ON c.code = g.community_code
-         AND c.release_low <= :rid AND c.release_high >= :rid
-    JOIN street s ON s.code = c.street_code AND s.release_low <= :rid AND s.release_high >= :rid
-    JOIN district d ON d.code = s.district_code
-         AND d.release_low <= :rid AND d.release_high >= :rid
-    WHERE g.release_low <= :rid AND g.release_high >= :rid
-    ORDER BY g.code
-    """
-)
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
@@ -88,7 +70,7 @@ class CellIndex:
     ['2', '1', '1', None, None]
     """
 
-    def __init__(self, codes: Sequence[str], polygons: Sequence[shapely.Geometry],
+    def __init__(self, codes: Sequence[str], polygons: ArrayLike,
                  pixels_per_cell: int | None = None, attributes: pd.DataFrame | None = None):
         order = np.argsort(np.asarray(codes, dtype=object), kind="stable")
         self.codes: NDArray[np.object_] = np.asarray(codes, dtype=object)[order]
@@ -104,8 +86,9 @@ class CellIndex:
         rings, ring_part = shapely.get_rings(parts, return_index=True)
         xy, vertex_ring = shapely.get_coordinates(rings, return_index=True)
         keep = (vertex_ring[:-1] == vertex_ring[1:]) & np.any(xy[:-1] != xy[1:], axis=1)
-        self._e = np.column_stack([xy[:-1][keep], xy[1:][keep]])  # x1, y1, x2, y2
+        self._e = np.vstack([xy[:-1][keep].T, xy[1:][keep].T])  # rows x1, y1, x2, y2
         self._e_ring = vertex_ring[:-1][keep]
+        self._one_ring = len(rings) == n  # no holes, no multipolygons: a faster exact test
         e_cell = part_cell[ring_part[self._e_ring]]
         self._grid(geoms, pixels_per_cell)
         # Mixed pixels: those an edge touches; the cells owning those edges are its candidates.
@@ -124,14 +107,14 @@ class CellIndex:
         mixed, self._ptr = pix[first], np.append(first, len(pix))
         # Every pixel row each edge's y-range meets (grown by _MARGIN).
         oy, sy = self._origin[1], self._size[1]
-        ys = self._e[:, [1, 3]]
-        edge, row = _expand(_floor((ys.min(1) - _MARGIN - oy) / sy),
-                            _floor((ys.max(1) + _MARGIN - oy) / sy) + 1)
+        ys = self._e[[1, 3]]
+        edge, row = _expand(_floor((ys.min(0) - _MARGIN - oy) / sy),
+                            _floor((ys.max(0) + _MARGIN - oy) / sy) + 1)
         self._cand_lo, self._cand_hi, self._band_edge = self._row_edges(e_cell, edge, row, pix, n)
         self._fill(*np.divmod(mixed, self._ncols), *self._spans(e_cell, edge, row, n))
 
     @classmethod
-    def from_frame(cls, codes: Sequence[str], polygons: Sequence[shapely.Geometry],
+    def from_frame(cls, codes: Sequence[str], polygons: ArrayLike,
                    pixels_per_cell: int | None = None) -> CellIndex:
         """Index cells given as codes and (multi)polygons in WGS84 (lon, lat)."""
         return cls(codes, polygons, pixels_per_cell)
@@ -139,9 +122,7 @@ class CellIndex:
     @classmethod
     def from_session(cls, session: Session, release: int | None = None) -> CellIndex:
         """Index the grid cells of a release (default: the active one), with their hierarchy."""
-        result = session.execute(_CELLS_SQL, {"rid": resolve_release(session, release)})
-        frame = pd.DataFrame(result.all(), columns=list(result.keys()))
-        geoms = shapely.from_wkb([bytes(w) for w in frame.pop("wkb")])
+        frame, geoms = batch_queries.cells(session, release)
         return cls(frame["cell_code"].tolist(), geoms, attributes=frame)
 
     def __len__(self) -> int:
@@ -169,7 +150,7 @@ class CellIndex:
     def _supercover(self) -> tuple[I64, I64, I64]:
         """(row, col, edge) for every pixel whose box, grown by _MARGIN, an edge touches."""
         (ox, oy), (sx, sy) = self._origin, self._size
-        x1, y1, x2, y2 = self._e.T
+        x1, y1, x2, y2 = self._e
         lo, hi = np.minimum(x1, x2), np.maximum(x1, x2)
         edge, col = _expand(_floor((lo - _MARGIN - ox) / sx), _floor((hi + _MARGIN - ox) / sx) + 1)
         a = np.maximum(ox + col * sx - _MARGIN, lo[edge])  # the edge's x-span within the column
@@ -196,7 +177,7 @@ class CellIndex:
         """Scanline fill: per pixel row, the columns whose centres lie inside each cell, as
         (row, first, end, cell) spans. Exact for pixels no edge touches, the rest being mixed."""
         (ox, oy), (sx, sy) = self._origin, self._size
-        x1, y1, x2, y2 = self._e[edge].T
+        x1, y1, x2, y2 = self._e[:, edge]
         yc = oy + (row + 0.5) * sy
         cross = (np.minimum(y1, y2) <= yc) & (yc < np.maximum(y1, y2))  # half-open: even counts
         x1, y1, x2, y2, yc = x1[cross], y1[cross], x2[cross], y2[cross], yc[cross]
@@ -266,20 +247,25 @@ class CellIndex:
         if len(row) == 0:
             return np.full(len(m), -1, dtype=np.int64)
         edge = self._band_edge[row]
-        px, py = x[pair_pt[row_pair]], y[pair_pt[row_pair]]
-        x1, y1, x2, y2 = self._e[edge].T
+        point = pair_pt[row_pair]
+        px, py = x[point], y[point]
+        x1, y1, x2, y2 = self._e[:, edge]
         side = (x2 - x1) * (py - y1) - (px - x1) * (y2 - y1)  # determineSide, same operations
-        on = (side == 0) & (np.minimum(x1, x2) <= px) & (px <= np.maximum(x1, x2))
-        on &= (np.minimum(y1, y2) <= py) & (py <= np.maximum(y1, y2))
-        wn = ((y1 <= py) & (py < y2) & (side > 0)).astype(np.int64)
-        wn -= (y2 <= py) & (py < y1) & (side < 0)
-        ring = self._e_ring[edge]
-        starts = np.diff(row_pair, prepend=-1) != 0
-        starts[1:] |= ring[1:] != ring[:-1]
-        ring_wn = np.bincount(np.cumsum(starts) - 1, weights=wn)
-        # A point is in a valid (multi)polygon when an odd number of its rings wind around it.
-        rings_in = np.bincount(row_pair[starts], weights=ring_wn != 0, minlength=len(pair))
-        boundary = np.bincount(row_pair, weights=on, minlength=len(pair)) > 0
-        hit = np.where(boundary | (rings_in % 2 == 1), self._cand[pair], len(self.codes))
+        wn = ((y1 <= py) & (py < y2) & (side > 0)).view(np.int8)
+        wn = wn - ((y2 <= py) & (py < y1) & (side < 0)).view(np.int8)
+        z = np.flatnonzero(side == 0)  # on the edge's line: on the boundary if within the segment
+        z = z[(np.minimum(x1[z], x2[z]) <= px[z]) & (px[z] <= np.maximum(x1[z], x2[z]))
+              & (np.minimum(y1[z], y2[z]) <= py[z]) & (py[z] <= np.maximum(y1[z], y2[z]))]
+        hit = np.zeros(len(pair), dtype=bool)
+        hit[row_pair[z]] = True
+        if self._one_ring:
+            hit |= np.bincount(row_pair, weights=wn, minlength=len(pair)) != 0
+        else:  # a point is in a valid (multi)polygon when an odd number of its rings wind round it
+            ring = self._e_ring[edge]
+            starts = np.diff(row_pair, prepend=-1) != 0
+            starts[1:] |= ring[1:] != ring[:-1]
+            ring_wn = np.bincount(np.cumsum(starts) - 1, weights=wn)
+            hit |= np.bincount(row_pair[starts], weights=ring_wn != 0, minlength=len(pair)) % 2 == 1
+        hit = np.where(hit, self._cand[pair], len(self.codes))
         best = np.minimum.reduceat(hit, np.cumsum(counts) - counts)
         return np.where(best < len(self.codes), best, -1)

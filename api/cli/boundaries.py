@@ -10,8 +10,10 @@ from api.cli.output import domain_errors, err, fail, print_json, progress_bar
 from api.cli.users import print_demo_accounts
 from geo.accounts.demo import create_demo_accounts
 from geo.boundaries import importing, releases
+from geo.cases import demo as demo_cases
 from geo.db import session_scope
 from geo.demo import load as demo
+from geo.residents import demo_load as demo_residents
 
 load_app = typer.Typer(help="Load datasets.", no_args_is_help=True)
 import_app = typer.Typer(help="Import files.", no_args_is_help=True)
@@ -24,15 +26,28 @@ def load_yichun() -> None:
     service areas and the address gazetteer. Does nothing if the demo is already loaded."""
     with session_scope() as session:
         if demo.demo_loaded(session):
-            err.print("Yichun demo data is already loaded; nothing to do.")
+            if demo_residents.residents_loaded(session):
+                err.print("Yichun demo data is already loaded; nothing to do.")
+                return
+            # A database loaded before residents existed: add them (through the intake).
+            with progress_bar() as bar:
+                task = bar.add_task("loading demo residents", total=8)
+
+                def add(description: str, rows: int) -> None:
+                    bar.update(task, advance=1, description=f"{description} ({rows:,})")
+
+                counts = {"residents": demo_residents.load_demo_residents(session, add)}
+            print_json(counts)
             return
         with progress_bar() as bar:
-            task = bar.add_task("loading Yichun", total=5)
+            task = bar.add_task("loading Yichun", total=5 + len(demo_cases.YEARS) + 1 + 8)
 
             def step(description: str, rows: int) -> None:
                 bar.update(task, advance=1, description=f"{description} ({rows:,})")
 
             counts = demo.load_yichun(session, step)
+            counts["residents"] = demo_residents.load_demo_residents(session, step)  # via intake
+            counts["cases"] = demo_cases.load_demo_cases(session, step)  # through the workflow
         demo_accounts = create_demo_accounts(session)  # one per role, printed below
     print_json(counts)
     print_demo_accounts(demo_accounts)

@@ -78,14 +78,18 @@ def geocode(
             task = bar.add_task("indexing grid cells", total=total)
             index = CellIndex.from_session(session, release)
             bar.update(task, description=f"geocoding {input.name}")
-            for i, chunk in enumerate(_chain(first, chunks)):
-                lon, lat = _coordinates(chunk, coords, lon_col, lat_col, source_crs)
-                out = _assign(session, index, chunk, lon, lat, address_col, release, counts)
-                try:
-                    _write(out, output, lon, lat, append=i > 0)
-                except _IO_ERRORS as exc:
-                    fail(f"cannot write {output}: {exc}")
-                bar.update(task, advance=len(chunk))
+            try:
+                for i, chunk in enumerate(_chain(first, chunks)):
+                    lon, lat = _coordinates(chunk, coords, lon_col, lat_col, source_crs)
+                    out = _assign(session, index, chunk, lon, lat, address_col, release, counts)
+                    try:
+                        _write(out, output, lon, lat, append=i > 0)
+                    except _IO_ERRORS as exc:
+                        fail(f"cannot write {output}: {exc}")
+                    bar.update(task, advance=len(chunk))
+            except BaseException:
+                output.unlink(missing_ok=True)  # no half-written file left behind
+                raise
     _summary(counts, output)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import audit, boundaries, cases, core, db, export, geocode, privacy, users
+from api.cli import audit, boundaries, cases, core, db, export, geocode, privacy, residents, users
 
 app = typer.Typer(
     help="Houniao 候鸟: grid management for seasonal residents.", no_args_is_help=True
@@ -12,6 +12,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(boundaries.load_app, name="load")
 app.add_typer(boundaries.import_app, name="import")
+boundaries.import_app.command("residents")(residents.import_residents)
 app.add_typer(boundaries.releases_app, name="releases")
 app.add_typer(export.app, name="export")
 app.add_typer(users.app, name="users")

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from api.auth import CurrentUser, MaybeUser, access, public
 from api.deps import SessionDep
 from api.params import BboxParam
-from geo.access import PUBLIC, Principal, Role, apply_rls
+from geo.access import PUBLIC, Principal, Role, app_engine, apply_rls
 from geo.cases import feed, idempotency, kpis, queries, service
 from geo.cases.catalogue import catalogue
-from geo.cases.schemas import CaseCreate, TransitionRequest
+from geo.cases.schemas import CaseCreate, RevealPhone, TransitionRequest
 from geo.cases.workflow import Status, Tier
 from geo.db import session_scope
 from geo.errors import InvalidInput, PreconditionFailed, PreconditionRequired
@@ -38,6 +38,7 @@ READERS = (
     Role.department,
     Role.channel,
 )
+TRAILING_IDS = 200  # the SSE stream re-reads this many event ids back (late commits)
 _ETAG = re.compile(r'^(?:W/)?"case-(\d+)-v(\d+)"$')
 
 
@@ -173,8 +174,9 @@ SessionOpener = Callable[[], AbstractContextManager[Session]]
 
 
 def feed_sessions() -> SessionOpener:
-    """How the SSE stream opens a short session per poll (tests override this)."""
-    return session_scope
+    """How the SSE stream opens a short session per poll: on the API's engine (the application
+    role, so row-level security applies), like every request. Tests override this."""
+    return lambda: session_scope(app_engine())
 
 
 @router.get(
@@ -193,34 +195,35 @@ async def case_changes(
     max_seconds: Annotated[float, Query(gt=0, le=3600, description="then reconnect")] = 300,
     poll_seconds: Annotated[float, Query(ge=0.2, le=60)] = 1.0,
 ) -> StreamingResponse:
-    cursor = since
+    given = since
     if last_event_id is not None:
         if not last_event_id.isdigit():
             raise InvalidInput("Last-Event-ID must be an event id (digits)")
-        cursor = int(last_event_id)
+        given = int(last_event_id)
 
-    floor = cursor  # never resend what the client had before it (re)connected
+    def start() -> int:
+        """Where to start: the client's cursor, or the newest event now."""
+        if given is not None:
+            return given
+        with opener() as s:
+            return feed.last_event_id(s)
 
-    def poll(after: int | None, seen: set[int]) -> tuple[int, list[dict[str, Any]]]:
-        nonlocal floor
+    def poll(floor: int, after: int, seen: set[int]) -> list[dict[str, Any]]:
         with opener() as s:
             apply_rls(s, me)
-            if after is None:
-                floor = feed.last_event_id(s)
-                return floor, []
-            # Re-read a trailing window: ids commit out of order (see geo/cases/feed.py).
-            start = max(floor or 0, after - TRAILING_IDS)
-            events = [e for e in feed.events_after(s, me, start) if e["event_id"] not in seen]
-            return after, events
+            # Re-read a trailing window (ids commit out of order, see geo/cases/feed.py), but
+            # never before where this connection started: the client had those already.
+            since_id = max(floor, after - TRAILING_IDS)
+            return [e for e in feed.events_after(s, me, since_id) if e["event_id"] not in seen]
 
     async def stream() -> AsyncIterator[str]:
-        nonlocal cursor
         yield f"retry: 3000\n: houniao case feed for {me.role}\n\n"
+        floor = cursor = await to_thread.run_sync(start)
         seen: set[int] = set()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max_seconds
         while loop.time() < deadline and not await request.is_disconnected():
-            cursor, events = await to_thread.run_sync(poll, cursor, seen)
+            events = await to_thread.run_sync(poll, floor, cursor, seen)
             for e in events:
                 seen.add(e["event_id"])
                 cursor = max(cursor, e["event_id"])
@@ -236,9 +239,6 @@ async def case_changes(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-
-
-TRAILING_IDS = 200
 
 
 @router.get(
@@ -292,6 +292,20 @@ def transition(
     headers = _headers_for(case)
     del headers["Location"]
     return GeoJSONResponse(case, headers=headers)
+
+
+@router.post(
+    "/cases/{case_id}/reveal-phone",
+    summary="The reporter's full phone number, to call back (purpose required; audited)",
+    **access(*sorted(service.REVEAL_ROLES), scope="cell"),
+)
+def reveal_phone(
+    session: SessionDep, me: CurrentUser, case_id: int, body: RevealPhone
+) -> dict[str, Any]:
+    phone = service.reveal_reporter_phone(
+        session, me, case_id, purpose=body.purpose.value, reason=body.reason
+    )
+    return {"case_id": case_id, "field": "reporter_phone", "value": phone}
 
 
 @router.get(

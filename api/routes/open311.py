@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from api.auth import MaybeUser, client_addr, public
+from api.auth import MaybeUser, client_addr, optional_principal, public
 from api.deps import SessionDep
 from api.errors import status_for
 from geo.access import Principal, apply_rls
@@ -24,7 +24,11 @@ from geo.cases import open311, service
 from geo.cases.schemas import Attachment, CaseCreate, Reporter
 from geo.errors import DomainError, InvalidInput
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"])
+# Every Open311 route resolves its caller (anonymous unless an API key or token is sent), which
+# also sets the row-level-security settings that the public's reads by id depend on.
+router = APIRouter(
+    prefix="/open311/v2", tags=["open311"], dependencies=[Depends(optional_principal)]
+)
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-26T00:00:00+08:00"
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from geo.access import Principal, Role
 from geo.accounts.models import Account, ApiKey
-from geo.accounts.tokens import digest, principal_for
+from geo.accounts.tokens import digest, principal_for, rowcount
 from geo.errors import InvalidInput, Unauthorized
 
 _FORMAT = re.compile(r"^hn_([0-9a-f]{8})_[A-Za-z0-9_-]{43}$")
@@ -64,7 +64,7 @@ def revoke_all(session: Session, account: Account, *, now: datetime | None = Non
         update(ApiKey).where(ApiKey.account_id == account.id, _active(current))
         .values(revoked_at=current)
     )
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 def active_keys(session: Session, account: Account, *, now: datetime | None = None) -> list[dict]:

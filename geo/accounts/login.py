@@ -46,9 +46,9 @@ def _count_failure(session: Session, key: str, threshold: int, now: datetime) ->
     """Count one failure atomically; True when it reaches the threshold (the key is now locked)."""
     s = security_settings()
     floor = now - timedelta(minutes=s.lockout_window_minutes)
-    stmt = insert(LoginThrottle).values(key=key, failures=1, window_start=now)
+    new = insert(LoginThrottle).values(key=key, failures=1, window_start=now)
     stale = LoginThrottle.window_start < floor
-    stmt = stmt.on_conflict_do_update(
+    stmt = new.on_conflict_do_update(
         index_elements=[LoginThrottle.key],
         set_={
             # A failure after the window has passed starts a new window at 1.
@@ -89,9 +89,9 @@ def authenticate(
         raise RateLimited(f"too many failed logins; try again in {wait} s", retry_after=wait)
 
     account = session.scalar(select(Account).where(Account.name == name.strip().lower()))
-    usable = account is not None and account.is_active and account.password_hash is not None
-    ok = passwords.verify_password(account.password_hash if usable else None, password)
-    if not (ok and usable and account is not None):
+    stored = account.password_hash if account is not None and account.is_active else None
+    ok = passwords.verify_password(stored, password)  # same cost whether or not there is one
+    if account is None or stored is None or not ok:
         locked = [k for k, n in keys.items() if _count_failure(session, k, n, current)]
         reason = ("unknown_name" if account is None else
                   "disabled" if not account.is_active else

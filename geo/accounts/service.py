@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from geo.access import CHANNEL_LABELS, ROLE_LABELS, Channel, Principal, Role
 from geo.accounts import apikeys, passwords, tokens
 from geo.accounts.models import Account, LoginThrottle
+from geo.accounts.tokens import rowcount
 from geo.audit import service as audit
 from geo.boundaries.releases import active_release_id
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -82,27 +83,29 @@ def scope_columns(
         r = Role(role)
     except ValueError:
         raise InvalidInput(f"role must be one of {', '.join(Role)}") from None
-    given = {"cells": sorted(set(cells)), "community": community, "street": street,
-             "department": (department or "").strip() or None, "channel": channel}
+    cell_list = sorted(set(cells))
+    dept = (department or "").strip() or None
+    given: dict[str, Any] = {"cells": cell_list, "community": community, "street": street,
+                             "department": dept, "channel": channel}
     need = REQUIRED_SCOPE.get(r)
     for field, value in given.items():
         if field != need and value:
             raise InvalidInput(f"role {r} has no {field} scope (only {need or 'none'})")
     if need and not given[need]:
         raise InvalidInput(f"role {r} needs --{need.rstrip('s')} (its scope)")
-    if need in _LEVEL_TABLE:
-        value = given[need]
-        _check_codes(session, need, value if isinstance(value, list) else [value])
-    if need == "department":
-        _check_department(session, given["department"])
-    if need == "channel":
+    if need == "cells":
+        _check_codes(session, need, cell_list)
+    elif need in ("community", "street"):
+        _check_codes(session, need, [str(given[need])])
+    elif need == "department" and dept:
+        _check_department(session, dept)
+    elif need == "channel":
         try:
-            given["channel"] = Channel(str(given["channel"])).value
+            channel = Channel(str(channel)).value
         except ValueError:
             raise InvalidInput(f"channel must be one of {', '.join(Channel)}") from None
-    return {"role": r.value, "cells": given["cells"], "community_code": given["community"],
-            "street_code": given["street"], "department": given["department"],
-            "channel": given["channel"]}
+    return {"role": r.value, "cells": cell_list, "community_code": community,
+            "street_code": street, "department": dept, "channel": channel}
 
 
 def _set_personal(session: Session, account: Account, *, phone: str | None = None,
@@ -180,8 +183,11 @@ def update_account(session: Session, actor: Principal, name: str, *,
     if changes.get("display_name") is not None:
         account.display_name = changes["display_name"]
     if any(changes.get(k) is not None for k in ("role", *SCOPE_FIELDS)):
-        scope = scope_columns(session, changes.get("role") or account.role,
-                              **{k: changes.get(k) for k in SCOPE_FIELDS if changes.get(k)})
+        scope = scope_columns(
+            session, changes.get("role") or account.role, cells=changes.get("cells") or (),
+            community=changes.get("community"), street=changes.get("street"),
+            department=changes.get("department"), channel=changes.get("channel"),
+        )
         for column, value in scope.items():
             setattr(account, column, value)
     if changes.get("is_active") is not None and changes["is_active"] != account.is_active:
@@ -234,7 +240,7 @@ def unlock(session: Session, actor: Principal, name: str) -> int:
         delete(LoginThrottle).where(LoginThrottle.key == f"name:{name.strip().lower()}")
     )
     audit.record(session, actor, "account.unlock", object_type="account", detail={"name": name})
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 def view(account: Account, *, api_keys: list[dict] | None = None) -> dict[str, Any]:

@@ -14,10 +14,10 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import jwt
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, Result, delete, select, update
 from sqlalchemy.orm import Session
 
 from geo.access import Principal
@@ -46,6 +46,11 @@ class TokenPair:
             "access_token": self.access_token, "token_type": self.token_type,
             "expires_in": self.expires_in, "refresh_token": self.refresh_token,
         }
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched."""
+    return cast("CursorResult[Any]", result).rowcount or 0
 
 
 def digest(secret: str) -> str:
@@ -242,7 +247,7 @@ def revoke_all_sessions(
         .where(AuthSession.account_id == account.id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=_now(now), revoked_reason=reason)
     )
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 def prune(session: Session, *, now: datetime | None = None) -> dict[str, int]:
@@ -250,5 +255,5 @@ def prune(session: Session, *, now: datetime | None = None) -> dict[str, int]:
     current = _now(now)
     jtis = session.execute(delete(RevokedToken).where(RevokedToken.expires_at < current))
     sessions = session.execute(delete(AuthSession).where(AuthSession.expires_at < current))
-    return {"revoked_tokens": jtis.rowcount or 0, "sessions": sessions.rowcount or 0}
+    return {"revoked_tokens": rowcount(jtis), "sessions": rowcount(sessions)}
 

@@ -8,6 +8,7 @@ the keys an address names; one row at a time for fuzzy winners), never for fuzzy
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,10 +18,12 @@ from sqlalchemy.orm import Session
 
 from geo.addresses import queries
 from geo.addresses.areas import AdminIndex, Area
+from geo.addresses.normalize import COMPOUND_SUFFIXES
 from geo.addresses.queries import GazetteerRow
 from geo.boundaries.releases import resolve_release
 
 TRIGRAM_THRESHOLD = 0.05  # a shortlist only, kept wide: edit similarity decides
+_PHASE_TAIL = re.compile("(.+?)([0-9]+期)?")  # compound_key writes phases as "2期"
 TRIGRAM_SHORTLIST = 300  # compound keys (short strings) fetched per fuzzy lookup
 
 
@@ -83,7 +86,7 @@ class Gazetteer:
 
     def similar(self, key: str, area: Area, min_score: float) -> list[tuple[Compound, float]]:
         """Compounds in the area with a different key close to `key`: (compound, score), best
-        first, score = edit similarity (1 - Levenshtein / longer length) >= min_score.
+        first, score = `edit_score` >= min_score.
 
         pg_trgm shortlists the keys (`%`, GIN index; cached per key and area), edit similarity
         is computed on the keys, and only the keys that pass are loaded. The shortlist is long
@@ -100,7 +103,7 @@ class Gazetteer:
                 limit=TRIGRAM_SHORTLIST,
             )
             self._similar[cache_key] = [k for k, _ in shortlist if k != key]
-        scores = {k: Levenshtein.normalized_similarity(key, k) for k in self._similar[cache_key]}
+        scores = {k: edit_score(key, k) for k in self._similar[cache_key]}
         keys = [k for k, score in scores.items() if score >= min_score]
         self.load(keys, locate=False)
         scored = [(c, scores[k]) for k in keys for c in self.compounds(k, area)]
@@ -117,6 +120,25 @@ class Gazetteer:
         if code not in self._community_points:
             self._community_points[code] = queries.community_point(self.session, self.rid, code)
         return self._community_points[code]
+
+
+def edit_score(asked: str, key: str) -> float:
+    """Edit similarity of a compound key asked for and a gazetteer key, 0..1:
+    1 - Levenshtein distance / length of the longer key.
+
+    `compound_key` drops a 小区 after another suffix ("福苑小区二期" -> "福苑2期"), which a typo in
+    that suffix prevents ("福猫小区2期"); so the gazetteer key is also compared with its 小区
+    put back, and the better score counts. Only that side: adding 小区 to both would inflate.
+
+    >>> edit_score("鹤林华庭", "桦林华庭"), edit_score("福猫小区2期", "福苑2期")
+    (0.75, 0.8333333333333334)
+    """
+    forms = [key]
+    m = _PHASE_TAIL.fullmatch(key)
+    base, phase = (m[1], m[2] or "") if m else (key, "")
+    if any(base.endswith(s) and len(base) > len(s) for s in COMPOUND_SUFFIXES if s != "小区"):
+        forms.append(f"{base}小区{phase}")
+    return max(Levenshtein.normalized_similarity(asked, f) for f in forms)
 
 
 def _in(area: Area, row: GazetteerRow) -> bool:

@@ -10,7 +10,8 @@ Every result is one of four kinds, and an address is never placed without saying
 ``fuzzy``
     The compound key is not in the gazetteer (inside the stated area), but one compound is
     clearly closest: pg_trgm (`%`, GIN index) shortlists keys, and the score is the edit
-    similarity 1 - Levenshtein / length of the longer key. Trigram similarity is not the score:
+    similarity 1 - Levenshtein / length of the longer key (`gazetteer.edit_score`, which also
+    compares the 小区 that `compound_key` drops). Trigram similarity is not the score:
     compound names are 3-6 characters, where one changed character leaves a trigram similarity
     of 0.14-0.43, and 丽景公寓 is nearer 丽景公寓2期 (0.5) than to its own typo 丽京公寓 (0.25);
     edit similarity gives 0.67-0.83 for one typo and ranks it first. Accepted when the score is
@@ -111,12 +112,15 @@ def geocode_many(
 
     Admin names are read once, the gazetteer rows of every compound the batch names come in one
     query, and fuzzy shortlists are cached per key. A text the parser refuses (empty, too long)
-    gives a 'none' result whose note is the reason, so one bad row does not stop a file.
+    gives a 'none' result whose note is the reason, so one bad row does not stop a file; so does
+    a value that is not text (None, NaN from an empty CSV cell).
     """
     matcher = _Matcher(Gazetteer(session, release), min_score)
     parsed: list[ParsedAddress | InvalidInput] = []
     for text in texts:
         try:
+            if not isinstance(text, str):  # a blank spreadsheet cell arrives as None or NaN
+                raise InvalidInput("address is empty")
             parsed.append(parse_address(text))
         except InvalidInput as e:
             parsed.append(e)

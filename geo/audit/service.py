@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import Table, event, func, insert, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from geo.access import Principal
@@ -27,6 +27,7 @@ from geo.audit.models import OUTCOMES, AuditEvent
 from geo.errors import InvalidInput
 
 _PENDING = "houniao.audit.pending"
+_TABLE = cast(Table, AuditEvent.__table__)
 
 
 def record(
@@ -80,7 +81,7 @@ def flush(session: Session) -> int:
         row = {**values, "seq": seq, "prev_hash": prev}
         row["row_hash"] = prev = row_hash(prev, row)
         # One row per statement: the insert trigger checks each row extends the chain.
-        session.execute(insert(AuditEvent.__table__).values(row))
+        session.execute(insert(_TABLE).values(row))
     return len(pending)
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, case, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from geo.access import Principal
-from geo.cases.models import Case, CaseEvent
+from geo.cases.models import EVENTS, Case
 from geo.cases.scope import SYSTEM
 from geo.cases.workflow import SYSTEM as SYSTEM_ROLE
 from geo.cases.workflow import TRANSITIONS, Status, Tier
@@ -110,7 +110,7 @@ def escalate_overdue(
     )
     if rows:
         session.execute(
-            insert(CaseEvent),
+            insert(EVENTS),
             [
                 {
                     "case_id": r["id"],

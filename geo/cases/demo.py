@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from geo.access import PUBLIC, Principal, Role, as_system
@@ -31,7 +31,7 @@ from geo.places.models import AddressPoint, GridWorkerCell
 
 SEED = 20260605
 DEMO_MARK = "demo:"  # prefix of the demo principals' names (created_by)
-YEARS = {2021: 300, 2022: 380, 2023: 450, 2024: 520, 2025: 600, 2026: 640}
+YEARS = {2021: 220, 2022: 270, 2023: 320, 2024: 360, 2025: 400, 2026: 430}
 OPEN_NOW = 60
 MONTHS = {5: 0.08, 6: 0.20, 7: 0.30, 8: 0.27, 9: 0.12, 10: 0.03}
 CATEGORIES = {
@@ -138,12 +138,7 @@ class _Cast:
 
 
 def demo_cases_loaded(session: Session) -> bool:
-    return (
-        session.scalar(
-            select(func.count()).select_from(Case).where(Case.created_by.like(DEMO_MARK + "%"))
-        )
-        > 0
-    )
+    return bool(session.scalar(select(exists().where(Case.created_by.like(DEMO_MARK + "%")))))
 
 
 def _places(session: Session) -> list[_Place]:
@@ -304,8 +299,12 @@ class _Flow:
                 return
         if self.tier == "street" and not self._summon():
             return
-        late = rng.random() < 0.06
-        feedback_at = self.t + (rng.uniform(30, 60) if late else rng.uniform(0.5, 10)) * H
+        stalled = self.limit is not None and rng.random() < 0.5  # open now: some are stuck
+        if stalled or rng.random() < 0.06:  # late: handling overruns, the clock escalates it
+            feedback_at = self.t + rng.uniform(30, 60) * H
+        else:  # in time: within what is left of the current tier's limit
+            left = max(self._tier_due() - self.t, 0.2 * H)
+            feedback_at = self.t + rng.uniform(0.15, 0.9) * left
         # The clock: a tier limit that passes before the feedback is escalated by the job.
         while self.tier != "street" and feedback_at > (due := self._tier_due()):
             if self.limit is not None:
@@ -321,7 +320,9 @@ class _Flow:
             self._callback()
 
     def _tier_due(self) -> datetime:
-        column = Case.grid_due_at if self.tier == "grid" else Case.community_due_at
+        column = {"grid": Case.grid_due_at, "community": Case.community_due_at}.get(
+            self.tier, Case.due_at
+        )
         return self.session.scalar(select(column).where(Case.id == self.id))  # type: ignore[return-value]
 
     def _up(self, tier: str | None = None) -> bool:
@@ -334,14 +335,14 @@ class _Flow:
         codes = DEPARTMENTS[self.category][: rng.randint(1, 2)]
         if not self.step(self.handler(), "summon", rng.uniform(0.2, 1), departments=codes):
             return False
-        for code in codes:
-            dept = self.cast.department(code)
-            if not (
-                self.step(dept, "acknowledge", rng.lognormvariate(0, 0.7))
-                and self.step(dept, "report_back", rng.uniform(1, 8), report="已到场处置并反馈")
-            ):
-                return False
-        return True
+        depts = [self.cast.department(code) for code in codes]
+        acknowledged = all(
+            self.step(dept, "acknowledge", rng.lognormvariate(-1.0, 0.6)) for dept in depts
+        )
+        return acknowledged and all(
+            self.step(dept, "report_back", rng.uniform(1, 6), report="已到场处置并反馈")
+            for dept in depts
+        )
 
     def _callback(self) -> None:
         rng, d = self.rng, self.cast.dispatcher

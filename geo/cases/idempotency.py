@@ -104,7 +104,9 @@ def remember(
 
 def purge(session: Session) -> int:
     """Forget keys older than the retention period; returns how many."""
-    result = session.execute(
-        delete(CaseIdempotency).where(CaseIdempotency.created_at < func.now() - RETENTION)
-    )
-    return result.rowcount or 0
+    gone = session.scalars(
+        delete(CaseIdempotency)
+        .where(CaseIdempotency.created_at < func.now() - RETENTION)
+        .returning(CaseIdempotency.key)
+    ).all()
+    return len(gone)

@@ -90,11 +90,11 @@ DIMENSIONS: dict[str, Any] = {
 }
 
 
-def _hours(later: Any, earlier: Any) -> ColumnElement[float]:
+def _hours(later: Any, earlier: Any) -> ColumnElement[Any]:
     return func.extract("epoch", later - earlier) / 3600.0
 
 
-def _median(expr: ColumnElement[float]) -> ColumnElement[float]:
+def _median(expr: ColumnElement[Any]) -> ColumnElement[Any]:
     return func.percentile_cont(0.5).within_group(expr)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import cast
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Interval,
     SmallInteger,
     String,
+    Table,
     Text,
     func,
     text,
@@ -275,3 +277,13 @@ class CaseIdempotency(Base):
 
 
 register_encrypted(Case.reporter_phone_enc, "case.reporter_phone")
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+# Typed handles for Core statements (insert/update without the ORM's bulk path).
+CASES = _table(Case)
+EVENTS = _table(CaseEvent)
+SUMMONS = _table(CaseSummons)

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, select, text
+from sqlalchemy import ColumnElement, Select, and_, func, select, text
 from sqlalchemy.orm import Session
 
 from geo.access import PUBLIC, Principal
@@ -193,7 +193,7 @@ def list_requests(
 ) -> list[dict[str, Any]]:
     """requests.json. With ids: those requests (anyone). Without: the caller's scope, newest
     first, within `start`..`end` (default the last 90 days), at most 1000."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if ids:
         if len(ids) > MAX_REQUESTS:
             raise InvalidInput(f"at most {MAX_REQUESTS} service_request_id values")

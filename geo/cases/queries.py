@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal, select, text
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from geo.access import Principal
@@ -113,11 +115,12 @@ def shape(row: Any) -> dict[str, Any]:
     for k in _TIMES:
         if k in r:
             out[k] = _iso(r[k])
-    for key, labels, enum in (
+    labelled: tuple[tuple[str, dict[Any, str], type[StrEnum]], ...] = (
         ("status", STATUS_LABELS, Status),
         ("tier", TIER_LABELS, Tier),
         ("grade", GRADE_LABELS, Grade),
-    ):
+    )
+    for key, labels, enum in labelled:
         if key in r:
             value = enum(r[key])
             out[key] = value.value
@@ -177,6 +180,48 @@ def summons_of(session: Session, case_id: int) -> list[dict[str, Any]]:
         )
         out.append(item)
     return out
+
+
+def summons_column() -> Any:
+    """The case's summons as a JSON array (id, department names, acknowledged/reported times),
+    as a column of a `cases` query: the transition reads them with its row lock, in one trip."""
+    d = CaseDepartment.__table__.c
+    item = func.json_build_object(
+        "id",
+        s_.id,
+        "department_code",
+        s_.department_code,
+        "department_label",
+        d.name_zh,
+        "department_short",
+        d.short_zh,
+        "acknowledged_at",
+        s_.acknowledged_at,
+        "reported_at",
+        s_.reported_at,
+    )
+    return (
+        select(func.coalesce(func.json_agg(aggregate_order_by(item, s_.id)), text("'[]'::json")))
+        .select_from(CaseSummons)
+        .join(CaseDepartment, d.code == s_.department_code)
+        .where(s_.case_id == c.id)
+        .scalar_subquery()
+    )
+
+
+def with_state(summons: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add each summons' state: summoned -> acknowledged (报到) -> reported (反馈)."""
+    return [
+        {
+            **x,
+            "state": "reported"
+            if x.get("reported_at")
+            else "acknowledged"
+            if x.get("acknowledged_at")
+            else "summoned",
+        }
+        for x in summons
+    ]
 
 
 def summons_state(summons: Sequence[dict[str, Any]], me: Principal) -> tuple[int, str | None]:
@@ -240,7 +285,7 @@ def list_cases(
     now: datetime | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """A page of the caller's cases (newest first) as Features, and how many match in all."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if status:
         conditions.append(c.status.in_([s.value for s in status]))
     if tier is not None:

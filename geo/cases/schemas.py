@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from geo.cases.workflow import ACTIONS, CancelReason, Grade
+from geo.privacy.reveal import Purpose
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -64,3 +65,12 @@ class TransitionRequest(BaseModel):
     solved: bool | None = Field(default=None, description="confirm / reopen: 解决了吗")
     satisfaction: int | None = Field(default=None, ge=1, le=5, description="1-5; 4+ satisfied")
     attachments: list[Attachment] = Field(default_factory=list, max_length=10)
+
+
+class RevealPhone(BaseModel):
+    """Why the reporter's full phone number is needed (audited)."""
+
+    model_config = _STRICT
+
+    purpose: Purpose = Field(description="e.g. case_handling (事件处置), emergency_contact")
+    reason: str = Field(min_length=4, max_length=300)

@@ -99,6 +99,9 @@ def load_yichun(session: Session, progress: Progress = _noop) -> dict[str, int]:
         ],
     )
     progress("address gazetteer", len(addresses))
+    # The trigram index's pending list is not flushed without autovacuum; unflushed, exact
+    # compound lookups take ~30 ms instead of ~0.4 ms.
+    session.execute(text("SELECT gin_clean_pending_list('ix_address_point_compound_trgm')"))
     session.execute(text("ANALYZE"))
     return {
         "release": release_id,

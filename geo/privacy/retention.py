@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from geo.access import Principal, as_system
 from geo.accounts import tokens
 from geo.accounts.models import Account, AuthSession
+from geo.accounts.tokens import rowcount
 from geo.audit import service as audit
 from geo.config import security_settings
 
@@ -83,7 +84,7 @@ def purge_disabled_accounts(session: Session, limit: date, dry_run: bool) -> int
     stmt = update(Account).where(where).values(
         phone_enc=None, phone_hash=None, id_number_enc=None, id_number_hash=None
     )
-    return session.execute(stmt).rowcount or 0
+    return rowcount(session.execute(stmt))
 
 
 @purger("expired_logins")

@@ -94,7 +94,10 @@ def resident_values(rows: Sequence[Row]) -> dict[str, Any]:
         approx = [r["birth_year"] for r in rows if r.get("birth_year") and not r.get("birth_exact")]
         out["birth_date"] = None
         out["birth_year"] = (
-            _most_frequent(exact) if exact else int(statistics.median_low(approx)) if approx
+            _most_frequent(exact)
+            if exact
+            else int(statistics.median_low(approx))
+            if approx
             else None
         )
     all_sexes = {r["sex"] for r in rows if r.get("sex")}
@@ -142,7 +145,8 @@ def _birth_conflicts(rows: Sequence[Row], chosen: int | None, conflicts: dict) -
         {
             r["birth_year"]
             for r in rows
-            if r.get("birth_year") and not r.get("birth_exact")
+            if r.get("birth_year")
+            and not r.get("birth_exact")
             and abs(r["birth_year"] - chosen) > AGE_TOLERANCE
         }
     )
@@ -179,8 +183,9 @@ def stay_values(rows: Sequence[Row]) -> dict[int, dict[str, Any]]:
             "housing_type": _value(_latest(group, "housing_type"), "housing_type"),
             "household_size": _value(_latest(group, "household_size"), "household_size"),
             "arrived_on": min(arrivals) if arrivals else first_day,
-            "expected_departure": _value(_latest(group, "expected_departure"),
-                                         "expected_departure"),  # fmt: skip
+            "expected_departure": _value(
+                _latest(group, "expected_departure"), "expected_departure"
+            ),  # fmt: skip
             "departed_on": departed["departed_on"] if departed else None,
             "departure_confirmed_by": departed["submitted_by_name"] if departed else None,
             "last_reported_on": max(_day(r) for r in group),

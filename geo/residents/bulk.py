@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import Table, text
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 
-def _temp(session: Session, table: Table) -> str:
+def _temp(session: Session, table: Any) -> str:
     name = f"tmp_bulk_{table.name}"
     session.execute(
         # Columns and types only: no constraints or defaults (the INSERT applies the table's).
@@ -30,7 +30,7 @@ def _temp(session: Session, table: Table) -> str:
 
 def copy_rows(
     session: Session,
-    table: Table,
+    table: Any,
     rows: Sequence[dict[str, Any]],
     columns: Sequence[str],
     *,
@@ -45,6 +45,7 @@ def copy_rows(
     json_cols = {c.name for c in table.columns if isinstance(c.type, JSONB)}
     cols = ", ".join(columns)
     raw = session.connection().connection.driver_connection
+    assert raw is not None
     with raw.cursor() as cur, cur.copy(f"COPY {temp} ({cols}) FROM STDIN") as copy:
         for r in rows:
             copy.write_row(
@@ -56,9 +57,10 @@ def copy_rows(
     sql = f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {temp}"
     if conflict:
         sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in update)
-        sql += f" ON CONFLICT {conflict} DO UPDATE SET {sets}" if sets else f" ON CONFLICT {conflict} DO NOTHING"
+        action = f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
+        sql += f" ON CONFLICT {conflict} {action}"
     session.execute(text(sql))
-    session.execute(text(f"DELETE FROM {temp}"))
+    session.execute(text(f"TRUNCATE {temp}"))
 
 
 def next_ids(session: Session, table: str, n: int) -> list[int]:

@@ -172,13 +172,13 @@ class _Generator:
         if arrived > self.today:
             return None
         months = rng.choice([8, 9, 10], p=[0.35, 0.45, 0.20])
-        departed: date | None = date(season, int(months), 1) + timedelta(
-            days=int(rng.integers(0, 31))
-        )
-        expected = departed + timedelta(days=int(rng.integers(-14, 15)))
+        leaving = date(season, int(months), 1) + timedelta(days=int(rng.integers(0, 31)))
+        expected = leaving + timedelta(days=int(rng.integers(-14, 15)))
+        departed: date | None = leaving
         if season == self.today.year and rng.random() < 0.04:  # staying over the winter
-            departed, expected = None, date(season + 1, 3, 1) + timedelta(
-                days=int(rng.integers(0, 40))
+            departed, expected = (
+                None,
+                date(season + 1, 3, 1) + timedelta(days=int(rng.integers(0, 40))),
             )
         if departed is not None and departed > self.today:
             departed = None
@@ -241,7 +241,8 @@ class _Generator:
         own_police = 0.25 if s.housing in ("own", "relatives") else 0.85
         for p in s.household:
             if rng.random() < 0.85:
-                yield from self.emit("grid_worker", p, s, s.arrived + timedelta(int(rng.integers(2, 40))))
+                visit = s.arrived + timedelta(int(rng.integers(2, 40)))
+                yield from self.emit("grid_worker", p, s, visit)
             if rng.random() < own_police:
                 yield from self.emit("police", p, s, s.arrived + timedelta(int(rng.integers(0, 8))))
             if rng.random() < 0.2:

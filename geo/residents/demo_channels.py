@@ -69,8 +69,10 @@ def _origin(g: _Generator, p: Person) -> str:
 def _cn(n: int) -> str:
     if n <= 10:
         return pools.CN_NUMERALS[n]
-    return ("" if n < 20 else pools.CN_NUMERALS[n // 10]) + "十" + (
-        pools.CN_NUMERALS[n % 10] if n % 10 else ""
+    return (
+        ("" if n < 20 else pools.CN_NUMERALS[n // 10])
+        + "十"
+        + (pools.CN_NUMERALS[n % 10] if n % 10 else "")
     )
 
 
@@ -85,7 +87,8 @@ def _address(g: _Generator, s: Stay, style: str | None = None) -> str:
     if style == "shorthand":
         return f"{h.district} {h.compound} {h.building}-{s.unit}-{s.room}"
     if style == "chinese":
-        return f"{h.district}{h.community}{h.compound}{_cn(h.building)}号楼{_cn(s.unit)}单元{s.room}"
+        building = f"{_cn(h.building)}号楼{_cn(s.unit)}单元"
+        return f"{h.district}{h.community}{h.compound}{building}{s.room}"
     if style == "old":
         district = pools.FORMER_NAME.get(h.district, h.district)
         wide = str(h.building).translate(str.maketrans("0123456789", "０１２３４５６７８９"))

@@ -77,14 +77,16 @@ def load_demo_residents(
     as_system(session, "demo-loader")
     today = today or datetime.now(CST).date()
     world = demo.generate(homes_from_db(session), today=today, per_season=per_season)
-    progress("generated reports", len(world.reports))
+    progress("residents: generated reports", len(world.reports))
     accounts = dict(
         session.execute(select(Account.channel, Account.id).where(Account.channel.is_not(None)))
         .tuples()
         .all()
     )
     intake = Intake(session, today=today)
+    intake.prime_addresses(r.fields.get("address") for r in world.reports if "lon" not in r.fields)
     decisions: dict[str, int] = {}
+    truth: dict[int, int] = {}
     done = 0
 
     def month(r: demo.DemoReport) -> tuple[int, int]:
@@ -106,11 +108,17 @@ def load_demo_residents(
             _, outcomes = intake.submit(sub, items_of(part))
             for o in outcomes:
                 decisions[o.decision] = decisions.get(o.decision, 0) + 1
+                if o.report_id is not None and o.truth is not None:
+                    truth[o.report_id] = o.truth
             done += len(part)
-        progress(f"intake {reports[0].reported_at:%Y-%m}", done)
+        if reports[-1].reported_at.month >= 11:  # a season's reports are in
+            progress(f"residents: intake of season {reports[0].reported_at:%Y}", done)
     actor = Principal.system("demo-loader")
-    activity = demo_activity.simulate(session, actor, today=today, seed=demo.SEED)
-    progress("departures, concern log, health checks", sum(activity.values()))
+    departures = {(p.pid, st.season): st.departed for st in world.stays for p in st.household}
+    activity = demo_activity.simulate(
+        session, actor, today=today, seed=demo.SEED, truth_of_report=truth, departures=departures
+    )
+    progress("residents: reviews, departures, concern log, health checks", sum(activity.values()))
     return {
         "reports": len(world.reports),
         "persons_generated": len(world.persons),

@@ -15,9 +15,7 @@ encrypted), its geocoding result and its decision.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -25,94 +23,22 @@ import numpy as np
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from geo.access import Channel
 from geo.addresses.geocode import geocode_many
 from geo.addresses.results import AddressMatch
 from geo.batch import CellIndex
 from geo.crs import Crs, to_wgs84
-from geo.residents import records, sensitive
+from geo.residents import records
 from geo.residents.linkage import Evidence, LinkageIndex, Outcome
 from geo.residents.models import PRECISION_M, IntakeBatch, IntakeReport, Precision
+from geo.residents.reports import Item, Located, ReportOutcome, Submission, finite, report_row
 from geo.residents.store import ArchiveWriter, linkage_rows
+
+__all__ = ["Intake", "Item", "ReportOutcome", "Submission", "lock", "report_row"]
 
 LOCK_KEY = 0x686F6E6E69616F  # pg_advisory_xact_lock key of the intake ("honniao")
 CHUNK = 2000
+ANALYZE_AFTER = 5000  # reports written before the first in-transaction ANALYZE
 Progress = Callable[[int], None]  # reports done so far
-
-
-@dataclass(frozen=True)
-class Submission:
-    """Who sends a batch, and how."""
-
-    channel: Channel
-    submitted_by_name: str
-    submitted_by: int | None = None  # account id (the channel's own rows are readable by it)
-    source: str = "api"  # api | file | demo | staff
-    default_crs: Crs | None = None
-    filename: str | None = None
-
-
-@dataclass
-class Item:
-    """One report to take in: its fields (English keys) and, for files, the row as read."""
-
-    fields: dict[str, Any]
-    as_received: dict[str, Any] | None = None
-    row_number: int | None = None
-    truth: int | None = None  # demo/bench only: the generator's person id
-
-
-@dataclass
-class ReportOutcome:
-    index: int
-    row_number: int | None
-    decision: str
-    report_id: int | None = None
-    resident_id: int | None = None
-    score: float | None = None
-    reasons: list[dict[str, Any]] = field(default_factory=list)
-    candidates: list[dict[str, Any]] = field(default_factory=list)
-    reject_reason: str | None = None
-    geocode: dict[str, Any] | None = None
-    truth: int | None = None
-
-    def for_channel(self) -> dict[str, Any]:
-        """What the submitting channel is told: no archive ids, no scores of other people."""
-        out = {"index": self.index, "report_id": self.report_id, "decision": self.decision}
-        if self.row_number is not None:
-            out["row"] = self.row_number
-        if self.reject_reason:
-            out["reason"] = self.reject_reason
-        if self.geocode:
-            out["placed"] = {k: self.geocode.get(k) for k in ("method", "match", "cell_code")}
-        return out
-
-    def as_dict(self) -> dict[str, Any]:
-        out = {
-            "index": self.index,
-            "row": self.row_number,
-            "report_id": self.report_id,
-            "decision": self.decision,
-            "resident_id": self.resident_id,
-            "score": None if self.score is None else round(self.score, 2),
-            "reasons": self.reasons,
-            "candidates": self.candidates,
-            "reason": self.reject_reason,
-            "geocode": self.geocode,
-        }
-        return {k: v for k, v in out.items() if v not in (None, [])}
-
-
-@dataclass
-class _Located:
-    lon: float | None = None  # WGS84
-    lat: float | None = None
-    precision: Precision | None = None
-    cell_code: str | None = None
-    community_code: str | None = None
-    street_code: str | None = None
-    geocode: dict[str, Any] | None = None
-    problem: str | None = None
 
 
 class Intake:
@@ -129,6 +55,16 @@ class Intake:
         self.geocoded: dict[str, AddressMatch] = {}
         self.writer = ArchiveWriter(session)
         self.seen_external: set[tuple[str, int | None, str]] = set()
+        self._written = 0
+        self._analyzed_at = (
+            session.scalar(
+                text(
+                    "SELECT greatest(reltuples, 0)::bigint FROM pg_class"
+                    " WHERE oid = 'intake_report'::regclass"
+                )
+            )
+            or 0
+        )
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -142,7 +78,7 @@ class Intake:
     ) -> tuple[int, list[ReportOutcome]]:
         """Take in a batch; returns (batch id, one outcome per item, in order)."""
         received = received_at or datetime.now(UTC)
-        batch_id = self.session.scalar(
+        batch_id: int = self.session.scalar(  # type: ignore[assignment]
             insert(IntakeBatch)
             .values(
                 channel=sub.channel.value,
@@ -204,6 +140,8 @@ class Intake:
             )
             for it in items
         ]
+        for it, n in zip(items, normalized, strict=True):
+            n.problems[:0] = it.problems
         self._duplicates(sub, start, items, normalized, fingerprints)
         located = self._locate(normalized)
         evidence = [self._evidence(n, loc) for n, loc in zip(normalized, located, strict=True)]
@@ -218,7 +156,7 @@ class Intake:
                 decision = Outcome("new", rid, decision.score, decision.reasons)
             if decision.resident_id is not None:
                 self.index.absorb(decision.resident_id, e)
-            row = self._row(sub, batch_id, received, it, n, loc, decision)
+            row = report_row(sub, batch_id, received, it, n, loc, decision)
             rows.append(row)
             outcomes.append(
                 ReportOutcome(
@@ -226,7 +164,7 @@ class Intake:
                     row_number=it.row_number,
                     decision=decision.decision,
                     resident_id=decision.resident_id,
-                    score=_finite(decision.score),
+                    score=finite(decision.score),
                     reasons=row["reasons"] or [],
                     candidates=row["candidates"] or [],
                     reject_reason=decision.reject_reason,
@@ -237,7 +175,23 @@ class Intake:
         ids = self.writer.write(rows)
         for o, rid in zip(outcomes, ids, strict=True):
             o.report_id = rid
+        self._analyze_when_grown(len(rows))
         return outcomes
+
+    def _analyze_when_grown(self, written: int) -> None:
+        """Refresh planner statistics once the tables have grown by half since the last time.
+
+        A large intake runs in one transaction, which autovacuum cannot see into; without this
+        the planner keeps the empty tables' statistics and scans them whole for every chunk.
+        (ANALYZE inside a transaction counts that transaction's own new rows.)
+        """
+        self._written += written
+        if self._written < max(ANALYZE_AFTER, self._analyzed_at // 2):
+            return
+        for table in ("intake_report", "resident", "stay"):
+            self.session.execute(text(f"ANALYZE {table}"))
+        self._analyzed_at += self._written
+        self._written = 0
 
     def _duplicates(
         self,
@@ -251,16 +205,15 @@ class Intake:
         externals = [n.external_id for n in normalized if n.external_id]
         known: dict[str, int] = {}
         if externals:
-            known = dict(
-                self.session.execute(
-                    select(IntakeReport.external_id, IntakeReport.id).where(
-                        IntakeReport.channel == sub.channel.value,
-                        IntakeReport.submitted_by.is_not_distinct_from(sub.submitted_by),
-                        IntakeReport.external_id.in_(externals),
-                        IntakeReport.decision != "rejected",
-                    )
-                ).all()
-            )
+            rows = self.session.execute(
+                select(IntakeReport.external_id, IntakeReport.id).where(
+                    IntakeReport.channel == sub.channel.value,
+                    IntakeReport.submitted_by.is_not_distinct_from(sub.submitted_by),
+                    IntakeReport.external_id.in_(externals),
+                    IntakeReport.decision != "rejected",
+                )
+            ).all()
+            known = {str(e): int(i) for e, i in rows}
         for i, (it, n) in enumerate(zip(items, normalized, strict=True)):
             where = it.row_number if it.row_number is not None else start + i
             fp = n.fingerprint()
@@ -283,64 +236,62 @@ class Intake:
 
     # -- placing --------------------------------------------------------------------------------
 
-    def _locate(self, normalized: list[records.Normalized]) -> list[_Located]:
-        out = [_Located() for _ in normalized]
+    def _locate(self, normalized: list[records.Normalized]) -> list[Located]:
+        out = [Located() for _ in normalized]
         by_crs: dict[Crs, list[int]] = {}
         for i, n in enumerate(normalized):
             if not n.problems and n.has_point and n.crs is not None:
                 by_crs.setdefault(n.crs, []).append(i)
         for crs, idx in by_crs.items():
-            lon, lat = to_wgs84([normalized[i].lon for i in idx],
-                                [normalized[i].lat for i in idx], crs)  # fmt: skip
+            xs = np.array([normalized[i].lon for i in idx], dtype=float)
+            ys = np.array([normalized[i].lat for i in idx], dtype=float)
+            lon, lat = to_wgs84(xs, ys, crs)
             codes = self.cells.assign(lon, lat)
             for i, x, y, code in zip(idx, np.ravel(lon), np.ravel(lat), codes, strict=True):
                 geocode = {"method": "coordinates", "crs": crs.value, "lon": round(float(x), 7),
                            "lat": round(float(y), 7), "cell_code": code}  # fmt: skip
                 if code is None:
                     geocode["note"] = f"the point lies outside every grid cell (given as {crs})"
-                    out[i] = _Located(geocode=geocode, problem="location outside the covered area")
+                    out[i] = Located(geocode=geocode, problem="location outside the covered area")
                     continue
-                out[i] = _Located(float(x), float(y), Precision.point, code, code[:12], code[:9],
+                out[i] = Located(float(x), float(y), Precision.point, code, code[:12], code[:9],
                                   geocode)  # fmt: skip
         wanted = [
             i
             for i, n in enumerate(normalized)
             if not n.problems and n.address and (out[i].precision is None)
         ]
-        texts = sorted({normalized[i].address for i in wanted if normalized[i].address
-                        not in self.geocoded})  # fmt: skip
-        if texts:
-            for t, m in zip(texts, geocode_many(self.session, texts), strict=True):
-                self.geocoded[t] = m
+        self.prime_addresses(normalized[i].address for i in wanted)
         for i in wanted:
             address = normalized[i].address
             assert address is not None
             before = out[i].geocode
-            out[i] = self._from_address(self.geocoded[address])
-            if before is not None and out[i].geocode is not None:
-                out[i].geocode["coordinates"] = before
+            located = self._from_address(self.geocoded[address])
+            if before is not None and located.geocode is not None:
+                located.geocode["coordinates"] = before
+            out[i] = located
         return out
 
     @staticmethod
-    def _from_address(m: AddressMatch) -> _Located:
+    def _from_address(m: AddressMatch) -> Located:
         geocode = {"method": "address", "match": m.match, "score": m.score,
                    "cell_code": m.cell_code, "community_code": m.community_code,
                    "matched_address": m.matched_address, "note": m.note}  # fmt: skip
         if m.match == "none" or m.lon is None or m.lat is None or not m.community_code:
-            return _Located(geocode=geocode, problem=f"address not found: {m.note}")
+            return Located(geocode=geocode, problem=f"address not found: {m.note}")
         if m.match == "community" or m.cell_code is None:
             precision = Precision.community
         elif m.match == "exact" and m.building is not None:
             precision = Precision.building
         else:
             precision = Precision.compound
-        return _Located(m.lon, m.lat, precision, m.cell_code, m.community_code,
+        return Located(m.lon, m.lat, precision, m.cell_code, m.community_code,
                         m.community_code[:9], geocode)  # fmt: skip
 
     # -- linking --------------------------------------------------------------------------------
 
     @staticmethod
-    def _evidence(n: records.Normalized, loc: _Located) -> Evidence:
+    def _evidence(n: records.Normalized, loc: Located) -> Evidence:
         return Evidence(
             name=n.name,
             sex=n.sex,
@@ -368,7 +319,7 @@ class Intake:
         for resident_id, e in linkage_rows(self.session, ids):
             self.index.absorb(resident_id, e)
 
-    def _decide(self, n: records.Normalized, loc: _Located, e: Evidence) -> Outcome:
+    def _decide(self, n: records.Normalized, loc: Located, e: Evidence) -> Outcome:
         if n.problems:
             return Outcome("rejected", reject_reason="; ".join(n.problems))
         if loc.problem and not e.id_hash:
@@ -378,85 +329,6 @@ class Intake:
             reason = loc.problem or "no location (address or coordinates)"
             return Outcome("rejected", reject_reason=f"{reason}: cannot place a new person")
         return outcome
-
-    # -- rows -----------------------------------------------------------------------------------
-
-    def _row(
-        self,
-        sub: Submission,
-        batch_id: int,
-        received: datetime,
-        it: Item,
-        n: records.Normalized,
-        loc: _Located,
-        d: Outcome,
-    ) -> dict[str, Any]:
-        name, idn, phone, origin = n.name, n.id_number, n.phone, n.origin
-        return {
-            "batch_id": batch_id,
-            "row_number": it.row_number,
-            "channel": sub.channel.value,
-            "submitted_by": sub.submitted_by,
-            "submitted_by_name": sub.submitted_by_name,
-            "external_id": n.external_id,
-            "received_at": received,
-            "reported_at": n.reported_at,
-            "season": n.season,
-            "payload": records.redacted(n.raw),
-            "payload_enc": sensitive.encrypt_payload(
-                json.dumps(n.raw, ensure_ascii=False, default=str)
-            ),
-            "name": name.text if name else None,
-            "name_key": name.key if name else None,
-            "surname_key": name.surname_key if name else None,
-            "given_key": name.given_key if name and not name.partial else None,
-            "name_partial": name.partial if name else None,
-            "sex": n.sex,
-            "birth_year": n.birth_year,
-            "birth_exact": n.birth_exact if n.birth_year else None,
-            "birth_date": n.birth_date,
-            "age": n.age,
-            "id_number_enc": idn.ciphertext if idn else None,
-            "id_number_hash": idn.lookup_hash if idn else None,
-            "id_number_masked": idn.masked if idn else None,
-            "phone_enc": phone.ciphertext if phone else None,
-            "phone_hash": phone.lookup_hash if phone else None,
-            "phone_masked": phone.masked if phone else None,
-            "origin": origin.text if origin else None,
-            "origin_province": origin.province if origin else None,
-            "origin_city": origin.city if origin else None,
-            "occupation": n.occupation,
-            "tags": n.tags,
-            "note": n.note,
-            "address": n.address,
-            "crs": n.crs.value if n.crs else None,
-            "lon": loc.lon,
-            "lat": loc.lat,
-            "precision": loc.precision.value if loc.precision else None,
-            "geocode": loc.geocode,
-            "cell_code": loc.cell_code,
-            "community_code": loc.community_code,
-            "street_code": loc.street_code,
-            "housing_type": n.housing_type,
-            "household_size": n.household_size,
-            "arrived_on": n.arrived_on,
-            "expected_departure": n.expected_departure,
-            "departed_on": n.departed_on,
-            "decision": d.decision,
-            "resident_id": d.resident_id,
-            "score": _finite(d.score),
-            "reasons": [{"level": lv, "weight": _finite(w)} for lv, w in d.reasons] or None,
-            "candidates": [c.as_dict() for c in d.candidates] or None,
-            "reject_reason": d.reject_reason,
-            "decided_at": received,
-            "decided_by": "intake",
-        }
-
-
-def _finite(x: float | None) -> float | None:
-    if x is None or not np.isfinite(x):
-        return None if x is None else 999.0  # an ID-number match: certain
-    return round(float(x), 2)
 
 
 def lock(session: Session) -> None:

@@ -7,18 +7,21 @@ Rules, in order:
 2. **Evidence** (Fellegi-Sunter): otherwise every candidate archive is scored by summing, per
    field, the log2 likelihood ratio m/u of the observed agreement level: m = P(level | same
    person), u = P(level | different people among the candidates blocking finds). The weights
-   below are those ratios, chosen from the demo generator's ground truth and rounded; the bench
-   (bench/intake.py) prints precision and recall so any change is measured.
-3. **Thresholds.** score >= LINK: linked (unless a second candidate is within AMBIGUITY of the
-   best, which is a review); REVIEW <= score < LINK: queued for the grid worker of the cell;
-   below REVIEW: a new archive - if the report identifies a person on its own (a full name, an ID
-   number, or a surname with a phone), otherwise the report is rejected as too thin.
+   below are those ratios, estimated on the demo generator's ground truth (every candidate pair
+   blocking produced, ~110,000 pairs) and rounded toward zero where the generator is cleaner
+   than life; bench/intake.py prints precision and recall so any change is measured.
+3. **Thresholds.** score >= LINK (5.5, odds ~45:1): linked, unless a second candidate is within
+   AMBIGUITY of the best (then a review); REVIEW <= score < LINK: queued for the grid worker of
+   the report's cell; below REVIEW: a new archive - if the report identifies a person on its own
+   (a full name, an ID number, or a surname with a phone), else it is rejected as too thin. A
+   report with no place founds nothing either (nobody's cell would see the archive).
 
-A phone alone is not identity: elderly couples share one phone and one address, so a phone
-agreement (+4) never reaches LINK without the name, and a disagreeing name (-10) or sex (-10)
-outweighs phone and place together. Two neighbours with one common name are kept apart by birth
-year, sex and phone; and a name's agreement weighs less the more archives share it
-(term-frequency adjustment: rare names are better evidence).
+A phone alone is not identity: elderly couples share one phone and one address, so phone (+4)
+and sex (+0.8) stay below LINK; a disagreeing name (-10) or sex (-10) outweighs phone and place
+together, and a courier's "李女士" links to the wife, not to the husband whose phone it is. Two
+neighbours with one common name are kept apart by birth year, sex and phone; and a name's
+agreement weighs less the more archives share it (term-frequency adjustment: rare names are
+better evidence; without a place to compare, the full adjustment).
 
 Pure Python over in-memory profiles: the intake loads the candidate archives of a batch in one
 query (`geo.residents.intake`) and keeps the index current as it links, so reports later in the
@@ -37,16 +40,15 @@ from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from geo.residents.persons import PersonName
 
-LINK = 8.0
-REVIEW = 5.5
+LINK = 5.5
+REVIEW = 3.5
 AMBIGUITY = 3.0  # a runner-up this close to the best makes a link a review
 MAX_CANDIDATES = 3  # listed on a review
 
 # log2(m/u) per comparison level, u measured among the candidates blocking finds (so a name
 # agreement, which blocking already selects for, is weaker evidence than it would be city-wide).
-# Estimated from the demo generator's ground truth (bench/intake.py --estimate prints them) and
-# moderated toward zero where the generator is cleaner than life (it never moves anyone within a
-# season, so it would punish a 400 m move with -8).
+# Moderated toward zero where the generator is cleaner than life (it never moves anyone within a
+# season, so its estimate would punish a 400 m move with -8).
 WEIGHTS: dict[str, float] = {
     "name_exact": 4.0,  # minus up to 2 for names many archives share
     "name_pinyin": 2.0,  # homophone: 张伟 / 章伟
@@ -64,7 +66,7 @@ WEIGHTS: dict[str, float] = {
     "birth_near": -1.0,  # 2-3 years from a stated age
     "birth_off": -3.0,  # 4-5 years from a stated age
     "birth_differ": -10.0,
-    "place_same": 3.5,  # same season, within PLACE_SAME_M of a stay
+    "place_same": 4.0,  # same season, within PLACE_SAME_M of a stay
     "place_near": -2.0,
     "place_far": -5.0,
     "place_elsewhere": -8.0,  # same season, more than PLACE_FAR_M away
@@ -74,7 +76,10 @@ WEIGHTS: dict[str, float] = {
 PLACE_SAME_M = 80.0
 PLACE_NEAR_M = 400.0
 PLACE_FAR_M = 2000.0
-FREQUENT_NAME_PENALTY_MAX = 2.0
+FREQUENT_NAME_PENALTY_MAX = 2.0  # when the report has a place to compare
+# Without a place, a common name's candidates are spread over the city, and each is a priori
+# less likely to be the one: the full term-frequency penalty applies.
+FREQUENT_NAME_PENALTY_NO_PLACE = 5.0
 
 Decision = Literal["new", "linked", "review", "rejected"]
 _EARTH_M = 6_371_000.0
@@ -307,7 +312,8 @@ def _name(e: Evidence, p: Profile, index: LinkageIndex | None, out: list) -> Non
     weight = WEIGHTS[level]
     if level in ("name_exact", "name_pinyin") and index is not None:
         shared = index.name_count(n.key)
-        weight -= min(FREQUENT_NAME_PENALTY_MAX, math.log2(max(shared, 1)))
+        cap = FREQUENT_NAME_PENALTY_MAX if e.lon is not None else FREQUENT_NAME_PENALTY_NO_PLACE
+        weight -= min(cap, math.log2(max(shared, 1)))
     out.append((level, weight))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
@@ -31,6 +32,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+)
+from sqlalchemy import (
     text as sql_text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -410,7 +413,7 @@ def _link_cases_to_residents() -> None:
     created by 0004residents and declared here, where both tables are known."""
     from geo.cases.models import Case
 
-    table = Case.__table__
+    table: Any = Case.__table__
     if not any(
         isinstance(c, ForeignKeyConstraint) and c.column_keys == ["resident_id"]
         for c in table.constraints
@@ -421,3 +424,6 @@ def _link_cases_to_residents() -> None:
 
 
 _link_cases_to_residents()
+
+# The retention purger is registered by importing its module (needs the classes above).
+from geo.residents import purge as _purge  # noqa: E402, F401

@@ -170,6 +170,7 @@ def normalize(
     received_at: datetime,
     today: date,
     as_received: dict[str, Any] | None = None,
+    identify: bool = True,
 ) -> Normalized:
     """Check and normalise one report (English keys, as `ReportIn`); problems are collected.
 
@@ -218,7 +219,7 @@ def normalize(
         else:
             if not 1 <= n.household_size <= 20:
                 p.append("household_size must be between 1 and 20")
-    if n.name is None and n.id_number is None and not p:
+    if identify and n.name is None and n.id_number is None and not p:
         p.append("no name and no ID number: nothing says who this is")
     return n
 

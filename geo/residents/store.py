@@ -118,7 +118,12 @@ class ArchiveWriter:
         for r in rows:
             if r["resident_id"] is not None:
                 pending.setdefault(r["resident_id"], []).append(r)
-        self.refresh(touched, pending, prune=prune)
+        scopes = self.refresh(touched, pending, prune=prune)
+        for r in rows:
+            # A report that places no one (a ticket with no address) is seen where its person
+            # lives: it takes the archive's scope, so the person's grid worker sees it.
+            if r["resident_id"] is not None and r["community_code"] is None:
+                r.update(scopes[r["resident_id"]])
         ids = bulk.next_ids(self.session, "intake_report", len(rows))
         params = [
             {**{k: v for k, v in r.items() if k in _REPORT_COLUMNS}, "id": i,
@@ -134,7 +139,7 @@ class ArchiveWriter:
         pending: dict[int, list[dict]] | None = None,
         *,
         prune: bool = True,
-    ) -> None:
+    ) -> dict[int, dict[str, Any]]:
         """Recompute residents and their stays from their stored reports plus `pending` ones.
 
         `prune` deletes stays of seasons no report supports any more (after a merge or split;
@@ -142,7 +147,7 @@ class ArchiveWriter:
         """
         ids = sorted(set(resident_ids))
         if not ids:
-            return
+            return {}
         stored = archive_rows(self.session, ids)
         current = {
             r.id: r
@@ -153,6 +158,7 @@ class ArchiveWriter:
         }  # fmt: skip
         now = datetime.now(UTC)
         residents, stays, keep = [], [], []
+        scopes: dict[int, dict[str, Any]] = {}
         for rid in ids:
             rows = stored[rid] + (pending or {}).get(rid, [])
             if not rows:
@@ -162,6 +168,7 @@ class ArchiveWriter:
             scope = archive.scope_of(seasons)
             if scope is None:
                 raise ValueError(f"resident {rid} would have no located report")
+            scopes[rid] = scope
             residents.append(self._resident(rid, values, scope, current.get(rid), now))
             for s in seasons.values():
                 stays.append(
@@ -183,6 +190,7 @@ class ArchiveWriter:
                     tuple_(Stay.resident_id, Stay.season).not_in(keep) if keep else true(),
                 )
             )
+        return scopes
 
     @staticmethod
     def _resident(

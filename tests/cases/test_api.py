@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.deps import get_session, request_scope
-from tests.cases.conftest import CELL, OTHER_CELL, make_caller, point_in
+from tests.cases.conftest import CELL, make_caller
 
 
 @pytest.fixture
@@ -161,7 +161,7 @@ def test_sse_streams_changes_in_scope(cases_client, callers, new_case, session):
     r = cases_client.get("/api/v1/cases/changes", params=params, headers=callers["grid_worker"].headers)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     events = [block for block in r.text.split("\n\n") if "event: case" in block]
-    assert len(events) == 2 and all(f'"case_id"' not in e for e in events)
+    assert len(events) == 2 and all('"case_id"' not in e for e in events)
     assert f'"id":{cid}' in events[-1] and '"action":"accept"' in events[-1]
     assert events[0].startswith("id: ")
     resumed = cases_client.get("/api/v1/cases/changes", params=params, headers={
@@ -247,3 +247,35 @@ def test_open_cases_layer_in_tiles_and_ogc(cases_client, callers, new_case):
                              headers=callers["other_grid"].headers)
     assert cid not in [f["id"] for f in other.json()["features"]]
     assert cases_client.get("/ogc/collections/open_cases/items").status_code == 404
+
+
+def test_reveal_reporter_phone_needs_purpose_scope_and_is_audited(cases_client, callers, body, session):
+    cid = _create(cases_client, callers["channel"], body).json()["case"]["id"]
+    url = f"/api/v1/cases/{cid}/reveal-phone"
+    ok = cases_client.post(url, json={"purpose": "case_handling", "reason": "回访诉求人"},
+                           headers=callers["grid_worker"].headers)
+    assert ok.status_code == 200 and ok.json()["value"] == "13900001234"
+    assert cases_client.post(url, json={"purpose": "curiosity", "reason": "想看看"},
+                             headers=callers["grid_worker"].headers).status_code == 422
+    assert cases_client.post(url, json={"purpose": "case_handling", "reason": "回访诉求人"},
+                             headers=callers["other_grid"].headers).status_code == 404
+    assert cases_client.post(url, json={"purpose": "case_handling", "reason": "回访诉求人"},
+                             headers=callers["channel"].headers).status_code == 403
+    audited = session.execute(text(
+        "SELECT count(*) FROM audit_event WHERE action = 'case.reveal' AND :i = ANY(object_ids)"
+    ), {"i": str(cid)}).scalar()
+    assert audited == 1
+
+
+def test_case_by_address_is_geocoded(cases_client, callers, session):
+    address = session.execute(text(
+        "SELECT full_address FROM address_point WHERE cell_code = :c AND building IS NOT NULL"
+        " ORDER BY id LIMIT 1"), {"c": CELL}).scalar()
+    r = _create(cases_client, callers["dispatcher"],
+                {"category": "housing", "description": "暖气不热", "address": address})
+    assert r.status_code == 201, r.text
+    assert r.json()["case"]["properties"]["cell_code"] == CELL
+    assert r.json()["case"]["properties"]["address"] == address
+    bad = _create(cases_client, callers["dispatcher"],
+                  {"category": "housing", "description": "暖气不热", "address": "火星基地1号"})
+    assert bad.status_code == 422 and "give a point" in bad.json()["detail"]

@@ -92,7 +92,7 @@ def test_same_if_match_from_two_connections_exactly_one_wins(committed):
     wins = [r for r in results if isinstance(r, dict)]
     losses = [r for r in results if isinstance(r, PreconditionFailed)]
     assert len(wins) == 1 and len(losses) == 1, results
-    assert losses[0].extra["etag"] == '"case-%d-v2"' % cid
+    assert losses[0].extra["etag"] == f'"case-{cid}-v2"'
     version, status = _version(committed, cid)
     assert version == 2 and status == wins[0]["properties"]["status"]
     assert _events(committed, cid, "accept") + _events(committed, cid, "cancel") == 1

@@ -101,3 +101,45 @@ def test_planner_gets_aggregates_but_no_rows(session, callers, case_id):
     assert facts >= 1
     cols = session.execute(text("SELECT * FROM case_kpi_facts() LIMIT 1")).keys()
     assert not {"description", "reporter_name", "reporter_phone_enc", "geom"} & set(cols)
+
+
+@pytest.fixture
+def app_role_client(session, callers, cases_client):
+    """HTTP through the app as the application role: RLS decides, as in production."""
+    session.commit()
+    session.get_bind().exec_driver_sql(f'SET LOCAL ROLE "{security_settings().db_role}"')
+    return cases_client
+
+
+def test_http_paths_hold_under_rls(app_role_client, callers, inside):
+    c = app_role_client
+    filed = c.post("/open311/v2/requests.json", data={
+        "service_code": "tourism", "lat": inside[1], "long": inside[0], "description": "景区预约"})
+    assert filed.status_code == 201, filed.text
+    rid = filed.json()[0]["service_request_id"]
+    # another caller's request leaves its settings in this (shared, test) transaction: the
+    # anonymous read below must set its own
+    assert c.get("/api/v1/cases", headers=callers["other_grid"].headers).status_code == 200
+    (req,) = c.get(f"/open311/v2/requests/{rid}.json").json()
+    assert req["service_request_id"] == rid and req["status"] == "open"
+    assert [r["service_request_id"] for r in
+            c.get("/open311/v2/requests.json", params={"service_request_id": rid}).json()] == [rid]
+    anon = c.post("/api/v1/cases", json={"category": "other", "description": "匿名上报",
+                                          "lon": inside[0], "lat": inside[1]})
+    assert anon.status_code == 201, anon.text
+    gw = callers["grid_worker"].headers
+    mine = c.post("/api/v1/cases", json={"category": "medical", "description": "网格员上报",
+                                          "lon": inside[0], "lat": inside[1]}, headers=gw)
+    assert mine.status_code == 201, mine.text
+    cid, tag = mine.json()["case"]["id"], mine.headers["ETag"]
+    for action in ("accept", "dispatch", "start"):
+        r = c.post(f"/api/v1/cases/{cid}/transitions", json={"action": action},
+                   headers={**gw, "If-Match": tag})
+        assert r.status_code == 200, r.text
+        tag = r.headers["ETag"]
+    ids = {f["id"] for f in c.get("/api/v1/cases/open.geojson", headers=gw).json()["features"]}
+    assert cid in ids
+    other = c.get("/api/v1/cases/open.geojson", headers=callers["other_grid"].headers).json()
+    assert cid not in {f["id"] for f in other["features"]}
+    kpis = c.get("/api/v1/kpis", headers=callers["planner"].headers)
+    assert kpis.status_code == 200 and kpis.json()["rows"]

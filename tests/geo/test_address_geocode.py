@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import random
 from dataclasses import dataclass
 
@@ -9,6 +10,7 @@ import pytest
 from rapidfuzz.distance import Levenshtein
 from sqlalchemy import text
 
+from geo.addresses import gazetteer
 from geo.addresses.geocode import DEFAULT_MIN_SCORE, geocode_address, geocode_many
 from geo.errors import InvalidInput, NotFound
 from geo.locate import locate
@@ -72,6 +74,20 @@ def keys_in_district(session, district: str) -> set[str]:
             {"d": district},
         ).scalars()
     )
+
+
+def test_doctests() -> None:
+    result = doctest.testmod(gazetteer)
+    assert result.attempted >= 1 and result.failed == 0
+
+
+def test_typo_in_a_suffix_that_compound_key_drops(session) -> None:
+    """福苑小区二期 has the key 福苑2期; 福猫小区二期 must still find it, not 兴安小区二期."""
+    row = rows(session, "a.building = 1 AND a.compound LIKE '%苑小区%'")[0]
+    typo = row.compound.replace("苑小区", "鹤小区")
+    m = geocode_address(session, f"{row.district_name}{row.street_name}{typo}1号楼")
+    assert m.match == "fuzzy" and m.compound == row.compound, m.note
+    assert m.cell_code == row.cell_code
 
 
 def test_full_form_is_exact_and_in_the_gazetteer_cell(session) -> None:
@@ -371,7 +387,8 @@ def test_geocode_many_equals_one_by_one(session) -> None:
 
 def test_geocode_many_reports_a_bad_row_instead_of_failing(session) -> None:
     row = one_building(session, key_districts="many")
-    results = geocode_many(session, [row.full_address, "", "林" * 201])
-    assert [r.match for r in results] == ["exact", "none", "none"]
+    results = geocode_many(session, [row.full_address, "", "林" * 201, None, float("nan")])
+    assert [r.match for r in results] == ["exact", "none", "none", "none", "none"]
+    assert all(r.note == "address is empty" for r in results[3:])
     assert "empty" in results[1].note and "201 characters" in results[2].note
     assert results[1].lon is None

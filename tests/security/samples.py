@@ -71,7 +71,13 @@ def _case(session: Session, samples: Samples, lon: float, lat: float) -> None:
     samples.extra_query["/api/v1/cases/changes"] = {"max_seconds": "0.3", "poll_seconds": "0.2"}
 
 
-SAMPLERS: list[Callable[[Session, Samples, float, float], None]] = [_case]
+def _residents(session: Session, samples: Samples, lon: float, lat: float) -> None:
+    from tests.residents.samples import residents_sampler
+
+    residents_sampler(session, samples, lon, lat)
+
+
+SAMPLERS: list[Callable[[Session, Samples, float, float], None]] = [_case, _residents]
 
 
 def build(session: Session, account_name: str) -> Samples:
@@ -92,7 +98,9 @@ def build(session: Session, account_name: str) -> Samples:
 
 def dependency_overrides(session: Session) -> dict[Callable[..., Any], Callable[..., Any]]:
     """Dependencies that open their own sessions, pointed at the test's session."""
-    out: dict[Callable[..., Any], Callable[..., Any]] = {}
+    from tests.residents.samples import dependency_overrides as residents_overrides
+
+    out: dict[Callable[..., Any], Callable[..., Any]] = residents_overrides(session)
     try:
         from api.routes import cases as case_routes
     except ImportError:  # pragma: no cover - before the cases feature

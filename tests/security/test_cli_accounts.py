@@ -50,7 +50,7 @@ def test_users_add_prints_a_generated_password_and_scopes_the_account(run, sessi
     assert "password of wang.grid" in result.output
     account = session.scalar(select(Account).where(Account.name == "wang.grid"))
     assert account.cells == ["230717001001001", "230717001001002"]
-    password = result.output.strip().splitlines()[-1].strip()
+    password = result.output.split()[-1]
     assert login.authenticate(session, "wang.grid", password).access_token
 
 
@@ -76,11 +76,11 @@ def test_users_add_refuses_bad_scopes(run, args, message):
 def test_channel_account_gets_an_api_key_and_keys_rotate_and_revoke(run, session):
     result = run("users", "add", "rider-co", "--role", "channel", "--channel", "delivery_rider")
     assert result.exit_code == 0, result.output
-    key = result.output.strip().splitlines()[-1].strip()
+    key = result.output.split()[-1]
     assert apikeys.principal_from_api_key(session, key).channel == "delivery_rider"
     rotated = run("users", "rotate-key", "rider-co")
     assert rotated.exit_code == 0
-    new_key = rotated.output.strip().splitlines()[-1].strip()
+    new_key = rotated.output.split()[-1]
     assert new_key != key and apikeys.principal_from_api_key(session, new_key)
     from geo.errors import Unauthorized
 
@@ -110,7 +110,7 @@ def test_disable_list_set_role_reset_password(run, session):
         login.authenticate(session, "li.community", "Community-2026!")
     assert run("users", "enable", "li.community").exit_code == 0
     reset = run("users", "reset-password", "li.community")
-    new = reset.output.strip().splitlines()[-1].strip()
+    new = reset.output.split()[-1]
     assert login.authenticate(session, "li.community", new).access_token
     actions = set(session.scalars(select(AuditEvent.action).where(AuditEvent.actor_role == "system")))
     assert {"account.create", "account.update", "account.password"} <= actions
@@ -177,6 +177,7 @@ def test_retention_cutoff_and_purge_of_disabled_staff(run, session):
                             password="Current-Staff-1", phone="13912345678")
     accounts.update_account(session, system, "t-gone", is_active=False,
                             now=datetime(2022, 9, 1, tzinfo=UTC))
+    session.commit()  # the dry run rolls back its own transaction
     dry = run("privacy", "purge", "--dry-run", "--today", "2026-11-26")
     assert dry.exit_code == 0, dry.output
     assert _json(dry.output)["counts"]["account_personal_data"] == 1

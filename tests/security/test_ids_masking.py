@@ -109,6 +109,7 @@ def test_api_answers_422_with_a_clear_message(session, app_client, callers, fiel
     assert response.status_code == 422, response.text
     assert message in response.json()["detail"]
     assert field in response.json()["detail"]
+    assert str(value) not in response.text  # the rejected number is not echoed back
 
 
 def test_request_bodies_reject_unknown_fields(session, app_client, callers):

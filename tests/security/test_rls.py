@@ -198,6 +198,12 @@ def test_policy_sql_is_deny_by_default_and_validated():
         scoped_rls_sql("stay", cell_col="cell_code", city_wide=("superuser",))
 
 
+def test_policy_role_names_match_the_roles():
+    from geo import rls
+
+    assert {r.value for r in Role} == rls.ROLE_NAMES
+
+
 def test_in_scope_mirrors_scope_filter():
     assert in_scope(principal(Role.grid_worker), cell_code=OWN_CELL)
     assert not in_scope(principal(Role.grid_worker), cell_code=NEIGHBOUR)

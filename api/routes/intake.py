@@ -1,0 +1,101 @@
+"""The six-channel intake (六联同治) over HTTP: channels submit reports and read back their own.
+
+Linking a report reads archives across the whole city, so the intake runs in its own unit of
+work as the system (`system_session`), like a queue worker would; the caller only ever reads
+back what its role and scope allow, through the request's own session (row-level security).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
+
+from api.auth import CurrentUser, access
+from api.deps import SessionDep, request_scope
+from geo.access import Channel, Principal, Role, as_system
+from geo.db import get_engine, session_factory
+from geo.errors import InvalidInput
+from geo.residents import records, reports
+from geo.residents.intake import Intake, Item, Submission
+from geo.residents.records import IntakeRequest
+
+router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
+SUBMITTERS = (Role.channel, Role.grid_worker)
+READERS = (Role.channel, Role.grid_worker, Role.community_staff, Role.street_staff)
+
+
+def system_session() -> Iterator[Session]:
+    """The intake's unit of work: the owner's connection, as the system; commits on success."""
+    with session_factory(get_engine())() as session:
+        as_system(session, "intake")
+        yield from request_scope(session)
+
+
+SystemSession = Annotated[Session, Depends(system_session)]
+
+
+def channel_of(me: Principal, declared: str) -> Channel:
+    """The channel a caller reports for: a channel account's own, a grid worker's 网格员."""
+    channel = records.parse_channel(declared)
+    own = me.channel if me.role == Role.channel else Channel.grid_worker.value
+    if channel.value != own:
+        raise InvalidInput(f"this account reports for channel {own}, not {channel.value}")
+    return channel
+
+
+@router.post(
+    "/reports",
+    summary="Submit one report or a batch (channel accounts: X-API-Key)",
+    **access(*SUBMITTERS),
+)
+def submit_reports(body: IntakeRequest, me: CurrentUser, system: SystemSession) -> dict[str, Any]:
+    """Each report is checked, placed in a cell (coordinates in the declared `crs`, or the
+    address through the gazetteer), linked to an archive or queued for review, and stored as
+    received. The answer says, per report, what happened to it."""
+    sub = Submission(
+        channel=channel_of(me, body.channel),
+        submitted_by_name=me.name[:100],
+        submitted_by=me.account_id,
+        source="api",
+        default_crs=records.parse_crs_name(body.crs),
+    )
+    items = [Item(r.model_dump(exclude_unset=True, mode="python")) for r in body.items()]
+    batch_id, outcomes = Intake(system).submit(sub, items, received_at=datetime.now(UTC))
+    counts = Counter(o.decision for o in outcomes)
+    return {
+        "batch_id": batch_id,
+        "counts": {k: counts.get(k, 0) for k in ("new", "linked", "review", "rejected")},
+        "reports": [o.for_channel() for o in outcomes],
+    }
+
+
+@router.get(
+    "/reports",
+    summary="Reports: a channel's own, or those placed in the caller's scope",
+    **access(*READERS),
+)
+def list_reports(
+    session: SessionDep,
+    me: CurrentUser,
+    batch_id: Annotated[int | None, Query(ge=1)] = None,
+    decision: Annotated[str | None, Query(description="new, linked, review, rejected")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    return reports.list_reports(
+        session, me, batch_id=batch_id, decision=decision, limit=limit, offset=offset
+    )
+
+
+@router.get(
+    "/reports/{report_id}",
+    summary="One report, as received and as decided",
+    **access(*READERS, scope="cell"),
+)
+def get_report(session: SessionDep, me: CurrentUser, report_id: int) -> dict[str, Any]:
+    return reports.get_report(session, me, report_id)

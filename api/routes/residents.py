@@ -1,0 +1,214 @@
+"""Residents (候鸟) over HTTP: lists and archives for grid workers and staff (masked, audited),
+the review queue, merges and splits, departures, edits, counts for dispatchers, aggregates for
+planners (small counts suppressed), and the Excel/CSV upload for staff.
+
+Reads use the request's session (row-level security on top of the query filters); changes to
+archives run in the intake's system unit of work after the service checked the caller's scope.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+
+from api.auth import CurrentUser, access
+from api.deps import SessionDep
+from api.routes.intake import SystemSession
+from geo.access import Role
+from geo.errors import InvalidInput
+from geo.residents import excel, imports, operations, service
+from geo.residents.records import current_season
+from geo.residents.schemas import (
+    DepartureConfirm,
+    MergeRequest,
+    ResidentEdit,
+    RevealRequest,
+    ReviewDecision,
+    SplitRequest,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["residents"])
+PERSONS = (Role.grid_worker, Role.community_staff, Role.street_staff)
+COUNTS = (Role.dispatcher, *PERSONS)
+AGGREGATES = (Role.planner, Role.dispatcher)
+MAX_UPLOAD = 20 * 1024 * 1024
+Season = Annotated[int | None, Query(ge=2000, le=2100, description="default: the current one")]
+
+
+@router.get("/residents", summary="Residents present in the caller's cells now (masked)",
+            **access(*PERSONS, scope="cell"))  # fmt: skip
+def list_residents(
+    session: SessionDep,
+    me: CurrentUser,
+    present: Annotated[bool, Query(description="only those present on `on`")] = True,
+    on: Annotated[date | None, Query(description="default today")] = None,
+    season: Season = None,
+    cell: Annotated[str | None, Query(pattern=r"^[0-9]{15}$")] = None,
+    q: Annotated[str | None, Query(max_length=20, description="part of a name")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    return service.list_residents(session, me, on=on, present=present, season=season, cell=cell,
+                                  q=q, limit=limit, offset=offset)  # fmt: skip
+
+
+@router.get("/residents/counts", summary="Residents present per cell (counts only)",
+            **access(*COUNTS))  # fmt: skip
+def counts(
+    session: SessionDep,
+    me: CurrentUser,
+    on: Annotated[date | None, Query(description="default today")] = None,
+) -> dict[str, Any]:
+    return service.counts_by_cell(session, me, on=on)
+
+
+def _seasons(season_from: int | None, season_to: int | None) -> tuple[int, int]:
+    last = season_to or current_season(service.today_local())
+    return season_from or last - 5, last
+
+
+@router.get("/residents/density",
+            summary="Residents per cell and month (counts below the threshold suppressed)",
+            **access(*AGGREGATES))  # fmt: skip
+def density(
+    session: SessionDep, me: CurrentUser, season_from: Season = None, season_to: Season = None
+) -> dict[str, Any]:
+    a, b = _seasons(season_from, season_to)
+    return service.density(session, me, season_from=a, season_to=b)
+
+
+@router.get("/residents/flows", summary="Arrivals and departures per month and community",
+            **access(*AGGREGATES))  # fmt: skip
+def flows(
+    session: SessionDep, me: CurrentUser, season_from: Season = None, season_to: Season = None
+) -> dict[str, Any]:
+    a, b = _seasons(season_from, season_to)
+    return service.flows(session, me, season_from=a, season_to=b)
+
+
+@router.get("/residents/origins", summary="Residents by province and city of origin (来源地)",
+            **access(*AGGREGATES))  # fmt: skip
+def origins(
+    session: SessionDep, me: CurrentUser, season_from: Season = None, season_to: Season = None
+) -> dict[str, Any]:
+    a, b = _seasons(season_from, season_to)
+    return service.origins(session, me, season_from=a, season_to=b)
+
+
+@router.get("/residents/review", summary="Reports the linkage left for the grid worker to decide",
+            **access(*PERSONS))  # fmt: skip
+def review_queue(
+    session: SessionDep, me: CurrentUser, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> dict[str, Any]:
+    items = operations.review_queue(session, me, limit=limit)
+    return {"items": items}
+
+
+@router.post("/residents/review/{report_id}",
+             summary="Decide a report in review: link to an archive, a new archive, or reject",
+             **access(*PERSONS, scope="cell"))  # fmt: skip
+def decide_review(
+    me: CurrentUser, system: SystemSession, report_id: int, body: ReviewDecision
+) -> dict[str, Any]:
+    return operations.resolve_review(system, me, report_id, action=body.action,
+                                     resident_id=body.resident_id, note=body.note)  # fmt: skip
+
+
+@router.get("/residents/departures",
+            summary="Stays past their expected departure with no report since: to confirm",
+            **access(*PERSONS))  # fmt: skip
+def departures(
+    session: SessionDep, me: CurrentUser, on: Annotated[date | None, Query()] = None
+) -> dict[str, Any]:
+    return {"items": operations.departures_due(session, me, on=on)}
+
+
+@router.post("/stays/{stay_id}/departure", summary="Confirm a departure: closes the stay",
+             **access(*PERSONS, scope="cell"))  # fmt: skip
+def confirm_departure(
+    me: CurrentUser, system: SystemSession, stay_id: int, body: DepartureConfirm
+) -> dict[str, Any]:
+    (report_id,) = operations.confirm_departures(system, me, [(stay_id, body.departed_on)],
+                                                  note=body.note)  # fmt: skip
+    return {"stay_id": stay_id, "departed_on": body.departed_on, "report_id": report_id}
+
+
+@router.post("/residents/import",
+             summary="Upload an Excel/CSV list (Chinese headers); dry run unless commit",
+             **access(Role.community_staff, Role.street_staff))  # fmt: skip
+def upload(
+    me: CurrentUser,
+    system: SystemSession,
+    file: Annotated[UploadFile, File(description=".xlsx or .csv")],
+    channel: Annotated[str, Form(description="which of the six channels the list comes from")],
+    crs: Annotated[str | None, Form(description="crs of 经度/纬度 without a 坐标系 column")] = None,
+    commit: Annotated[bool, Form()] = False,
+    skip_rejected: Annotated[bool, Form()] = False,
+) -> dict[str, Any]:
+    data = file.file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        raise InvalidInput(f"the file is larger than {MAX_UPLOAD // 1024 // 1024} MB")
+    table = excel.read_table(data, file.filename or "upload.xlsx")
+    return imports.run_import(system, me, table, channel=channel, crs=crs, commit=commit,
+                              skip_rejected=skip_rejected)  # fmt: skip
+
+
+@router.get("/residents/{resident_id}",
+            summary="动态管理档案: one archive with stays, reports, history (masked, audited)",
+            **access(*PERSONS, scope="cell"))  # fmt: skip
+def get_resident(session: SessionDep, me: CurrentUser, resident_id: int) -> dict[str, Any]:
+    return service.get_archive(session, me, resident_id)
+
+
+@router.patch("/residents/{resident_id}",
+              summary="Correct or add facts (recorded as the grid worker's own report)",
+              **access(*PERSONS, scope="cell"))  # fmt: skip
+def edit_resident(
+    session: SessionDep,
+    me: CurrentUser,
+    system: SystemSession,
+    resident_id: int,
+    body: ResidentEdit,
+) -> dict[str, Any]:
+    service.get_resident_row(session, me, resident_id)  # 404 outside the scope
+    return operations.edit(system, me, resident_id, body.model_dump(exclude_unset=True))
+
+
+@router.post("/residents/{resident_id}/reveal",
+             summary="Reveal a full ID or phone number: needs a purpose, audited",
+             **access(*PERSONS, scope="cell"))  # fmt: skip
+def reveal(
+    session: SessionDep, me: CurrentUser, resident_id: int, body: RevealRequest
+) -> dict[str, Any]:
+    return service.reveal(session, me, resident_id, field=body.field, purpose=body.purpose,
+                          reason=body.reason)  # fmt: skip
+
+
+@router.post("/residents/{resident_id}/merge", summary="Merge another archive into this one",
+             **access(*PERSONS, scope="cell"))  # fmt: skip
+def merge(
+    session: SessionDep,
+    me: CurrentUser,
+    system: SystemSession,
+    resident_id: int,
+    body: MergeRequest,
+) -> dict[str, Any]:
+    service.get_resident_row(session, me, resident_id)
+    service.get_resident_row(session, me, body.other_id)
+    return operations.merge(system, me, resident_id, body.other_id, note=body.note)
+
+
+@router.post("/residents/{resident_id}/split",
+             summary="Move reports that are about another person into a new archive",
+             **access(*PERSONS, scope="cell"))  # fmt: skip
+def split(
+    session: SessionDep,
+    me: CurrentUser,
+    system: SystemSession,
+    resident_id: int,
+    body: SplitRequest,
+) -> dict[str, Any]:
+    service.get_resident_row(session, me, resident_id)
+    return operations.split(system, me, resident_id, body.report_ids, note=body.note)

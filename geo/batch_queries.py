@@ -1,0 +1,37 @@
+"""The cells `geo.batch.CellIndex.from_session` indexes: those geo.locate.LOCATE_SQL can return."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geo.boundaries.releases import resolve_release
+
+# The same cells, with the same joins, as geo.locate.LOCATE_SQL, so both paths see the same set.
+CELLS_SQL = text(
+    """
+    SELECT g.code AS cell_code, g.name AS cell_name,
+           c.code AS community_code, c.name AS community_name,
+           s.code AS street_code, s.name AS street_name,
+           d.code AS district_code, d.name AS district_name, ST_AsBinary(g.geom) AS wkb
+    FROM grid_cell g
+    JOIN community c ON c.code = g.community_code
+         AND c.release_low <= :rid AND c.release_high >= :rid
+    JOIN street s ON s.code = c.street_code AND s.release_low <= :rid AND s.release_high >= :rid
+    JOIN district d ON d.code = s.district_code
+         AND d.release_low <= :rid AND d.release_high >= :rid
+    WHERE g.release_low <= :rid AND g.release_high >= :rid
+    ORDER BY g.code
+    """
+)
+
+
+def cells(session: Session, release: int | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Codes and names of every cell and its community, street and district, ordered by code,
+    and the cells' polygons (WGS84), in a release (default: the active one)."""
+    result = session.execute(CELLS_SQL, {"rid": resolve_release(session, release)})
+    frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+    return frame, shapely.from_wkb([bytes(w) for w in frame.pop("wkb")])

@@ -1,0 +1,432 @@
+"""Changes to archives after the intake: review decisions, merge, split, confirmed departures and
+grid workers' edits. Each moves or adds reports and rewrites the archives from all their reports
+(`store.ArchiveWriter.refresh`), writes the archive history (`resident_event`, append-only) and an
+audit row.
+
+These run with the intake's lock and as the system (an archive's reports lie in several cells,
+and rewriting it reads them all), after checking here that the caller's scope holds the objects
+it names: a resident or report outside it is NotFound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from geo.access import Channel, Principal
+from geo.audit import service as audit
+from geo.errors import Conflict, InvalidInput, NotFound
+from geo.residents import intake, records
+from geo.residents.linkage import Outcome
+from geo.residents.models import (
+    HealthCheck,
+    IntakeReport,
+    Resident,
+    ResidentEvent,
+    Stay,
+)
+from geo.residents.reports import Item, Located, Submission, report_row
+from geo.residents.service import in_scope, today_local
+from geo.residents.store import LINKED, ArchiveWriter, archive_rows
+
+R = IntakeReport
+_HC_ORDER = {"declined": 0, "invited": 1, "booked": 2, "done": 3}
+
+
+def _event(
+    session: Session,
+    me: Principal,
+    kind: str,
+    resident_id: int,
+    *,
+    other: int | None = None,
+    report_ids: Sequence[int] = (),
+    note: str | None = None,
+) -> None:
+    _events(session, me, [(kind, resident_id, other, report_ids, note)])
+
+
+def _events(
+    session: Session,
+    me: Principal,
+    items: Sequence[tuple[str, int, int | None, Sequence[int], str | None]],
+) -> None:
+    """Append history rows (kind, resident, other resident, reports, note), each in its
+    resident's current scope."""
+    if not items:
+        return
+    scopes = {
+        r.id: r
+        for r in session.execute(
+            select(Resident.id, Resident.cell_code, Resident.community_code, Resident.street_code)
+            .where(Resident.id.in_({i[1] for i in items}))
+        )
+    }  # fmt: skip
+    now = datetime.now(UTC)
+    session.execute(
+        insert(ResidentEvent),
+        [
+            {"at": now, "kind": kind, "resident_id": rid, "other_resident_id": other,
+             "report_ids": list(reports), "actor_name": me.name[:100],
+             "actor_role": str(me.role), "note": note, "cell_code": scopes[rid].cell_code,
+             "community_code": scopes[rid].community_code,
+             "street_code": scopes[rid].street_code}
+            for kind, rid, other, reports, note in items
+        ],
+    )  # fmt: skip
+
+
+def _resident(session: Session, me: Principal, resident_id: int) -> Resident:
+    row = session.scalar(
+        select(Resident).where(
+            Resident.id == resident_id, Resident.status == "active", in_scope(me, Resident)
+        )
+    )
+    if row is None:
+        raise NotFound(f"no resident {resident_id}")
+    return row
+
+
+def _rows_of_reports(session: Session, report_ids: Sequence[int]) -> list[dict[str, Any]]:
+    from sqlalchemy import func
+
+    from geo.residents.store import ARCHIVE_COLUMNS
+
+    stmt = select(
+        *ARCHIVE_COLUMNS, func.ST_X(R.geom).label("lon"), func.ST_Y(R.geom).label("lat")
+    ).where(R.id.in_(list(report_ids)))
+    return [dict(r) for r in session.execute(stmt).mappings()]
+
+
+def _move(session: Session, report_ids: Sequence[int], to: int, decision: str, me: Principal):
+    """Point reports at an archive that `refresh` was just told about."""
+    session.execute(
+        update(R)
+        .where(R.id.in_(list(report_ids)))
+        .values(resident_id=to, decision=decision, decided_by=me.name[:100],
+                decided_at=datetime.now(UTC), candidates=None)
+    )  # fmt: skip
+
+
+# --- review -------------------------------------------------------------------------------
+
+
+def review_queue(session: Session, me: Principal, *, limit: int = 100) -> list[dict[str, Any]]:
+    """Reports the linkage could not decide, in the caller's cells, oldest first; each with its
+    candidate archives (details only for candidates in the caller's scope)."""
+    from geo.residents.service import report_summary
+
+    reports = session.scalars(
+        select(R).where(R.decision == "review", in_scope(me, R))
+        .order_by(R.received_at, R.id).limit(limit)
+    ).all()  # fmt: skip
+    ids = {c["resident_id"] for x in reports for c in (x.candidates or [])}
+    visible = {
+        r.id: r
+        for r in session.scalars(
+            select(Resident).where(Resident.id.in_(ids), in_scope(me, Resident))
+        )
+    }
+    out = []
+    for x in reports:
+        item = report_summary(x)
+        item["candidates"] = []
+        for c in x.candidates or []:
+            r = visible.get(c["resident_id"])
+            item["candidates"].append(
+                {**c, "resident": None if r is None else {
+                    "id": r.id, "name": r.name, "sex": r.sex, "birth_year": r.birth_year,
+                    "phone": r.phone_masked, "id_number": r.id_number_masked,
+                    "cell_code": r.cell_code}}
+            )  # fmt: skip
+        out.append(item)
+    return out
+
+
+def resolve_review(
+    session: Session,
+    me: Principal,
+    report_id: int,
+    *,
+    action: str,
+    resident_id: int | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """The grid worker's decision on a report in review: link it to an archive (one of its
+    candidates, or any archive in the caller's scope), found a new archive, or reject it."""
+    return resolve_reviews(session, me, [(report_id, action, resident_id)], note=note)[0]
+
+
+def resolve_reviews(
+    session: Session,
+    me: Principal,
+    decisions: Sequence[tuple[int, str, int | None]],
+    *,
+    note: str | None = None,
+) -> list[dict[str, Any]]:
+    """Several review decisions (report id, link | new | reject, resident id) at once."""
+    intake.lock(session)
+    ids = [d[0] for d in decisions]
+    reports = {x.id: x for x in session.scalars(
+        select(R).where(R.id.in_(ids), in_scope(me, R)).with_for_update())}  # fmt: skip
+    writer = ArchiveWriter(session)
+    rows = {r["id"]: r for r in _rows_of_reports(session, ids)}
+    results: list[dict[str, Any]] = []
+    moves: list[tuple[int, int, str, str]] = []
+    pending: dict[int, list[dict[str, Any]]] = {}
+    for report_id, action, resident_id in decisions:
+        x = reports.get(report_id)
+        if x is None:
+            raise NotFound(f"no report {report_id} in review")
+        if x.decision != "review":
+            raise Conflict(f"report {report_id} is not in review (it is {x.decision})")
+        if action == "reject":
+            reason = f"rejected on review by {me.name}" + (f": {note}" if note else "")
+            session.execute(update(R).where(R.id == x.id).values(
+                decision="rejected", reject_reason=reason, decided_by=me.name[:100],
+                decided_at=datetime.now(UTC), candidates=None))  # fmt: skip
+            results.append({"report_id": x.id, "decision": "rejected"})
+            continue
+        if action == "link":
+            rid = _link_target(session, me, x, resident_id)
+            decision, kind = "linked", "review_linked"
+        elif action == "new":
+            rid, decision, kind = writer.new_resident_id(), "new", "review_new"
+        else:
+            raise InvalidInput("action must be link, new or reject")
+        row = {**rows[x.id], "resident_id": rid}
+        pending.setdefault(rid, []).append(row)
+        moves.append((x.id, rid, decision, kind))
+        results.append({"report_id": x.id, "decision": decision, "resident_id": rid})
+    writer.refresh(pending, pending)
+    for decision in ("linked", "new"):
+        for rid in {m[1] for m in moves if m[2] == decision}:
+            _move(session, [m[0] for m in moves if m[1] == rid and m[2] == decision], rid,
+                  decision, me)  # fmt: skip
+    _events(session, me, [(kind, rid, None, [report_id], note)
+                          for report_id, rid, _, kind in moves])  # fmt: skip
+    audit.record(session, me, "resident.review", object_type="intake_report", object_ids=ids,
+                 detail={"actions": sorted({d[1] for d in decisions})})  # fmt: skip
+    return results
+
+
+def _link_target(session: Session, me: Principal, x: Any, resident_id: int | None) -> int:
+    if resident_id is None:
+        raise InvalidInput("action=link needs resident_id")
+    listed = {c["resident_id"] for c in x.candidates or []}
+    visible = select(Resident.id).where(Resident.id == resident_id, Resident.status == "active")
+    if resident_id not in listed:
+        visible = visible.where(in_scope(me, Resident))
+    if session.scalar(visible) is None:
+        raise NotFound(f"no resident {resident_id} among the candidates or in your scope")
+    return resident_id
+
+
+# --- merge and split ----------------------------------------------------------------------
+
+
+def merge(
+    session: Session, me: Principal, survivor_id: int, other_id: int, *, note: str | None = None
+) -> dict[str, Any]:
+    """Merge archive `other_id` into `survivor_id`: its reports, concern-log entries, health
+    checks and cases move over; it stays as a `merged` row pointing at the survivor."""
+    if survivor_id == other_id:
+        raise InvalidInput("cannot merge an archive into itself")
+    intake.lock(session)
+    survivor = _resident(session, me, survivor_id)
+    other = _resident(session, me, other_id)
+    moved = list(session.scalars(select(R.id).where(R.resident_id == other.id,
+                                                     R.decision.in_(LINKED))))  # fmt: skip
+    rows = archive_rows(session, [other.id])[other.id]
+    for r in rows:
+        r["resident_id"] = survivor.id
+    ArchiveWriter(session).refresh([survivor.id], {survivor.id: rows})
+    session.execute(update(R).where(R.id.in_(moved)).values(resident_id=survivor.id))
+    _move_dependents(session, other.id, survivor.id)
+    session.execute(delete(Stay).where(Stay.resident_id == other.id))
+    session.execute(
+        update(Resident).where(Resident.id == other.id)
+        .values(status="merged", merged_into_id=survivor.id, updated_at=datetime.now(UTC))
+    )  # fmt: skip
+    _event(session, me, "merged", survivor.id, other=other.id, report_ids=moved, note=note)
+    _event(session, me, "merged_into", other.id, other=survivor.id, report_ids=moved, note=note)
+    audit.record(session, me, "resident.merge", object_type="resident",
+                 object_ids=[survivor.id, other.id], detail={"reports": len(moved)})  # fmt: skip
+    return {"resident_id": survivor.id, "merged": other.id, "reports_moved": moved}
+
+
+def _move_dependents(session: Session, source: int, target: int) -> None:
+    from geo.cases.models import Case
+    from geo.residents.models import ConcernEntry
+
+    session.execute(
+        update(ConcernEntry).where(ConcernEntry.resident_id == source).values(resident_id=target)
+    )
+    session.execute(update(Case).where(Case.resident_id == source).values(resident_id=target))
+    mine = {h.season: h for h in session.scalars(
+        select(HealthCheck).where(HealthCheck.resident_id == target))}  # fmt: skip
+    for h in session.scalars(select(HealthCheck).where(HealthCheck.resident_id == source)).all():
+        keep = mine.get(h.season)
+        if keep is None:
+            session.execute(update(HealthCheck).where(HealthCheck.id == h.id)
+                            .values(resident_id=target))  # fmt: skip
+            continue
+        if _HC_ORDER[h.status] > _HC_ORDER[keep.status]:
+            session.execute(update(HealthCheck).where(HealthCheck.id == keep.id).values(
+                status=h.status, invited_on=h.invited_on, booked_for=h.booked_for,
+                done_on=h.done_on))  # fmt: skip
+        session.execute(delete(HealthCheck).where(HealthCheck.id == h.id))
+
+
+def split(
+    session: Session,
+    me: Principal,
+    resident_id: int,
+    report_ids: Sequence[int],
+    *,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """Move `report_ids` out of an archive into a new one (a wrong link or merge undone). Both
+    archives must keep at least one report with a location."""
+    intake.lock(session)
+    source = _resident(session, me, resident_id)
+    own = set(session.scalars(select(R.id).where(R.resident_id == source.id,
+                                                  R.decision.in_(LINKED))))  # fmt: skip
+    wanted = set(report_ids)
+    if not wanted <= own:
+        raise InvalidInput(f"reports {sorted(wanted - own)} are not linked to resident {source.id}")
+    if wanted == own:
+        raise InvalidInput("a split must leave at least one report in the archive")
+    rows = archive_rows(session, [source.id])[source.id]
+    leaving = [r for r in rows if r["id"] in wanted]
+    staying = [r for r in rows if r["id"] not in wanted]
+    for part, label in ((leaving, "the split-off"), (staying, "the remaining")):
+        if not any(r["lon"] is not None for r in part):
+            raise InvalidInput(f"{label} reports must include one with a location")
+    writer = ArchiveWriter(session)
+    new_id = writer.new_resident_id()
+    for r in leaving:
+        r["resident_id"] = new_id
+    writer.refresh([new_id], {new_id: leaving})
+    session.execute(update(R).where(R.id.in_(sorted(wanted))).values(resident_id=new_id))
+    writer.refresh([source.id])
+    _event(session, me, "split", source.id, other=new_id, report_ids=sorted(wanted), note=note)
+    _event(session, me, "split_from", new_id, other=source.id, report_ids=sorted(wanted),
+           note=note)  # fmt: skip
+    audit.record(session, me, "resident.split", object_type="resident",
+                 object_ids=[source.id, new_id], detail={"reports": len(wanted)})  # fmt: skip
+    return {"resident_id": source.id, "new_resident_id": new_id, "reports_moved": sorted(wanted)}
+
+
+# --- reports written by a grid worker directly into an archive ------------------------------
+
+
+def _direct(
+    session: Session,
+    me: Principal,
+    resident: Resident,
+    fields: dict[str, Any],
+    *,
+    season: int,
+    scope: dict[str, Any],
+    why: str,
+) -> dict[str, Any]:
+    """A grid worker's report about a known resident (an edit, a confirmed departure)."""
+    now = datetime.now(UTC)
+    n = records.normalize(
+        fields, default_crs=None, received_at=now, today=today_local(), identify=False
+    )
+    if n.problems:
+        raise InvalidInput("; ".join(n.problems))
+    n.season = season
+    sub = Submission(
+        channel=Channel.grid_worker, submitted_by_name=me.name[:100],
+        submitted_by=me.account_id, source="staff",
+    )  # fmt: skip
+    loc = Located(cell_code=scope["cell_code"], community_code=scope["community_code"],
+                          street_code=scope["street_code"])  # fmt: skip
+    decision = Outcome("linked", resident.id, None, ((why, 0.0),))
+    row = report_row(sub, None, now, Item(fields), n, loc, decision)
+    row["decided_by"] = me.name[:100]
+    return row
+
+
+def edit(session: Session, me: Principal, resident_id: int, changes: dict[str, Any]) -> dict:
+    """A grid worker corrects or adds facts: stored as their own report, so provenance shows
+    who said what when, and nothing earlier is overwritten."""
+    fields = {k: v for k, v in changes.items() if v is not None}
+    if not fields:
+        raise InvalidInput("nothing to change")
+    intake.lock(session)
+    r = _resident(session, me, resident_id)
+    scope = {"cell_code": r.cell_code, "community_code": r.community_code,
+             "street_code": r.street_code}  # fmt: skip
+    row = _direct(session, me, r, fields, season=records.current_season(today_local()),
+                  scope=scope, why="edited_by_grid_worker")  # fmt: skip
+    (report_id,) = ArchiveWriter(session).write([row])
+    _event(session, me, "edited", r.id, report_ids=[report_id], note=", ".join(sorted(fields)))
+    audit.record(session, me, "resident.edit", object_type="resident", object_ids=[r.id],
+                 fields=sorted(fields))  # fmt: skip
+    return {"resident_id": r.id, "report_id": report_id}
+
+
+def departures_due(session: Session, me: Principal, *, on: date | None = None) -> list[dict]:
+    """Stays in the caller's scope past their expected departure with no report since: for the
+    grid worker to confirm (or to report the person still here)."""
+    from geo.residents.service import stay_state
+
+    on = on or today_local()
+    state = stay_state(on)
+    rows = session.execute(
+        select(Stay, Resident.name, Resident.phone_masked)
+        .join(Resident, Resident.id == Stay.resident_id)
+        .where(state == "departure_due", in_scope(me, Stay), Resident.status == "active")
+        .order_by(Stay.expected_departure, Stay.id)
+    ).all()
+    return [
+        {"stay_id": s.id, "resident_id": s.resident_id, "name": name, "phone": phone,
+         "season": s.season, "cell_code": s.cell_code, "address": s.address,
+         "arrived_on": s.arrived_on, "expected_departure": s.expected_departure,
+         "last_reported_on": s.last_reported_on}
+        for s, name, phone in rows
+    ]  # fmt: skip
+
+
+def confirm_departures(
+    session: Session,
+    me: Principal,
+    departures: Sequence[tuple[int, date]],
+    *,
+    note: str | None = None,
+) -> list[int]:
+    """Close stays: each confirmation is the grid worker's report of the departure date."""
+    intake.lock(session)
+    ids = [stay_id for stay_id, _ in departures]
+    stays = {s.id: s for s in session.scalars(select(Stay).where(Stay.id.in_(ids),
+                                                                 in_scope(me, Stay)))}  # fmt: skip
+    residents = {r.id: r for r in session.scalars(
+        select(Resident).where(Resident.id.in_({s.resident_id for s in stays.values()}),
+                               Resident.status == "active"))}  # fmt: skip
+    rows = []
+    today = today_local()
+    for stay_id, day in departures:
+        s = stays.get(stay_id)
+        if s is None or s.resident_id not in residents:
+            raise NotFound(f"no stay {stay_id}")
+        if day < s.arrived_on or day > today:
+            raise InvalidInput(f"departure {day} must lie between arrival {s.arrived_on} and today")
+        fields = {"departed_on": day, "note": note}
+        scope = {"cell_code": s.cell_code, "community_code": s.community_code,
+                 "street_code": s.street_code}  # fmt: skip
+        row = _direct(session, me, residents[s.resident_id], fields, season=s.season, scope=scope,
+                      why="departure_confirmed")  # fmt: skip
+        rows.append(row)
+    report_ids = ArchiveWriter(session).write(rows)
+    _events(session, me, [("departure_confirmed", row["resident_id"], None, [report_id], note)
+                          for row, report_id in zip(rows, report_ids, strict=True)])  # fmt: skip
+    audit.record(session, me, "stay.departure", object_type="stay", object_ids=ids)
+    return report_ids

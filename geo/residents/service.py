@@ -1,0 +1,401 @@
+"""Reading residents, per role.
+
+| role | sees |
+| --- | --- |
+| grid worker | residents of its cell(s): lists, archives (stays, reports, history), masked |
+| community / street staff | the same for the community / street |
+| dispatcher | counts of residents present per cell, nothing else |
+| planner | residents per cell and month, arrivals/departures, origins; counts < 10 suppressed |
+| channel | its own reports (geo.residents.reports), never an archive |
+
+A resident is in scope by its latest stay's cell (the `resident` row's scope columns); within an
+archive, stays and reports show as far as they lie in the caller's scope (row-level security
+would hide the rest anyway). ID and phone numbers are masked in every response; revealing one is
+an explicit, audited act (`reveal`). Every read of a person's record writes an audit row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, select, text
+from sqlalchemy.orm import Session
+
+from geo.access import Principal, Role, scope_filter
+from geo.audit import service as audit
+from geo.errors import Forbidden, InvalidInput, NotFound
+from geo.privacy import masking
+from geo.privacy import reveal as privacy_reveal
+from geo.residents.models import (
+    HOUSING_LABELS,
+    ConcernEntry,
+    HealthCheck,
+    IntakeReport,
+    Resident,
+    ResidentEvent,
+    Stay,
+)
+from geo.residents.records import CST
+from geo.residents.schemas import PERSON_ROLES
+
+PRESENT_STATES = ("present", "departure_due")
+STATE_LABELS = {"arriving": "即将入住", "present": "在住", "departure_due": "待确认离开",
+                "departed": "已离开"}  # fmt: skip
+MAX_LIMIT = 500
+
+
+def today_local() -> date:
+    return datetime.now(CST).date()
+
+
+def stay_state(on: date) -> ColumnElement[str]:
+    """The SQL `stay_state(...)` of each stay on a date: arriving/present/departure_due/departed."""
+    return func.stay_state(
+        Stay.arrived_on, Stay.expected_departure, Stay.departed_on, Stay.last_reported_on, on
+    )
+
+
+def in_scope(me: Principal, model: Any) -> ColumnElement[bool]:
+    return scope_filter(
+        me, cell=model.cell_code, community=model.community_code, street=model.street_code
+    )
+
+
+def _persons_only(me: Principal) -> None:
+    if me.role not in (*PERSON_ROLES, "system"):
+        raise Forbidden(f"role {me.role} sees no person records")
+
+
+def age_in(birth_year: int | None, year: int) -> int | None:
+    return None if birth_year is None else year - birth_year
+
+
+def _stay_dict(s: Any, state: str | None) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "season": s.season,
+        "address": s.address,
+        "precision": s.precision,
+        "cell_code": s.cell_code,
+        "community_code": s.community_code,
+        "housing_type": s.housing_type,
+        "housing_label": HOUSING_LABELS.get(s.housing_type) if s.housing_type else None,
+        "household_size": s.household_size,
+        "arrived_on": s.arrived_on,
+        "expected_departure": s.expected_departure,
+        "departed_on": s.departed_on,
+        "last_reported_on": s.last_reported_on,
+        "departure_confirmed_by": s.departure_confirmed_by,
+        "state": state,
+        "state_label": STATE_LABELS.get(state or ""),
+    }
+
+
+def person_row(r: Any, on: date) -> dict[str, Any]:
+    """A resident as the person roles see it: numbers masked, no ciphertext, no hash."""
+    return {
+        "id": r.id,
+        "status": r.status,
+        "merged_into_id": r.merged_into_id,
+        "name": r.name,
+        "sex": r.sex,
+        "birth_year": r.birth_year,
+        "age": age_in(r.birth_year, on.year),
+        "id_number": r.id_number_masked,
+        "phone": r.phone_masked,
+        "origin": r.origin,
+        "origin_province": r.origin_province,
+        "origin_city": r.origin_city,
+        "occupation": r.occupation,
+        "tags": list(r.tags or []),
+        "conflicts": r.conflicts or {},
+        "cell_code": r.cell_code,
+        "community_code": r.community_code,
+        "street_code": r.street_code,
+        "first_seen_at": r.first_seen_at,
+        "last_seen_at": r.last_seen_at,
+    }
+
+
+def list_residents(
+    session: Session,
+    me: Principal,
+    *,
+    on: date | None = None,
+    present: bool = True,
+    season: int | None = None,
+    cell: str | None = None,
+    q: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """Residents with a stay in the caller's scope: present on `on` (default today), or of a
+    season; each with that stay. Paged; audited as one read of the listed records."""
+    _persons_only(me)
+    on = on or today_local()
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
+    state = stay_state(on).label("state")
+    stmt: Select = (
+        select(Resident, Stay, state)
+        .join(Stay, Stay.resident_id == Resident.id)
+        .where(Resident.status == "active", in_scope(me, Stay))
+    )
+    if present:
+        stmt = stmt.where(state.in_(PRESENT_STATES), Stay.season >= on.year - 1)
+    if season is not None:
+        stmt = stmt.where(Stay.season == season)
+    if cell:
+        stmt = stmt.where(Stay.cell_code == cell)
+    if q:
+        stmt = stmt.where(Resident.name.contains(q, autoescape=True))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = session.execute(
+        stmt.order_by(Stay.cell_code, Resident.name, Resident.id, Stay.season.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    items = []
+    for r, s, st in rows:
+        item = person_row(r, on)
+        item["stay"] = _stay_dict(s, st)
+        items.append(item)
+    if items:
+        audit.record(session, me, "resident.list", object_type="resident",
+                     object_ids=[i["id"] for i in items])  # fmt: skip
+    return {"total": total, "limit": limit, "offset": offset, "on": on, "items": items}
+
+
+def get_resident_row(session: Session, me: Principal, resident_id: int) -> Resident:
+    """The resident, if in the caller's scope; NotFound otherwise (existence does not leak)."""
+    _persons_only(me)
+    row = session.scalar(select(Resident).where(Resident.id == resident_id, in_scope(me, Resident)))
+    if row is None or row.status == "purged":
+        raise NotFound(f"no resident {resident_id}")
+    return row
+
+
+def get_archive(
+    session: Session, me: Principal, resident_id: int, *, on: date | None = None
+) -> dict[str, Any]:
+    """动态管理档案: the resident, stays, reports (what each channel said, when), history,
+    concern-log entries and health-check participation, with the provenance of each value."""
+    on = on or today_local()
+    r = get_resident_row(session, me, resident_id)
+    out = person_row(r, on)
+    state = stay_state(on).label("state")
+    stays = session.execute(
+        select(Stay, state).where(Stay.resident_id == r.id, in_scope(me, Stay))
+        .order_by(Stay.season.desc())
+    ).all()  # fmt: skip
+    out["stays"] = [_stay_dict(s, st) for s, st in stays]
+    reports = session.scalars(
+        select(IntakeReport)
+        .where(IntakeReport.resident_id == r.id, in_scope(me, IntakeReport))
+        .order_by(IntakeReport.reported_at, IntakeReport.id)
+    ).all()
+    out["reports"] = [report_summary(x) for x in reports]
+    out["provenance"] = provenance(reports)
+    out["history"] = [
+        {"at": e.at, "kind": e.kind, "other_resident_id": e.other_resident_id,
+         "report_ids": list(e.report_ids), "by": e.actor_name, "role": e.actor_role,
+         "note": e.note}
+        for e in session.scalars(
+            select(ResidentEvent).where(ResidentEvent.resident_id == r.id,
+                                        in_scope(me, ResidentEvent))
+            .order_by(ResidentEvent.at, ResidentEvent.id))
+    ]  # fmt: skip
+    out["concerns"] = [
+        {"id": c.id, "category": c.category, "status": c.status, "text": c.text,
+         "created_at": c.created_at}
+        for c in session.scalars(
+            select(ConcernEntry).where(ConcernEntry.resident_id == r.id,
+                                       in_scope(me, ConcernEntry))
+            .order_by(ConcernEntry.created_at))
+    ]  # fmt: skip
+    out["health_checks"] = [
+        {"season": h.season, "status": h.status, "invited_on": h.invited_on,
+         "booked_for": h.booked_for, "done_on": h.done_on}
+        for h in session.scalars(
+            select(HealthCheck).where(HealthCheck.resident_id == r.id, in_scope(me, HealthCheck))
+            .order_by(HealthCheck.season))
+    ]  # fmt: skip
+    audit.record(session, me, "resident.read", object_type="resident", object_ids=[r.id])
+    return out
+
+
+def report_summary(x: IntakeReport) -> dict[str, Any]:
+    """A report as the archive lists it: what was said, masked, and what became of it."""
+    return {
+        "id": x.id,
+        "channel": x.channel,
+        "reported_at": x.reported_at,
+        "received_at": x.received_at,
+        "submitted_by": x.submitted_by_name,
+        "season": x.season,
+        "decision": x.decision,
+        "score": x.score,
+        "reasons": x.reasons,
+        "reject_reason": x.reject_reason,
+        "payload": x.payload,
+        "geocode": x.geocode,
+        "cell_code": x.cell_code,
+    }
+
+
+_PROVENANCE_FIELDS = (
+    "name", "sex", "birth_year", "age", "id_number_masked", "phone_masked", "origin",
+    "occupation", "housing_type", "household_size", "arrived_on", "expected_departure",
+    "departed_on", "address",
+)  # fmt: skip
+
+
+def provenance(reports: Sequence[IntakeReport]) -> dict[str, list[dict[str, Any]]]:
+    """Field -> every value any report gave, with which channel said it and when (oldest first).
+    ID and phone numbers appear masked."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for x in reports:
+        if x.decision not in ("new", "linked"):
+            continue
+        for f in _PROVENANCE_FIELDS:
+            value = getattr(x, f)
+            if value is None:
+                continue
+            key = f.removesuffix("_masked")
+            out.setdefault(key, []).append(
+                {"value": value, "channel": x.channel, "at": x.reported_at, "report_id": x.id}
+            )
+    return out
+
+
+def reveal(
+    session: Session, me: Principal, resident_id: int, *, field: str, purpose: str, reason: str
+) -> dict[str, Any]:
+    """The full ID or phone number of a resident in scope: needs a purpose, always audited."""
+    r = get_resident_row(session, me, resident_id)
+    token = r.id_number_enc if field == "id_number" else r.phone_enc
+    value = privacy_reveal.reveal(
+        session, me, object_type="resident", object_id=r.id, field=field, token=token,
+        context=f"resident.{field}", purpose=purpose, reason=reason, allowed_roles=PERSON_ROLES,
+    )  # fmt: skip
+    return {"id": r.id, "field": field, "value": value}
+
+
+# --- counts: dispatchers, staff and planners ------------------------------------------------
+
+
+def counts_by_cell(session: Session, me: Principal, *, on: date | None = None) -> dict[str, Any]:
+    """Residents present (and awaiting a departure check) per cell on a date.
+
+    Dispatchers see every cell; staff and grid workers their own scope. No person, no point.
+    """
+    on = on or today_local()
+    if me.role not in (Role.dispatcher.value, *PERSON_ROLES, "system"):
+        raise Forbidden(f"role {me.role} may not read resident counts per cell")
+    rows = session.execute(
+        text("SELECT cell_code, community_code, present, departure_due FROM resident_counts(:on)"
+             " ORDER BY cell_code NULLS LAST, community_code"), {"on": on}
+    ).mappings().all()  # fmt: skip
+    cells = [dict(r) for r in rows if _count_in_scope(me, r["cell_code"], r["community_code"])]
+    return {
+        "on": on,
+        "cells": cells,
+        "total_present": sum(r["present"] for r in cells),
+        "total_departure_due": sum(r["departure_due"] for r in cells),
+    }
+
+
+def _count_in_scope(me: Principal, cell: str | None, community: str) -> bool:
+    if me.role in (Role.dispatcher.value, "system"):
+        return True
+    if me.role == Role.grid_worker.value:
+        return cell is not None and cell in me.cells
+    if me.role == Role.community_staff.value:
+        return community == me.community
+    if me.role == Role.street_staff.value:
+        return community[:9] == me.street
+    return False
+
+
+def _planner(me: Principal) -> None:
+    if me.role not in (Role.planner.value, Role.dispatcher.value, "system"):
+        raise Forbidden(f"role {me.role} may not read resident aggregates")
+
+
+def _seasons(season_from: int, season_to: int) -> None:
+    if season_from > season_to or season_to - season_from > 20:
+        raise InvalidInput("give season_from <= season_to, at most 20 seasons apart")
+
+
+def density(session: Session, me: Principal, *, season_from: int, season_to: int) -> dict:
+    """Residents present per cell and month (for the planner's density map); counts below the
+    disclosure threshold are suppressed (null), never shown exactly."""
+    _planner(me)
+    _seasons(season_from, season_to)
+    rows = session.execute(
+        text("SELECT month, cell_code, community_code, residents FROM resident_density(:a, :b)"
+             " ORDER BY month, cell_code NULLS LAST"), {"a": season_from, "b": season_to}
+    ).mappings().all()  # fmt: skip
+    return {
+        "season_from": season_from,
+        "season_to": season_to,
+        "threshold": _threshold(),
+        "rows": [
+            {"month": r["month"].isoformat()[:7], "cell_code": r["cell_code"],
+             "community_code": r["community_code"],
+             "residents": masking.suppress_small(int(r["residents"]))}
+            for r in rows
+        ],
+    }  # fmt: skip
+
+
+def _threshold() -> int:
+    from geo.config import map_settings
+
+    return map_settings().disclosure_threshold
+
+
+def flows(session: Session, me: Principal, *, season_from: int, season_to: int) -> dict:
+    """Arrivals and departures per month and community (small counts suppressed)."""
+    _planner(me)
+    _seasons(season_from, season_to)
+    rows = session.execute(
+        text("SELECT month, community_code, arrivals, departures FROM resident_flows(:a, :b)"
+             " ORDER BY month, community_code"), {"a": season_from, "b": season_to}
+    ).mappings().all()  # fmt: skip
+    return {
+        "threshold": _threshold(),
+        "rows": [
+            {"month": r["month"].isoformat()[:7], "community_code": r["community_code"],
+             "arrivals": masking.suppress_small(int(r["arrivals"])),
+             "departures": masking.suppress_small(int(r["departures"]))}
+            for r in rows
+        ],
+    }  # fmt: skip
+
+
+def origins(session: Session, me: Principal, *, season_from: int, season_to: int) -> dict:
+    """Residents per season by province and city of origin (small counts suppressed)."""
+    _planner(me)
+    _seasons(season_from, season_to)
+    rows = (
+        session.execute(
+            text(
+                "SELECT season, origin_province, origin_city, residents"
+                " FROM resident_origins(:a, :b) ORDER BY season, residents DESC"
+            ),
+            {"a": season_from, "b": season_to},
+        )
+        .mappings()
+        .all()
+    )
+    return {
+        "threshold": _threshold(),
+        "rows": [
+            {"season": r["season"], "province": r["origin_province"] or "未知",
+             "city": r["origin_city"], "residents": masking.suppress_small(int(r["residents"]))}
+            for r in rows
+        ],
+    }  # fmt: skip
