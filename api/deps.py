@@ -46,4 +46,7 @@ def get_session() -> Iterator[Session]:
         yield from request_scope(session)
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit (or roll back) before the response is sent, so a client never sees a
+# 2xx for a write that failed to commit, nor reads a row its previous request created but whose
+# commit has not landed yet (FastAPI's default "request" scope ends after the response).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from tests.residents.conftest import take_in
+from tests.residents.ids import id_number
 
 TODAY = date.today()
 
@@ -52,8 +53,18 @@ def test_review_departure_edit_split_merge_over_http(client, session, callers, h
     split = client.post(f"/api/v1/residents/{target}/split", json={"report_ids": everything},
                         headers=grid)  # fmt: skip
     assert split.status_code == 422 and "at least one report" in split.text
-    (o,) = take_in(session, "police", [{"name": "丁建国", "id_number": "440106195001011239",
-                                        "address": here["address2"]}])  # fmt: skip
+    (o,) = take_in(
+        session,
+        "police",
+        [
+            {
+                "name": "卢桂芝",
+                "address": here["address2"],
+                "id_number": id_number(birth="19520101", seq=124),
+            }
+        ],
+    )
+    assert o.decision == "new"
     session.commit()
     merged = client.post(f"/api/v1/residents/{target}/merge", json={"other_id": o.resident_id},
                          headers=grid)  # fmt: skip
