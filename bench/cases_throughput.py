@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,19 +40,19 @@ from typing import Any
 import httpx
 import numpy as np
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import drop_database, free_port, recreate_database, scratch_url  # noqa: E402
 from geo import migrate  # noqa: E402
 from geo.access import Principal, as_system  # noqa: E402
 from geo.accounts import tokens  # noqa: E402
 from geo.accounts.models import Account  # noqa: E402
 from geo.cases import feed, service  # noqa: E402
 from geo.cases.schemas import CaseCreate, TransitionRequest  # noqa: E402
-from geo.config import database_settings  # noqa: E402
 from geo.demo.load import load_yichun  # noqa: E402
 
 SEED = 20260605
@@ -66,51 +65,6 @@ STEPS = [  # (who, body) per workflow step, grid tier
     ("dispatcher", {"action": "confirm", "solved": True, "satisfaction": 5}),
     ("dispatcher", {"action": "close"}),
 ]
-
-
-def free_port(preferred: int) -> int:
-    """`preferred` unless something listens there already (then any free port)."""
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", preferred))
-            return preferred
-        except OSError:
-            sock.bind(("127.0.0.1", 0))
-            return int(sock.getsockname()[1])
-
-
-def scratch_url() -> URL:
-    base = make_url(database_settings().sqlalchemy_url)
-    return base.set(database=f"{base.database}_bench_cases")
-
-
-def recreate(url: URL) -> None:
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = :d AND pid <> pg_backend_pid()"
-            ),
-            {"d": url.database},
-        )
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}"'))
-        conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
-
-
-def drop(url: URL) -> None:
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = :d AND pid <> pg_backend_pid()"
-            ),
-            {"d": url.database},
-        )
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}"'))
-    admin.dispose()
 
 
 def serve(port: int, url: URL) -> subprocess.Popen:
@@ -394,9 +348,9 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = ap.parse_args()
 
-    url = scratch_url()
+    url = scratch_url("bench_cases")
     print(f"scratch database {url.database}: migrate and load the Yichun grid ...", flush=True)
-    recreate(url)
+    recreate_database(url)
     migrate.upgrade("head", url.render_as_string(hide_password=False))
     engine = create_engine(url, pool_size=max(args.clients) + 2, max_overflow=4)
     with Session(engine) as s:
@@ -454,7 +408,7 @@ def main() -> None:
         server.wait(10)
         engine.dispose()
         if not args.keep:
-            drop(url)
+            drop_database(url)
 
 
 if __name__ == "__main__":

@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.cases_throughput import bulk_open_cases, drop, free_port, recreate, serve  # noqa: E402
+from bench.cases_throughput import bulk_open_cases, serve  # noqa: E402
+from bench.scratch import drop_database, free_port, recreate_database, scratch_url  # noqa: E402
 from geo import migrate  # noqa: E402
 from geo.access import Principal  # noqa: E402
 from geo.accounts.service import create_account  # noqa: E402
-from geo.config import database_settings  # noqa: E402
 from geo.demo.load import load_yichun  # noqa: E402
 from tests.browser import launch_chromium, offline_page  # noqa: E402
 
@@ -49,11 +49,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
-    base_url = database_settings().sqlalchemy_url
-    url = create_engine(base_url).url
-    url = url.set(database=f"{url.database}_bench_map")
+    url = scratch_url("bench_map")
     print(f"scratch database {url.database}: migrate and load the Yichun grid ...", flush=True)
-    recreate(url)
+    recreate_database(url)
     migrate.upgrade("head", url.render_as_string(hide_password=False))
     engine = create_engine(url)
     with Session(engine) as s:
@@ -96,7 +94,7 @@ def main() -> None:
         server.wait(timeout=10)
         engine.dispose()
         if not args.keep:
-            drop(url)
+            drop_database(url)
     print("\n| open cases | navigation -> all layers drawn, ms (median) |"
           " fetch + parse open.geojson only, ms | ratio |")
     print("| ---: | ---: | ---: | ---: |")

@@ -36,17 +36,16 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import MetaData, create_engine, func, select, text
-from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import drop_database, recreate_database, scratch_url  # noqa: E402
 from geo import migrate  # noqa: E402
 from geo.access import Channel, as_system  # noqa: E402
 from geo.addresses.geocode import geocode_many  # noqa: E402
 from geo.batch import CellIndex  # noqa: E402
-from geo.config import database_settings  # noqa: E402
 from geo.crs import parse_crs, to_wgs84  # noqa: E402
 from geo.demo.load import load_yichun  # noqa: E402
 from geo.residents import bulk, demo  # noqa: E402
@@ -57,26 +56,6 @@ from geo.residents.models import IntakeReport  # noqa: E402
 from geo.residents.store import ARCHIVE_COLUMNS, evidence_of  # noqa: E402
 
 TODAY = date(2026, 11, 26)  # fixed, so every run sees the same six seasons
-
-
-def scratch_url() -> URL:
-    base = make_url(database_settings().sqlalchemy_url)
-    return base.set(database=f"{base.database}_bench_intake")
-
-
-def admin(url: URL, *statements: str) -> None:
-    engine = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = :d AND pid <> pg_backend_pid()"
-            ),
-            {"d": url.database},
-        )
-        for s in statements:
-            conn.execute(text(s))
-    engine.dispose()
 
 
 def pairs(clusters: Iterable[int]) -> int:
@@ -185,9 +164,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=demo.SEED)
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = ap.parse_args()
-    url = scratch_url()
+    url = scratch_url("bench_intake")
     print(f"scratch database {url.database}: migrate and load the Yichun grid ...", flush=True)
-    admin(url, f'DROP DATABASE IF EXISTS "{url.database}"', f'CREATE DATABASE "{url.database}"')
+    recreate_database(url)
     migrate.upgrade("head", url.render_as_string(hide_password=False))
     engine = create_engine(url)
     try:
@@ -222,7 +201,7 @@ def main() -> None:
     finally:
         engine.dispose()
         if not args.keep:
-            admin(url, f'DROP DATABASE IF EXISTS "{url.database}"')
+            drop_database(url)
 
 
 def report_quality(session: Session, outcomes: list[ReportOutcome]) -> None:

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -34,13 +33,13 @@ from pathlib import Path
 import httpx
 import numpy as np
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
+from bench.scratch import drop_database, free_port, scratch_url
 from geo import locate as locating
 from geo import migrate
 from geo.boundaries.releases import resolve_release
-from geo.config import database_settings
 from geo.demo.load import load_yichun
 from geo.errors import OutsideCoverage
 
@@ -50,16 +49,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def scratch_database(drop_only: bool = False) -> URL:
     """(Re)create `<name>_bench_locate`, migrated and loaded; or only drop it."""
-    base = make_url(database_settings().sqlalchemy_url)
-    url = base.set(database=f"{base.database}_bench_locate")
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                          " WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": url.database})
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}"'))
-        if not drop_only:
-            conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
+    url = scratch_url("bench_locate")
+    drop_database(url, create=not drop_only)
     if not drop_only:
         migrate.upgrade("head", url.render_as_string(hide_password=False))
         engine = create_engine(url)
@@ -147,17 +138,6 @@ async def drive(points: list[tuple[float, float]], port: int, concurrency: int, 
     seconds = time.perf_counter() - start
     print(f"  ({client} client: {time.process_time() - cpu:.1f} CPU s in {seconds:.1f} s)")
     return seconds, latencies, statuses
-
-
-def free_port(preferred: int) -> int:
-    """`preferred` unless something listens there already (then any free port)."""
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", preferred))
-            return preferred
-        except OSError:
-            s.bind(("127.0.0.1", 0))
-            return int(s.getsockname()[1])
 
 
 def serve(url: URL, port: int, workers: int) -> subprocess.Popen:

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from sqlalchemy import create_engine
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo.config import database_settings
@@ -39,3 +39,33 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def _admin(url: URL) -> Engine:
+    return create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+
+
+def drop_database(url: URL, *, create: bool = False) -> None:
+    """Drop the database of `url` (ending its sessions) and, with `create`, make it anew empty.
+
+    For tests and benchmarks, which work on scratch databases beside the real one.
+    """
+    admin = _admin(url)
+    try:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": url.database},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}"'))
+            if create:
+                conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+    finally:
+        admin.dispose()
+
+
+def recreate_database(url: URL) -> None:
+    drop_database(url, create=True)

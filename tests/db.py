@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, Engine, make_url
 
 from geo.config import database_settings
+from geo.db import recreate_database  # noqa: F401  (re-exported for the tests)
 
 
 def server_url() -> URL:
@@ -21,21 +22,6 @@ def server_url() -> URL:
 def test_database_url(suffix: str = "") -> URL:
     name = os.environ.get("HOUNIAO_TEST_DB", "houniao_test") + suffix
     return server_url().set(database=name)
-
-
-def recreate_database(url: URL) -> None:
-    admin = create_engine(server_url().set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = :name AND pid <> pg_backend_pid()"
-            ),
-            {"name": url.database},
-        )
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}"'))
-        conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
 
 
 def engine_for(url: URL) -> Engine:

@@ -9,24 +9,25 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Cookie, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.auth import MAP_COOKIE, CurrentUser, access, client_addr, public
 from api.deps import SessionDep
 from geo import cellview, planning
 from geo.access import Role
-from geo.accounts import login
+from geo.accounts import login, tokens
 from geo.cases.catalogue import catalogue
 from geo.cases.workflow import TIER_LABELS
-from geo.config import map_settings
-from geo.errors import Unauthorized
+from geo.config import map_settings, security_settings
+from geo.errors import InvalidInput, Unauthorized
 from geo.features.items import items
 from maps import pages
 from maps.cell import cell_map
 from maps.density import density_map
 from maps.dispatch import dispatch_map
 
+REFRESH_COOKIE = "houniao_refresh"
 router = APIRouter(prefix="/maps", tags=["maps"], default_response_class=HTMLResponse)
 ALL = 10_000  # more than every cell, community and service area of a city
 
@@ -106,22 +107,58 @@ def login_submit(
     except Unauthorized:  # returning normally commits the failed-login count and audit row
         return RedirectResponse(f"/maps/login?next={quote(target)}&error=1", status_code=303)
     response = RedirectResponse(target, status_code=303)
+    _keep_tokens(response, request, pair)
+    return response
+
+
+@router.post(
+    "/refresh",
+    summary="Renew the map cookie from the refresh cookie (live maps)",
+    status_code=204,
+    **public(),
+)
+def refresh(
+    request: Request,
+    session: SessionDep,
+    cookie: Annotated[str | None, Cookie(alias=REFRESH_COOKIE, include_in_schema=False)] = None,
+) -> Response:
+    if not cookie:  # a missing input, not a bad credential
+        raise InvalidInput("no refresh cookie: sign in again at /maps/login")
+    pair = tokens.refresh(session, cookie, client_addr=client_addr(request))
+    response = Response(status_code=204)
+    _keep_tokens(response, request, pair)
+    return response
+
+
+def _keep_tokens(response: Response, request: Request, pair: tokens.TokenPair) -> None:
+    """The access token for every read; the refresh token only for /maps/refresh, so a live map
+    open all day renews itself instead of going silent when the 15-minute token expires."""
+    secure = request.url.scheme == "https"
     response.set_cookie(
         MAP_COOKIE,
         pair.access_token,
         max_age=pair.expires_in,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=secure,
         path="/",
     )
-    return response
+    response.set_cookie(
+        REFRESH_COOKIE,
+        pair.refresh_token,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+        path="/maps/refresh",
+        max_age=security_settings().refresh_token_days * 86400,
+    )
 
 
 @router.post("/logout", summary="Forget the map cookie", **public())
 def logout() -> RedirectResponse:
     response = RedirectResponse("/maps/login", status_code=303)
     response.delete_cookie(MAP_COOKIE, path="/")
+    response.delete_cookie(REFRESH_COOKIE, path="/maps/refresh")
     return response
 
 

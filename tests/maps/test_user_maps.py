@@ -61,6 +61,9 @@ def test_dispatch_map_shows_a_case_filed_after_it_opened(site, browser):
         sign_in(p, site, "t-dispatcher", "/maps/dispatch")
         p.page.wait_for_function("window.houniaoDrawn !== undefined", timeout=15000)
         before = p.page.evaluate("window.houniaoDrawn")
+        # The 15-minute access token runs out on a map open all day: the page renews it from
+        # the refresh cookie, so the case below must still arrive.
+        p.page.context.clear_cookies(name="houniao_token")
         cell = httpx.get(f"{site.base}/api/v1/cells/{OWN_CELL}").json()
         (x0, y0), (x1, y1) = (
             cell["geometry"]["coordinates"][0][0],

@@ -9,7 +9,20 @@ houniao.caseFeed = function (url, toDisplay) {
   var state = {etag: null, data: null};
   return function (success, error) {
     var headers = state.etag ? {'If-None-Match': state.etag} : {};
-    fetch(url, {headers: headers, credentials: 'same-origin'})
+    var get = function () { return fetch(url, {headers: headers, credentials: 'same-origin'}); };
+    get()
+      .then(function (r) {
+        /* The access token lasts minutes; renew it from the refresh cookie and try once more. */
+        if (r.status !== 401) { return r; }
+        return fetch('/maps/refresh', {method: 'POST', credentials: 'same-origin'})
+          .then(function (renewed) {
+            if (!renewed.ok) {
+              document.getElementById('houniao-count').textContent = '登录已过期，请重新登录';
+              throw new Error('session expired');
+            }
+            return get();
+          });
+      })
       .then(function (r) {
         if (r.status === 304) { return state.data; }
         if (!r.ok) { throw new Error('case feed answered ' + r.status); }
