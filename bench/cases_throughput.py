@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -46,7 +44,13 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.scratch import drop_database, free_port, recreate_database, scratch_url  # noqa: E402
+from bench.scratch import (  # noqa: E402
+    drop_database,
+    free_port,
+    recreate_database,
+    scratch_url,
+    serve,
+)
 from geo import migrate  # noqa: E402
 from geo.access import Principal, as_system  # noqa: E402
 from geo.accounts import tokens  # noqa: E402
@@ -67,37 +71,34 @@ STEPS = [  # (who, body) per workflow step, grid tier
 ]
 
 
-def serve(port: int, url: URL) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": url.render_as_string(hide_password=False),
-        "HOUNIAO_SCHEDULER": "0",
+
+def body(rng: random.Random, points: list[tuple[float, float]], i: int) -> dict[str, Any]:
+    lon, lat = rng.choice(points)
+    return {
+        "category": rng.choice(["medical", "tourism", "housing", "other"]),
+        "description": f"压测诉求 {i}",
+        "lon": lon + rng.uniform(-1e-4, 1e-4),
+        "lat": lat + rng.uniform(-1e-4, 1e-4),
     }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    server.terminate()
-    raise SystemExit(f"the API on port {port} did not answer /healthz within 60 s")
+
+
+def run_clients(clients: int, work: Callable[[int], list[float]]) -> tuple[float, list[float]]:
+    """Run `work(client_index)` in `clients` threads released together; (seconds, latencies)."""
+    barrier = threading.Barrier(clients)
+
+    def one(i: int) -> list[float]:
+        barrier.wait()
+        return work(i)
+
+    with ThreadPoolExecutor(clients) as pool:
+        start = time.perf_counter()
+        results = list(pool.map(one, range(clients)))
+        seconds = time.perf_counter() - start
+    return seconds, [x for r in results for x in r]
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) * 1000 if values else float("nan")
 
 
 class People:
@@ -132,35 +133,6 @@ class People:
         session.flush()
         pair = tokens.start_session(session, account)
         return tokens.principal_for(account), {"Authorization": f"Bearer {pair.access_token}"}
-
-
-def body(rng: random.Random, points: list[tuple[float, float]], i: int) -> dict[str, Any]:
-    lon, lat = rng.choice(points)
-    return {
-        "category": rng.choice(["medical", "tourism", "housing", "other"]),
-        "description": f"压测诉求 {i}",
-        "lon": lon + rng.uniform(-1e-4, 1e-4),
-        "lat": lat + rng.uniform(-1e-4, 1e-4),
-    }
-
-
-def run_clients(clients: int, work: Callable[[int], list[float]]) -> tuple[float, list[float]]:
-    """Run `work(client_index)` in `clients` threads released together; (seconds, latencies)."""
-    barrier = threading.Barrier(clients)
-
-    def one(i: int) -> list[float]:
-        barrier.wait()
-        return work(i)
-
-    with ThreadPoolExecutor(clients) as pool:
-        start = time.perf_counter()
-        results = list(pool.map(one, range(clients)))
-        seconds = time.perf_counter() - start
-    return seconds, [x for r in results for x in r]
-
-
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) * 1000 if values else float("nan")
 
 
 def bench_http(
@@ -358,7 +330,7 @@ def main() -> None:
         people = People(s, max(args.clients))
         s.commit()
     port = free_port(8766)
-    server = serve(port, url)
+    server = serve(url, port)
     lines = []
     try:
         statuses: Counter = Counter()

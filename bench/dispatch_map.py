@@ -26,8 +26,14 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.cases_throughput import bulk_open_cases, serve  # noqa: E402
-from bench.scratch import drop_database, free_port, recreate_database, scratch_url  # noqa: E402
+from bench.cases_throughput import bulk_open_cases  # noqa: E402
+from bench.scratch import (  # noqa: E402
+    drop_database,
+    free_port,
+    recreate_database,
+    scratch_url,
+    serve,
+)
 from geo import migrate  # noqa: E402
 from geo.access import Principal  # noqa: E402
 from geo.accounts.service import create_account  # noqa: E402
@@ -60,7 +66,7 @@ def main() -> None:
                        role="dispatcher", password=PASSWORD)
         s.commit()
     port = free_port(8767)
-    server = serve(port, url)
+    server = serve(url, port)
     base = f"http://127.0.0.1:{port}"
     rows = []
     try:

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import os
 import re
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -36,15 +35,17 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from bench.scratch import drop_database, free_port, scratch_url
-from geo import locate as locating
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: `python bench/locate_api.py`
+
+from bench.scratch import drop_database, free_port, scratch_url, serve  # noqa: E402
+from geo import locate as locating  # noqa: E402
 from geo import migrate
 from geo.boundaries.releases import resolve_release
 from geo.demo.load import load_yichun
 from geo.errors import OutsideCoverage
 
 SEED = 20260604
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def scratch_database(drop_only: bool = False) -> URL:
@@ -139,24 +140,6 @@ async def drive(points: list[tuple[float, float]], port: int, concurrency: int, 
     print(f"  ({client} client: {time.process_time() - cpu:.1f} CPU s in {seconds:.1f} s)")
     return seconds, latencies, statuses
 
-
-def serve(url: URL, port: int, workers: int) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": url.render_as_string(hide_password=False),
-           "HOUNIAO_SCHEDULER": "0"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port",
-         str(port), "--workers", str(workers), "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    server.terminate()
-    raise SystemExit(f"our API on port {port} did not answer /healthz within 60 s")
 
 
 def threaded(points: list[tuple[float, float]], concurrency: int,

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import httpx
 from sqlalchemy.engine import URL, make_url
 
 from geo.config import database_settings
 from geo.db import drop_database, recreate_database
 
-__all__ = ["drop_database", "free_port", "recreate_database", "scratch_url"]
+__all__ = ["drop_database", "free_port", "recreate_database", "scratch_url", "serve"]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def scratch_url(suffix: str) -> URL:
@@ -27,3 +34,39 @@ def free_port(preferred: int) -> int:
         except OSError:
             sock.bind(("127.0.0.1", 0))
             return int(sock.getsockname()[1])
+
+
+def serve(url: URL, port: int, workers: int = 1) -> subprocess.Popen:
+    """The real API (uvicorn, scheduler off) on `port` against `url`, once /healthz answers."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": url.render_as_string(hide_password=False),
+        "HOUNIAO_SCHEDULER": "0",
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    server.terminate()
+    raise SystemExit(f"the API on port {port} did not answer /healthz within 60 s")
