@@ -18,9 +18,10 @@ def bar_chart(
     """Vertical bars (two series side by side when `series2`); None is drawn as a hatched '<N'."""
     values = [v or 0 for _, v in bars] + [v or 0 for v in (series2 or [])]
     top = max(values + [1])
-    height, pad, base = 160, 28, 130
+    height, pad, base = 190, 28, 130
     slot = (width - pad) / max(len(bars), 1)
     bar_w = slot * (0.4 if series2 else 0.75)
+    label_every = max(1, round(14 / slot))  # about one label per 14 px
     parts = [
         f'<svg class="chart" width="{width}" height="{height + 20}" role="img"'
         f' aria-label="{escape(title)}">',
@@ -31,10 +32,12 @@ def bar_chart(
         parts.append(_bar(x, value, top, bar_w, base, colour))
         if series2 is not None:
             parts.append(_bar(x + bar_w, series2[i], top, bar_w, base, colour2))
-        parts.append(
-            f'<text x="{x + bar_w / 2:.1f}" y="{base + 14}" font-size="10" '
-            f'text-anchor="middle">{escape(label)}</text>'
-        )
+        if i % label_every == 0:  # thin the labels so they never overlap; slant them to fit
+            lx = x + bar_w / 2
+            parts.append(
+                f'<text x="{lx:.1f}" y="{base + 10}" font-size="10" text-anchor="end"'
+                f' transform="rotate(-40 {lx:.1f} {base + 10})">{escape(label)}</text>'
+            )
     if legend:
         parts.append(
             f'<rect x="{width - 120}" y="22" width="10" height="10" fill="{colour}"/>'
