@@ -50,15 +50,24 @@ start_local_cluster() {
   local run=()
   if [ "$(id -u)" = 0 ]; then run=(runuser -u postgres --); fi
   mkdir -p "$LOCAL_PG"
-  [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$ROOT/var"
+  if [ "$(id -u)" = 0 ]; then
+    chown -R postgres:postgres "$ROOT/var"
+    # The postgres user must be able to reach var/pg: add traverse (x) rights, never read,
+    # to the project's ancestor folders that lack them (e.g. a clone under a mktemp folder).
+    local dir="$ROOT"
+    while [ "$dir" != "/" ]; do
+      runuser -u postgres -- test -x "$dir" 2>/dev/null || { chmod o+x "$dir"; log "granted o+x on $dir"; }
+      dir="$(dirname "$dir")"
+    done
+  fi
   if [ ! -f "$LOCAL_PG/data/PG_VERSION" ]; then
     log "initialising a project-local PostgreSQL cluster in var/pg"
-    "${run[@]}" "$PG_BIN/initdb" -D "$LOCAL_PG/data" -U postgres -A trust >/dev/null
+    (cd / && "${run[@]}" "$PG_BIN/initdb" -D "$LOCAL_PG/data" -U postgres -A trust >/dev/null)
   fi
   if ! "${run[@]}" "$PG_BIN/pg_ctl" -D "$LOCAL_PG/data" status >/dev/null 2>&1; then
     log "starting the project-local cluster on 127.0.0.1:$LOCAL_PG_PORT"
-    "${run[@]}" "$PG_BIN/pg_ctl" -D "$LOCAL_PG/data" -l "$LOCAL_PG/log" -w \
-      -o "-p $LOCAL_PG_PORT -k $LOCAL_PG -c listen_addresses=127.0.0.1" start >/dev/null
+    (cd / && "${run[@]}" "$PG_BIN/pg_ctl" -D "$LOCAL_PG/data" -l "$LOCAL_PG/log" -w \
+      -o "-p $LOCAL_PG_PORT -k $LOCAL_PG -c listen_addresses=127.0.0.1" start >/dev/null)
   fi
 }
 
