@@ -18,9 +18,11 @@ import h3
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from geo.access import Principal
 from geo.boundaries.releases import resolve_release
 from geo.errors import InvalidInput
 from geo.privacy.masking import suppress_small
+from geo.residents import service as residents
 
 FIRST_SEASON, LAST_SEASON = 2000, 2100
 H3_RESOLUTION = 8
@@ -35,20 +37,15 @@ def _check_seasons(season_from: int, season_to: int) -> None:
 
 
 def monthly_density(
-    session: Session, season_from: int, season_to: int, threshold: int
+    session: Session, me: Principal, season_from: int, season_to: int
 ) -> dict[str, dict[str, int | None]]:
-    """{'YYYY-MM': {cell code: residents present that month, or None if suppressed}}."""
-    _check_seasons(season_from, season_to)
-    rows = session.execute(
-        text(
-            "SELECT month, cell_code, residents FROM resident_density(:a, :b)"
-            " WHERE cell_code IS NOT NULL"
-        ),
-        {"a": season_from, "b": season_to},
-    )
+    """{'YYYY-MM': {cell code: residents present that month, or None if suppressed}}: the
+    residents service's density rows (already suppressed), keyed for the map's time slider."""
+    rows = residents.density(session, me, season_from=season_from, season_to=season_to)["rows"]
     out: dict[str, dict[str, int | None]] = defaultdict(dict)
-    for month, cell, n in rows:
-        out[month.strftime("%Y-%m")][cell] = suppress_small(int(n), threshold)
+    for r in rows:
+        if r["cell_code"] is not None:
+            out[r["month"]][r["cell_code"]] = r["residents"]
     return dict(sorted(out.items()))
 
 

@@ -65,7 +65,7 @@ def cell(session: SessionDep, me: CurrentUser, code: str) -> str:
 @router.get(
     "/density",
     summary="Planner's seasonal density map (aggregates only)",
-    **access(Role.planner, Role.admin),
+    **access(Role.planner),
 )
 def density(
     session: SessionDep,
@@ -75,7 +75,7 @@ def density(
 ) -> str:
     k = map_settings().disclosure_threshold
     last = season_to or planning.current_season()
-    monthly = planning.monthly_density(session, season_from, last, k)
+    monthly = planning.monthly_density(session, me, season_from, last)
     peak = planning.peak_month(monthly)
     return density_map(
         cells=_collection(session, "cells"),
