@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,13 +16,14 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.deps import get_session, request_scope
-from geo import migrate
+from geo import clock, migrate
 from geo.demo.load import load_yichun
 from tests import cityclock
 from tests.db import engine_for, recreate_database, test_database_url
 
 # No test depends on the in-app scheduler (api/scheduler.py); it would run against DATABASE_URL.
 os.environ["HOUNIAO_SCHEDULER"] = "0"
+_FROZEN = pytest.StashKey[object]()  # the session's time-machine traveller, when frozen
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,7 +31,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--city-clock",
         default=os.environ.get(cityclock.ENV_CLOCK),
         help="run the whole suite with every clock frozen (ticking) at this Yichun wall-clock"
-        f" time, e.g. 2026-04-30T23:30 (default ${cityclock.ENV_CLOCK})",
+        f" time, e.g. 2026-04-30T23:30, or 'real' (default ${cityclock.ENV_CLOCK})",
     )
 
 
@@ -38,23 +40,22 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "city_clock(at): run the test with Python's and its session's SQL clock at `at`"
     )
     at = config.getoption("--city-clock")
-    if at:  # before any connection is opened: PGOPTIONS is read when one is
+    if at and at != "real":  # before any connection is opened: PGOPTIONS is read when one is
         config.stash[_FROZEN] = cityclock.freeze_session(cityclock.city_time(at))
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    from geo import clock
-
     frozen = "frozen" if _FROZEN in config.stash else "real"
-    return f"city clock ({frozen}): {clock.now():%Y-%m-%d %H:%M} Asia/Shanghai"
+    host = datetime.now().astimezone()  # the host's own zone, to show how far off it is
+    return (
+        f"city clock ({frozen}): {clock.now():%Y-%m-%d %H:%M} Asia/Shanghai;"
+        f" host {host:%Y-%m-%d %H:%M %z}"
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _FROZEN in config.stash:
         config.stash[_FROZEN].stop()
-
-
-_FROZEN = pytest.StashKey[object]()
 
 
 @pytest.fixture(autouse=True)
