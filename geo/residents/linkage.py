@@ -95,6 +95,9 @@ class Evidence:
     birth_exact: bool = False  # from an ID number or a stated birth year, not from an age
     id_hash: str | None = None
     phone_hash: str | None = None
+    # keyed hashes of what a mask shows (set for full numbers too, from their masks)
+    id_partial: str | None = None
+    phone_partial: str | None = None
     season: int = 0
     lon: float | None = None  # WGS84
     lat: float | None = None
