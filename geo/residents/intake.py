@@ -27,7 +27,7 @@ from geo.addresses.geocode import geocode_many
 from geo.addresses.results import AddressMatch
 from geo.batch import CellIndex
 from geo.crs import Crs, to_wgs84
-from geo.residents import records
+from geo.residents import records, sensitive
 from geo.residents.linkage import Evidence, LinkageIndex, Outcome
 from geo.residents.models import PRECISION_M, IntakeBatch, IntakeReport, Precision
 from geo.residents.reports import Item, Located, ReportOutcome, Submission, finite, report_row
@@ -299,6 +299,8 @@ class Intake:
             birth_exact=n.birth_exact,
             id_hash=n.id_number.lookup_hash if n.id_number else None,
             phone_hash=n.phone.lookup_hash if n.phone else None,
+            id_partial=sensitive.id_partial_hash(n.id_mask),
+            phone_partial=sensitive.phone_partial_hash(n.phone_mask),
             season=n.season,
             lon=loc.lon,
             lat=loc.lat,

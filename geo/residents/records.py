@@ -2,7 +2,9 @@
 
 `normalize` checks every field and either returns the normalised report or the reasons it is
 rejected; one bad report never stops a batch. Rules: an ID number must pass GB 11643 (check digit,
-date of birth, province); a phone must be a mainland mobile number; coordinates must be finite and
+date of birth, province); a phone must be a mainland mobile number; a masked number (138****5678,
+2301**********1234, as riders, couriers and tickets show them) is kept as its mask, partial
+evidence for linkage, when it shows the parts linkage compares; coordinates must be finite and
 name their coordinate system (per report, or for the whole batch); dates must be in order; a
 stated sex or birth year that contradicts the ID number is kept in the raw payload, and the
 ID number's value is used.
@@ -21,6 +23,7 @@ from pydantic import Field, model_validator
 from geo.access import Channel, StrictModel
 from geo.crs import ACCEPTED, Crs, parse_crs
 from geo.errors import InvalidInput
+from geo.privacy import partial
 from geo.privacy.masking import mask_id_number, mask_phone
 from geo.privacy.retention import current_season
 from geo.residents import persons, sensitive
@@ -129,6 +132,8 @@ class Normalized:
     age: int | None = None
     id_number: sensitive.Protected | None = None
     phone: sensitive.Protected | None = None
+    masked_id_number: str | None = None  # given masked (2301**********1234): only the mask
+    masked_phone: str | None = None  # given masked (138****5678)
     origin: Origin | None = None
     occupation: str | None = None
     tags: list[str] | None = None
@@ -143,6 +148,15 @@ class Normalized:
     housing_type: str | None = None
     household_size: int | None = None
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def id_mask(self) -> str | None:
+        """What the ID number shows masked, whether it was given in full or masked."""
+        return self.id_number.masked if self.id_number else self.masked_id_number
+
+    @property
+    def phone_mask(self) -> str | None:
+        return self.phone.masked if self.phone else self.masked_phone
 
     @property
     def has_point(self) -> bool:
@@ -237,7 +251,14 @@ def _identity(n: Normalized, raw: dict[str, Any], today: date) -> None:
     if n.sex is None and n.name is not None:
         n.sex = n.name.sex_hint
     id_text = persons.normalize_id_text(_clean(raw.get("id_number")))
-    if id_text:
+    if partial.is_masked(id_text):  # a ticket's 2301**********1234: partial evidence
+        try:
+            n.masked_id_number = sensitive.masked_id_number(id_text or "")
+        except InvalidInput as e:
+            p.append(e.detail)
+        else:
+            n.sex = partial.masked_sex(n.masked_id_number or "") or n.sex
+    elif id_text:
         try:
             number = sensitive.valid_id_number(id_text)
         except InvalidInput as e:
@@ -248,7 +269,12 @@ def _identity(n: Normalized, raw: dict[str, Any], today: date) -> None:
             n.birth_year, n.birth_exact = n.birth_date.year, True
             n.sex = persons.id_sex(number)
     phone = persons.normalize_phone_text(_clean(raw.get("phone")))
-    if phone:
+    if partial.is_masked(phone):  # a rider's 138****5678: partial evidence
+        try:
+            n.masked_phone = sensitive.masked_mobile(phone or "")
+        except InvalidInput as e:
+            p.append(e.detail)
+    elif phone:
         try:
             n.phone = sensitive.protect_phone(sensitive.valid_mobile(phone), "intake_report")
         except InvalidInput as e:
