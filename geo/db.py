@@ -10,17 +10,19 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from geo.clock import install_city_zone
 from geo.config import database_settings
 
 
 @lru_cache
 def get_engine(url: str | None = None) -> Engine:
-    return create_engine(
+    engine = create_engine(
         url or database_settings().sqlalchemy_url,
         pool_size=10,
         max_overflow=20,
         pool_pre_ping=True,
     )
+    return install_city_zone(engine)
 
 
 def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:

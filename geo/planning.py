@@ -11,7 +11,6 @@ the cell's centroid, so hexagons compare areas evenly without touching a single 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
 from typing import Any
 
 import h3
@@ -136,7 +135,3 @@ def hexagons(
             }
         )
     return {"type": "FeatureCollection", "features": features}
-
-
-def current_season(today: date | None = None) -> int:
-    return (today or date.today()).year

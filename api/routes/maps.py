@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.auth import MAP_COOKIE, CurrentUser, access, client_addr, public
 from api.deps import SessionDep
-from geo import cellview, planning
+from geo import cellview, clock, planning
 from geo.access import Role
 from geo.accounts import login, tokens
 from geo.cases.catalogue import catalogue
@@ -74,7 +74,7 @@ def density(
     season_to: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> str:
     k = map_settings().disclosure_threshold
-    last = season_to or planning.current_season()
+    last = season_to or clock.current_season()
     monthly = planning.monthly_density(session, me, season_from, last)
     peak = planning.peak_month(monthly)
     return density_map(

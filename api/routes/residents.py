@@ -16,10 +16,10 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from api.auth import CurrentUser, access
 from api.deps import SessionDep
 from api.routes.intake import SystemSession
+from geo import clock
 from geo.access import Role
 from geo.errors import InvalidInput
 from geo.residents import excel, imports, operations, service
-from geo.residents.records import current_season
 from geo.residents.schemas import (
     DepartureConfirm,
     MergeRequest,
@@ -65,7 +65,7 @@ def counts(
 
 
 def _seasons(season_from: int | None, season_to: int | None) -> tuple[int, int]:
-    last = season_to or current_season(service.today_local())
+    last = season_to or clock.current_season()
     return season_from or last - 5, last
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from geo import clock
 from geo.addresses.geocode import geocode_many
 from geo.addresses.results import AddressMatch
 from geo.batch import CellIndex
@@ -46,7 +47,7 @@ class Intake:
 
     def __init__(self, session: Session, *, today: date | None = None, chunk: int = CHUNK) -> None:
         self.session = session
-        self.today = today or datetime.now(records.CST).date()
+        self.today = today or clock.today()
         self.chunk = chunk
         session.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
         self.index = LinkageIndex()

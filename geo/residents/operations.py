@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from geo import clock
 from geo.access import Channel, Principal
 from geo.audit import service as audit
 from geo.errors import Conflict, InvalidInput, NotFound
@@ -30,7 +31,7 @@ from geo.residents.models import (
     Stay,
 )
 from geo.residents.reports import Item, Located, Submission, report_row
-from geo.residents.service import in_scope, today_local
+from geo.residents.service import in_scope
 from geo.residents.store import LINKED, ArchiveWriter, archive_rows
 
 R = IntakeReport
@@ -338,7 +339,7 @@ def _direct(
     """A grid worker's report about a known resident (an edit, a confirmed departure)."""
     now = datetime.now(UTC)
     n = records.normalize(
-        fields, default_crs=None, received_at=now, today=today_local(), identify=False
+        fields, default_crs=None, received_at=now, today=clock.today(), identify=False
     )
     if n.problems:
         raise InvalidInput("; ".join(n.problems))
@@ -365,7 +366,7 @@ def edit(session: Session, me: Principal, resident_id: int, changes: dict[str, A
     r = _resident(session, me, resident_id)
     scope = {"cell_code": r.cell_code, "community_code": r.community_code,
              "street_code": r.street_code}  # fmt: skip
-    row = _direct(session, me, r, fields, season=records.current_season(today_local()),
+    row = _direct(session, me, r, fields, season=clock.current_season(),
                   scope=scope, why="edited_by_grid_worker")  # fmt: skip
     (report_id,) = ArchiveWriter(session).write([row])
     _event(session, me, "edited", r.id, report_ids=[report_id], note=", ".join(sorted(fields)))
@@ -379,7 +380,7 @@ def departures_due(session: Session, me: Principal, *, on: date | None = None) -
     grid worker to confirm (or to report the person still here)."""
     from geo.residents.service import stay_state
 
-    on = on or today_local()
+    on = on or clock.today()
     state = stay_state(on)
     rows = session.execute(
         select(Stay, Resident.name, Resident.phone_masked)
@@ -412,7 +413,7 @@ def confirm_departures(
         select(Resident).where(Resident.id.in_({s.resident_id for s in stays.values()}),
                                Resident.status == "active"))}  # fmt: skip
     rows = []
-    today = today_local()
+    today = clock.today()
     for stay_id, day in departures:
         s = stays.get(stay_id)
         if s is None or s.resident_id not in residents:

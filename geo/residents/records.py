@@ -15,22 +15,21 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import Field, model_validator
 
+from geo import clock
 from geo.access import Channel, StrictModel
 from geo.crs import ACCEPTED, Crs, parse_crs
 from geo.errors import InvalidInput
 from geo.privacy import partial
 from geo.privacy.masking import mask_id_number, mask_phone
-from geo.privacy.retention import current_season
 from geo.residents import persons, sensitive
 from geo.residents.models import HOUSING_LABELS, HousingType
 from geo.residents.origins import Origin, parse_origin
 
-CST = timezone(timedelta(hours=8))  # Yichun local time: seasons and dates are local
 MAX_BATCH = 5000
 CHANNELS = ", ".join(c.value for c in Channel)
 _HOUSING_ALIASES = {
@@ -194,13 +193,12 @@ def normalize(
     at = raw.get("reported_at") or received_at
     if isinstance(at, str):
         at = datetime.fromisoformat(at)
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=CST)
-    local_day = at.astimezone(CST).date()
+    at = clock.as_city(at)  # a naive time is the city's wall-clock time
+    local_day = at.date()
     n = Normalized(
         raw=as_received if as_received is not None else raw,
         reported_at=at,
-        season=current_season(local_day),
+        season=clock.season_of(local_day),
     )
     n.fields = raw
     p = n.problems
@@ -301,7 +299,7 @@ def _identity(n: Normalized, raw: dict[str, Any], today: date) -> None:
             else:
                 n.age = a
                 if n.birth_year is None:
-                    n.birth_year = n.reported_at.astimezone(CST).year - a
+                    n.birth_year = clock.city_date(n.reported_at).year - a
 
 
 def _place(n: Normalized, raw: dict[str, Any], default_crs: Crs | None) -> None:
@@ -353,15 +351,19 @@ def _dates(n: Normalized, raw: dict[str, Any], day: date) -> None:
                 continue
         setattr(n, key, value)
     if n.arrived_on:
-        n.season = current_season(n.arrived_on)
+        n.season = clock.season_of(n.arrived_on)
         if n.arrived_on > day + timedelta(days=1):
             p.append("arrived_on is after the report was made")
     for key in ("expected_departure", "departed_on"):
         value = getattr(n, key)
         if value and n.arrived_on and value < n.arrived_on:
             p.append(f"{key} is before arrived_on")
-    if n.departed_on and n.departed_on > day + timedelta(days=1):
-        p.append("departed_on is after the report was made")
+    # A departure is something that happened: not after the (city) day of the report, on every
+    # path (channel reports, imports, edits, confirmed departures); one to come is
+    # expected_departure. An arrival may be announced a day ahead (the stay is "arriving").
+    if n.departed_on and n.departed_on > day:
+        p.append(f"departed_on {n.departed_on} is after the day of the report ({day}); a"
+                 " departure still to come is expected_departure")
 
 
 def redacted(raw: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -69,7 +69,7 @@ def row(here, name="李桂兰", idn=None, phone="13912340001", **kw) -> list:
     values = {"姓名": name, "性别": "女", "身份证号": idn if idn is not None else id_number(
         birth="19520101", seq=222), "手机号": phone, "出生年份": 1952, "来源地": "海南海口",
         "职业": "退休护士", "地址": here["address"], "经度": lon, "纬度": lat, "坐标系": "WGS84",
-        "入住日期": datetime(2026, 5, 15), "预计离开日期": "2026/9/30", "离开日期": None,
+        "入住日期": date(2026, 5, 15), "预计离开日期": "2026/9/30", "离开日期": None,
         "住房类型": "短租", "同住人数": 2, "备注": "腿脚不便"}  # fmt: skip
     values.update(kw)
     return [values[h] for h in HEADERS]
