@@ -72,6 +72,13 @@ class Forbidden(DomainError):
     raise `NotFound` instead, so their existence does not leak."""
 
 
+class WrongPassword(Forbidden):
+    """The current password given to change it is wrong; the failure counts towards the same
+    delays as a failed sign-in, so its counter and audit row are kept."""
+
+    keep_writes = True
+
+
 class AccessDenied(Forbidden):
     """Refused at the role gate, before the handler ran; its audit row is kept."""
 

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 import os
+
+# Before anything reads the settings (the app and its CLI subprocesses inherit these): the
+# suite runs on the repository's development keys, which need HOUNIAO_ENV=development named
+# explicitly, and no test depends on the in-app scheduler (api/scheduler.py), which would run
+# against DATABASE_URL.
+os.environ["HOUNIAO_ENV"] = "development"
+os.environ["HOUNIAO_SCHEDULER"] = "0"
+
 from collections.abc import Iterator
 
 import pytest
@@ -15,9 +23,6 @@ from api.deps import get_session, request_scope
 from geo import migrate
 from geo.demo.load import load_yichun
 from tests.db import engine_for, recreate_database, test_database_url
-
-# No test depends on the in-app scheduler (api/scheduler.py); it would run against DATABASE_URL.
-os.environ["HOUNIAO_SCHEDULER"] = "0"
 
 
 @pytest.fixture(scope="session")
