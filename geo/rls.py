@@ -164,7 +164,8 @@ def app_engine() -> Engine:
     """The API's engine: the DATABASE_URL user, switched to HOUNIAO_DB_ROLE on connect."""
     sec = security_settings()
     engine = create_engine(
-        database_settings().sqlalchemy_url, pool_size=10, max_overflow=20, pool_pre_ping=True
+        database_settings().sqlalchemy_url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+        hide_parameters=True,  # as geo.db: no personal data in error messages
     )
     install_db_role(engine, sec.db_role, production=sec.env == "production")
     return engine

@@ -43,7 +43,8 @@ def run_migrations_online() -> None:
     if given is not None:
         _configure_and_run(given)
         return
-    with create_engine(_url(), poolclass=pool.NullPool).connect() as connection:
+    engine = create_engine(_url(), poolclass=pool.NullPool, hide_parameters=True)
+    with engine.connect() as connection:
         _configure_and_run(connection)
 
 
