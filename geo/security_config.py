@@ -153,11 +153,12 @@ def validate_security_settings(s: SecuritySettings) -> None:
     weak = _weak_keys(s, keys, skip=dev_keys)
     if s.is_development:
         if weak:
-            raise ValueError("refusing weak keys: " + "; ".join(weak))
+            raise ValueError("refusing to start with weak keys: " + "; ".join(weak))
         return
     if not s.env and dev_keys:
         raise ValueError(
-            "HOUNIAO_ENV is not set and the repository's development keys are in use"
+            "refusing to start: HOUNIAO_ENV is not set and the repository's development keys"
+            " are in use"
             f" ({', '.join(dev_keys)}): set HOUNIAO_ENV=development on a development machine,"
             " or give real keys (HOUNIAO_SECRET_KEY, HOUNIAO_HMAC_KEY, HOUNIAO_ENCRYPTION_KEYS,"
             " HOUNIAO_ENCRYPTION_KEY_ID)"

@@ -38,7 +38,7 @@ def serve(
     try:
         security_settings()
     except SettingsError as exc:
-        typer.echo(f"error: houniao serve refuses to start: {exc}", err=True)
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"Houniao API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     uvicorn.run(
