@@ -31,6 +31,8 @@ def sign_in(page: OfflinePage, site, account: str, path: str) -> int:
 def assert_clean(page: OfflinePage) -> None:
     assert page.blocked == [], "external requests were made"
     assert page.errors == [], page.errors
+    # Every script of the page ran under its Content-Security-Policy (api/hardening.py).
+    assert [m for m in page.console_errors if "Content Security Policy" in m] == []
 
 
 def drawn(page: OfflinePage) -> int:
