@@ -93,8 +93,11 @@ def wait_seconds(session: Session, keys: ThrottleKeys, now: datetime) -> int:
     address = rows.get(keys.address or "")
     pair = rows.get(keys.pair or "")
     if (
-        address is not None and address.locked_until is not None and address.locked_until > now
-        and pair is not None and pair.locked_until is not None
+        address is not None
+        and address.locked_until is not None
+        and address.locked_until > now
+        and pair is not None
+        and pair.locked_until is not None
         and pair.locked_until >= _forgotten_before(now)
     ):
         until.append(address.locked_until)
@@ -163,8 +166,9 @@ def authenticate(
     """Check a name and password and start a session; every outcome is audited."""
     current = now or datetime.now(UTC)
     keys = throttle_keys(name, client_addr)
-    anonymous = Principal(role="public", name=name.strip()[:64] or "?", client_addr=client_addr,
-                          via="anonymous")
+    anonymous = Principal(
+        role="public", name=name.strip()[:64] or "?", client_addr=client_addr, via="anonymous"
+    )
     _refuse_if_waiting(session, keys, anonymous, "auth.locked", current)
 
     account = session.scalar(select(Account).where(Account.name == name.strip().lower()))
@@ -172,13 +176,27 @@ def authenticate(
     ok = passwords.verify_password(stored, password)  # same cost whether or not there is one
     if account is None or stored is None or not ok:
         waiting = count_failure(session, keys, current)
-        reason = ("unknown_name" if account is None else
-                  "disabled" if not account.is_active else
-                  "no_password" if account.password_hash is None else "bad_password")
-        actor = anonymous if account is None else tokens.principal_for(
-            account, client_addr=client_addr, via="anonymous")
-        audit.record(session, actor, "auth.login_failed", outcome="failed",
-                     detail={"reason": reason, "waiting": waiting})
+        reason = (
+            "unknown_name"
+            if account is None
+            else "disabled"
+            if not account.is_active
+            else "no_password"
+            if account.password_hash is None
+            else "bad_password"
+        )
+        actor = (
+            anonymous
+            if account is None
+            else tokens.principal_for(account, client_addr=client_addr, via="anonymous")
+        )
+        audit.record(
+            session,
+            actor,
+            "auth.login_failed",
+            outcome="failed",
+            detail={"reason": reason, "waiting": waiting},
+        )
         raise Unauthorized("incorrect name or password")
 
     forget(session, account.name)
@@ -189,15 +207,22 @@ def authenticate(
         session, account, now=current, client_addr=client_addr, user_agent=user_agent
     )
     audit.record(
-        session, tokens.principal_for(account, client_addr=client_addr, session_id=pair.session_id),
-        "auth.login", object_type="auth_session", object_ids=[pair.session_id],
+        session,
+        tokens.principal_for(account, client_addr=client_addr, session_id=pair.session_id),
+        "auth.login",
+        object_type="auth_session",
+        object_ids=[pair.session_id],
     )
     return pair
 
 
 def confirm_password(
-    session: Session, me: Principal, account: Account, password: str,
-    *, now: datetime | None = None,
+    session: Session,
+    me: Principal,
+    account: Account,
+    password: str,
+    *,
+    now: datetime | None = None,
 ) -> None:
     """The signed-in caller proves they know their current password (before changing it),
     through the same counters as sign-in: a stolen token cannot guess it at full speed."""
@@ -206,7 +231,13 @@ def confirm_password(
     _refuse_if_waiting(session, keys, me, "auth.password_change_locked", current)
     if not passwords.verify_password(account.password_hash, password):
         waiting = count_failure(session, keys, current)
-        audit.record(session, me, "auth.password_change_failed", outcome="failed",
-                     object_type="account", object_ids=[account.id],
-                     detail={"waiting": waiting})
+        audit.record(
+            session,
+            me,
+            "auth.password_change_failed",
+            outcome="failed",
+            object_type="account",
+            object_ids=[account.id],
+            detail={"waiting": waiting},
+        )
         raise WrongPassword("current password is wrong")

@@ -75,12 +75,14 @@ def test_secure_cookies_by_default_outside_development():
 
 
 def test_map_cookies_carry_the_secure_flag_from_configuration(session, app_client, security_env):
-    add_account(session, "t-cookie", Role.dispatcher,
-                password_hash=passwords.hash_password(PASSWORD))
+    add_account(
+        session, "t-cookie", Role.dispatcher, password_hash=passwords.hash_password(PASSWORD)
+    )
     security_env(cookie_secure="true")  # e.g. behind a TLS-terminating proxy: plain HTTP here
     client = app_client()
-    r = client.post("/maps/login", data={"username": "t-cookie", "password": PASSWORD},
-                    follow_redirects=False)
+    r = client.post(
+        "/maps/login", data={"username": "t-cookie", "password": PASSWORD}, follow_redirects=False
+    )
     assert r.status_code == 303, r.text
     cookies = r.headers.get_list("set-cookie")
     assert len(cookies) == 2
@@ -117,8 +119,11 @@ def test_html_pages_cannot_be_framed_and_run_only_their_own_scripts(session, app
     grid = add_account(session, "t-csp-grid", Role.grid_worker)
     lon, lat = point_in(session, OWN_CELL)
     client = app_client()
-    for url, status in [("/maps/login", 200), (f"/card?lon={lon}&lat={lat}", 200),
-                        ("/card?lon=500&lat=1", 422)]:
+    for url, status in [
+        ("/maps/login", 200),
+        (f"/card?lon={lon}&lat={lat}", 200),
+        ("/card?lon=500&lat=1", 422),
+    ]:
         r = client.get(url)
         assert r.status_code == status, url
         csp = _assert_page_headers(r)
@@ -129,11 +134,13 @@ def test_html_pages_cannot_be_framed_and_run_only_their_own_scripts(session, app
         r = client.get(url, headers=headers)
         assert r.status_code == 200, r.text[:300]
         csp = _assert_page_headers(r)
-        (nonce,) = [v[len("'nonce-"):-1] for v in csp["script-src"] if v.startswith("'nonce-")]
+        (nonce,) = [v[len("'nonce-") : -1] for v in csp["script-src"] if v.startswith("'nonce-")]
         tags = re.findall(r"<script\b[^>]*>", r.text, flags=re.IGNORECASE)
         assert tags and all(f'nonce="{nonce}"' in tag for tag in tags), url
-        assert client.get(url, headers=headers).headers["content-security-policy"] != (
-            r.headers["content-security-policy"]), "a fresh nonce per response"
+        assert (
+            client.get(url, headers=headers).headers["content-security-policy"]
+            != (r.headers["content-security-policy"])
+        ), "a fresh nonce per response"
     api = client.get("/api/v1/cells", params={"limit": 1})
     assert api.headers["x-content-type-options"] == "nosniff"
 
@@ -166,8 +173,10 @@ def test_pages_draw_under_their_policy_and_injected_script_does_not_run(site, se
     }"""
     with launch_chromium() as browser, offline_page(browser, viewport=(390, 844)) as p:
         violations: list[str] = []
-        p.page.on("console", lambda m: violations.append(m.text)
-                  if "Content Security Policy" in m.text else None)
+        p.page.on(
+            "console",
+            lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+        )
         p.page.goto(f"{site}/card?lon={lon}&lat={lat}")
         p.page.wait_for_selector(".leaflet-overlay-pane path.leaflet-interactive")
         assert p.page.locator(".leaflet-overlay-pane path.leaflet-interactive").count() == 4

@@ -31,8 +31,9 @@ OFFICE = "198.51.100.20"  # one address shared by a whole community office
 
 @pytest.fixture
 def colleague(session):
-    return add_account(session, "t-colleague", Role.grid_worker,
-                       password_hash=passwords.hash_password(PASSWORD))
+    return add_account(
+        session, "t-colleague", Role.grid_worker, password_hash=passwords.hash_password(PASSWORD)
+    )
 
 
 def test_a_strangers_failures_from_the_same_address_never_refuse_a_right_password(
@@ -41,7 +42,9 @@ def test_a_strangers_failures_from_the_same_address_never_refuse_a_right_passwor
     security_env(lockout_threshold=1)  # the address waits after 10 failures
     client = app_client()
     for i in range(10):  # somebody at the same address sprays names
-        r = client.post("/api/v1/auth/token", data={"username": f"nobody-{i}", "password": "x" * 12})
+        r = client.post(
+            "/api/v1/auth/token", data={"username": f"nobody-{i}", "password": "x" * 12}
+        )
         assert r.status_code == 401, r.text
     r = client.post("/api/v1/auth/token", data={"username": "t-colleague", "password": PASSWORD})
     assert r.status_code == 200, r.text
@@ -70,8 +73,12 @@ def test_an_address_that_sprays_gets_one_try_per_name(session, colleague, securi
 
 
 def test_delays_grow_with_each_failure_then_are_forgotten(session, colleague, security_env):
-    security_env(lockout_threshold=2, lockout_first_delay_seconds=120, lockout_minutes=15,
-                 lockout_window_minutes=15)
+    security_env(
+        lockout_threshold=2,
+        lockout_first_delay_seconds=120,
+        lockout_minutes=15,
+        lockout_window_minutes=15,
+    )
     t = datetime.now(UTC)
     waits = []
     for _ in range(2):
@@ -111,14 +118,22 @@ SPOOFED = "203.0.113.77"
 
 def _throttle_keys(engine: Engine) -> set[str]:
     with Session(engine) as s:
-        return set(s.scalars(text("SELECT key FROM login_throttle WHERE key LIKE '%xff-%'"
-                                  " OR key LIKE 'addr:%'")))
+        return set(
+            s.scalars(
+                text("SELECT key FROM login_throttle WHERE key LIKE '%xff-%' OR key LIKE 'addr:%'")
+            )
+        )
 
 
 def _forget(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(text("DELETE FROM login_throttle WHERE key LIKE '%xff-%'"
-                          " OR key IN ('addr:127.0.0.1', :spoofed)"), {"spoofed": f"addr:{SPOOFED}"})
+        conn.execute(
+            text(
+                "DELETE FROM login_throttle WHERE key LIKE '%xff-%'"
+                " OR key IN ('addr:127.0.0.1', :spoofed)"
+            ),
+            {"spoofed": f"addr:{SPOOFED}"},
+        )
 
 
 @pytest.fixture
@@ -139,9 +154,11 @@ def test_x_forwarded_for_is_believed_only_from_a_configured_proxy(
     env = {"HOUNIAO_TRUSTED_PROXIES": trusted} if trusted else {}
     dsn = test_database_url().render_as_string(hide_password=False)
     with served(dsn, env=env) as live:
-        r = httpx.post(live.base + "/api/v1/auth/token",
-                       data={"username": "xff-someone", "password": "x" * 12},
-                       headers={"X-Forwarded-For": SPOOFED})
+        r = httpx.post(
+            live.base + "/api/v1/auth/token",
+            data={"username": "xff-someone", "password": "x" * 12},
+            headers={"X-Forwarded-For": SPOOFED},
+        )
         assert r.status_code == 401, r.text
     keys = _throttle_keys(clean_throttle)
     assert f"addr:{counted_as}" in keys and f"pair:{counted_as}|xff-someone" in keys

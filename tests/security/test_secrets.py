@@ -24,12 +24,18 @@ from tests.live import HOUNIAO, free_port
 from tests.security.test_settings import STRONG
 
 REAL_KEYS = {k: v for k, v in STRONG.items() if k != "env"}
-ZERO_AES = {"encryption_keys": {"k1": base64.b64encode(bytes(32)).decode()},
-            "encryption_key_id": "k1"}
-TEXT_AES = {"encryption_keys": {"k1": base64.b64encode(b"our-city-key-for-2026-residents!").decode()},
-            "encryption_key_id": "k1"}
-REPEATED_AES = {"encryption_keys": {"k1": base64.b64encode(b"\x01\x02" * 16).decode()},
-                "encryption_key_id": "k1"}
+ZERO_AES = {
+    "encryption_keys": {"k1": base64.b64encode(bytes(32)).decode()},
+    "encryption_key_id": "k1",
+}
+TEXT_AES = {
+    "encryption_keys": {"k1": base64.b64encode(b"our-city-key-for-2026-residents!").decode()},
+    "encryption_key_id": "k1",
+}
+REPEATED_AES = {
+    "encryption_keys": {"k1": base64.b64encode(b"\x01\x02" * 16).decode()},
+    "encryption_key_id": "k1",
+}
 
 
 def test_unset_env_refuses_the_repository_keys(monkeypatch):
@@ -63,8 +69,15 @@ def test_development_named_explicitly_uses_the_repository_keys():
         (TEXT_AES, "plain text"),
         (REPEATED_AES, "not random"),
     ],
-    ids=["x40-secret", "x40-hmac", "repeated-secret", "short-secret", "zero-aes", "text-aes",
-         "repeated-aes"],
+    ids=[
+        "x40-secret",
+        "x40-hmac",
+        "repeated-secret",
+        "short-secret",
+        "zero-aes",
+        "text-aes",
+        "repeated-aes",
+    ],
 )
 def test_guessable_keys_are_refused_in_every_environment(env, override, problem):
     with pytest.raises(ValueError, match=problem):
@@ -92,22 +105,28 @@ def test_the_refusal_names_settings_never_their_values(monkeypatch):
 BAD_STARTS = {
     "production-with-development-keys": {"HOUNIAO_ENV": "production"},
     "env-unset-with-development-keys": {"HOUNIAO_ENV": None},
-    "development-with-a-guessable-key": {"HOUNIAO_ENV": "development",
-                                         "HOUNIAO_SECRET_KEY": "x" * 40},
+    "development-with-a-guessable-key": {
+        "HOUNIAO_ENV": "development",
+        "HOUNIAO_SECRET_KEY": "x" * 40,
+    },
 }
 
 
 def _start(command: list[str], port: int, env_changes: dict[str, str | None]):
     """Run a server command; (exit code, stdout, stderr, whether the port ever accepted)."""
-    env = {**os.environ, "DATABASE_URL": test_database_url().render_as_string(
-        hide_password=False), "HOUNIAO_SCHEDULER": "0"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url().render_as_string(hide_password=False),
+        "HOUNIAO_SCHEDULER": "0",
+    }
     for key, value in env_changes.items():
         if value is None:
             env.pop(key, None)
         else:
             env[key] = value
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     listened = False
     try:
         deadline = time.monotonic() + 30

@@ -59,14 +59,19 @@ class Watcher:
 def watcher(engine: Engine) -> Iterator[Watcher]:
     wipe_cases(engine)
     with Session(engine) as s:
-        account = Account(name="case-sse-grid", display_name="case-sse-grid",
-                          role=Role.grid_worker.value, cells=[CELL])
+        account = Account(
+            name="case-sse-grid",
+            display_name="case-sse-grid",
+            role=Role.grid_worker.value,
+            cells=[CELL],
+        )
         s.add(account)
         s.flush()
         pair = tokens.start_session(s, account)
         s.commit()
-        w = Watcher(engine, account.id, pair.session_id,
-                    {"Authorization": f"Bearer {pair.access_token}"})
+        w = Watcher(
+            engine, account.id, pair.session_id, {"Authorization": f"Bearer {pair.access_token}"}
+        )
     try:
         yield w
     finally:
@@ -78,7 +83,8 @@ def file_case(engine: Engine) -> int:
     with Session(engine) as s:
         lon, lat = point_in(s, CELL)
         created = cases.create_case(
-            s, dispatcher_principal(),
+            s,
+            dispatcher_principal(),
             CaseCreate(category="medical", description="老人摔倒需要就医", lon=lon, lat=lat),
         )
         s.commit()
@@ -103,8 +109,13 @@ class Reader:
         return self
 
     def _run(self) -> None:
-        with httpx.stream("GET", self.url, headers=self.headers, params=self.params,
-                          timeout=httpx.Timeout(60, read=60)) as r:
+        with httpx.stream(
+            "GET",
+            self.url,
+            headers=self.headers,
+            params=self.params,
+            timeout=httpx.Timeout(60, read=60),
+        ) as r:
             assert r.status_code == 200, r.read()
             for line in r.iter_lines():
                 self.lines.append((time.monotonic(), line))
@@ -127,8 +138,11 @@ class Reader:
         return "\n".join(line for _, line in self.lines)
 
     def case_ids(self) -> set[int]:
-        return {json.loads(line[6:])["case"]["id"] for _, line in self.lines
-                if line.startswith("data: ") and '"case"' in line}
+        return {
+            json.loads(line[6:])["case"]["id"]
+            for _, line in self.lines
+            if line.startswith("data: ") and '"case"' in line
+        }
 
 
 def reader(live: Served, watcher: Watcher, **params: str | float) -> Reader:
@@ -151,7 +165,10 @@ def test_stream_ends_when_the_session_ends(live, watcher, how):
     r.wait_for(": ping")
     ended_at = time.monotonic()
     if how == "logout":
-        assert httpx.post(live.base + "/api/v1/auth/logout", headers=watcher.headers).status_code == 200
+        assert (
+            httpx.post(live.base + "/api/v1/auth/logout", headers=watcher.headers).status_code
+            == 200
+        )
     else:
         with Session(watcher.engine) as s:
             from geo.access import Principal
@@ -171,8 +188,9 @@ def test_stream_ends_when_the_access_token_expires(live, watcher):
         assert account is not None
         # A token issued 15 minutes less 3 seconds ago: 3 seconds left.
         issued = datetime.now(UTC) - timedelta(minutes=15) + timedelta(seconds=3)
-        token, _, expires = tokens.encode_access_token(account, watcher.session_id, now=issued,
-                                                       minutes=15)
+        token, _, expires = tokens.encode_access_token(
+            account, watcher.session_id, now=issued, minutes=15
+        )
     watcher.headers = {"Authorization": f"Bearer {token}"}
     r = reader(live, watcher, max_seconds=20)
     r.join(timeout=25)
@@ -188,11 +206,13 @@ def test_stream_ends_when_the_access_token_expires(live, watcher):
 
 @pytest.fixture
 def signed_in(session, app_client):
-    add_account(session, "t-map-user", Role.dispatcher,
-                password_hash=passwords.hash_password(PASSWORD))
+    add_account(
+        session, "t-map-user", Role.dispatcher, password_hash=passwords.hash_password(PASSWORD)
+    )
     client = app_client()
-    r = client.post("/maps/login", data={"username": "t-map-user", "password": PASSWORD},
-                    follow_redirects=False)
+    r = client.post(
+        "/maps/login", data={"username": "t-map-user", "password": PASSWORD}, follow_redirects=False
+    )
     assert r.status_code == 303, r.text
     access, refresh = r.cookies["houniao_token"], r.cookies["houniao_refresh"]
     return client, access, refresh
@@ -201,10 +221,10 @@ def signed_in(session, app_client):
 def _still_work(client, access: str, refresh: str) -> dict[str, int]:
     client.cookies.clear()
     return {
-        "access": client.get("/api/v1/auth/me",
-                             headers={"Authorization": f"Bearer {access}"}).status_code,
-        "refresh": client.post("/api/v1/auth/refresh",
-                               json={"refresh_token": refresh}).status_code,
+        "access": client.get(
+            "/api/v1/auth/me", headers={"Authorization": f"Bearer {access}"}
+        ).status_code,
+        "refresh": client.post("/api/v1/auth/refresh", json={"refresh_token": refresh}).status_code,
     }
 
 
@@ -214,8 +234,9 @@ def test_maps_logout_revokes_the_session_on_the_server(session, signed_in):
     assert r.status_code == 303 and r.headers["location"] == "/maps/login"
     assert _still_work(client, access, refresh) == {"access": 401, "refresh": 401}
     as_owner(session)
-    actions = session.scalars(select(AuditEvent.action).where(
-        AuditEvent.actor_name == "t-map-user")).all()
+    actions = session.scalars(
+        select(AuditEvent.action).where(AuditEvent.actor_name == "t-map-user")
+    ).all()
     assert "auth.logout" in actions
 
 
@@ -231,25 +252,37 @@ def test_maps_logout_after_the_access_cookie_expired_still_revokes(session, sign
 
 def test_password_change_is_throttled_like_login_and_audited(session, app_client, security_env):
     security_env(lockout_threshold=2)
-    worker = add_account(session, "t-pw-change", Role.grid_worker,
-                         password_hash=passwords.hash_password(PASSWORD))
+    worker = add_account(
+        session, "t-pw-change", Role.grid_worker, password_hash=passwords.hash_password(PASSWORD)
+    )
     client = app_client()
     auth = bearer(session, worker)  # a stolen access token, say
     for guess in ("guess-one-1234", "guess-two-1234"):
-        r = client.post("/api/v1/auth/password", headers=auth,
-                        json={"current_password": guess, "new_password": "Another-Pw-2026"})
+        r = client.post(
+            "/api/v1/auth/password",
+            headers=auth,
+            json={"current_password": guess, "new_password": "Another-Pw-2026"},
+        )
         assert r.status_code == 403, r.text
-    r = client.post("/api/v1/auth/password", headers=auth,
-                    json={"current_password": PASSWORD, "new_password": "Another-Pw-2026"})
+    r = client.post(
+        "/api/v1/auth/password",
+        headers=auth,
+        json={"current_password": PASSWORD, "new_password": "Another-Pw-2026"},
+    )
     assert r.status_code == 429, "the right password waits like a sign-in would"
     assert int(r.headers["retry-after"]) > 0
     # The same budget as signing in: guessing here delays sign-in for this name too.
     r = client.post("/api/v1/auth/token", data={"username": "t-pw-change", "password": PASSWORD})
     assert r.status_code == 429
     as_owner(session)
-    outcomes = session.execute(text(
-        "SELECT action, outcome FROM audit_event WHERE actor_name = 't-pw-change'"
-        " AND action LIKE 'auth.password_change%' ORDER BY seq")).all()
+    outcomes = session.execute(
+        text(
+            "SELECT action, outcome FROM audit_event WHERE actor_name = 't-pw-change'"
+            " AND action LIKE 'auth.password_change%' ORDER BY seq"
+        )
+    ).all()
     assert [tuple(o) for o in outcomes] == [
-        ("auth.password_change_failed", "failed"), ("auth.password_change_failed", "failed"),
-        ("auth.password_change_locked", "denied")]
+        ("auth.password_change_failed", "failed"),
+        ("auth.password_change_failed", "failed"),
+        ("auth.password_change_locked", "denied"),
+    ]
