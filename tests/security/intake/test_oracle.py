@@ -8,10 +8,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from geo.residents.models import Resident
-from tests.residents.conftest import callers, client, here  # noqa: F401  (fixtures)
 from tests.residents.ids import bad_check_digit, id_number
-from tests.security.intake_helpers import IMPORT, INTAKE, at, audit_rows, send
-from tests.security.test_intake_payloads import _xlsx
+from tests.security.intake.helpers import IMPORT, INTAKE, at, audit_rows, send
+from tests.security.intake.test_payloads import _xlsx
 
 
 def _upload(client, caller, data: bytes, **form):
@@ -24,8 +23,12 @@ def test_a_dry_run_tells_staff_nothing_about_archives_outside_their_scope(
     client, session, callers, here
 ):
     known = id_number(seq=733)
-    send(client, callers["police"], "police",
-         {"name": "慕容桂英", "id_number": known, "phone": "13577778888", **at(here["far_point"])})
+    send(
+        client,
+        callers["police"],
+        "police",
+        {"name": "慕容桂英", "id_number": known, "phone": "13577778888", **at(here["far_point"])},
+    )
     session.commit()
     victim = session.scalar(select(Resident.id).where(Resident.name == "慕容桂英"))
     staff = callers["community_staff"]

@@ -10,9 +10,8 @@ from openpyxl import Workbook
 from sqlalchemy import select
 
 from geo.residents.models import IntakeReport, Resident
-from tests.residents.conftest import callers, client, here  # noqa: F401  (fixtures)
 from tests.residents.ids import id_number
-from tests.security.intake_helpers import IMPORT, INTAKE, at, send
+from tests.security.intake.helpers import IMPORT, INTAKE, at, send
 from tests.security.test_privacy_responses import ID_NUMBER, MOBILE
 
 

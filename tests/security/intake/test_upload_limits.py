@@ -15,9 +15,8 @@ from sqlalchemy.engine import Engine
 from geo.errors import InvalidInput
 from geo.residents import excel
 from geo.residents.intake import LOCK_KEY
-from tests.residents.conftest import callers, client, here  # noqa: F401  (fixtures)
-from tests.security.intake_helpers import IMPORT, row_xml, xlsx_bytes
-from tests.security.test_intake_payloads import _xlsx
+from tests.security.intake.helpers import IMPORT, row_xml, xlsx_bytes
+from tests.security.intake.test_payloads import _xlsx
 
 HEADER = ["姓名", "手机号", "地址"]
 

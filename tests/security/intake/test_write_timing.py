@@ -20,9 +20,8 @@ from api.deps import get_session, request_scope
 from api.routes import intake as intake_routes
 from geo.access import as_system
 from geo.residents.models import IntakeReport
-from tests.residents.conftest import callers, here  # noqa: F401  (fixtures)
-from tests.security.intake_helpers import IMPORT, INTAKE, at
-from tests.security.test_intake_payloads import _xlsx
+from tests.security.intake.helpers import IMPORT, INTAKE, at
+from tests.security.intake.test_payloads import _xlsx
 
 ARM = [
     "CREATE TEMP TABLE commit_refused (x int) ON COMMIT DROP",
