@@ -142,7 +142,9 @@ def upload(
     me: CurrentUser,
     system: SystemSession,
     file: Annotated[UploadFile, File(description=".xlsx or .csv")],
-    channel: Annotated[str, Form(description="which of the six channels the list comes from")],
+    channel: Annotated[
+        str | None, Form(description="the caller's own channel (grid_worker); default it")
+    ] = None,
     crs: Annotated[str | None, Form(description="crs of 经度/纬度 without a 坐标系 column")] = None,
     commit: Annotated[bool, Form()] = False,
     skip_rejected: Annotated[bool, Form()] = False,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from geo.access import Channel, Principal
 from geo.audit import service as audit
 from geo.errors import Conflict, InvalidInput, NotFound
-from geo.residents import intake, records
+from geo.residents import intake, records, routing
 from geo.residents.linkage import Outcome
 from geo.residents.models import (
     HealthCheck,
@@ -30,6 +30,7 @@ from geo.residents.models import (
     Stay,
 )
 from geo.residents.reports import Item, Located, Submission, report_row
+from geo.residents.routing import Scope
 from geo.residents.service import in_scope, today_local
 from geo.residents.store import LINKED, ArchiveWriter, archive_rows
 
@@ -116,8 +117,10 @@ def _move(session: Session, report_ids: Sequence[int], to: int, decision: str, m
 
 
 def review_queue(session: Session, me: Principal, *, limit: int = 100) -> list[dict[str, Any]]:
-    """Reports the linkage could not decide, in the caller's cells, oldest first; each with its
-    candidate archives (details only for candidates in the caller's scope)."""
+    """Reports waiting in the caller's queue (`routing`), oldest first; each with those of its
+    candidate archives the caller's scope holds. The id, score and per-field reasons of an
+    archive outside it never show; nor do the report's own score and reasons unless its best
+    candidate is shown."""
     from geo.residents.service import report_summary
 
     reports = session.scalars(
@@ -128,21 +131,24 @@ def review_queue(session: Session, me: Principal, *, limit: int = 100) -> list[d
     visible = {
         r.id: r
         for r in session.scalars(
-            select(Resident).where(Resident.id.in_(ids), in_scope(me, Resident))
+            select(Resident).where(
+                Resident.id.in_(ids), Resident.status == "active", in_scope(me, Resident)
+            )
         )
     }
     out = []
     for x in reports:
         item = report_summary(x)
-        item["candidates"] = []
-        for c in x.candidates or []:
-            r = visible.get(c["resident_id"])
-            item["candidates"].append(
-                {**c, "resident": None if r is None else {
-                    "id": r.id, "name": r.name, "sex": r.sex, "birth_year": r.birth_year,
-                    "phone": r.phone_masked, "id_number": r.id_number_masked,
-                    "cell_code": r.cell_code}}
-            )  # fmt: skip
+        candidates = x.candidates or []
+        if not candidates or candidates[0]["resident_id"] not in visible:
+            item["score"] = item["reasons"] = None
+        item["candidates"] = [
+            {**c, "resident": {
+                "id": r.id, "name": r.name, "sex": r.sex, "birth_year": r.birth_year,
+                "phone": r.phone_masked, "id_number": r.id_number_masked,
+                "cell_code": r.cell_code}}
+            for c in candidates if (r := visible.get(c["resident_id"])) is not None
+        ]  # fmt: skip
         out.append(item)
     return out
 
@@ -156,8 +162,13 @@ def resolve_review(
     resident_id: int | None = None,
     note: str | None = None,
 ) -> dict[str, Any]:
-    """The grid worker's decision on a report in review: link it to an archive (one of its
-    candidates, or any archive in the caller's scope), found a new archive, or reject it."""
+    """The grid worker's decision on a report in their queue: link it to an archive in their
+    scope (one of its candidates, or any other), found a new archive, or reject it.
+
+    A report that waits for an archive's own grid worker may have been placed elsewhere: a
+    link then moves the archive there (their decision); `new` hands the report back to the
+    queue where it was placed, for that cell to found the archive (nobody founds one outside
+    their scope)."""
     return resolve_reviews(session, me, [(report_id, action, resident_id)], note=note)[0]
 
 
@@ -178,6 +189,7 @@ def resolve_reviews(
     results: list[dict[str, Any]] = []
     moves: list[tuple[int, int, str, str]] = []
     pending: dict[int, list[dict[str, Any]]] = {}
+    placed = {i: routing.placement(x.geocode) for i, x in reports.items()}
     for report_id, action, resident_id in decisions:
         x = reports.get(report_id)
         if x is None:
@@ -192,13 +204,17 @@ def resolve_reviews(
             results.append({"report_id": x.id, "decision": "rejected"})
             continue
         if action == "link":
-            rid = _link_target(session, me, x, resident_id)
+            rid = _link_target(session, me, resident_id)
             decision, kind = "linked", "review_linked"
+        elif action == "new" and not routing.holds(me, placed[x.id]):
+            _hand_back(session, me, x.id, placed[x.id])
+            results.append({"report_id": x.id, "decision": "review", "returned_to": placed[x.id]})
+            continue
         elif action == "new":
             rid, decision, kind = writer.new_resident_id(), "new", "review_new"
         else:
             raise InvalidInput("action must be link, new or reject")
-        row = {**rows[x.id], "resident_id": rid}
+        row = {**rows[x.id], **(placed[x.id] or {}), "resident_id": rid}
         pending.setdefault(rid, []).append(row)
         moves.append((x.id, rid, decision, kind))
         results.append({"report_id": x.id, "decision": decision, "resident_id": rid})
@@ -207,6 +223,7 @@ def resolve_reviews(
         for rid in {m[1] for m in moves if m[2] == decision}:
             _move(session, [m[0] for m in moves if m[1] == rid and m[2] == decision], rid,
                   decision, me)  # fmt: skip
+    _place_back(session, [(reports[m[0]], placed[m[0]]) for m in moves])
     _events(session, me, [(kind, rid, None, [report_id], note)
                           for report_id, rid, _, kind in moves])  # fmt: skip
     audit.record(session, me, "resident.review", object_type="intake_report", object_ids=ids,
@@ -214,16 +231,34 @@ def resolve_reviews(
     return results
 
 
-def _link_target(session: Session, me: Principal, x: Any, resident_id: int | None) -> int:
+def _link_target(session: Session, me: Principal, resident_id: int | None) -> int:
+    """An archive in the caller's scope: a candidate elsewhere is not theirs to move."""
     if resident_id is None:
         raise InvalidInput("action=link needs resident_id")
-    listed = {c["resident_id"] for c in x.candidates or []}
-    visible = select(Resident.id).where(Resident.id == resident_id, Resident.status == "active")
-    if resident_id not in listed:
-        visible = visible.where(in_scope(me, Resident))
+    visible = select(Resident.id).where(
+        Resident.id == resident_id, Resident.status == "active", in_scope(me, Resident)
+    )
     if session.scalar(visible) is None:
-        raise NotFound(f"no resident {resident_id} among the candidates or in your scope")
+        raise NotFound(f"no resident {resident_id} in your scope")
     return resident_id
+
+
+def _hand_back(session: Session, me: Principal, report_id: int, place: Scope | None) -> None:
+    """Not the caller's person, and placed outside their scope: back to the queue of the place
+    it was reported at, with no candidates."""
+    if place is None:
+        raise Conflict(f"report {report_id} has no place to found an archive at: reject it")
+    session.execute(update(R).where(R.id == report_id).values(
+        **place, candidates=None, score=None, reasons=None, decided_by=me.name[:100],
+        decided_at=datetime.now(UTC)))  # fmt: skip
+
+
+def _place_back(session: Session, decided: Sequence[tuple[IntakeReport, Scope | None]]) -> None:
+    """A decided report is seen where it was placed again (in review, it was in the queue of
+    the archive's own cell)."""
+    for x, place in decided:
+        if place is not None and place != {k: getattr(x, k) for k in routing.SCOPE_COLUMNS}:
+            session.execute(update(R).where(R.id == x.id).values(**place))
 
 
 # --- merge and split ----------------------------------------------------------------------

@@ -73,6 +73,8 @@ def test_a_dry_run_does_not_wait_for_the_intake_lock(
     assert dry.status_code == 200, dry.text
     assert dry.json()["counts"]["new"] == 1 and not dry.json()["committed"]
     held = session.scalar(
-        text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
-    )
+        text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1"
+             " AND pid = pg_backend_pid() AND classid::bigint = :hi AND objid::bigint = :lo"),
+        {"hi": LOCK_KEY >> 32, "lo": LOCK_KEY & 0xFFFFFFFF},
+    )  # fmt: skip
     assert held == 0
