@@ -86,11 +86,6 @@ class ReportOutcome:
             out["placed"] = {k: self.geocode.get(k) for k in ("method", "match", "cell_code")}
         return out
 
-    def matched(self) -> set[int]:
-        """Every archive this report was linked to or compared with as a candidate."""
-        ids = {c["resident_id"] for c in self.candidates}
-        return ids | ({self.resident_id} if self.resident_id is not None else set())
-
     def as_dict(self, visible: Callable[[int], bool] | None = None) -> dict[str, Any]:
         """The full outcome (imports). With `visible`, archives show only where
         `visible(resident_id)`: ids, scores and per-field reasons of other scopes' archives
@@ -103,14 +98,13 @@ class ReportOutcome:
             if self.decision == "review" and self.candidates:
                 about = self.candidates[0]["resident_id"]
             shown, show = about is not None and visible(about), visible
+        resident = self.resident_id
         out = {
             "index": self.index,
             "row": self.row_number,
             "report_id": self.report_id,
             "decision": self.decision,
-            "resident_id": self.resident_id
-            if self.resident_id and show(self.resident_id)
-            else None,
+            "resident_id": resident if resident is not None and show(resident) else None,
             "score": None if self.score is None or not shown else round(self.score, 2),
             "reasons": self.reasons if shown else None,
             "candidates": [c for c in self.candidates if show(c["resident_id"])],

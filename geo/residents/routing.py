@@ -39,7 +39,12 @@ def holds(me: Principal, scope: Mapping[str, Any] | None) -> bool:
     """Whether `me`'s scope holds a place or an archive given by its scope columns."""
     if not scope:
         return False
-    return in_scope(me, **{k: scope.get(k) for k in SCOPE_COLUMNS})
+    return in_scope(
+        me,
+        cell_code=scope.get("cell_code"),
+        community_code=scope.get("community_code"),
+        street_code=scope.get("street_code"),
+    )
 
 
 def route(

@@ -94,12 +94,16 @@ def record(
 ) -> None:
     """The audit row of a submission: who, which reports, which archives it linked, created and
     matched (compared with as candidates). `written` false: a dry run, nothing was created."""
-    linked = {o.resident_id for o in outcomes if o.decision == "linked"}
-    created = {o.resident_id for o in outcomes if o.decision == "new"} if written else set()
-    compared = {c["resident_id"] for o in outcomes for c in o.candidates}
+
+    def archives(decision: str) -> set[int]:
+        return {o.resident_id for o in outcomes
+                if o.decision == decision and o.resident_id is not None}  # fmt: skip
+
+    linked, created = archives("linked"), archives("new") if written else set()
+    compared = {int(c["resident_id"]) for o in outcomes for c in o.candidates}
     audit.record(
         session, me, action, object_type=object_type, object_ids=object_ids,
         detail={**detail, "counts": dict(Counter(o.decision for o in outcomes)),
-                "linked": sorted(linked), "created": sorted(i for i in created if i),
+                "linked": sorted(linked), "created": sorted(created),
                 "matched": sorted(linked | compared)},
     )  # fmt: skip
