@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -25,7 +26,7 @@ from geo.access import Channel, StrictModel
 from geo.crs import ACCEPTED, Crs, parse_crs
 from geo.errors import InvalidInput
 from geo.privacy import partial
-from geo.privacy.masking import mask_id_number, mask_phone
+from geo.privacy.masking import mask_id_number, mask_phone, redact_text
 from geo.residents import persons, sensitive
 from geo.residents.models import HOUSING_LABELS, HousingType
 from geo.residents.origins import Origin, parse_origin
@@ -366,21 +367,45 @@ def _dates(n: Normalized, raw: dict[str, Any], day: date) -> None:
                  " departure still to come is expected_departure")
 
 
-def redacted(raw: dict[str, Any]) -> dict[str, Any]:
-    """The payload with ID and phone numbers masked (the full payload is stored encrypted)."""
-    out = {}
+def redacted(raw: dict[str, Any], field_of: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The payload with ID and phone numbers masked (the full payload is stored encrypted).
+
+    A value read as an ID or phone number is masked whole, whatever its header said
+    (`field_of`: payload key -> field, e.g. 公民身份号码 -> id_number; default: the key is the
+    field); every other string, list item or number is run through the free-text redactor, so
+    a phone in 备注 is masked too.
+
+    >>> redacted({"联系方式": "13812345678", "备注": "子女电话13900001234"}, {"联系方式": "phone"})
+    {'联系方式': '138****5678', '备注': '子女电话139****1234'}
+    """
+    field_of = field_of or {}
+    out: dict[str, Any] = {}
     for k, v in raw.items():
+        kind = field_of.get(k, k)
         if v is None or (isinstance(v, float) and math.isnan(v)):
             out[k] = None if v is None else "NaN"
-            continue
-        if k in ("id_number", "身份证号") or "身份证" in str(k):
+        elif kind == "id_number":
             out[k] = mask_id_number(str(v))
-        elif k in ("phone",) or "手机" in str(k) or "电话" in str(k):
+        elif kind == "phone":
             out[k] = mask_phone(str(v))
-        elif isinstance(v, date | datetime):
-            out[k] = v.isoformat()
-        elif isinstance(v, float) and not math.isfinite(v):
-            out[k] = str(v)
         else:
-            out[k] = v
+            out[k] = _scrubbed(v)
     return out
+
+
+def _scrubbed(v: Any) -> Any:
+    """A payload value with any ID or phone number inside it masked."""
+    if isinstance(v, str):
+        return redact_text(v)
+    if isinstance(v, list | tuple):
+        return [_scrubbed(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _scrubbed(x) for k, x in v.items()}
+    if isinstance(v, date | datetime):
+        return v.isoformat()
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    if isinstance(v, int) and not isinstance(v, bool):
+        text = redact_text(str(v))  # a number typed into a free-text cell
+        return v if text == str(v) else text
+    return v

@@ -82,6 +82,7 @@ class ArchiveWriter:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._free_ids: list[int] = []
+        self.scopes: dict[int, dict[str, Any]] = {}  # of the archives refreshed, as written
 
     def new_resident_id(self) -> int:
         if not self._free_ids:
@@ -192,6 +193,7 @@ class ArchiveWriter:
                     tuple_(Stay.resident_id, Stay.season).not_in(keep) if keep else true(),
                 )
             )
+        self.scopes.update(scopes)
         return scopes
 
     @staticmethod
