@@ -1,7 +1,7 @@
 """intake: re-mask ID and phone numbers in stored report payloads; what a channel was told
 
 Revision ID: 0006intake
-Revises: 0004residents
+Revises: 0005clock
 Create Date: 2026-11-29 19:30:00
 
 Reports stored before this revision had their payload masked by header text only (身份证 / 手机 /
