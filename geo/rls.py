@@ -166,8 +166,12 @@ def app_engine() -> Engine:
     sec = security_settings()
     engine = install_city_zone(
         create_engine(
-            database_settings().sqlalchemy_url, pool_size=10, max_overflow=20, pool_pre_ping=True
+            database_settings().sqlalchemy_url,
+            pool_size=10,
+            max_overflow=20,
+            pool_pre_ping=True,
+            hide_parameters=True,  # as geo.db: no personal data in error messages
         )
     )
-    install_db_role(engine, sec.db_role, production=sec.env == "production")
+    install_db_role(engine, sec.db_role, production=not sec.is_development)
     return engine

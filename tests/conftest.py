@@ -5,6 +5,14 @@ real, or frozen for the whole run (HOUNIAO_TEST_CLOCK / --city-clock) or for one
 from __future__ import annotations
 
 import os
+
+# Before anything reads the settings (the app and its CLI subprocesses inherit these): the
+# suite runs on the repository's development keys, which need HOUNIAO_ENV=development named
+# explicitly, and no test depends on the in-app scheduler (api/scheduler.py), which would run
+# against DATABASE_URL.
+os.environ["HOUNIAO_ENV"] = "development"
+os.environ["HOUNIAO_SCHEDULER"] = "0"
+
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -21,8 +29,6 @@ from geo.demo.load import load_yichun
 from tests import cityclock
 from tests.db import engine_for, recreate_database, test_database_url
 
-# No test depends on the in-app scheduler (api/scheduler.py); it would run against DATABASE_URL.
-os.environ["HOUNIAO_SCHEDULER"] = "0"
 _FROZEN = pytest.StashKey[object]()  # the session's time-machine traveller, when frozen
 
 

@@ -6,7 +6,8 @@ leaving August-October; households return in later seasons (most to the same fla
 in the urban cells. Each stay is reported by some of the six channels, each the way that channel
 would: police have the ID number, couriers a phone and an address and "王先生", riders GCJ-02
 points, merchants a name and a rough age, scenic-area staff the real-name ticket. Noise: name
-typos (mostly homophones), missing fields, ID numbers with a wrong digit, address variants
+typos (mostly homophones), missing fields, ID numbers with a wrong digit, masked phones (riders,
+couriers) and masked ID numbers (tickets), address variants
 (shorthand, Chinese numerals, full-width digits, pre-2019 district names), GPS jitter.
 
 Deterministic for a seed. Reports dated after `today` are not generated. Each report carries

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from geo import clock
 from geo.access import Principal
-from geo.residents import operations
+from geo.residents import operations, review
 from geo.residents.models import ConcernEntry, HealthCheck, IntakeReport, Resident, Stay
 
 HEALTH_CHECKS_FROM = 2024
@@ -90,7 +90,7 @@ def _reviews(
                  if person_of.get(c["resident_id"]) == truth.get(report_id)]  # fmt: skip
         decisions.append((report_id, "link", match[0]) if match else (report_id, "new", None))
     for start in range(0, len(decisions), 2000):
-        operations.resolve_reviews(session, actor, decisions[start : start + 2000],
+        review.resolve_reviews(session, actor, decisions[start : start + 2000],
                                    note="demo: decided on a visit")  # fmt: skip
     return len(decisions)
 

@@ -228,8 +228,11 @@ class IntakeBatch(Base):
 class IntakeReport(Base):
     """What one channel said about one person at one time.
 
-    `payload` is the report as received with ID and phone numbers masked; `payload_enc` is the
-    whole payload as received, encrypted. The normalised columns feed linkage and the archive.
+    `payload` is the report as received with ID and phone numbers masked (by the field each
+    value was read as, and in every string); `payload_enc` is the whole payload as received,
+    encrypted. The scope columns say where it was placed - or, while it is in review, whose
+    queue it waits in (`geo.residents.routing`); `geocode` keeps the place. The normalised
+    columns feed linkage and the archive.
     """
 
     __tablename__ = "intake_report"
@@ -242,6 +245,7 @@ class IntakeReport(Base):
             "(decision IN ('new', 'linked')) = (resident_id IS NOT NULL)", name="decided_resident"
         ),
         CheckConstraint("decision <> 'rejected' OR reject_reason IS NOT NULL", name="reason"),
+        CheckConstraint("answer IN ('received', 'rejected')", name="answer_known"),
         Index("ix_intake_report_resident", "resident_id"),
         Index("ix_intake_report_id_hash", "id_number_hash"),
         Index("ix_intake_report_phone_hash", "phone_hash"),
@@ -319,6 +323,9 @@ class IntakeReport(Base):
     reasons: Mapped[list | None] = mapped_column(JSONB, nullable=True)
     candidates: Mapped[list | None] = mapped_column(JSONB, nullable=True)
     reject_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # What the submitting channel is told: 'rejected' only for what is wrong with the report
+    # itself, 'received' whatever linkage found (so the answer never says who is known).
+    answer: Mapped[str] = mapped_column(String(10), server_default=sql_text("'received'"))
     decided_at: Mapped[datetime] = mapped_column(TS)
     decided_by: Mapped[str] = mapped_column(String(100))
 

@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 
 from geo import clock
 from geo.audit.models import AuditEvent
-from geo.residents import operations, service
+from geo.residents import operations, review, service
 from geo.residents.models import IntakeReport, Resident, ResidentEvent, Stay
 from tests.residents.conftest import CELL, SYSTEM, take_in
 from tests.residents.ids import id_number
@@ -121,12 +121,12 @@ def test_review_is_queued_to_the_cell_and_decided(session, here):
         session, "courier", [{"name": "郭先生", "phone": "13500000999", "address": here["address"]}]
     )
     assert r.decision == "review" and len(r.candidates) == 2
-    queue = operations.review_queue(session, SYSTEM)
+    queue = review.review_queue(session, SYSTEM)
     assert [q["id"] for q in queue] == [r.report_id]
     target = r.candidates[0]["resident_id"]
-    out = operations.resolve_review(session, SYSTEM, r.report_id, action="link", resident_id=target)
+    out = review.resolve_review(session, SYSTEM, r.report_id, action="link", resident_id=target)
     assert out == {"report_id": r.report_id, "decision": "linked", "resident_id": target}
-    assert operations.review_queue(session, SYSTEM) == []
+    assert review.review_queue(session, SYSTEM) == []
     hist = session.scalars(select(ResidentEvent.kind).where(ResidentEvent.resident_id == target))
     assert "review_linked" in list(hist)
 

@@ -186,18 +186,24 @@ def test_staff_upload_endpoint(client, callers, here):
     data = xlsx([row(here)])
     files = {"file": ("list.xlsx", data, "application/octet-stream")}
     url = "/api/v1/residents/import"
+    # Staff report as the grid (their own channel); another channel is refused.
     dry = client.post(
-        url, files=files, data={"channel": "merchant"}, headers=callers["community_staff"].headers
-    )
+        url, files=files, data={"channel": "grid_worker"},
+        headers=callers["community_staff"].headers,
+    )  # fmt: skip
     assert dry.status_code == 200, dry.text
     assert dry.json()["counts"]["new"] == 1 and not dry.json()["committed"]
     done = client.post(
         url,
         files=files,
-        data={"channel": "merchant", "commit": "true"},
+        data={"commit": "true"},
         headers=callers["community_staff"].headers,
     )
-    assert done.json()["committed"]
+    assert done.json()["committed"] and done.json()["channel"] == "grid_worker"
+    claimed = client.post(
+        url, files=files, data={"channel": "merchant"}, headers=callers["community_staff"].headers
+    )
+    assert claimed.status_code == 422 and "reports for channel grid_worker" in claimed.text
     worker = client.post(
         url, files=files, data={"channel": "merchant"}, headers=callers["grid_worker"].headers
     )
