@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from geo.errors import InvalidInput
 from geo.privacy.retention import SEASON_START
@@ -28,11 +29,21 @@ from geo.privacy.retention import SEASON_START
 FIRST_SEASON, LAST_SEASON = 2000, 2100
 _MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 HINT = "give month=YYYY-MM or season=YYYY (a season runs from 1 May to 30 April)"
+_YICHUN = ZoneInfo("Asia/Shanghai")
 
 
 def season_of(day: date) -> int:
     """The season a local date belongs to: its year from 1 May on, else the year before."""
     return day.year if (day.month, day.day) >= SEASON_START else day.year - 1
+
+
+def season_at(instant: datetime) -> int:
+    """The season an instant falls in, read on Yichun's calendar (UTC+8).
+
+    >>> season_at(datetime.fromisoformat("2025-04-30T16:30:00+00:00"))  # 1 May, 00:30 in Yichun
+    2025
+    """
+    return season_of(instant.astimezone(_YICHUN).date())
 
 
 def season_months(season: int) -> tuple[str, ...]:
