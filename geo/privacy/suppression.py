@@ -7,6 +7,9 @@ city and its streets, or the city and its categories). `protect` hides
 
 1. every count with 0 < value < threshold (primary suppression; zero discloses no one), and the
    cells the caller names (`also_hide`: a sub-count whose complement is small);
+   cells that are never published (`unpublished`: a total that only links two tables, such as
+   the season's arrivals, which equal its residents by origin) count as unknown to the reader
+   but need no protection themselves;
 2. then more cells (complementary suppression), the smallest non-zero count first, until
    a. no sum has exactly one hidden cell (else: the total minus the visible parts), and
    b. no hidden cell follows from the published ones by any combination of the sums either (a
@@ -67,8 +70,7 @@ class Layout:
     @classmethod
     def of(cls, side: Hierarchy) -> Layout:
         """A one-way table: its cells are the keys of `side`."""
-        at = {k: i for i, k in enumerate(side.keys)}
-        return cls(side.keys, tuple((at[t], tuple(at[p] for p in ps)) for t, ps in side.groups))
+        return cls.build(side.keys, side.groups)
 
     @classmethod
     def cross(cls, rows: Hierarchy, cols: Hierarchy) -> Layout:
@@ -81,6 +83,13 @@ class Layout:
             (at[r, t], tuple(at[r, p] for p in ps)) for r in rows.keys for t, ps in cols.groups
         ]
         return cls(keys, tuple(sums))
+
+    @classmethod
+    def build(cls, keys: Iterable[Key], sums: Iterable[tuple[Key, Sequence[Key]]]) -> Layout:
+        """Any table: its cells and (total, parts) sums by key."""
+        keys = tuple(keys)
+        at = {k: i for i, k in enumerate(keys)}
+        return cls(keys, tuple((at[t], tuple(at[p] for p in ps)) for t, ps in sums if ps))
 
     @cached_property
     def index(self) -> dict[Key, int]:
@@ -106,23 +115,29 @@ def protect(
     counts: Mapping[Key, int],
     threshold: int,
     also_hide: Iterable[Key] = (),
+    unpublished: Iterable[Key] = (),
 ) -> dict[Key, int | None]:
     """Every cell of `layout` with its count (absent = 0), or None where it is suppressed."""
     values = tuple(int(counts.get(k, 0)) for k in layout.keys)
     forced = tuple(sorted(layout.index[k] for k in set(also_hide)))
-    hidden = hidden_cells(layout, values, threshold, forced)
+    never = frozenset(layout.index[k] for k in unpublished)
+    hidden = hidden_cells(layout, values, threshold, forced, never)
     return {k: (None if i in hidden else values[i]) for i, k in enumerate(layout.keys)}
 
 
 @lru_cache(maxsize=256)
 def hidden_cells(
-    layout: Layout, values: tuple[int, ...], threshold: int, forced: tuple[int, ...] = ()
+    layout: Layout,
+    values: tuple[int, ...],
+    threshold: int,
+    forced: tuple[int, ...] = (),
+    unpublished: frozenset[int] = frozenset(),
 ) -> frozenset[int]:
     """Positions of the cells to hide: primary, then complementary until rules a and b hold."""
-    hidden = {i for i, v in enumerate(values) if 0 < v < threshold} | set(forced)
+    hidden = {i for i, v in enumerate(values) if 0 < v < threshold} | set(forced) | unpublished
     while True:
-        _close_sums(layout, values, hidden)
-        cell = _fix_for_first_determined(layout, values, hidden)
+        _close_sums(layout, values, hidden, unpublished)
+        cell = _fix_for_first_determined(layout, values, hidden, unpublished)
         if cell is None:
             return frozenset(hidden)
         hidden.add(cell)
@@ -133,12 +148,16 @@ def _cheapest(cells: Iterable[int], values: Sequence[int]) -> int | None:
     return min(cells, key=lambda i: (values[i] == 0, values[i], i), default=None)
 
 
-def _close_sums(layout: Layout, values: Sequence[int], hidden: set[int]) -> None:
-    """Rule a: hide one more cell in every sum that has exactly one hidden cell, until none has."""
+def _close_sums(
+    layout: Layout, values: Sequence[int], hidden: set[int], unpublished: frozenset[int]
+) -> None:
+    """Rule a: hide one more cell in every sum that has exactly one hidden cell, until none has
+    (a sum whose one unknown is an unpublished total gives nothing away)."""
     pending = deque(s for s, _ in enumerate(layout.sums))
     while pending:
         cells = [c for c, _ in layout.members[pending.popleft()]]
-        if sum(c in hidden for c in cells) != 1:
+        unknown = [c for c in cells if c in hidden]
+        if len(unknown) != 1 or unknown[0] in unpublished:
             continue
         extra = _cheapest((c for c in cells if c not in hidden), values)
         if extra is not None:
@@ -147,13 +166,15 @@ def _close_sums(layout: Layout, values: Sequence[int], hidden: set[int]) -> None
 
 
 def _fix_for_first_determined(
-    layout: Layout, values: Sequence[int], hidden: set[int]
+    layout: Layout, values: Sequence[int], hidden: set[int], unpublished: frozenset[int]
 ) -> int | None:
     """Rule b: for the first hidden cell that the sums still determine, the published cell to
     hide as well (the cheapest that makes it undetermined); None when no cell is determined."""
     for sums in _components(layout, hidden):
         algebra = _Algebra(layout, sums, hidden)
-        determined = [c for c in algebra.cells if algebra.leverage(c) > 1 - 1e-6]
+        determined = [
+            c for c in algebra.cells if c not in unpublished and algebra.leverage(c) > 1 - 1e-6
+        ]
         if not determined:
             continue
         target = determined[0]
