@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 Key = Hashable
 _EPS = 1e-7
@@ -173,7 +174,9 @@ def _fix_for_first_determined(
     for sums in _components(layout, hidden):
         algebra = _Algebra(layout, sums, hidden)
         determined = [
-            c for c in algebra.cells if c not in unpublished and algebra.leverage(c) > 1 - 1e-6
+            c
+            for c, lev in zip(algebra.cells, algebra.leverages(), strict=True)
+            if c not in unpublished and lev > 1 - 1e-6
         ]
         if not determined:
             continue
@@ -223,43 +226,59 @@ class _Algebra:
     A hidden cell's leverage aᵢᵀ G⁺ aᵢ is 1 exactly when its column is independent of the other
     hidden columns, i.e. when the published cells determine it. A published cell j hidden as
     well frees cell i iff aⱼ lies in A's column space and aᵢᵀ G⁺ aⱼ ≠ 0 (the new null vector
-    (w, -1) with A w = aⱼ then moves cell i).
+    (w, -1) with A w = aⱼ then moves cell i). Columns are sparse (a cell is in a few sums), so
+    each is kept as its rows and coefficients, padded to the widest.
     """
 
     def __init__(self, layout: Layout, sums: list[int], hidden: set[int]) -> None:
         self.row = {s: n for n, s in enumerate(sums)}
         self.layout = layout
         self.cells = sorted({c for s in sums for c, _ in layout.members[s] if c in hidden})
+        self.at = {c: n for n, c in enumerate(self.cells)}
+        self.rows, self.coefs = self._columns(self.cells)
         gram = np.zeros((len(sums), len(sums)))
-        for c in self.cells:
-            rows, coefs = self._column(c)
-            gram[np.ix_(rows, rows)] += np.outer(coefs, coefs)
-        eigenvalues, vectors = np.linalg.eigh(gram)
-        keep = eigenvalues > max(eigenvalues.max(initial=0.0), 1.0) * 1e-10
-        basis = vectors[:, keep]
-        self.pinv = (basis / eigenvalues[keep]) @ basis.T
-        self.projector = basis @ basis.T
+        np.add.at(
+            gram,
+            (self.rows[:, :, None], self.rows[:, None, :]),
+            self.coefs[:, :, None] * self.coefs[:, None, :],
+        )
+        with threadpool_limits(limits=1, user_api="blas"):  # small dense work: threads only wait
+            eigenvalues, vectors = np.linalg.eigh(gram)
+            keep = eigenvalues > max(eigenvalues.max(initial=0.0), 1.0) * 1e-10
+            basis = vectors[:, keep]
+            self.pinv = (basis / eigenvalues[keep]) @ basis.T
+            self.projector = basis @ basis.T
 
-    def _column(self, cell: int) -> tuple[list[int], np.ndarray]:
-        pairs = [(self.row[s], coef) for s, coef in self._coefs(cell)]
-        return [r for r, _ in pairs], np.array([coef for _, coef in pairs])
-
-    def _coefs(self, cell: int) -> list[tuple[int, float]]:
-        return [
-            (s, coef)
-            for s in self.layout.sums_of[cell]
-            for c, coef in self.layout.members[s]
-            if c == cell and s in self.row
+    def _columns(self, cells: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Each cell's sums (as rows of this component) and coefficients, padded with zeros."""
+        pairs = [
+            [
+                (self.row[s], coef)
+                for s in self.layout.sums_of[cell]
+                if s in self.row
+                for c, coef in self.layout.members[s]
+                if c == cell
+            ]
+            for cell in cells
         ]
+        width = max((len(p) for p in pairs), default=1)
+        rows = np.zeros((len(cells), width), dtype=int)
+        coefs = np.zeros((len(cells), width))
+        for n, p in enumerate(pairs):
+            rows[n, : len(p)] = [r for r, _ in p]
+            coefs[n, : len(p)] = [coef for _, coef in p]
+        return rows, coefs
 
-    def leverage(self, cell: int) -> float:
-        rows, coefs = self._column(cell)
-        return float(coefs @ self.pinv[np.ix_(rows, rows)] @ coefs)
+    def leverages(self) -> np.ndarray:
+        """aᵢᵀ G⁺ aᵢ of every hidden cell of the component, in the order of `cells`."""
+        block = self.pinv[self.rows[:, :, None], self.rows[:, None, :]]
+        return np.einsum("ij,ijk,ik->i", self.coefs, block, self.coefs)
 
     def frees(self, target: int, cell: int) -> bool:
-        rows, coefs = self._column(cell)
+        (rows,), (coefs,) = self._columns([cell])
         outside = float(coefs @ coefs - coefs @ self.projector[np.ix_(rows, rows)] @ coefs)
         if outside > _EPS:
             return False
-        t_rows, t_coefs = self._column(target)
+        t = self.at[target]
+        t_rows, t_coefs = self.rows[t], self.coefs[t]
         return abs(float(t_coefs @ self.pinv[np.ix_(t_rows, rows)] @ coefs)) > _EPS

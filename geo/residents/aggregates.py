@@ -46,10 +46,11 @@ _ORIGINS = text("SELECT origin_province, origin_city, residents FROM resident_or
 def density(session: Session, me: Principal, window: Window) -> dict[str, Any]:
     """Residents present per cell and month of the window; small counts hidden (None)."""
     _may_read(me)
+    months = set(window.months)
     counts = {
         (_month(r["month"]), r["cell_code"], r["community_code"]): r["residents"]
         for r in _fetch(session, _DENSITY, window.season)
-        if _month(r["month"]) in window.months
+        if _month(r["month"]) in months
     }
     keys = sorted(counts, key=lambda k: (k[0], k[1] is None, k[1] or "", k[2]))
     shown = protect(Layout.build(keys, ()), counts, _k())
@@ -111,7 +112,7 @@ class _SeasonTables:
 
 def _season_tables(session: Session, season: int) -> _SeasonTables:
     """The season's flows and origins, protected together (one layout, one call)."""
-    months = season_months(season)
+    months = set(season_months(season))
     counts: dict[tuple, int] = defaultdict(int)
     communities: dict[str, set[str]] = defaultdict(set)
     for r in _fetch(session, _FLOWS, season):
