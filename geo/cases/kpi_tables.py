@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
@@ -141,7 +141,7 @@ def season_table(session: Session, season: int, at: datetime) -> dict[str, dict[
         own = values[name]
         small_rest = [
             cell
-            for cell in layout.keys
+            for cell in cast(tuple[Cell, ...], layout.keys)
             for whole in wholes
             if (w := shown[whole][cell]) is not None and 0 < w - own.get(cell, 0) < threshold
         ]

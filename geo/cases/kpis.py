@@ -141,7 +141,7 @@ def measures(at: datetime, *, medians: bool = True) -> list[ColumnElement[Any]]:
         "overdue_open": live & running & (c.due_at < at),
         "escalated": live & c.escalated_at.isnot(None),
     }
-    out = [_count(counts[name]).label(name) for name in COUNTS]
+    out: list[ColumnElement[Any]] = [_count(counts[name]).label(name) for name in COUNTS]
     if medians:
         hours = {
             "response": _hours(c.responded_at, c.reported_at),

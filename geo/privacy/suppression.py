@@ -34,11 +34,13 @@ from collections import deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import TypeVar, cast
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 Key = Hashable
+KeyT = TypeVar("KeyT", bound=Hashable)
 _EPS = 1e-7
 
 
@@ -113,17 +115,18 @@ class Layout:
 
 def protect(
     layout: Layout,
-    counts: Mapping[Key, int],
+    counts: Mapping[KeyT, int],
     threshold: int,
-    also_hide: Iterable[Key] = (),
-    unpublished: Iterable[Key] = (),
-) -> dict[Key, int | None]:
+    also_hide: Iterable[KeyT] = (),
+    unpublished: Iterable[KeyT] = (),
+) -> dict[KeyT, int | None]:
     """Every cell of `layout` with its count (absent = 0), or None where it is suppressed."""
-    values = tuple(int(counts.get(k, 0)) for k in layout.keys)
+    keys = cast(tuple[KeyT, ...], layout.keys)
+    values = tuple(int(counts.get(k, 0)) for k in keys)
     forced = tuple(sorted(layout.index[k] for k in set(also_hide)))
     never = frozenset(layout.index[k] for k in unpublished)
     hidden = hidden_cells(layout, values, threshold, forced, never)
-    return {k: (None if i in hidden else values[i]) for i, k in enumerate(layout.keys)}
+    return {k: (None if i in hidden else values[i]) for i, k in enumerate(keys)}
 
 
 @lru_cache(maxsize=256)

@@ -5,11 +5,13 @@ no suppressed cell. No database: the routine is pure."""
 
 from __future__ import annotations
 
+import doctest
 import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from geo.privacy import suppression, windows
 from geo.privacy.suppression import Hierarchy, Layout, hidden_cells, protect
 from tests.security.linear_attack import recover
 
@@ -168,3 +170,9 @@ def test_same_counts_same_cells_and_fast():
     assert protect(layout, counts, K) == first
     assert time.perf_counter() - start < 60  # a sanity bound, not a benchmark
     _check(layout, counts, first)
+
+
+def test_doctests():
+    for module in (suppression, windows):
+        result = doctest.testmod(module)
+        assert result.attempted and not result.failed, module.__name__
