@@ -6,6 +6,8 @@ asked alone against the same month inside its season. Ranges of seasons are refu
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from geo.access import Role
@@ -102,3 +104,14 @@ def test_ranges_of_seasons_are_refused(ask):
         r = ask.client.get(path, params=params, headers=ask.headers)
         assert r.status_code == 422, (path, params, r.text)
         assert "season=YYYY" in r.json()["detail"]
+
+
+def test_planner_map_draws_no_small_count(world, ask):
+    """The map's charts and hexagons come from the same protected tables (city flows per month,
+    provinces): every number drawn is zero or at least the threshold."""
+    page = ask.client.get("/maps/density", params={"season": SEASON}, headers=ask.headers)
+    assert page.status_code == 200
+    drawn = [int(v) for v in re.findall(r"<title>(\d+)</title>", page.text)]
+    drawn += [int(v) for v in re.findall(r"(\d+) 人", page.text)]
+    assert drawn and all(v == 0 or v >= K for v in drawn), drawn
+    assert "少于阈值，不公开" in page.text  # a suppressed bar: a fixed stub, no height
