@@ -10,7 +10,6 @@ from fastapi import Depends, Query
 from geo.crs import ACCEPTED, Crs, parse_crs
 from geo.errors import InvalidInput
 from geo.privacy import windows
-from geo.residents.service import today_local
 
 
 def crs_query(
@@ -63,7 +62,7 @@ def window_query(
     if season_from is not None or season_to is not None:
         raise InvalidInput(f"ranges of seasons are not published: {windows.HINT}")
     if month is None and season is None:
-        return windows.Window(windows.season_of(today_local()))
+        return windows.current()
     return windows.window(month=month, season=season)
 
 

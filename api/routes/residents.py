@@ -19,7 +19,7 @@ from api.params import WindowParam
 from api.routes.intake import SystemSession
 from geo.access import Role
 from geo.errors import InvalidInput
-from geo.residents import aggregates, excel, imports, operations, service
+from geo.residents import aggregates, excel, imports, operations, review, service
 from geo.residents.schemas import (
     DepartureConfirm,
     MergeRequest,
@@ -96,7 +96,7 @@ def origins(session: SessionDep, me: CurrentUser, window: WindowParam) -> dict[s
 def review_queue(
     session: SessionDep, me: CurrentUser, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> dict[str, Any]:
-    items = operations.review_queue(session, me, limit=limit)
+    items = review.review_queue(session, me, limit=limit)
     return {"items": items}
 
 
@@ -106,7 +106,7 @@ def review_queue(
 def decide_review(
     me: CurrentUser, system: SystemSession, report_id: int, body: ReviewDecision
 ) -> dict[str, Any]:
-    return operations.resolve_review(system, me, report_id, action=body.action,
+    return review.resolve_review(system, me, report_id, action=body.action,
                                      resident_id=body.resident_id, note=body.note)  # fmt: skip
 
 
@@ -136,7 +136,9 @@ def upload(
     me: CurrentUser,
     system: SystemSession,
     file: Annotated[UploadFile, File(description=".xlsx or .csv")],
-    channel: Annotated[str, Form(description="which of the six channels the list comes from")],
+    channel: Annotated[
+        str | None, Form(description="the caller's own channel (grid_worker); default it")
+    ] = None,
     crs: Annotated[str | None, Form(description="crs of 经度/纬度 without a 坐标系 column")] = None,
     commit: Annotated[bool, Form()] = False,
     skip_rejected: Annotated[bool, Form()] = False,

@@ -30,6 +30,7 @@ from sqlalchemy import ColumnElement, and_, func, select, true
 from sqlalchemy import column as sa_column
 from sqlalchemy.orm import Session
 
+from geo import clock
 from geo.access import Principal, Role, scope_filter
 from geo.cases.clock import db_now
 from geo.cases.models import Case
@@ -63,7 +64,6 @@ facts = (
     .alias("f")
 )
 c = facts.c
-LOCAL_TZ = "Asia/Shanghai"
 DEFINITIONS = {
     "response_rate": "响应率: accepted by the response limit / cases (cancelled excluded)",
     "on_time_rate": "按时办结率: feedback by the due time / cases whose clock is decided",
@@ -78,7 +78,7 @@ KPI_ROLES = CITY_WIDE | CODE_SCOPED
 
 
 def _month() -> ColumnElement[str]:
-    return func.to_char(func.timezone(LOCAL_TZ, c.reported_at), "YYYY-MM")
+    return clock.sql_month(c.reported_at)
 
 
 DIMENSIONS: dict[str, Any] = {

@@ -5,15 +5,13 @@ the small difference holds; fixed windows that never overlap (a month lies in ex
 season) leave nothing to subtract but the season's own months, which are published from the
 same protected table (`geo.privacy.suppression`).
 
-A season is named by its year Y and runs from 1 May of Y to 30 April of Y+1 in Yichun's time
-(`geo.privacy.retention.SEASON_START`); months are calendar months in Yichun's time.
+A season is named by its year Y and runs from 1 May of Y to 30 April of Y+1 in Yichun's time,
+as the city's clock (geo.clock) says; months are calendar months in Yichun's time.
 
     >>> window(season=2024).months[0], window(season=2024).months[-1]
     ('2024-05', '2025-04')
     >>> window(month="2025-03").season
     2024
-    >>> season_of(date(2025, 4, 30)), season_of(date(2025, 5, 1))
-    (2024, 2025)
 """
 
 from __future__ import annotations
@@ -21,34 +19,32 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
+from geo import clock
 from geo.errors import InvalidInput
-from geo.privacy.retention import SEASON_START
 
 FIRST_SEASON, LAST_SEASON = 2000, 2100
 _MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 HINT = "give month=YYYY-MM or season=YYYY (a season runs from 1 May to 30 April)"
-_YICHUN = ZoneInfo("Asia/Shanghai")
-
-
-def season_of(day: date) -> int:
-    """The season a local date belongs to: its year from 1 May on, else the year before."""
-    return day.year if (day.month, day.day) >= SEASON_START else day.year - 1
 
 
 def season_at(instant: datetime) -> int:
-    """The season an instant falls in, read on Yichun's calendar (UTC+8).
+    """The season an instant falls in, read on Yichun's calendar.
 
     >>> season_at(datetime.fromisoformat("2025-04-30T16:30:00+00:00"))  # 1 May, 00:30 in Yichun
     2025
     """
-    return season_of(instant.astimezone(_YICHUN).date())
+    return clock.season_of(clock.city_date(instant))
+
+
+def current() -> Window:
+    """The window of the current season (the default of every planner's question)."""
+    return Window(clock.current_season())
 
 
 def season_months(season: int) -> tuple[str, ...]:
     """The twelve months of a season, 'YYYY-MM', in order (May of its year to April)."""
-    start = SEASON_START[0]
+    start = clock.SEASON_START[0]
     return tuple(
         f"{season + (start + i - 1) // 12}-{(start + i - 1) % 12 + 1:02d}" for i in range(12)
     )
@@ -82,7 +78,7 @@ def window(*, month: str | None = None, season: int | None = None) -> Window:
         parsed = _MONTH.match(month)
         if not parsed:
             raise InvalidInput(f"months are written YYYY-MM, got {month!r}: {HINT}")
-        season = season_of(date(int(parsed[1]), int(parsed[2]), 1))
+        season = clock.season_of(date(int(parsed[1]), int(parsed[2]), 1))
     assert season is not None
     if not FIRST_SEASON <= season <= LAST_SEASON:
         raise InvalidInput(f"seasons run from {FIRST_SEASON} to {LAST_SEASON}, got {season}")

@@ -17,12 +17,13 @@ an explicit, audited act (`reveal`). Every read of a person's record writes an a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.orm import Session
 
+from geo import clock
 from geo.access import Principal, Role, scope_filter
 from geo.audit import service as audit
 from geo.errors import Forbidden, InvalidInput, NotFound
@@ -36,7 +37,6 @@ from geo.residents.models import (
     ResidentEvent,
     Stay,
 )
-from geo.residents.records import CST
 from geo.residents.schemas import PERSON_ROLES
 
 PRESENT_STATES = ("present", "departure_due")
@@ -45,8 +45,10 @@ STATE_LABELS = {"arriving": "即将入住", "present": "在住", "departure_due"
 MAX_LIMIT = 500
 
 
-def today_local() -> date:
-    return datetime.now(CST).date()
+def first_present_season(on: date) -> int:
+    """Presence on `on` looks at the stays of its season and the one before (a stay over the
+    winter): the rule of the API's lists, the grid worker's cell map and `resident_counts`."""
+    return clock.season_of(on) - 1
 
 
 def stay_state(on: date) -> ColumnElement[str]:
@@ -133,7 +135,7 @@ def list_residents(
     """Residents with a stay in the caller's scope: present on `on` (default today), or of a
     season; each with that stay. Paged; audited as one read of the listed records."""
     _persons_only(me)
-    on = on or today_local()
+    on = on or clock.today()
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
     state = stay_state(on).label("state")
@@ -143,7 +145,7 @@ def list_residents(
         .where(Resident.status == "active", in_scope(me, Stay))
     )
     if present:
-        stmt = stmt.where(state.in_(PRESENT_STATES), Stay.season >= on.year - 1)
+        stmt = stmt.where(state.in_(PRESENT_STATES), Stay.season >= first_present_season(on))
     if season is not None:
         stmt = stmt.where(Stay.season == season)
     if cell:
@@ -181,7 +183,7 @@ def get_archive(
 ) -> dict[str, Any]:
     """动态管理档案: the resident, stays, reports (what each channel said, when), history,
     concern-log entries and health-check participation, with the provenance of each value."""
-    on = on or today_local()
+    on = on or clock.today()
     r = get_resident_row(session, me, resident_id)
     out = person_row(r, on)
     state = stay_state(on).label("state")
@@ -290,7 +292,7 @@ def counts_by_cell(session: Session, me: Principal, *, on: date | None = None) -
 
     Dispatchers see every cell; staff and grid workers their own scope. No person, no point.
     """
-    on = on or today_local()
+    on = on or clock.today()
     if me.role not in (Role.dispatcher.value, *PERSON_ROLES, "system"):
         raise Forbidden(f"role {me.role} may not read resident counts per cell")
     rows = session.execute(

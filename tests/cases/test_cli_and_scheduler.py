@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from api import scheduler
 from api.app import create_app
+from api.deps import get_session, request_scope
 from geo.access import as_system
 from geo.cases import service
 from geo.cases.schemas import CaseCreate, TransitionRequest
@@ -58,10 +60,16 @@ def test_scheduler_switch(monkeypatch, value, on):
     assert scheduler.enabled() is on
 
 
-def test_app_starts_without_the_scheduler_in_tests(monkeypatch):
+def test_app_starts_without_the_scheduler_in_tests(monkeypatch, session):
     calls = []
     monkeypatch.setattr(scheduler, "run_once", lambda: calls.append(1) or 0)
     assert os.environ["HOUNIAO_SCHEDULER"] == "0"  # set by tests/conftest.py
-    with TestClient(create_app()) as c:
+    app = create_app()
+
+    def test_session() -> Iterator[Session]:  # the test database, not the developer's
+        yield from request_scope(session)
+
+    app.dependency_overrides[get_session] = test_session
+    with TestClient(app) as c:
         assert c.get("/healthz").status_code == 200
     assert calls == []
