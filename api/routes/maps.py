@@ -86,6 +86,7 @@ def density(session: SessionDep, me: CurrentUser, window: WindowParam) -> HTMLRe
         flows=planning.flows(session, me, window),
         origins=planning.origins(session, me, window.season),
         threshold=k,
+        season=window.season,
         basemap=map_settings().basemap,
     )
     return script_page(html)

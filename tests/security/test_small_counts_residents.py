@@ -115,3 +115,11 @@ def test_planner_map_draws_no_small_count(world, ask):
     drawn += [int(v) for v in re.findall(r"(\d+) 人", page.text)]
     assert drawn and all(v == 0 or v >= K for v in drawn), drawn
     assert "少于阈值，不公开" in page.text  # a suppressed bar: a fixed stub, no height
+    assert f"<b>{SEASON} 季</b>" in page.text and f"?season={SEASON - 1}" in page.text
+    signed_out = ask.client.get(
+        "/maps/density",
+        params={"season": SEASON},
+        headers={"Accept": "text/html"},
+        follow_redirects=False,
+    )  # a browser sent to sign in comes back to the season it asked for
+    assert signed_out.headers["location"] == "/maps/login?next=/maps/density%3Fseason%3D2024"
