@@ -44,8 +44,8 @@ Sensitive fields and the audit log (`from geo.privacy import crypto, ids, maskin
     audit.record(session, me, "resident.read", object_type="resident", object_ids=[r.id])
 
 Aggregates for planners and dispatchers (who see no person rows) come from owner-defined
-functions that count with the owner's rights and return counts only (then pass them through
-`geo.privacy.masking.suppress_small`)::
+functions that count with the owner's rights and return counts only (then publish them through
+`geo.privacy.suppression`, one fixed window at a time)::
 
     op.execute(system_function_sql("resident_counts", "TABLE (cell text, n bigint)",
                "SELECT cell_code::text, count(*) FROM stay GROUP BY 1"))

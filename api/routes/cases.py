@@ -358,6 +358,12 @@ def case_catalogue(session: SessionDep) -> dict[str, Any]:
 @router.get(
     "/kpis",
     summary="Response, on-time, resolution and satisfaction rates, medians per stage, overdue",
+    description=(
+        "Staff and dispatchers: exact figures in their scope, any grouping, `from`/`to` or a"
+        " window. Planners: one window (`month` or `season`, default the current season), at"
+        " most one of street/community/category (and month); small counts suppressed so that"
+        " none can be worked out from totals or other answers."
+    ),
     **access(*sorted(kpis.KPI_ROLES)),
 )
 def case_kpis(
@@ -368,6 +374,10 @@ def case_kpis(
     ] = None,
     month_from: Annotated[str | None, Query(description="YYYY-MM", alias="from")] = None,
     month_to: Annotated[str | None, Query(description="YYYY-MM", alias="to")] = None,
+    month: Annotated[str | None, Query(description="window: one month, YYYY-MM")] = None,
+    season: Annotated[
+        int | None, Query(description="window: one season (1 May to 30 April), by its year")
+    ] = None,
     category: str | None = None,
     street: str | None = None,
     community: str | None = None,
@@ -380,6 +390,8 @@ def case_kpis(
         group_by=groups,
         month_from=month_from,
         month_to=month_to,
+        month=month,
+        season=season,
         category=category,
         street=street,
         community=community,

@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Cookie, Form, Query, Request, Response
+from fastapi import APIRouter, Cookie, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.auth import MAP_COOKIE, CurrentUser, access, client_addr, public
 from api.deps import SessionDep
 from api.hardening import script_page
-from geo import cellview, clock, planning
+from api.params import WindowParam
+from geo import cellview, planning
 from geo.access import Role
 from geo.accounts import login, tokens
 from geo.cases.catalogue import catalogue
@@ -74,23 +75,18 @@ def cell(session: SessionDep, me: CurrentUser, code: str) -> HTMLResponse:
     summary="Planner's seasonal density map (aggregates only)",
     **access(Role.planner),
 )
-def density(
-    session: SessionDep,
-    me: CurrentUser,
-    season_from: Annotated[int, Query(ge=2000, le=2100)] = 2021,
-    season_to: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-) -> HTMLResponse:
+def density(session: SessionDep, me: CurrentUser, window: WindowParam) -> HTMLResponse:
     k = map_settings().disclosure_threshold
-    last = season_to or clock.current_season()
-    monthly = planning.monthly_density(session, me, season_from, last)
+    monthly = planning.monthly_density(session, me, window)
     peak = planning.peak_month(monthly)
     html = density_map(
         cells=_collection(session, "cells"),
         monthly=monthly,
         hexes=planning.hexagons(session, monthly.get(peak, {}) if peak else {}, k),
-        flows=planning.flows(session, season_from, last, k),
-        origins=planning.origins(session, season_from, last, k),
+        flows=planning.flows(session, me, window),
+        origins=planning.origins(session, me, window.season),
         threshold=k,
+        season=window.season,
         basemap=map_settings().basemap,
     )
     return script_page(html)

@@ -5,7 +5,7 @@
 | grid worker | residents of its cell(s): lists, archives (stays, reports, history), masked |
 | community / street staff | the same for the community / street |
 | dispatcher | counts of residents present per cell, nothing else |
-| planner | residents per cell and month, arrivals/departures, origins; counts < 10 suppressed |
+| planner | aggregates only: geo.residents.aggregates (one window, small counts suppressed) |
 | channel | its own reports (geo.residents.reports), never an archive |
 
 A resident is in scope by its latest stay's cell (the `resident` row's scope columns); within an
@@ -27,7 +27,6 @@ from geo import clock
 from geo.access import Principal, Role, scope_filter
 from geo.audit import service as audit
 from geo.errors import Forbidden, InvalidInput, NotFound
-from geo.privacy import masking
 from geo.privacy import reveal as privacy_reveal
 from geo.residents.models import (
     HOUSING_LABELS,
@@ -319,85 +318,3 @@ def _count_in_scope(me: Principal, cell: str | None, community: str) -> bool:
     if me.role == Role.street_staff.value:
         return community[:9] == me.street
     return False
-
-
-def _planner(me: Principal) -> None:
-    if me.role not in (Role.planner.value, Role.dispatcher.value, "system"):
-        raise Forbidden(f"role {me.role} may not read resident aggregates")
-
-
-def _seasons(season_from: int, season_to: int) -> None:
-    if season_from > season_to or season_to - season_from > 20:
-        raise InvalidInput("give season_from <= season_to, at most 20 seasons apart")
-
-
-def density(session: Session, me: Principal, *, season_from: int, season_to: int) -> dict:
-    """Residents present per cell and month (for the planner's density map); counts below the
-    disclosure threshold are suppressed (null), never shown exactly."""
-    _planner(me)
-    _seasons(season_from, season_to)
-    rows = session.execute(
-        text("SELECT month, cell_code, community_code, residents FROM resident_density(:a, :b)"
-             " ORDER BY month, cell_code NULLS LAST"), {"a": season_from, "b": season_to}
-    ).mappings().all()  # fmt: skip
-    return {
-        "season_from": season_from,
-        "season_to": season_to,
-        "threshold": _threshold(),
-        "rows": [
-            {"month": r["month"].isoformat()[:7], "cell_code": r["cell_code"],
-             "community_code": r["community_code"],
-             "residents": masking.suppress_small(int(r["residents"]))}
-            for r in rows
-        ],
-    }  # fmt: skip
-
-
-def _threshold() -> int:
-    from geo.config import map_settings
-
-    return map_settings().disclosure_threshold
-
-
-def flows(session: Session, me: Principal, *, season_from: int, season_to: int) -> dict:
-    """Arrivals and departures per month and community (small counts suppressed)."""
-    _planner(me)
-    _seasons(season_from, season_to)
-    rows = session.execute(
-        text("SELECT month, community_code, arrivals, departures FROM resident_flows(:a, :b)"
-             " ORDER BY month, community_code"), {"a": season_from, "b": season_to}
-    ).mappings().all()  # fmt: skip
-    return {
-        "threshold": _threshold(),
-        "rows": [
-            {"month": r["month"].isoformat()[:7], "community_code": r["community_code"],
-             "arrivals": masking.suppress_small(int(r["arrivals"])),
-             "departures": masking.suppress_small(int(r["departures"]))}
-            for r in rows
-        ],
-    }  # fmt: skip
-
-
-def origins(session: Session, me: Principal, *, season_from: int, season_to: int) -> dict:
-    """Residents per season by province and city of origin (small counts suppressed)."""
-    _planner(me)
-    _seasons(season_from, season_to)
-    rows = (
-        session.execute(
-            text(
-                "SELECT season, origin_province, origin_city, residents"
-                " FROM resident_origins(:a, :b) ORDER BY season, residents DESC"
-            ),
-            {"a": season_from, "b": season_to},
-        )
-        .mappings()
-        .all()
-    )
-    return {
-        "threshold": _threshold(),
-        "rows": [
-            {"season": r["season"], "province": r["origin_province"] or "未知",
-             "city": r["origin_city"], "residents": masking.suppress_small(int(r["residents"]))}
-            for r in rows
-        ],
-    }  # fmt: skip
