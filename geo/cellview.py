@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from geo.access import Principal, in_scope
 from geo.audit import service as audit
 from geo.boundaries import queries as boundaries
+from geo.boundaries.models import in_release
 from geo.boundaries.releases import resolve_release
 from geo.errors import NotFound
 from geo.geojson import feature, feature_collection
@@ -24,12 +25,12 @@ from geo.places.service import nearest_service_areas
 from geo.privacy.masking import mask_name
 
 _NEIGHBOURS = text(
-    """
+    f"""
     SELECT n.code, n.name, ST_AsGeoJSON(n.geom, 7) AS geometry
     FROM grid_cell g JOIN grid_cell n
-      ON n.release_low <= :rid AND n.release_high >= :rid AND n.code <> g.code
+      ON {in_release("n")} AND n.code <> g.code
      AND ST_Intersects(n.geom, g.geom)
-    WHERE g.code = :code AND g.release_low <= :rid AND g.release_high >= :rid
+    WHERE g.code = :code AND {in_release("g")}
     ORDER BY n.code
     """
 )

@@ -19,6 +19,7 @@ from geo.accounts import apikeys, passwords, tokens
 from geo.accounts.models import Account, LoginThrottle
 from geo.accounts.tokens import rowcount
 from geo.audit import service as audit
+from geo.boundaries.models import in_release
 from geo.boundaries.releases import active_release_id
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.privacy import crypto, ids, masking
@@ -56,7 +57,7 @@ def _check_codes(session: Session, field: str, codes: list[str]) -> None:
     found = set(
         session.scalars(
             text(f"SELECT code FROM {table} WHERE code = ANY(:codes)"  # table from a fixed map
-                 " AND release_low <= :rid AND release_high >= :rid"),
+                 f" AND {in_release(table)}"),
             {"codes": codes, "rid": rid},
         )
     )

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.boundaries.levels import LEVELS, ORDER, Level
+from geo.boundaries.models import in_release
 from geo.errors import Conflict, NotFound, ReleaseRejected
 
 # Overlaps and gaps below this area (m²) are floating-point noise, not topology errors.
@@ -138,7 +139,7 @@ def _effective(level: Level) -> str:
         UNION ALL
         SELECT NULL, t.code, {parent_col}, t.geom FROM {level.table} t
         JOIN boundary_release r ON r.status = 'active'
-             AND t.release_low <= r.id AND t.release_high >= r.id
+             AND {in_release("t", "r.id")}
         WHERE t.code NOT IN (SELECT code FROM staged_boundary WHERE level = '{level.name}')
     )"""
 
