@@ -74,6 +74,7 @@ def optional_principal(
     else:
         me = Principal.anonymous(addr)
     apply_rls(session, me)
+    request.state.account_id = me.account_id  # for the request log line (api/request_log.py)
     return me
 
 

@@ -34,4 +34,7 @@ def serve(
     import uvicorn
 
     typer.echo(f"Houniao API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
-    uvicorn.run("api.app:app", host=host, port=port, workers=workers, log_level="info")
+    # The app logs each request itself (api/request_log.py: route template, never a query string).
+    uvicorn.run(
+        "api.app:app", host=host, port=port, workers=workers, log_level="info", access_log=False
+    )

@@ -19,6 +19,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from geo import logs
 from geo.boundaries.levels import LEVELS, ORDER, Level
 from geo.boundaries.models import in_release
 from geo.errors import Conflict, NotFound, ReleaseRejected
@@ -27,6 +28,7 @@ from geo.errors import Conflict, NotFound, ReleaseRejected
 AREA_TOLERANCE_M2 = 1.0
 # Levels whose rows must tile their parent without gaps. Streets need not cover their district:
 # outside the urban cores lie forest farms and towns the grid does not manage.
+LOGGER = "houniao.releases"
 TILING_LEVELS = ("community", "grid")
 
 
@@ -321,6 +323,15 @@ def write_release(
             ),
             {"rid": release_id, "lv": lv.name},
         )
+    logs.event(
+        "release.written",
+        logger=LOGGER,
+        release_id=release_id,
+        level_name=level,
+        rows=report.rows,
+        problems=len(report.problems),
+        forced=bool(report.problems),
+    )
     if activate:
         activate_release(session, release_id)
     return release_id
@@ -358,6 +369,7 @@ def activate_release(session: Session, release_id: int) -> None:
         text("UPDATE boundary_release SET status = 'active', activated_at = now() WHERE id = :id"),
         {"id": release_id},
     )
+    logs.event("release.activated", logger=LOGGER, release_id=release_id, previous=previous)
 
 
 def list_releases(session: Session) -> list[dict[str, Any]]:

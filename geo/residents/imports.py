@@ -14,11 +14,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from geo import logs
 from geo.access import Principal
 from geo.audit import service as audit
 from geo.residents import records
 from geo.residents.excel import Table
 from geo.residents.intake import Intake, Progress, Submission
+
+DECISIONS = ("new", "linked", "review", "rejected")
 
 
 def run_import(
@@ -58,6 +61,17 @@ def run_import(
                  object_ids=[batch_id] if keep else [],
                  detail={"file": table.filename, "rows": len(outcomes), "committed": keep,
                          "counts": dict(counts)})  # fmt: skip
+    # Counts only: a file name may carry a person's name.
+    logs.event(
+        "import.residents",
+        logger="houniao.imports",
+        channel=sub.channel.value,
+        rows=len(outcomes),
+        committed=keep,
+        batch_id=batch_id if keep else None,
+        account_id=me.account_id,
+        **{k: counts.get(k, 0) for k in DECISIONS},
+    )
     if keep:
         message = f"imported: {len(outcomes)} rows (batch {batch_id})"
     elif commit:
@@ -72,6 +86,6 @@ def run_import(
         "committed": keep,
         "batch_id": batch_id if keep else None,
         "message": message,
-        "counts": {k: counts.get(k, 0) for k in ("new", "linked", "review", "rejected")},
+        "counts": {k: counts.get(k, 0) for k in DECISIONS},
         "rows": [o.as_dict() for o in outcomes],
     }
