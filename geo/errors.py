@@ -42,7 +42,7 @@ class InvalidTransition(Conflict):
 
 
 class PreconditionFailed(DomainError):
-    """The caller's `If-Match` names a version that is no longer current (someone changed it)."""
+    """The caller's `If-Match` names a version that is no longer current (someone else changed it)."""
 
 
 class PreconditionRequired(DomainError):

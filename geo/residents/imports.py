@@ -21,8 +21,6 @@ from geo.residents import records
 from geo.residents.excel import Table
 from geo.residents.intake import Intake, Progress, Submission
 
-DECISIONS = ("new", "linked", "review", "rejected")
-
 
 def run_import(
     session: Session,
@@ -70,7 +68,7 @@ def run_import(
         committed=keep,
         batch_id=batch_id if keep else None,
         account_id=me.account_id,
-        **{k: counts.get(k, 0) for k in DECISIONS},
+        counts=dict(counts),
     )
     if keep:
         message = f"imported: {len(outcomes)} rows (batch {batch_id})"
@@ -86,6 +84,6 @@ def run_import(
         "committed": keep,
         "batch_id": batch_id if keep else None,
         "message": message,
-        "counts": {k: counts.get(k, 0) for k in DECISIONS},
+        "counts": {k: counts.get(k, 0) for k in ("new", "linked", "review", "rejected")},
         "rows": [o.as_dict() for o in outcomes],
     }
