@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import errors, scheduler
+from api import errors, hardening, scheduler
 from api.auth import declare_public_routes
 from api.request_log import RequestLog
 from api.routes import (
@@ -41,6 +41,7 @@ def create_app() -> FastAPI:
         lifespan=scheduler.lifespan,  # escalates overdue cases each minute; HOUNIAO_SCHEDULER=0
     )
     errors.install(app)
+    hardening.install(app)  # security headers, trusted proxies, access log, settings check
     app.add_middleware(RequestLog)  # one log line per request: route template, status, duration
     app.include_router(health.router)
     app.include_router(spatial.router)

@@ -21,11 +21,14 @@ policy fails that test. Credentials: `Authorization: Bearer <access token>` (POS
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Cookie, Depends, FastAPI, Request, Security
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy.orm import Session
 
 from api.deps import SessionDep
 from geo.access import ALL_ROLES, PUBLIC, Principal, Role, StrictModel, apply_rls
@@ -34,7 +37,8 @@ from geo.audit import service as audit
 from geo.errors import AccessDenied, Unauthorized
 
 __all__ = [
-    "CurrentUser", "MaybeUser", "StrictModel", "access", "public", "require_roles",
+    "Credentials", "CurrentUser", "MaybeUser", "RequestCredentials", "StrictModel", "access",
+    "public", "require_roles",
     "declare_public_routes", "route_policies",
 ]
 
@@ -49,30 +53,57 @@ def client_addr(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def optional_principal(
+@dataclass(frozen=True)
+class Credentials:
+    """What a request authenticates with, kept so that a long-lived response (an event stream)
+    can check it again: a logout, a disabled account, a revoked key or an expired token ends it.
+    """
+
+    bearer: str | None = None
+    api_key: str | None = None
+    client_addr: str | None = None
+
+    def principal(self, session: Session) -> Principal:
+        """The caller now (Unauthorized when these credentials no longer hold)."""
+        if self.bearer:
+            return tokens.principal_from_access_token(
+                session, self.bearer, client_addr=self.client_addr
+            )
+        if self.api_key:
+            return apikeys.principal_from_api_key(
+                session, self.api_key, client_addr=self.client_addr
+            )
+        return Principal.anonymous(self.client_addr)
+
+    def expires_at(self) -> datetime | None:
+        """When a bearer token runs out (API keys have no built-in end)."""
+        return tokens.access_token_expiry(self.bearer) if self.bearer else None
+
+
+def request_credentials(
     request: Request,
-    session: SessionDep,
     bearer: Annotated[str | None, Depends(oauth2_scheme)] = None,
     api_key: Annotated[str | None, Security(api_key_scheme)] = None,
     cookie: Annotated[str | None, Cookie(alias=MAP_COOKIE, include_in_schema=False)] = None,
-) -> Principal:
-    """The caller: from a bearer token, an API key, or anonymous. Bad credentials are a 401
-    (never silently anonymous). Sets the row-level-security settings for this transaction.
-
-    Browsers showing the maps send the access token as a cookie (set by /maps/login); it is
-    honoured for reads only (GET/HEAD), so a forged cross-site form cannot change anything.
-    """
-    addr = client_addr(request)
+) -> Credentials:
+    """Browsers showing the maps send the access token as a cookie (set by /maps/login); it is
+    honoured for reads only (GET/HEAD), so a forged cross-site form cannot change anything."""
     if not bearer and cookie and request.method in ("GET", "HEAD"):
         bearer = cookie
     if bearer and api_key:
         raise Unauthorized("send either a bearer token or an API key, not both")
-    if bearer:
-        me = tokens.principal_from_access_token(session, bearer, client_addr=addr)
-    elif api_key:
-        me = apikeys.principal_from_api_key(session, api_key, client_addr=addr)
-    else:
-        me = Principal.anonymous(addr)
+    return Credentials(bearer, api_key, client_addr(request))
+
+
+RequestCredentials = Annotated[Credentials, Depends(request_credentials)]
+
+
+def optional_principal(
+    request: Request, session: SessionDep, credentials: RequestCredentials
+) -> Principal:
+    """The caller: from a bearer token, an API key, or anonymous. Bad credentials are a 401
+    (never silently anonymous). Sets the row-level-security settings for this transaction."""
+    me = credentials.principal(session)
     apply_rls(session, me)
     request.state.account_id = me.account_id  # for the request log line (api/request_log.py)
     return me

@@ -32,8 +32,10 @@ def status_for(exc: errors.DomainError) -> int:
 
 async def _domain_error(request: Request, exc: errors.DomainError) -> Response:
     if isinstance(exc, errors.Unauthorized) and _is_map_page(request):
-        # A person opening a map in a browser: send them to sign in, then back.
-        return RedirectResponse(f"/maps/login?next={quote(request.url.path)}", status_code=303)
+        # A person opening a map in a browser: send them to sign in, then back (same query:
+        # the planner's map names its season there).
+        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/maps/login?next={quote(back)}", status_code=303)
     body = {"detail": exc.detail, **{k: v for k, v in exc.extra.items() if k != "headers"}}
     return JSONResponse(body, status_code=status_for(exc), headers=exc.extra.get("headers"))
 

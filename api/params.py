@@ -9,6 +9,7 @@ from fastapi import Depends, Query
 
 from geo.crs import ACCEPTED, Crs, parse_crs
 from geo.errors import InvalidInput
+from geo.privacy import windows
 
 
 def crs_query(
@@ -46,7 +47,27 @@ def bbox_query(
     return x0, y0, x1, y1
 
 
+def window_query(
+    month: Annotated[
+        str | None, Query(description="one month, YYYY-MM", examples=["2025-07"])
+    ] = None,
+    season: Annotated[
+        int | None,
+        Query(description="one season by its year: 1 May to 30 April; default the current one"),
+    ] = None,
+    season_from: Annotated[int | None, Query(include_in_schema=False)] = None,
+    season_to: Annotated[int | None, Query(include_in_schema=False)] = None,
+) -> windows.Window:
+    """A fixed window of published aggregates; ranges (which overlap) are refused by name."""
+    if season_from is not None or season_to is not None:
+        raise InvalidInput(f"ranges of seasons are not published: {windows.HINT}")
+    if month is None and season is None:
+        return windows.current()
+    return windows.window(month=month, season=season)
+
+
 CrsParam = Annotated[Crs, Depends(crs_query)]
+WindowParam = Annotated[windows.Window, Depends(window_query)]
 BboxParam = Annotated[tuple[float, float, float, float] | None, Depends(bbox_query)]
 Lon = Annotated[float, Query(description="longitude, in the named crs", examples=[128.9])]
 Lat = Annotated[float, Query(description="latitude, in the named crs", examples=[47.73])]

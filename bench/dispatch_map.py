@@ -38,7 +38,7 @@ from geo import migrate  # noqa: E402
 from geo.access import Principal  # noqa: E402
 from geo.accounts.service import create_account  # noqa: E402
 from geo.demo.load import load_yichun  # noqa: E402
-from tests.browser import launch_chromium, offline_page  # noqa: E402
+from tests.browser import launch_chromium, offline_page, wait_until  # noqa: E402
 
 PASSWORD = "bench-dispatch-map-1"
 FETCH_ONLY = """async () => {
@@ -85,7 +85,7 @@ def main() -> None:
                 for _ in range(args.rounds):
                     t0 = time.perf_counter()
                     p.page.goto(base + "/maps/dispatch")
-                    p.page.wait_for_function(f"window.houniaoDrawn === {n}", timeout=120_000)
+                    wait_until(p.page, f"window.houniaoDrawn === {n}", timeout=120)
                     map_ms.append((time.perf_counter() - t0) * 1000)
                     p.page.goto(base + "/healthz")
                     ms, count = p.page.evaluate(FETCH_ONLY)

@@ -17,6 +17,9 @@ from geo.db import drop_database, recreate_database
 
 __all__ = ["drop_database", "free_port", "recreate_database", "scratch_url", "serve"]
 ROOT = Path(__file__).resolve().parents[1]
+# Scratch databases are written with the repository's development keys, which need the
+# environment named (HOUNIAO_ENV unset refuses them); the servers started below inherit it.
+os.environ.setdefault("HOUNIAO_ENV", "development")
 
 
 def scratch_url(suffix: str) -> URL:

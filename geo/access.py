@@ -44,8 +44,8 @@ Sensitive fields and the audit log (`from geo.privacy import crypto, ids, maskin
     audit.record(session, me, "resident.read", object_type="resident", object_ids=[r.id])
 
 Aggregates for planners and dispatchers (who see no person rows) come from owner-defined
-functions that count with the owner's rights and return counts only (then pass them through
-`geo.privacy.masking.suppress_small`)::
+functions that count with the owner's rights and return counts only (then publish them through
+`geo.privacy.suppression`, one fixed window at a time)::
 
     op.execute(system_function_sql("resident_counts", "TABLE (cell text, n bigint)",
                "SELECT cell_code::text, count(*) FROM stay GROUP BY 1"))
@@ -113,8 +113,12 @@ class Channel(StrEnum):
 
 
 CHANNEL_LABELS = {
-    Channel.grid_worker: "网格员", Channel.police: "公安", Channel.courier: "快递员",
-    Channel.delivery_rider: "外卖骑手", Channel.merchant: "商户", Channel.scenic_area: "景区",
+    Channel.grid_worker: "网格员",
+    Channel.police: "公安",
+    Channel.courier: "快递员",
+    Channel.delivery_rider: "外卖骑手",
+    Channel.merchant: "商户",
+    Channel.scenic_area: "景区",
 }
 
 
@@ -229,21 +233,28 @@ def in_scope(
     me: Principal,
     *,
     cell_code: str | None = None,
+    community_code: str | None = None,
+    street_code: str | None = None,
     department: str | None = None,
     owner_id: int | None = None,
     city_wide: Iterable[str] = (),
 ) -> bool:
-    """`scope_filter` for one value in Python, e.g. before creating a row in a located cell."""
+    """`scope_filter` for one value in Python, e.g. before creating a row in a located cell.
+
+    A place is given by its cell, or (placed only to a community) its community and street;
+    the larger units default to prefixes of the smaller, as in `scope_filter`.
+    """
     role = me.role
     if role == SYSTEM or role in set(city_wide):
         return True
-    if cell_code:
-        if role == Role.grid_worker:
-            return cell_code in me.cells
-        if role == Role.community_staff:
-            return bool(me.community) and cell_code[:12] == me.community
-        if role == Role.street_staff:
-            return bool(me.street) and cell_code[:9] == me.street
+    community = community_code or (cell_code[:12] if cell_code else None)
+    street = street_code or (community[:9] if community else None)
+    if role == Role.grid_worker:
+        return bool(cell_code) and cell_code in me.cells
+    if role == Role.community_staff:
+        return bool(me.community) and community == me.community
+    if role == Role.street_staff:
+        return bool(me.street) and street == me.street
     if role == Role.department and department is not None:
         return me.department == department
     if role == Role.channel and owner_id is not None:
@@ -276,9 +287,7 @@ def apply_rls(session: Session, me: Principal) -> None:
     then sees nothing (fails closed). Call once per transaction, before reading scoped tables.
     """
     values = rls_settings(me)
-    session.execute(
-        select(*(func.set_config(f"houniao.{k}", values[k], True) for k in SETTINGS))
-    )
+    session.execute(select(*(func.set_config(f"houniao.{k}", values[k], True) for k in SETTINGS)))
 
 
 def clear_rls(session: Session) -> None:

@@ -1,5 +1,6 @@
 """What a grid worker's map shows of one cell: its outline and neighbours, the residents present
-now (masked labels), open cases, open concern-log entries, and the nearest service area.
+on the city's today (masked labels; the same day and rule as the API's residents list), open
+cases, open concern-log entries, and the nearest service area.
 
 The caller's scope is checked first (another cell is a 404, never a 403), and row-level security
 limits every person query again. Reading residents for the map is audited like any other read.
@@ -14,6 +15,7 @@ from shapely.geometry import shape
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from geo import clock
 from geo.access import Principal, in_scope
 from geo.audit import service as audit
 from geo.boundaries import queries as boundaries
@@ -23,6 +25,7 @@ from geo.errors import NotFound
 from geo.geojson import feature, feature_collection
 from geo.places.service import nearest_service_areas
 from geo.privacy.masking import mask_name
+from geo.residents import service as residents_service
 
 _NEIGHBOURS = text(
     f"""
@@ -41,7 +44,8 @@ _RESIDENTS = text(
     FROM stay s JOIN resident r ON r.id = s.resident_id AND r.status = 'active'
     WHERE s.cell_code = :code
       AND stay_state(s.arrived_on, s.expected_departure, s.departed_on, s.last_reported_on,
-                     current_date) IN ('present', 'departure_due')
+                     :today) IN ('present', 'departure_due')
+      AND s.season >= :first_season
     ORDER BY r.id
     """
 )
@@ -85,7 +89,9 @@ def cell_view(session: Session, me: Principal, code: str) -> dict[str, Any]:
         raise NotFound(f"no grid cell {code} in your area")
     cell = boundaries.cell(session, code)
     rid = resolve_release(session, None)
-    params = {"code": code, "rid": rid}
+    today = clock.today()
+    first_season = residents_service.first_present_season(today)
+    params = {"code": code, "rid": rid, "today": today, "first_season": first_season}
     neighbours = session.execute(_NEIGHBOURS, params).mappings().all()
     residents = [
         {**r, "label": mask_name(r["name"]), "stay": r["arrived_on"].isoformat()}

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/houniao"
+# The repository's development keys: accepted only with HOUNIAO_ENV=development.
+DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789abcdef"
+DEV_HMAC_KEY = "dev-only-hmac-key-change-me-0123456789abcdef"
+DEV_ENCRYPTION_KEY_ID = "dev1"
+DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktYWVzLWtleS0zMi1ieXRlcy0wMDAwMDA="
 
 
 class DatabaseSettings(BaseSettings):
@@ -55,26 +60,44 @@ def map_settings() -> MapSettings:
 
 
 class SecuritySettings(BaseSettings):
-    """Secrets, token lifetimes and lockout (prefix HOUNIAO_). Validated in geo/security_config.py:
-    the built-in development defaults are refused when HOUNIAO_ENV=production."""
+    """Secrets, token lifetimes, lockout and HTTP hardening (prefix HOUNIAO_). Validated in
+    geo/security_config.py: the built-in development keys work only with HOUNIAO_ENV=development
+    named explicitly; an unset HOUNIAO_ENV is held to production's rules (fail closed)."""
 
     model_config = SettingsConfigDict(env_prefix="HOUNIAO_", extra="ignore")
 
-    env: str = "development"  # development | test | production
-    secret_key: str = "dev-only-secret-key-change-me-0123456789abcdef"  # signs access tokens
+    env: str = ""  # development | production; unset: production's rules
+    secret_key: str = DEV_SECRET_KEY  # signs access tokens
     # Key id -> base64 of a 32-byte AES key (JSON in HOUNIAO_ENCRYPTION_KEYS); new writes use
     # `encryption_key_id`, older ids still decrypt.
-    encryption_keys: dict[str, str] = {"dev1": "ZGV2LW9ubHktYWVzLWtleS0zMi1ieXRlcy0wMDAwMDA="}
-    encryption_key_id: str = "dev1"
-    hmac_key: str = "dev-only-hmac-key-change-me-0123456789abcdef"  # lookup hashes; never rotate
+    encryption_keys: dict[str, str] = {DEV_ENCRYPTION_KEY_ID: DEV_ENCRYPTION_KEY}
+    encryption_key_id: str = DEV_ENCRYPTION_KEY_ID
+    hmac_key: str = DEV_HMAC_KEY  # lookup hashes; never rotate
     access_token_minutes: int = 15
     refresh_token_days: int = 14
     session_days: int = 30  # absolute limit of one login, however often it is refreshed
-    lockout_threshold: int = 5  # failed logins for one name within the window -> locked
+    # Failed sign-ins: this many per name (10x per client address) go unanswered by any delay;
+    # each further failure doubles the wait (first `lockout_first_delay_seconds`, at most
+    # `lockout_minutes`). A key is forgotten after `lockout_window_minutes` without failures.
+    lockout_threshold: int = 5
     lockout_window_minutes: int = 15
+    lockout_first_delay_seconds: int = 120
     lockout_minutes: int = 15
     db_role: str = "houniao_app"  # SET ROLE on each API connection; "" to connect as is
     retention_seasons: int = 3  # personal data kept for residents seen in the last N seasons
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # addresses or CIDR networks). Empty: the peer's own address, whatever headers it sends.
+    trusted_proxies: str = ""
+    # Secure flag of the map cookies; unset: on everywhere but development.
+    cookie_secure: bool | None = None
+
+    @property
+    def is_development(self) -> bool:
+        return self.env == "development"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return (not self.is_development) if self.cookie_secure is None else self.cookie_secure
 
     def model_post_init(self, __context: object) -> None:
         from geo.security_config import validate_security_settings
@@ -82,9 +105,28 @@ class SecuritySettings(BaseSettings):
         validate_security_settings(self)
 
 
+class SettingsError(ValueError):
+    """Settings that must not be used. The message names the settings, never their values
+    (pydantic's own message quotes the input, which would put keys in logs)."""
+
+
+def settings_problems(exc: ValidationError) -> str:
+    """One line naming what is wrong, without the values given."""
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(x) for x in error.get("loc", ()))
+        message = error.get("msg", "").removeprefix("Value error, ")
+        parts.append(f"HOUNIAO_{field.upper()}: {message}" if field else message)
+    return "; ".join(parts)
+
+
 @lru_cache
 def security_settings() -> SecuritySettings:
-    return SecuritySettings()
+    """The deployment's security settings; SettingsError (one line) when they are unsafe."""
+    try:
+        return SecuritySettings()
+    except ValidationError as exc:
+        raise SettingsError(settings_problems(exc)) from None
 
 
 @lru_cache

@@ -10,17 +10,24 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from geo.clock import install_city_zone
 from geo.config import database_settings
+
+# Every engine hides statement parameters from its error messages: a traceback or log line
+# must never carry an ID number, a phone or a name that a query was given.
+HIDE_PARAMETERS = {"hide_parameters": True}
 
 
 @lru_cache
 def get_engine(url: str | None = None) -> Engine:
-    return create_engine(
+    engine = create_engine(
         url or database_settings().sqlalchemy_url,
         pool_size=10,
         max_overflow=20,
         pool_pre_ping=True,
+        **HIDE_PARAMETERS,
     )
+    return install_city_zone(engine)
 
 
 def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
@@ -42,7 +49,9 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 
 
 def _admin(url: URL) -> Engine:
-    return create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    return create_engine(
+        url.set(database="postgres"), isolation_level="AUTOCOMMIT", **HIDE_PARAMETERS
+    )
 
 
 def drop_database(url: URL, *, create: bool = False) -> None:

@@ -42,7 +42,8 @@ class InvalidTransition(Conflict):
 
 
 class PreconditionFailed(DomainError):
-    """The caller's `If-Match` names a version that is no longer current (someone else changed it)."""
+    """The caller's `If-Match` names a version that is no longer current (someone else changed
+    it)."""
 
 
 class PreconditionRequired(DomainError):
@@ -70,6 +71,13 @@ class Unauthorized(DomainError):
 class Forbidden(DomainError):
     """Authenticated, but the caller's role may not do this. Objects outside the caller's scope
     raise `NotFound` instead, so their existence does not leak."""
+
+
+class WrongPassword(Forbidden):
+    """The current password given to change it is wrong; the failure counts towards the same
+    delays as a failed sign-in, so its counter and audit row are kept."""
+
+    keep_writes = True
 
 
 class AccessDenied(Forbidden):

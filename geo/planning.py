@@ -1,8 +1,8 @@
-"""Planner aggregates: seasonal residents per cell and month, flows, origins, H3 hexagons.
+"""The planner's map data: seasonal residents per cell and month, flows, origins, H3 hexagons.
 
-Planners never see a person or a point. Every figure here comes from the owner-defined counting
-functions of migration 0004 (`resident_density`, `resident_flows`, `resident_origins`), and every
-count below the disclosure threshold leaves this module as None ("suppressed"), never as a number.
+Planners never see a person or a point. Every figure here comes from geo.residents.aggregates,
+one window at a time and already protected (a suppressed count arrives as None); this module only
+reshapes it for the map and its charts, and adds nothing a reader could subtract.
 
 H3 view: each cell's count is attributed to the hexagon (resolution 8, ~0.74 km²) that holds
 the cell's centroid, so hexagons compare areas evenly without touching a single point.
@@ -11,7 +11,6 @@ the cell's centroid, so hexagons compare areas evenly without touching a single 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
 from typing import Any
 
 import h3
@@ -21,70 +20,36 @@ from sqlalchemy.orm import Session
 from geo.access import Principal
 from geo.boundaries.models import in_release
 from geo.boundaries.releases import resolve_release
-from geo.errors import InvalidInput
 from geo.privacy.masking import suppress_small
-from geo.residents import service as residents
+from geo.privacy.windows import Window
+from geo.residents import aggregates
 
-FIRST_SEASON, LAST_SEASON = 2000, 2100
 H3_RESOLUTION = 8
 
 
-def _check_seasons(season_from: int, season_to: int) -> None:
-    if not (FIRST_SEASON <= season_from <= season_to <= LAST_SEASON):
-        raise InvalidInput(
-            f"seasons must satisfy {FIRST_SEASON} <= from <= to <= {LAST_SEASON},"
-            f" got {season_from}..{season_to}"
-        )
-
-
 def monthly_density(
-    session: Session, me: Principal, season_from: int, season_to: int
+    session: Session, me: Principal, window: Window
 ) -> dict[str, dict[str, int | None]]:
-    """{'YYYY-MM': {cell code: residents present that month, or None if suppressed}}: the
-    residents service's density rows (already suppressed), keyed for the map's time slider."""
-    rows = residents.density(session, me, season_from=season_from, season_to=season_to)["rows"]
+    """{'YYYY-MM': {cell code: residents present that month, or None if suppressed}}, keyed for
+    the map's time slider."""
     out: dict[str, dict[str, int | None]] = defaultdict(dict)
-    for r in rows:
+    for r in aggregates.density(session, me, window)["rows"]:
         if r["cell_code"] is not None:
             out[r["month"]][r["cell_code"]] = r["residents"]
     return dict(sorted(out.items()))
 
 
-def flows(
-    session: Session, season_from: int, season_to: int, threshold: int
-) -> list[dict[str, Any]]:
-    """City-wide arrivals and departures per month, each suppressed on its own."""
-    _check_seasons(season_from, season_to)
-    rows = session.execute(
-        text(
-            "SELECT month, sum(arrivals)::bigint, sum(departures)::bigint"
-            " FROM resident_flows(:a, :b) GROUP BY month ORDER BY month"
-        ),
-        {"a": season_from, "b": season_to},
-    )
-    return [
-        {
-            "month": month.strftime("%Y-%m"),
-            "arrivals": suppress_small(int(a), threshold),
-            "departures": suppress_small(int(d), threshold),
-        }
-        for month, a, d in rows
-    ]
+def flows(session: Session, me: Principal, window: Window) -> list[dict[str, Any]]:
+    """The city's arrivals and departures per month (the same protected table as per community)."""
+    return aggregates.flows(session, me, window)["city"]
 
 
-def origins(
-    session: Session, season_from: int, season_to: int, threshold: int
-) -> list[tuple[str, int | None]]:
-    """Residents per origin province (person-seasons), largest first; small ones suppressed."""
-    _check_seasons(season_from, season_to)
-    rows = session.execute(
-        text(
-            "SELECT coalesce(origin_province, '未知'), sum(residents)::bigint"
-            " FROM resident_origins(:a, :b) GROUP BY 1 ORDER BY 2 DESC"
-        ),
-        {"a": season_from, "b": season_to},
-    )
-    return [(province, suppress_small(int(n), threshold)) for province, n in rows]
+def origins(session: Session, me: Principal, season: int) -> list[tuple[str, int | None]]:
+    """Residents of the season per origin province: largest first, suppressed ones last by name
+    (their order among themselves would tell which is larger)."""
+    rows = aggregates.origins(session, me, Window(season))["provinces"]
+    pairs = [(r["province"], r["residents"]) for r in rows]
+    return sorted(pairs, key=lambda p: (p[1] is None, -(p[1] or 0), p[0]))
 
 
 def peak_month(monthly: dict[str, dict[str, int | None]]) -> str | None:
@@ -137,7 +102,3 @@ def hexagons(
             }
         )
     return {"type": "FeatureCollection", "features": features}
-
-
-def current_season(today: date | None = None) -> int:
-    return (today or date.today()).year

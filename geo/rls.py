@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 
+from geo.clock import install_city_zone
 from geo.config import database_settings, security_settings
 
 ROLE_NAMES = frozenset({"admin", "dispatcher", "street_staff", "community_staff", "grid_worker",
@@ -163,8 +164,14 @@ def install_db_role(engine: Engine, role: str, *, production: bool = False) -> N
 def app_engine() -> Engine:
     """The API's engine: the DATABASE_URL user, switched to HOUNIAO_DB_ROLE on connect."""
     sec = security_settings()
-    engine = create_engine(
-        database_settings().sqlalchemy_url, pool_size=10, max_overflow=20, pool_pre_ping=True
+    engine = install_city_zone(
+        create_engine(
+            database_settings().sqlalchemy_url,
+            pool_size=10,
+            max_overflow=20,
+            pool_pre_ping=True,
+            hide_parameters=True,  # as geo.db: no personal data in error messages
+        )
     )
-    install_db_role(engine, sec.db_role, production=sec.env == "production")
+    install_db_role(engine, sec.db_role, production=not sec.is_development)
     return engine

@@ -36,6 +36,18 @@ _TILES = {
     ),
 }
 
+# Origins the browser fetches tiles from, per basemap (the pages' Content-Security-Policy).
+TILE_ORIGINS = {
+    "none": (),
+    "osm": ("https://tile.openstreetmap.org",),
+    "amap": ("https://*.is.autonavi.com",),
+    "tianditu": ("https://*.tianditu.gov.cn",),
+}
+
+
+def tile_origins(basemap: str) -> tuple[str, ...]:
+    return TILE_ORIGINS.get(basemap, ())
+
 
 def display_crs(basemap: str) -> Crs:
     return Crs.gcj02 if basemap == "amap" else Crs.wgs84

@@ -50,6 +50,7 @@ def density_map(
     flows: list[dict[str, Any]],
     origins: list[tuple[str, int | None]],
     threshold: int,
+    season: int | None = None,
     basemap: str = "none",
 ) -> str:
     """HTML of the planner map.
@@ -66,6 +67,8 @@ def density_map(
         [{'month': 'YYYY-MM', 'arrivals': n|None, 'departures': n|None}] for the charts.
     origins
         [(province, count or None)] for the origins chart.
+    season
+        The season shown (its year), with links to the seasons either side.
     """
     m = base_map(basemap, zoom=11)
     months = sorted(monthly)
@@ -115,13 +118,27 @@ def density_map(
             ],
         )
     )
-    panel = _side_panel(flows, origins, threshold)
+    panel = _side_panel(flows, origins, threshold, season)
     m.get_root().html.add_child(Element(panel))
     return render_offline(m)
 
 
+def _season_links(season: int | None) -> str:
+    """The season shown (May to April) and links to the one before and after."""
+    if season is None:
+        return ""
+    return (
+        f"<p style='margin:2px 0'><a href='?season={season - 1}'>‹ {season - 1}</a>"
+        f" <b>{season} 季</b>（{season}年5月–{season + 1}年4月）"
+        f" <a href='?season={season + 1}'>{season + 1} ›</a></p>"
+    )
+
+
 def _side_panel(
-    flows: list[dict[str, Any]], origins: list[tuple[str, int | None]], threshold: int
+    flows: list[dict[str, Any]],
+    origins: list[tuple[str, int | None]],
+    threshold: int,
+    season: int | None,
 ) -> str:
     chart_flows = bar_chart(
         "每月到达与离开 arrivals / departures",
@@ -135,7 +152,7 @@ def _side_panel(
         '<div id="houniao-panel" style="position:fixed;bottom:24px;right:10px;z-index:9999;'
         "background:rgba(255,255,255,.95);padding:8px;border-radius:6px;box-shadow:0 1px 4px #888;"
         "font:12px 'Noto Sans CJK SC',sans-serif;max-height:60vh;overflow:auto\">"
-        f"<h3 style='margin:2px 0'>候鸟季节密度 · 规划视图</h3>"
+        f"<h3 style='margin:2px 0'>候鸟季节密度 · 规划视图</h3>{_season_links(season)}"
         f"<p style='margin:2px 0'>仅显示汇总；少于 {escape(str(threshold))} 的数不公开。</p>"
         f"{chart_flows}<br>{chart_origins}</div>"
     )

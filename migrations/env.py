@@ -7,6 +7,7 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
 from geo.base import Base, import_all_models
+from geo.clock import install_city_zone
 from geo.config import database_settings, security_settings
 
 import_all_models()
@@ -50,7 +51,10 @@ def run_migrations_online() -> None:
     if given is not None:
         _configure_and_run(given)
         return
-    with create_engine(_url(), poolclass=pool.NullPool).connect() as connection:
+    engine = install_city_zone(
+        create_engine(_url(), poolclass=pool.NullPool, hide_parameters=True)
+    )
+    with engine.connect() as connection:
         _configure_and_run(connection)
 
 

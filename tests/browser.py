@@ -66,6 +66,20 @@ class OfflinePage:
         return save_screenshot(self.page, name, full_page=full_page)
 
 
+def wait_until(page: Page, expression: str, *, timeout: float = 15.0, every: float = 0.01) -> None:
+    """Wait until a JavaScript expression is true in `page`.
+
+    Playwright's `wait_for_function` evaluates its string inside the page, which the pages'
+    Content-Security-Policy forbids (no 'unsafe-eval'); `evaluate` runs through the DevTools
+    protocol instead, which the policy does not govern.
+    """
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{expression} still false after {timeout} s")
+        time.sleep(every)
+
+
 @contextmanager
 def launch_chromium() -> Iterator[Browser]:
     """Debian's Chromium, headless, with background networking off."""

@@ -1,23 +1,79 @@
-"""Fixtures: one migrated, demo-loaded database per run; each test rolled back."""
+"""Fixtures: one migrated, demo-loaded database per run; each test rolled back; the city clock
+real, or frozen for the whole run (HOUNIAO_TEST_CLOCK / --city-clock) or for one test
+(@pytest.mark.city_clock): see tests/cityclock.py."""
 
 from __future__ import annotations
 
 import os
+
+# Before anything reads the settings (the app and its CLI subprocesses inherit these): the
+# suite runs on the repository's development keys, which need HOUNIAO_ENV=development named
+# explicitly, and no test depends on the in-app scheduler (api/scheduler.py), which would run
+# against DATABASE_URL.
+os.environ["HOUNIAO_ENV"] = "development"
+os.environ["HOUNIAO_SCHEDULER"] = "0"
+
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.deps import get_session, request_scope
-from geo import migrate
+from geo import clock, migrate
 from geo.demo.load import load_yichun
+from tests import cityclock
 from tests.db import engine_for, recreate_database, test_database_url
 
-# No test depends on the in-app scheduler (api/scheduler.py); it would run against DATABASE_URL.
-os.environ["HOUNIAO_SCHEDULER"] = "0"
+_FROZEN = pytest.StashKey[object]()  # the session's time-machine traveller, when frozen
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--city-clock",
+        default=os.environ.get(cityclock.ENV_CLOCK),
+        help="run the whole suite with every clock frozen (ticking) at this Yichun wall-clock"
+        f" time, e.g. 2026-04-30T23:30, or 'real' (default ${cityclock.ENV_CLOCK})",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "city_clock(at): run the test with Python's and its session's SQL clock at `at`"
+    )
+    at = config.getoption("--city-clock")
+    if at and at != "real":  # before any connection is opened: PGOPTIONS is read when one is
+        config.stash[_FROZEN] = cityclock.freeze_session(cityclock.city_time(at))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    frozen = "frozen" if _FROZEN in config.stash else "real"
+    host = datetime.now().astimezone()  # the host's own zone, to show how far off it is
+    return (
+        f"city clock ({frozen}): {clock.now():%Y-%m-%d %H:%M} Asia/Shanghai;"
+        f" host {host:%Y-%m-%d %H:%M %z}"
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _FROZEN in config.stash:
+        config.stash[_FROZEN].stop()
+
+
+@pytest.fixture(autouse=True)
+def _city_clock_marker(request: pytest.FixtureRequest) -> Iterator[None]:
+    """@pytest.mark.city_clock(at): Python's clock at `at` for this test (the `session` fixture
+    moves the database's)."""
+    marker = request.node.get_closest_marker("city_clock")
+    if marker is None:
+        yield
+        return
+    with cityclock.travel(cityclock.city_time(marker.args[0])):
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -34,10 +90,14 @@ def engine() -> Iterator[Engine]:
 
 
 @pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
+def session(engine: Engine, request: pytest.FixtureRequest) -> Iterator[Session]:
     """A session whose every commit is a SAVEPOINT inside one transaction rolled back at the end."""
     connection = engine.connect()
     outer = connection.begin()
+    marker = request.node.get_closest_marker("city_clock")
+    if marker is not None:  # city_now() at the marker's instant until the rollback below
+        at = cityclock.city_time(marker.args[0])
+        connection.execute(text(cityclock.OFFSET_SQL), {"at": at})
     sess = Session(bind=connection, join_transaction_mode="create_savepoint")
     try:
         yield sess

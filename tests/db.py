@@ -11,6 +11,7 @@ import os
 from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, Engine, make_url
 
+from geo.clock import install_city_zone
 from geo.config import database_settings
 from geo.db import recreate_database  # noqa: F401  (re-exported for the tests)
 
@@ -25,7 +26,8 @@ def test_database_url(suffix: str = "") -> URL:
 
 
 def engine_for(url: URL) -> Engine:
-    return create_engine(url, pool_size=5, max_overflow=10)
+    """The tests' engine: the app's (city TimeZone on every connection), smaller."""
+    return install_city_zone(create_engine(url, pool_size=5, max_overflow=10))
 
 
 test_database_url.__test__ = False  # a helper, not a test (pytest collects test_* names)

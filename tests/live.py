@@ -6,9 +6,11 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -56,3 +58,53 @@ def live_api(database_url: str, *, ready_path: str = "/healthz") -> Iterator[str
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@dataclass
+class Served:
+    """A running `houniao serve`: its base URL and everything it printed (the access log)."""
+
+    base: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+def wait_until_answering(base: str, server: subprocess.Popen, ready_path: str = "/healthz") -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(base + ready_path, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the server did not start (exit code {server.poll()})")
+        time.sleep(0.2)
+
+
+@contextmanager
+def served(database_url: str, *, env: dict[str, str] | None = None) -> Iterator[Served]:
+    """`houniao serve` (the real CLI, as the README starts it) on a free port against
+    `database_url`, with `env` added; its stdout and stderr go to a file."""
+    port = free_port()
+    with tempfile.NamedTemporaryFile(prefix="houniao-serve-", suffix=".log", delete=False) as f:
+        log = Path(f.name)
+    full_env = {**os.environ, "DATABASE_URL": database_url, "HOUNIAO_SCHEDULER": "0", **(env or {})}
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [HOUNIAO, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=full_env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        try:
+            wait_until_answering(base, server)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: {log.read_text()[-3000:]}") from None
+        yield Served(base, log)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.unlink(missing_ok=True)

@@ -6,6 +6,7 @@ import typer
 
 from api.cli.output import domain_errors, print_json
 from geo import locate as locating
+from geo.config import SettingsError, security_settings
 from geo.crs import parse_crs
 from geo.db import session_scope
 
@@ -30,11 +31,26 @@ def serve(
     port: int = typer.Option(8000),
     workers: int = typer.Option(1),
 ) -> None:
-    """Serve the API and maps (uvicorn)."""
+    """Serve the API and maps (uvicorn). Refuses to start, before listening, on unsafe security
+    settings (development keys without HOUNIAO_ENV=development, weak keys)."""
     import uvicorn
 
+    try:
+        security_settings()
+    except SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"Houniao API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
-    # The app logs each request itself (api/request_log.py: route template, never a query string).
     uvicorn.run(
-        "api.app:app", host=host, port=port, workers=workers, log_level="info", access_log=False
+        "api.app:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        # X-Forwarded-* are believed from HOUNIAO_TRUSTED_PROXIES only (api/hardening.py);
+        # uvicorn's own handling would trust any local process.
+        proxy_headers=False,
+        # The app logs each request itself (api/request_log.py: route template, never a query
+        # string), so uvicorn's access line would only repeat it.
+        access_log=False,
     )

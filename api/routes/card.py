@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from api.auth import public
 from api.deps import SessionDep
 from api.errors import status_for
+from api.hardening import script_page
 from geo.config import map_settings
 from geo.crs import ACCEPTED, Crs, parse_crs
 from geo.errors import DomainError, InvalidInput, NotFound, OutsideCoverage
@@ -102,4 +103,4 @@ def get_card(
         return HTMLResponse(card_page.error_page(status, zh, en, hint, exc.detail), status)
     settings = map_settings()
     html = card_page.card_page(card.as_dict(), settings.basemap, settings.tianditu_key)
-    return HTMLResponse(html)
+    return script_page(html)  # folium's inline scripts, each with this response's nonce

@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from anyio import to_thread
@@ -15,7 +16,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.orm import Session
 
-from api.auth import CurrentUser, MaybeUser, access, public
+from api.auth import CurrentUser, MaybeUser, RequestCredentials, access, public
 from api.deps import SessionDep
 from api.params import BboxParam
 from geo.access import PUBLIC, Principal, Role, app_engine, apply_rls
@@ -24,7 +25,7 @@ from geo.cases.catalogue import catalogue
 from geo.cases.schemas import CaseCreate, RevealPhone, TransitionRequest
 from geo.cases.workflow import Status, Tier
 from geo.db import session_scope
-from geo.errors import InvalidInput, PreconditionFailed, PreconditionRequired
+from geo.errors import InvalidInput, PreconditionFailed, PreconditionRequired, Unauthorized
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 GEOJSON = "application/geo+json"
@@ -189,32 +190,51 @@ def feed_sessions() -> SessionOpener:
 async def case_changes(
     request: Request,
     me: CurrentUser,
+    credentials: RequestCredentials,
     opener: Annotated[SessionOpener, Depends(feed_sessions)],
     last_event_id: Annotated[str | None, Header()] = None,
-    since: Annotated[int | None, Query(ge=0, description="event id; default: from now")] = None,
+    since: Annotated[
+        int | None,
+        Query(ge=0, description="event id to resume after; default: from now (no replay)"),
+    ] = None,
     max_seconds: Annotated[float, Query(gt=0, le=3600, description="then reconnect")] = 300,
     poll_seconds: Annotated[float, Query(ge=0.2, le=60)] = 1.0,
 ) -> StreamingResponse:
+    """Without `since` (or Last-Event-ID) the stream starts at the newest event in the caller's
+    scope: it sends what changes from now on, never the history. Each poll checks the caller's
+    credentials again, so the stream ends (`event: end`) at logout, when the account is
+    disabled or its role or scope changes, when an API key is revoked, and when the access
+    token expires."""
     given = since
     if last_event_id is not None:
         if not last_event_id.isdigit():
             raise InvalidInput("Last-Event-ID must be an event id (digits)")
         given = int(last_event_id)
+    token_expires = credentials.expires_at()
 
     def start() -> int:
-        """Where to start: the client's cursor, or the newest event now."""
+        """Where to start: the client's cursor, or the newest event in scope now."""
         if given is not None:
             return given
         with opener() as s:
-            return feed.last_event_id(s)
-
-    def poll(floor: int, after: int, seen: set[int]) -> list[dict[str, Any]]:
-        with opener() as s:
             apply_rls(s, me)
+            return feed.last_event_id(s, me)
+
+    def poll(floor: int, after: int, seen: set[int]) -> list[dict[str, Any]] | str:
+        """New events in scope, or why the stream must end (the credentials no longer hold)."""
+        with opener() as s:
+            try:
+                caller = credentials.principal(s)
+            except Unauthorized as exc:
+                return exc.detail
+            apply_rls(s, caller)
             # Re-read a trailing window (ids commit out of order, see geo/cases/feed.py), but
             # never before where this connection started: the client had those already.
             since_id = max(floor, after - TRAILING_IDS)
-            return [e for e in feed.events_after(s, me, since_id) if e["event_id"] not in seen]
+            return [e for e in feed.events_after(s, caller, since_id) if e["event_id"] not in seen]
+
+    def end(reason: str) -> str:
+        return f"event: end\ndata: {json.dumps({'reason': reason})}\n\n"
 
     async def stream() -> AsyncIterator[str]:
         yield f"retry: 3000\n: houniao case feed for {me.role}\n\n"
@@ -222,8 +242,15 @@ async def case_changes(
         seen: set[int] = set()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max_seconds
+        expires = None
+        if token_expires is not None:
+            expires = loop.time() + (token_expires - datetime.now(UTC)).total_seconds()
+            deadline = min(deadline, expires)
         while loop.time() < deadline and not await request.is_disconnected():
             events = await to_thread.run_sync(poll, floor, cursor, seen)
+            if isinstance(events, str):
+                yield end(events)
+                return
             for e in events:
                 seen.add(e["event_id"])
                 cursor = max(cursor, e["event_id"])
@@ -233,6 +260,8 @@ async def case_changes(
             if not events:
                 yield ": ping\n\n"
             await asyncio.sleep(min(poll_seconds, max(0.0, deadline - loop.time())))
+        if expires is not None and loop.time() >= expires:
+            yield end("access token expired")
 
     return StreamingResponse(
         stream(),
@@ -329,6 +358,12 @@ def case_catalogue(session: SessionDep) -> dict[str, Any]:
 @router.get(
     "/kpis",
     summary="Response, on-time, resolution and satisfaction rates, medians per stage, overdue",
+    description=(
+        "Staff and dispatchers: exact figures in their scope, any grouping, `from`/`to` or a"
+        " window. Planners: one window (`month` or `season`, default the current season), at"
+        " most one of street/community/category (and month); small counts suppressed so that"
+        " none can be worked out from totals or other answers."
+    ),
     **access(*sorted(kpis.KPI_ROLES)),
 )
 def case_kpis(
@@ -339,6 +374,10 @@ def case_kpis(
     ] = None,
     month_from: Annotated[str | None, Query(description="YYYY-MM", alias="from")] = None,
     month_to: Annotated[str | None, Query(description="YYYY-MM", alias="to")] = None,
+    month: Annotated[str | None, Query(description="window: one month, YYYY-MM")] = None,
+    season: Annotated[
+        int | None, Query(description="window: one season (1 May to 30 April), by its year")
+    ] = None,
     category: str | None = None,
     street: str | None = None,
     community: str | None = None,
@@ -351,6 +390,8 @@ def case_kpis(
         group_by=groups,
         month_from=month_from,
         month_to=month_to,
+        month=month,
+        season=season,
         category=category,
         street=street,
         community=community,

@@ -8,11 +8,10 @@ from fastapi import APIRouter, Query
 
 from api.auth import CurrentUser, access
 from api.deps import SessionDep
+from geo import clock
 from geo.access import Role
 from geo.residents import concerns, health_checks
-from geo.residents.records import current_season
 from geo.residents.schemas import ConcernCreate, ConcernToCase, ConcernUpdate, HealthCheckUpdate
-from geo.residents.service import today_local
 
 router = APIRouter(prefix="/api/v1", tags=["concern log", "health checks"])
 PERSONS = (Role.grid_worker, Role.community_staff, Role.street_staff)
@@ -72,7 +71,7 @@ def list_health_checks(
     cell: Annotated[str | None, Query(pattern=r"^[0-9]{15}$")] = None,
 ) -> dict[str, Any]:
     return health_checks.eligible(
-        session, me, season=season or current_season(today_local()), cell=cell
+        session, me, season=season or clock.current_season(), cell=cell
     )
 
 

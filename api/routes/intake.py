@@ -7,7 +7,6 @@ back what its role and scope allow, through the request's own session (row-level
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -17,11 +16,9 @@ from sqlalchemy.orm import Session
 
 from api.auth import CurrentUser, access
 from api.deps import SessionDep, request_scope
-from geo.access import Channel, Principal, Role, as_system
+from geo.access import Role, as_system
 from geo.db import get_engine, session_factory
-from geo.errors import InvalidInput
-from geo.residents import records, reports
-from geo.residents.intake import Intake, Item, Submission
+from geo.residents import reports, submissions
 from geo.residents.records import IntakeRequest
 
 router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
@@ -36,16 +33,10 @@ def system_session() -> Iterator[Session]:
         yield from request_scope(session)
 
 
-SystemSession = Annotated[Session, Depends(system_session)]
-
-
-def channel_of(me: Principal, declared: str) -> Channel:
-    """The channel a caller reports for: a channel account's own, a grid worker's 网格员."""
-    channel = records.parse_channel(declared)
-    own = me.channel if me.role == Role.channel else Channel.grid_worker.value
-    if channel.value != own:
-        raise InvalidInput(f"this account reports for channel {own}, not {channel.value}")
-    return channel
+# scope="function", like SessionDep: the unit of work commits before the response is sent, so a
+# write (intake, review, merge, split, departure, edit, import) is never answered 2xx unless it
+# committed.
+SystemSession = Annotated[Session, Depends(system_session, scope="function")]
 
 
 @router.post(
@@ -56,22 +47,11 @@ def channel_of(me: Principal, declared: str) -> Channel:
 def submit_reports(body: IntakeRequest, me: CurrentUser, system: SystemSession) -> dict[str, Any]:
     """Each report is checked, placed in a cell (coordinates in the declared `crs`, or the
     address through the gazetteer), linked to an archive or queued for review, and stored as
-    received. The answer says, per report, what happened to it."""
-    sub = Submission(
-        channel=channel_of(me, body.channel),
-        submitted_by_name=me.name[:100],
-        submitted_by=me.account_id,
-        source="api",
-        default_crs=records.parse_crs_name(body.crs),
-    )
-    items = [Item(r.model_dump(exclude_unset=True, mode="python")) for r in body.items()]
-    batch_id, outcomes = Intake(system).submit(sub, items, received_at=datetime.now(UTC))
-    counts = Counter(o.decision for o in outcomes)
-    return {
-        "batch_id": batch_id,
-        "counts": {k: counts.get(k, 0) for k in ("new", "linked", "review", "rejected")},
-        "reports": [o.for_channel() for o in outcomes],
-    }
+    received. A channel is told, per report, that it was received (or what is wrong with it);
+    a grid worker also what became of it within their cells."""
+    items = [r.model_dump(exclude_unset=True, mode="python") for r in body.items()]
+    return submissions.submit(system, me, items, channel=body.channel, crs=body.crs,
+                              received_at=datetime.now(UTC))  # fmt: skip
 
 
 @router.get(

@@ -2,6 +2,8 @@
 
 Browsers sign in at /maps/login, which keeps the access token in an HttpOnly, SameSite=Strict
 cookie that the API honours for reads only. An unauthenticated visit to a map redirects there.
+Cookies are Secure unless HOUNIAO_COOKIE_SECURE=false or HOUNIAO_ENV=development. Signing out
+(/maps/logout) revokes the login session on the server, so a copied cookie dies with it.
 """
 
 from __future__ import annotations
@@ -9,11 +11,13 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Cookie, Form, Query, Request, Response
+from fastapi import APIRouter, Cookie, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.auth import MAP_COOKIE, CurrentUser, access, client_addr, public
 from api.deps import SessionDep
+from api.hardening import script_page
+from api.params import WindowParam
 from geo import cellview, planning
 from geo.access import Role
 from geo.accounts import login, tokens
@@ -28,6 +32,8 @@ from maps.density import density_map
 from maps.dispatch import dispatch_map
 
 REFRESH_COOKIE = "houniao_refresh"
+# The refresh cookie goes to /maps/refresh (renewal) and /maps/logout (revocation) only.
+REFRESH_PATH = "/maps"
 router = APIRouter(prefix="/maps", tags=["maps"], default_response_class=HTMLResponse)
 ALL = 10_000  # more than every cell, community and service area of a city
 
@@ -40,9 +46,9 @@ def _collection(session: SessionDep, collection_id: str) -> dict:
 @router.get(
     "/dispatch", summary="Dispatcher's live map of open cases (指挥中心)", **access(Role.dispatcher)
 )
-def dispatch(session: SessionDep, me: CurrentUser) -> str:
+def dispatch(session: SessionDep, me: CurrentUser) -> HTMLResponse:
     categories = [(c["code"], c["name_zh"]) for c in catalogue(session)["categories"]]
-    return dispatch_map(
+    html = dispatch_map(
         feed_url="/api/v1/cases/open.geojson",
         communities=_collection(session, "communities"),
         cells=_collection(session, "cells"),
@@ -51,6 +57,7 @@ def dispatch(session: SessionDep, me: CurrentUser) -> str:
         categories=categories,
         basemap=map_settings().basemap,
     )
+    return script_page(html)
 
 
 @router.get(
@@ -58,8 +65,9 @@ def dispatch(session: SessionDep, me: CurrentUser) -> str:
     summary="A grid worker's phone map of one cell (网格员)",
     **access(Role.grid_worker, Role.community_staff, Role.street_staff, scope="cell"),
 )
-def cell(session: SessionDep, me: CurrentUser, code: str) -> str:
-    return cell_map(**cellview.cell_view(session, me, code), basemap=map_settings().basemap)
+def cell(session: SessionDep, me: CurrentUser, code: str) -> HTMLResponse:
+    view = cellview.cell_view(session, me, code)
+    return script_page(cell_map(**view, basemap=map_settings().basemap))
 
 
 @router.get(
@@ -67,25 +75,21 @@ def cell(session: SessionDep, me: CurrentUser, code: str) -> str:
     summary="Planner's seasonal density map (aggregates only)",
     **access(Role.planner),
 )
-def density(
-    session: SessionDep,
-    me: CurrentUser,
-    season_from: Annotated[int, Query(ge=2000, le=2100)] = 2021,
-    season_to: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-) -> str:
+def density(session: SessionDep, me: CurrentUser, window: WindowParam) -> HTMLResponse:
     k = map_settings().disclosure_threshold
-    last = season_to or planning.current_season()
-    monthly = planning.monthly_density(session, me, season_from, last)
+    monthly = planning.monthly_density(session, me, window)
     peak = planning.peak_month(monthly)
-    return density_map(
+    html = density_map(
         cells=_collection(session, "cells"),
         monthly=monthly,
         hexes=planning.hexagons(session, monthly.get(peak, {}) if peak else {}, k),
-        flows=planning.flows(session, season_from, last, k),
-        origins=planning.origins(session, season_from, last, k),
+        flows=planning.flows(session, me, window),
+        origins=planning.origins(session, me, window.season),
         threshold=k,
+        season=window.season,
         basemap=map_settings().basemap,
     )
+    return script_page(html)
 
 
 @router.get("/login", summary="Sign-in page for the maps", **public())
@@ -107,7 +111,7 @@ def login_submit(
     except Unauthorized:  # returning normally commits the failed-login count and audit row
         return RedirectResponse(f"/maps/login?next={quote(target)}&error=1", status_code=303)
     response = RedirectResponse(target, status_code=303)
-    _keep_tokens(response, request, pair)
+    _keep_tokens(response, pair)
     return response
 
 
@@ -126,14 +130,15 @@ def refresh(
         raise InvalidInput("no refresh cookie: sign in again at /maps/login")
     pair = tokens.refresh(session, cookie, client_addr=client_addr(request))
     response = Response(status_code=204)
-    _keep_tokens(response, request, pair)
+    _keep_tokens(response, pair)
     return response
 
 
-def _keep_tokens(response: Response, request: Request, pair: tokens.TokenPair) -> None:
-    """The access token for every read; the refresh token only for /maps/refresh, so a live map
-    open all day renews itself instead of going silent when the 15-minute token expires."""
-    secure = request.url.scheme == "https"
+def _keep_tokens(response: Response, pair: tokens.TokenPair) -> None:
+    """The access token for every read; the refresh token only for /maps/refresh and
+    /maps/logout, so a live map open all day renews itself instead of going silent when the
+    15-minute token expires, and signing out can revoke the session even after that."""
+    secure = security_settings().secure_cookies
     response.set_cookie(
         MAP_COOKIE,
         pair.access_token,
@@ -149,16 +154,35 @@ def _keep_tokens(response: Response, request: Request, pair: tokens.TokenPair) -
         httponly=True,
         samesite="strict",
         secure=secure,
-        path="/maps/refresh",
+        path=REFRESH_PATH,
         max_age=security_settings().refresh_token_days * 86400,
     )
 
 
-@router.post("/logout", summary="Forget the map cookie", **public())
-def logout() -> RedirectResponse:
+@router.post(
+    "/logout", summary="Sign out: revoke the login session and forget the cookies", **public()
+)
+def logout(
+    request: Request,
+    session: SessionDep,
+    access_cookie: Annotated[str | None, Cookie(alias=MAP_COOKIE, include_in_schema=False)] = None,
+    refresh_cookie: Annotated[
+        str | None, Cookie(alias=REFRESH_COOKIE, include_in_schema=False)
+    ] = None,
+) -> RedirectResponse:
+    # SameSite=Strict: a cross-site form posts without these cookies, so it revokes nothing.
+    tokens.end_browser_session(
+        session,
+        access_token=access_cookie,
+        refresh_token=refresh_cookie,
+        client_addr=client_addr(request),
+    )
     response = RedirectResponse("/maps/login", status_code=303)
-    response.delete_cookie(MAP_COOKIE, path="/")
-    response.delete_cookie(REFRESH_COOKIE, path="/maps/refresh")
+    secure = security_settings().secure_cookies
+    response.delete_cookie(MAP_COOKIE, path="/", secure=secure, httponly=True, samesite="strict")
+    response.delete_cookie(
+        REFRESH_COOKIE, path=REFRESH_PATH, secure=secure, httponly=True, samesite="strict"
+    )
     return response
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from api.auth import MaybeUser, client_addr, optional_principal, public
 from api.deps import SessionDep
 from api.errors import status_for
+from geo import clock
 from geo.access import Principal, apply_rls
 from geo.accounts import apikeys
 from geo.cases import open311, service
@@ -95,9 +96,7 @@ def _date(value: str | None, name: str) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput(f"{name} must be an ISO 8601 date-time, got {value!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=open311.LOCAL)
-    return parsed
+    return clock.as_city(parsed)  # a time without an offset is Yichun's
 
 
 @router.get("/requests.json", summary="Open311: the status of service requests", **public())

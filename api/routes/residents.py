@@ -15,11 +15,11 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 
 from api.auth import CurrentUser, access
 from api.deps import SessionDep
+from api.params import WindowParam
 from api.routes.intake import SystemSession
 from geo.access import Role
 from geo.errors import InvalidInput
-from geo.residents import excel, imports, operations, service
-from geo.residents.records import current_season
+from geo.residents import aggregates, excel, imports, operations, review, service
 from geo.residents.schemas import (
     DepartureConfirm,
     MergeRequest,
@@ -64,37 +64,31 @@ def counts(
     return service.counts_by_cell(session, me, on=on)
 
 
-def _seasons(season_from: int | None, season_to: int | None) -> tuple[int, int]:
-    last = season_to or current_season(service.today_local())
-    return season_from or last - 5, last
+@router.get(
+    "/residents/density",
+    summary="Residents per cell and month of one window (small counts suppressed)",
+    **access(*AGGREGATES),
+)
+def density(session: SessionDep, me: CurrentUser, window: WindowParam) -> dict[str, Any]:
+    return aggregates.density(session, me, window)
 
 
-@router.get("/residents/density",
-            summary="Residents per cell and month (counts below the threshold suppressed)",
-            **access(*AGGREGATES))  # fmt: skip
-def density(
-    session: SessionDep, me: CurrentUser, season_from: Season = None, season_to: Season = None
-) -> dict[str, Any]:
-    a, b = _seasons(season_from, season_to)
-    return service.density(session, me, season_from=a, season_to=b)
+@router.get(
+    "/residents/flows",
+    summary="Arrivals and departures per month and community, and the city's",
+    **access(*AGGREGATES),
+)
+def flows(session: SessionDep, me: CurrentUser, window: WindowParam) -> dict[str, Any]:
+    return aggregates.flows(session, me, window)
 
 
-@router.get("/residents/flows", summary="Arrivals and departures per month and community",
-            **access(*AGGREGATES))  # fmt: skip
-def flows(
-    session: SessionDep, me: CurrentUser, season_from: Season = None, season_to: Season = None
-) -> dict[str, Any]:
-    a, b = _seasons(season_from, season_to)
-    return service.flows(session, me, season_from=a, season_to=b)
-
-
-@router.get("/residents/origins", summary="Residents by province and city of origin (来源地)",
-            **access(*AGGREGATES))  # fmt: skip
-def origins(
-    session: SessionDep, me: CurrentUser, season_from: Season = None, season_to: Season = None
-) -> dict[str, Any]:
-    a, b = _seasons(season_from, season_to)
-    return service.origins(session, me, season_from=a, season_to=b)
+@router.get(
+    "/residents/origins",
+    summary="Residents of one season by province and city of origin (来源地)",
+    **access(*AGGREGATES),
+)
+def origins(session: SessionDep, me: CurrentUser, window: WindowParam) -> dict[str, Any]:
+    return aggregates.origins(session, me, window)
 
 
 @router.get("/residents/review", summary="Reports the linkage left for the grid worker to decide",
@@ -102,7 +96,7 @@ def origins(
 def review_queue(
     session: SessionDep, me: CurrentUser, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> dict[str, Any]:
-    items = operations.review_queue(session, me, limit=limit)
+    items = review.review_queue(session, me, limit=limit)
     return {"items": items}
 
 
@@ -112,7 +106,7 @@ def review_queue(
 def decide_review(
     me: CurrentUser, system: SystemSession, report_id: int, body: ReviewDecision
 ) -> dict[str, Any]:
-    return operations.resolve_review(system, me, report_id, action=body.action,
+    return review.resolve_review(system, me, report_id, action=body.action,
                                      resident_id=body.resident_id, note=body.note)  # fmt: skip
 
 
@@ -142,7 +136,9 @@ def upload(
     me: CurrentUser,
     system: SystemSession,
     file: Annotated[UploadFile, File(description=".xlsx or .csv")],
-    channel: Annotated[str, Form(description="which of the six channels the list comes from")],
+    channel: Annotated[
+        str | None, Form(description="the caller's own channel (grid_worker); default it")
+    ] = None,
     crs: Annotated[str | None, Form(description="crs of 经度/纬度 without a 坐标系 column")] = None,
     commit: Annotated[bool, Form()] = False,
     skip_rejected: Annotated[bool, Form()] = False,

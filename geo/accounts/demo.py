@@ -30,8 +30,8 @@ def create_demo_accounts(session: Session) -> list[tuple[str, str, str]]:
     """Create the demo accounts that do not exist yet; (name, role, secret) for each created.
 
     The secret is a password, or for the channel account its API key (X-API-Key)."""
-    if security_settings().env == "production":
-        raise RuntimeError("demo accounts are never created in production")
+    if not security_settings().is_development:  # production, named or by default
+        raise RuntimeError("demo accounts are created only with HOUNIAO_ENV=development")
     actor = Principal.system("demo-loader")
     created = []
     for name, role, scope in DEMO_ACCOUNTS:

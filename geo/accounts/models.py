@@ -20,7 +20,6 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -28,6 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from geo.access import Channel, Role
 from geo.base import Base
+from geo.clock import sql_now
 from geo.privacy.crypto import register_encrypted
 
 
@@ -83,8 +83,8 @@ class Account(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     # Bumped on password change, disabling, role or scope change: every token issued before dies.
     token_version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=sql_now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=sql_now())
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 

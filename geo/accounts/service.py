@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from geo.access import CHANNEL_LABELS, ROLE_LABELS, Channel, Principal, Role
-from geo.accounts import apikeys, passwords, tokens
-from geo.accounts.models import Account, LoginThrottle
-from geo.accounts.tokens import rowcount
+from geo.accounts import apikeys, login, passwords, tokens
+from geo.accounts.models import Account
 from geo.audit import service as audit
 from geo.boundaries.models import in_release
 from geo.boundaries.releases import active_release_id
@@ -222,26 +221,26 @@ def set_password(session: Session, actor: Principal, name: str, password: str | 
     account.token_version += 1
     account.updated_at = _now(now)
     tokens.revoke_all_sessions(session, account, reason="password", now=now)
-    session.execute(delete(LoginThrottle).where(LoginThrottle.key == f"name:{account.name}"))
+    login.forget(session, account.name)
     audit.record(session, actor, "account.password", object_type="account",
                  object_ids=[account.id], detail={"generated": password is None})
     return new
 
 
 def change_own_password(session: Session, me: Principal, current: str, new: str) -> None:
+    """Throttled and audited like a sign-in: the caller must know the current password."""
     account = session.get(Account, me.account_id)
-    if account is None or not passwords.verify_password(account.password_hash, current):
+    if account is None:
         raise Forbidden("current password is wrong")
+    login.confirm_password(session, me, account, current)
     set_password(session, me, account.name, new)
 
 
 def unlock(session: Session, actor: Principal, name: str) -> int:
-    """Clear the login lockout of a name."""
-    result = session.execute(
-        delete(LoginThrottle).where(LoginThrottle.key == f"name:{name.strip().lower()}")
-    )
+    """Clear the sign-in delays of a name."""
+    cleared = login.forget(session, name)
     audit.record(session, actor, "account.unlock", object_type="account", detail={"name": name})
-    return rowcount(result)
+    return cleared
 
 
 def view(account: Account, *, api_keys: list[dict] | None = None) -> dict[str, Any]:

@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import jwt
-from sqlalchemy import CursorResult, Result, delete, select, update
+from sqlalchemy import CursorResult, Result, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from geo.access import Principal
-from geo.accounts.models import Account, AuthSession, RefreshToken, RevokedToken
+from geo.accounts.models import Account, AuthSession, LoginThrottle, RefreshToken, RevokedToken
 from geo.audit import service as audit
 from geo.config import security_settings
 from geo.errors import Unauthorized
@@ -85,6 +85,11 @@ def encode_access_token(
         "typ": "access", "iat": issued, "nbf": issued, "exp": expires,
     }
     return jwt.encode(claims, s.secret_key, algorithm=ALGORITHM), jti, expires
+
+
+def access_token_expiry(token: str) -> datetime:
+    """When a (verified) access token expires."""
+    return datetime.fromtimestamp(int(decode_access_token(token)["exp"]), UTC)
 
 
 def decode_access_token(token: str) -> dict[str, Any]:
@@ -238,6 +243,62 @@ def logout(session: Session, me: Principal, *, now: datetime | None = None) -> N
     session.flush()
 
 
+def _claims_even_if_expired(token: str) -> dict[str, Any] | None:
+    """The claims of an access token we signed, expired or not (its session id is still true);
+    None for anything else."""
+    try:
+        claims = jwt.decode(
+            token, security_settings().secret_key, algorithms=[ALGORITHM], audience=AUDIENCE,
+            issuer=ISSUER, options={"require": _REQUIRED, "verify_exp": False},
+        )
+    except jwt.InvalidTokenError:
+        return None
+    return claims if claims.get("typ") == "access" else None
+
+
+def end_browser_session(
+    session: Session, *, access_token: str | None, refresh_token: str | None,
+    client_addr: str | None = None, now: datetime | None = None,
+) -> int:
+    """Sign a browser out on the server: revoke the login session its refresh token belongs to
+    (the whole refresh-token family) and the one its access token names, even when that token
+    has expired, and the access token itself. Returns how many sessions ended."""
+    current = _now(now)
+    logins: dict[uuid.UUID, AuthSession] = {}
+    if refresh_token:
+        login = session.scalar(
+            select(AuthSession).join(RefreshToken, RefreshToken.session_id == AuthSession.id)
+            .where(RefreshToken.token_hash == digest(refresh_token))
+        )
+        if login is not None:
+            logins[login.id] = login
+    claims = _claims_even_if_expired(access_token) if access_token else None
+    if claims is not None:
+        try:
+            sid = uuid.UUID(str(claims["sid"]))
+        except ValueError:
+            sid = None
+        login = session.get(AuthSession, sid) if sid else None
+        if login is not None and str(login.account_id) == str(claims["sub"]):
+            logins[login.id] = login
+            expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
+            if expires > current and session.get(RevokedToken, str(claims["jti"])) is None:
+                session.add(RevokedToken(jti=str(claims["jti"]), account_id=login.account_id,
+                                         revoked_at=current, expires_at=expires))
+    ended = 0
+    for login in logins.values():
+        if login.revoked_at is None:
+            revoke_session(session, login, reason="logout", now=current)
+            ended += 1
+        account = session.get(Account, login.account_id)
+        if account is not None:
+            actor = principal_for(account, client_addr=client_addr, session_id=str(login.id))
+            audit.record(session, actor, "auth.logout", object_type="auth_session",
+                         object_ids=[login.id])
+    session.flush()
+    return ended
+
+
 def revoke_all_sessions(
     session: Session, account: Account, *, reason: str, now: datetime | None = None
 ) -> int:
@@ -251,9 +312,17 @@ def revoke_all_sessions(
 
 
 def prune(session: Session, *, now: datetime | None = None) -> dict[str, int]:
-    """Delete expired revoked-jti rows and sessions past their limit (housekeeping; owner)."""
+    """Delete expired revoked-jti rows, sessions past their limit and sign-in counters that
+    have been forgotten (housekeeping; owner)."""
     current = _now(now)
     jtis = session.execute(delete(RevokedToken).where(RevokedToken.expires_at < current))
     sessions = session.execute(delete(AuthSession).where(AuthSession.expires_at < current))
-    return {"revoked_tokens": rowcount(jtis), "sessions": rowcount(sessions)}
+    quiet = current - timedelta(minutes=security_settings().lockout_window_minutes)
+    throttles = session.execute(
+        delete(LoginThrottle).where(
+            func.coalesce(LoginThrottle.locked_until, LoginThrottle.window_start) < quiet
+        )
+    )
+    return {"revoked_tokens": rowcount(jtis), "sessions": rowcount(sessions),
+            "login_throttles": rowcount(throttles)}
 

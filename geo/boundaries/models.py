@@ -28,13 +28,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
-    func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
 from geo.base import Base
+from geo.clock import sql_now
 
 
 class ReleaseStatus(StrEnum):
@@ -64,7 +64,7 @@ class BoundaryRelease(Base):
         Enum(ReleaseStatus, name="release_status"), default=ReleaseStatus.pending
     )
     report: Mapped[dict | None] = mapped_column(JSONB, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=sql_now())
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 

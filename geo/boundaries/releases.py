@@ -366,7 +366,10 @@ def activate_release(session: Session, release_id: int) -> None:
         text("UPDATE boundary_release SET status = 'retired' WHERE id = :prev"), {"prev": previous}
     )
     session.execute(
-        text("UPDATE boundary_release SET status = 'active', activated_at = now() WHERE id = :id"),
+        text(
+            "UPDATE boundary_release SET status = 'active', activated_at = city_now()"
+            " WHERE id = :id"
+        ),
         {"id": release_id},
     )
     logs.event("release.activated", logger=LOGGER, release_id=release_id, previous=previous)

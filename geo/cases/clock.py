@@ -2,7 +2,7 @@
 
 Deadlines are columns set by a trigger from the catalogue when a case is reported (see
 geo/cases/models.py); the clock *state* is the SQL function `case_clock(status, due_at, resolved_at,
-at)` evaluated against now() or a given instant:
+at)` evaluated against the city's clock (`city_now()`, geo/clock.py) or a given instant:
 
 - while the clock runs (reported, accepted, dispatched, in handling): ``on_track``, ``due_soon``
   (less than 12 hours left) or ``overdue``;
@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, insert, select, text
+from sqlalchemy import ColumnElement, case, func, insert, text
 from sqlalchemy.orm import Session
 
 from geo.access import Principal
@@ -29,6 +29,7 @@ from geo.cases.models import EVENTS, Case
 from geo.cases.scope import SYSTEM
 from geo.cases.workflow import SYSTEM as SYSTEM_ROLE
 from geo.cases.workflow import TRANSITIONS, Status, Tier
+from geo.clock import db_now, sql_now
 
 DUE_SOON = timedelta(hours=12)  # mirrors case_clock() in the 0003cases migration
 CLOCK_STATES = ("on_track", "due_soon", "overdue", "met", "missed", "cancelled")
@@ -49,15 +50,10 @@ ESCALATABLE: tuple[Status, ...] = tuple(
 )
 
 
-def db_now(session: Session) -> datetime:
-    """The database's now() (the transaction's start), the one clock every default uses."""
-    return session.scalar(select(func.now()))  # type: ignore[return-value]
-
-
 def clock_state(at: Any = None) -> ColumnElement[str]:
-    """`case_clock(...)` of the `cases` row against `at` (default: now())."""
+    """`case_clock(...)` of the `cases` row against `at` (default: the city's clock)."""
     return func.case_clock(
-        _c.status, _c.due_at, _c.resolved_at, at if at is not None else func.now()
+        _c.status, _c.due_at, _c.resolved_at, at if at is not None else sql_now()
     )
 
 

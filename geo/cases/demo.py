@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, func, select
@@ -27,6 +27,7 @@ from geo.access import PUBLIC, Principal, Role, as_system
 from geo.cases import clock, service
 from geo.cases.models import Case
 from geo.cases.schemas import CaseCreate, TransitionRequest
+from geo.clock import CITY_TZ
 from geo.places.models import AddressPoint, GridWorkerCell
 
 SEED = 20260605
@@ -190,8 +191,7 @@ def _season_instant(rng: random.Random, year: int) -> datetime:
     first = 15 if month == 5 else 1
     last = 15 if month == 10 else 28
     day, hour = rng.randint(first, last), rng.choices(range(24), weights=_HOURS)[0]
-    local = datetime(year, month, day, hour, rng.randint(0, 59), tzinfo=UTC)
-    return local - timedelta(hours=8)  # the hours above are Yichun local time
+    return datetime(year, month, day, hour, rng.randint(0, 59), tzinfo=CITY_TZ)
 
 
 # People report in the daytime: weights for each local hour.

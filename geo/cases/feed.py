@@ -125,8 +125,21 @@ def open_cases(session: Session, principal: Any, *, now: datetime | None = None)
     return feature_collection(props, id_key="id")
 
 
-def last_event_id(session: Session) -> int:
-    return session.scalar(select(func.coalesce(func.max(e.id), 0))) or 0
+def last_event_id(session: Session, principal: Any) -> int:
+    """The newest event on a case in the caller's scope (0: none): where "from now" starts.
+
+    Scoped like `events_after` (and read under the caller's row-level security), so a stream
+    that starts here replays nothing, and learns nothing of other scopes' activity."""
+    newest = func.coalesce(func.max(e.id), 0)
+    return (
+        session.scalar(
+            select(newest)
+            .select_from(CaseEvent)
+            .join(Case, c.id == e.case_id)
+            .where(case_filter(principal))
+        )
+        or 0
+    )
 
 
 def events_after(

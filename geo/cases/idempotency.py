@@ -25,6 +25,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from geo.cases.models import CaseIdempotency
+from geo.clock import sql_now
 from geo.errors import Conflict, InvalidInput
 
 KEY_MAX = 255
@@ -106,7 +107,7 @@ def purge(session: Session) -> int:
     """Forget keys older than the retention period; returns how many."""
     gone = session.scalars(
         delete(CaseIdempotency)
-        .where(CaseIdempotency.created_at < func.now() - RETENTION)
+        .where(CaseIdempotency.created_at < sql_now() - RETENTION)
         .returning(CaseIdempotency.key)
     ).all()
     return len(gone)

@@ -16,13 +16,13 @@ Over the remaining `cases` of a group, at instant `at` (default now):
 
 Months are calendar months in Yichun local time (Asia/Shanghai). Rates are None when their
 denominator is 0. Planners, admins and dispatchers get every case; street, community and grid staff
-their own area. For planners (aggregates only), groups with fewer cases than the disclosure
-threshold are suppressed: every number but the group key is None and `suppressed` is true.
+their own area, exactly. Planners (aggregates only) get one window at a time (a month or a season)
+and tables whose small counts are suppressed, complementarily: see geo/cases/kpi_tables.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,12 +30,13 @@ from sqlalchemy import ColumnElement, and_, func, select, true
 from sqlalchemy import column as sa_column
 from sqlalchemy.orm import Session
 
+from geo import clock
 from geo.access import Principal, Role, scope_filter
 from geo.cases.clock import db_now
 from geo.cases.models import Case
 from geo.cases.workflow import RUNNING, Status
-from geo.config import map_settings
 from geo.errors import Forbidden, InvalidInput
+from geo.privacy import windows
 
 # The owner-defined function `case_kpi_facts()` returns the timestamps and codes of every case
 # and nothing personal: planners, who may not read case rows (RLS), get their aggregates from it.
@@ -63,7 +64,6 @@ facts = (
     .alias("f")
 )
 c = facts.c
-LOCAL_TZ = "Asia/Shanghai"
 DEFINITIONS = {
     "response_rate": "响应率: accepted by the response limit / cases (cancelled excluded)",
     "on_time_rate": "按时办结率: feedback by the due time / cases whose clock is decided",
@@ -78,7 +78,7 @@ KPI_ROLES = CITY_WIDE | CODE_SCOPED
 
 
 def _month() -> ColumnElement[str]:
-    return func.to_char(func.timezone(LOCAL_TZ, c.reported_at), "YYYY-MM")
+    return clock.sql_month(c.reported_at)
 
 
 DIMENSIONS: dict[str, Any] = {
@@ -102,6 +102,86 @@ def _count(cond: ColumnElement[bool]) -> ColumnElement[int]:
     return func.count().filter(cond)
 
 
+COUNTS = (
+    "cases",
+    "cancelled",
+    "responded_in_time",
+    "decided",
+    "on_time",
+    "answered",
+    "solved",
+    "rated",
+    "satisfied",
+    "overdue_count",
+    "overdue_open",
+    "escalated",
+)
+# The counts a row shows under `counts` (the numerators and denominators of the rates).
+SUB_COUNTS = ("responded_in_time", "decided", "on_time", "answered", "solved", "rated", "satisfied")
+STAGES = ("response", "dispatch", "handling", "confirmation", "total")
+
+
+def measures(at: datetime, *, medians: bool = True) -> list[ColumnElement[Any]]:
+    """The aggregate columns of a KPI row: the counts, then (optionally) per stage the median
+    hours and how many cases it is the median of (`<stage>_n`)."""
+    live = c.status != Status.cancelled.value
+    running = c.status.in_([s.value for s in RUNNING])
+    resolved_by = func.coalesce(c.resolved_at, at)
+    counts = {
+        "cases": live,
+        "cancelled": ~live,
+        "responded_in_time": live & (c.responded_at <= c.response_due_at),
+        "decided": live & (c.resolved_at.isnot(None) | (c.due_at < at)),
+        "on_time": live & (c.resolved_at <= c.due_at),
+        "answered": live & c.solved.isnot(None),
+        "solved": live & c.solved.is_(True),
+        "rated": live & c.satisfaction.isnot(None),
+        "satisfied": live & (c.satisfaction >= 4),
+        "overdue_count": live & (resolved_by > c.due_at),
+        "overdue_open": live & running & (c.due_at < at),
+        "escalated": live & c.escalated_at.isnot(None),
+    }
+    out: list[ColumnElement[Any]] = [_count(counts[name]).label(name) for name in COUNTS]
+    if medians:
+        hours = {
+            "response": _hours(c.responded_at, c.reported_at),
+            "dispatch": _hours(c.dispatched_at, c.responded_at),
+            "handling": _hours(c.resolved_at, c.dispatched_at),
+            "confirmation": _hours(c.confirmed_at, c.resolved_at),
+            "total": _hours(c.closed_at, c.reported_at),
+        }
+        for stage in STAGES:
+            out.append(_median(hours[stage]).filter(live).label(stage))
+            out.append(func.count(hours[stage]).filter(live).label(f"{stage}_n"))
+    return out
+
+
+def aggregate(
+    session: Session,
+    group_by: Sequence[str],
+    conditions: Sequence[ColumnElement[bool]],
+    at: datetime,
+    *,
+    medians: bool = True,
+) -> list[Any]:
+    """One SQL aggregate over the KPI facts: a row per group (ordered by the group keys), with
+    every group that has a case (cancelled or not)."""
+    keys = [DIMENSIONS[g]().label(g) for g in dict.fromkeys(group_by)]
+    query = (
+        select(*keys, *measures(at, medians=medians))
+        .select_from(facts)
+        .where(and_(c.reported_at <= at, *conditions))
+    )
+    if keys:
+        query = query.group_by(*keys).order_by(*keys)
+    return [r for r in session.execute(query).mappings() if r["cases"] or r["cancelled"]]
+
+
+def in_months(months: Sequence[str]) -> ColumnElement[bool]:
+    """Cases reported in one of these local calendar months ('YYYY-MM')."""
+    return _month().in_(list(months))
+
+
 def kpis(
     session: Session,
     principal: Principal,
@@ -109,41 +189,43 @@ def kpis(
     group_by: Sequence[str] = (),
     month_from: str | None = None,
     month_to: str | None = None,
+    month: str | None = None,
+    season: int | None = None,
     category: str | None = None,
     street: str | None = None,
     community: str | None = None,
     cell: str | None = None,
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """KPI rows, one per group (one row in all without `group_by`), ordered by the group keys."""
+    """KPI rows, one per group (one row in all without `group_by`), ordered by the group keys.
+
+    A window (`month` or `season`) or a range (`month_from`/`month_to`) limits the months.
+    Planners get windows only (default: the current season), and tables protected by
+    complementary suppression (geo.cases.kpi_tables); every other role gets exact figures
+    within its scope.
+    """
     unknown = [g for g in group_by if g not in DIMENSIONS]
     if unknown:
         raise InvalidInput(f"unknown group_by {unknown}; use any of {', '.join(DIMENSIONS)}")
     at = now or db_now(session)
-    keys = [DIMENSIONS[g]().label(g) for g in dict.fromkeys(group_by)]
-    live = c.status != Status.cancelled.value
-    running = c.status.in_([s.value for s in RUNNING])
-    resolved_by = func.coalesce(c.resolved_at, at)
-    measures = [
-        _count(live).label("cases"),
-        _count(~live).label("cancelled"),
-        _count(live & (c.responded_at <= c.response_due_at)).label("responded_in_time"),
-        _count(live & (c.resolved_at.isnot(None) | (c.due_at < at))).label("decided"),
-        _count(live & (c.resolved_at <= c.due_at)).label("on_time"),
-        _count(live & c.solved.isnot(None)).label("answered"),
-        _count(live & c.solved.is_(True)).label("solved"),
-        _count(live & c.satisfaction.isnot(None)).label("rated"),
-        _count(live & (c.satisfaction >= 4)).label("satisfied"),
-        _count(live & (resolved_by > c.due_at)).label("overdue_count"),
-        _count(live & running & (c.due_at < at)).label("overdue_open"),
-        _count(live & c.escalated_at.isnot(None)).label("escalated"),
-        _median(_hours(c.responded_at, c.reported_at)).filter(live).label("response"),
-        _median(_hours(c.dispatched_at, c.responded_at)).filter(live).label("dispatch"),
-        _median(_hours(c.resolved_at, c.dispatched_at)).filter(live).label("handling"),
-        _median(_hours(c.confirmed_at, c.resolved_at)).filter(live).label("confirmation"),
-        _median(_hours(c.closed_at, c.reported_at)).filter(live).label("total"),
-    ]
-    conditions = [_scope(principal), c.reported_at <= at]
+    chosen = windows.window(month=month, season=season) if month or season else None
+    if principal.role == Role.planner.value:
+        from geo.cases import kpi_tables  # it builds on this module
+
+        if month_from or month_to or cell:
+            raise InvalidInput(kpi_tables.PLANNER_HINT)
+        return kpi_tables.planner_kpis(
+            session,
+            chosen or windows.Window(windows.season_at(at)),
+            list(group_by),
+            street=street,
+            community=community,
+            category=category,
+            at=at,
+        )
+    conditions = [_scope(principal)]
+    if chosen:
+        conditions.append(in_months(chosen.months))
     if month_from:
         conditions.append(_month() >= _check_month(month_from))
     if month_to:
@@ -156,14 +238,9 @@ def kpis(
     ):
         if value:
             conditions.append(column == value)
-    query = select(*keys, *measures).select_from(facts).where(and_(*conditions))
-    if keys:
-        query = query.group_by(*keys).order_by(*keys)
-    rows = session.execute(query).mappings().all()
-    threshold = map_settings().disclosure_threshold if principal.role == "planner" else 0
-    return [
-        _row(r, [k.name for k in keys], threshold) for r in rows if r["cases"] or r["cancelled"]
-    ]
+    rows = aggregate(session, group_by, conditions, at)
+    keys = list(dict.fromkeys(group_by))
+    return [kpi_row({k: r[k] for k in keys}, r, r) for r in rows]
 
 
 def _scope(me: Principal) -> ColumnElement[bool]:
@@ -180,40 +257,28 @@ def _check_month(value: str) -> str:
     return value
 
 
-def _rate(num: int, den: int) -> float | None:
-    return round(num / den, 4) if den else None
+def rate(num: int | None, den: int | None) -> float | None:
+    """num / den to 4 places; None when either is unknown or the denominator is 0."""
+    return round(num / den, 4) if num is not None and den else None
 
 
-def _row(r: Any, keys: list[str], threshold: int) -> dict[str, Any]:
-    out: dict[str, Any] = {k: r[k] for k in keys}
-    if r["cases"] < threshold:
-        return {**out, "suppressed": True, "cases": None}
-    medians = {
-        k: (round(float(r[k]), 2) if r[k] is not None else None)
-        for k in ("response", "dispatch", "handling", "confirmation", "total")
-    }
+def kpi_row(
+    keys: dict[str, Any], counts: Mapping[str, int | None], medians: Mapping[str, Any]
+) -> dict[str, Any]:
+    """One KPI row from its group keys, counts and median hours (None: unknown or hidden)."""
     return {
-        **out,
-        "cases": r["cases"],
-        "cancelled": r["cancelled"],
-        "response_rate": _rate(r["responded_in_time"], r["cases"]),
-        "on_time_rate": _rate(r["on_time"], r["decided"]),
-        "resolution_rate": _rate(r["solved"], r["answered"]),
-        "satisfaction_rate": _rate(r["satisfied"], r["rated"]),
-        "overdue_count": r["overdue_count"],
-        "overdue_open": r["overdue_open"],
-        "escalated": r["escalated"],
-        "median_hours": medians,
-        "counts": {
-            k: r[k]
-            for k in (
-                "responded_in_time",
-                "decided",
-                "on_time",
-                "answered",
-                "solved",
-                "rated",
-                "satisfied",
-            )
+        **keys,
+        "cases": counts["cases"],
+        "cancelled": counts["cancelled"],
+        "response_rate": rate(counts["responded_in_time"], counts["cases"]),
+        "on_time_rate": rate(counts["on_time"], counts["decided"]),
+        "resolution_rate": rate(counts["solved"], counts["answered"]),
+        "satisfaction_rate": rate(counts["satisfied"], counts["rated"]),
+        "overdue_count": counts["overdue_count"],
+        "overdue_open": counts["overdue_open"],
+        "escalated": counts["escalated"],
+        "median_hours": {
+            k: (round(float(medians[k]), 2) if medians[k] is not None else None) for k in STAGES
         },
+        "counts": {k: counts[k] for k in SUB_COUNTS},
     }

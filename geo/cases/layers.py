@@ -1,7 +1,7 @@
 """Open cases as a collection for vector tiles, OGC API Features and the dispatcher map (issue 6).
 
 The source is the `case_open` view (security_invoker, so row-level security applies as well) with
-the clock state against now(); the scope is the same rule as every case query.
+the clock state against city_now(); the scope is the same rule as every case query.
 """
 
 from __future__ import annotations

@@ -29,7 +29,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -37,6 +36,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from geo.base import Base
 from geo.cases.workflow import FINISHED, CancelReason, Grade, Status, Tier
+from geo.clock import sql_now
 from geo.privacy.crypto import register_encrypted
 
 
@@ -206,7 +206,7 @@ class Case(Base):
     solved: Mapped[bool | None] = mapped_column(Boolean, nullable=True)  # callback: 解决了吗
     satisfaction: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)  # 1-5
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
-    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=sql_now())
 
 
 class CaseEvent(Base):
@@ -220,7 +220,7 @@ class CaseEvent(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
-    at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    at: Mapped[datetime] = mapped_column(TS, server_default=sql_now())
     action: Mapped[str] = mapped_column(String(30))
     from_status: Mapped[Status | None] = mapped_column(STATUS_ENUM, nullable=True)
     to_status: Mapped[Status | None] = mapped_column(STATUS_ENUM, nullable=True)
@@ -273,7 +273,7 @@ class CaseIdempotency(Base):
     response_status: Mapped[int] = mapped_column(SmallInteger)
     response_body: Mapped[dict] = mapped_column(JSONB)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.now(), index=True)
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=sql_now(), index=True)
 
 
 register_encrypted(Case.reporter_phone_enc, "case.reporter_phone")

@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, func, select, text
 from sqlalchemy.orm import Session
 
+from geo import clock as city_clock
 from geo.access import PUBLIC, Principal
 from geo.cases import clock
 from geo.cases.models import Case, CaseCategory, CaseDepartment, CaseSummons
@@ -28,7 +28,6 @@ from geo.cases.scope import allow_public_ids, case_filter, sees_cases
 from geo.cases.workflow import FINISHED, STATUS_LABELS, TIER_LABELS, CancelReason, Status, Tier
 from geo.errors import InvalidInput, NotFound
 
-LOCAL = ZoneInfo("Asia/Shanghai")
 MAX_REQUESTS = 1000
 DEFAULT_WINDOW = timedelta(days=90)
 c = Case.__table__.c
@@ -36,7 +35,7 @@ cat = CaseCategory.__table__.c
 
 
 def local_iso(value: datetime | None) -> str | None:
-    return value.astimezone(LOCAL).isoformat() if value is not None else None
+    return city_clock.as_city(value).isoformat() if value is not None else None
 
 
 def services(session: Session) -> list[dict[str, Any]]:
@@ -207,7 +206,7 @@ def list_requests(
     else:
         conditions.append(case_filter(principal))
         if start is None and end is None:
-            start = datetime.now(LOCAL) - DEFAULT_WINDOW
+            start = city_clock.now() - DEFAULT_WINDOW
     if service_code:
         conditions.append(c.category_code.in_(service_code.split(",")))
     if start is not None:

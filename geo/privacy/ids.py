@@ -18,6 +18,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator
 
+from geo import clock
 from geo.errors import InvalidInput
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -52,7 +53,7 @@ def validate_id_number(value: str, *, today: date | None = None) -> str:
         born = date(int(s[6:10]), int(s[10:12]), int(s[12:14]))
     except ValueError:
         raise InvalidInput("ID number has no valid date of birth in digits 7-14") from None
-    if not date(1900, 1, 1) <= born <= (today or date.today()):
+    if not date(1900, 1, 1) <= born <= (today or clock.today()):
         raise InvalidInput("ID number has a date of birth outside 1900 to today")
     expected = check_digit(s[:17])
     if s[17] != expected:

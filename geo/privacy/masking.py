@@ -21,8 +21,14 @@ from typing import Any
 
 from geo.config import map_settings
 
-_ID_IN_TEXT = re.compile(r"(?<![0-9])([1-9][0-9]{5})([0-9]{8})([0-9]{3}[0-9Xx])(?![0-9])")
-_MOBILE_IN_TEXT = re.compile(r"(?<![0-9])(1[3-9][0-9])([0-9]{4})([0-9]{4})(?![0-9])")
+# Numbers as people write them in free text: in one run, or grouped by spaces or hyphens
+# (6-8-4 for an ID number, 3-4-4 for a mobile, which may carry the +86 country code).
+_ID_IN_TEXT = re.compile(
+    r"(?<![0-9])([1-9][0-9]{5})([- ]?)[0-9]{8}([- ]?)([0-9]{3}[0-9Xx])(?![0-9])"
+)
+_MOBILE_IN_TEXT = re.compile(
+    r"(?<![0-9])((?:\+?86[- ]?)?1[3-9][0-9])([- ]?)[0-9]{4}([- ]?)([0-9]{4})(?![0-9])"
+)
 
 
 def mask_id_number(value: str | None) -> str | None:
@@ -51,9 +57,13 @@ def mask_name(value: str | None) -> str | None:
 
 
 def redact_text(text: str) -> str:
-    """Mask any ID or mobile number inside free text (notes, audit details, error messages)."""
-    text = _ID_IN_TEXT.sub(lambda m: m.group(1) + "********" + m.group(3)[-4:], text)
-    return _MOBILE_IN_TEXT.sub(lambda m: m.group(1) + "****" + m.group(3), text)
+    """Mask any ID or mobile number inside free text (notes, audit details, error messages).
+
+    >>> redact_text("子女电话13900001234，女儿 139 1234 5678，身份证 230702199001011234")
+    '子女电话139****1234，女儿 139 **** 5678，身份证 230702********1234'
+    """
+    text = _ID_IN_TEXT.sub(lambda m: f"{m[1]}{m[2]}********{m[3]}{m[4]}", text)
+    return _MOBILE_IN_TEXT.sub(lambda m: f"{m[1]}{m[2]}****{m[3]}{m[4]}", text)
 
 
 def shape(

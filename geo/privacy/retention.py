@@ -1,6 +1,6 @@
 """Retention: personal data of people not seen for the last N seasons is anonymised; the rows
-(and so every aggregate) stay. A season is the summer a seasonal resident spends in Yichun; the
-season of year Y starts on 1 May of Y.
+(and so every aggregate) stay. Seasons are the city's (geo.clock: season Y runs from 1 May of Y
+to 30 April of Y+1).
 
 Each domain that stores personal data registers a purger next to its models::
 
@@ -14,11 +14,12 @@ Each domain that stores personal data registers a purger next to its models::
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from geo import clock
 from geo.access import Principal, as_system
 from geo.accounts import tokens
 from geo.accounts.models import Account, AuthSession
@@ -28,7 +29,6 @@ from geo.config import security_settings
 
 Purger = Callable[[Session, date, bool], int]
 PURGERS: dict[str, Purger] = {}
-SEASON_START = (5, 1)  # 1 May
 
 
 def purger(name: str) -> Callable[[Purger], Purger]:
@@ -37,11 +37,6 @@ def purger(name: str) -> Callable[[Purger], Purger]:
         return fn
 
     return register
-
-
-def current_season(today: date) -> int:
-    """The latest season that has started: this year from 1 May, else last year."""
-    return today.year if (today.month, today.day) >= SEASON_START else today.year - 1
 
 
 def cutoff(today: date, seasons: int) -> date:
@@ -54,7 +49,7 @@ def cutoff(today: date, seasons: int) -> date:
     """
     if seasons < 1:
         raise ValueError("keep at least one season")
-    return date(current_season(today) - seasons + 1, *SEASON_START)
+    return clock.season_start(clock.season_of(today) - seasons + 1)
 
 
 def purge(
@@ -63,7 +58,7 @@ def purge(
 ) -> dict[str, object]:
     """Run every registered purger; counts per purger. The caller commits (or, dry, rolls back)."""
     keep = seasons or security_settings().retention_seasons
-    limit = cutoff(today or date.today(), keep)
+    limit = cutoff(today or clock.today(), keep)
     as_system(session, actor.name)
     counts = {name: fn(session, limit, dry_run) for name, fn in sorted(PURGERS.items())}
     if not dry_run:
@@ -76,7 +71,7 @@ def purge_disabled_accounts(session: Session, limit: date, dry_run: bool) -> int
     """Staff phone and ID numbers of accounts disabled before the cutoff."""
     where = and_(
         Account.is_active.is_(False),
-        Account.disabled_at < datetime(limit.year, limit.month, limit.day, tzinfo=UTC),
+        Account.disabled_at < datetime.combine(limit, time.min, clock.CITY_TZ),  # city midnight
         or_(Account.phone_enc.is_not(None), Account.id_number_enc.is_not(None)),
     )
     if dry_run:

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
+from geo import clock
 from geo.residents.models import Precision
 
 CHANNEL_RANK = {"police": 0, "scenic_area": 1, "grid_worker": 2}  # others: 3
@@ -200,9 +201,7 @@ def _value(row: Row | None, key: str) -> Any:
 
 
 def _day(r: Row) -> date:
-    from geo.residents.records import CST
-
-    return r["reported_at"].astimezone(CST).date()
+    return clock.city_date(r["reported_at"])
 
 
 def scope_of(stays: dict[int, dict[str, Any]]) -> dict[str, Any] | None:

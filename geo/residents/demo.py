@@ -6,7 +6,8 @@ leaving August-October; households return in later seasons (most to the same fla
 in the urban cells. Each stay is reported by some of the six channels, each the way that channel
 would: police have the ID number, couriers a phone and an address and "王先生", riders GCJ-02
 points, merchants a name and a rough age, scenic-area staff the real-name ticket. Noise: name
-typos (mostly homophones), missing fields, ID numbers with a wrong digit, address variants
+typos (mostly homophones), missing fields, ID numbers with a wrong digit, masked phones (riders,
+couriers) and masked ID numbers (tickets), address variants
 (shorthand, Chinese numerals, full-width digits, pre-2019 district names), GPS jitter.
 
 Deterministic for a seed. Reports dated after `today` are not generated. Each report carries
@@ -17,17 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 
 import numpy as np
 
+from geo import clock
 from geo.crs import Crs, from_wgs84
 from geo.residents import demo_pools as pools
 
 SEED = 20260603
 SEASONS = tuple(range(2021, 2027))
 RESIDENTS_PER_SEASON = 6000
-CST = timezone(timedelta(hours=8))
 _M_PER_DEG = 111_320.0
 
 
@@ -96,7 +97,9 @@ def check_digit(first17: str) -> str:
 
 
 class _Generator:
-    def __init__(self, homes: Sequence[Home], today: date, seed: int, per_season: int) -> None:
+    def __init__(
+        self, homes: Sequence[Home], today: date, until: datetime, seed: int, per_season: int
+    ) -> None:
         if not homes:
             raise ValueError("no homes: load the Yichun gazetteer first")
         self.rng = np.random.default_rng(seed)
@@ -104,6 +107,7 @@ class _Generator:
         weights = np.array([pools.DISTRICT_WEIGHT.get(h.district, 1.0) for h in self.homes])
         self.home_p = weights / weights.sum()
         self.today = today
+        self.until = until  # no report is made after this instant
         self.per_season = per_season
         self.world = DemoWorld()
         self.phones: set[str] = set()
@@ -229,7 +233,7 @@ class _Generator:
 
     def when(self, day: date) -> datetime:
         minutes = int(self.rng.integers(8 * 60, 20 * 60))
-        return datetime.combine(day, time(minutes // 60, minutes % 60), CST)
+        return datetime.combine(day, time(minutes // 60, minutes % 60), clock.CITY_TZ)
 
     def during(self, s: Stay) -> date:
         end = s.departed or min(self.today, s.expected)
@@ -267,7 +271,9 @@ class _Generator:
         from geo.residents.demo_channels import fields_for
 
         f, crs = fields_for(self, channel, p, s, day, departure)
-        yield DemoReport(channel, crs, f, p.pid, self.when(day))
+        at = self.when(day)
+        if at <= self.until:  # today's reports only up to now (the generator draws the same)
+            yield DemoReport(channel, crs, f, p.pid, at)
 
     # -- small helpers for the channel module ---------------------------------------------------
 
@@ -286,5 +292,9 @@ def generate(
     seed: int = SEED,
     per_season: int = RESIDENTS_PER_SEASON,
 ) -> DemoWorld:
-    """Persons, stays and channel reports (sorted by time) for the demo seasons up to `today`."""
-    return _Generator(homes, today or date.today(), seed, per_season).run()
+    """Persons, stays and channel reports (sorted by time) for the demo seasons up to `today`
+    (default the city's today), none made after the present instant."""
+    now = clock.now()
+    today = today or now.date()
+    until = min(now, datetime.combine(today, time.max, clock.CITY_TZ))
+    return _Generator(homes, today, until, seed, per_season).run()

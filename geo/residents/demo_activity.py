@@ -18,10 +18,10 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from geo import clock
 from geo.access import Principal
-from geo.residents import operations
+from geo.residents import operations, review
 from geo.residents.models import ConcernEntry, HealthCheck, IntakeReport, Resident, Stay
-from geo.residents.records import CST, current_season
 
 HEALTH_CHECKS_FROM = 2024
 CONCERNS = [  # (category, weight, texts)
@@ -48,7 +48,7 @@ def simulate(
 ) -> dict[str, int]:
     """Run the grid workers' follow-up; counts of what was done."""
     rng = np.random.default_rng(seed + 7)
-    current = current_season(today)
+    current = clock.season_of(today)
     person_of = _persons_of_residents(session, truth_of_report)
     counts = {"reviews_decided": _reviews(session, actor, current, truth_of_report, person_of)}
     person_of = _persons_of_residents(session, truth_of_report)
@@ -90,7 +90,7 @@ def _reviews(
                  if person_of.get(c["resident_id"]) == truth.get(report_id)]  # fmt: skip
         decisions.append((report_id, "link", match[0]) if match else (report_id, "new", None))
     for start in range(0, len(decisions), 2000):
-        operations.resolve_reviews(session, actor, decisions[start : start + 2000],
+        review.resolve_reviews(session, actor, decisions[start : start + 2000],
                                    note="demo: decided on a visit")  # fmt: skip
     return len(decisions)
 
@@ -141,7 +141,8 @@ def _concerns(session: Session, actor: Principal, today: date, rng: np.random.Ge
         span = max((left - arrived).days, 1)
         day = arrived + timedelta(days=int(rng.integers(0, span)))
         hour = timedelta(hours=int(rng.integers(8, 18)))
-        at = datetime.combine(day, datetime.min.time(), CST) + hour
+        # Written during the working day, but never after the present instant.
+        at = min(datetime.combine(day, datetime.min.time(), clock.CITY_TZ) + hour, clock.now())
         resolved = day < today - timedelta(days=7) and rng.random() < 0.9
         rows.append({
             "resident_id": resident_id, "cell_code": cell, "community_code": cell[:12],

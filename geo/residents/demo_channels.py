@@ -42,15 +42,20 @@ def _partial_name(g: _Generator, p: Person) -> str:
     return surname + g.pick(_FORMS_M if p.sex == "M" else _FORMS_F)
 
 
-def _phone(g: _Generator, p: Person, s: Stay) -> str:
+def _phone(g: _Generator, p: Person, s: Stay, masked: float = 0.0) -> str:
     phone = s.shared_phone or p.phone
+    if _r(g) < masked:  # the platform shows the rider or courier a masked number
+        return f"{phone[:3]}****{phone[7:]}"
     if _r(g) < 0.1:
         return f"{phone[:3]}-{phone[3:7]}-{phone[7:]}"
     return phone
 
 
-def _id_number(g: _Generator, p: Person) -> str:
+def _id_number(g: _Generator, p: Person, masked: float = 0.0) -> str:
     number = p.id_number
+    if _r(g) < masked:  # a ticket or order that prints the number masked
+        keep = 4 if _r(g) < 0.5 else 6
+        return number[:keep] + "*" * (14 - keep) + number[-4:]
     if _r(g) < 0.006:  # one digit misread: the check digit no longer fits
         i = int(g.rng.integers(6, 17))
         number = number[:i] + str((int(number[i]) + 1) % 10) + number[i + 1 :]
@@ -158,7 +163,7 @@ def police(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -> tup
 def courier(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -> tuple[dict, str]:
     f: dict = {
         "name": _partial_name(g, p) if _r(g) < 0.7 else _name(g, p, 0.05),
-        "phone": _phone(g, p, s),
+        "phone": _phone(g, p, s, masked=0.2),
         "address": _address(g, s, g.pick(["full", "district", "district", "shorthand", "old"])),
     }
     if _r(g) < 0.3:
@@ -169,7 +174,7 @@ def courier(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -> tu
 def rider(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -> tuple[dict, str]:
     f: dict = {"name": _partial_name(g, p) if _r(g) < 0.85 else _name(g, p, 0.05)}
     if _r(g) < 0.9:
-        f["phone"] = _phone(g, p, s)
+        f["phone"] = _phone(g, p, s, masked=0.3)
     f["lon"], f["lat"] = _point(g, s, Crs.gcj02, 20)
     if _r(g) < 0.4:
         f["address"] = _address(g, s, "district")
@@ -193,7 +198,7 @@ def merchant(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -> t
 def scenic(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -> tuple[dict, str]:
     f: dict = {"name": _name(g, p, 0.01)}
     if _r(g) < 0.85:
-        f["id_number"] = _id_number(g, p)
+        f["id_number"] = _id_number(g, p, masked=0.25)
     if _r(g) < 0.7:
         f["phone"] = p.phone
     if _r(g) < 0.9:

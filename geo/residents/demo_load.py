@@ -7,13 +7,14 @@ log entries, and invite people 65+ to the free health check. All through the ser
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from itertools import groupby
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from geo import clock
 from geo.access import Channel, Principal, as_system
 from geo.accounts.models import Account
 from geo.boundaries.models import Community, District, Street
@@ -22,7 +23,6 @@ from geo.places.models import AddressPoint
 from geo.residents import demo, demo_activity
 from geo.residents.intake import Intake, Item, Submission
 from geo.residents.models import IntakeBatch
-from geo.residents.records import CST
 
 Progress = Callable[[str, int], None]
 DEMO_FILENAME = "houniao-demo-residents"
@@ -73,7 +73,7 @@ def load_demo_residents(
 ) -> dict[str, Any]:
     """Generate and take in the demo seasons; returns counts. Runs as the system (owner)."""
     as_system(session, "demo-loader")
-    today = today or datetime.now(CST).date()
+    today = today or clock.today()
     world = demo.generate(homes_from_db(session), today=today, per_season=per_season)
     progress("residents: generated reports", len(world.reports))
     accounts = dict(

@@ -5,6 +5,9 @@ Headers (each with the variants offices write): 姓名, 性别, 身份证号, �
 同住人数, 备注. The header row may sit below a title row. Unknown columns are listed and
 ignored; a file with neither 姓名 nor 身份证号 is refused.
 
+Files are read within limits: an .xlsx whose parts unpack to far more than the file's size (a
+"zip bomb") is refused before parsing, and reading stops one row past MAX_ROWS.
+
 ID and phone columns are read as text. A spreadsheet that stored an ID number as a number has
 already lost its last digits (Excel keeps 15 significant digits): such a row is rejected with that
 explanation rather than guessed. CSV files may be UTF-8 (with or without BOM) or GB18030/GBK,
@@ -18,8 +21,10 @@ import io
 import math
 import re
 import unicodedata
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +32,12 @@ from geo.errors import InvalidInput
 from geo.residents.intake import Item
 
 MAX_ROWS = 100_000
+HEADER_SEARCH = 10  # rows in which the header row may sit (below title rows)
+# Unpacked size of an .xlsx that is refused unread: more than EXPANSION times the file (real
+# sheets expand 5-20 times) once above EXPANSION_FLOOR, or above MAX_UNPACKED in any case.
+EXPANSION = 100
+EXPANSION_FLOOR = 8 * 1024 * 1024
+MAX_UNPACKED = 256 * 1024 * 1024
 HEADERS: dict[str, tuple[str, ...]] = {
     "name": ("姓名", "名字", "居民姓名", "候鸟姓名"),
     "sex": ("性别",),
@@ -89,35 +100,97 @@ def header_field(text: Any) -> str | None:
     return _LOOKUP.get(key)
 
 
-def read_table(data: bytes, filename: str) -> Table:
+def read_table(data: bytes, filename: str, *, max_rows: int = MAX_ROWS) -> Table:
     """Rows of an .xlsx or .csv file as intake items (fields under English keys; the row as
-    read, under its own headers, kept as received)."""
+    read, under its own headers, kept as received). More than `max_rows` rows below the
+    header are refused; reading stops at the first one too many."""
     suffix = Path(filename).suffix.lower()
+    limit = max_rows + HEADER_SEARCH + 1  # enough to find the header and one row too many
     if suffix in (".xlsx", ".xlsm"):
-        rows = _xlsx_rows(data)
+        check_expansion(data, filename)
+        rows = xlsx_rows(data, limit)
     elif suffix in (".csv", ".txt"):
-        rows = _csv_rows(data)
+        rows = _csv_rows(data, limit)
     elif suffix == ".xls":
         raise InvalidInput("old .xls files are not read: save the sheet as .xlsx or .csv")
     else:
         raise InvalidInput(f"{filename}: give an .xlsx or .csv file")
-    return _table(filename, rows)
+    return _table(filename, rows, max_rows)
 
 
-def _xlsx_rows(data: bytes) -> list[tuple[int, list[Any]]]:
+def check_expansion(data: bytes, filename: str) -> None:
+    """Refuse an .xlsx whose parts unpack to far more than the file itself, from the sizes its
+    zip directory declares (Python's zipfile never unpacks more than declared), unread."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            unpacked = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, ValueError):
+        raise InvalidInput(f"{filename}: not a readable .xlsx file (not a zip archive)") from None
+    if unpacked > MAX_UNPACKED or unpacked > max(EXPANSION_FLOOR, EXPANSION * len(data)):
+        raise InvalidInput(
+            f"{filename}: the file expands to {unpacked // 1024 // 1024} MB when unpacked,"
+            f" {unpacked // max(len(data), 1)} times its size; a resident list does not:"
+            f" save it again from Excel, or split it"
+        )
+
+
+def xlsx_rows(data: bytes, limit: int) -> list[tuple[int, list[Any]]]:
+    """The first `limit` rows of the first sheet, numbered from 1 (the rest is never parsed)."""
     from openpyxl import load_workbook
 
     try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        book = load_workbook(io.BytesIO(_sized(data)), read_only=True, data_only=True)
+        sheet = book.worksheets[0]
+        sheet.reset_dimensions()  # read what is there, not what the file claims (lazily)
+        rows = islice(sheet.iter_rows(values_only=True), limit)
+        out = [(i, list(row)) for i, row in enumerate(rows, 1)]
+        book.close()
     except Exception as exc:  # openpyxl raises many types for a damaged file
         raise InvalidInput(f"not a readable .xlsx file ({type(exc).__name__})") from None
-    sheet = book.worksheets[0]
-    out = [(i, list(row)) for i, row in enumerate(sheet.iter_rows(values_only=True), 1)]
-    book.close()
     return out
 
 
-def _csv_rows(data: bytes) -> list[tuple[int, list[Any]]]:
+_SHEET_PART = re.compile(r"(^|/)worksheets/[^/]+\.xml$")
+_SHEET_START = re.compile(rb"<(\w+:)?worksheet\b[^>]*>")
+_DIMENSION = re.compile(rb"<(\w+:)?dimension\b")
+_SHEET_DATA = re.compile(rb"<(\w+:)?sheetData\b")
+_HEAD = 64 * 1024
+
+
+def _sized(data: bytes) -> bytes:
+    """The .xlsx with a <dimension> at the head of every sheet that has none.
+
+    openpyxl sizes each sheet when it opens the workbook: from <dimension>, which Excel writes
+    first, or else by parsing the whole sheet - which would read every row of a sheet made to be
+    large before the first one is used. The placeholder only makes opening cheap; the rows are
+    then read without it (`reset_dimensions`).
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        unsized = {}
+        for info in z.infolist():
+            if not _SHEET_PART.search(info.filename):
+                continue
+            with z.open(info) as part:
+                head = part.read(_HEAD)
+            start, data_at = _SHEET_START.search(head), _SHEET_DATA.search(head)
+            dimension = _DIMENSION.search(head)
+            if start and (dimension is None or (data_at and dimension.start() > data_at.start())):
+                unsized[info.filename] = start
+        if not unsized:
+            return data
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as copy:
+            for info in z.infolist():
+                body = z.read(info)
+                if (start := unsized.get(info.filename)) is not None:
+                    prefix = start.group(1) or b""
+                    tag = b"<" + prefix + b'dimension ref="A1"/>'
+                    body = body[: start.end()] + tag + body[start.end() :]
+                copy.writestr(info, body, zipfile.ZIP_DEFLATED, compresslevel=1)
+    return out.getvalue()
+
+
+def _csv_rows(data: bytes, limit: int) -> list[tuple[int, list[Any]]]:
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -126,18 +199,19 @@ def _csv_rows(data: bytes) -> list[tuple[int, list[Any]]]:
             continue
     else:  # pragma: no cover - gb18030 decodes any byte string
         raise InvalidInput("the CSV file is neither UTF-8 nor GB18030/GBK")
-    return [(i, row) for i, row in enumerate(csv.reader(io.StringIO(text)), 1)]
+    rows = islice(csv.reader(io.StringIO(text)), limit)
+    return [(i, row) for i, row in enumerate(rows, 1)]
 
 
-def _table(filename: str, rows: list[tuple[int, list[Any]]]) -> Table:
+def _table(filename: str, rows: list[tuple[int, list[Any]]], max_rows: int = MAX_ROWS) -> Table:
     header_at = None
-    for k, (_, row) in enumerate(rows[:10]):
+    for k, (_, row) in enumerate(rows[:HEADER_SEARCH]):
         if sum(header_field(c) is not None for c in row) >= 2:
             header_at = k
             break
     if header_at is None:
         raise InvalidInput(
-            f"{filename}: no header row found in the first 10 rows"
+            f"{filename}: no header row found in the first {HEADER_SEARCH} rows"
             " (expected 姓名, 身份证号, 手机号, 地址, ...)"
         )
     headers = ["" if c is None else str(c).strip() for c in rows[header_at][1]]
@@ -156,16 +230,23 @@ def _table(filename: str, rows: list[tuple[int, list[Any]]]) -> Table:
         raise InvalidInput(f"{filename}: needs a 姓名 or 身份证号 column")
     table = Table(filename, headers, fields, ignored)
     body = rows[header_at + 1 :]
-    if len(body) > MAX_ROWS:
-        raise InvalidInput(f"{filename}: {len(body)} rows; split files above {MAX_ROWS}")
+    if len(body) > max_rows:
+        raise InvalidInput(f"{filename}: more than {max_rows} rows; split the file")
+    field_of = {headers[i]: f for i, f in fields.items()}
     for number, row in body:
         if all(c is None or str(c).strip() == "" for c in row):
             continue
-        table.items.append(_item(number, row, headers, fields))
+        table.items.append(_item(number, row, headers, fields, field_of))
     return table
 
 
-def _item(number: int, row: list[Any], headers: list[str], fields: dict[int, str]) -> Item:
+def _item(
+    number: int,
+    row: list[Any],
+    headers: list[str],
+    fields: dict[int, str],
+    field_of: dict[str, str],
+) -> Item:
     as_received: dict[str, Any] = {}
     values: dict[str, Any] = {}
     problems: list[str] = []
@@ -183,7 +264,8 @@ def _item(number: int, row: list[Any], headers: list[str], fields: dict[int, str
                 continue
             cell = str(int(cell)) if float(cell).is_integer() else str(cell)
         values[f] = _value(f, cell)
-    return Item(fields=values, as_received=as_received, row_number=number, problems=problems)
+    return Item(fields=values, as_received=as_received, field_of=field_of, row_number=number,
+                problems=problems)  # fmt: skip
 
 
 def _plain(cell: Any) -> Any:

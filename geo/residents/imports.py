@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from geo import logs
-from geo.access import Principal
-from geo.audit import service as audit
-from geo.residents import records
+from geo.access import SYSTEM, Principal
+from geo.residents import records, submissions
 from geo.residents.excel import Table
 from geo.residents.intake import Intake, Progress, Submission
+from geo.residents.routing import holds
 
 
 def run_import(
@@ -27,24 +27,31 @@ def run_import(
     me: Principal,
     table: Table,
     *,
-    channel: str,
+    channel: str | None,
     crs: str | None = None,
     commit: bool = False,
     skip_rejected: bool = False,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Take a read table in; returns the per-row report with `committed` true or false."""
+    """Take a read table in; returns the per-row report with `committed` true or false.
+
+    Staff import for their own channel and within their scope (`submissions`); the rows show
+    archives (ids, scores, reasons) only where the caller's scope holds them. A dry run does
+    not take the intake's lock: it is rolled back, and must not wait behind a long import.
+    """
     sub = Submission(
-        channel=records.parse_channel(channel),
+        channel=submissions.own_channel(me, channel),
         submitted_by_name=me.name[:100],
         submitted_by=me.account_id,
         source="file",
         default_crs=records.parse_crs_name(crs),
         filename=table.filename[:200],
+        submitter=me,
     )
     savepoint = session.begin_nested()
     try:
-        batch_id, outcomes = Intake(session).submit(sub, table.items, progress=progress)
+        intake = Intake(session, lock=commit)
+        batch_id, outcomes = intake.submit(sub, table.items, progress=progress)
     except BaseException:
         savepoint.rollback()
         raise
@@ -55,10 +62,11 @@ def run_import(
         savepoint.commit()
     else:
         savepoint.rollback()
-    audit.record(session, me, "resident.import", object_type="intake_batch",
-                 object_ids=[batch_id] if keep else [],
-                 detail={"file": table.filename, "rows": len(outcomes), "committed": keep,
-                         "counts": dict(counts)})  # fmt: skip
+    submissions.record(
+        session, me, "resident.import", outcomes, object_type="intake_batch",
+        object_ids=[batch_id] if keep else [], written=keep,
+        detail={"file": table.filename, "rows": len(outcomes), "committed": keep},
+    )  # fmt: skip
     # Counts only: a file name may carry a person's name.
     logs.event(
         "import.residents",
@@ -77,6 +85,7 @@ def run_import(
                    " skip_rejected to keep them as rejected reports")  # fmt: skip
     else:
         message = "dry run: nothing written; add commit to import"
+    visible = None if me.role == SYSTEM else (lambda rid: holds(me, intake.archives.get(rid)))
     return {
         **table.describe(),
         "channel": sub.channel.value,
@@ -84,6 +93,6 @@ def run_import(
         "committed": keep,
         "batch_id": batch_id if keep else None,
         "message": message,
-        "counts": {k: counts.get(k, 0) for k in ("new", "linked", "review", "rejected")},
-        "rows": [o.as_dict() for o in outcomes],
+        "counts": {k: counts.get(k, 0) for k in submissions.DECISIONS},
+        "rows": [o.as_dict(visible) for o in outcomes],
     }

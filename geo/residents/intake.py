@@ -1,13 +1,15 @@
 """The intake: reports from the six channels -> checked, placed in a cell, linked, stored.
 
 One `Intake` per transaction. It takes a transaction-level advisory lock, so two intakes never
-link concurrently (two reports about one new person must not found two archives), and keeps a
+link concurrently (two reports about one new person must not found two archives) - except a dry
+run (`lock=False`), which is rolled back and must not queue behind a long import - and keeps a
 linkage index of the archives it has seen in memory. Reports are processed in chunks: checked
 (`records.normalize`), placed (coordinates through `geo.batch.CellIndex` after conversion from
 their declared crs; addresses through the gazetteer, `geocode_many`), candidate archives loaded
 in one query per chunk, linked one by one in order (`linkage.LinkageIndex.link`), then written
 in bulk: reports, then the archives they touched, recomputed from all their reports
-(`geo.residents.archive`), and their stays.
+(`geo.residents.archive`), and their stays. Linkage scores city-wide; `geo.residents.routing`
+bounds the outcome by the submitter's scope and says which review queue a report waits in.
 
 Every report is stored, rejected ones included, with its raw payload (masked; the full payload
 encrypted), its geocoding result and its decision.
@@ -23,19 +25,22 @@ import numpy as np
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from geo import clock
 from geo.addresses.geocode import geocode_many
 from geo.addresses.results import AddressMatch
 from geo.batch import CellIndex
 from geo.crs import Crs, to_wgs84
-from geo.residents import records
-from geo.residents.linkage import Evidence, LinkageIndex, Outcome
-from geo.residents.models import PRECISION_M, IntakeBatch, IntakeReport, Precision
+from geo.residents import records, sensitive
+from geo.residents.linkage import Evidence, LinkageIndex, Outcome, blocking_keys
+from geo.residents.models import PRECISION_M, IntakeBatch, IntakeReport, Precision, Resident
 from geo.residents.reports import Item, Located, ReportOutcome, Submission, finite, report_row
+from geo.residents.routing import Scope, is_person, route
 from geo.residents.store import ArchiveWriter, linkage_rows
 
 __all__ = ["Intake", "Item", "ReportOutcome", "Submission", "lock", "report_row"]
 
 LOCK_KEY = 0x686F6E6E69616F  # pg_advisory_xact_lock key of the intake ("honniao")
+UNPLACED = "a report from a grid worker or staff needs an address or coordinates in their scope"
 CHUNK = 2000
 ANALYZE_AFTER = 5000  # reports written before the first in-transaction ANALYZE
 Progress = Callable[[int], None]  # reports done so far
@@ -44,16 +49,26 @@ Progress = Callable[[int], None]  # reports done so far
 class Intake:
     """Take reports in within the session's transaction (the caller commits or rolls back)."""
 
-    def __init__(self, session: Session, *, today: date | None = None, chunk: int = CHUNK) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        today: date | None = None,
+        chunk: int = CHUNK,
+        lock: bool = True,
+    ) -> None:
         self.session = session
-        self.today = today or datetime.now(records.CST).date()
+        self.today = today or clock.today()
         self.chunk = chunk
-        session.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
+        if lock:
+            session.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
         self.index = LinkageIndex()
         self.loaded_keys: set[tuple[str, ...]] = set()
         self.cells = CellIndex.from_session(session)
         self.geocoded: dict[str, AddressMatch] = {}
         self.writer = ArchiveWriter(session)
+        # The current scope of every archive seen (kept current by the writer's refreshes).
+        self.archives: dict[int, Scope] = self.writer.scopes
         self.seen_external: set[tuple[str, int | None, str]] = set()
         self._written = 0
         self._analyzed_at = (
@@ -150,19 +165,26 @@ class Intake:
         outcomes: list[ReportOutcome] = []
         rows: list[dict[str, Any]] = []
         for i, (it, n, loc, e) in enumerate(zip(items, normalized, located, evidence, strict=True)):
-            decision = self._decide(n, loc, e)
+            decision, answer = self._decide(sub, n, loc, e)
+            decision, queue = route(decision, loc.scope, self.archives, sub.submitter)
             if decision.decision == "new":
                 rid = self.writer.new_resident_id()
                 decision = Outcome("new", rid, decision.score, decision.reasons)
+                assert loc.scope is not None  # nothing unplaced founds an archive
+                self.archives[rid] = loc.scope
             if decision.resident_id is not None:
                 self.index.absorb(decision.resident_id, e)
-            row = report_row(sub, batch_id, received, it, n, loc, decision)
+            row = report_row(sub, batch_id, received, it, n, loc, decision, answer=answer)
+            if queue is not None:
+                row.update(queue)  # waits for the archive's own grid worker
             rows.append(row)
             outcomes.append(
                 ReportOutcome(
                     index=start + i,
                     row_number=it.row_number,
                     decision=decision.decision,
+                    answer=answer,
+                    external_id=n.external_id,
                     resident_id=decision.resident_id,
                     score=finite(decision.score),
                     reasons=row["reasons"] or [],
@@ -299,6 +321,8 @@ class Intake:
             birth_exact=n.birth_exact,
             id_hash=n.id_number.lookup_hash if n.id_number else None,
             phone_hash=n.phone.lookup_hash if n.phone else None,
+            id_partial=sensitive.id_partial_hash(n.id_mask),
+            phone_partial=sensitive.phone_partial_hash(n.phone_mask),
             season=n.season,
             lon=loc.lon,
             lat=loc.lat,
@@ -308,9 +332,8 @@ class Intake:
         )
 
     def _load_candidates(self, evidence: Iterable[Evidence]) -> None:
-        """Absorb every stored archive that shares a blocking key with the chunk (once)."""
-        from geo.residents.linkage import blocking_keys
-
+        """Absorb every stored archive that shares a blocking key with the chunk (once), and
+        note its current scope."""
         keys = {k for e in evidence for k in blocking_keys(e)} - self.loaded_keys
         if not keys:
             return
@@ -318,17 +341,33 @@ class Intake:
         ids = self.writer.residents_by_keys(keys) - set(self.index.profiles)
         for resident_id, e in linkage_rows(self.session, ids):
             self.index.absorb(resident_id, e)
+        if ids:
+            rows = self.session.execute(
+                select(Resident.id, Resident.cell_code, Resident.community_code,
+                       Resident.street_code).where(Resident.id.in_(ids))
+            )  # fmt: skip
+            for rid, cell, community, street in rows:
+                self.archives.setdefault(
+                    rid, {"cell_code": cell, "community_code": community, "street_code": street}
+                )
 
-    def _decide(self, n: records.Normalized, loc: Located, e: Evidence) -> Outcome:
+    def _decide(
+        self, sub: Submission, n: records.Normalized, loc: Located, e: Evidence
+    ) -> tuple[Outcome, str]:
+        """The linkage outcome, and what a channel is told: `rejected` only for what is wrong
+        with the report itself, `received` otherwise (so the answer never says who is known)."""
         if n.problems:
-            return Outcome("rejected", reject_reason="; ".join(n.problems))
+            return Outcome("rejected", reject_reason="; ".join(n.problems)), "rejected"
         if loc.problem and not e.id_hash:
-            return Outcome("rejected", reject_reason=loc.problem)
+            return Outcome("rejected", reject_reason=loc.problem), "rejected"
+        if is_person(sub.submitter) and loc.precision is None:
+            reason = loc.problem or "no location"
+            return Outcome("rejected", reject_reason=f"{reason}: {UNPLACED}"), "rejected"
         outcome = self.index.link(e)
         if outcome.decision in ("new", "review") and loc.precision is None:
             reason = loc.problem or "no location (address or coordinates)"
-            return Outcome("rejected", reject_reason=f"{reason}: cannot place a new person")
-        return outcome
+            outcome = Outcome("rejected", reject_reason=f"{reason}: cannot place a new person")
+        return outcome, "received"
 
 
 def lock(session: Session) -> None:

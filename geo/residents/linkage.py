@@ -5,23 +5,29 @@ Rules, in order:
 1. **ID number.** The keyed hash of a valid ID number decides: a report and an archive with the
    same hash are the same person; with different hashes they are not (never compared further).
 2. **Evidence** (Fellegi-Sunter): otherwise every candidate archive is scored by summing, per
-   field, the log2 likelihood ratio m/u of the observed agreement level: m = P(level | same
-   person), u = P(level | different people among the candidates blocking finds). The weights
-   below are those ratios, estimated on the demo generator's ground truth (every candidate pair
-   blocking produced, ~110,000 pairs) and rounded toward zero where the generator is cleaner
-   than life; bench/intake.py prints precision and recall so any change is measured.
+   field, the log2 likelihood ratio m/u of the observed agreement level
+   (`geo.residents.comparisons`): m = P(level | same person), u = P(level | different people
+   among the candidates blocking finds). linkage_weights.json keeps, per level, m and u as
+   estimated on the demo generator's ground truth (bench/linkage_weights.py, seeds 101 and 102),
+   the plain estimate log2(m'/u') and the weight in use. The weights in use are the estimates of
+   an earlier estimation rounded away from the generator's blind spots (it never moves anyone
+   within a season, so the plain estimate punishes a 400 m move with -6); measured on the
+   training seeds, they beat the plain estimates at every threshold tried (recall 0.975 against
+   0.966 at precision 0.999), so they stay, with their estimates beside them. A masked number
+   (138****5678, 2301**********1234) is partial evidence: its agreement weighs less than the full
+   number's (phone 3.5 against 4; an ID mask 6.6, where a full ID number decides).
 3. **Thresholds.** score >= LINK (5.5, odds ~45:1): linked, unless a second candidate is within
    AMBIGUITY of the best (then a review); REVIEW <= score < LINK: queued for the grid worker of
    the report's cell; below REVIEW: a new archive - if the report identifies a person on its own
-   (a full name, an ID number, or a surname with a phone), else it is rejected as too thin. A
-   report with no place founds nothing either (nobody's cell would see the archive).
+   (a full name, an ID number, or a surname with a phone, masked or not), else it is rejected as
+   too thin. A report with no place founds nothing either (nobody's cell would see the archive).
 
-A phone alone is not identity: elderly couples share one phone and one address, so phone (+4)
-and sex (+0.8) stay below LINK; a disagreeing name (-10) or sex (-10) outweighs phone and place
-together, and a courier's "李女士" links to the wife, not to the husband whose phone it is. Two
-neighbours with one common name are kept apart by birth year, sex and phone; and a name's
-agreement weighs less the more archives share it (term-frequency adjustment: rare names are
-better evidence; without a place to compare, the full adjustment).
+A phone alone is not identity: elderly couples share one phone and one address, so phone (+4, or
++3.5 masked) and sex (+0.8) stay below LINK; a disagreeing name (-10) or sex (-10) outweighs
+phone and place together, and a courier's "李女士" links to the wife, not to the husband whose
+phone it is. Two neighbours with one common name are kept apart by birth year, sex and phone;
+and a name's agreement weighs less the more archives share it (term-frequency adjustment: rare
+names are better evidence; without a place to compare, the full adjustment).
 
 Pure Python over in-memory profiles: the intake loads the candidate archives of a batch in one
 query (`geo.residents.intake`) and keeps the index current as it links, so reports later in the
@@ -30,122 +36,40 @@ same batch see the archives earlier ones created.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from geo.residents.comparisons import compare
+from geo.residents.evidence import Evidence, Profile
 
-from geo.residents.persons import PersonName
+__all__ = ["LINK", "REVIEW", "WEIGHTS", "Evidence", "LinkageIndex", "Outcome", "Profile", "score"]
 
 LINK = 5.5
 REVIEW = 3.5
 AMBIGUITY = 3.0  # a runner-up this close to the best makes a link a review
 MAX_CANDIDATES = 3  # listed on a review
-
-# log2(m/u) per comparison level, u measured among the candidates blocking finds (so a name
-# agreement, which blocking already selects for, is weaker evidence than it would be city-wide).
-# Moderated toward zero where the generator is cleaner than life (it never moves anyone within a
-# season, so its estimate would punish a 400 m move with -8).
-WEIGHTS: dict[str, float] = {
-    "name_exact": 4.0,  # minus up to 2 for names many archives share
-    "name_pinyin": 2.0,  # homophone: 张伟 / 章伟
-    "name_typo": 1.0,  # same surname, one character of the given name differs
-    "name_similar": -3.0,  # pinyin Jaro-Winkler >= 0.92
-    "name_differ": -10.0,
-    "surname_agree": 1.0,  # a partial name (王先生) against any name
-    "surname_differ": -9.0,
-    "phone_agree": 4.0,
-    "phone_differ": -4.0,  # both give phones, none in common: usually two people
-    "sex_agree": 0.8,
-    "sex_differ": -10.0,
-    "birth_exact": 4.0,  # two exact birth years agree
-    "birth_close": 1.5,  # one year apart, or a stated age fits
-    "birth_near": -1.0,  # 2-3 years from a stated age
-    "birth_off": -3.0,  # 4-5 years from a stated age
-    "birth_differ": -10.0,
-    "place_same": 4.0,  # same season, within PLACE_SAME_M of a stay
-    "place_near": -2.0,
-    "place_far": -5.0,
-    "place_elsewhere": -8.0,  # same season, more than PLACE_FAR_M away
-    "place_returning": 2.7,  # another season, same place: people come back to the same flat
-    "place_returning_near": -1.0,
-}
-PLACE_SAME_M = 80.0
-PLACE_NEAR_M = 400.0
-PLACE_FAR_M = 2000.0
 FREQUENT_NAME_PENALTY_MAX = 2.0  # when the report has a place to compare
 # Without a place, a common name's candidates are spread over the city, and each is a priori
 # less likely to be the one: the full term-frequency penalty applies.
 FREQUENT_NAME_PENALTY_NO_PLACE = 5.0
 
+WEIGHTS_FILE = Path(__file__).with_name("linkage_weights.json")
+
+
+def _load_weights() -> dict[str, float]:
+    levels = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))["levels"]
+    return {level: float(v["weight"]) for level, v in levels.items()}
+
+
+# log2(m/u) per comparison level (see the module docstring and linkage_weights.json)
+WEIGHTS: dict[str, float] = _load_weights()
+
 Decision = Literal["new", "linked", "review", "rejected"]
-_EARTH_M = 6_371_000.0
-
-
-@dataclass(slots=True)
-class Evidence:
-    """What one report says about identity, normalised (no plaintext ID or phone)."""
-
-    name: PersonName | None = None
-    sex: str | None = None
-    birth_year: int | None = None
-    birth_exact: bool = False  # from an ID number or a stated birth year, not from an age
-    id_hash: str | None = None
-    phone_hash: str | None = None
-    season: int = 0
-    lon: float | None = None  # WGS84
-    lat: float | None = None
-    precision_m: float = 30.0  # how far the point may be from where the person lives
-    cell_code: str | None = None
-    community_code: str | None = None
-
-    @property
-    def identifies(self) -> bool:
-        """Whether this report alone may found an archive."""
-        if self.id_hash:
-            return True
-        if self.name is None:
-            return False
-        return not self.name.partial or self.phone_hash is not None
-
-
-@dataclass
-class Profile:
-    """What an archive knows, for comparison: every value any linked report gave."""
-
-    resident_id: int
-    full_names: dict[str, PersonName] = field(default_factory=dict)
-    surname_keys: set[str] = field(default_factory=set)
-    sexes: set[str] = field(default_factory=set)
-    exact_years: set[int] = field(default_factory=set)
-    approx_years: set[int] = field(default_factory=set)
-    id_hashes: set[str] = field(default_factory=set)
-    phones: set[str] = field(default_factory=set)
-    places: list[tuple[int, float, float, float]] = field(default_factory=list)
-    communities: set[str] = field(default_factory=set)
-
-    def absorb(self, e: Evidence) -> None:
-        if e.name is not None:
-            self.surname_keys.add(e.name.surname_key)
-            if not e.name.partial:
-                self.full_names.setdefault(e.name.text, e.name)
-        if e.sex:
-            self.sexes.add(e.sex)
-        if e.birth_year is not None:
-            (self.exact_years if e.birth_exact else self.approx_years).add(e.birth_year)
-        if e.id_hash:
-            self.id_hashes.add(e.id_hash)
-        if e.phone_hash:
-            self.phones.add(e.phone_hash)
-        if e.lon is not None and e.lat is not None:
-            place = (e.season, e.lon, e.lat, e.precision_m)
-            if place not in self.places:
-                self.places.append(place)
-        if e.community_code:
-            self.communities.add(e.community_code)
 
 
 @dataclass(frozen=True)
@@ -256,116 +180,12 @@ class LinkageIndex:
 def score(e: Evidence, p: Profile, index: LinkageIndex | None = None) -> Match:
     """Sum of the comparison weights of the evidence against one profile."""
     reasons: list[tuple[str, float]] = []
-    _name(e, p, index, reasons)
-    if e.phone_hash and p.phones:
-        reasons.append(
-            ("phone_agree", WEIGHTS["phone_agree"])
-            if e.phone_hash in p.phones
-            else ("phone_differ", WEIGHTS["phone_differ"])
-        )
-    if e.sex and p.sexes:
-        reasons.append(
-            ("sex_agree", WEIGHTS["sex_agree"])
-            if e.sex in p.sexes
-            else ("sex_differ", WEIGHTS["sex_differ"])
-        )
-    _birth(e, p, reasons)
-    _place(e, p, reasons)
+    for _field, level in compare(e, p):
+        weight = WEIGHTS[level]
+        if level in ("name_exact", "name_pinyin") and index is not None and e.name is not None:
+            shared = index.name_count(e.name.key)
+            cap = FREQUENT_NAME_PENALTY_MAX if e.lon is not None else FREQUENT_NAME_PENALTY_NO_PLACE
+            weight -= min(cap, math.log2(max(shared, 1)))
+        reasons.append((level, weight))
     total = sum(w for _, w in reasons)
     return Match(p.resident_id, total, tuple(reasons))
-
-
-def _name_level(a: PersonName, b: PersonName) -> str:
-    if a.text == b.text:
-        return "name_exact"
-    if a.key == b.key:
-        return "name_pinyin"
-    if (
-        a.surname == b.surname
-        and len(a.given) == len(b.given)
-        and Levenshtein.distance(a.given, b.given) == 1
-    ):
-        return "name_typo"
-    if JaroWinkler.normalized_similarity(a.key, b.key) >= 0.92:
-        return "name_similar"
-    return "name_differ"
-
-
-_NAME_ORDER = ["name_exact", "name_pinyin", "name_typo", "name_similar", "name_differ"]
-
-
-def _name(e: Evidence, p: Profile, index: LinkageIndex | None, out: list) -> None:
-    n = e.name
-    if n is None:
-        return
-    if n.partial or not p.full_names:
-        if not p.surname_keys:
-            return
-        agree = n.surname_key in p.surname_keys
-        out.append(
-            ("surname_agree", WEIGHTS["surname_agree"])
-            if agree
-            else ("surname_differ", WEIGHTS["surname_differ"])
-        )
-        return
-    level = min((_name_level(n, b) for b in p.full_names.values()), key=_NAME_ORDER.index)
-    weight = WEIGHTS[level]
-    if level in ("name_exact", "name_pinyin") and index is not None:
-        shared = index.name_count(n.key)
-        cap = FREQUENT_NAME_PENALTY_MAX if e.lon is not None else FREQUENT_NAME_PENALTY_NO_PLACE
-        weight -= min(cap, math.log2(max(shared, 1)))
-    out.append((level, weight))
-
-
-def _birth(e: Evidence, p: Profile, out: list) -> None:
-    if e.birth_year is None or not (p.exact_years or p.approx_years):
-        return
-    if e.birth_exact and p.exact_years:
-        gap = min(abs(e.birth_year - y) for y in p.exact_years)
-        level = "birth_exact" if gap == 0 else "birth_close" if gap == 1 else "birth_differ"
-    else:
-        years = p.exact_years | p.approx_years
-        gap = min(abs(e.birth_year - y) for y in years)
-        level = (
-            "birth_close"
-            if gap <= 1
-            else "birth_near"
-            if gap <= 3
-            else "birth_off"
-            if gap <= 5
-            else "birth_differ"
-        )
-    out.append((level, WEIGHTS[level]))
-
-
-def _place(e: Evidence, p: Profile, out: list) -> None:
-    if e.lon is None or e.lat is None or not p.places:
-        return
-    same_season = [pl for pl in p.places if pl[0] == e.season]
-    if same_season:
-        d = min(_distance(e, pl) for pl in same_season)
-        level = (
-            "place_same"
-            if d <= PLACE_SAME_M
-            else "place_near"
-            if d <= PLACE_NEAR_M
-            else "place_far"
-            if d <= PLACE_FAR_M
-            else "place_elsewhere"
-        )
-    else:
-        d = min(_distance(e, pl) for pl in p.places)
-        if d > PLACE_NEAR_M:
-            return  # people move between seasons: no evidence either way
-        level = "place_returning" if d <= PLACE_SAME_M else "place_returning_near"
-    out.append((level, WEIGHTS[level]))
-
-
-def _distance(e: Evidence, place: tuple[int, float, float, float]) -> float:
-    """Metres between the points, less both points' imprecision (equirectangular; short range)."""
-    _, lon, lat, precision = place
-    assert e.lon is not None and e.lat is not None
-    x = math.radians(lon - e.lon) * math.cos(math.radians((lat + e.lat) / 2))
-    y = math.radians(lat - e.lat)
-    d = _EARTH_M * math.hypot(x, y)
-    return max(0.0, d - max(0.0, precision - 30.0) - max(0.0, e.precision_m - 30.0))

@@ -31,7 +31,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
 )
 from sqlalchemy import (
     text as sql_text,
@@ -41,6 +40,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from geo.access import Channel
 from geo.base import Base
+from geo.clock import sql_now
 from geo.privacy.crypto import register_encrypted
 
 TS = DateTime(timezone=True)
@@ -168,8 +168,8 @@ class Resident(Base):
     street_code: Mapped[str] = mapped_column(String(9), index=True)
     first_seen_at: Mapped[datetime] = mapped_column(TS)
     last_seen_at: Mapped[datetime] = mapped_column(TS)
-    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=sql_now())
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=sql_now())
 
 
 class Stay(Base):
@@ -202,7 +202,7 @@ class Stay(Base):
     departed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     last_reported_on: Mapped[date] = mapped_column(Date)
     departure_confirmed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=sql_now())
 
 
 class IntakeBatch(Base):
@@ -221,15 +221,18 @@ class IntakeBatch(Base):
     crs: Mapped[str] = mapped_column(String(10))
     submitted_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
     submitted_by_name: Mapped[str] = mapped_column(String(100))
-    received_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    received_at: Mapped[datetime] = mapped_column(TS, server_default=sql_now())
     counts: Mapped[dict] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
 
 
 class IntakeReport(Base):
     """What one channel said about one person at one time.
 
-    `payload` is the report as received with ID and phone numbers masked; `payload_enc` is the
-    whole payload as received, encrypted. The normalised columns feed linkage and the archive.
+    `payload` is the report as received with ID and phone numbers masked (by the field each
+    value was read as, and in every string); `payload_enc` is the whole payload as received,
+    encrypted. The scope columns say where it was placed - or, while it is in review, whose
+    queue it waits in (`geo.residents.routing`); `geocode` keeps the place. The normalised
+    columns feed linkage and the archive.
     """
 
     __tablename__ = "intake_report"
@@ -242,6 +245,7 @@ class IntakeReport(Base):
             "(decision IN ('new', 'linked')) = (resident_id IS NOT NULL)", name="decided_resident"
         ),
         CheckConstraint("decision <> 'rejected' OR reject_reason IS NOT NULL", name="reason"),
+        CheckConstraint("answer IN ('received', 'rejected')", name="answer_known"),
         Index("ix_intake_report_resident", "resident_id"),
         Index("ix_intake_report_id_hash", "id_number_hash"),
         Index("ix_intake_report_phone_hash", "phone_hash"),
@@ -319,6 +323,9 @@ class IntakeReport(Base):
     reasons: Mapped[list | None] = mapped_column(JSONB, nullable=True)
     candidates: Mapped[list | None] = mapped_column(JSONB, nullable=True)
     reject_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # What the submitting channel is told: 'rejected' only for what is wrong with the report
+    # itself, 'received' whatever linkage found (so the answer never says who is known).
+    answer: Mapped[str] = mapped_column(String(10), server_default=sql_text("'received'"))
     decided_at: Mapped[datetime] = mapped_column(TS)
     decided_by: Mapped[str] = mapped_column(String(100))
 
@@ -331,7 +338,7 @@ class ResidentEvent(Base):
     __table_args__ = (Index("ix_resident_event_resident", "resident_id", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    at: Mapped[datetime] = mapped_column(TS, server_default=sql_now())
     kind: Mapped[str] = mapped_column(String(30))
     resident_id: Mapped[int] = mapped_column(Integer)
     other_resident_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -373,8 +380,8 @@ class ConcernEntry(Base):
     )
     author_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     author_name: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=sql_now())
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=sql_now())
 
 
 class HealthCheck(Base):
@@ -398,7 +405,7 @@ class HealthCheck(Base):
     community_code: Mapped[str] = mapped_column(String(12))
     street_code: Mapped[str] = mapped_column(String(9))
     updated_by: Mapped[str] = mapped_column(String(100))
-    updated_at: Mapped[datetime] = mapped_column(TS, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(TS, server_default=sql_now())
 
 
 register_encrypted(Resident.id_number_enc, "resident.id_number")

@@ -1,7 +1,7 @@
-"""Changes to archives after the intake: review decisions, merge, split, confirmed departures and
-grid workers' edits. Each moves or adds reports and rewrites the archives from all their reports
-(`store.ArchiveWriter.refresh`), writes the archive history (`resident_event`, append-only) and an
-audit row.
+"""Changes to archives after the intake: merge, split, confirmed departures and grid workers'
+edits (review decisions: `geo.residents.review`). Each moves or adds reports and rewrites the
+archives from all their reports (`store.ArchiveWriter.refresh`), writes the archive history
+(`resident_event`, append-only) and an audit row.
 
 These run with the intake's lock and as the system (an archive's reports lie in several cells,
 and rewriting it reads them all), after checking here that the caller's scope holds the objects
@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from geo import clock
 from geo.access import Channel, Principal
 from geo.audit import service as audit
-from geo.errors import Conflict, InvalidInput, NotFound
+from geo.errors import InvalidInput, NotFound
 from geo.residents import intake, records
 from geo.residents.linkage import Outcome
 from geo.residents.models import (
@@ -30,7 +31,7 @@ from geo.residents.models import (
     Stay,
 )
 from geo.residents.reports import Item, Located, Submission, report_row
-from geo.residents.service import in_scope, today_local
+from geo.residents.service import in_scope
 from geo.residents.store import LINKED, ArchiveWriter, archive_rows
 
 R = IntakeReport
@@ -110,120 +111,6 @@ def _move(session: Session, report_ids: Sequence[int], to: int, decision: str, m
         .values(resident_id=to, decision=decision, decided_by=me.name[:100],
                 decided_at=datetime.now(UTC), candidates=None)
     )  # fmt: skip
-
-
-# --- review -------------------------------------------------------------------------------
-
-
-def review_queue(session: Session, me: Principal, *, limit: int = 100) -> list[dict[str, Any]]:
-    """Reports the linkage could not decide, in the caller's cells, oldest first; each with its
-    candidate archives (details only for candidates in the caller's scope)."""
-    from geo.residents.service import report_summary
-
-    reports = session.scalars(
-        select(R).where(R.decision == "review", in_scope(me, R))
-        .order_by(R.received_at, R.id).limit(limit)
-    ).all()  # fmt: skip
-    ids = {c["resident_id"] for x in reports for c in (x.candidates or [])}
-    visible = {
-        r.id: r
-        for r in session.scalars(
-            select(Resident).where(Resident.id.in_(ids), in_scope(me, Resident))
-        )
-    }
-    out = []
-    for x in reports:
-        item = report_summary(x)
-        item["candidates"] = []
-        for c in x.candidates or []:
-            r = visible.get(c["resident_id"])
-            item["candidates"].append(
-                {**c, "resident": None if r is None else {
-                    "id": r.id, "name": r.name, "sex": r.sex, "birth_year": r.birth_year,
-                    "phone": r.phone_masked, "id_number": r.id_number_masked,
-                    "cell_code": r.cell_code}}
-            )  # fmt: skip
-        out.append(item)
-    return out
-
-
-def resolve_review(
-    session: Session,
-    me: Principal,
-    report_id: int,
-    *,
-    action: str,
-    resident_id: int | None = None,
-    note: str | None = None,
-) -> dict[str, Any]:
-    """The grid worker's decision on a report in review: link it to an archive (one of its
-    candidates, or any archive in the caller's scope), found a new archive, or reject it."""
-    return resolve_reviews(session, me, [(report_id, action, resident_id)], note=note)[0]
-
-
-def resolve_reviews(
-    session: Session,
-    me: Principal,
-    decisions: Sequence[tuple[int, str, int | None]],
-    *,
-    note: str | None = None,
-) -> list[dict[str, Any]]:
-    """Several review decisions (report id, link | new | reject, resident id) at once."""
-    intake.lock(session)
-    ids = [d[0] for d in decisions]
-    reports = {x.id: x for x in session.scalars(
-        select(R).where(R.id.in_(ids), in_scope(me, R)).with_for_update())}  # fmt: skip
-    writer = ArchiveWriter(session)
-    rows = {r["id"]: r for r in _rows_of_reports(session, ids)}
-    results: list[dict[str, Any]] = []
-    moves: list[tuple[int, int, str, str]] = []
-    pending: dict[int, list[dict[str, Any]]] = {}
-    for report_id, action, resident_id in decisions:
-        x = reports.get(report_id)
-        if x is None:
-            raise NotFound(f"no report {report_id} in review")
-        if x.decision != "review":
-            raise Conflict(f"report {report_id} is not in review (it is {x.decision})")
-        if action == "reject":
-            reason = f"rejected on review by {me.name}" + (f": {note}" if note else "")
-            session.execute(update(R).where(R.id == x.id).values(
-                decision="rejected", reject_reason=reason, decided_by=me.name[:100],
-                decided_at=datetime.now(UTC), candidates=None))  # fmt: skip
-            results.append({"report_id": x.id, "decision": "rejected"})
-            continue
-        if action == "link":
-            rid = _link_target(session, me, x, resident_id)
-            decision, kind = "linked", "review_linked"
-        elif action == "new":
-            rid, decision, kind = writer.new_resident_id(), "new", "review_new"
-        else:
-            raise InvalidInput("action must be link, new or reject")
-        row = {**rows[x.id], "resident_id": rid}
-        pending.setdefault(rid, []).append(row)
-        moves.append((x.id, rid, decision, kind))
-        results.append({"report_id": x.id, "decision": decision, "resident_id": rid})
-    writer.refresh(pending, pending)
-    for decision in ("linked", "new"):
-        for rid in {m[1] for m in moves if m[2] == decision}:
-            _move(session, [m[0] for m in moves if m[1] == rid and m[2] == decision], rid,
-                  decision, me)  # fmt: skip
-    _events(session, me, [(kind, rid, None, [report_id], note)
-                          for report_id, rid, _, kind in moves])  # fmt: skip
-    audit.record(session, me, "resident.review", object_type="intake_report", object_ids=ids,
-                 detail={"actions": sorted({d[1] for d in decisions})})  # fmt: skip
-    return results
-
-
-def _link_target(session: Session, me: Principal, x: Any, resident_id: int | None) -> int:
-    if resident_id is None:
-        raise InvalidInput("action=link needs resident_id")
-    listed = {c["resident_id"] for c in x.candidates or []}
-    visible = select(Resident.id).where(Resident.id == resident_id, Resident.status == "active")
-    if resident_id not in listed:
-        visible = visible.where(in_scope(me, Resident))
-    if session.scalar(visible) is None:
-        raise NotFound(f"no resident {resident_id} among the candidates or in your scope")
-    return resident_id
 
 
 # --- merge and split ----------------------------------------------------------------------
@@ -338,7 +225,7 @@ def _direct(
     """A grid worker's report about a known resident (an edit, a confirmed departure)."""
     now = datetime.now(UTC)
     n = records.normalize(
-        fields, default_crs=None, received_at=now, today=today_local(), identify=False
+        fields, default_crs=None, received_at=now, today=clock.today(), identify=False
     )
     if n.problems:
         raise InvalidInput("; ".join(n.problems))
@@ -365,7 +252,7 @@ def edit(session: Session, me: Principal, resident_id: int, changes: dict[str, A
     r = _resident(session, me, resident_id)
     scope = {"cell_code": r.cell_code, "community_code": r.community_code,
              "street_code": r.street_code}  # fmt: skip
-    row = _direct(session, me, r, fields, season=records.current_season(today_local()),
+    row = _direct(session, me, r, fields, season=clock.current_season(),
                   scope=scope, why="edited_by_grid_worker")  # fmt: skip
     (report_id,) = ArchiveWriter(session).write([row])
     _event(session, me, "edited", r.id, report_ids=[report_id], note=", ".join(sorted(fields)))
@@ -379,7 +266,7 @@ def departures_due(session: Session, me: Principal, *, on: date | None = None) -
     grid worker to confirm (or to report the person still here)."""
     from geo.residents.service import stay_state
 
-    on = on or today_local()
+    on = on or clock.today()
     state = stay_state(on)
     rows = session.execute(
         select(Stay, Resident.name, Resident.phone_masked)
@@ -412,7 +299,7 @@ def confirm_departures(
         select(Resident).where(Resident.id.in_({s.resident_id for s in stays.values()}),
                                Resident.status == "active"))}  # fmt: skip
     rows = []
-    today = today_local()
+    today = clock.today()
     for stay_id, day in departures:
         s = stays.get(stay_id)
         if s is None or s.resident_id not in residents:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from sqlalchemy import exists, func, select, text, update
+from sqlalchemy import exists, select, text, update
 from sqlalchemy.orm import Session
 
+from geo.clock import season_of, sql_now
 from geo.privacy import retention
 from geo.residents import sensitive
 from geo.residents.models import ConcernEntry, IntakeReport, Resident, Stay
@@ -25,7 +26,7 @@ ANONYMISED = "[已匿名]"  # anonymised
 @retention.purger("resident")
 def purge_residents(session: Session, limit: date, dry_run: bool) -> int:
     """Anonymise residents whose latest stay is in a season before `limit`; how many."""
-    recent = exists().where(Stay.resident_id == Resident.id, Stay.season >= limit.year)
+    recent = exists().where(Stay.resident_id == Resident.id, Stay.season >= season_of(limit))
     ids = list(session.scalars(select(Resident.id).where(Resident.status == "active", ~recent)))
     if dry_run or not ids:
         return len(ids)
@@ -36,7 +37,7 @@ def purge_residents(session: Session, limit: date, dry_run: bool) -> int:
     session.execute(
         update(Resident).where(Resident.id.in_(ids)).values(
             status="purged", name=None, name_key=None, birth_date=None, occupation=None,
-            tags=[], conflicts={}, updated_at=func.now(), **nothing,
+            tags=[], conflicts={}, updated_at=sql_now(), **nothing,
         )
     )  # fmt: skip
     session.execute(

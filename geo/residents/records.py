@@ -2,7 +2,9 @@
 
 `normalize` checks every field and either returns the normalised report or the reasons it is
 rejected; one bad report never stops a batch. Rules: an ID number must pass GB 11643 (check digit,
-date of birth, province); a phone must be a mainland mobile number; coordinates must be finite and
+date of birth, province); a phone must be a mainland mobile number; a masked number (138****5678,
+2301**********1234, as riders, couriers and tickets show them) is kept as its mask, partial
+evidence for linkage, when it shows the parts linkage compares; coordinates must be finite and
 name their coordinate system (per report, or for the whole batch); dates must be in order; a
 stated sex or birth year that contradicts the ID number is kept in the raw payload, and the
 ID number's value is used.
@@ -12,22 +14,23 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import Field, model_validator
 
+from geo import clock
 from geo.access import Channel, StrictModel
 from geo.crs import ACCEPTED, Crs, parse_crs
 from geo.errors import InvalidInput
-from geo.privacy.masking import mask_id_number, mask_phone
-from geo.privacy.retention import current_season
+from geo.privacy import partial
+from geo.privacy.masking import mask_id_number, mask_phone, redact_text
 from geo.residents import persons, sensitive
 from geo.residents.models import HOUSING_LABELS, HousingType
 from geo.residents.origins import Origin, parse_origin
 
-CST = timezone(timedelta(hours=8))  # Yichun local time: seasons and dates are local
 MAX_BATCH = 5000
 CHANNELS = ", ".join(c.value for c in Channel)
 _HOUSING_ALIASES = {
@@ -129,6 +132,8 @@ class Normalized:
     age: int | None = None
     id_number: sensitive.Protected | None = None
     phone: sensitive.Protected | None = None
+    masked_id_number: str | None = None  # given masked (2301**********1234): only the mask
+    masked_phone: str | None = None  # given masked (138****5678)
     origin: Origin | None = None
     occupation: str | None = None
     tags: list[str] | None = None
@@ -143,6 +148,15 @@ class Normalized:
     housing_type: str | None = None
     household_size: int | None = None
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def id_mask(self) -> str | None:
+        """What the ID number shows masked, whether it was given in full or masked."""
+        return self.id_number.masked if self.id_number else self.masked_id_number
+
+    @property
+    def phone_mask(self) -> str | None:
+        return self.phone.masked if self.phone else self.masked_phone
 
     @property
     def has_point(self) -> bool:
@@ -180,13 +194,12 @@ def normalize(
     at = raw.get("reported_at") or received_at
     if isinstance(at, str):
         at = datetime.fromisoformat(at)
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=CST)
-    local_day = at.astimezone(CST).date()
+    at = clock.as_city(at)  # a naive time is the city's wall-clock time
+    local_day = at.date()
     n = Normalized(
         raw=as_received if as_received is not None else raw,
         reported_at=at,
-        season=current_season(local_day),
+        season=clock.season_of(local_day),
     )
     n.fields = raw
     p = n.problems
@@ -237,7 +250,14 @@ def _identity(n: Normalized, raw: dict[str, Any], today: date) -> None:
     if n.sex is None and n.name is not None:
         n.sex = n.name.sex_hint
     id_text = persons.normalize_id_text(_clean(raw.get("id_number")))
-    if id_text:
+    if partial.is_masked(id_text):  # a ticket's 2301**********1234: partial evidence
+        try:
+            n.masked_id_number = sensitive.masked_id_number(id_text or "")
+        except InvalidInput as e:
+            p.append(e.detail)
+        else:
+            n.sex = partial.masked_sex(n.masked_id_number or "") or n.sex
+    elif id_text:
         try:
             number = sensitive.valid_id_number(id_text)
         except InvalidInput as e:
@@ -248,7 +268,12 @@ def _identity(n: Normalized, raw: dict[str, Any], today: date) -> None:
             n.birth_year, n.birth_exact = n.birth_date.year, True
             n.sex = persons.id_sex(number)
     phone = persons.normalize_phone_text(_clean(raw.get("phone")))
-    if phone:
+    if partial.is_masked(phone):  # a rider's 138****5678: partial evidence
+        try:
+            n.masked_phone = sensitive.masked_mobile(phone or "")
+        except InvalidInput as e:
+            p.append(e.detail)
+    elif phone:
         try:
             n.phone = sensitive.protect_phone(sensitive.valid_mobile(phone), "intake_report")
         except InvalidInput as e:
@@ -275,7 +300,7 @@ def _identity(n: Normalized, raw: dict[str, Any], today: date) -> None:
             else:
                 n.age = a
                 if n.birth_year is None:
-                    n.birth_year = n.reported_at.astimezone(CST).year - a
+                    n.birth_year = clock.city_date(n.reported_at).year - a
 
 
 def _place(n: Normalized, raw: dict[str, Any], default_crs: Crs | None) -> None:
@@ -327,32 +352,60 @@ def _dates(n: Normalized, raw: dict[str, Any], day: date) -> None:
                 continue
         setattr(n, key, value)
     if n.arrived_on:
-        n.season = current_season(n.arrived_on)
+        n.season = clock.season_of(n.arrived_on)
         if n.arrived_on > day + timedelta(days=1):
             p.append("arrived_on is after the report was made")
     for key in ("expected_departure", "departed_on"):
         value = getattr(n, key)
         if value and n.arrived_on and value < n.arrived_on:
             p.append(f"{key} is before arrived_on")
-    if n.departed_on and n.departed_on > day + timedelta(days=1):
-        p.append("departed_on is after the report was made")
+    # A departure is something that happened: not after the (city) day of the report, on every
+    # path (channel reports, imports, edits, confirmed departures); one to come is
+    # expected_departure. An arrival may be announced a day ahead (the stay is "arriving").
+    if n.departed_on and n.departed_on > day:
+        p.append(f"departed_on {n.departed_on} is after the day of the report ({day}); a"
+                 " departure still to come is expected_departure")
 
 
-def redacted(raw: dict[str, Any]) -> dict[str, Any]:
-    """The payload with ID and phone numbers masked (the full payload is stored encrypted)."""
-    out = {}
+def redacted(raw: dict[str, Any], field_of: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The payload with ID and phone numbers masked (the full payload is stored encrypted).
+
+    A value read as an ID or phone number is masked whole, whatever its header said
+    (`field_of`: payload key -> field, e.g. 公民身份号码 -> id_number; default: the key is the
+    field); every other string, list item or number is run through the free-text redactor, so
+    a phone in 备注 is masked too.
+
+    >>> redacted({"联系方式": "13812345678", "备注": "子女电话13900001234"}, {"联系方式": "phone"})
+    {'联系方式': '138****5678', '备注': '子女电话139****1234'}
+    """
+    field_of = field_of or {}
+    out: dict[str, Any] = {}
     for k, v in raw.items():
+        kind = field_of.get(k, k)
         if v is None or (isinstance(v, float) and math.isnan(v)):
             out[k] = None if v is None else "NaN"
-            continue
-        if k in ("id_number", "身份证号") or "身份证" in str(k):
+        elif kind == "id_number":
             out[k] = mask_id_number(str(v))
-        elif k in ("phone",) or "手机" in str(k) or "电话" in str(k):
+        elif kind == "phone":
             out[k] = mask_phone(str(v))
-        elif isinstance(v, date | datetime):
-            out[k] = v.isoformat()
-        elif isinstance(v, float) and not math.isfinite(v):
-            out[k] = str(v)
         else:
-            out[k] = v
+            out[k] = _scrubbed(v)
     return out
+
+
+def _scrubbed(v: Any) -> Any:
+    """A payload value with any ID or phone number inside it masked."""
+    if isinstance(v, str):
+        return redact_text(v)
+    if isinstance(v, list | tuple):
+        return [_scrubbed(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _scrubbed(x) for k, x in v.items()}
+    if isinstance(v, date | datetime):
+        return v.isoformat()
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    if isinstance(v, int) and not isinstance(v, bool):
+        text = redact_text(str(v))  # a number typed into a free-text cell
+        return v if text == str(v) else text
+    return v

@@ -5,6 +5,7 @@ reports back (a channel its own, grid workers and staff those placed in their sc
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,9 +14,10 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from geo.access import Channel, Principal, scope_filter
+from geo.access import Channel, Principal, Role, scope_filter
 from geo.crs import Crs
 from geo.errors import NotFound
+from geo.privacy.masking import redact_text
 from geo.residents import records, sensitive
 from geo.residents.linkage import Outcome
 from geo.residents.models import IntakeReport, Precision
@@ -31,6 +33,8 @@ class Submission:
     source: str = "api"  # api | file | demo | staff
     default_crs: Crs | None = None
     filename: str | None = None
+    # A person role's reports stay within its scope (geo.residents.routing); None: the system.
+    submitter: Principal | None = None
 
 
 @dataclass
@@ -39,6 +43,7 @@ class Item:
 
     fields: dict[str, Any]
     as_received: dict[str, Any] | None = None
+    field_of: dict[str, str] | None = None  # as_received key -> field (default: the same key)
     row_number: int | None = None
     truth: int | None = None  # demo/bench only: the generator's person id
     problems: list[str] = field(default_factory=list)  # found while reading (e.g. a file cell)
@@ -49,6 +54,8 @@ class ReportOutcome:
     index: int
     row_number: int | None
     decision: str
+    answer: str = "received"  # what a channel is told: received | rejected (its own mistakes)
+    external_id: str | None = None
     report_id: int | None = None
     resident_id: int | None = None
     score: float | None = None
@@ -58,31 +65,49 @@ class ReportOutcome:
     geocode: dict[str, Any] | None = None
     truth: int | None = None
 
-    def for_channel(self) -> dict[str, Any]:
-        """What the submitting channel is told: no archive ids, no scores of other people."""
-        out: dict[str, Any] = {
-            "index": self.index,
-            "report_id": self.report_id,
-            "decision": self.decision,
-        }
+    def for_submitter(self, *, decided: bool) -> dict[str, Any]:
+        """What the submitter is told: never an archive id or a score. A channel (`decided`
+        false) learns only that its report was received, or what is wrong with it; a person
+        role also learns the decision (new, linked, review), about its own scope."""
+        out: dict[str, Any] = {"index": self.index, "report_id": self.report_id}
+        if self.external_id is not None:
+            out["external_id"] = self.external_id
         if self.row_number is not None:
             out["row"] = self.row_number
-        if self.reject_reason:
-            out["reason"] = self.reject_reason
+        if decided:
+            out["decision"] = self.decision
+            if self.reject_reason:
+                out["reason"] = self.reject_reason
+        else:
+            out["status"] = self.answer
+            if self.answer == "rejected":
+                out["reason"] = self.reject_reason
         if self.geocode:
             out["placed"] = {k: self.geocode.get(k) for k in ("method", "match", "cell_code")}
         return out
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, visible: Callable[[int], bool] | None = None) -> dict[str, Any]:
+        """The full outcome (imports). With `visible`, archives show only where
+        `visible(resident_id)`: ids, scores and per-field reasons of other scopes' archives
+        are left out, and so are a new archive's score and reasons (they compare the report
+        with an archive it was found not to be)."""
+        if visible is None:
+            shown, show = True, lambda _: True
+        else:
+            about = self.resident_id if self.decision == "linked" else None
+            if self.decision == "review" and self.candidates:
+                about = self.candidates[0]["resident_id"]
+            shown, show = about is not None and visible(about), visible
+        resident = self.resident_id
         out = {
             "index": self.index,
             "row": self.row_number,
             "report_id": self.report_id,
             "decision": self.decision,
-            "resident_id": self.resident_id,
-            "score": None if self.score is None else round(self.score, 2),
-            "reasons": self.reasons,
-            "candidates": self.candidates,
+            "resident_id": resident if resident is not None and show(resident) else None,
+            "score": None if self.score is None or not shown else round(self.score, 2),
+            "reasons": self.reasons if shown else None,
+            "candidates": [c for c in self.candidates if show(c["resident_id"])],
             "reason": self.reject_reason,
             "geocode": self.geocode,
         }
@@ -100,6 +125,14 @@ class Located:
     geocode: dict[str, Any] | None = None
     problem: str | None = None
 
+    @property
+    def scope(self) -> dict[str, str | None] | None:
+        """The scope columns of the place (None: not placed)."""
+        if self.community_code is None:
+            return None
+        return {"cell_code": self.cell_code, "community_code": self.community_code,
+                "street_code": self.street_code}  # fmt: skip
+
 
 def report_row(
     sub: Submission,
@@ -109,6 +142,8 @@ def report_row(
     n: records.Normalized,
     loc: Located,
     d: Outcome,
+    *,
+    answer: str = "received",
 ) -> dict[str, Any]:
     name, idn, phone, origin = n.name, n.id_number, n.phone, n.origin
     return {
@@ -121,7 +156,7 @@ def report_row(
         "received_at": received,
         "reported_at": n.reported_at,
         "season": n.season,
-        "payload": records.redacted(n.raw),
+        "payload": records.redacted(n.raw, it.field_of),
         "payload_enc": sensitive.encrypt_payload(
             json.dumps(n.raw, ensure_ascii=False, default=str)
         ),
@@ -137,16 +172,16 @@ def report_row(
         "age": n.age,
         "id_number_enc": idn.ciphertext if idn else None,
         "id_number_hash": idn.lookup_hash if idn else None,
-        "id_number_masked": idn.masked if idn else None,
+        "id_number_masked": n.id_mask,
         "phone_enc": phone.ciphertext if phone else None,
         "phone_hash": phone.lookup_hash if phone else None,
-        "phone_masked": phone.masked if phone else None,
+        "phone_masked": n.phone_mask,
         "origin": origin.text if origin else None,
         "origin_province": origin.province if origin else None,
         "origin_city": origin.city if origin else None,
         "occupation": n.occupation,
-        "tags": n.tags,
-        "note": n.note,
+        "tags": [redact_text(t) for t in n.tags] if n.tags else n.tags,
+        "note": redact_text(n.note) if n.note else n.note,
         "address": n.address,
         "crs": n.crs.value if n.crs else None,
         "lon": loc.lon,
@@ -167,6 +202,7 @@ def report_row(
         "reasons": [{"level": lv, "weight": finite(w)} for lv, w in d.reasons] or None,
         "candidates": [c.as_dict() for c in d.candidates] or None,
         "reject_reason": d.reject_reason,
+        "answer": answer,
         "decided_at": received,
         "decided_by": "intake",
     }
@@ -189,15 +225,23 @@ def _in_scope(me: Principal) -> Any:
     )  # fmt: skip
 
 
-def shape(x: IntakeReport) -> dict[str, Any]:
-    """A report as its channel (or the cell's staff) reads it back: masked, no linkage detail."""
+def shape(x: IntakeReport, me: Principal) -> dict[str, Any]:
+    """A report as its channel (or the cell's staff) reads it back: masked, no linkage detail.
+    A channel sees what it was told (`status`), not the decision (which says who is known)."""
     geocode = x.geocode or {}
-    return {
+    out = {
         "id": x.id, "batch_id": x.batch_id, "row": x.row_number, "channel": x.channel,
         "external_id": x.external_id, "reported_at": x.reported_at, "received_at": x.received_at,
-        "decision": x.decision, "reason": x.reject_reason, "payload": x.payload,
+        "payload": x.payload,
         "placed": {k: geocode.get(k) for k in ("method", "match", "cell_code", "note")},
     }  # fmt: skip
+    if me.role == Role.channel:
+        out["status"] = x.answer
+        if x.answer == "rejected":
+            out["reason"] = x.reject_reason
+    else:
+        out["decision"], out["reason"] = x.decision, x.reject_reason
+    return out
 
 
 def list_reports(
@@ -218,11 +262,11 @@ def list_reports(
         stmt = stmt.where(r.decision == decision)
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
     rows = session.scalars(stmt.order_by(r.id.desc()).limit(limit).offset(offset)).all()
-    return {"total": total, "items": [shape(x) for x in rows]}
+    return {"total": total, "items": [shape(x, me) for x in rows]}
 
 
 def get_report(session: Session, me: Principal, report_id: int) -> dict[str, Any]:
     x = session.scalar(select(IntakeReport).where(IntakeReport.id == report_id, _in_scope(me)))
     if x is None:
         raise NotFound(f"no report {report_id}")
-    return shape(x)
+    return shape(x, me)

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from geo.privacy import crypto, ids, masking
+from geo.privacy import crypto, ids, masking, partial
 
 ID_KIND = "id_number"  # lookup-hash kinds, shared with other domains (cases hash phones alike)
 PHONE_KIND = "phone"
+# Keyed hashes of what a mask shows (a masked number, or the mask of a full one): linkage compares
+# a masked number with a full one through them, never through plaintext digits.
+ID_PARTIAL_KIND = "id_number_partial"
+PHONE_PARTIAL_KIND = "phone_partial"
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,26 @@ def id_hash(value: str) -> str:
 
 def phone_hash(value: str) -> str:
     return crypto.lookup_hash(value, kind=PHONE_KIND)
+
+
+def masked_mobile(raw: str) -> str | None:
+    """The canonical mask (138****5678) of a masked mobile number; None when not masked."""
+    return partial.parse_masked_mobile(raw)
+
+
+def masked_id_number(raw: str) -> str | None:
+    """The canonical mask of a masked ID number (2301**********1234); None when not masked."""
+    return partial.parse_masked_id_number(raw)
+
+
+def phone_partial_hash(mask: str | None) -> str | None:
+    """Keyed hash of the prefix and last four digits a phone's mask shows."""
+    return crypto.lookup_hash(partial.mobile_parts(mask), kind=PHONE_PARTIAL_KIND) if mask else None
+
+
+def id_partial_hash(mask: str | None) -> str | None:
+    """Keyed hash of the province and last four characters an ID number's mask shows."""
+    return crypto.lookup_hash(partial.id_parts(mask), kind=ID_PARTIAL_KIND) if mask else None
 
 
 def encrypt_payload(text: str) -> str:

@@ -5,7 +5,7 @@
 | grid worker | residents of its cell(s): lists, archives (stays, reports, history), masked |
 | community / street staff | the same for the community / street |
 | dispatcher | counts of residents present per cell, nothing else |
-| planner | residents per cell and month, arrivals/departures, origins; counts < 10 suppressed |
+| planner | aggregates only: geo.residents.aggregates (one window, small counts suppressed) |
 | channel | its own reports (geo.residents.reports), never an archive |
 
 A resident is in scope by its latest stay's cell (the `resident` row's scope columns); within an
@@ -17,16 +17,16 @@ an explicit, audited act (`reveal`). Every read of a person's record writes an a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.orm import Session
 
+from geo import clock
 from geo.access import Principal, Role, scope_filter
 from geo.audit import service as audit
 from geo.errors import Forbidden, InvalidInput, NotFound
-from geo.privacy import masking
 from geo.privacy import reveal as privacy_reveal
 from geo.residents.models import (
     HOUSING_LABELS,
@@ -37,7 +37,6 @@ from geo.residents.models import (
     ResidentEvent,
     Stay,
 )
-from geo.residents.records import CST
 from geo.residents.schemas import PERSON_ROLES
 
 PRESENT_STATES = ("present", "departure_due")
@@ -46,8 +45,10 @@ STATE_LABELS = {"arriving": "即将入住", "present": "在住", "departure_due"
 MAX_LIMIT = 500
 
 
-def today_local() -> date:
-    return datetime.now(CST).date()
+def first_present_season(on: date) -> int:
+    """Presence on `on` looks at the stays of its season and the one before (a stay over the
+    winter): the rule of the API's lists, the grid worker's cell map and `resident_counts`."""
+    return clock.season_of(on) - 1
 
 
 def stay_state(on: date) -> ColumnElement[str]:
@@ -134,7 +135,7 @@ def list_residents(
     """Residents with a stay in the caller's scope: present on `on` (default today), or of a
     season; each with that stay. Paged; audited as one read of the listed records."""
     _persons_only(me)
-    on = on or today_local()
+    on = on or clock.today()
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
     state = stay_state(on).label("state")
@@ -144,7 +145,7 @@ def list_residents(
         .where(Resident.status == "active", in_scope(me, Stay))
     )
     if present:
-        stmt = stmt.where(state.in_(PRESENT_STATES), Stay.season >= on.year - 1)
+        stmt = stmt.where(state.in_(PRESENT_STATES), Stay.season >= first_present_season(on))
     if season is not None:
         stmt = stmt.where(Stay.season == season)
     if cell:
@@ -182,7 +183,7 @@ def get_archive(
 ) -> dict[str, Any]:
     """动态管理档案: the resident, stays, reports (what each channel said, when), history,
     concern-log entries and health-check participation, with the provenance of each value."""
-    on = on or today_local()
+    on = on or clock.today()
     r = get_resident_row(session, me, resident_id)
     out = person_row(r, on)
     state = stay_state(on).label("state")
@@ -291,7 +292,7 @@ def counts_by_cell(session: Session, me: Principal, *, on: date | None = None) -
 
     Dispatchers see every cell; staff and grid workers their own scope. No person, no point.
     """
-    on = on or today_local()
+    on = on or clock.today()
     if me.role not in (Role.dispatcher.value, *PERSON_ROLES, "system"):
         raise Forbidden(f"role {me.role} may not read resident counts per cell")
     rows = session.execute(
@@ -317,85 +318,3 @@ def _count_in_scope(me: Principal, cell: str | None, community: str) -> bool:
     if me.role == Role.street_staff.value:
         return community[:9] == me.street
     return False
-
-
-def _planner(me: Principal) -> None:
-    if me.role not in (Role.planner.value, Role.dispatcher.value, "system"):
-        raise Forbidden(f"role {me.role} may not read resident aggregates")
-
-
-def _seasons(season_from: int, season_to: int) -> None:
-    if season_from > season_to or season_to - season_from > 20:
-        raise InvalidInput("give season_from <= season_to, at most 20 seasons apart")
-
-
-def density(session: Session, me: Principal, *, season_from: int, season_to: int) -> dict:
-    """Residents present per cell and month (for the planner's density map); counts below the
-    disclosure threshold are suppressed (null), never shown exactly."""
-    _planner(me)
-    _seasons(season_from, season_to)
-    rows = session.execute(
-        text("SELECT month, cell_code, community_code, residents FROM resident_density(:a, :b)"
-             " ORDER BY month, cell_code NULLS LAST"), {"a": season_from, "b": season_to}
-    ).mappings().all()  # fmt: skip
-    return {
-        "season_from": season_from,
-        "season_to": season_to,
-        "threshold": _threshold(),
-        "rows": [
-            {"month": r["month"].isoformat()[:7], "cell_code": r["cell_code"],
-             "community_code": r["community_code"],
-             "residents": masking.suppress_small(int(r["residents"]))}
-            for r in rows
-        ],
-    }  # fmt: skip
-
-
-def _threshold() -> int:
-    from geo.config import map_settings
-
-    return map_settings().disclosure_threshold
-
-
-def flows(session: Session, me: Principal, *, season_from: int, season_to: int) -> dict:
-    """Arrivals and departures per month and community (small counts suppressed)."""
-    _planner(me)
-    _seasons(season_from, season_to)
-    rows = session.execute(
-        text("SELECT month, community_code, arrivals, departures FROM resident_flows(:a, :b)"
-             " ORDER BY month, community_code"), {"a": season_from, "b": season_to}
-    ).mappings().all()  # fmt: skip
-    return {
-        "threshold": _threshold(),
-        "rows": [
-            {"month": r["month"].isoformat()[:7], "community_code": r["community_code"],
-             "arrivals": masking.suppress_small(int(r["arrivals"])),
-             "departures": masking.suppress_small(int(r["departures"]))}
-            for r in rows
-        ],
-    }  # fmt: skip
-
-
-def origins(session: Session, me: Principal, *, season_from: int, season_to: int) -> dict:
-    """Residents per season by province and city of origin (small counts suppressed)."""
-    _planner(me)
-    _seasons(season_from, season_to)
-    rows = (
-        session.execute(
-            text(
-                "SELECT season, origin_province, origin_city, residents"
-                " FROM resident_origins(:a, :b) ORDER BY season, residents DESC"
-            ),
-            {"a": season_from, "b": season_to},
-        )
-        .mappings()
-        .all()
-    )
-    return {
-        "threshold": _threshold(),
-        "rows": [
-            {"season": r["season"], "province": r["origin_province"] or "未知",
-             "city": r["origin_city"], "residents": masking.suppress_small(int(r["residents"]))}
-            for r in rows
-        ],
-    }  # fmt: skip

@@ -11,7 +11,7 @@ from sqlalchemy import and_, delete, func, or_, select, true, tuple_
 from sqlalchemy.orm import Session
 
 from geo.privacy import crypto
-from geo.residents import archive, bulk
+from geo.residents import archive, bulk, sensitive
 from geo.residents.linkage import Evidence
 from geo.residents.models import PRECISION_M, IntakeReport, Precision, Resident, Stay
 from geo.residents.persons import parse_name
@@ -65,6 +65,8 @@ def evidence_of(r: dict[str, Any]) -> Evidence:
         birth_exact=bool(r["birth_exact"]),
         id_hash=r["id_number_hash"],
         phone_hash=r["phone_hash"],
+        id_partial=sensitive.id_partial_hash(r["id_number_masked"]),
+        phone_partial=sensitive.phone_partial_hash(r["phone_masked"]),
         season=r["season"],
         lon=r["lon"],
         lat=r["lat"],
@@ -80,6 +82,7 @@ class ArchiveWriter:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._free_ids: list[int] = []
+        self.scopes: dict[int, dict[str, Any]] = {}  # of the archives refreshed, as written
 
     def new_resident_id(self) -> int:
         if not self._free_ids:
@@ -190,6 +193,7 @@ class ArchiveWriter:
                     tuple_(Stay.resident_id, Stay.season).not_in(keep) if keep else true(),
                 )
             )
+        self.scopes.update(scopes)
         return scopes
 
     @staticmethod

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def test_app_starts_without_the_scheduler_in_tests(monkeypatch, session):
     assert os.environ["HOUNIAO_SCHEDULER"] == "0"  # set by tests/conftest.py
     app = create_app()
 
-    def test_session():  # the test database, not DATABASE_URL (unmigrated on a fresh machine)
+    def test_session() -> Iterator[Session]:  # the test database, not the developer's
         yield from request_scope(session)
 
     app.dependency_overrides[get_session] = test_session

@@ -35,4 +35,5 @@ def test_card_map_draws_offline(base_url, inside):
         assert p.page.locator(".leaflet-overlay-pane path.leaflet-interactive").count() == 4
         assert p.page.locator(".hn-qr svg").count() == 1
         assert p.blocked == [] and p.failed == [] and p.errors == []
+        assert [m for m in p.console_errors if "Content Security Policy" in m] == []
         p.screenshot("service_card")

@@ -4,17 +4,16 @@ resident with a stay, a report and a concern-log entry in the matrix's own cell.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from geo import clock
 from geo.access import Channel, Principal, as_system
 from geo.residents import concerns
 from geo.residents.intake import Intake, Item, Submission
 from geo.residents.models import Stay
-from geo.residents.records import current_season
 from geo.residents.schemas import ConcernCreate
 
 NAME = "甄英莲"  # marker: only the own scope may ever see it
@@ -33,7 +32,7 @@ def residents_sampler(session: Session, samples: Any, lon: float, lat: float) ->
         resident_id=o.resident_id, category="medical", text=NOTE))  # fmt: skip
     samples.path.update(resident_id=str(o.resident_id), report_id=str(o.report_id),
                         stay_id=str(stay_id), entry_id=str(entry["id"]),
-                        season=str(current_season(date.today())))  # fmt: skip
+                        season=str(clock.current_season()))  # fmt: skip
     samples.scoped.update({"resident_id", "report_id", "stay_id", "entry_id"})
     samples.markers.update({NAME, NOTE, "13712340000"})
 

@@ -7,13 +7,12 @@ from datetime import date, timedelta
 
 from sqlalchemy import select, text
 
+from geo import clock
 from geo.audit.models import AuditEvent
-from geo.residents import operations, service
+from geo.residents import operations, review, service
 from geo.residents.models import IntakeReport, Resident, ResidentEvent, Stay
 from tests.residents.conftest import CELL, SYSTEM, take_in
 from tests.residents.ids import id_number
-
-TODAY = date.today()
 
 
 def archive(session, rid):
@@ -68,8 +67,9 @@ def test_provenance_and_conflicting_facts_are_kept_and_flagged(session, here):
 
 def test_presence_is_derived_and_departures_are_flagged_then_confirmed(session, here):
     lon, lat = here["point"]
-    arrived = TODAY - timedelta(days=60)
-    expected = TODAY - timedelta(days=5)
+    today = clock.today()
+    arrived = today - timedelta(days=60)
+    expected = today - timedelta(days=5)
     (o,) = take_in(
         session,
         "grid_worker",
@@ -95,7 +95,7 @@ def test_presence_is_derived_and_departures_are_flagged_then_confirmed(session, 
     assert (
         session.scalar(text(state), {"d": expected - timedelta(days=1), "id": stay.id}) == "present"
     )
-    assert session.scalar(text(state), {"d": TODAY, "id": stay.id}) == "departure_due"
+    assert session.scalar(text(state), {"d": today, "id": stay.id}) == "departure_due"
     due = operations.departures_due(session, SYSTEM)
     assert [d["stay_id"] for d in due] == [stay.id]
     present = service.list_residents(session, SYSTEM, cell=CELL)
@@ -104,7 +104,7 @@ def test_presence_is_derived_and_departures_are_flagged_then_confirmed(session, 
     session.expire_all()
     stay = session.get(Stay, stay.id)
     assert stay.departed_on == expected and stay.departure_confirmed_by == "test"
-    assert session.scalar(text(state), {"d": TODAY, "id": stay.id}) == "departed"
+    assert session.scalar(text(state), {"d": today, "id": stay.id}) == "departed"
     assert service.list_residents(session, SYSTEM, cell=CELL)["total"] == 0
     assert operations.departures_due(session, SYSTEM) == []
 
@@ -121,12 +121,12 @@ def test_review_is_queued_to_the_cell_and_decided(session, here):
         session, "courier", [{"name": "郭先生", "phone": "13500000999", "address": here["address"]}]
     )
     assert r.decision == "review" and len(r.candidates) == 2
-    queue = operations.review_queue(session, SYSTEM)
+    queue = review.review_queue(session, SYSTEM)
     assert [q["id"] for q in queue] == [r.report_id]
     target = r.candidates[0]["resident_id"]
-    out = operations.resolve_review(session, SYSTEM, r.report_id, action="link", resident_id=target)
+    out = review.resolve_review(session, SYSTEM, r.report_id, action="link", resident_id=target)
     assert out == {"report_id": r.report_id, "decision": "linked", "resident_id": target}
-    assert operations.review_queue(session, SYSTEM) == []
+    assert review.review_queue(session, SYSTEM) == []
     hist = session.scalars(select(ResidentEvent.kind).where(ResidentEvent.resident_id == target))
     assert "review_linked" in list(hist)
 

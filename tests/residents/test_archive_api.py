@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
+from geo import clock
 from tests.residents.conftest import take_in
 from tests.residents.ids import id_number
-
-TODAY = date.today()
 
 
 def test_review_departure_edit_split_merge_over_http(client, session, callers, here):
@@ -73,23 +72,24 @@ def test_review_departure_edit_split_merge_over_http(client, session, callers, h
                        json={"report_ids": [o.report_id]}, headers=grid)  # fmt: skip
     assert back.status_code == 200 and back.json()["new_resident_id"]
 
-    arrived = TODAY - timedelta(days=40)
+    today = clock.today()
+    arrived = today - timedelta(days=40)
     (s,) = take_in(session, "grid_worker", [{
         "name": "丁秀英", "sex": "女", "phone": "13100000002", "lon": lon, "lat": lat,
-        "arrived_on": arrived, "expected_departure": TODAY - timedelta(days=3),
+        "arrived_on": arrived, "expected_departure": today - timedelta(days=3),
         "reported_at": f"{arrived}T09:00:00+08:00"}], crs="wgs84")  # fmt: skip
     session.commit()
     due = client.get("/api/v1/residents/departures", headers=grid).json()["items"]
     stay = next(d for d in due if d["resident_id"] == s.resident_id)
     future = client.post(
         f"/api/v1/stays/{stay['stay_id']}/departure",
-        json={"departed_on": str(TODAY + timedelta(days=1))},
+        json={"departed_on": str(today + timedelta(days=1))},
         headers=grid,
     )
     assert future.status_code == 422
     ok = client.post(
         f"/api/v1/stays/{stay['stay_id']}/departure",
-        json={"departed_on": str(TODAY - timedelta(days=2))},
+        json={"departed_on": str(today - timedelta(days=2))},
         headers=grid,
     )
     assert ok.status_code == 200

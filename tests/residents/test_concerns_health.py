@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-from geo.residents.records import current_season
+from geo import clock
 from tests.residents.conftest import CELL, take_in
-
-SEASON = current_season(date.today())
 
 
 def resident(session, here, name="韩秀珍", year=1950):
@@ -93,25 +89,26 @@ def test_health_checks_for_65_plus_participation_only(client, session, callers, 
     assert listed["summary"] == [
         {"code": CELL, "eligible": 1, "invited": 0, "booked": 0, "done": 0, "declined": 0}
     ]
-    url = f"/api/v1/health-checks/{old}/{SEASON}"
+    season, today = clock.current_season(), str(clock.today())
+    url = f"/api/v1/health-checks/{old}/{season}"
     assert (
         client.put(
-            url, json={"status": "invited", "invited_on": str(date.today())}, headers=grid
+            url, json={"status": "invited", "invited_on": today}, headers=grid
         ).status_code
         == 200
     )
     booked = client.put(url, json={"status": "booked"}, headers=grid)
     assert booked.status_code == 422  # booked needs a date
-    done = client.put(url, json={"status": "done", "done_on": str(date.today())}, headers=grid)
-    assert done.json()["status"] == "done" and done.json()["invited_on"] == str(date.today())
+    done = client.put(url, json={"status": "done", "done_on": today}, headers=grid)
+    assert done.json()["status"] == "done" and done.json()["invited_on"] == today
     results = client.put(
         url,
-        json={"status": "done", "done_on": str(date.today()), "blood_pressure": "150/95"},
+        json={"status": "done", "done_on": today, "blood_pressure": "150/95"},
         headers=grid,
     )
     assert results.status_code == 422  # no medical results, not even by accident
     too_young = client.put(
-        f"/api/v1/health-checks/{young}/{SEASON}", json={"status": "invited"}, headers=grid
+        f"/api/v1/health-checks/{young}/{season}", json={"status": "invited"}, headers=grid
     )
     assert too_young.status_code == 422
     other = client.put(url, json={"status": "invited"}, headers=callers["neighbour_grid"].headers)

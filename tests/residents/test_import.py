@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -69,7 +69,7 @@ def row(here, name="李桂兰", idn=None, phone="13912340001", **kw) -> list:
     values = {"姓名": name, "性别": "女", "身份证号": idn if idn is not None else id_number(
         birth="19520101", seq=222), "手机号": phone, "出生年份": 1952, "来源地": "海南海口",
         "职业": "退休护士", "地址": here["address"], "经度": lon, "纬度": lat, "坐标系": "WGS84",
-        "入住日期": datetime(2026, 5, 15), "预计离开日期": "2026/9/30", "离开日期": None,
+        "入住日期": date(2026, 5, 15), "预计离开日期": "2026/9/30", "离开日期": None,
         "住房类型": "短租", "同住人数": 2, "备注": "腿脚不便"}  # fmt: skip
     values.update(kw)
     return [values[h] for h in HEADERS]
@@ -186,18 +186,24 @@ def test_staff_upload_endpoint(client, callers, here):
     data = xlsx([row(here)])
     files = {"file": ("list.xlsx", data, "application/octet-stream")}
     url = "/api/v1/residents/import"
+    # Staff report as the grid (their own channel); another channel is refused.
     dry = client.post(
-        url, files=files, data={"channel": "merchant"}, headers=callers["community_staff"].headers
-    )
+        url, files=files, data={"channel": "grid_worker"},
+        headers=callers["community_staff"].headers,
+    )  # fmt: skip
     assert dry.status_code == 200, dry.text
     assert dry.json()["counts"]["new"] == 1 and not dry.json()["committed"]
     done = client.post(
         url,
         files=files,
-        data={"channel": "merchant", "commit": "true"},
+        data={"commit": "true"},
         headers=callers["community_staff"].headers,
     )
-    assert done.json()["committed"]
+    assert done.json()["committed"] and done.json()["channel"] == "grid_worker"
+    claimed = client.post(
+        url, files=files, data={"channel": "merchant"}, headers=callers["community_staff"].headers
+    )
+    assert claimed.status_code == 422 and "reports for channel grid_worker" in claimed.text
     worker = client.post(
         url, files=files, data={"channel": "merchant"}, headers=callers["grid_worker"].headers
     )

@@ -3,9 +3,10 @@ names - couples sharing one phone and address, neighbours sharing a common name.
 
 from __future__ import annotations
 
-from geo.residents.linkage import LINK, REVIEW, Evidence, LinkageIndex, score
+from geo.residents.linkage import LINK, REVIEW, WEIGHTS, Evidence, LinkageIndex, score
 from geo.residents.origins import parse_origin
 from geo.residents.persons import parse_name, parse_sex
+from geo.residents.sensitive import id_partial_hash, phone_partial_hash
 
 HOME = (128.9000, 47.7300)
 NEXT_DOOR = (128.9003, 47.7301)  # ~25 m
@@ -123,3 +124,40 @@ def test_a_thin_report_never_founds_an_archive():
     idx = LinkageIndex()
     assert idx.link(ev("王先生")).decision == "rejected"  # surname only, no phone, no ID
     assert idx.link(ev("王先生", phone="p")).decision == "new"
+
+
+def test_a_mask_is_weaker_evidence_than_the_number():
+    assert WEIGHTS["phone_partial_agree"] < WEIGHTS["phone_agree"]
+    assert WEIGHTS["id_partial_agree"] < LINK + 2  # an ID number decides; its mask only weighs
+    assert WEIGHTS["phone_partial_differ"] <= WEIGHTS["phone_differ"] + 1
+
+
+def test_a_masked_phone_links_a_partial_name_to_the_right_spouse_and_alone_never():
+    mask = phone_partial_hash("138****5678")
+    husband = ev("王建国", sex="M", year=1952, phone="p")
+    husband.phone_partial = mask
+    wife = ev("李秀兰", sex="F", year=1954, phone="p")
+    wife.phone_partial = mask
+    idx = index_with((1, [husband]), (2, [wife]))
+    rider = ev("李阿姨")
+    rider.phone_partial = mask
+    out = idx.link(rider)
+    assert (out.decision, out.resident_id) == ("linked", 2)
+    alone = ev("赵明", sex="M", at=None)
+    alone.phone_partial = mask
+    assert score(alone, idx.profiles[1]).score < REVIEW
+    unnamed = Evidence(sex="M", phone_partial=mask)  # phone and sex agree, nothing else
+    assert score(unnamed, idx.profiles[1]).score < LINK
+
+
+def test_a_masked_id_number_with_a_full_name_links_without_a_place():
+    key = id_partial_hash("230702********1234")
+    police = ev("刘淑珍", sex="F", year=1951, idh="h1")
+    police.id_partial = key
+    idx = index_with((1, [police]))
+    ticket = ev("刘淑珍", sex="F", at=None)
+    ticket.id_partial = id_partial_hash("2307**********1234")
+    assert idx.link(ticket).decision == "linked"
+    stranger = ev("刘淑珍", sex="F", at=None)
+    stranger.id_partial = id_partial_hash("2307**********5678")
+    assert idx.link(stranger).decision != "linked"

@@ -131,5 +131,5 @@ def test_row_level_security_alone_keeps_other_cells_out(session, here):
     assert (stays, reports) == (2, 2)
     apply_rls(session, principal(Role.planner, CELL))
     assert session.scalar(text("SELECT count(*) FROM resident")) == 0
-    counts = session.execute(text("SELECT sum(present) FROM resident_counts(current_date)"))
+    counts = session.execute(text("SELECT sum(present) FROM resident_counts(city_today())"))
     assert counts.scalar() == 4  # the count-only aggregate still answers

@@ -132,3 +132,17 @@ def principal(role: Role, cell: str = OWN_CELL, account_id: int = 1) -> Principa
                      cells=tuple(s.get("cells", ())), community=s.get("community_code"),
                      street=s.get("street_code"), department=s.get("department"),
                      channel=s.get("channel"))
+
+
+@pytest.fixture
+def security_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """`security_env(lockout_threshold=2, ...)`: HOUNIAO_* security settings for this test only
+    (the cached settings are read again, now and after the test)."""
+
+    def apply(**values: object) -> None:
+        for key, value in values.items():
+            monkeypatch.setenv(f"HOUNIAO_{key.upper()}", str(value))
+        security_settings.cache_clear()
+
+    yield apply
+    security_settings.cache_clear()
