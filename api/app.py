@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from api import errors, hardening, scheduler
 from api.auth import declare_public_routes
+from api.request_log import RequestLog
 from api.routes import (
     admin,
     audit,
@@ -24,9 +25,11 @@ from api.routes import (
 )
 from api.routes import auth as auth_routes
 from api.static import mount_static
+from geo import logs
 
 
 def create_app() -> FastAPI:
+    logs.configure()  # JSON lines on stderr (geo/logs.py)
     app = FastAPI(
         title="Houniao 候鸟 API",
         version="0.1.0",
@@ -39,6 +42,7 @@ def create_app() -> FastAPI:
     )
     errors.install(app)
     hardening.install(app)  # security headers, trusted proxies, access log, settings check
+    app.add_middleware(RequestLog)  # one log line per request: route template, status, duration
     app.include_router(health.router)
     app.include_router(spatial.router)
     app.include_router(tiles.router)

@@ -98,11 +98,14 @@ def request_credentials(
 RequestCredentials = Annotated[Credentials, Depends(request_credentials)]
 
 
-def optional_principal(session: SessionDep, credentials: RequestCredentials) -> Principal:
+def optional_principal(
+    request: Request, session: SessionDep, credentials: RequestCredentials
+) -> Principal:
     """The caller: from a bearer token, an API key, or anonymous. Bad credentials are a 401
     (never silently anonymous). Sets the row-level-security settings for this transaction."""
     me = credentials.principal(session)
     apply_rls(session, me)
+    request.state.account_id = me.account_id  # for the request log line (api/request_log.py)
     return me
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -15,6 +16,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from geo import logs
 from geo.access import as_system
 from geo.cases import clock, idempotency
 from geo.db import session_scope
@@ -41,12 +43,18 @@ def enabled() -> bool:
 
 def run_once() -> int:
     """One pass: escalate overdue cases and forget old idempotency keys; returns escalations."""
+    started = time.perf_counter()
     with session_scope() as session:
         as_system(session, "system:escalation")
         escalated = clock.escalate_overdue(session)
         idempotency.purge(session)
-    if escalated:
-        log.info("escalated %d overdue case(s)", len(escalated))
+    logs.event(
+        "scheduler.pass",
+        logger=log.name,
+        escalated=len(escalated),
+        case_ids=[c["id"] for c in escalated],
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+    )
     return len(escalated)
 
 
@@ -55,7 +63,7 @@ async def _loop(interval: float) -> None:
         try:
             await to_thread.run_sync(run_once)
         except Exception:  # a failed pass must not stop the next one
-            log.exception("scheduled escalation failed")
+            log.exception("scheduler.failed")  # a JSON line with the traceback in `error`
         await asyncio.sleep(interval)
 
 

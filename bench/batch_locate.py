@@ -32,6 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.batch import CellIndex
+from geo.boundaries.models import in_release
 from geo.boundaries.releases import resolve_release
 from geo.db import get_engine
 
@@ -53,7 +54,7 @@ def yichun_cells(session: Session) -> tuple[list[str], np.ndarray]:
     rows = session.execute(
         text(
             "SELECT code, ST_AsBinary(geom) FROM grid_cell"
-            " WHERE release_low <= :rid AND release_high >= :rid ORDER BY code"
+            f" WHERE {in_release('grid_cell')} ORDER BY code"
         ),
         {"rid": rid},
     ).all()

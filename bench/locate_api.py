@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))  # run as a script: `python bench/locate_api.py`
 from bench.scratch import drop_database, free_port, scratch_url, serve  # noqa: E402
 from geo import locate as locating  # noqa: E402
 from geo import migrate
+from geo.boundaries.models import in_release
 from geo.boundaries.releases import resolve_release
 from geo.demo.load import load_yichun
 from geo.errors import OutsideCoverage
@@ -70,7 +71,7 @@ def sample(url: URL, n: int) -> tuple[list[tuple[float, float]], int]:
         centres = session.execute(
             text(
                 "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM grid_cell"
-                " WHERE release_low <= :rid AND release_high >= :rid) s"
+                f" WHERE {in_release('grid_cell')}) s"
             ),
             {"rid": rid},
         ).all()

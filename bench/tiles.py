@@ -39,6 +39,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
+from geo.boundaries.models import in_release
 from geo.config import security_settings
 from geo.db import get_engine
 from geo.features import registry, tiles
@@ -80,7 +81,7 @@ def build_points(session: Session, n: int) -> None:
     )
     current = (
         "FROM grid_cell g JOIN boundary_release r ON r.status = 'active'"
-        " AND g.release_low <= r.id AND g.release_high >= r.id"
+        f" AND {in_release('g', 'r.id')}"
     )
     cells = session.execute(text(f"SELECT count(*) {current}")).scalar_one()
     base, extra = divmod(n, cells)

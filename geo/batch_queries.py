@@ -8,22 +8,21 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from geo.boundaries.models import in_release
 from geo.boundaries.releases import resolve_release
 
 # The same cells, with the same joins, as geo.locate.LOCATE_SQL, so both paths see the same set.
 CELLS_SQL = text(
-    """
+    f"""
     SELECT g.code AS cell_code, g.name AS cell_name,
            c.code AS community_code, c.name AS community_name,
            s.code AS street_code, s.name AS street_name,
            d.code AS district_code, d.name AS district_name, ST_AsBinary(g.geom) AS wkb
     FROM grid_cell g
-    JOIN community c ON c.code = g.community_code
-         AND c.release_low <= :rid AND c.release_high >= :rid
-    JOIN street s ON s.code = c.street_code AND s.release_low <= :rid AND s.release_high >= :rid
-    JOIN district d ON d.code = s.district_code
-         AND d.release_low <= :rid AND d.release_high >= :rid
-    WHERE g.release_low <= :rid AND g.release_high >= :rid
+    JOIN community c ON c.code = g.community_code AND {in_release("c")}
+    JOIN street s ON s.code = c.street_code AND {in_release("s")}
+    JOIN district d ON d.code = s.district_code AND {in_release("d")}
+    WHERE {in_release("g")}
     ORDER BY g.code
     """
 )

@@ -19,6 +19,7 @@ from geo import clock
 from geo.access import Principal, in_scope
 from geo.audit import service as audit
 from geo.boundaries import queries as boundaries
+from geo.boundaries.models import in_release
 from geo.boundaries.releases import resolve_release
 from geo.errors import NotFound
 from geo.geojson import feature, feature_collection
@@ -27,12 +28,12 @@ from geo.privacy.masking import mask_name
 from geo.residents import service as residents_service
 
 _NEIGHBOURS = text(
-    """
+    f"""
     SELECT n.code, n.name, ST_AsGeoJSON(n.geom, 7) AS geometry
     FROM grid_cell g JOIN grid_cell n
-      ON n.release_low <= :rid AND n.release_high >= :rid AND n.code <> g.code
+      ON {in_release("n")} AND n.code <> g.code
      AND ST_Intersects(n.geom, g.geom)
-    WHERE g.code = :code AND g.release_low <= :rid AND g.release_high >= :rid
+    WHERE g.code = :code AND {in_release("g")}
     ORDER BY n.code
     """
 )

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from geo.boundaries.models import in_release
 from geo.boundaries.releases import resolve_release
 from geo.crs import Crs, point_to_wgs84
 from geo.errors import OutsideCoverage
@@ -21,7 +22,7 @@ from geo.errors import OutsideCoverage
 _LOOKS_SWAPPED_HINT = " The numbers look like lat,lon: did you swap lon and lat?"
 
 LOCATE_SQL = text(
-    """
+    f"""
     SELECT g.code AS cell_code, g.name AS cell_name,
            c.code AS community_code, c.name AS community_name,
            s.code AS street_code, s.name AS street_name,
@@ -31,12 +32,10 @@ LOCATE_SQL = text(
                      FROM grid_worker_cell wc JOIN grid_worker w ON w.id = wc.worker_id
                      WHERE wc.cell_code = g.code), '[]'::json) AS grid_workers
     FROM grid_cell g
-    JOIN community c ON c.code = g.community_code
-         AND c.release_low <= :rid AND c.release_high >= :rid
-    JOIN street s ON s.code = c.street_code AND s.release_low <= :rid AND s.release_high >= :rid
-    JOIN district d ON d.code = s.district_code
-         AND d.release_low <= :rid AND d.release_high >= :rid
-    WHERE g.release_low <= :rid AND g.release_high >= :rid
+    JOIN community c ON c.code = g.community_code AND {in_release("c")}
+    JOIN street s ON s.code = c.street_code AND {in_release("s")}
+    JOIN district d ON d.code = s.district_code AND {in_release("d")}
+    WHERE {in_release("g")}
       AND ST_Intersects(g.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
     ORDER BY g.code
     LIMIT 1
@@ -45,7 +44,7 @@ LOCATE_SQL = text(
 
 _INSIDE_ANY_CELL = text(
     "SELECT EXISTS (SELECT 1 FROM grid_cell g"
-    " WHERE g.release_low <= :rid AND g.release_high >= :rid"
+    f" WHERE {in_release('g')}"
     " AND ST_Intersects(g.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)))"
 )
 

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.access import Principal
+from geo.boundaries.models import in_release
 from geo.boundaries.releases import resolve_release
 from geo.privacy.masking import suppress_small
 from geo.privacy.windows import Window
@@ -70,7 +71,7 @@ def hexagons(
     centroids = session.execute(
         text(
             "SELECT code, ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM grid_cell"
-            " WHERE release_low <= :rid AND release_high >= :rid"
+            f" WHERE {in_release('grid_cell')}"
         ),
         {"rid": rid},
     )

@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, pool
 
 from geo.base import Base, import_all_models
 from geo.clock import install_city_zone
-from geo.config import database_settings
+from geo.config import database_settings, security_settings
 
 import_all_models()
 target_metadata = Base.metadata
@@ -25,6 +25,12 @@ def _url() -> str:
     return context.config.get_main_option("sqlalchemy.url") or database_settings().sqlalchemy_url
 
 
+def _app_role() -> str:
+    """The application's connection role (HOUNIAO_DB_ROLE) that revisions grant to; revisions read
+    it as `op.get_context().opts["app_role"]` (one rule, and no live code inside a revision)."""
+    return security_settings().db_role or "houniao_app"
+
+
 def run_migrations_offline() -> None:
     context.configure(
         url=_url(),
@@ -33,6 +39,7 @@ def run_migrations_offline() -> None:
         include_object=_include_object,
         process_revision_directives=alembic_helpers.writer,
         render_item=alembic_helpers.render_item,
+        app_role=_app_role(),
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -59,6 +66,7 @@ def _configure_and_run(connection) -> None:  # noqa: ANN001
         process_revision_directives=alembic_helpers.writer,
         render_item=alembic_helpers.render_item,
         compare_type=True,
+        app_role=_app_role(),
     )
     with context.begin_transaction():
         context.run_migrations()

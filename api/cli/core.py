@@ -50,4 +50,7 @@ def serve(
         # X-Forwarded-* are believed from HOUNIAO_TRUSTED_PROXIES only (api/hardening.py);
         # uvicorn's own handling would trust any local process.
         proxy_headers=False,
+        # The app logs each request itself (api/request_log.py: route template, never a query
+        # string), so uvicorn's access line would only repeat it.
+        access_log=False,
     )

@@ -18,6 +18,7 @@ from geo.access import CHANNEL_LABELS, ROLE_LABELS, Channel, Principal, Role
 from geo.accounts import apikeys, login, passwords, tokens
 from geo.accounts.models import Account
 from geo.audit import service as audit
+from geo.boundaries.models import in_release
 from geo.boundaries.releases import active_release_id
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.privacy import crypto, ids, masking
@@ -55,7 +56,7 @@ def _check_codes(session: Session, field: str, codes: list[str]) -> None:
     found = set(
         session.scalars(
             text(f"SELECT code FROM {table} WHERE code = ANY(:codes)"  # table from a fixed map
-                 " AND release_low <= :rid AND release_high >= :rid"),
+                 f" AND {in_release(table)}"),
             {"codes": codes, "rid": rid},
         )
     )

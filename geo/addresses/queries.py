@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, desc, func, literal, or_, select, true, union_all
+from sqlalchemy import ColumnElement, desc, func, literal, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
 from geo.boundaries.models import Community, District, GridCell, Street
@@ -45,15 +45,10 @@ class GazetteerRow:
     lat: float
 
 
-def _current(table: type[District] | type[Street] | type[Community] | type[GridCell], rid: int):
-    """Rows of `table` current in release `rid`: release_low <= rid <= release_high."""
-    return and_(table.release_low <= rid, table.release_high >= rid)
-
-
 def admin_units(session: Session, rid: int) -> list[AdminUnit]:
     """Every district, street and community of the release (a few hundred rows)."""
     parts = [
-        select(literal(level).label("level"), table.code, table.name).where(_current(table, rid))
+        select(literal(level).label("level"), table.code, table.name).where(table.in_release(rid))
         for level, table in (("district", District), ("street", Street), ("community", Community))
     ]
     return [AdminUnit(*row) for row in session.execute(union_all(*parts))]
@@ -101,7 +96,7 @@ def locate_rows(
     a = AddressPoint
     cell = (
         select(GridCell.code, GridCell.name)
-        .where(_current(GridCell, rid), func.ST_Intersects(GridCell.geom, a.geom))
+        .where(GridCell.in_release(rid), func.ST_Intersects(GridCell.geom, a.geom))
         .order_by(GridCell.code)
         .limit(1)
         .lateral("cell")
@@ -154,7 +149,7 @@ def community_point(session: Session, rid: int, code: str) -> tuple[float, float
     point = func.ST_PointOnSurface(Community.geom)
     row = session.execute(
         select(func.ST_X(point), func.ST_Y(point)).where(
-            Community.code == code, _current(Community, rid)
+            Community.code == code, Community.in_release(rid)
         )
     ).first()
     return None if row is None else (round(row[0], COORD_DECIMALS), round(row[1], COORD_DECIMALS))

@@ -4,7 +4,8 @@ Releases work like mySociety MapIt's generations: every boundary row lives from 
 introduced it (`release_low`) to the last release it was carried into (`release_high`). A new
 import loads rows with `release_high` NULL (inactive), is validated, and activation carries the
 unchanged rows of the active release forward. A row is current in release R when
-`release_low <= R <= release_high`.
+`release_low <= R <= release_high`: `in_release` spells that rule, for SQL text and (as
+`Model.in_release(rid)`) for SQLAlchemy expressions; nothing else writes it out.
 
 Codes are stable across releases (15-digit grid code = district 6 + street 3 + community 3 +
 grid 3), so other tables (stays, cases, workers) refer to cells by code, not by row id.
@@ -26,9 +27,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from geo.base import Base
 from geo.clock import sql_now
@@ -65,6 +68,17 @@ class BoundaryRelease(Base):
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+def in_release(alias: str, rid: str = ":rid") -> str:
+    """SQL: the row `alias` (a table name or alias) is current in boundary release `rid`.
+
+    `rid` is SQL too: a bind parameter (default ``:rid``) or a column such as ``r.id``.
+
+    >>> in_release("g")
+    'g.release_low <= :rid AND g.release_high >= :rid'
+    """
+    return f"{alias}.release_low <= {rid} AND {alias}.release_high >= {rid}"
+
+
 class _Versioned:
     """Columns and constraints every boundary level shares."""
 
@@ -74,6 +88,11 @@ class _Versioned:
     release_high: Mapped[int | None] = mapped_column(
         ForeignKey("boundary_release.id", ondelete="SET NULL"), nullable=True
     )
+
+    @classmethod
+    def in_release(cls, rid: int) -> ColumnElement[bool]:
+        """The module's `in_release` rule as an expression: rows of this level current in `rid`."""
+        return and_(cls.release_low <= rid, cls.release_high >= rid)
 
 
 def _boundary_checks(table: str, digits: int) -> tuple:

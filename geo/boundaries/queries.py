@@ -7,11 +7,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from geo.boundaries.models import in_release
 from geo.boundaries.releases import resolve_release
 from geo.errors import InvalidInput, NotFound
 from geo.geojson import GEOJSON_DECIMALS
-
-_IN = "{t}.release_low <= :rid AND {t}.release_high >= :rid"
 
 _CELL_SELECT = f"""
     SELECT g.code, g.name, g.households,
@@ -21,10 +20,10 @@ _CELL_SELECT = f"""
            round(ST_Area(g.geom::geography))::bigint AS area_m2,
            ST_AsGeoJSON(g.geom, {GEOJSON_DECIMALS}) AS geometry
     FROM grid_cell g
-    JOIN community c ON c.code = g.community_code AND {_IN.format(t="c")}
-    JOIN street s ON s.code = c.street_code AND {_IN.format(t="s")}
-    JOIN district d ON d.code = s.district_code AND {_IN.format(t="d")}
-    WHERE {_IN.format(t="g")}
+    JOIN community c ON c.code = g.community_code AND {in_release("c")}
+    JOIN street s ON s.code = c.street_code AND {in_release("s")}
+    JOIN district d ON d.code = s.district_code AND {in_release("d")}
+    WHERE {in_release("g")}
 """
 
 Bbox = tuple[float, float, float, float]
@@ -64,7 +63,7 @@ def cells(
         where = " AND ST_Intersects(g.geom, ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))"
         params.update(dict(zip(("x0", "y0", "x1", "y1"), bbox, strict=True)))
     total = session.execute(
-        text(f"SELECT count(*) FROM grid_cell g WHERE {_IN.format(t='g')}{where}"), params
+        text(f"SELECT count(*) FROM grid_cell g WHERE {in_release('g')}{where}"), params
     ).scalar_one()
     rows = session.execute(
         text(_CELL_SELECT + where + " ORDER BY g.code LIMIT :limit OFFSET :offset"), params
@@ -79,12 +78,12 @@ def communities(session: Session, release: int | None = None) -> list[dict[str, 
             f"""SELECT c.code, c.name, s.code AS street_code, s.name AS street_name,
                        d.code AS district_code, d.name AS district_name,
                        (SELECT count(*) FROM grid_cell g WHERE g.community_code = c.code
-                          AND {_IN.format(t="g")}) AS cells,
+                          AND {in_release("g")}) AS cells,
                        ST_AsGeoJSON(c.geom, {GEOJSON_DECIMALS}) AS geometry
                 FROM community c
-                JOIN street s ON s.code = c.street_code AND {_IN.format(t="s")}
-                JOIN district d ON d.code = s.district_code AND {_IN.format(t="d")}
-                WHERE {_IN.format(t="c")} ORDER BY c.code"""
+                JOIN street s ON s.code = c.street_code AND {in_release("s")}
+                JOIN district d ON d.code = s.district_code AND {in_release("d")}
+                WHERE {in_release("c")} ORDER BY c.code"""
         ),
         {"rid": rid},
     ).mappings()
@@ -97,9 +96,9 @@ def districts(session: Session, release: int | None = None) -> list[dict[str, An
         text(
             f"""SELECT d.code, d.name,
                        (SELECT count(*) FROM street s WHERE s.district_code = d.code
-                          AND {_IN.format(t="s")}) AS streets,
+                          AND {in_release("s")}) AS streets,
                        ST_AsGeoJSON(d.geom, 6) AS geometry
-                FROM district d WHERE {_IN.format(t="d")} ORDER BY d.code"""
+                FROM district d WHERE {in_release("d")} ORDER BY d.code"""
         ),
         {"rid": rid},
     ).mappings()

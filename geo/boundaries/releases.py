@@ -19,13 +19,16 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from geo import logs
 from geo.boundaries.levels import LEVELS, ORDER, Level
+from geo.boundaries.models import in_release
 from geo.errors import Conflict, NotFound, ReleaseRejected
 
 # Overlaps and gaps below this area (m²) are floating-point noise, not topology errors.
 AREA_TOLERANCE_M2 = 1.0
 # Levels whose rows must tile their parent without gaps. Streets need not cover their district:
 # outside the urban cores lie forest farms and towns the grid does not manage.
+LOGGER = "houniao.releases"
 TILING_LEVELS = ("community", "grid")
 
 
@@ -138,7 +141,7 @@ def _effective(level: Level) -> str:
         UNION ALL
         SELECT NULL, t.code, {parent_col}, t.geom FROM {level.table} t
         JOIN boundary_release r ON r.status = 'active'
-             AND t.release_low <= r.id AND t.release_high >= r.id
+             AND {in_release("t", "r.id")}
         WHERE t.code NOT IN (SELECT code FROM staged_boundary WHERE level = '{level.name}')
     )"""
 
@@ -320,6 +323,15 @@ def write_release(
             ),
             {"rid": release_id, "lv": lv.name},
         )
+    logs.event(
+        "release.written",
+        logger=LOGGER,
+        release_id=release_id,
+        level_name=level,
+        rows=report.rows,
+        problems=len(report.problems),
+        forced=bool(report.problems),
+    )
     if activate:
         activate_release(session, release_id)
     return release_id
@@ -360,6 +372,7 @@ def activate_release(session: Session, release_id: int) -> None:
         ),
         {"id": release_id},
     )
+    logs.event("release.activated", logger=LOGGER, release_id=release_id, previous=previous)
 
 
 def list_releases(session: Session) -> list[dict[str, Any]]:

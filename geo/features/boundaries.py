@@ -6,13 +6,8 @@ tile or a GeoPackage row reads on its own (网格 → 社区 → 街道 → 区�
 
 from __future__ import annotations
 
+from geo.boundaries.models import in_release
 from geo.features.registry import Collection, Field, register
-
-
-def current(alias: str) -> str:
-    """SQL: the row of `alias` belongs to boundary release :rid."""
-    return f"{alias}.release_low <= :rid AND {alias}.release_high >= :rid"
-
 
 _CODE = Field("code", "string", "编码")
 _NAME = Field("name", "string", "名称")
@@ -29,7 +24,7 @@ register(
         title="区县",
         title_en="Districts",
         description="County-level divisions of Yichun (区县), by 6-digit adcode.",
-        source=f"""SELECT d.code, d.name, d.geom FROM district d WHERE {current("d")}""",
+        source=f"""SELECT d.code, d.name, d.geom FROM district d WHERE {in_release("d")}""",
         fields=(_CODE, _NAME),
         geometry_type="MultiPolygon",
         minzoom=5,
@@ -44,8 +39,8 @@ register(
         description="Sub-districts and towns (街道/镇): 9-digit code = district 6 + street 3.",
         source=f"""SELECT s.code, s.name, d.code AS district_code, d.name AS district_name, s.geom
                    FROM street s
-                   JOIN district d ON d.code = s.district_code AND {current("d")}
-                   WHERE {current("s")}""",
+                   JOIN district d ON d.code = s.district_code AND {in_release("d")}
+                   WHERE {in_release("s")}""",
         fields=(_CODE, _NAME, *_DISTRICT),
         geometry_type="MultiPolygon",
         minzoom=8,
@@ -62,9 +57,9 @@ register(
         source=f"""SELECT c.code, c.name, s.code AS street_code, s.name AS street_name,
                           d.code AS district_code, d.name AS district_name, c.geom
                    FROM community c
-                   JOIN street s ON s.code = c.street_code AND {current("s")}
-                   JOIN district d ON d.code = s.district_code AND {current("d")}
-                   WHERE {current("c")}""",
+                   JOIN street s ON s.code = c.street_code AND {in_release("s")}
+                   JOIN district d ON d.code = s.district_code AND {in_release("d")}
+                   WHERE {in_release("c")}""",
         fields=(_CODE, _NAME, *_STREET, *_DISTRICT),
         geometry_type="MultiPolygon",
         minzoom=9,
@@ -87,10 +82,10 @@ register(
                           s.code AS street_code, s.name AS street_name,
                           d.code AS district_code, d.name AS district_name, g.geom
                    FROM grid_cell g
-                   JOIN community c ON c.code = g.community_code AND {current("c")}
-                   JOIN street s ON s.code = c.street_code AND {current("s")}
-                   JOIN district d ON d.code = s.district_code AND {current("d")}
-                   WHERE {current("g")}""",
+                   JOIN community c ON c.code = g.community_code AND {in_release("c")}
+                   JOIN street s ON s.code = c.street_code AND {in_release("s")}
+                   JOIN district d ON d.code = s.district_code AND {in_release("d")}
+                   WHERE {in_release("g")}""",
         fields=(
             _CODE,
             _NAME,

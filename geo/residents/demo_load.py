@@ -43,9 +43,7 @@ def homes_from_db(session: Session) -> list[demo.Home]:
     """Every gazetteer building of the active release, with its admin names."""
     rid = resolve_release(session, None)
     a = AddressPoint
-    live = {
-        m: (m.release_low <= rid) & (m.release_high >= rid) for m in (District, Street, Community)
-    }
+    live = {m: m.in_release(rid) for m in (District, Street, Community)}
     rows = session.execute(
         select(District.name, Street.name, Community.name, a.compound, a.building, a.units,
                func.ST_X(a.geom), func.ST_Y(a.geom), a.cell_code)

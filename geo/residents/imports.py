@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from geo import logs
 from geo.access import SYSTEM, Principal
 from geo.residents import records, submissions
 from geo.residents.excel import Table
@@ -66,6 +67,17 @@ def run_import(
         object_ids=[batch_id] if keep else [], written=keep,
         detail={"file": table.filename, "rows": len(outcomes), "committed": keep},
     )  # fmt: skip
+    # Counts only: a file name may carry a person's name.
+    logs.event(
+        "import.residents",
+        logger="houniao.imports",
+        channel=sub.channel.value,
+        rows=len(outcomes),
+        committed=keep,
+        batch_id=batch_id if keep else None,
+        account_id=me.account_id,
+        counts=dict(counts),
+    )
     if keep:
         message = f"imported: {len(outcomes)} rows (batch {batch_id})"
     elif commit:

@@ -11,7 +11,7 @@ Besides the tables, in SQL:
   UPDATE on tables created later by the migration owner (a table that must stay append-only
   revokes UPDATE itself, as `audit_event` does here);
 - `houniao_setting(name)` and `houniao_cells()`: the caller's scope from `houniao.*` session
-  settings, read by row-level security policies (see `geo.access.enable_scoped_rls`);
+  settings, read by the row-level security policies of this and later revisions;
 - `audit_chain_head()`: SECURITY DEFINER; takes the append lock (transaction-level advisory lock)
   and returns the newest (seq, row_hash), so callers who may not read the log can extend it;
 - triggers on `audit_event`: each insert must extend the chain (seq = head + 1, prev_hash = head's
@@ -26,8 +26,9 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from geo.audit.chain import LOCK_KEY
-from geo.config import security_settings
+# The audit log's append lock (geo/audit/chain.py's LOCK_KEY, int.from_bytes(b"hnaudit1", "big",
+# signed=True)), frozen here: the functions below take it, and so must the code that writes the log.
+LOCK_KEY = 7525059184206378033
 
 revision: str = "0002auth"
 down_revision: str | None = "0001core"
@@ -43,10 +44,6 @@ APP_WRITES = {  # table -> privileges beyond SELECT
     "login_throttle": "INSERT, UPDATE, DELETE",
     "audit_event": "INSERT",
 }
-
-
-def _app_role() -> str:
-    return security_settings().db_role or "houniao_app"
 
 
 SCOPE_FUNCTIONS = """
@@ -264,14 +261,14 @@ def upgrade() -> None:
 
     op.execute(SCOPE_FUNCTIONS)
     op.execute(AUDIT_FUNCTIONS)
-    role = _app_role()
+    role = op.get_context().opts["app_role"]  # migrations/env.py: HOUNIAO_DB_ROLE
     _create_role(role)
     _grant(role)
     _audit_rls()
 
 
 def downgrade() -> None:
-    r = f'"{_app_role()}"'
+    r = f'"{op.get_context().opts["app_role"]}"'
     op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT, INSERT, UPDATE ON TABLES FROM {r}")
     op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE USAGE, SELECT ON SEQUENCES FROM {r}")
     op.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {r}")

@@ -34,9 +34,6 @@ from alembic import op
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql
 
-from geo.access import disable_scoped_rls, enable_scoped_rls
-from geo.config import security_settings
-
 revision: str = "0003cases"
 down_revision: str | None = "0002auth"
 branch_labels: str | Sequence[str] | None = None
@@ -201,21 +198,49 @@ $$;
 """
 
 
-def _app_role() -> str:
-    return '"' + (security_settings().db_role or "houniao_app") + '"'
+# Scoped row-level security on cases, as geo/rls.py's `enable_scoped_rls` generated it for this
+# revision (cell, community, street, department by DEPARTMENT_SQL, channel by created_by_account,
+# dispatchers city-wide), frozen here so later changes to the live code never alter it.
+CASES_RLS = f"""
+ALTER TABLE "cases" ENABLE ROW LEVEL SECURITY;
+ALTER TABLE "cases" FORCE ROW LEVEL SECURITY;
+CREATE POLICY "cases_system" ON "cases" TO CURRENT_USER
+    USING (houniao_setting('role') = 'system')
+    WITH CHECK (houniao_setting('role') = 'system');
+CREATE POLICY "cases_grid_worker" ON "cases" TO PUBLIC
+    USING (houniao_setting('role') = 'grid_worker' AND "cell_code" = ANY (houniao_cells()))
+    WITH CHECK (houniao_setting('role') = 'grid_worker' AND "cell_code" = ANY (houniao_cells()));
+CREATE POLICY "cases_community" ON "cases" TO PUBLIC
+    USING (houniao_setting('role') = 'community_staff' AND "community_code" = houniao_setting('community'))
+    WITH CHECK (houniao_setting('role') = 'community_staff' AND "community_code" = houniao_setting('community'));
+CREATE POLICY "cases_street" ON "cases" TO PUBLIC
+    USING (houniao_setting('role') = 'street_staff' AND "street_code" = houniao_setting('street'))
+    WITH CHECK (houniao_setting('role') = 'street_staff' AND "street_code" = houniao_setting('street'));
+CREATE POLICY "cases_department" ON "cases" TO PUBLIC
+    USING (houniao_setting('role') = 'department' AND ({DEPARTMENT_SQL}))
+    WITH CHECK (houniao_setting('role') = 'department' AND ({DEPARTMENT_SQL}));
+CREATE POLICY "cases_channel" ON "cases" TO PUBLIC
+    USING (houniao_setting('role') = 'channel' AND "created_by_account" = houniao_setting('account')::bigint)
+    WITH CHECK (houniao_setting('role') = 'channel' AND "created_by_account" = houniao_setting('account')::bigint);
+CREATE POLICY "cases_city_wide" ON "cases" TO PUBLIC
+    USING (houniao_setting('role') = ANY (ARRAY['dispatcher']))
+    WITH CHECK (houniao_setting('role') = ANY (ARRAY['dispatcher']));
+"""
+CASES_RLS_DOWN = """
+DROP POLICY IF EXISTS "cases_system" ON "cases";
+DROP POLICY IF EXISTS "cases_grid_worker" ON "cases";
+DROP POLICY IF EXISTS "cases_community" ON "cases";
+DROP POLICY IF EXISTS "cases_street" ON "cases";
+DROP POLICY IF EXISTS "cases_department" ON "cases";
+DROP POLICY IF EXISTS "cases_channel" ON "cases";
+DROP POLICY IF EXISTS "cases_city_wide" ON "cases";
+ALTER TABLE "cases" NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE "cases" DISABLE ROW LEVEL SECURITY;
+"""
 
 
 def _security() -> None:
-    enable_scoped_rls(
-        op,
-        "cases",
-        cell_col="cell_code",
-        community_col="community_code",
-        street_col="street_code",
-        department_sql=DEPARTMENT_SQL,
-        owner_col="created_by_account",
-        city_wide=("dispatcher",),
-    )
+    op.execute(CASES_RLS)
     op.execute(
         "CREATE POLICY cases_public ON cases TO PUBLIC"
         f" USING (houniao_setting('role') = 'public' AND {PUBLIC_IDS})"
@@ -230,7 +255,7 @@ def _security() -> None:
         " WITH CHECK (EXISTS (SELECT 1 FROM cases c WHERE c.id = case_id))"
     )
     op.execute(DEFINER_FUNCTIONS)
-    app = _app_role()
+    app = f'"{op.get_context().opts["app_role"]}"'  # migrations/env.py: HOUNIAO_DB_ROLE
     # 0002auth's default privileges gave the application role SELECT, INSERT, UPDATE on these
     # tables; narrow them: the event log is append-only, the catalogue is configuration.
     op.execute(f"REVOKE UPDATE ON case_event FROM {app}")
@@ -663,7 +688,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION case_public_status(bigint)")
     op.execute("DROP POLICY case_event_of_visible_case ON case_event")
     op.execute("DROP POLICY cases_public ON cases")
-    disable_scoped_rls(op, "cases")
+    op.execute(CASES_RLS_DOWN)
     op.execute("DROP VIEW case_open")
     op.drop_index(
         "uq_case_summons_open",

@@ -6,7 +6,7 @@ Revises: 0003cases
 Create Date: 2026-11-26 07:13:05.509954
 
 Besides the tables, in SQL:
-- row-level security (`geo.access.enable_scoped_rls`) on every table with personal data, by cell,
+- row-level security on every table with personal data (SCOPED_RLS, frozen), by cell,
   community and street; intake reports also by submitting account (channels read their own);
 - `stay_state(arrived, expected, departed, last_reported, on)`: arriving / present /
   departure_due / departed on a date. Presence is derived from dates, never stored;
@@ -26,15 +26,10 @@ from alembic import op
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql
 
-from geo.access import disable_scoped_rls, enable_scoped_rls
-from geo.config import security_settings
-
 revision: str = "0004residents"
 down_revision: str | None = "0003cases"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-SCOPED = ("resident", "stay", "intake_report", "resident_event", "concern_entry", "health_check")
 
 STAY_STATE = """
 CREATE FUNCTION stay_state(arrived date, expected date, departed date, last_reported date,
@@ -133,8 +128,161 @@ AGGREGATE_SIGNATURES = (
 )  # fmt: skip
 
 
-def _app_role() -> str:
-    return security_settings().db_role or "houniao_app"
+# Scoped row-level security on resident, stay, intake_report, resident_event, concern_entry and
+# health_check, as geo/rls.py's `enable_scoped_rls` generated it for this revision (cell,
+# community, street; intake reports also by the channel account that submitted them), frozen
+# here so later changes to the live code never alter it.
+SCOPED_RLS = """
+-- resident
+ALTER TABLE "resident" ENABLE ROW LEVEL SECURITY;
+ALTER TABLE "resident" FORCE ROW LEVEL SECURITY;
+CREATE POLICY "resident_system" ON "resident" TO CURRENT_USER
+    USING (houniao_setting('role') = 'system')
+    WITH CHECK (houniao_setting('role') = 'system');
+CREATE POLICY "resident_grid_worker" ON "resident" TO PUBLIC
+    USING (houniao_setting('role') = 'grid_worker' AND "cell_code" = ANY (houniao_cells()))
+    WITH CHECK (houniao_setting('role') = 'grid_worker' AND "cell_code" = ANY (houniao_cells()));
+CREATE POLICY "resident_community" ON "resident" TO PUBLIC
+    USING (houniao_setting('role') = 'community_staff' AND "community_code" = houniao_setting('community'))
+    WITH CHECK (houniao_setting('role') = 'community_staff' AND "community_code" = houniao_setting('community'));
+CREATE POLICY "resident_street" ON "resident" TO PUBLIC
+    USING (houniao_setting('role') = 'street_staff' AND "street_code" = houniao_setting('street'))
+    WITH CHECK (houniao_setting('role') = 'street_staff' AND "street_code" = houniao_setting('street'));
+-- stay
+ALTER TABLE "stay" ENABLE ROW LEVEL SECURITY;
+ALTER TABLE "stay" FORCE ROW LEVEL SECURITY;
+CREATE POLICY "stay_system" ON "stay" TO CURRENT_USER
+    USING (houniao_setting('role') = 'system')
+    WITH CHECK (houniao_setting('role') = 'system');
+CREATE POLICY "stay_grid_worker" ON "stay" TO PUBLIC
+    USING (houniao_setting('role') = 'grid_worker' AND "cell_code" = ANY (houniao_cells()))
+    WITH CHECK (houniao_setting('role') = 'grid_worker' AND "cell_code" = ANY (houniao_cells()));
+CREATE POLICY "stay_community" ON "stay" TO PUBLIC
+    USING (houniao_setting('role') = 'community_staff' AND "community_code" = houniao_setting('community'))
+    WITH CHECK (houniao_setting('role') = 'community_staff' AND "community_code" = houniao_setting('community'));
+CREATE POLICY "stay_street" ON "stay" TO PUBLIC
+    USING (houniao_setting('role') = 'street_staff' AND "street_code" = houniao_setting('street'))
+    WITH CHECK (houniao_setting('role') = 'street_staff' AND "street_code" = houniao_setting('street'));
+-- intake_report
+ALTER TABLE "intake_report" ENABLE ROW LEVEL SECURITY;
+ALTER TABLE "intake_report" FORCE ROW LEVEL SECURITY;
+CREATE POLICY "intake_report_system" ON "intake_report" TO CURRENT_USER
+    USING (houniao_setting('role') = 'system')
+    WITH CHECK (houniao_setting('role') = 'system');
+CREATE POLICY "intake_report_grid_worker" ON "intake_report" TO PUBLIC
+    USING (houniao_setting('role') = 'grid_worker' AND "cell_code" = ANY (houniao_cells()))
+    WITH CHECK (houniao_setting('role') = 'grid_worker' AND "cell_code" = ANY (houniao_cells()));
+CREATE POLICY "intake_report_community" ON "intake_report" TO PUBLIC
+    USING (houniao_setting('role') = 'community_staff' AND "community_code" = houniao_setting('community'))
+    WITH CHECK (houniao_setting('role') = 'community_staff' AND "community_code" = houniao_setting('community'));
+CREATE POLICY "intake_report_street" ON "intake_report" TO PUBLIC
+    USING (houniao_setting('role') = 'street_staff' AND "street_code" = houniao_setting('street'))
+    WITH CHECK (houniao_setting('role') = 'street_staff' AND "street_code" = houniao_setting('street'));
+CREATE POLICY "intake_report_channel" ON "intake_report" TO PUBLIC
+    USING (houniao_setting('role') = 'channel' AND "submitted_by" = houniao_setting('account')::bigint)
+    WITH CHECK (houniao_setting('role') = 'channel' AND "submitted_by" = houniao_setting('account')::bigint);
+-- resident_event
+ALTER TABLE "resident_event" ENABLE ROW LEVEL SECURITY;
+ALTER TABLE "resident_event" FORCE ROW LEVEL SECURITY;
+CREATE POLICY "resident_event_system" ON "resident_event" TO CURRENT_USER
+    USING (houniao_setting('role') = 'system')
+    WITH CHECK (houniao_setting('role') = 'system');
+CREATE POLICY "resident_event_grid_worker" ON "resident_event" TO PUBLIC
+    USING (houniao_setting('role') = 'grid_worker' AND "cell_code" = ANY (houniao_cells()))
+    WITH CHECK (houniao_setting('role') = 'grid_worker' AND "cell_code" = ANY (houniao_cells()));
+CREATE POLICY "resident_event_community" ON "resident_event" TO PUBLIC
+    USING (houniao_setting('role') = 'community_staff' AND "community_code" = houniao_setting('community'))
+    WITH CHECK (houniao_setting('role') = 'community_staff' AND "community_code" = houniao_setting('community'));
+CREATE POLICY "resident_event_street" ON "resident_event" TO PUBLIC
+    USING (houniao_setting('role') = 'street_staff' AND "street_code" = houniao_setting('street'))
+    WITH CHECK (houniao_setting('role') = 'street_staff' AND "street_code" = houniao_setting('street'));
+-- concern_entry
+ALTER TABLE "concern_entry" ENABLE ROW LEVEL SECURITY;
+ALTER TABLE "concern_entry" FORCE ROW LEVEL SECURITY;
+CREATE POLICY "concern_entry_system" ON "concern_entry" TO CURRENT_USER
+    USING (houniao_setting('role') = 'system')
+    WITH CHECK (houniao_setting('role') = 'system');
+CREATE POLICY "concern_entry_grid_worker" ON "concern_entry" TO PUBLIC
+    USING (houniao_setting('role') = 'grid_worker' AND "cell_code" = ANY (houniao_cells()))
+    WITH CHECK (houniao_setting('role') = 'grid_worker' AND "cell_code" = ANY (houniao_cells()));
+CREATE POLICY "concern_entry_community" ON "concern_entry" TO PUBLIC
+    USING (houniao_setting('role') = 'community_staff' AND "community_code" = houniao_setting('community'))
+    WITH CHECK (houniao_setting('role') = 'community_staff' AND "community_code" = houniao_setting('community'));
+CREATE POLICY "concern_entry_street" ON "concern_entry" TO PUBLIC
+    USING (houniao_setting('role') = 'street_staff' AND "street_code" = houniao_setting('street'))
+    WITH CHECK (houniao_setting('role') = 'street_staff' AND "street_code" = houniao_setting('street'));
+-- health_check
+ALTER TABLE "health_check" ENABLE ROW LEVEL SECURITY;
+ALTER TABLE "health_check" FORCE ROW LEVEL SECURITY;
+CREATE POLICY "health_check_system" ON "health_check" TO CURRENT_USER
+    USING (houniao_setting('role') = 'system')
+    WITH CHECK (houniao_setting('role') = 'system');
+CREATE POLICY "health_check_grid_worker" ON "health_check" TO PUBLIC
+    USING (houniao_setting('role') = 'grid_worker' AND "cell_code" = ANY (houniao_cells()))
+    WITH CHECK (houniao_setting('role') = 'grid_worker' AND "cell_code" = ANY (houniao_cells()));
+CREATE POLICY "health_check_community" ON "health_check" TO PUBLIC
+    USING (houniao_setting('role') = 'community_staff' AND "community_code" = houniao_setting('community'))
+    WITH CHECK (houniao_setting('role') = 'community_staff' AND "community_code" = houniao_setting('community'));
+CREATE POLICY "health_check_street" ON "health_check" TO PUBLIC
+    USING (houniao_setting('role') = 'street_staff' AND "street_code" = houniao_setting('street'))
+    WITH CHECK (houniao_setting('role') = 'street_staff' AND "street_code" = houniao_setting('street'));
+"""
+SCOPED_RLS_DOWN = """
+DROP POLICY IF EXISTS "resident_system" ON "resident";
+DROP POLICY IF EXISTS "resident_grid_worker" ON "resident";
+DROP POLICY IF EXISTS "resident_community" ON "resident";
+DROP POLICY IF EXISTS "resident_street" ON "resident";
+DROP POLICY IF EXISTS "resident_department" ON "resident";
+DROP POLICY IF EXISTS "resident_channel" ON "resident";
+DROP POLICY IF EXISTS "resident_city_wide" ON "resident";
+ALTER TABLE "resident" NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE "resident" DISABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS "stay_system" ON "stay";
+DROP POLICY IF EXISTS "stay_grid_worker" ON "stay";
+DROP POLICY IF EXISTS "stay_community" ON "stay";
+DROP POLICY IF EXISTS "stay_street" ON "stay";
+DROP POLICY IF EXISTS "stay_department" ON "stay";
+DROP POLICY IF EXISTS "stay_channel" ON "stay";
+DROP POLICY IF EXISTS "stay_city_wide" ON "stay";
+ALTER TABLE "stay" NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE "stay" DISABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS "intake_report_system" ON "intake_report";
+DROP POLICY IF EXISTS "intake_report_grid_worker" ON "intake_report";
+DROP POLICY IF EXISTS "intake_report_community" ON "intake_report";
+DROP POLICY IF EXISTS "intake_report_street" ON "intake_report";
+DROP POLICY IF EXISTS "intake_report_department" ON "intake_report";
+DROP POLICY IF EXISTS "intake_report_channel" ON "intake_report";
+DROP POLICY IF EXISTS "intake_report_city_wide" ON "intake_report";
+ALTER TABLE "intake_report" NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE "intake_report" DISABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS "resident_event_system" ON "resident_event";
+DROP POLICY IF EXISTS "resident_event_grid_worker" ON "resident_event";
+DROP POLICY IF EXISTS "resident_event_community" ON "resident_event";
+DROP POLICY IF EXISTS "resident_event_street" ON "resident_event";
+DROP POLICY IF EXISTS "resident_event_department" ON "resident_event";
+DROP POLICY IF EXISTS "resident_event_channel" ON "resident_event";
+DROP POLICY IF EXISTS "resident_event_city_wide" ON "resident_event";
+ALTER TABLE "resident_event" NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE "resident_event" DISABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS "concern_entry_system" ON "concern_entry";
+DROP POLICY IF EXISTS "concern_entry_grid_worker" ON "concern_entry";
+DROP POLICY IF EXISTS "concern_entry_community" ON "concern_entry";
+DROP POLICY IF EXISTS "concern_entry_street" ON "concern_entry";
+DROP POLICY IF EXISTS "concern_entry_department" ON "concern_entry";
+DROP POLICY IF EXISTS "concern_entry_channel" ON "concern_entry";
+DROP POLICY IF EXISTS "concern_entry_city_wide" ON "concern_entry";
+ALTER TABLE "concern_entry" NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE "concern_entry" DISABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS "health_check_system" ON "health_check";
+DROP POLICY IF EXISTS "health_check_grid_worker" ON "health_check";
+DROP POLICY IF EXISTS "health_check_community" ON "health_check";
+DROP POLICY IF EXISTS "health_check_street" ON "health_check";
+DROP POLICY IF EXISTS "health_check_department" ON "health_check";
+DROP POLICY IF EXISTS "health_check_channel" ON "health_check";
+DROP POLICY IF EXISTS "health_check_city_wide" ON "health_check";
+ALTER TABLE "health_check" NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE "health_check" DISABLE ROW LEVEL SECURITY;
+"""
 
 
 def upgrade() -> None:
@@ -601,16 +749,8 @@ def upgrade() -> None:
     op.execute(STAY_STATE)
     op.execute(APPEND_ONLY)
     op.execute(AGGREGATES)
-    role = f'"{_app_role()}"'
-    for table in SCOPED:
-        enable_scoped_rls(
-            op,
-            table,
-            cell_col="cell_code",
-            community_col="community_code",
-            street_col="street_code",
-            owner_col="submitted_by" if table == "intake_report" else None,
-        )
+    role = f'"{op.get_context().opts["app_role"]}"'  # migrations/env.py: HOUNIAO_DB_ROLE
+    op.execute(SCOPED_RLS)
     # Default privileges (0002auth) grant SELECT, INSERT, UPDATE; the history is append-only.
     op.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON TABLE resident_event FROM {role}")
     for signature in AGGREGATE_SIGNATURES:
@@ -621,8 +761,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for signature in AGGREGATE_SIGNATURES:
         op.execute(f"DROP FUNCTION {signature}")
-    for table in SCOPED:
-        disable_scoped_rls(op, table)
+    op.execute(SCOPED_RLS_DOWN)
     op.execute("DROP TRIGGER resident_event_no_truncate ON resident_event")
     op.execute("DROP TRIGGER resident_event_no_change ON resident_event")
     op.execute("DROP FUNCTION resident_event_append_only()")

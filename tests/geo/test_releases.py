@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -9,10 +11,12 @@ import numpy as np
 import pytest
 import shapely
 from shapely import affinity
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
+import geo
 from geo import locate as locating
 from geo.boundaries import importing, releases
+from geo.boundaries.models import GridCell, in_release
 from geo.crs import Crs, from_wgs84
 from geo.errors import InvalidInput, ReleaseRejected
 
@@ -56,7 +60,7 @@ def test_clean_reimport_becomes_a_new_active_release(session, cells, tmp_path):
     assert now.cell_code == before.cell_code
     # Cells of other communities were carried forward into the new release.
     carried = session.execute(
-        text("SELECT count(*) FROM grid_cell WHERE release_low <= :r AND release_high >= :r"),
+        text(f"SELECT count(*) FROM grid_cell WHERE {in_release('grid_cell', ':r')}"),
         {"r": new},
     ).scalar()
     assert carried >= 1000
@@ -128,3 +132,35 @@ def test_unknown_level_and_missing_file(tmp_path):
         importing.read_boundaries(tmp_path / "x.geojson", "province")
     with pytest.raises(InvalidInput, match="no such file"):
         importing.read_boundaries(tmp_path / "x.geojson", "grid")
+
+
+def test_the_release_rule_is_spelled_once():
+    """`in_release` (geo/boundaries/models.py) is the one spelling of "current in release R";
+    SQL that writes the comparison out again would drift from it (MapIt's Generation manager)."""
+    home = Path(inspect.getfile(in_release)).resolve()
+    root = Path(inspect.getfile(geo)).resolve().parents[1]
+    spelled = re.compile(r"release_low\s*<=|release_high\s*>=|>=\s*\w*\.?release_low")
+    offenders = [
+        f"{path.relative_to(root)}:{n}"
+        for folder in ("geo", "api", "maps", "bench", "tests")
+        for path in sorted((root / folder).rglob("*.py"))
+        if path not in (home, Path(__file__).resolve())
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if spelled.search(line)
+    ]
+    assert offenders == []
+
+
+def test_in_release_selects_the_rows_of_that_release(session):
+    rid = releases.active_release_id(session)
+    expected = session.execute(
+        text("SELECT count(*) FROM grid_cell WHERE :r BETWEEN release_low AND release_high"),
+        {"r": rid},
+    ).scalar_one()
+    sql = session.execute(
+        text(f"SELECT count(*) FROM grid_cell g WHERE {in_release('g')}"), {"rid": rid}
+    ).scalar_one()
+    orm = session.execute(
+        select(func.count()).select_from(GridCell).where(GridCell.in_release(rid))
+    ).scalar_one()
+    assert sql == orm == expected > 0

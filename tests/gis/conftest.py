@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 CELL = "230717001001005"  # the middle cell of a 3 x 3 community in 伊美区
 COMMUNITY = CELL[:12]
-CURRENT = "release_low <= {rid} AND release_high >= {rid}"
+ACTIVE = "(SELECT id FROM boundary_release WHERE status = 'active')"  # SQL: the active release
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:

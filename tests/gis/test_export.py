@@ -13,6 +13,7 @@ import pyogrio
 import pytest
 from sqlalchemy import text
 
+from geo.boundaries.models import in_release
 from tests.db import test_database_url
 
 HOUNIAO = str(Path(sys.executable).with_name("houniao"))
@@ -31,7 +32,7 @@ def db_names(session, table: str) -> dict[str, str]:
     else:
         sql = (
             f"SELECT t.code, t.name FROM {table} t, boundary_release r WHERE r.status = 'active'"
-            " AND t.release_low <= r.id AND t.release_high >= r.id"
+            f" AND {in_release('t', 'r.id')}"
         )
     return dict(session.execute(text(sql)).all())
 

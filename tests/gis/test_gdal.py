@@ -16,15 +16,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from geo.boundaries.models import in_release
 from tests.db import test_database_url
+from tests.gis.conftest import ACTIVE
 from tests.live import live_api
 
 pytestmark = pytest.mark.gdal
 
-CURRENT = (
-    " WHERE release_low <= (SELECT id FROM boundary_release WHERE status = 'active')"
-    " AND release_high >= (SELECT id FROM boundary_release WHERE status = 'active')"
-)
 
 
 def _tool(name: str) -> str:
@@ -48,7 +46,7 @@ def run(*args: str) -> str:
 
 
 def count(session, table: str) -> int:
-    where = "" if table == "service_area" else CURRENT
+    where = "" if table == "service_area" else f" WHERE {in_release(table, ACTIVE)}"
     return session.execute(text(f"SELECT count(*) FROM {table}{where}")).scalar_one()
 
 

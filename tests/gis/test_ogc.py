@@ -7,7 +7,8 @@ import re
 import pytest
 from sqlalchemy import text
 
-from tests.gis.conftest import CELL, COMMUNITY
+from geo.boundaries.models import in_release
+from tests.gis.conftest import ACTIVE, CELL, COMMUNITY
 
 GEOJSON = "application/geo+json"
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -19,14 +20,7 @@ def rels(doc: dict) -> dict[str, dict]:
 
 
 def db_count(session, table: str) -> int:
-    where = (
-        ""
-        if table == "service_area"
-        else (
-            " WHERE release_low <= (SELECT id FROM boundary_release WHERE status = 'active')"
-            " AND release_high >= (SELECT id FROM boundary_release WHERE status = 'active')"
-        )
-    )
+    where = "" if table == "service_area" else (f" WHERE {in_release(table, ACTIVE)}")
     return session.execute(text(f"SELECT count(*) FROM {table}{where}")).scalar_one()
 
 
@@ -125,7 +119,7 @@ def test_bbox_filter(client, session, inside):
         session.execute(
             text(
                 "SELECT code FROM grid_cell, boundary_release r WHERE r.status = 'active'"
-                " AND release_low <= r.id AND release_high >= r.id"
+                f" AND {in_release('grid_cell', 'r.id')}"
                 " AND ST_Intersects(geom, ST_MakeEnvelope(:a, :b, :c, :d, 4326))"
             ),
             dict(zip("abcd", bbox, strict=True)),

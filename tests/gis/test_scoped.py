@@ -12,8 +12,8 @@ import pytest
 from api.auth import route_policies
 from api.viewer import current_viewer
 from geo.access import Principal, Role, scope_filter
+from geo.boundaries.models import in_release
 from geo.features import registry
-from geo.features.boundaries import current
 from geo.features.registry import Collection, Field
 from tests.gis.conftest import CELL, tile_of
 
@@ -32,7 +32,7 @@ def scoped():
             title="我的网格",
             title_en="My cells",
             description="Cells of the calling grid worker (test layer).",
-            source=f"SELECT g.code, g.name, g.geom FROM grid_cell g WHERE {current('g')}",
+            source=f"SELECT g.code, g.name, g.geom FROM grid_cell g WHERE {in_release('g')}",
             fields=(Field("code", "string", "编码"), Field("name", "string", "名称")),
             geometry_type="Polygon",
             roles=(Role.grid_worker, Role.dispatcher),

@@ -8,7 +8,8 @@ import mapbox_vector_tile
 import pytest
 from sqlalchemy import text
 
-from tests.gis.conftest import CELL, tile_of
+from geo.boundaries.models import in_release
+from tests.gis.conftest import ACTIVE, CELL, tile_of
 
 MVT = "application/vnd.mapbox-vector-tile"
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -26,14 +27,7 @@ TABLES = {
 def postgis_ids(session, layer: str, z: int, x: int, y: int) -> set[str]:
     """Ids of the rows intersecting the tile envelope, by PostGIS directly."""
     table, id_col = TABLES[layer]
-    current = (
-        ""
-        if layer == "service_areas"
-        else (
-            " AND release_low <= (SELECT id FROM boundary_release WHERE status = 'active')"
-            " AND release_high >= (SELECT id FROM boundary_release WHERE status = 'active')"
-        )
-    )
+    current = "" if layer == "service_areas" else (f" AND {in_release(table, ACTIVE)}")
     rows = session.execute(
         text(
             f"SELECT {id_col}::text FROM {table}"
