@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from api.cli.output import domain_errors, err, fail, print_json, progress_bar
+from api.cli.output import err, fail, print_json, progress_bar
 from api.cli.users import print_demo_accounts
 from geo.accounts.demo import create_demo_accounts
 from geo.boundaries import importing, releases
@@ -70,7 +70,7 @@ def import_boundaries(
 ) -> None:
     """Validate a boundary file against the active release and, with --commit, load it as a new
     release. Prints a validation report per row; writes nothing unless it passes (or --force)."""
-    with domain_errors(), session_scope() as session:
+    with session_scope() as session:
         with progress_bar() as bar:
             task = bar.add_task(f"reading {file.name}", total=3)
             rows = importing.read_boundaries(file, level, crs, code_col, name_col)
@@ -109,6 +109,6 @@ def list_releases() -> None:
 @releases_app.command("activate")
 def activate(release_id: int) -> None:
     """Activate a pending release."""
-    with domain_errors(), session_scope() as session:
+    with session_scope() as session:
         releases.activate_release(session, release_id)
     err.print(f"Release {release_id} is now active.")

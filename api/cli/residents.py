@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from api.cli.output import domain_errors, err, fail, print_json, progress_bar
+from api.cli.output import err, fail, print_json, progress_bar
 from geo.access import CHANNEL_LABELS, Principal, as_system
 from geo.db import session_scope
 from geo.residents import excel, imports
@@ -32,7 +32,7 @@ def import_residents(
     created, linked, queued for review or rejected, and why. All or nothing: with a rejected
     row, --commit writes nothing."""
     me = Principal.system(f"cli:{getpass.getuser()}")
-    with domain_errors(), session_scope() as session:
+    with session_scope() as session:
         as_system(session, me.name)
         table = excel.read_table(file.read_bytes(), file.name)
         with progress_bar() as bar:
