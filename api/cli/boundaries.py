@@ -11,6 +11,7 @@ from api.cli.users import print_demo_accounts
 from geo.accounts.demo import create_demo_accounts
 from geo.boundaries import importing, releases
 from geo.cases import demo as demo_cases
+from geo.crs import FILE_ACCEPTED
 from geo.db import session_scope
 from geo.demo import load as demo
 from geo.residents import demo_load as demo_residents
@@ -57,9 +58,8 @@ def load_yichun() -> None:
 def import_boundaries(
     file: Path = typer.Argument(..., help="GeoJSON, GeoPackage or Shapefile"),
     level: str = typer.Option(..., help="community | grid (also street, district)"),
-    crs: str | None = typer.Option(
-        None, help="wgs84, cgcs2000, gcj02, bd09 or EPSG:<code>; overrides the file"
-    ),
+    crs: str | None = typer.Option(None, help=f"overrides the file's label: {FILE_ACCEPTED}"),
+    layer: str | None = typer.Option(None, help="the layer of a multi-layer GeoPackage"),
     code_col: str | None = typer.Option(None, help="column with the codes"),
     name_col: str | None = typer.Option(None, help="column with the names"),
     commit: bool = typer.Option(False, help="write the release (default: validate only)"),
@@ -73,7 +73,7 @@ def import_boundaries(
     with session_scope() as session:
         with progress_bar() as bar:
             task = bar.add_task(f"reading {file.name}", total=3)
-            rows = importing.read_boundaries(file, level, crs, code_col, name_col)
+            rows = importing.read_boundaries(file, level, crs, code_col, name_col, layer)
             bar.update(task, advance=1, description=f"staging {len(rows):,} rows")
             releases.stage(session, rows)
             bar.update(task, advance=1, description="validating")
