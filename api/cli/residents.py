@@ -42,8 +42,20 @@ def import_residents(
                 skip_rejected=skip_rejected,
                 progress=lambda done: bar.update(task, completed=done),
             )  # fmt: skip
+        report["message"] = _message(report, commit)
         print_json(report)
         counts = ", ".join(f"{k} {v}" for k, v in report["counts"].items())
         if commit and not report["committed"]:
             fail(f"{report['message']} ({counts})", 2)
         err.print(f"{report['message']} ({counts})")
+
+
+def _message(report: dict, commit: bool) -> str:
+    """The report's message in the CLI's words (its flags, not the API's form fields)."""
+    if report["committed"]:
+        return report["message"]
+    if commit:
+        rejected = report["counts"]["rejected"]
+        return (f"nothing imported: {rejected} row(s) rejected; fix them, or add"
+                " --skip-rejected to keep them as rejected reports")
+    return "dry run: nothing written, use --commit"

@@ -19,6 +19,7 @@ from geo.audit import service as audit
 from geo.residents import records
 from geo.residents.excel import Table
 from geo.residents.intake import Intake, Progress, Submission
+from geo.residents.reports import ReportOutcome
 
 
 def run_import(
@@ -73,5 +74,21 @@ def run_import(
         "batch_id": batch_id if keep else None,
         "message": message,
         "counts": {k: counts.get(k, 0) for k in ("new", "linked", "review", "rejected")},
-        "rows": [o.as_dict() for o in outcomes],
+        "rows": [o.as_dict() for o in outcomes] if keep else _unwritten(outcomes),
     }
+
+
+def _unwritten(outcomes: list[ReportOutcome]) -> list[dict[str, Any]]:
+    """Rows of an import that was rolled back: no report id, and no id of a resident this file
+    would have created (a row linking to one names that row instead); existing residents keep
+    theirs (the row would link to them)."""
+    created = {o.resident_id: o.row_number for o in outcomes if o.decision == "new"}
+    rows = []
+    for o in outcomes:
+        row = {**o.as_dict(), "report_id": None}
+        if o.resident_id in created:
+            row["resident_id"] = None
+            if o.decision != "new":
+                row["same_person_as_row"] = created[o.resident_id]
+        rows.append(row)
+    return rows
