@@ -332,12 +332,14 @@ def write_release(
         extra_vals = ", parent_code" if lv.parent_column else ""
         if lv.name == "grid":
             extra_cols, extra_vals = extra_cols + ", households", extra_vals + ", households"
-        multi = "ST_Multi(geom)" if lv.name != "grid" else "geom"
+        # Outer rings counter-clockwise (RFC 7946; the tables CHECK it): GEOS unions and many
+        # files (Shapefiles) wind them clockwise.
+        shape = "ST_Multi(geom)" if lv.name != "grid" else "geom"
         session.execute(
             text(
                 f"INSERT INTO {lv.table} (code, name, release_low{extra_cols}, geom)"
-                f" SELECT code, name, :rid{extra_vals}, {multi} FROM staged_boundary"
-                f" WHERE level = :lv ORDER BY code"
+                f" SELECT code, name, :rid{extra_vals}, ST_ForcePolygonCCW({shape})"
+                f" FROM staged_boundary WHERE level = :lv ORDER BY code"
             ),
             {"rid": release_id, "lv": lv.name},
         )
