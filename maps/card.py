@@ -4,12 +4,13 @@ Takes the card's data as plain dicts (`geo.places.card.ServiceCard.as_dict()`), 
 The page loads nothing from outside the app: Leaflet comes from the vendored copies
 (`maps.offline`), the QR code is inline SVG, and the basemap is none unless settings choose one.
 
-WeChat QR payload
------------------
-The QR code encodes ``weixin://contacts/profile/<wechat_id>``. That is a PLACEHOLDER: WeChat
-has no public URL scheme that adds a friend by id. The city's real card would carry the grid
-worker's own "personal QR code" (个人二维码) or a WeCom (企业微信) "contact me" link issued by the
-city; put that string in `wechat_payload` and nothing else changes.
+The QR code
+-----------
+It encodes the grid worker's work contact as a vCard 3.0 (`worker_vcard`): name, work phone,
+community and cell, WeChat id in the note. A phone's camera offers to save it as a contact (then
+call, or search the WeChat id in WeChat); WeChat's scanner shows the same text. WeChat has no
+public URL that adds a friend by id, so the card does not pretend to have one; a city that issues
+its workers WeCom (企业微信) "contact me" links would encode that link here instead.
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ _STYLE = """
   .hn-box { background: #fff; border-radius: 8px; padding: 10px 12px; margin: 8px 0;
             box-shadow: 0 1px 3px rgba(0,0,0,.12); }
   .hn-worker { display: flex; gap: 12px; align-items: center; }
-  .hn-qr svg { width: 128px; height: 128px; display: block; }
+  .hn-qr svg { width: 160px; height: 160px; display: block; }
   .hn-name { font-size: 18px; font-weight: bold; }
-  a.hn-tel { color: #1c7ed6; text-decoration: none; font-size: 17px; }
+  a.hn-tel { color: #1c7ed6; text-decoration: none; font-size: 17px; white-space: nowrap; }
   .hn-distance { font-weight: bold; color: #d9480f; }
   .hn-card details { margin-top: 4px; font-size: 13px; }
 </style>
@@ -70,11 +71,14 @@ _CARD = _ENV.from_string(
     <h2>您的网格员 <small>Your grid worker</small></h2>
     {% for w in workers %}
     <div class="hn-worker">
-      <div class="hn-qr" title="微信扫码添加网格员 Scan with WeChat">{{ w.qr_svg | safe }}</div>
+      <div class="hn-qr" title="扫码保存网格员联系方式 Scan to save the contact">
+        {{ w.qr_svg | safe }}</div>
       <div>
         <div class="hn-name">{{ w.name }}</div>
         <div>工作电话 <a class="hn-tel" href="tel:{{ w.work_phone }}">{{ w.work_phone }}</a></div>
-        <div class="hn-sub">微信扫码添加网格员<br>Scan the code in WeChat to add them</div>
+        {% if w.wechat_id %}<div>微信号 <b class="hn-wechat">{{ w.wechat_id }}</b></div>{% endif %}
+        <div class="hn-sub">用手机相机扫码，保存网格员的工作联系方式（电话、微信号）<br>
+          Scan with the phone camera to save their work contact (phone, WeChat id)</div>
       </div>
     </div>
     {% else %}
@@ -123,7 +127,11 @@ _ERROR = _ENV.from_string(
   <h1>{{ title_zh }}<br><span class="en">{{ title_en }}</span></h1>
   <p>{{ hint_zh }}</p>
   <p class="en">{{ detail }}</p>
-  <p>用法 Usage: <code>/card?lon=128.9&amp;lat=47.73&amp;crs=wgs84</code><br>
+  {% if example %}
+  <p>用法 Usage: <a href="{{ example }}"><code>{{ example }}</code></a><br>
+  {% else %}
+  <p>用法 Usage: <code>/card?lon=经度&amp;lat=纬度&amp;crs=wgs84</code><br>
+  {% endif %}
      坐标系 crs：wgs84、cgcs2000、gcj02（高德、腾讯、微信定位）、bd09（百度）</p>
   <p class="en">HTTP {{ status }}</p>
 </body></html>
@@ -131,9 +139,42 @@ _ERROR = _ENV.from_string(
 )
 
 
-def wechat_payload(wechat_id: str) -> str:
-    """What the QR code encodes for a worker's WeChat id (a placeholder: see the module doc)."""
-    return f"weixin://contacts/profile/{wechat_id}"
+def worker_vcard(worker: dict[str, Any], cell: dict[str, Any]) -> str:
+    r"""The grid worker's work contact as a vCard 3.0 (RFC 2426), what the QR code encodes.
+
+    >>> worker_vcard({"name": "王秀英", "work_phone": "0458-3600101", "wechat_id": "yc_1"},
+    ...              {"name": "一网格", "code": "230717001001001", "district_name": "伊美区",
+    ...               "street_name": "红升街道", "community_name": "建设社区"}).splitlines()
+    ... # doctest: +NORMALIZE_WHITESPACE
+    ['BEGIN:VCARD', 'VERSION:3.0', 'N:王秀英;;;;', 'FN:王秀英', 'ORG:伊美区红升街道;建设社区',
+     'TITLE:网格员 一网格', 'TEL;TYPE=WORK,VOICE:0458-3600101',
+     'NOTE:微信号 yc_1\\, 网格编码 230717001001001', 'END:VCARD']
+    """
+    note = ", ".join(
+        part for part in (
+            f"微信号 {worker['wechat_id']}" if worker.get("wechat_id") else "",
+            f"网格编码 {cell['code']}",
+        ) if part
+    )
+    lines = [
+        "BEGIN:VCARD",
+        "VERSION:3.0",
+        f"N:{_vcard_text(worker['name'])};;;;",
+        f"FN:{_vcard_text(worker['name'])}",
+        f"ORG:{_vcard_text(cell['district_name'] + cell['street_name'])}"
+        f";{_vcard_text(cell['community_name'])}",
+        f"TITLE:网格员 {_vcard_text(cell['name'])}",
+        f"TEL;TYPE=WORK,VOICE:{_vcard_text(worker['work_phone'])}",
+        f"NOTE:{_vcard_text(note)}",
+        "END:VCARD",
+    ]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _vcard_text(value: str) -> str:
+    """RFC 2426 text value: backslash, comma, semicolon escaped; no line breaks."""
+    escaped = value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")
+    return " ".join(escaped.split())
 
 
 def qr_svg(payload: str, *, size_px: int = 128) -> str:
@@ -142,7 +183,7 @@ def qr_svg(payload: str, *, size_px: int = 128) -> str:
     Drawn from the module matrix as one path, without an XML declaration or namespace URL, so
     the page holds no URL of any kind beyond its own.
 
-    >>> svg = qr_svg("weixin://contacts/profile/yc_grid_001001001")
+    >>> svg = qr_svg("BEGIN:VCARD")
     >>> svg.startswith("<svg") and "http" not in svg
     True
     """
@@ -164,7 +205,7 @@ def qr_svg(payload: str, *, size_px: int = 128) -> str:
                 x += 1
     return (
         f'<svg viewBox="0 0 {n} {n}" width="{size_px}" height="{size_px}" role="img"'
-        f' aria-label="微信二维码" shape-rendering="crispEdges">'
+        f' aria-label="网格员联系方式二维码" shape-rendering="crispEdges">'
         f'<rect width="{n}" height="{n}" fill="#fff"/>'
         f'<path fill="#000" d="{"".join(runs)}"/></svg>'
     )
@@ -246,12 +287,12 @@ def card_page(card: dict[str, Any], basemap: str = "none", tianditu_key: str = "
     area = card.get("service_area")
     if area:
         area = {**area, "distance_text": distance_text(area["distance_m"])}
-    workers = [
-        {**w, "qr_svg": qr_svg(wechat_payload(w["wechat_id"]))} for w in card["grid_workers"]
-    ]
+    cell = card["cell"]["properties"]
+    workers = [{**w, "qr_svg": qr_svg(worker_vcard(w, cell), size_px=160)}
+               for w in card["grid_workers"]]
     html = _CARD.render(
         title=CARD_TITLE,
-        cell=card["cell"]["properties"],
+        cell=cell,
         workers=workers,
         area=area,
         lon=card["lon"],
@@ -264,11 +305,18 @@ def card_page(card: dict[str, Any], basemap: str = "none", tianditu_key: str = "
     return render_offline(m)
 
 
-def error_page(status: int, title_zh: str, title_en: str, hint_zh: str, detail: str) -> str:
-    """A small bilingual error page (no map, no script)."""
+def error_page(
+    status: int, title_zh: str, title_en: str, hint_zh: str, detail: str,
+    example: tuple[float, float] | None = None,
+) -> str:
+    """A small bilingual error page (no map, no script). `example` is a WGS84 point inside
+    coverage for the usage line (see `geo.places.card.example_point`)."""
+    url = f"/card?lon={example[0]:.5f}&lat={example[1]:.5f}&crs=wgs84" if example else None
     return _ERROR.render(
-        status=status, title_zh=title_zh, title_en=title_en, hint_zh=hint_zh, detail=detail
+        status=status, title_zh=title_zh, title_en=title_en, hint_zh=hint_zh, detail=detail,
+        example=url,
     )
+
 
 
 def _point(lon: float, lat: float, role: str, label: str) -> dict[str, Any]:
