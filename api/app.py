@@ -13,6 +13,7 @@ from api.routes import (
     card,
     cases,
     concerns,
+    docs,
     export,
     health,
     intake,
@@ -26,6 +27,7 @@ from api.routes import (
 from api.routes import auth as auth_routes
 from api.static import mount_static
 from geo import logs
+from geo.crs import ACCEPTED
 
 
 def create_app() -> FastAPI:
@@ -36,14 +38,17 @@ def create_app() -> FastAPI:
         description=(
             "Grid management for seasonal residents in Yichun: grid cells, locate, geocode, "
             "service areas. Coordinates are WGS84 unless a `crs` parameter names another system "
-            "(wgs84, cgcs2000, gcj02, bd09). GeoJSON responses follow RFC 7946."
+            f"({ACCEPTED}). GeoJSON responses follow RFC 7946."
         ),
         lifespan=scheduler.lifespan,  # escalates overdue cases each minute; HOUNIAO_SCHEDULER=0
+        docs_url=None,  # /docs and /redoc come from api/routes/docs.py, on vendored files
+        redoc_url=None,
     )
     errors.install(app)
     hardening.install(app)  # security headers, trusted proxies, access log, settings check
     app.add_middleware(RequestLog)  # one log line per request: route template, status, duration
     app.include_router(health.router)
+    app.include_router(docs.router)
     app.include_router(spatial.router)
     app.include_router(tiles.router)
     app.include_router(ogc.router)

@@ -10,10 +10,13 @@ iteration until the round trip is within 1e-9 degrees (well under 0.5 m).
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 from geo.errors import InvalidInput
 
@@ -31,24 +34,99 @@ class Crs(StrEnum):
     bd09 = "bd09"
 
 
-ACCEPTED = ", ".join(c.value for c in Crs)
+# The one list every command and endpoint names when it refuses a crs.
+ACCEPTED = ", ".join(c.value for c in Crs) + " (EPSG:4326 is wgs84, EPSG:4490 is cgcs2000)"
+# Files (boundary imports) may also be in a projected system, converted with PROJ.
+FILE_ACCEPTED = (
+    f"{ACCEPTED}, or EPSG:<code> of a projected system in metres, e.g. EPSG:4552"
+    " (CGCS2000 / 3-degree Gauss-Kruger CM 129E, Yichun's zone)"
+)
+_ALIASES = {
+    "epsg4326": "wgs84", "crs84": "wgs84", "ogccrs84": "wgs84", "gps": "wgs84",
+    "epsg4490": "cgcs2000", "北斗": "cgcs2000", "国家2000": "cgcs2000", "2000坐标系": "cgcs2000",
+    "高德": "gcj02", "腾讯": "gcj02", "微信": "gcj02", "火星坐标": "gcj02", "国测局": "gcj02",
+    "bd09ll": "bd09", "百度": "bd09",
+}  # fmt: skip
+_EPSG = re.compile(r"epsg:?(\d{4,6})")
 
 
 def parse_crs(value: str | None) -> Crs:
-    """Return the named CRS, or raise InvalidInput listing the accepted names.
+    """The named system of lon/lat coordinates, or InvalidInput listing the accepted names.
+
+    Points (locate, geocode, cards, reports) are always lon/lat: a projected EPSG code is refused
+    here, with a word on why; boundary files take one through `parse_file_crs`.
 
     >>> parse_crs("GCJ02")
     <Crs.gcj02: 'gcj02'>
+    >>> parse_crs("EPSG:4490")
+    <Crs.cgcs2000: 'cgcs2000'>
     """
     if value is None or value == "":
         return Crs.wgs84
-    normalised = value.strip().lower().replace("-", "").replace("_", "")
-    aliases = {"epsg4326": "wgs84", "epsg4490": "cgcs2000", "bd09ll": "bd09"}
-    normalised = aliases.get(normalised.replace(":", ""), normalised)
+    key = value.strip().lower().replace("-", "").replace("_", "")
     try:
-        return Crs(normalised)
+        return Crs(_ALIASES.get(key.replace(":", ""), key))
     except ValueError:
-        raise InvalidInput(f"unknown crs {value!r}; accepted values: {ACCEPTED}") from None
+        pass
+    if _EPSG.fullmatch(key):
+        raise InvalidInput(
+            f"crs {value!r} is not a lon/lat system this takes; accepted values: {ACCEPTED}"
+        )
+    raise InvalidInput(f"unknown crs {value!r}; accepted values: {ACCEPTED}")
+
+
+def parse_file_crs(value: str) -> Crs | CRS:
+    """The system of a file's coordinates: a named lon/lat system, or a projected EPSG code.
+
+    Other geographic systems (Beijing 1954, Xi'an 1980) differ from WGS84 by up to ~100 m and
+    need a datum shift PROJ may not have; they are refused rather than converted roughly.
+    """
+    try:
+        return parse_crs(value)
+    except InvalidInput:
+        pass
+    match = _EPSG.fullmatch(value.strip().lower().replace(" ", ""))
+    if match is None:
+        raise InvalidInput(f"unknown crs {value!r}; accepted values: {FILE_ACCEPTED}")
+    try:
+        crs = CRS.from_epsg(int(match[1]))
+    except CRSError:
+        raise InvalidInput(f"no EPSG:{match[1]}; accepted values: {FILE_ACCEPTED}") from None
+    if not crs.is_projected:
+        raise InvalidInput(
+            f"EPSG:{match[1]} ({crs.name}) is not WGS84 or CGCS2000; accepted values:"
+            f" {FILE_ACCEPTED}"
+        )
+    return crs
+
+
+def file_crs_label(crs: CRS) -> Crs | CRS:
+    """A file's own crs label: WGS84 and CGCS2000 as the named systems, others as they are."""
+    if crs.to_epsg() in (4326, 4490) or crs.equals("OGC:CRS84"):
+        return Crs.wgs84
+    return crs
+
+
+def check_units(bounds: ArrayLike, crs: Crs | CRS, source: str) -> None:
+    """Refuse coordinates whose size contradicts their system: degrees labelled with a projected
+    system (EPSG:3857 on lon/lat), or metres labelled as lon/lat. Either would be converted to
+    points thousands of kilometres away without a word."""
+    minx, miny, maxx, maxy = (float(v) for v in np.asarray(bounds, dtype=float))
+    if not np.isfinite([minx, miny, maxx, maxy]).all():
+        return  # no geometry to judge
+    degrees = max(abs(minx), abs(maxx)) <= 180 and max(abs(miny), abs(maxy)) <= 90
+    name = crs.value if isinstance(crs, Crs) else f"EPSG:{crs.to_epsg()} ({crs.name})"
+    extent = f"x {minx:.6g}..{maxx:.6g}, y {miny:.6g}..{maxy:.6g}"
+    if degrees and isinstance(crs, CRS) and crs.is_projected:
+        raise InvalidInput(
+            f"{source}: the coordinates ({extent}) are degrees, but {name} is projected in"
+            f" metres; name their lon/lat system with --crs: {ACCEPTED}"
+        )
+    if not degrees and (isinstance(crs, Crs) or crs.is_geographic):
+        raise InvalidInput(
+            f"{source}: the coordinates ({extent}) are not degrees, but {name} is lon/lat;"
+            " name their projected system with --crs EPSG:<code>"
+        )
 
 
 def _outside_china(lon: NDArray, lat: NDArray) -> NDArray:

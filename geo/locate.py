@@ -18,8 +18,10 @@ from geo.boundaries.releases import resolve_release
 from geo.crs import Crs, point_to_wgs84
 from geo.errors import OutsideCoverage
 
-# Yichun's coverage, loosely; a point that fits only after swapping lon and lat was swapped.
-_LOOKS_SWAPPED_HINT = " The numbers look like lat,lon: did you swap lon and lat?"
+# Why a point has no cell, in the words the API, `houniao locate` and `houniao geocode` share.
+OUTSIDE_COVERAGE = "outside the covered area (no grid cell of Yichun's urban cores contains it)"
+# A point that fits only after swapping lon and lat was swapped.
+LOOKS_SWAPPED = "The numbers look like lat,lon: did you swap lon and lat?"
 
 LOCATE_SQL = text(
     f"""
@@ -85,13 +87,10 @@ def locate(
 
 
 def _outside_message(session: Session, lon: float, lat: float, crs: Crs, rid: int) -> str:
-    message = (
-        f"the point ({lon}, {lat}) in {crs.value} lies outside the covered area"
-        " (no grid cell of Yichun's urban cores contains it)."
-    )
+    message = f"the point ({lon}, {lat}) in {crs.value} lies {OUTSIDE_COVERAGE}."
     if -90 <= lon <= 90 and -180 <= lat <= 180:
         slon, slat = point_to_wgs84(lat, lon, crs)
         swapped = session.execute(_INSIDE_ANY_CELL, {"lon": slon, "lat": slat, "rid": rid}).scalar()
         if swapped:
-            message += _LOOKS_SWAPPED_HINT
+            message += " " + LOOKS_SWAPPED
     return message

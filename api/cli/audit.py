@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli.output import domain_errors, err, fail, print_json
+from api.cli.output import err, fail, print_json
 from api.cli.users import cli_actor
 from geo.audit import service as audit
 from geo.db import session_scope
@@ -20,7 +20,7 @@ def verify(
                    "the newest rows"),
 ) -> None:
     """Recompute the hash chain; report the first edited or removed row. Exit 1 if broken."""
-    with domain_errors(), open_session() as session:
+    with open_session() as session:
         anchor = audit.parse_anchor(expect) if expect else None
         report = audit.verify(session, expect=anchor)
         audit.record(session, cli_actor(), "audit.verify",
@@ -46,5 +46,5 @@ def list_events(
     limit: int = typer.Option(50),
 ) -> None:
     """The newest events, as JSON."""
-    with domain_errors(), open_session() as session:
+    with open_session() as session:
         print_json(audit.search(session, action=action, actor=actor, limit=limit))

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import typer
 
-from api.cli.output import domain_errors, err, fail, print_json, progress_bar
+from api.cli.output import err, fail, print_json, progress_bar
 from api.cli.users import print_demo_accounts
 from geo.accounts.demo import create_demo_accounts
 from geo.boundaries import importing, releases
 from geo.cases import demo as demo_cases
+from geo.crs import FILE_ACCEPTED
 from geo.db import session_scope
 from geo.demo import load as demo
 from geo.residents import demo_load as demo_residents
@@ -57,9 +58,8 @@ def load_yichun() -> None:
 def import_boundaries(
     file: Path = typer.Argument(..., help="GeoJSON, GeoPackage or Shapefile"),
     level: str = typer.Option(..., help="community | grid (also street, district)"),
-    crs: str | None = typer.Option(
-        None, help="wgs84, cgcs2000, gcj02, bd09 or EPSG:<code>; overrides the file"
-    ),
+    crs: str | None = typer.Option(None, help=f"overrides the file's label: {FILE_ACCEPTED}"),
+    layer: str | None = typer.Option(None, help="the layer of a multi-layer GeoPackage"),
     code_col: str | None = typer.Option(None, help="column with the codes"),
     name_col: str | None = typer.Option(None, help="column with the names"),
     commit: bool = typer.Option(False, help="write the release (default: validate only)"),
@@ -70,10 +70,10 @@ def import_boundaries(
 ) -> None:
     """Validate a boundary file against the active release and, with --commit, load it as a new
     release. Prints a validation report per row; writes nothing unless it passes (or --force)."""
-    with domain_errors(), session_scope() as session:
+    with session_scope() as session:
         with progress_bar() as bar:
             task = bar.add_task(f"reading {file.name}", total=3)
-            rows = importing.read_boundaries(file, level, crs, code_col, name_col)
+            rows = importing.read_boundaries(file, level, crs, code_col, name_col, layer)
             bar.update(task, advance=1, description=f"staging {len(rows):,} rows")
             releases.stage(session, rows)
             bar.update(task, advance=1, description="validating")
@@ -109,6 +109,6 @@ def list_releases() -> None:
 @releases_app.command("activate")
 def activate(release_id: int) -> None:
     """Activate a pending release."""
-    with domain_errors(), session_scope() as session:
+    with session_scope() as session:
         releases.activate_release(session, release_id)
     err.print(f"Release {release_id} is now active.")

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import typer
 
-from api.cli.output import domain_errors, err, fail, print_json
+from api.cli.output import err, fail, print_json
 from geo.access import Principal, Role, as_system
 from geo.cases import clock, kpis
 from geo.db import session_scope
@@ -37,7 +37,7 @@ def escalate_overdue(
     Safe to run twice or from several processes at once: each case is escalated exactly once.
     Prints what was escalated as JSON."""
     at = _instant(now)
-    with domain_errors(), session_scope() as session:
+    with session_scope() as session:
         as_system(session, "system:escalation")
         done = clock.escalate_overdue(session, now=at)
     err.print(f"escalated {len(done)} case(s)")
@@ -62,7 +62,7 @@ def kpis_command(
     at = _instant(now)
     groups = [g for item in group_by for g in item.split(",") if g]
     me = Principal(role=Role.dispatcher.value, name="cli", via="cli")
-    with domain_errors(), session_scope() as session:
+    with session_scope() as session:
         as_system(session, "cli")
         rows = kpis.kpis(
             session,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli.output import domain_errors, print_json
+from api.cli.output import print_json
 from geo import locate as locating
 from geo.config import SettingsError, security_settings
 from geo.crs import parse_crs
@@ -22,7 +22,7 @@ def locate(
     crs: str = typer.Option("wgs84", help="wgs84 | cgcs2000 | gcj02 | bd09"),
 ) -> None:
     """Print the grid cell, community, street, district and grid worker of a point as JSON."""
-    with domain_errors(), session_scope() as session:
+    with session_scope() as session:
         print_json(locating.locate(session, lon, lat, parse_crs(crs)).as_dict())
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from api.cli.output import domain_errors, err, print_json
+from api.cli.output import err, print_json
 from geo.db import session_scope
 from geo.features import export
 
@@ -26,7 +26,7 @@ def gpkg(
 ) -> None:
     """Write districts, streets, communities, cells and service areas (EPSG:4326, Chinese names)
     as layers of one GeoPackage; prints the rows per layer as JSON."""
-    with domain_errors(), session_scope() as session:
+    with session_scope() as session:
         counts = export.write_geopackage(session, out, layer, release=release)
     err.print(f"Wrote {sum(counts.values()):,} features in {len(counts)} layers to {out}.")
     print_json(counts)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import geopandas as gpd
 import numpy as np
@@ -20,24 +21,33 @@ import shapely
 import typer
 from pyproj import CRS, Transformer
 
-from api.cli.output import domain_errors, err, fail, progress_bar
+from api.cli.output import err, fail, progress_bar
+from geo.addresses.geocode import geocode_many
 from geo.batch import CellIndex
-from geo.crs import Crs, parse_crs, to_wgs84
+from geo.crs import ACCEPTED, Crs, parse_crs, to_wgs84
 from geo.db import session_scope
-
-try:  # address geocoding lives in geo.addresses; without it rows lacking coordinates stay unplaced
-    from geo.addresses.geocode import geocode_many
-except ImportError:  # pragma: no cover - depends on the installed modules
-    geocode_many = None  # type: ignore[assignment]
+from geo.locate import LOOKS_SWAPPED, OUTSIDE_COVERAGE
 
 CELL_COLUMNS = [
-    "cell_code", "cell_name", "community_code", "community_name",
-    "street_code", "street_name", "district_code", "district_name",
+    "cell_code",
+    "cell_name",
+    "community_code",
+    "community_name",
+    "street_code",
+    "street_name",
+    "district_code",
+    "district_name",
 ]
 SUFFIXES = {".csv": "CSV", ".gpkg": "GeoPackage"}
+COORDINATE = "coordinate"  # a lon/lat column: Float64 in a GeoPackage, non-numbers as null
 _IO_ERRORS = (
-    OSError, UnicodeError, LookupError, pd.errors.ParserError, pd.errors.EmptyDataError,
-    pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+    OSError,
+    UnicodeError,
+    LookupError,
+    pd.errors.ParserError,
+    pd.errors.EmptyDataError,
+    pyogrio.errors.DataSourceError,
+    pyogrio.errors.DataLayerError,
 )
 
 
@@ -51,45 +61,51 @@ def geocode(
     lon_col: str = typer.Option("lon", help="longitude column (GeoPackage: else point geometry)"),
     lat_col: str = typer.Option("lat", help="latitude column"),
     address_col: str | None = typer.Option(
-        None, help="address column, geocoded for rows without usable coordinates"
+        None, help="address column, geocoded for rows whose coordinates give no cell"
     ),
-    crs: str = typer.Option("wgs84", help="the coordinates' system: wgs84|cgcs2000|gcj02|bd09"),
+    crs: str = typer.Option("wgs84", help=f"the coordinates' system: {ACCEPTED}"),
     release: int | None = typer.Option(None, help="boundary release id; default the active one"),
-    encoding: str = typer.Option("utf-8-sig", help="CSV text encoding (e.g. gb18030)"),
+    encoding: str = typer.Option(
+        "utf-8-sig", help="CSV text encoding, e.g. gb18030 for files saved by Chinese Excel"
+    ),
     chunk_size: int = typer.Option(100_000, min=1, help="rows per chunk"),
 ) -> None:
-    """Add cell, community, street and district (codes and names) to every row of a file."""
-    with domain_errors():
-        source_crs = parse_crs(crs)
-        if input.suffix.lower() not in SUFFIXES or output.suffix.lower() not in SUFFIXES:
-            fail("IN and OUT must end in .csv or .gpkg")
-        if input.resolve() == output.resolve():
-            fail("OUT must differ from IN")
-        total, chunks = _reader(input, encoding, chunk_size)
-        first = next(chunks, None)
-        if first is None:
-            fail(f"{input} has no rows")
-        coords = _check_columns(first, lon_col, lat_col, address_col)
-        if address_col is not None and geocode_many is None:
-            err.print("No address geocoder installed: rows without coordinates get match=none.")
-        output.unlink(missing_ok=True)
-        counts: Counter[str] = Counter()
-        with session_scope() as session, progress_bar() as bar:
-            task = bar.add_task("indexing grid cells", total=total)
-            index = CellIndex.from_session(session, release)
-            bar.update(task, description=f"geocoding {input.name}")
-            try:
-                for i, chunk in enumerate(_chain(first, chunks)):
-                    lon, lat = _coordinates(chunk, coords, lon_col, lat_col, source_crs)
-                    out = _assign(session, index, chunk, lon, lat, address_col, release, counts)
-                    try:
-                        _write(out, output, lon, lat, append=i > 0)
-                    except _IO_ERRORS as exc:
-                        fail(f"cannot write {output}: {exc}")
-                    bar.update(task, advance=len(chunk))
-            except BaseException:
-                output.unlink(missing_ok=True)  # no half-written file left behind
-                raise
+    """Add cell, community, street and district (codes and names) to every row of a file, and a
+    `reason` where a row gets no cell (outside the covered area, swapped lon/lat, no or bad
+    coordinates, an address that is ambiguous or unknown). With --address-col also `match`
+    (coordinates, exact, fuzzy, community, none) and `match_score`."""
+    source_crs = parse_crs(crs)
+    if input.suffix.lower() not in SUFFIXES or output.suffix.lower() not in SUFFIXES:
+        fail("IN and OUT must end in .csv or .gpkg")
+    if input.resolve() == output.resolve():
+        fail("OUT must differ from IN")
+    total, chunks = _reader(input, encoding, chunk_size)
+    first = next(chunks, None)
+    if first is None:
+        fail(f"{input} has no rows")
+    coords = _check_columns(first, lon_col, lat_col, address_col)
+    gpkg = output.suffix.lower() == ".gpkg"
+    numeric = _numeric_columns(first, {lon_col, lat_col}) if gpkg else {}
+    output.unlink(missing_ok=True)
+    counts: Counter[str] = Counter()
+    with session_scope() as session, progress_bar() as bar:
+        task = bar.add_task("indexing grid cells", total=total)
+        index = CellIndex.from_session(session, release)
+        bar.update(task, description=f"geocoding {input.name}")
+        try:
+            for i, chunk in enumerate(_chain(first, chunks)):
+                points = _coordinates(chunk, coords, lon_col, lat_col, source_crs)
+                out = _assign(session, index, chunk, points, source_crs, counts)
+                if address_col is not None:
+                    out = _by_address(session, out, chunk[address_col], points, release, counts)
+                try:
+                    _write(_typed(out, numeric), output, points.lon, points.lat, append=i > 0)
+                except _IO_ERRORS as exc:
+                    fail(f"cannot write {output}: {exc}")
+                bar.update(task, advance=len(chunk))
+        except BaseException:
+            output.unlink(missing_ok=True)  # no half-written file left behind
+            raise
     _summary(counts, output)
 
 
@@ -101,10 +117,11 @@ def _reader(path: Path, encoding: str, size: int) -> tuple[int, Iterator[pd.Data
             return len(frame), (frame.iloc[i : i + size] for i in range(0, len(frame), size))
         with path.open("rb") as f:
             lines = sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
-        reader = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding,
-                             chunksize=size)
+        reader = pd.read_csv(
+            path, dtype=str, keep_default_na=False, encoding=encoding, chunksize=size
+        )
     except _IO_ERRORS as exc:
-        fail(f"cannot read {path}: {exc}")
+        _cannot_read(path, exc)
     return max(lines - 1, 0), _guarded(path, reader)
 
 
@@ -116,8 +133,19 @@ def _guarded(path: Path, chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFram
         except StopIteration:
             return
         except _IO_ERRORS as exc:
-            fail(f"cannot read {path}: {exc}")
+            _cannot_read(path, exc)
         yield chunk
+
+
+def _cannot_read(path: Path, exc: BaseException) -> NoReturn:
+    if isinstance(exc, UnicodeDecodeError):
+        fail(
+            f"cannot read {path}: it is not {exc.encoding} text (byte {exc.start}); name its"
+            " encoding with --encoding, e.g. --encoding gb18030"
+        )
+    if isinstance(exc, LookupError):
+        fail(f"cannot read {path}: {exc}; --encoding takes a Python codec name, e.g. gb18030")
+    fail(f"cannot read {path}: {exc}")
 
 
 def _chain(first: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -137,64 +165,159 @@ def _check_columns(frame: pd.DataFrame, lon_col: str, lat_col: str, address_col:
     if address_col is not None:
         return "none"
     missing = [c for c in (lon_col, lat_col) if c not in columns]
-    fail(f"no column {', '.join(map(repr, missing))}; the columns are: {', '.join(columns)}"
-         " (name them with --lon-col/--lat-col)")
+    fail(
+        f"no column {', '.join(map(repr, missing))}; the columns are: {', '.join(columns)}"
+        " (name them with --lon-col/--lat-col)"
+    )
 
 
-def _coordinates(
-    chunk: pd.DataFrame, coords: str, lon_col: str, lat_col: str, crs: Crs
-) -> tuple[np.ndarray, np.ndarray]:
-    """WGS84 lon/lat; NaN where missing, not numeric, infinite or out of range."""
+@dataclass
+class Points:
+    """One chunk's WGS84 lon/lat (NaN where unusable) and, per row, why not ('' if usable)."""
+
+    lon: np.ndarray
+    lat: np.ndarray
+    reason: np.ndarray  # object array of str
+    swapped: np.ndarray  # the raw numbers read as (lat, lon), converted to WGS84
+
+
+def _coordinates(chunk: pd.DataFrame, coords: str, lon_col: str, lat_col: str, crs: Crs) -> Points:
+    """WGS84 lon/lat; NaN with a reason where missing, not numeric, infinite or out of range."""
+    n = len(chunk)
     if coords == "none":
-        return np.full(len(chunk), np.nan), np.full(len(chunk), np.nan)
+        nan = np.full(n, np.nan)
+        return Points(nan, nan.copy(), np.full(n, "", dtype=object), np.full((2, n), np.nan))
     if coords == "geometry":
         points = chunk.geometry.where(chunk.geometry.geom_type == "Point")
         x, y = points.x.to_numpy(float), points.y.to_numpy(float)
+        missing = ~np.isfinite(x)
         file_crs = chunk.crs
         if file_crs is not None and file_crs.to_epsg() not in (4326, 4490):
             if crs not in (Crs.wgs84, Crs.cgcs2000):
                 fail(f"--crs {crs.value} names lon/lat, but the file's points are in {file_crs}")
             to_4326 = Transformer.from_crs(file_crs, CRS.from_epsg(4326), always_xy=True)
             x, y = to_4326.transform(x, y)
+        not_numbers = np.zeros(n, dtype=bool)
     else:
+        raw_x, raw_y = chunk[lon_col].astype("string"), chunk[lat_col].astype("string")
         x = pd.to_numeric(chunk[lon_col], errors="coerce").to_numpy(float)
         y = pd.to_numeric(chunk[lat_col], errors="coerce").to_numpy(float)
-    bad = ~(np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90))
-    x, y = np.where(bad, np.nan, x), np.where(bad, np.nan, y)
-    return to_wgs84(x, y, crs)
+        missing = (
+            (raw_x.fillna("").str.strip() == "") | (raw_y.fillna("").str.strip() == "")
+        ).to_numpy()
+        not_numbers = ~missing & ~(np.isfinite(x) & np.isfinite(y))
+    in_range = np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90)
+    reason = np.select(
+        [missing, not_numbers, ~in_range],
+        [
+            "no coordinates",
+            "coordinates are not finite numbers",
+            "coordinates out of range (lon -180..180, lat -90..90)",
+        ],
+        "",
+    ).astype(object)
+    can_swap = np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 90) & (np.abs(y) <= 180)
+    sx, sy = to_wgs84(np.where(can_swap, y, np.nan), np.where(can_swap, x, np.nan), crs)
+    lon, lat = to_wgs84(np.where(in_range, x, np.nan), np.where(in_range, y, np.nan), crs)
+    return Points(lon, lat, reason, np.vstack([sx, sy]))
 
 
 def _assign(
-    session: Any, index: CellIndex, chunk: pd.DataFrame, lon: np.ndarray, lat: np.ndarray,
-    address_col: str | None, release: int | None, counts: Counter[str],
+    session: Any,
+    index: CellIndex,
+    chunk: pd.DataFrame,
+    points: Points,
+    crs: Crs,
+    counts: Counter[str],
 ) -> pd.DataFrame:
-    valid = np.isfinite(lon)
-    cell = index.assign_index(lon, lat)
+    """The chunk with the cell columns and `reason` (why a row has no cell)."""
+    valid = np.isfinite(points.lon)
+    cell = index.assign_index(points.lon, points.lat)
     assert index.attributes is not None  # built by from_session
     found = index.attributes.reindex(cell).set_axis(chunk.index)  # -1 gives empty columns
-    counts.update(rows=len(chunk), assigned=int((cell >= 0).sum()),
-                  outside=int((valid & (cell < 0)).sum()))
-    out = chunk.assign(**{c: found[c] for c in CELL_COLUMNS})
-    if address_col is None:
-        counts.update(invalid=int((~valid).sum()))
-        return out
-    out["match"] = np.where(valid, "coordinates", "none")
-    out["match_score"] = np.where(valid, 1.0, 0.0)
-    rows = np.flatnonzero(~valid & (chunk[address_col].fillna("").str.strip() != ""))
-    counts.update(invalid=int((~valid).sum()) - len(rows))
+    reason = np.where(valid & (cell < 0), OUTSIDE_COVERAGE, points.reason).astype(object)
+    swapped = (cell < 0) & (index.assign_index(*points.swapped) >= 0)
+    reason[swapped] = [f"{r}. {LOOKS_SWAPPED}" for r in reason[swapped]]
+    counts.update(
+        rows=len(chunk),
+        assigned=int((cell >= 0).sum()),
+        outside=int((valid & (cell < 0)).sum()),
+        invalid=int((~valid).sum()),
+    )
+    return chunk.assign(**{c: found[c] for c in CELL_COLUMNS}, reason=reason)
+
+
+def _by_address(
+    session: Any,
+    out: pd.DataFrame,
+    addresses: pd.Series,
+    points: Points,
+    release: int | None,
+    counts: Counter[str],
+) -> pd.DataFrame:
+    """Geocode the address of each row its coordinates put in no cell; add match, match_score.
+
+    `reason` then says why the address gives no cell (or why it was placed other than exactly,
+    e.g. an ambiguous compound with the districts it exists in), as the geocode API's note does.
+    """
+    in_cell = out["cell_code"].notna().to_numpy()
+    out.insert(out.columns.get_loc("reason"), "match", np.where(in_cell, "coordinates", "none"))
+    out.insert(out.columns.get_loc("reason"), "match_score", np.where(in_cell, 1.0, 0.0))
+    rows = np.flatnonzero(~in_cell & (addresses.fillna("").astype(str).str.strip() != ""))
     if len(rows) == 0:
         return out
-    if geocode_many is None:
-        counts.update(**{"address none": len(rows)})
-        return out
-    matches = geocode_many(session, chunk[address_col].iloc[rows].tolist(), release=release)
+    counts.update(invalid=-int((~np.isfinite(points.lon[rows])).sum()))  # counted by address now
+    counts.update(outside=-int(np.isfinite(points.lon[rows]).sum()))
+    matches = geocode_many(session, addresses.iloc[rows].tolist(), release=release)
+    columns = out.columns.get_indexer(["match", "match_score", *CELL_COLUMNS, "reason"])
     for row, m in zip(rows, matches, strict=True):
         counts.update([f"address {m.match}"])
-        out.iloc[row, out.columns.get_indexer(["match", "match_score", *CELL_COLUMNS])] = [
-            m.match, m.score, *(getattr(m, c) for c in CELL_COLUMNS)
-        ]
-        lon[row], lat[row] = (m.lon, m.lat) if m.placed else (np.nan, np.nan)
+        by_coordinates = out["reason"].iat[row]
+        note = m.note if (m.match != "exact" or m.cell_code is None) else ""
+        if by_coordinates != "no coordinates" and note:
+            note = f"{by_coordinates}; by address: {note}"
+        elif by_coordinates != "no coordinates" and not note:
+            note = f"{by_coordinates}; placed by address"
+        out.iloc[row, columns] = [m.match, m.score, *(getattr(m, c) for c in CELL_COLUMNS), note]
+        points.lon[row], points.lat[row] = (m.lon, m.lat) if m.placed else (np.nan, np.nan)
     return out
+
+
+def _numeric_columns(frame: pd.DataFrame, coordinates: set[str]) -> dict[str, str]:
+    """Text columns of a CSV that hold numbers, for a typed GeoPackage: the coordinates always,
+    others when every value of the first chunk is a plain number (codes with leading zeros,
+    phone numbers with + and over-long digit strings stay text)."""
+    if isinstance(frame, gpd.GeoDataFrame):
+        return {}  # a GeoPackage's columns are typed already
+    out = {c: COORDINATE for c in coordinates if c in frame.columns}
+    for column in frame.columns.difference(list(coordinates)):
+        values = frame[column][frame[column] != ""]
+        if values.empty:
+            continue
+        if values.str.fullmatch(r"-?(0|[1-9]\d{0,14})").all():
+            out[column] = "Int64"
+        elif values.str.fullmatch(r"-?(0|[1-9]\d{0,14})(\.\d+)?([eE][-+]?\d+)?").all():
+            out[column] = "Float64"
+    return out
+
+
+def _typed(out: pd.DataFrame, numeric: dict[str, str]) -> pd.DataFrame:
+    """Numbers as numbers, empty cells as null. Coordinates that are not numbers become null
+    (their `reason` says so); in another column a later chunk's non-number is refused (by row,
+    never by value: it may be personal data)."""
+    typed = {}
+    for column, dtype in numeric.items():
+        text = out[column].replace("", None)
+        values = pd.to_numeric(text, errors="coerce")
+        bad = np.flatnonzero((values.isna() & text.notna()).to_numpy())
+        if dtype != COORDINATE and len(bad):
+            fail(
+                f"column {column!r} holds numbers in the first chunk but not in line"
+                f" {out.index[bad[0]] + 2}; raise --chunk-size to type it from the whole file,"
+                " or write a .csv"
+            )
+        typed[column] = values.astype("Float64" if dtype == COORDINATE else dtype)
+    return out.assign(**typed)
 
 
 def _write(out: pd.DataFrame, path: Path, lon: np.ndarray, lat: np.ndarray, append: bool) -> None:

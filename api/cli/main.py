@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import typer
-
 from api.cli import audit, boundaries, cases, core, db, export, geocode, privacy, residents, users
+from api.cli.errors import root_app
 
-app = typer.Typer(
-    help="Houniao 候鸟: grid management for seasonal residents.", no_args_is_help=True
-)
+app = root_app(help="Houniao 候鸟: grid management for seasonal residents.", no_args_is_help=True)
 app.add_typer(db.app, name="db")
 app.add_typer(boundaries.load_app, name="load")
 app.add_typer(boundaries.import_app, name="import")

@@ -3,37 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
-from geo.errors import DomainError
-
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one message, one line (logs, pipes)
 
 
 def print_json(value: Any) -> None:
     typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+def fail(message: str, code: int = 2) -> NoReturn:
+    """One line on stderr (never wrapped, never read as markup), then exit with `code`."""
+    err.print(Text.assemble(("error: ", "bold red"), message), highlight=False)
     raise typer.Exit(code)
-
-
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    """Turn domain errors into a clear message and exit code 2 (never a traceback)."""
-    try:
-        yield
-    except DomainError as exc:
-        if "report" in exc.extra:
-            print_json(exc.extra["report"])
-        fail(exc.detail, 2)
 
 
 def progress_bar() -> Progress:

@@ -6,7 +6,7 @@ from datetime import date
 
 import typer
 
-from api.cli.output import domain_errors, err, print_json
+from api.cli.output import err, print_json
 from api.cli.users import cli_actor
 from geo.access import as_system
 from geo.audit import service as audit
@@ -26,7 +26,7 @@ def purge(
     today: str | None = typer.Option(None, help="ISO date to compute the cutoff from"),
 ) -> None:
     """Anonymise personal data of people not seen in the last N seasons; aggregates stay."""
-    with domain_errors(), open_session() as session:
+    with open_session() as session:
         result = retention.purge(
             session, cli_actor(), today=date.fromisoformat(today) if today else None,
             seasons=seasons, dry_run=dry_run,
@@ -41,7 +41,7 @@ def purge(
 @app.command("rotate-keys")
 def rotate_keys(dry_run: bool = typer.Option(False, "--dry-run")) -> None:
     """Re-encrypt every value written under an older key with HOUNIAO_ENCRYPTION_KEY_ID."""
-    with domain_errors(), open_session() as session:
+    with open_session() as session:
         as_system(session)
         counts = crypto.rekey_columns(session, dry_run=dry_run)
         if not dry_run:
@@ -56,10 +56,9 @@ def check(
     mobile: str | None = typer.Option(None, help="a mainland mobile number"),
 ) -> None:
     """Validate an ID number (GB 11643 check digit) and/or a mobile number; prints them masked."""
-    with domain_errors():
-        out = {}
-        if id_number:
-            out["id_number"] = masking.mask_id_number(ids.validate_id_number(id_number))
-        if mobile:
-            out["mobile"] = masking.mask_phone(ids.validate_mobile(mobile))
-        print_json({"valid": True, **out})
+    out = {}
+    if id_number:
+        out["id_number"] = masking.mask_id_number(ids.validate_id_number(id_number))
+    if mobile:
+        out["mobile"] = masking.mask_phone(ids.validate_mobile(mobile))
+    print_json({"valid": True, **out})

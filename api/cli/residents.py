@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from api.cli.output import domain_errors, err, fail, print_json, progress_bar
+from api.cli.output import err, fail, print_json, progress_bar
 from geo.access import CHANNEL_LABELS, Principal, as_system
 from geo.db import session_scope
 from geo.residents import excel, imports
@@ -32,7 +32,7 @@ def import_residents(
     created, linked, queued for review or rejected, and why. All or nothing: with a rejected
     row, --commit writes nothing."""
     me = Principal.system(f"cli:{getpass.getuser()}")
-    with domain_errors(), session_scope() as session:
+    with session_scope() as session:
         as_system(session, me.name)
         table = excel.read_table(file.read_bytes(), file.name)
         with progress_bar() as bar:
@@ -42,8 +42,20 @@ def import_residents(
                 skip_rejected=skip_rejected,
                 progress=lambda done: bar.update(task, completed=done),
             )  # fmt: skip
+        report["message"] = _message(report, commit)
         print_json(report)
         counts = ", ".join(f"{k} {v}" for k, v in report["counts"].items())
         if commit and not report["committed"]:
             fail(f"{report['message']} ({counts})", 2)
         err.print(f"{report['message']} ({counts})")
+
+
+def _message(report: dict, commit: bool) -> str:
+    """The report's message in the CLI's words (its flags, not the API's form fields)."""
+    if report["committed"]:
+        return report["message"]
+    if commit:
+        rejected = report["counts"]["rejected"]
+        return (f"nothing imported: {rejected} row(s) rejected; fix them, or add"
+                " --skip-rejected to keep them as rejected reports")
+    return "dry run: nothing written, use --commit"

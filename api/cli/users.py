@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import typer
 
-from api.cli.output import domain_errors, err, print_json
+from api.cli.output import err, print_json
 from geo.access import Principal
 from geo.accounts import apikeys
 from geo.accounts import service as accounts
@@ -42,7 +42,7 @@ def add(
     display_name: str = typer.Option("", help="姓名 / label shown to people"),
 ) -> None:
     """Create an account. Channel accounts get an API key (printed once)."""
-    with domain_errors(), open_session() as session:
+    with open_session() as session:
         created = accounts.create_account(
             session, cli_actor(), name=name, role=role, password=password, cells=cell,
             community=community, street=street, department=department, channel=channel,
@@ -58,14 +58,14 @@ def add(
 @app.command("list")
 def list_users(role: str | None = typer.Option(None)) -> None:
     """All accounts (personal fields masked)."""
-    with domain_errors(), open_session() as session:
+    with open_session() as session:
         print_json([accounts.view(a) for a in accounts.list_accounts(session, role=role)])
 
 
 @app.command("show")
 def show(name: str) -> None:
     """One account with its active API keys (prefixes only)."""
-    with domain_errors(), open_session() as session:
+    with open_session() as session:
         account = accounts.get_account(session, name)
         print_json(accounts.view(account, api_keys=apikeys.active_keys(session, account)))
 
@@ -73,14 +73,14 @@ def show(name: str) -> None:
 @app.command("disable")
 def disable(name: str) -> None:
     """Disable an account: its tokens, sessions and API keys stop working at once."""
-    with domain_errors(), open_session() as session:
+    with open_session() as session:
         accounts.update_account(session, cli_actor(), name, is_active=False)
     err.print(f"{name} is disabled.")
 
 
 @app.command("enable")
 def enable(name: str) -> None:
-    with domain_errors(), open_session() as session:
+    with open_session() as session:
         accounts.update_account(session, cli_actor(), name, is_active=True)
     err.print(f"{name} is enabled.")
 
@@ -96,7 +96,7 @@ def set_role(
     channel: str | None = typer.Option(None),
 ) -> None:
     """Change role and scope (replaces the whole scope; existing tokens stop working)."""
-    with domain_errors(), open_session() as session:
+    with open_session() as session:
         account = accounts.update_account(
             session, cli_actor(), name, role=role, cells=cell or None, community=community,
             street=street, department=department, channel=channel,
@@ -107,7 +107,7 @@ def set_role(
 @app.command("reset-password")
 def reset_password(name: str, password: str | None = typer.Option(None)) -> None:
     """Set a password (default: generate one); every session of the account ends."""
-    with domain_errors(), open_session() as session:
+    with open_session() as session:
         new = accounts.set_password(session, cli_actor(), name, password)
     if password is None:
         shout_secret(f"password of {name}", new)
@@ -116,7 +116,7 @@ def reset_password(name: str, password: str | None = typer.Option(None)) -> None
 @app.command("unlock")
 def unlock(name: str) -> None:
     """Lift a login lockout."""
-    with domain_errors(), open_session() as session:
+    with open_session() as session:
         accounts.unlock(session, cli_actor(), name)
     err.print(f"{name} is unlocked.")
 
@@ -128,7 +128,7 @@ def rotate_key(
     """Issue a new API key for a channel account and retire the old ones."""
     from geo.audit import service as audit
 
-    with domain_errors(), open_session() as session:
+    with open_session() as session:
         account = accounts.get_account(session, name)
         key = apikeys.rotate(session, account, grace=timedelta(hours=grace_hours))
         audit.record(session, cli_actor(), "apikey.rotate", object_type="account",
@@ -141,7 +141,7 @@ def revoke_key(name: str) -> None:
     """Revoke every API key of an account at once."""
     from geo.audit import service as audit
 
-    with domain_errors(), open_session() as session:
+    with open_session() as session:
         account = accounts.get_account(session, name)
         n = apikeys.revoke_all(session, account)
         audit.record(session, cli_actor(), "apikey.revoke", object_type="account",
@@ -168,7 +168,7 @@ def demo() -> None:
     """Create the demo accounts that are missing (one per role) and print their credentials."""
     from geo.accounts.demo import create_demo_accounts
 
-    with domain_errors(), open_session() as session:
+    with open_session() as session:
         created = create_demo_accounts(session)
     print_demo_accounts(created)
     if not created:

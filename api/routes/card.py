@@ -19,7 +19,7 @@ from api.hardening import script_page
 from geo.config import map_settings
 from geo.crs import ACCEPTED, Crs, parse_crs
 from geo.errors import DomainError, InvalidInput, NotFound, OutsideCoverage
-from geo.places.card import service_card
+from geo.places.card import example_point, service_card
 from maps import card as card_page
 
 router = APIRouter(tags=["public service card"])
@@ -84,14 +84,15 @@ def _error_titles(exc: DomainError) -> tuple[str, str, str]:
 @router.get(
     "/card",
     response_class=HTMLResponse,
-    summary="Public service card: a point's grid worker (with WeChat QR) and nearest service area",
+    summary="Public service card: a point's grid worker (QR: their work contact as a vCard) and"
+    " nearest service area",
     responses={404: {"description": "outside the covered area"}, 422: {"description": "bad input"}},
     **public(),
 )
 def get_card(
     session: SessionDep,
-    lon: Annotated[str | None, Query(description="longitude in `crs`", examples=["128.9"])] = None,
-    lat: Annotated[str | None, Query(description="latitude in `crs`", examples=["47.73"])] = None,
+    lon: Annotated[str | None, Query(description="longitude in `crs`", examples=["129.02"])] = None,
+    lat: Annotated[str | None, Query(description="latitude in `crs`", examples=["47.70"])] = None,
     crs: Annotated[str | None, Query(description=f"coordinate system: {ACCEPTED}")] = None,
 ) -> HTMLResponse:
     try:
@@ -100,7 +101,8 @@ def get_card(
     except DomainError as exc:
         status = status_for(exc)
         zh, en, hint = _error_titles(exc)
-        return HTMLResponse(card_page.error_page(status, zh, en, hint, exc.detail), status)
+        page = card_page.error_page(status, zh, en, hint, exc.detail, example_point(session))
+        return HTMLResponse(page, status)
     settings = map_settings()
     html = card_page.card_page(card.as_dict(), settings.basemap, settings.tianditu_key)
     return script_page(html)  # folium's inline scripts, each with this response's nonce

@@ -56,6 +56,7 @@ def discovery(request: Request) -> dict[str, Any]:
         "contact": "伊春市候鸟服务指挥中心 Yichun seasonal residents' service centre (demo)",
         "key_service": "Channel systems (六联同治) get an API key from an administrator: "
         "houniao users add NAME --role channel --channel CHANNEL",
+        "requests_policy": open311.REQUESTS_POLICY,
         "endpoints": [
             {
                 "specification": SPEC,
@@ -208,7 +209,8 @@ def _create(session: Session, me: Principal, form: dict[str, str], request: Requ
     body = [
         {
             "service_request_id": public_id,
-            "service_notice": "48小时内办结 (within 48 hours)",
+            "service_notice": "48小时内办结 (within 48 hours); 凭此编号查询进度 (keep this"
+            " service_request_id: it is how you follow the request)",
             "account_id": None,
         }
     ]

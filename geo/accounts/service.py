@@ -6,6 +6,7 @@ Every change of role, scope, activity or password is a permission change: it bum
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from geo.access import CHANNEL_LABELS, ROLE_LABELS, Channel, Principal, Role
+from geo.access import CHANNEL_LABELS, PUBLIC, ROLE_LABELS, Channel, Principal, Role
 from geo.accounts import apikeys, login, passwords, tokens
 from geo.accounts.models import Account
 from geo.audit import service as audit
@@ -74,15 +75,43 @@ def _check_department(session: Session, code: str) -> None:
             raise InvalidInput(f"department: no department with code {code!r}")
 
 
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{1,63}")  # the table's CHECK name_format
+
+
+def parse_role(role: str) -> Role:
+    """The account role named `role`, or InvalidInput saying which roles exist (and what
+    `public` is: not an account but anyone without one)."""
+    try:
+        return Role(role)
+    except ValueError:
+        pass
+    if role == PUBLIC:
+        raise InvalidInput(
+            "public is not an account role: it is anyone without an account (the spatial core,"
+            " the service card and public case reports need no sign-in);"
+            f" account roles are {', '.join(Role)}"
+        )
+    raise InvalidInput(f"role must be one of {', '.join(Role)}")
+
+
+def check_name(name: str) -> str:
+    """A login name as stored: trimmed, lower-case, 2-64 of a-z 0-9 . _ - (no spaces)."""
+    name = name.strip().lower()
+    if not NAME_PATTERN.fullmatch(name):
+        raise InvalidInput(
+            "login name must be 2 to 64 characters: lower-case letters, digits, '.', '_' or '-'"
+            " (starting with a letter or digit, no spaces); put the person's name in"
+            " --display-name"
+        )
+    return name
+
+
 def scope_columns(
     session: Session, role: str, *, cells: Iterable[str] = (), community: str | None = None,
     street: str | None = None, department: str | None = None, channel: str | None = None,
 ) -> dict[str, Any]:
     """Validated scope columns for a role: the one it needs, set; all others, empty."""
-    try:
-        r = Role(role)
-    except ValueError:
-        raise InvalidInput(f"role must be one of {', '.join(Role)}") from None
+    r = parse_role(role)
     cell_list = sorted(set(cells))
     dept = (department or "").strip() or None
     given: dict[str, Any] = {"cells": cell_list, "community": community, "street": street,
@@ -134,7 +163,7 @@ def create_account(
     street: str | None = None, department: str | None = None, channel: str | None = None,
     phone: str | None = None, id_number: str | None = None, now: datetime | None = None,
 ) -> Created:
-    name = name.strip().lower()
+    name = check_name(name)
     if session.scalar(select(Account.id).where(Account.name == name)) is not None:
         raise Conflict(f"an account named {name} already exists")
     scope = scope_columns(session, role, cells=cells, community=community, street=street,
@@ -170,8 +199,8 @@ def get_account(session: Session, name: str) -> Account:
 
 def list_accounts(session: Session, *, role: str | None = None) -> list[Account]:
     stmt = select(Account).order_by(Account.role, Account.name)
-    if role:
-        stmt = stmt.where(Account.role == role)
+    if role is not None:
+        stmt = stmt.where(Account.role == parse_role(role).value)
     return list(session.scalars(stmt))
 
 

@@ -2,7 +2,9 @@
 
 The CRS comes from the file or from the caller; a file with neither is refused, never guessed.
 A caller-named CRS wins over the file's label, because Chinese data is often GCJ-02 labelled as
-WGS84. GBK shapefiles without a .cpg are detected and re-read as GBK.
+WGS84; either is checked against the coordinates (degrees under a projected label, or metres
+under a lon/lat one, are refused). A file of several layers needs the layer named. GBK
+shapefiles without a .cpg are detected and re-read as GBK.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import shapely
 
 from geo.boundaries.levels import LEVELS, Level, level_of
 from geo.boundaries.releases import StagedBoundary
-from geo.crs import Crs, parse_crs, to_wgs84
+from geo.crs import FILE_ACCEPTED, Crs, check_units, file_crs_label, parse_file_crs, to_wgs84
 from geo.errors import InvalidInput
 
 CODE_COLUMNS = ("code", "编码", "网格编码", "社区编码", "街道编码", "区划代码", "adcode")
@@ -30,12 +32,14 @@ def read_boundaries(
     crs: str | None = None,
     code_col: str | None = None,
     name_col: str | None = None,
+    layer: str | None = None,
 ) -> list[StagedBoundary]:
-    """Rows of `path` as staged boundaries of `level_name`, converted to WGS84."""
+    """Rows of `path` (its `layer`, needed when it has several) as staged boundaries of
+    `level_name`, converted to WGS84."""
     level = level_of(level_name)
     if not path.exists():
         raise InvalidInput(f"no such file: {path}")
-    frame = _read(path)
+    frame = _read(path, layer)
     if len(frame) > MAX_FEATURES:
         raise InvalidInput(
             f"{len(frame)} features is more than the {MAX_FEATURES} one import takes"
@@ -51,14 +55,31 @@ def read_boundaries(
     ]
 
 
-def _read(path: Path) -> gpd.GeoDataFrame:
+def _read(path: Path, layer: str | None) -> gpd.GeoDataFrame:
     try:
-        frame = gpd.read_file(path, engine="pyogrio")
+        layer = _layer(path, layer)
+        frame = gpd.read_file(path, engine="pyogrio", layer=layer)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise InvalidInput(f"cannot read {path.name} as a GIS file: {exc}") from None
     if path.suffix.lower() == ".shp" and not path.with_suffix(".cpg").exists() and _mojibake(frame):
         frame = gpd.read_file(path, engine="pyogrio", encoding="gbk")
     return frame
+
+
+def _layer(path: Path, wanted: str | None) -> str | None:
+    """The layer to read: the one named, or the only one; never a guess among several."""
+    names = [str(name) for name, _ in pyogrio.list_layers(path)]
+    if wanted is not None:
+        if wanted not in names:
+            raise InvalidInput(
+                f"{path.name} has no layer {wanted!r}; its layers: {', '.join(names)}"
+            )
+        return wanted
+    if len(names) > 1:
+        raise InvalidInput(
+            f"{path.name} has {len(names)} layers ({', '.join(names)}); name one with --layer"
+        )
+    return None
 
 
 def _mojibake(frame: gpd.GeoDataFrame) -> bool:
@@ -73,23 +94,12 @@ def _mojibake(frame: gpd.GeoDataFrame) -> bool:
 def _to_wgs84(frame: gpd.GeoDataFrame, crs: str | None, path: Path) -> gpd.GeoDataFrame:
     if crs is None and frame.crs is None:
         raise InvalidInput(
-            f"{path.name} declares no coordinate system; name it with --crs"
-            " (wgs84, cgcs2000, gcj02, bd09 or EPSG:<code>)"
+            f"{path.name} declares no coordinate system; name it with --crs ({FILE_ACCEPTED})"
         )
-    if (
-        crs is not None
-        and crs.upper().startswith("EPSG:")
-        and crs.upper() not in ("EPSG:4326", "EPSG:4490")
-    ):
-        try:
-            return frame.set_crs(crs, allow_override=True).to_crs(4326)
-        except Exception as exc:  # pyproj raises its own CRSError
-            raise InvalidInput(f"unknown coordinate system {crs!r}: {exc}") from None
-    if crs is None:
-        if frame.crs.to_epsg() in (4326, 4490) or frame.crs.equals("OGC:CRS84"):
-            return frame.set_crs(4326, allow_override=True)
-        return frame.to_crs(4326)
-    named = parse_crs(crs)
+    named = parse_file_crs(crs) if crs is not None else file_crs_label(frame.crs)
+    check_units(frame.total_bounds, named, path.name)
+    if not isinstance(named, Crs):
+        return frame.set_crs(named, allow_override=True).to_crs(4326)
     if named in (Crs.gcj02, Crs.bd09):
         frame = frame.copy()
         frame["geometry"] = shapely.transform(

@@ -100,6 +100,9 @@ def _boundary_checks(table: str, digits: int) -> tuple:
         UniqueConstraint("code", "release_low", name=f"uq_{table}_code_release"),
         CheckConstraint(f"code ~ '^[0-9]{{{digits}}}$'", name="code_digits"),
         CheckConstraint("ST_IsValid(geom)", name="geom_valid"),
+        # RFC 7946 ring order (outer rings counter-clockwise, holes clockwise), stored so: every
+        # reader (API, OGC API, GeoPackage, tiles) emits it without a step of its own.
+        CheckConstraint("ST_IsPolygonCCW(geom)", name="geom_ccw"),
         CheckConstraint("release_high IS NULL OR release_high >= release_low", name="release_span"),
         Index(f"ix_{table}_code_span", "code", "release_low", "release_high"),
     )

@@ -105,7 +105,8 @@ def stage(session: Session, rows: Iterable[StagedBoundary]) -> int:
     session.execute(
         text(
             "CREATE TEMP TABLE staged_boundary (level text, row_no int, code text, name text,"
-            " parent_code text, households int, geom geometry(Geometry, 4326)) ON COMMIT DROP"
+            " parent_code text, households int, geom geometry(Geometry, 4326),"
+            " topo geometry(Geometry, 4326)) ON COMMIT DROP"
         )
     )
     params = [
@@ -126,7 +127,7 @@ def stage(session: Session, rows: Iterable[StagedBoundary]) -> int:
         session.execute(
             text(
                 "INSERT INTO staged_boundary VALUES (:level, :row_no, :code, :name, :parent_code,"
-                " :households, ST_SetSRID(ST_GeomFromWKB(:wkb), 4326))"
+                " :households, ST_SetSRID(ST_GeomFromWKB(:wkb), 4326), NULL)"
             ),
             params,
         )
@@ -134,10 +135,12 @@ def stage(session: Session, rows: Iterable[StagedBoundary]) -> int:
 
 
 def _effective(level: Level) -> str:
-    """SQL for the rows of `level` in the release being built (staged + carried forward)."""
+    """SQL for the rows of `level` in the release being built (staged + carried forward), as
+    topology checks see them: a staged row by its `topo` shape (see `_set_topology_shapes`)."""
     parent_col = level.parent_column or "NULL::text"
     return f"""(
-        SELECT row_no, code, parent_code, geom FROM staged_boundary WHERE level = '{level.name}'
+        SELECT row_no, code, parent_code, topo AS geom FROM staged_boundary
+        WHERE level = '{level.name}' AND topo IS NOT NULL
         UNION ALL
         SELECT NULL, t.code, {parent_col}, t.geom FROM {level.table} t
         JOIN boundary_release r ON r.status = 'active'
@@ -203,9 +206,28 @@ def _validate_level(session: Session, level: Level) -> list[Problem]:
         **lv,
     ):
         problems.append(Problem("duplicate_code", code, f"code appears in rows {rows}", rows[0]))
-    if problems or level.parent is None:
-        return problems  # topology checks need valid, well-coded rows
-    return _validate_topology(session, level)
+    _set_topology_shapes(session, level, pattern)
+    if level.parent is None:
+        return problems
+    return problems + _validate_topology(session, level)
+
+
+def _set_topology_shapes(session: Session, level: Level, pattern: str) -> None:
+    """The shape each staged row has in the topology checks, so one pass reports every problem
+    of a file: an invalid polygon by its repaired area (ST_MakeValid), a row without a
+    well-formed code or without any area not at all (it cannot be placed in its parent)."""
+    session.execute(
+        text(
+            "UPDATE staged_boundary SET topo = ST_CollectionExtract(CASE"
+            "  WHEN ST_IsValid(geom) THEN geom ELSE ST_MakeValid(geom) END, 3)"
+            " WHERE level = :lv AND geom IS NOT NULL AND code ~ :pattern"
+        ),
+        {"lv": level.name, "pattern": pattern},
+    )
+    session.execute(
+        text("UPDATE staged_boundary SET topo = NULL WHERE level = :lv AND ST_IsEmpty(topo)"),
+        {"lv": level.name},
+    )
 
 
 def _validate_topology(session: Session, level: Level) -> list[Problem]:
@@ -216,6 +238,7 @@ def _validate_topology(session: Session, level: Level) -> list[Problem]:
     for row_no, code, parent_code in _query(
         session,
         f"SELECT s.row_no, s.code, s.parent_code FROM staged_boundary s WHERE s.level = :lv"
+        f" AND s.code ~ '^[0-9]{{{level.code_digits}}}$'"
         f" AND (s.parent_code IS DISTINCT FROM left(s.code, {digits})"
         f"  OR NOT EXISTS (SELECT 1 FROM {parents} p WHERE p.code = s.parent_code))",
         lv=level.name,
@@ -229,13 +252,11 @@ def _validate_topology(session: Session, level: Level) -> list[Problem]:
                 row_no,
             )
         )
-    if problems:
-        return problems
     for row_no, code, area in _query(
         session,
-        f"SELECT s.row_no, s.code, ST_Area(ST_Difference(s.geom, p.geom)::geography)"
+        f"SELECT s.row_no, s.code, ST_Area(ST_Difference(s.topo, p.geom)::geography)"
         f" FROM staged_boundary s JOIN {parents} p ON p.code = s.parent_code"
-        f" WHERE s.level = :lv AND NOT ST_CoveredBy(s.geom, p.geom)",
+        f" WHERE s.level = :lv AND s.topo IS NOT NULL AND NOT ST_CoveredBy(s.topo, p.geom)",
         lv=level.name,
     ):
         if area > AREA_TOLERANCE_M2:
@@ -314,12 +335,14 @@ def write_release(
         extra_vals = ", parent_code" if lv.parent_column else ""
         if lv.name == "grid":
             extra_cols, extra_vals = extra_cols + ", households", extra_vals + ", households"
-        multi = "ST_Multi(geom)" if lv.name != "grid" else "geom"
+        # Outer rings counter-clockwise (RFC 7946; the tables CHECK it): GEOS unions and many
+        # files (Shapefiles) wind them clockwise.
+        shape = "ST_Multi(geom)" if lv.name != "grid" else "geom"
         session.execute(
             text(
                 f"INSERT INTO {lv.table} (code, name, release_low{extra_cols}, geom)"
-                f" SELECT code, name, :rid{extra_vals}, {multi} FROM staged_boundary"
-                f" WHERE level = :lv ORDER BY code"
+                f" SELECT code, name, :rid{extra_vals}, ST_ForcePolygonCCW({shape})"
+                f" FROM staged_boundary WHERE level = :lv ORDER BY code"
             ),
             {"rid": release_id, "lv": lv.name},
         )

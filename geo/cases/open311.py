@@ -7,8 +7,8 @@
   `status_notes` (status, tier, clock, duplicate link), in Chinese with the English term.
 - lat/long are WGS84; datetimes are ISO 8601 in Yichun local time (+08:00).
 - Anonymous callers follow requests by id only (the id is the credential): a listing without
-  `service_request_id` returns the requests in the caller's scope, which for the public is none
-  (cases hold personal data).
+  `service_request_id` lists the requests in the caller's scope, and the public has none, so it
+  is refused with `REQUESTS_POLICY` (also in discovery.json and the README).
 """
 
 from __future__ import annotations
@@ -32,6 +32,19 @@ MAX_REQUESTS = 1000
 DEFAULT_WINDOW = timedelta(days=90)
 c = Case.__table__.c
 cat = CaseCategory.__table__.c
+
+
+# Which requests are public, and in what detail: said in discovery.json, the README, and to an
+# anonymous caller who asks for a list.
+REQUESTS_POLICY = (
+    "Service requests hold personal data, so no list of them is public. A reporter follows"
+    " their own requests with the service_request_id returned when filing (unguessable: holding"
+    " it is the proof): GET requests/{id}.json, or requests.json?service_request_id=ID1,ID2."
+    " That view shows status, status notes, service, description, address, location and dates,"
+    " never the reporter's name or phone. Channel systems list the requests they filed with"
+    " their api_key; staff list the cases of their scope with a bearer token."
+    " 诉求含个人信息，不公开列表：上报人凭上报时返回的编号查询自己的诉求。"
+)
 
 
 def local_iso(value: datetime | None) -> str | None:
@@ -201,6 +214,8 @@ def list_requests(
             allow_public_ids(session, ids)
         else:
             conditions.append(case_filter(principal))
+    elif principal.role == PUBLIC:
+        raise InvalidInput(f"service_request_id is required without an api_key: {REQUESTS_POLICY}")
     elif not sees_cases(principal):
         return []
     else:

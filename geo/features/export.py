@@ -19,7 +19,7 @@ from sqlalchemy import LargeBinary, func
 from sqlalchemy.orm import Session
 
 from geo.boundaries.releases import resolve_release
-from geo.errors import NotFound
+from geo.errors import InvalidInput, NotFound
 from geo.features import registry
 from geo.features.registry import Viewer
 from geo.features.source import source_query
@@ -65,6 +65,16 @@ def collection_frame(
     return gdf, query.release
 
 
+def _check_target(path: Path) -> None:
+    """Refuse, before anything is written, a path GDAL would fail on halfway or misname."""
+    if path.suffix.lower() != ".gpkg":
+        raise InvalidInput(f"{path.name}: a GeoPackage file name ends in .gpkg")
+    if not path.parent.is_dir():
+        raise InvalidInput(f"folder {path.parent} does not exist; create it first")
+    if path.is_dir():
+        raise InvalidInput(f"{path} is a folder; name a .gpkg file")
+
+
 def write_geopackage(
     session: Session,
     path: Path | str,
@@ -80,6 +90,7 @@ def write_geopackage(
     """
     collections = [registry.get(cid, viewer) for cid in collection_ids]
     path = Path(path)
+    _check_target(path)
     path.unlink(missing_ok=True)
     written: dict[str, int] = {}
     now = datetime.now(UTC).isoformat(timespec="seconds")

@@ -10,10 +10,12 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo import locate as locating
 from geo.boundaries import queries
+from geo.boundaries.releases import active_release_id
 from geo.crs import Crs
 from geo.places import service as places
 from geo.places.catalogue import SERVICE_CATALOGUE
@@ -78,3 +80,19 @@ def service_card(session: Session, lon: float, lat: float, crs: Crs = Crs.wgs84)
         grid_workers=list(where.grid_workers),
         service_area=area,
     )
+
+
+_EXAMPLE = text(
+    "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM grid_cell"
+    " WHERE release_low <= :rid AND release_high >= :rid ORDER BY code LIMIT 1) AS first_cell"
+)
+
+
+def example_point(session: Session) -> tuple[float, float] | None:
+    """A WGS84 point inside the first cell of the active release, for usage examples (so the
+    example always answers with a card); None before any release is loaded."""
+    rid = active_release_id(session)
+    if rid is None:
+        return None
+    row = session.execute(_EXAMPLE, {"rid": rid}).first()
+    return (float(row[0]), float(row[1])) if row else None

@@ -1,8 +1,9 @@
 """Reading resident lists from Excel (.xlsx) and CSV files with Chinese headers.
 
 Headers (each with the variants offices write): 姓名, 性别, 身份证号, 手机号, 出生年份 or
-年龄, 来源地, 职业, 地址, 经度, 纬度, 坐标系, 入住日期, 预计离开日期, 离开日期, 住房类型,
-同住人数, 备注. The header row may sit below a title row. Unknown columns are listed and
+年龄 (or one column 出生年份/年龄 holding either: a four-digit year is a year, else an age),
+来源地, 职业, 地址, 经度, 纬度, 坐标系, 入住日期, 预计离开日期, 离开日期, 住房类型, 同住人数,
+备注. The header row may sit below a title row. Unknown columns are listed and
 ignored; a file with neither 姓名 nor 身份证号 is refused.
 
 Files are read within limits: an .xlsx whose parts unpack to far more than the file's size (a
@@ -45,6 +46,8 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "phone": ("手机号", "手机号码", "联系电话", "电话", "手机", "联系方式"),
     "birth_year": ("出生年份", "出生年", "出生年月", "出生日期"),
     "age": ("年龄",),
+    # One column holding a year or an age, as the CLI's --help prints it.
+    "birth_year_or_age": ("出生年份/年龄", "出生年份或年龄", "年龄/出生年份", "出生年/年龄"),
     "origin": ("来源地", "来源城市", "来源省市", "户籍地", "常住地"),
     "occupation": ("职业", "原职业", "退休前职业"),
     "address": ("地址", "居住地址", "在伊住址", "现住址", "住址", "暂住地址"),
@@ -209,7 +212,7 @@ def _table(filename: str, rows: list[tuple[int, list[Any]]], max_rows: int = MAX
         if sum(header_field(c) is not None for c in row) >= 2:
             header_at = k
             break
-    if header_at is None:
+    if header_at is None:  # rows are not listed: without a header they may be personal data
         raise InvalidInput(
             f"{filename}: no header row found in the first {HEADER_SEARCH} rows"
             " (expected 姓名, 身份证号, 手机号, 地址, ...)"
@@ -227,7 +230,10 @@ def _table(filename: str, rows: list[tuple[int, list[Any]]], max_rows: int = MAX
         else:
             fields[i] = f
     if not {"name", "id_number"} & set(fields.values()):
-        raise InvalidInput(f"{filename}: needs a 姓名 or 身份证号 column")
+        raise InvalidInput(
+            f"{filename}: needs a 姓名 or 身份证号 column; the columns found are"
+            f" {_listing(headers)}"
+        )
     table = Table(filename, headers, fields, ignored)
     body = rows[header_at + 1 :]
     if len(body) > max_rows:
@@ -238,6 +244,13 @@ def _table(filename: str, rows: list[tuple[int, list[Any]]], max_rows: int = MAX
             continue
         table.items.append(_item(number, row, headers, fields, field_of))
     return table
+
+
+def _listing(headers: list[str], limit: int = 30) -> str:
+    """Headers for a message: the first `limit`, blank ones left out, 40 characters at most."""
+    shown = [h[:40] for h in headers if h][:limit]
+    more = len([h for h in headers if h]) - len(shown)
+    return (", ".join(shown) or "(none)") + (f" and {more} more" if more > 0 else "")
 
 
 def _item(
@@ -263,7 +276,11 @@ def _item(
                 )
                 continue
             cell = str(int(cell)) if float(cell).is_integer() else str(cell)
-        values[f] = _value(f, cell)
+        if f == "birth_year_or_age":
+            value = _value("birth_year", cell)  # an int when a year was found, else the text
+            values["birth_year" if isinstance(value, int) else "age"] = value
+        else:
+            values[f] = _value(f, cell)
     return Item(fields=values, as_received=as_received, field_of=field_of, row_number=number,
                 problems=problems)  # fmt: skip
 

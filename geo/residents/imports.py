@@ -10,6 +10,7 @@ as received, and import the rest).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -19,6 +20,7 @@ from geo.access import SYSTEM, Principal
 from geo.residents import records, submissions
 from geo.residents.excel import Table
 from geo.residents.intake import Intake, Progress, Submission
+from geo.residents.reports import ReportOutcome
 from geo.residents.routing import holds
 
 
@@ -94,5 +96,23 @@ def run_import(
         "batch_id": batch_id if keep else None,
         "message": message,
         "counts": {k: counts.get(k, 0) for k in submissions.DECISIONS},
-        "rows": [o.as_dict(visible) for o in outcomes],
+        "rows": [o.as_dict(visible) for o in outcomes] if keep else _unwritten(outcomes, visible),
     }
+
+
+def _unwritten(
+    outcomes: list[ReportOutcome], visible: Callable[[int], bool] | None
+) -> list[dict[str, Any]]:
+    """Rows of an import that was rolled back: no report id, and no id of a resident this file
+    would have created (a row linking to one names that row instead); existing residents keep
+    theirs (the row would link to them)."""
+    created = {o.resident_id: o.row_number for o in outcomes if o.decision == "new"}
+    rows = []
+    for o in outcomes:
+        row = {**o.as_dict(visible), "report_id": None}
+        if o.resident_id in created:
+            row["resident_id"] = None
+            if o.decision != "new":
+                row["same_person_as_row"] = created[o.resident_id]
+        rows.append(row)
+    return rows

@@ -43,13 +43,6 @@ _HOUSING_ALIASES = {
     "亲友": HousingType.relatives, "亲属": HousingType.relatives, "投亲": HousingType.relatives,
 }  # fmt: skip
 # How people name coordinate systems in Chinese files: the app or vendor names its datum.
-CRS_ALIASES = {
-    "高德": "gcj02", "腾讯": "gcj02", "微信": "gcj02", "火星坐标": "gcj02", "国测局": "gcj02",
-    "百度": "bd09", "gps": "wgs84", "北斗": "cgcs2000", "国家2000": "cgcs2000",
-    "2000坐标系": "cgcs2000",
-}  # fmt: skip
-
-
 class ReportIn(StrictModel):
     """One report from a channel. Every field is optional; what is given is checked."""
 
@@ -108,11 +101,10 @@ def parse_channel(value: str) -> Channel:
 
 
 def parse_crs_name(value: str | None) -> Crs | None:
-    """A crs as written in a file or request; None when not given."""
+    """A crs as written in a file or request (Chinese names too); None when not given."""
     if value is None or not str(value).strip():
         return None
-    text = str(value).strip()
-    return parse_crs(CRS_ALIASES.get(text.lower(), CRS_ALIASES.get(text, text)))
+    return parse_crs(str(value))
 
 
 @dataclass

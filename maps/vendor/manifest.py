@@ -129,6 +129,23 @@ BUNDLES: tuple[Bundle, ...] = (
         ("Control.FullScreen.js", "Control.FullScreen.css", "icon-fullscreen.svg", "LICENSE"),
         note="3.0.0 ships no minified script; the CDN's .min.js maps to Control.FullScreen.js.",
     ),
+    # The API docs at /docs (Swagger UI) and /redoc (ReDoc): api/routes/docs.py links them.
+    Bundle(
+        "swagger-ui-dist",
+        "Apache-2.0",
+        "swagger-ui-dist@5.35.0",
+        ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "LICENSE", "NOTICE"),
+    ),
+    Bundle(
+        "redoc",
+        "MIT",
+        "redoc@2.5.4",
+        ("LICENSE",),
+        derived=("redoc_offline",),
+        note="bundles/redoc.standalone.js is the package's file with the one thing it fetches "
+        "from another host, the Redocly logo of the side menu "
+        "(https://cdn.redoc.ly/redoc/logo-mini.svg), replaced by an empty inline image.",
+    ),
 )
 
 # CDN URL exactly as folium / branca write it -> path under the vendor root.

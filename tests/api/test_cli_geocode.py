@@ -10,6 +10,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import pytest
 import shapely
 from sqlalchemy import text
@@ -66,13 +67,17 @@ def test_csv_with_gcj02_coordinates(run, session, inside, tmp_path) -> None:
     result = run(src, dst, "--lon-col", "x", "--lat-col", "y", "--crs", "gcj02", "--chunk-size", "5")
     assert result.returncode == 0, result.stderr
     out = pd.read_csv(dst, dtype=str, keep_default_na=False)
-    assert list(out.columns) == ["id", "x", "y", *CELL_COLUMNS]
+    assert list(out.columns) == ["id", "x", "y", *CELL_COLUMNS, "reason"]
     assert out["id"].tolist()[:3] == ["000", "001", "002"]  # text kept as text
     want = [located(session, x, y, Crs.gcj02) for x, y in zip(glon, glat, strict=True)]
     assert out["cell_code"].tolist() == [*want, "", "", "", ""]
     assert all(len(c) == 15 for c in want)
     assert (out["community_code"].iloc[:8] == out["cell_code"].iloc[:8].str[:12]).all()
     assert (out["district_name"].iloc[:8] != "").all()
+    assert out["reason"].tolist() == [""] * 8 + [
+        "no coordinates", "coordinates are not finite numbers",
+        "coordinates are not finite numbers", locating.OUTSIDE_COVERAGE,
+    ]
     assert "12 rows: 8 in a grid cell, 1 outside the covered area, 3 without valid" in " ".join(
         result.stderr.split()
     )
@@ -89,12 +94,15 @@ def test_geopackage_points(run, session, inside, tmp_path, suffix) -> None:
     assert result.returncode == 0, result.stderr
     if suffix == ".gpkg":
         out = gpd.read_file(dst)
-        assert list(out.columns) == ["name", *CELL_COLUMNS, "geometry"]
+        assert list(out.columns) == ["name", *CELL_COLUMNS, "reason", "geometry"]
     else:  # the geometry as WKT, where it was
         out = pd.read_csv(dst, dtype=str)
-        assert list(out.columns) == ["name", "geometry", *CELL_COLUMNS]
+        assert list(out.columns) == ["name", "geometry", *CELL_COLUMNS, "reason"]
     want = [located(session, x, y) for x, y in inside]
     assert out["cell_code"].fillna("").tolist() == [*want, "", ""]
+    assert out["reason"].fillna("").tolist() == [""] * len(want) + [
+        locating.OUTSIDE_COVERAGE, "no coordinates"
+    ]
     if suffix == ".gpkg":
         assert out.geometry.iloc[0].equals(points[0])
 
@@ -139,3 +147,73 @@ def test_unreadable_input_exits_nonzero(run, tmp_path, name, content) -> None:
     result = run(src, tmp_path / "out.csv")
     assert result.returncode != 0
     assert "cannot read" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_outside_points_say_why_instead_of_a_perfect_match(run, inside, tmp_path) -> None:
+    """A point outside coverage is not match=coordinates/1.0 with empty cells: its reason says
+    so, a swapped pair says swap (as the API does), and the address is tried instead."""
+    lon, lat = inside[0]
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    pd.DataFrame(
+        {"lon": [str(lon), "100.0", str(lat), str(lat)], "lat": [str(lat), "30.0", str(lon), str(lon)],
+         "address": ["", "", "", "no such place"]}
+    ).to_csv(src, index=False)
+    result = run(src, dst, "--address-col", "address")
+    assert result.returncode == 0, result.stderr
+    out = pd.read_csv(dst, dtype=str, keep_default_na=False)
+    assert list(out.columns)[-3:] == ["match", "match_score", "reason"]
+    assert out["match"].tolist() == ["coordinates", "none", "none", "none"]
+    assert out["match_score"].astype(float).tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert out["reason"].iloc[0] == ""
+    assert out["reason"].iloc[1] == locating.OUTSIDE_COVERAGE
+    assert locating.LOOKS_SWAPPED in out["reason"].iloc[2]
+    assert locating.LOOKS_SWAPPED in out["reason"].iloc[3] and "by address: " in out["reason"].iloc[3]
+    assert (out["cell_code"].iloc[1:] == "").all()
+
+
+def test_ambiguous_compound_reason_names_its_districts(run, session, tmp_path) -> None:
+    compound, districts = session.execute(text(
+        "SELECT a.compound, array_agg(DISTINCT d.name) FROM address_point a"
+        " JOIN district d ON d.code = a.district_code GROUP BY a.compound"
+        " HAVING count(DISTINCT a.district_code) > 1 ORDER BY a.compound LIMIT 1"
+    )).one()
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    pd.DataFrame({"lon": [""], "lat": [""], "address": [f"{compound}3号楼"]}).to_csv(src, index=False)
+    result = run(src, dst, "--address-col", "address")
+    assert result.returncode == 0, result.stderr
+    out = pd.read_csv(dst, dtype=str, keep_default_na=False)
+    assert out["match"].iloc[0] == "none" and out["cell_code"].iloc[0] == ""
+    reason = out["reason"].iloc[0]
+    assert "give the district" in reason and all(name in reason for name in districts)
+
+
+def test_geopackage_output_keeps_numbers_numeric(run, inside, tmp_path) -> None:
+    src, dst = tmp_path / "in.csv", tmp_path / "out.gpkg"
+    pd.DataFrame({
+        "code": ["007", "012"], "count": ["3", ""], "weight": ["1.5", "2"],
+        "lon": [str(inside[0, 0]), "abc"], "lat": [str(inside[0, 1]), "47.7"],
+    }).to_csv(src, index=False)
+    result = run(src, dst)
+    assert result.returncode == 0, result.stderr
+    info = pyogrio.read_info(dst)
+    types = dict(zip(info["fields"], info["dtypes"], strict=True))
+    assert types["code"] == "object"  # leading zeros: a code, kept as text
+    assert (types["count"], types["weight"]) == ("int64", "float64")
+    assert (types["lon"], types["lat"]) == ("float64", "float64")
+    out = gpd.read_file(dst)
+    assert out["code"].tolist() == ["007", "012"]
+    assert out["lon"].iloc[0] == pytest.approx(inside[0, 0]) and pd.isna(out["lon"].iloc[1])
+    assert out["reason"].iloc[1] == "coordinates are not finite numbers"
+
+
+def test_non_utf8_input_names_the_encoding_option(run, inside, tmp_path) -> None:
+    src = tmp_path / "gbk.csv"
+    src.write_bytes(f"lon,lat,名称\n{inside[0, 0]},{inside[0, 1]},王家\n".encode("gb18030"))
+    refused = run(src, tmp_path / "out.csv")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "--encoding" in refused.stderr and "gb18030" in refused.stderr
+    assert not (tmp_path / "out.csv").exists()
+    ok = run(src, tmp_path / "out.csv", "--encoding", "gb18030")
+    assert ok.returncode == 0, ok.stderr
+    out = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    assert out["名称"].iloc[0] == "王家" and len(out["cell_code"].iloc[0]) == 15

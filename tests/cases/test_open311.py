@@ -18,7 +18,7 @@ class GeoReportClient:
 
     def __init__(self, http: Any, discovery_url: str) -> None:
         self.http = http
-        doc = http.get(discovery_url).json()
+        doc = self.discovery = http.get(discovery_url).json()
         (endpoint,) = [e for e in doc["endpoints"] if "GeoReport_v2" in e["specification"]]
         assert "application/json" in endpoint["formats"]
         self.base = endpoint["url"].replace("http://testserver", "")
@@ -50,6 +50,14 @@ def _error(response: Any, status: int) -> str:
     assert isinstance(body, list) and set(body[0]) == {"code", "description"}
     assert body[0]["code"] == status
     return body[0]["description"]
+
+
+def test_discovery_states_which_requests_are_public_and_in_what_detail(client311):
+    from geo.cases.open311 import REQUESTS_POLICY
+
+    policy = client311.discovery["requests_policy"]
+    assert policy == REQUESTS_POLICY
+    assert "requests.json?service_request_id=" in policy and "never the reporter's name" in policy
 
 
 def test_services_and_definitions(client311):
@@ -102,8 +110,10 @@ def test_file_and_follow_a_request_until_closed(session, client311, callers, ins
     listed = client311.get_requests(service_request_id=f"{rid},HNNOTTHERE00").json()
     assert [r["service_request_id"] for r in listed] == [rid]
     assert client311.get_requests(service_request_id=rid, status="open").json() == []
-    # anonymous callers cannot list other people's requests
-    assert client311.get_requests().json() == []
+    # anonymous callers cannot list other people's requests, and are told why and what they can do
+    refusal = _error(client311.get_requests(), 400)
+    assert "no list of them is public" in refusal and "service_request_id" in refusal
+    assert "keep this service_request_id" in receipt["service_notice"]
 
 
 def test_a_duplicate_follows_its_primary(session, client311, callers, inside):

@@ -59,3 +59,16 @@ def test_unknown_crs_lists_accepted_values():
 def test_bad_points_are_refused(lon, lat, message):
     with pytest.raises(InvalidInput, match=message):
         point_to_wgs84(lon, lat, Crs.wgs84)
+
+
+def test_every_point_parser_lists_and_takes_epsg_4326_and_4490():
+    from geo.crs import ACCEPTED
+    from geo.residents.records import parse_crs_name
+
+    assert "EPSG:4326 is wgs84" in ACCEPTED and "EPSG:4490 is cgcs2000" in ACCEPTED
+    for parse in (parse_crs, parse_crs_name):
+        assert parse("EPSG:4326") == Crs.wgs84 and parse("epsg:4490") == Crs.cgcs2000
+        assert parse("高德") == Crs.gcj02  # the Chinese names of the intake hold everywhere
+        with pytest.raises(InvalidInput, match="not a lon/lat system") as caught:
+            parse("EPSG:3857")
+        assert ACCEPTED in caught.value.detail

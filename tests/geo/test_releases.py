@@ -164,3 +164,56 @@ def test_in_release_selects_the_rows_of_that_release(session):
         select(func.count()).select_from(GridCell).where(GridCell.in_release(rid))
     ).scalar_one()
     assert sql == orm == expected > 0
+
+
+def test_one_pass_reports_every_problem_of_a_file(session, cells, tmp_path):
+    """An invalid row no longer hides the overlaps, gaps and outside-parent rows of the others."""
+    frame = cells.copy()
+    x0, y0, x1, y1 = frame.geometry[2].bounds
+    frame.loc[2, "geometry"] = shapely.Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1), (x0, y0)])
+    frame.loc[0, "geometry"] = affinity.translate(frame.geometry[0], xoff=0.001)  # ~75 m east
+    frame.loc[5, "code"] = "12345"
+    report = _validate(session, _write(frame, tmp_path / "many.geojson"))
+    kinds = {p.problem for p in report.problems}
+    assert {"invalid_geometry", "bad_code", "overlap", "gap", "outside_parent"} <= kinds, kinds
+    moved_code = cells.code[0]
+    assert any(p.problem == "overlap" and moved_code in (p.code, p.detail) for p in report.problems)
+    assert next(p for p in report.problems if p.problem == "invalid_geometry").row == 3
+
+
+def test_a_multi_layer_geopackage_needs_its_layer_named(cells, tmp_path):
+    path = tmp_path / "two.gpkg"
+    _write(cells, path, layer="cells")
+    _write(cells.head(2), path, layer="draft")
+    with pytest.raises(InvalidInput, match=r"2 layers \(cells, draft\); name one with --layer"):
+        importing.read_boundaries(path, "grid")
+    assert len(importing.read_boundaries(path, "grid", layer="cells")) == len(cells)
+    assert len(importing.read_boundaries(path, "grid", layer="draft")) == 2
+    with pytest.raises(InvalidInput, match="no layer 'other'; its layers: cells, draft"):
+        importing.read_boundaries(path, "grid", layer="other")
+
+
+def test_one_crs_rule_for_files(session, cells, tmp_path):
+    """Named lon/lat systems (EPSG:4326/4490 included) or a projected EPSG code; a label that
+    contradicts the coordinates (degrees as EPSG:3857, metres as lon/lat) is refused."""
+    plain = _write(cells, tmp_path / "plain.geojson")
+    for name in ("wgs84", "EPSG:4326", "cgcs2000", "EPSG:4490", "epsg4490", "北斗"):
+        assert _validate(session, plain, crs=name).ok, name
+    with pytest.raises(InvalidInput, match="are degrees, but EPSG:3857"):
+        importing.read_boundaries(plain, "grid", crs="EPSG:3857")
+    mercator = _write(cells.to_crs(3857), tmp_path / "mercator.gpkg")
+    assert _validate(session, mercator).ok  # the file's own projected label, converted by PROJ
+    assert _validate(session, mercator, crs="EPSG:3857").ok
+    with pytest.raises(InvalidInput, match="are not degrees, but wgs84 is lon/lat"):
+        importing.read_boundaries(mercator, "grid", crs="wgs84")
+    mislabelled = _write(cells.to_crs(4552).set_crs(4326, allow_override=True),
+                         tmp_path / "mislabelled.gpkg")
+    with pytest.raises(InvalidInput, match="are not degrees"):
+        importing.read_boundaries(mislabelled, "grid")
+    assert _validate(session, mislabelled, crs="EPSG:4552").ok
+    for bad, fragment in (("web", "unknown crs 'web'"), ("EPSG:4214", "Beijing 1954"),
+                          ("EPSG:99999", "no EPSG:99999")):
+        with pytest.raises(InvalidInput, match=fragment) as caught:
+            importing.read_boundaries(plain, "grid", crs=bad)
+        assert "EPSG:4326 is wgs84, EPSG:4490 is cgcs2000" in caught.value.detail
+        assert "EPSG:<code> of a projected system" in caught.value.detail

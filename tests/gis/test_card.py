@@ -9,8 +9,9 @@ import qrcode
 import qrcode.constants
 from sqlalchemy import text
 
+from geo.boundaries import queries
 from geo.crs import Crs, from_wgs84
-from maps.card import distance_text, qr_svg, wechat_payload
+from maps.card import distance_text, qr_svg, worker_vcard
 from tests.gis.conftest import CELL
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -34,6 +35,14 @@ def worker(session) -> dict:
 
 
 @pytest.fixture
+def cell(session) -> dict:
+    """CELL's properties as the card shows them (names of its community, street, district)."""
+    props = queries.cell(session, CELL, None)
+    props.pop("geometry")
+    return props
+
+
+@pytest.fixture
 def nearest(session, inside) -> dict:
     row = (
         session.execute(
@@ -51,7 +60,7 @@ def nearest(session, inside) -> dict:
     return dict(row)
 
 
-def test_card_shows_worker_qr_and_nearest_service_area(client, inside, worker, nearest):
+def test_card_shows_worker_qr_and_nearest_service_area(client, inside, worker, cell, nearest):
     r = client.get("/card", params={"lon": inside[0], "lat": inside[1]})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     html = r.text
@@ -59,7 +68,9 @@ def test_card_shows_worker_qr_and_nearest_service_area(client, inside, worker, n
     assert CELL in html and "网格" in html
     assert worker["name"] in html and f'href="tel:{worker["work_phone"]}"' in html
     assert nearest["name"] in html and distance_text(nearest["d"]) in html
-    assert qr_svg(wechat_payload(worker["wechat_id"])) in html
+    assert qr_svg(worker_vcard(worker, cell), size_px=160) in html
+    assert f'<b class="hn-wechat">{worker["wechat_id"]}</b>' in html and "weixin://" not in html
+    assert "保存网格员的工作联系方式" in html  # the card says what the code holds
     # Labels of the map in Chinese: the point, the cell, the service area.
     assert "您的位置" in html and f"候鸟服务区：{nearest['name']}" in html
 
@@ -73,9 +84,16 @@ def test_card_page_fetches_nothing_from_outside(client, inside):
         assert client.get(url).status_code == 200, url
 
 
-def test_qr_code_encodes_the_wechat_payload(worker):
-    payload = wechat_payload(worker["wechat_id"])
-    assert payload == f"weixin://contacts/profile/{worker['wechat_id']}"
+def test_qr_code_encodes_the_work_contact_as_a_vcard(worker, cell):
+    """What a phone can act on (save a contact, call), not a weixin:// URL WeChat ignores."""
+    payload = worker_vcard(worker, cell)
+    lines = payload.split("\r\n")
+    assert lines[:2] == ["BEGIN:VCARD", "VERSION:3.0"] and lines[-2:] == ["END:VCARD", ""]
+    assert f"FN:{worker['name']}" in lines
+    assert f"TEL;TYPE=WORK,VOICE:{worker['work_phone']}" in lines
+    assert f"TITLE:网格员 {cell['name']}" in lines
+    assert f"ORG:{cell['district_name']}{cell['street_name']};{cell['community_name']}" in lines
+    assert any(line.startswith("NOTE:") and worker["wechat_id"] in line for line in lines)
     svg = qr_svg(payload)
     n = int(re.search(r'viewBox="0 0 (\d+) \1"', svg).group(1))
     drawn = [[False] * n for _ in range(n)]
@@ -113,6 +131,15 @@ def test_bad_input_renders_a_bilingual_error_page(client, params, status, fragme
     for fragment in fragments:
         assert fragment in r.text
     assert "<script" not in r.text and "http" not in r.text.replace(f"HTTP {status}", "")
+
+
+def test_the_error_pages_usage_example_is_inside_coverage(client, session):
+    """The example comes from the active release, so following it gives a card, not a 404."""
+    for params in ({"lon": "116.39", "lat": "39.91"}, {"lat": "47.7"}):
+        page = client.get("/card", params=params).text
+        example = re.search(r'<a href="(/card\?lon=[^"]+)">', page).group(1).replace("&amp;", "&")
+        card = client.get(example)
+        assert card.status_code == 200 and "您的网格员" in card.text, example
 
 
 def test_distance_text():

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
+import zxingcpp
+from PIL import Image
 from sqlalchemy.orm import Session
 
 from api.app import create_app
@@ -37,3 +41,10 @@ def test_card_map_draws_offline(base_url, inside):
         assert p.blocked == [] and p.failed == [] and p.errors == []
         assert [m for m in p.console_errors if "Content Security Policy" in m] == []
         p.screenshot("service_card")
+        # What a phone's camera reads from the screen: the grid worker's vCard.
+        shot = p.page.locator(".hn-qr svg").screenshot()
+        (code,) = zxingcpp.read_barcodes(np.asarray(Image.open(io.BytesIO(shot)).convert("L")))
+        assert code.text.startswith("BEGIN:VCARD\r\nVERSION:3.0\r\n")
+        name = p.page.locator(".hn-worker .hn-name").first.inner_text()
+        phone = p.page.locator(".hn-worker a.hn-tel").first.inner_text()
+        assert f"FN:{name}\r\n" in code.text and f"VOICE:{phone}\r\n" in code.text

@@ -117,10 +117,40 @@ def test_csv_in_gbk_and_utf8_with_bom(here):
 def test_files_that_cannot_be_read_say_why():
     with pytest.raises(Exception, match="no header row"):
         excel.read_table(b"a,b\n1,2\n", "x.csv")
-    with pytest.raises(Exception, match="姓名 or 身份证号"):
-        excel.read_table("手机号,地址\n1,2\n".encode(), "x.csv")
+    with pytest.raises(Exception, match="姓名 or 身份证号") as caught:
+        excel.read_table("手机号,地址,血型\n1,2,3\n".encode(), "x.csv")
+    assert "the columns found are 手机号, 地址, 血型" in str(caught.value)
     with pytest.raises(Exception, match=".xls"):
         excel.read_table(b"", "old.xls")
+
+
+def test_the_year_or_age_header_printed_by_help_is_honoured(here):
+    """`houniao import residents --help` prints 出生年份/年龄: one column, a year or an age."""
+    text = "姓名,出生年份/年龄,地址\n王建国,1955,{a}\n李秀英,68,{a}\n张三,1950年3月,{a}\n".format(
+        a=here["address"]
+    )
+    table = excel.read_table(text.encode(), "list.csv")
+    assert table.fields == {0: "name", 1: "birth_year_or_age", 2: "address"}
+    years = [(i.fields.get("birth_year"), i.fields.get("age")) for i in table.items]
+    assert years == [(1955, None), (None, "68"), (1950, None)]
+
+
+def test_a_dry_run_names_no_row_or_resident_that_does_not_exist(session, here):
+    """Report ids and ids of residents the file would create are rolled back with it; a row of
+    the same person names the row that would create them."""
+    first = row(here, name="周文", phone="13912340011", 身份证号=id_number(seq=411))
+    again = row(here, name="周文", phone="13912340011", 身份证号=id_number(seq=411), 备注="复诊")
+    table = excel.read_table(xlsx([first, again]), "list.xlsx")
+    report = imports.run_import(session, SYSTEM, table, channel="police")
+    assert not report["committed"]
+    created, linked = report["rows"]
+    assert created["decision"] == "new" and linked["decision"] in ("linked", "review")
+    assert [r["report_id"] for r in report["rows"]] == [None, None]
+    assert created["resident_id"] is None and linked["resident_id"] is None
+    assert linked["same_person_as_row"] == created["row"]
+    kept = imports.run_import(session, SYSTEM, table, channel="police", commit=True)
+    assert kept["committed"] and all(r["report_id"] for r in kept["rows"])
+    assert kept["rows"][0]["resident_id"] == kept["rows"][1]["resident_id"] is not None
 
 
 def test_dry_run_reports_every_row_and_writes_nothing(session, here):
@@ -229,6 +259,8 @@ def test_cli_import_dry_run_and_commit(engine, tmp_path, here):
     dry = run("--channel", "grid_worker")
     assert dry.returncode == 0, dry.stderr
     assert json.loads(dry.stdout)["counts"]["new"] == 1 and "dry run" in dry.stderr
+    assert "dry run: nothing written, use --commit" in dry.stderr
+    assert json.loads(dry.stdout)["rows"][0]["report_id"] is None
     bad = run("--channel", "taxi")
     assert bad.returncode == 2 and "unknown channel" in bad.stderr
     done = run("--channel", "grid_worker", "--commit")
