@@ -74,6 +74,7 @@ def optional_principal(
     else:
         me = Principal.anonymous(addr)
     apply_rls(session, me)
+    request.state.principal = me  # for error pages that link the caller's own page (api/pages)
     return me
 
 
