@@ -106,6 +106,7 @@ def optional_principal(
     me = credentials.principal(session)
     apply_rls(session, me)
     request.state.account_id = me.account_id  # for the request log line (api/request_log.py)
+    request.state.principal = me  # for error pages that link the caller's own page (api/pages)
     return me
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import pages
 from geo import errors
 
 STATUS: dict[type[errors.DomainError], int] = {
@@ -36,16 +39,20 @@ async def _domain_error(request: Request, exc: errors.DomainError) -> Response:
         # the planner's map names its season there).
         back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/maps/login?next={quote(back)}", status_code=303)
+    if pages.wants_html(request):  # a readable page for a person, JSON for everyone else
+        return pages.error_response(request, status_for(exc), exc.detail)
     body = {"detail": exc.detail, **{k: v for k, v in exc.extra.items() if k != "headers"}}
     return JSONResponse(body, status_code=status_for(exc), headers=exc.extra.get("headers"))
 
 
-async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
     # FastAPI's default 422 body, plus one readable sentence for people.
     errs = exc.errors()
     parts = [
         f"{'.'.join(str(x) for x in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}" for e in errs
     ]
+    if pages.wants_html(request):
+        return pages.error_response(request, 422, "; ".join(parts))
     return JSONResponse(
         {"detail": "; ".join(parts), "errors": [_jsonable(e) for e in errs]}, status_code=422
     )
@@ -65,6 +72,14 @@ def _is_map_page(request: Request) -> bool:
     )
 
 
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """Starlette's own errors (an unknown path, a wrong method): a page for a browser."""
+    if pages.wants_html(request) and exc.status_code >= 400:
+        return pages.error_response(request, exc.status_code, str(exc.detail))
+    return await http_exception_handler(request, exc)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.DomainError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]

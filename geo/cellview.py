@@ -12,11 +12,11 @@ import json
 from typing import Any
 
 from shapely.geometry import shape
-from sqlalchemy import text
+from sqlalchemy import column, select, table, text
 from sqlalchemy.orm import Session
 
 from geo import clock
-from geo.access import Principal, in_scope
+from geo.access import Principal, in_scope, scope_filter
 from geo.audit import service as audit
 from geo.boundaries import queries as boundaries
 from geo.boundaries.models import in_release
@@ -140,3 +140,19 @@ def _service_area_feature(row: dict[str, Any]) -> dict[str, Any]:
         "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
         "properties": props,
     }
+
+
+def cells_in_scope(session: Session, me: Principal, limit: int = 500) -> list[tuple[str, str]]:
+    """(code, name) of the active release's cells the caller may open a cell map of, by code:
+    a grid worker's own, a community's or a street's (nobody else has a cell scope)."""
+    rid = resolve_release(session, None)
+    cell = table("grid_cell", column("code"), column("name"), column("release_low"),
+                 column("release_high"))
+    rows = session.execute(
+        select(cell.c.code, cell.c.name)
+        .where(cell.c.release_low <= rid, cell.c.release_high >= rid,
+               scope_filter(me, cell=cell.c.code))
+        .order_by(cell.c.code)
+        .limit(limit)
+    )
+    return [(code, name) for code, name in rows]

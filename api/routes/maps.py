@@ -1,9 +1,11 @@
 """The served maps: dispatcher, grid worker, planner — each behind its role — and map sign-in.
 
 Browsers sign in at /maps/login, which keeps the access token in an HttpOnly, SameSite=Strict
-cookie that the API honours for reads only. An unauthenticated visit to a map redirects there.
-Cookies are Secure unless HOUNIAO_COOKIE_SECURE=false or HOUNIAO_ENV=development. Signing out
-(/maps/logout) revokes the login session on the server, so a copied cookie dies with it.
+cookie that the API honours for reads only. An unauthenticated visit to a map redirects there;
+after signing in a person goes back (`next`, a local path only) or to their role's page
+(`api.pages.landing`); /maps/ lists what they may open. Cookies are Secure unless
+HOUNIAO_COOKIE_SECURE=false or HOUNIAO_ENV=development. Signing out (/maps/logout) revokes the
+login session on the server, so a copied cookie dies with it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Cookie, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.auth import MAP_COOKIE, CurrentUser, access, client_addr, public
+from api import pages as web
+from api.auth import MAP_COOKIE, CurrentUser, access, authenticated, client_addr, public
 from api.deps import SessionDep
 from api.hardening import script_page
 from api.params import WindowParam
@@ -92,9 +95,14 @@ def density(session: SessionDep, me: CurrentUser, window: WindowParam) -> HTMLRe
     return script_page(html)
 
 
+@router.get("/", summary="What the signed-in person may open (their home page)", **authenticated())
+def home(session: SessionDep, me: CurrentUser) -> str:
+    return web.home_page(session, me)
+
+
 @router.get("/login", summary="Sign-in page for the maps", **public())
-def login_page(next: str = "/maps/dispatch", error: str | None = None) -> str:
-    return pages.login_page(_safe_next(next), failed=error is not None)
+def login_page(next: str = "", error: str | None = None) -> str:
+    return pages.login_page(web.local_path(next) or "", failed=error is not None)
 
 
 @router.post("/login", summary="Sign in (form) and keep the token in a cookie", **public())
@@ -103,14 +111,15 @@ def login_submit(
     session: SessionDep,
     username: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=200)],
-    next: Annotated[str, Form(max_length=300)] = "/maps/dispatch",
+    next: Annotated[str, Form(max_length=300)] = "",
 ) -> RedirectResponse:
-    target = _safe_next(next)
+    wanted = web.local_path(next)
     try:
         pair = login.authenticate(session, username, password, client_addr=client_addr(request))
     except Unauthorized:  # returning normally commits the failed-login count and audit row
-        return RedirectResponse(f"/maps/login?next={quote(target)}&error=1", status_code=303)
-    response = RedirectResponse(target, status_code=303)
+        return RedirectResponse(f"/maps/login?next={quote(wanted or '')}&error=1", status_code=303)
+    me = tokens.principal_from_access_token(session, pair.access_token)
+    response = RedirectResponse(web.after_sign_in(request.app, wanted, me), status_code=303)
     _keep_tokens(response, pair)
     return response
 
@@ -185,7 +194,3 @@ def logout(
     )
     return response
 
-
-def _safe_next(target: str) -> str:
-    """Only same-site paths: never an open redirect."""
-    return target if target.startswith("/") and not target.startswith("//") else "/maps/dispatch"

@@ -88,7 +88,13 @@ def test_dispatch_map_shows_a_case_filed_after_it_opened(site, browser):
 
 def test_dispatch_map_is_for_dispatchers_only(site, browser):
     with offline_page(browser) as p:
-        assert sign_in(p, site, "t-planner", "/maps/dispatch") == 403
+        # Sent to sign in from the dispatch map, a planner lands on their own map instead.
+        assert sign_in(p, site, "t-planner", "/maps/dispatch") == 200
+        assert p.page.url == site.base + "/maps/density"
+        refused = p.page.goto(site.base + "/maps/dispatch")
+        assert refused.status == 403
+        assert "无权打开此页面" in p.page.content()  # a readable page, not raw JSON
+        assert_clean(p)
 
 
 def test_grid_worker_sees_own_cell_and_not_another(site, browser):
