@@ -19,6 +19,7 @@ import time
 import pytest
 
 from geo.config import SecuritySettings
+from tests import cityclock
 from tests.db import test_database_url
 from tests.live import HOUNIAO, free_port
 from tests.security.test_settings import STRONG
@@ -119,6 +120,9 @@ def _start(command: list[str], port: int, env_changes: dict[str, str | None]):
         "DATABASE_URL": test_database_url().render_as_string(hide_password=False),
         "HOUNIAO_SCHEDULER": "0",
     }
+    # A frozen-clock run's subprocess hook refuses HOUNIAO_ENV=production (tests/cityclock.py);
+    # the refusal tested here happens before any clock is read.
+    env.pop(cityclock.ENV_OFFSET, None)
     for key, value in env_changes.items():
         if value is None:
             env.pop(key, None)

@@ -19,3 +19,6 @@ if _offset:
         time_machine = None
     if time_machine is not None:
         time_machine.travel(time.time() + float(_offset), tick=True).start()
+        # time-machine ticks from the first reading, not from start(): read now, or the
+        # seconds spent importing (uvicorn, the app) would put this clock behind the test's.
+        time.time()
