@@ -7,11 +7,11 @@ Houniao is the city's, and this module is the only place that says so:
 - Python: `now()` (aware, city zone), `today()`, `city_date(instant)`, `season_of(day)`,
   `season_bounds(season)`, `month_of(instant)`. Nothing else calls `date.today()`, a naive
   `datetime.now()` or `ZoneInfo(...)` (ruff's DTZ rules and tests/test_clock_rules.py enforce it).
-- SQL: every connection's TimeZone is the city's (`install_city_zone` on every
-engine), so
-  `::date` and `date_trunc('month', ...)` are city-local; the functions `city_now()` (an instant),
-  `city_today()` and `city_season(date)` (migration 0005clock) stand in for `now()` and
-  `current_date`, which the application's SQL never uses.
+- SQL: every connection's TimeZone is the city's (`install_city_zone` on every engine), so
+  `::date` and `date_trunc('month', ...)` are city-local and instants come back (and leave the
+  API) with the city's offset, +08:00; the functions `city_now()` (an instant), `city_today()`
+  and `city_season(date)` (migration 0005clock) stand in for `now()` and `current_date`, which
+  the application's SQL never uses.
 
 A season is named by its year and starts on 1 May: season 2026 runs from 1 May 2026 to 30 April
 2027. Seasonal residents arrive from May and leave by October, and the few who stay over the
@@ -37,7 +37,7 @@ from geo.config import security_settings
 CITY_TZ_NAME = "Asia/Shanghai"
 CITY_TZ = ZoneInfo(CITY_TZ_NAME)
 SEASON_START = (5, 1)  # (month, day): a season begins on 1 May
-OFFSET_SETTING = "houniao.clock_offset"  # tests only: shifts city_now(); see tests/conftest.py
+OFFSET_SETTING = "houniao.clock_offset"  # tests only: shifts city_now(); see tests/cityclock.py
 
 
 def now() -> datetime:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from api.deps import get_session, request_scope
 from api.routes import cases as case_routes
+from geo import clock
 from geo.access import Principal, Role
 from geo.accounts import tokens
 from geo.accounts.models import Account
@@ -49,6 +50,12 @@ class Caller:
     @property
     def role(self) -> str:
         return self.principal.role
+
+
+def city_iso(at: datetime) -> str:
+    """An instant as the API renders it: in Yichun's offset (+08:00), the zone of every
+    database connection (geo.clock.install_city_zone)."""
+    return clock.as_city(at).isoformat()
 
 
 def point_in(session: Session, cell: str) -> tuple[float, float]:

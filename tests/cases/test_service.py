@@ -11,7 +11,7 @@ from geo.cases import queries, service
 from geo.cases.schemas import CaseCreate, TransitionRequest
 from geo.crs import Crs, from_wgs84
 from geo.errors import Forbidden, InvalidInput, OutsideCoverage
-from tests.cases.conftest import CELL, COMMUNITY, STREET
+from tests.cases.conftest import CELL, COMMUNITY, STREET, city_iso
 
 T0 = datetime(2025, 7, 10, 2, 0, tzinfo=UTC)  # 10:00 in Yichun
 
@@ -24,8 +24,8 @@ def test_create_places_case_in_cell_and_starts_clock_in_db(session, callers, ins
     assert (props["cell_code"], props["community_code"], props["street_code"]) == (CELL, COMMUNITY, STREET)
     assert props["status"] == "reported" and props["tier"] == "grid" and props["grade"] == "complex"
     # medical/complex: total 24 h, grid 4 h (seeded catalogue), set by the trigger
-    assert props["due_at"] == (T0 + timedelta(hours=24)).isoformat()
-    assert props["tier_due_at"] == (T0 + timedelta(hours=4)).isoformat()
+    assert props["due_at"] == city_iso(T0 + timedelta(hours=24))
+    assert props["tier_due_at"] == city_iso(T0 + timedelta(hours=4))
     assert props["reporter"]["phone"] == "138****5678"
     assert out["case"]["geometry"]["type"] == "Point"
     stored = session.execute(
@@ -100,7 +100,7 @@ def test_regrading_on_accept_recomputes_deadlines_from_report_time(session, call
                              TransitionRequest(action="accept", grade="urgent"),
                              now=T0 + timedelta(hours=1))
     assert out["properties"]["grade"] == "urgent"
-    assert out["properties"]["due_at"] == (T0 + timedelta(hours=24)).isoformat()
+    assert out["properties"]["due_at"] == city_iso(T0 + timedelta(hours=24))
 
 
 def test_reopen_keeps_the_original_clock(session, callers, new_case):
@@ -114,7 +114,7 @@ def test_reopen_keeps_the_original_clock(session, callers, new_case):
                              now=later)
     p = out["properties"]
     assert p["status"] == "in_handling" and p["due_at"] == due and p["reopen_count"] == 1
-    assert p["reported_at"] == T0.isoformat() and p["resolved_at"] is None
+    assert p["reported_at"] == city_iso(T0) and p["resolved_at"] is None
     state = session.execute(
         text("SELECT case_clock(status, due_at, resolved_at, :now) FROM cases WHERE id = :i"),
         {"now": later, "i": cid},
@@ -163,4 +163,4 @@ def test_timeline_records_who_when_from_to(session, callers, new_case):
     assert [e["action"] for e in events] == ["report", "accept", "dispatch", "start"]
     assert events[0]["to_status"] == "reported" and events[0]["actor_role"] == "channel"
     assert events[3]["from_status"] == "dispatched" and events[3]["to_status"] == "in_handling"
-    assert events[3]["actor"] == "case-grid-worker" and events[3]["at"] == T0.isoformat()
+    assert events[3]["actor"] == "case-grid-worker" and events[3]["at"] == city_iso(T0)

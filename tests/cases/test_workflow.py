@@ -11,6 +11,7 @@ from geo.cases import service
 from geo.cases.schemas import TransitionRequest
 from geo.cases.workflow import ACTIONS
 from geo.errors import InvalidInput, InvalidTransition, NotFound
+from tests.cases.conftest import city_iso
 
 D, GW, CH = "dispatcher", "grid_worker", "channel"
 IN_SCOPE = ("dispatcher", "street_staff", "community_staff", "grid_worker", "channel")
@@ -116,8 +117,8 @@ def test_street_tier_summons_departments_who_acknowledge_and_report(session, cal
                            TransitionRequest(action="acknowledge"))
     out = step("street_staff", "summon", 50, departments=["health", "civil_affairs"])
     summons = {s["department_code"]: s for s in out["properties"]["summons"]}
-    assert summons["health"]["ack_due_at"] == (t0 + timedelta(minutes=50, hours=2)).isoformat()
-    assert summons["civil_affairs"]["ack_due_at"] == (t0 + timedelta(minutes=50, hours=4)).isoformat()
+    assert summons["health"]["ack_due_at"] == city_iso(t0 + timedelta(minutes=50, hours=2))
+    assert summons["civil_affairs"]["ack_due_at"] == city_iso(t0 + timedelta(minutes=50, hours=4))
     with pytest.raises(InvalidTransition, match="acknowledge"):
         step("department", "report_back", 55, report="已处理")
     step("department", "acknowledge", 60)  # 卫健委 is `health` by its short name

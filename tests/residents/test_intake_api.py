@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 from sqlalchemy import select
 
 from geo.crs import Crs, from_wgs84
@@ -22,6 +23,7 @@ def post(client, caller, channel, reports, crs=None):
     return client.post(URL, json=body, headers=caller.headers)
 
 
+@pytest.mark.city_clock("2026-07-15T10:00")  # during the season the reports' dates describe
 def test_every_channel_reports_the_same_person_and_it_is_one_archive(
     client, session, callers, here
 ):
