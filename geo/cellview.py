@@ -9,7 +9,8 @@ limits every person query again. Reading residents for the map is audited like a
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 from shapely.geometry import shape
 from sqlalchemy import column, select, table, text
@@ -92,7 +93,10 @@ def cell_view(session: Session, me: Principal, code: str) -> dict[str, Any]:
     today = clock.today()
     first_season = residents_service.first_present_season(today)
     params = {"code": code, "rid": rid, "today": today, "first_season": first_season}
-    neighbours = session.execute(_NEIGHBOURS, params).mappings().all()
+    # a text() query's rows are keyed by column name
+    neighbours = cast(
+        Sequence[Mapping[str, Any]], session.execute(_NEIGHBOURS, params).mappings().all()
+    )
     residents = [
         {**r, "label": mask_name(r["name"]), "stay": r["arrived_on"].isoformat()}
         for r in session.execute(_RESIDENTS, params).mappings()

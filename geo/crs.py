@@ -20,6 +20,8 @@ from pyproj.exceptions import CRSError
 
 from geo.errors import InvalidInput
 
+Floats = NDArray[np.float64]
+
 _A = 6378245.0  # Krasovsky 1940 semi-major axis, as used by the GCJ-02 formula
 _EE = 0.00669342162296594323  # its first eccentricity squared
 _BD_PI = np.pi * 3000.0 / 180.0
@@ -129,11 +131,11 @@ def check_units(bounds: ArrayLike, crs: Crs | CRS, source: str) -> None:
         )
 
 
-def _outside_china(lon: NDArray, lat: NDArray) -> NDArray:
+def _outside_china(lon: Floats, lat: Floats) -> NDArray[np.bool_]:
     return (lon < 72.004) | (lon > 137.8347) | (lat < 0.8293) | (lat > 55.8271)
 
 
-def _delta(lon: NDArray, lat: NDArray) -> tuple[NDArray, NDArray]:
+def _delta(lon: Floats, lat: Floats) -> tuple[Floats, Floats]:
     x, y = lon - 105.0, lat - 35.0
     dlat = (
         -100.0
@@ -166,14 +168,14 @@ def _delta(lon: NDArray, lat: NDArray) -> tuple[NDArray, NDArray]:
     return np.where(outside, 0.0, dlon), np.where(outside, 0.0, dlat)
 
 
-def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]:
+def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Floats, Floats]:
     """Shift WGS84 coordinates into GCJ-02 (for display on Amap basemaps)."""
     lon_a, lat_a = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     dlon, dlat = _delta(lon_a, lat_a)
     return lon_a + dlon, lat_a + dlat
 
 
-def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]:
+def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[Floats, Floats]:
     """Invert GCJ-02 by fixed-point iteration; error well under 0.5 m in China."""
     g_lon, g_lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     w_lon, w_lat = g_lon.copy(), g_lat.copy()
@@ -186,7 +188,7 @@ def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]:
     return w_lon, w_lat
 
 
-def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]:
+def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Floats, Floats]:
     x = np.asarray(lon, dtype=float) - 0.0065
     y = np.asarray(lat, dtype=float) - 0.006
     z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _BD_PI)
@@ -194,14 +196,14 @@ def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]:
     return z * np.cos(theta), z * np.sin(theta)
 
 
-def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]:
+def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[Floats, Floats]:
     x, y = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _BD_PI)
     theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _BD_PI)
     return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
 
 
-def to_wgs84(lon: ArrayLike, lat: ArrayLike, crs: Crs) -> tuple[NDArray, NDArray]:
+def to_wgs84(lon: ArrayLike, lat: ArrayLike, crs: Crs) -> tuple[Floats, Floats]:
     """Convert coordinates in `crs` to WGS84 (vectorised)."""
     lon_a, lat_a = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     match crs:
@@ -214,7 +216,7 @@ def to_wgs84(lon: ArrayLike, lat: ArrayLike, crs: Crs) -> tuple[NDArray, NDArray
     raise InvalidInput(f"unknown crs {crs!r}; accepted values: {ACCEPTED}")
 
 
-def from_wgs84(lon: ArrayLike, lat: ArrayLike, crs: Crs) -> tuple[NDArray, NDArray]:
+def from_wgs84(lon: ArrayLike, lat: ArrayLike, crs: Crs) -> tuple[Floats, Floats]:
     """Convert WGS84 coordinates into `crs` (for display on GCJ-02/BD-09 basemaps)."""
     lon_a, lat_a = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     match crs:

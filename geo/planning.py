@@ -41,7 +41,8 @@ def monthly_density(
 
 def flows(session: Session, me: Principal, window: Window) -> list[dict[str, Any]]:
     """The city's arrivals and departures per month (the same protected table as per community)."""
-    return aggregates.flows(session, me, window)["city"]
+    city: list[dict[str, Any]] = aggregates.flows(session, me, window)["city"]
+    return city
 
 
 def origins(session: Session, me: Principal, season: int) -> list[tuple[str, int | None]]:

@@ -17,7 +17,7 @@ import ipaddress
 import math
 import re
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, AnyStr
 
 if TYPE_CHECKING:
     from geo.config import SecuritySettings
@@ -42,7 +42,7 @@ def decode_key(key_id: str, value: str) -> bytes:
     return raw
 
 
-def _periodic(value: str | bytes) -> bool:
+def _periodic(value: AnyStr) -> bool:
     """True when `value` is one shorter piece repeated ('abab', 'xxxx')."""
     return len(value) > 1 and value in (value + value)[1:-1]
 

@@ -11,8 +11,9 @@ import hmac
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from geo.access import Principal, Role
@@ -28,7 +29,7 @@ def _now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
 
 
-def _active(now: datetime):  # noqa: ANN202
+def _active(now: datetime) -> ColumnElement[bool]:
     return (ApiKey.revoked_at.is_(None)) & or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)
 
 
@@ -67,7 +68,9 @@ def revoke_all(session: Session, account: Account, *, now: datetime | None = Non
     return rowcount(result)
 
 
-def active_keys(session: Session, account: Account, *, now: datetime | None = None) -> list[dict]:
+def active_keys(
+    session: Session, account: Account, *, now: datetime | None = None
+) -> list[dict[str, Any]]:
     current = _now(now)
     rows = session.scalars(
         select(ApiKey).where(ApiKey.account_id == account.id, _active(current))

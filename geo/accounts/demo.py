@@ -3,6 +3,8 @@ caller prints once. Refused in production."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -12,7 +14,7 @@ from geo.accounts.models import Account
 from geo.config import security_settings
 
 DEMO_CELL = "230717001001001"  # 伊美区 (Yimei), first street, first community, first cell
-DEMO_ACCOUNTS: tuple[tuple[str, Role, dict], ...] = (
+DEMO_ACCOUNTS: tuple[tuple[str, Role, dict[str, Any]], ...] = (
     ("demo-admin", Role.admin, {"display_name": "演示管理员"}),
     ("demo-dispatcher", Role.dispatcher, {"display_name": "演示指挥中心"}),
     ("demo-street", Role.street_staff, {"street": DEMO_CELL[:9], "display_name": "演示街道"}),

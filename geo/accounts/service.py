@@ -272,7 +272,7 @@ def unlock(session: Session, actor: Principal, name: str) -> int:
     return cleared
 
 
-def view(account: Account, *, api_keys: list[dict] | None = None) -> dict[str, Any]:
+def view(account: Account, *, api_keys: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """What an admin sees of an account: masked personal fields, never secrets."""
     out = {
         "id": account.id, "name": account.name, "display_name": account.display_name,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
@@ -63,7 +64,7 @@ class BoundaryRelease(Base):
     status: Mapped[ReleaseStatus] = mapped_column(
         Enum(ReleaseStatus, name="release_status"), default=ReleaseStatus.pending
     )
-    report: Mapped[dict | None] = mapped_column(JSONB, nullable=True)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=sql_now())
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
@@ -95,7 +96,9 @@ class _Versioned:
         return and_(cls.release_low <= rid, cls.release_high >= rid)
 
 
-def _boundary_checks(table: str, digits: int) -> tuple:
+def _boundary_checks(
+    table: str, digits: int
+) -> tuple[UniqueConstraint | CheckConstraint | Index, ...]:
     return (
         UniqueConstraint("code", "release_low", name=f"uq_{table}_code_release"),
         CheckConstraint(f"code ~ '^[0-9]{{{digits}}}$'", name="code_digits"),

@@ -58,7 +58,8 @@ def cells(
 ) -> tuple[list[dict[str, Any]], int]:
     """A page of cells (optionally intersecting bbox) and the total number matched."""
     rid = resolve_release(session, release)
-    where, params = "", {"rid": rid, "limit": limit, "offset": offset}
+    where = ""
+    params: dict[str, int | float] = {"rid": rid, "limit": limit, "offset": offset}
     if bbox is not None:
         where = " AND ST_Intersects(g.geom, ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))"
         params.update(dict(zip(("x0", "y0", "x1", "y1"), bbox, strict=True)))

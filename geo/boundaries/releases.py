@@ -323,7 +323,7 @@ def write_release(
             + ("; invalid rows cannot be forced" if report.fatal else "; use --force to override"),
             report=report.as_dict(),
         )
-    release_id = session.execute(
+    release_id: int = session.execute(
         text(
             "INSERT INTO boundary_release (name, level, source, status, report)"
             " VALUES (:name, :level, :source, 'pending', CAST(:report AS jsonb)) RETURNING id"

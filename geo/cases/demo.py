@@ -27,7 +27,7 @@ from geo.access import PUBLIC, Principal, Role, as_system
 from geo.cases import clock, service
 from geo.cases.models import Case
 from geo.cases.schemas import CaseCreate, TransitionRequest
-from geo.clock import CITY_TZ
+from geo.clock import CITY_TZ, db_now
 from geo.places.models import AddressPoint, GridWorkerCell
 
 SEED = 20260605
@@ -167,7 +167,7 @@ def load_demo_cases(session: Session, progress: Progress = _noop) -> int:
     cast, places = _Cast(), _places(session)
     if not places:
         return 0
-    now = clock.db_now(session)
+    now = db_now(session)
     count = 0
     for year, n in YEARS.items():
         for _ in range(n):
@@ -225,7 +225,10 @@ def _one_case(
 ) -> None:
     category = rng.choices(list(CATEGORIES), weights=list(CATEGORIES.values()))[0]
     filer, extra = _filer(rng, cast, place)
-    jitter = lambda: rng.uniform(-0.00008, 0.00008)  # noqa: E731  a few metres around the door
+
+    def jitter() -> float:  # a few metres around the door
+        return rng.uniform(-0.00008, 0.00008)
+
     body = CaseCreate(
         category=category,
         description=rng.choice(DESCRIPTIONS[category]),

@@ -4,6 +4,7 @@ data it records, and the side rows it writes (summons, the duplicate link). Call
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -142,7 +143,7 @@ def _cancel(
 
 def _grid_worker(session: Session, cell_code: str, worker_id: int | None) -> int:
     wc = GridWorkerCell.__table__.c
-    workers = session.scalars(
+    workers: Sequence[int] = session.scalars(
         select(wc.worker_id).where(wc.cell_code == cell_code).order_by(wc.worker_id)
     ).all()
     if worker_id is None:

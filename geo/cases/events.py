@@ -67,4 +67,5 @@ def write_and_log(session: Session, change: Any, event: dict[str, Any]) -> int:
         .add_cte(changed)
         .returning(EVENTS.c.case_id)
     )
-    return session.scalar(statement)  # type: ignore[return-value]
+    case_id: int = session.scalar(statement)
+    return case_id

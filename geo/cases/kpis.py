@@ -32,9 +32,9 @@ from sqlalchemy.orm import Session
 
 from geo import clock
 from geo.access import Principal, Role, scope_filter
-from geo.cases.clock import db_now
 from geo.cases.models import Case
 from geo.cases.workflow import RUNNING, Status
+from geo.clock import db_now
 from geo.errors import Forbidden, InvalidInput
 from geo.privacy import windows
 

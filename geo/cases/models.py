@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import cast
+from typing import Any, cast
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
@@ -230,7 +230,7 @@ class CaseEvent(Base):
     actor_role: Mapped[str] = mapped_column(String(30))
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     # reason, rating, departments, linked case, attachments' metadata (name, type, size, sha256).
-    data: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
 
 
 class CaseSummons(Base):
@@ -271,7 +271,7 @@ class CaseIdempotency(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     response_status: Mapped[int] = mapped_column(SmallInteger)
-    response_body: Mapped[dict] = mapped_column(JSONB)
+    response_body: Mapped[dict[str, Any]] = mapped_column(JSONB)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(TS, server_default=sql_now(), index=True)
 

@@ -101,7 +101,7 @@ def _columns() -> list[Any]:
     ]
 
 
-def _select() -> Select:
+def _select() -> Select[*tuple[Any, ...]]:
     return select(*_columns()).join(CaseCategory, cat.code == c.category_code)
 
 

@@ -140,7 +140,7 @@ def shape(row: Any) -> dict[str, Any]:
     return out
 
 
-def _scoped(principal: Principal, at: Any = None) -> Select:
+def _scoped(principal: Principal, at: Any = None) -> Select[*tuple[Any, ...]]:
     return (
         select(*case_columns(at))
         .join(CaseCategory, cat.code == c.category_code)

@@ -21,7 +21,6 @@ from geo import locate as locating
 from geo.access import PUBLIC, Principal, Role, in_scope
 from geo.addresses.geocode import geocode_address
 from geo.cases import effects, events, queries
-from geo.cases.clock import db_now
 from geo.cases.models import (
     CASES,
     Case,
@@ -46,6 +45,7 @@ from geo.cases.workflow import (
     find,
     guard_problem,
 )
+from geo.clock import db_now
 from geo.crs import parse_crs
 from geo.errors import (
     Forbidden,

@@ -13,6 +13,7 @@ Error messages never repeat the number itself (it is sensitive), only what is wr
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated
 
@@ -90,7 +91,7 @@ def validate_mobile(value: str) -> str:
     return s
 
 
-def _pydantic(fn):  # noqa: ANN001, ANN202
+def _pydantic(fn: Callable[[str], str]) -> Callable[[object], str]:
     def check(value: object) -> str:
         if not isinstance(value, str):
             raise ValueError("must be a string (keep leading zeros and a trailing X)")

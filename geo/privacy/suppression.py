@@ -275,7 +275,7 @@ class _Algebra:
     def leverages(self) -> np.ndarray:
         """aᵢᵀ G⁺ aᵢ of every hidden cell of the component, in the order of `cells`."""
         block = self.pinv[self.rows[:, :, None], self.rows[:, None, :]]
-        return np.einsum("ij,ijk,ik->i", self.coefs, block, self.coefs)
+        return cast(np.ndarray, np.einsum("ij,ijk,ik->i", self.coefs, block, self.coefs))
 
     def frees(self, target: int, cell: int) -> bool:
         (rows,), (coefs,) = self._columns([cell])

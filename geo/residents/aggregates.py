@@ -102,7 +102,7 @@ def origins(session: Session, me: Principal, window: Window) -> dict[str, Any]:
 class _SeasonTables:
     """A season's flows and origins as published: {cell: count, or None where hidden}."""
 
-    shown: dict[tuple, int | None]
+    shown: dict[tuple[str | None, ...], int | None]
     communities: dict[str, set[str]]  # month -> communities with an arrival or departure
     cities: dict[str, set[str | None]]  # province -> cities of origin
 
@@ -113,7 +113,7 @@ class _SeasonTables:
 def _season_tables(session: Session, season: int) -> _SeasonTables:
     """The season's flows and origins, protected together (one layout, one call)."""
     months = set(season_months(season))
-    counts: dict[tuple, int] = defaultdict(int)
+    counts: dict[tuple[str | None, ...], int] = defaultdict(int)
     communities: dict[str, set[str]] = defaultdict(set)
     for r in _fetch(session, _FLOWS, season):
         month = _month(r["month"])

@@ -56,7 +56,7 @@ def resident_values(rows: Sequence[Row]) -> dict[str, Any]:
     """The archive's current values and conflicts from its reports (ordered by time)."""
     rows = sorted(rows, key=lambda r: (r["reported_at"], r.get("id") or 0))
     out: dict[str, Any] = {}
-    conflicts: dict[str, list] = {}
+    conflicts: dict[str, list[Any]] = {}
 
     full = [r for r in rows if r.get("name") and not r.get("name_partial")]
     if full:
@@ -135,7 +135,9 @@ def resident_values(rows: Sequence[Row]) -> dict[str, Any]:
     return out
 
 
-def _birth_conflicts(rows: Sequence[Row], chosen: int | None, conflicts: dict) -> None:
+def _birth_conflicts(
+    rows: Sequence[Row], chosen: int | None, conflicts: dict[str, list[Any]]
+) -> None:
     exact = sorted({r["birth_year"] for r in rows if r.get("birth_year") and r.get("birth_exact")})
     if len(exact) > 1 and exact[-1] - exact[0] > 1:
         conflicts["birth_year"] = exact

@@ -145,7 +145,9 @@ def list_entries(
     return {"total": total, "items": [_dict(e, x, y) for e, x, y in rows]}
 
 
-def update_entry(session: Session, me: Principal, entry_id: int, data: ConcernUpdate) -> dict:
+def update_entry(
+    session: Session, me: Principal, entry_id: int, data: ConcernUpdate
+) -> dict[str, Any]:
     e = _row(session, me, entry_id)
     if e.status == "case":
         raise Conflict(f"entry {e.id} became case {e.case_id}; follow it there")
@@ -165,7 +167,7 @@ def update_entry(session: Session, me: Principal, entry_id: int, data: ConcernUp
     return get(session, me, e.id)
 
 
-def to_case(session: Session, me: Principal, entry_id: int, data: ConcernToCase) -> dict:
+def to_case(session: Session, me: Principal, entry_id: int, data: ConcernToCase) -> dict[str, Any]:
     """Turn the entry into a case (geo.cases): placed at the entry, linked to its resident;
     the entry keeps the case id and its status becomes `case`."""
     from geo.cases import service as cases

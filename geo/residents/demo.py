@@ -19,12 +19,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any, TypeVar
 
 import numpy as np
 
 from geo import clock
 from geo.crs import Crs, from_wgs84
 from geo.residents import demo_pools as pools
+
+T = TypeVar("T")
 
 SEED = 20260603
 SEASONS = tuple(range(2021, 2027))
@@ -78,7 +81,7 @@ class Stay:
 class DemoReport:
     channel: str
     crs: str
-    fields: dict
+    fields: dict[str, Any]
     truth: int  # person id (ground truth; never given to the intake)
     reported_at: datetime
 
@@ -117,7 +120,7 @@ class _Generator:
 
     # -- people -------------------------------------------------------------------------------
 
-    def pick(self, seq: Sequence, p: Sequence[float] | None = None):  # noqa: ANN202
+    def pick(self, seq: Sequence[T], p: Sequence[float] | None = None) -> T:
         return seq[int(self.rng.choice(len(seq), p=p))]
 
     def person(self, sex: str, birth_year: int, origin: tuple[str, str, str]) -> Person:

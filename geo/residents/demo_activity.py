@@ -60,7 +60,7 @@ def simulate(
 
 
 def _persons_of_residents(session: Session, truth: Mapping[int, int]) -> dict[int, int]:
-    votes: dict[int, Counter] = defaultdict(Counter)
+    votes: dict[int, Counter[int]] = defaultdict(Counter)
     rows = session.execute(
         select(IntakeReport.id, IntakeReport.resident_id).where(
             IntakeReport.resident_id.is_not(None)

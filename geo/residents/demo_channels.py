@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from geo.crs import Crs
 from geo.residents import demo_pools as pools
@@ -12,13 +12,15 @@ from geo.residents.persons import ADDRESS_FORMS
 if TYPE_CHECKING:
     from geo.residents.demo import Person, Stay, _Generator
 
+Fields = dict[str, Any]  # a report's fields, as the intake API takes them
+
 _FORMS_M = [f for f, s in ADDRESS_FORMS if s == "M" and f in ("先生", "大爷", "叔叔")]
 _FORMS_F = [f for f, s in ADDRESS_FORMS if s == "F" and f in ("女士", "阿姨", "大妈")]
 
 
 def fields_for(
     g: _Generator, channel: str, p: Person, s: Stay, day: date, departure: bool
-) -> tuple[dict, str]:
+) -> tuple[Fields, str]:
     """The report's fields (English keys, as the intake API takes them) and its crs."""
     return _CHANNELS[channel](g, p, s, day, departure)
 
@@ -108,7 +110,7 @@ def _point(g: _Generator, s: Stay, crs: Crs, metres: float) -> tuple[float, floa
     return g.point_in(crs, lon, lat)
 
 
-def _birth(g: _Generator, p: Person, day: date, exact: float, rough: bool = False) -> dict:
+def _birth(g: _Generator, p: Person, day: date, exact: float, rough: bool = False) -> Fields:
     if _r(g) < exact:
         return {"birth_year": p.birth.year}
     age = day.year - p.birth.year - ((day.month, day.day) < (p.birth.month, p.birth.day))
@@ -117,12 +119,14 @@ def _birth(g: _Generator, p: Person, day: date, exact: float, rough: bool = Fals
     return {"age": age}
 
 
-def _common(s: Stay) -> dict:
+def _common(s: Stay) -> Fields:
     return {"housing_type": pools.HOUSING_ZH[s.housing], "household_size": len(s.household)}
 
 
-def grid_worker(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -> tuple[dict, str]:
-    f: dict = {"name": _name(g, p, 0.02), "sex": "男" if p.sex == "M" else "女"}
+def grid_worker(
+    g: _Generator, p: Person, s: Stay, day: date, departure: bool
+) -> tuple[Fields, str]:
+    f: Fields = {"name": _name(g, p, 0.02), "sex": "男" if p.sex == "M" else "女"}
     if departure:
         f |= {"phone": _phone(g, p, s), "address": _address(g, s), "departed_on": s.departed}
         return f, "wgs84"
@@ -146,8 +150,8 @@ def grid_worker(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -
     return f | _common(s), "wgs84"
 
 
-def police(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -> tuple[dict, str]:
-    f: dict = {"name": _name(g, p, 0.005), "id_number": _id_number(g, p)}
+def police(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -> tuple[Fields, str]:
+    f: Fields = {"name": _name(g, p, 0.005), "id_number": _id_number(g, p)}
     if _r(g) < 0.5:
         f["phone"] = _phone(g, p, s)
     f["address"] = _address(g, s, "full")
@@ -160,8 +164,8 @@ def police(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -> tup
     return f | _common(s), crs
 
 
-def courier(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -> tuple[dict, str]:
-    f: dict = {
+def courier(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -> tuple[Fields, str]:
+    f: Fields = {
         "name": _partial_name(g, p) if _r(g) < 0.7 else _name(g, p, 0.05),
         "phone": _phone(g, p, s, masked=0.2),
         "address": _address(g, s, g.pick(["full", "district", "district", "shorthand", "old"])),
@@ -171,8 +175,8 @@ def courier(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -> tu
     return f, "gcj02"
 
 
-def rider(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -> tuple[dict, str]:
-    f: dict = {"name": _partial_name(g, p) if _r(g) < 0.85 else _name(g, p, 0.05)}
+def rider(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -> tuple[Fields, str]:
+    f: Fields = {"name": _partial_name(g, p) if _r(g) < 0.85 else _name(g, p, 0.05)}
     if _r(g) < 0.9:
         f["phone"] = _phone(g, p, s, masked=0.3)
     f["lon"], f["lat"] = _point(g, s, Crs.gcj02, 20)
@@ -181,8 +185,8 @@ def rider(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -> tupl
     return f, "gcj02"
 
 
-def merchant(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -> tuple[dict, str]:
-    f: dict = {"name": _name(g, p, 0.08), "sex": "男" if p.sex == "M" else "女"}
+def merchant(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -> tuple[Fields, str]:
+    f: Fields = {"name": _name(g, p, 0.08), "sex": "男" if p.sex == "M" else "女"}
     f |= _birth(g, p, day, 0.1, rough=True)
     if _r(g) < 0.6:
         f["origin"] = _origin(g, p)
@@ -195,8 +199,8 @@ def merchant(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -> t
     return f, "bd09"
 
 
-def scenic(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -> tuple[dict, str]:
-    f: dict = {"name": _name(g, p, 0.01)}
+def scenic(g: _Generator, p: Person, s: Stay, day: date, departure: bool) -> tuple[Fields, str]:
+    f: Fields = {"name": _name(g, p, 0.01)}
     if _r(g) < 0.85:
         f["id_number"] = _id_number(g, p, masked=0.25)
     if _r(g) < 0.7:

@@ -42,7 +42,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from geo.residents.comparisons import compare
 from geo.residents.evidence import Evidence, Profile
@@ -78,7 +78,7 @@ class Match:
     score: float
     reasons: tuple[tuple[str, float], ...]  # (level, weight)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "resident_id": self.resident_id,
             "score": round(self.score, 2),

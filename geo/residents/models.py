@@ -162,7 +162,7 @@ class Resident(Base):
     occupation: Mapped[str | None] = mapped_column(String(50), nullable=True)
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=sql_text("'{}'"))
     # Field -> the distinct values the reports disagree on (masked for ID and phone numbers).
-    conflicts: Mapped[dict] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
+    conflicts: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
     cell_code: Mapped[str | None] = mapped_column(String(15), nullable=True)
     community_code: Mapped[str] = mapped_column(String(12))
     street_code: Mapped[str] = mapped_column(String(9), index=True)
@@ -222,7 +222,7 @@ class IntakeBatch(Base):
     submitted_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
     submitted_by_name: Mapped[str] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(TS, server_default=sql_now())
-    counts: Mapped[dict] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sql_text("'{}'::jsonb"))
 
 
 class IntakeReport(Base):
@@ -275,7 +275,7 @@ class IntakeReport(Base):
     received_at: Mapped[datetime] = mapped_column(TS)
     reported_at: Mapped[datetime] = mapped_column(TS)
     season: Mapped[int] = mapped_column(SmallInteger)
-    payload: Mapped[dict] = mapped_column(JSONB)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     payload_enc: Mapped[str] = mapped_column(Text)
 
     name: Mapped[str | None] = mapped_column(String(50), nullable=True)
@@ -305,7 +305,7 @@ class IntakeReport(Base):
     crs: Mapped[str | None] = mapped_column(String(10), nullable=True)
     geom: Mapped[WKBElement | None] = mapped_column(Geometry("POINT", srid=4326), nullable=True)
     precision: Mapped[str | None] = mapped_column(String(10), nullable=True)
-    geocode: Mapped[dict | None] = mapped_column(JSONB, nullable=True)
+    geocode: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
     cell_code: Mapped[str | None] = mapped_column(String(15), nullable=True)
     community_code: Mapped[str | None] = mapped_column(String(12), nullable=True)
     street_code: Mapped[str | None] = mapped_column(String(9), nullable=True)
@@ -320,8 +320,8 @@ class IntakeReport(Base):
         ForeignKey("resident.id", ondelete="SET NULL"), nullable=True
     )
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
-    reasons: Mapped[list | None] = mapped_column(JSONB, nullable=True)
-    candidates: Mapped[list | None] = mapped_column(JSONB, nullable=True)
+    reasons: Mapped[list[Any] | None] = mapped_column(JSONB, nullable=True)
+    candidates: Mapped[list[Any] | None] = mapped_column(JSONB, nullable=True)
     reject_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # What the submitting channel is told: 'rejected' only for what is wrong with the report
     # itself, 'received' whatever linkage found (so the answer never says who is known).

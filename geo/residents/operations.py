@@ -103,7 +103,9 @@ def _rows_of_reports(session: Session, report_ids: Sequence[int]) -> list[dict[s
     return [dict(r) for r in session.execute(stmt).mappings()]
 
 
-def _move(session: Session, report_ids: Sequence[int], to: int, decision: str, me: Principal):
+def _move(
+    session: Session, report_ids: Sequence[int], to: int, decision: str, me: Principal
+) -> None:
     """Point reports at an archive that `refresh` was just told about."""
     session.execute(
         update(R)
@@ -242,7 +244,9 @@ def _direct(
     return row
 
 
-def edit(session: Session, me: Principal, resident_id: int, changes: dict[str, Any]) -> dict:
+def edit(
+    session: Session, me: Principal, resident_id: int, changes: dict[str, Any]
+) -> dict[str, Any]:
     """A grid worker corrects or adds facts: stored as their own report, so provenance shows
     who said what when, and nothing earlier is overwritten."""
     fields = {k: v for k, v in changes.items() if v is not None}
@@ -261,7 +265,9 @@ def edit(session: Session, me: Principal, resident_id: int, changes: dict[str, A
     return {"resident_id": r.id, "report_id": report_id}
 
 
-def departures_due(session: Session, me: Principal, *, on: date | None = None) -> list[dict]:
+def departures_due(
+    session: Session, me: Principal, *, on: date | None = None
+) -> list[dict[str, Any]]:
     """Stays in the caller's scope past their expected departure with no report since: for the
     grid worker to confirm (or to report the person still here)."""
     from geo.residents.service import stay_state

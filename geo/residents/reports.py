@@ -91,6 +91,7 @@ class ReportOutcome:
         `visible(resident_id)`: ids, scores and per-field reasons of other scopes' archives
         are left out, and so are a new archive's score and reasons (they compare the report
         with an archive it was found not to be)."""
+        show: Callable[[int], bool]
         if visible is None:
             shown, show = True, lambda _: True
         else:

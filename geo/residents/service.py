@@ -139,7 +139,7 @@ def list_residents(
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
     state = stay_state(on).label("state")
-    stmt: Select = (
+    stmt: Select[*tuple[Any, ...]] = (
         select(Resident, Stay, state)
         .join(Stay, Stay.resident_id == Resident.id)
         .where(Resident.status == "active", in_scope(me, Stay))

@@ -36,10 +36,10 @@ def point(lon: float | None, lat: float | None) -> str | None:
     return None if lon is None or lat is None else f"SRID=4326;POINT({lon!r} {lat!r})"
 
 
-def archive_rows(session: Session, resident_ids: Iterable[int]) -> dict[int, list[dict]]:
+def archive_rows(session: Session, resident_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
     """Every linked report of the residents, as dicts (with lon/lat), by resident id."""
     ids = list(resident_ids)
-    out: dict[int, list[dict]] = {i: [] for i in ids}
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
     if not ids:
         return out
     stmt = select(
@@ -91,7 +91,7 @@ class ArchiveWriter:
 
     def residents_by_keys(self, keys: Iterable[tuple[str, ...]]) -> set[int]:
         """Ids of archives with a linked report under any of the blocking keys."""
-        by_kind: dict[str, list] = {}
+        by_kind: dict[str, list[tuple[str, ...] | str]] = {}
         for k in keys:
             by_kind.setdefault(k[0], []).append(k[1:] if len(k) > 2 else k[1])
         conds = []
@@ -117,7 +117,7 @@ class ArchiveWriter:
         reports plus these.
         """
         touched = {r["resident_id"] for r in rows if r["resident_id"] is not None}
-        pending: dict[int, list[dict]] = {}
+        pending: dict[int, list[dict[str, Any]]] = {}
         for r in rows:
             if r["resident_id"] is not None:
                 pending.setdefault(r["resident_id"], []).append(r)
@@ -139,7 +139,7 @@ class ArchiveWriter:
     def refresh(
         self,
         resident_ids: Iterable[int],
-        pending: dict[int, list[dict]] | None = None,
+        pending: dict[int, list[dict[str, Any]]] | None = None,
         *,
         prune: bool = True,
     ) -> dict[int, dict[str, Any]]:
