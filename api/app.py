@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from api import errors, scheduler
 from api.auth import declare_public_routes
+from api.limits import RequestLimits
 from api.routes import (
     admin,
     audit,
@@ -38,6 +39,7 @@ def create_app() -> FastAPI:
         lifespan=scheduler.lifespan,  # escalates overdue cases each minute; HOUNIAO_SCHEDULER=0
     )
     errors.install(app)
+    app.add_middleware(RequestLimits)  # body size (413), NUL in path or query (422)
     app.include_router(health.router)
     app.include_router(spatial.router)
     app.include_router(tiles.router)

@@ -28,10 +28,11 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from api.deps import SessionDep
-from geo.access import ALL_ROLES, PUBLIC, Principal, Role, StrictModel, apply_rls
+from geo.access import ALL_ROLES, PUBLIC, Principal, Role, apply_rls
 from geo.accounts import apikeys, tokens
 from geo.audit import service as audit
 from geo.errors import AccessDenied, Unauthorized
+from geo.inputs import StrictModel
 
 __all__ = [
     "CurrentUser", "MaybeUser", "StrictModel", "access", "public", "require_roles",

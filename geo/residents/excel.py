@@ -23,8 +23,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from annotated_types import MaxLen
+
 from geo.errors import InvalidInput
+from geo.inputs import MAX_TAGS, NUL, NUL_MESSAGE, TAG_LENGTH
 from geo.residents.intake import Item
+from geo.residents.records import ReportIn
 
 MAX_ROWS = 100_000
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -56,6 +60,14 @@ _DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*�
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _YEAR = re.compile(r"(19\d{2}|20\d{2})")
 _EXCEL_EPOCH = date(1899, 12, 30)
+# A cell holds at most what the same field may hold in a report sent to the API (ReportIn);
+# tags come as one cell ("就医, 太极拳"); other columns (dates, numbers) at most CELL_LENGTH.
+FIELD_LENGTHS = {
+    name: next(m.max_length for m in info.metadata if isinstance(m, MaxLen))
+    for name, info in ReportIn.model_fields.items()
+    if any(isinstance(m, MaxLen) for m in info.metadata)
+} | {"tags": MAX_TAGS * (TAG_LENGTH + 1)}
+CELL_LENGTH = 200
 
 
 @dataclass
@@ -91,7 +103,13 @@ def header_field(text: Any) -> str | None:
 
 def read_table(data: bytes, filename: str) -> Table:
     """Rows of an .xlsx or .csv file as intake items (fields under English keys; the row as
-    read, under its own headers, kept as received)."""
+    read, under its own headers, kept as received).
+
+    A cell with a NUL character (a CSV saved as UTF-16, or not text at all) or longer than its
+    field allows refuses the whole file, naming the row and column: nothing of it is stored.
+    """
+    if NUL in filename:
+        raise InvalidInput(f"the file name {NUL_MESSAGE}")
     suffix = Path(filename).suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         rows = _xlsx_rows(data)
@@ -171,6 +189,8 @@ def _item(number: int, row: list[Any], headers: list[str], fields: dict[int, str
     problems: list[str] = []
     for i, f in fields.items():
         cell = row[i] if i < len(row) else None
+        if isinstance(cell, str):
+            _check_cell(cell, number, headers[i], FIELD_LENGTHS.get(f, CELL_LENGTH))
         as_received[headers[i]] = _plain(cell)
         if cell is None or (isinstance(cell, str) and not cell.strip()):
             continue
@@ -184,6 +204,17 @@ def _item(number: int, row: list[Any], headers: list[str], fields: dict[int, str
             cell = str(int(cell)) if float(cell).is_integer() else str(cell)
         values[f] = _value(f, cell)
     return Item(fields=values, as_received=as_received, row_number=number, problems=problems)
+
+
+def _check_cell(cell: str, number: int, header: str, limit: int) -> None:
+    if NUL in cell:
+        raise InvalidInput(
+            f"row {number}, column {header}: {NUL_MESSAGE}; save the file as UTF-8 CSV or .xlsx"
+        )
+    if len(cell) > limit:
+        raise InvalidInput(
+            f"row {number}, column {header}: {len(cell):,} characters, at most {limit:,}"
+        )
 
 
 def _plain(cell: Any) -> Any:
