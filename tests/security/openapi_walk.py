@@ -78,9 +78,9 @@ def alternatives(doc: dict[str, Any], schema: dict[str, Any]) -> list[dict[str, 
     return [schema]
 
 
-def fields(doc: dict[str, Any], schema: dict[str, Any], path: Path = ()) -> Iterator[
-    tuple[Path, dict[str, Any]]
-]:
+def fields(
+    doc: dict[str, Any], schema: dict[str, Any], path: Path = ()
+) -> Iterator[tuple[Path, dict[str, Any]]]:
     """Every string and array node of a body schema, with its path (list items at position 0)."""
     for node in alternatives(doc, schema):
         kind = node.get("type")

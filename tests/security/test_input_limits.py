@@ -31,7 +31,6 @@ from tests.security.openapi_walk import (
     is_file,
     is_free_text,
     operations,
-    resolve,
 )
 from tests.security.samples import dependency_overrides
 
@@ -57,6 +56,15 @@ def http(session: Session) -> Iterator[TestClient]:
     app.dependency_overrides.update(dependency_overrides(session))
     with TestClient(app) as client:
         yield client
+
+
+def bounded(node: dict) -> bool:
+    """A string bounded without maxLength: one of a list, a parsed date, or a file."""
+    return (
+        bool({"enum", "const"} & set(node))
+        or node.get("format") in BOUNDED_FORMATS
+        or (is_file(node))
+    )
 
 
 def headers_for(session: Session, callers: list[Caller], role: Role | None) -> dict[str, str]:
@@ -92,9 +100,8 @@ def test_every_string_and_list_of_a_request_body_declares_a_cap(doc):
             where = f"{op.method} {op.path} {'.'.join(map(str, path)) or 'body'}"
             if node["type"] == "array" and "maxItems" not in node:
                 uncapped.append(f"{where}: a list without maxItems")
-            elif node["type"] == "string" and "maxLength" not in node and not is_file(node):
-                if not ({"enum", "const"} & set(node) or node.get("format") in BOUNDED_FORMATS):
-                    uncapped.append(f"{where}: a string without maxLength")
+            elif node["type"] == "string" and "maxLength" not in node and not bounded(node):
+                uncapped.append(f"{where}: a string without maxLength")
     assert bodies >= 20  # every write route with a body, Open311's form and the file upload too
     assert not uncapped, "add max_length (geo/inputs.py has the shared caps):\n" + "\n".join(
         uncapped
@@ -145,7 +152,9 @@ def test_a_nul_in_any_string_field_of_any_write_route_is_a_4xx_naming_it(
             if not 400 <= response.status_code < 500:
                 problems.append(f"{where} {response.text[:200]}")
             elif name not in response.text:
-                problems.append(f"{where}, the answer does not name {name!r}: {response.text[:200]}")
+                problems.append(
+                    f"{where}, the answer does not name {name!r}: {response.text[:200]}"
+                )
             elif is_free_text(node) and "NUL" not in response.text:
                 problems.append(f"{where}, the answer does not say NUL: {response.text[:200]}")
     assert tried >= 80
@@ -159,9 +168,7 @@ def test_a_nul_in_a_case_description_is_a_422_not_a_500(http):
         json={"category": "medical", "description": "老人摔倒\u0000", "lon": 128.9, "lat": 47.7},
     )
     assert response.status_code == 422, response.text
-    assert response.json()["detail"] == (
-        "description: must not contain a NUL character (\\u0000)"
-    )
+    assert response.json()["detail"] == ("description: must not contain a NUL character (\\u0000)")
     assert "老人摔倒" not in response.text  # the rejected value is never echoed
 
 
@@ -203,9 +210,7 @@ def test_open311_answers_a_nul_in_its_own_error_format(http):
     assert query.status_code == 400 and "service_code" in query.json()[0]["description"]
 
 
-def test_a_nul_in_an_imported_file_refuses_the_file_naming_row_and_column(
-    http, session, callers
-):
+def test_a_nul_in_an_imported_file_refuses_the_file_naming_row_and_column(http, session, callers):
     headers = headers_for(session, callers, Role.community_staff)
     before = session.scalar(text("SELECT count(*) FROM intake_report"))
     rows = "姓名,手机号,备注\n王秀英,13812345678,好\n李\x00四,13912345678,\n"
@@ -237,7 +242,8 @@ def test_a_unique_violation_is_a_409_naming_no_value_and_no_sql(doc, http, sessi
     """Two admins create the same account at once: the service's check passes for both and
     the database's unique index refuses the second (simulated: the row appears between the
     check and the insert, through a trigger on the owner's connection)."""
-    session.execute(text("""
+    session.execute(
+        text("""
         CREATE FUNCTION pg_temp.twin() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF NEW.name = 'twin.zhao' AND pg_trigger_depth() = 1
@@ -247,7 +253,8 @@ def test_a_unique_violation_is_a_409_naming_no_value_and_no_sql(doc, http, sessi
             RETURN NEW;
         END $$;
         CREATE TRIGGER twin BEFORE INSERT ON account FOR EACH ROW EXECUTE FUNCTION pg_temp.twin();
-    """))
+    """)
+    )
     session.commit()
     headers = headers_for(session, callers, Role.admin)
     with caplog.at_level(logging.WARNING):
