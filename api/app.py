@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from api import errors, hardening, scheduler
 from api.auth import declare_public_routes
+from api.limits import RequestLimits
 from api.request_log import RequestLog
 from api.routes import (
     admin,
@@ -46,7 +47,8 @@ def create_app() -> FastAPI:
     )
     errors.install(app)
     hardening.install(app)  # security headers, trusted proxies, access log, settings check
-    app.add_middleware(RequestLog)  # one log line per request: route template, status, duration
+    app.add_middleware(RequestLimits)  # body size (413), NUL in path or query (422)
+    app.add_middleware(RequestLog)  # one log line per request (outermost: it sees 413s too)
     app.include_router(health.router)
     app.include_router(docs.router)
     app.include_router(spatial.router)

@@ -31,10 +31,11 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep
-from geo.access import ALL_ROLES, PUBLIC, Principal, Role, StrictModel, apply_rls
+from geo.access import ALL_ROLES, PUBLIC, Principal, Role, apply_rls
 from geo.accounts import apikeys, tokens
 from geo.audit import service as audit
 from geo.errors import AccessDenied, Unauthorized
+from geo.inputs import StrictModel
 
 __all__ = [
     "Credentials", "CurrentUser", "MaybeUser", "RequestCredentials", "StrictModel", "access",

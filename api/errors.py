@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import pages
 from geo import errors
+
+log = logging.getLogger(__name__)
 
 STATUS: dict[type[errors.DomainError], int] = {
     errors.NotFound: 404,
@@ -24,6 +28,23 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.PreconditionFailed: 412,
     errors.PreconditionRequired: 428,
 }
+
+
+# What the database refused, by SQLSTATE (PostgreSQL appendix A): the status and a sentence that
+# names neither the values (they may be personal data) nor the SQL. Checks in the services come
+# first; these answer what slips past them (a race between two writers, a value out of range).
+DATABASE_REFUSALS: dict[str, tuple[int, str]] = {
+    "23505": (409, "this conflicts with an existing record (a duplicate); reload and try again"),
+    "23P01": (409, "this overlaps an existing record; reload and try again"),
+    "23503": (422, "this refers to a record that does not exist, or one still in use"),
+    "23502": (422, "a required value is missing"),
+    "23514": (422, "a value is outside what is allowed"),
+    "22001": (422, "a value is too long"),
+    "22003": (422, "a number is out of range"),
+    "22P05": (422, "a text contains a character that cannot be stored (NUL, \\u0000)"),
+}
+INTEGRITY_FALLBACK = (409, "this conflicts with the records as they are; reload and try again")
+DATA_FALLBACK = (422, "a value is malformed or out of range")
 
 
 def status_for(exc: errors.DomainError) -> int:
@@ -58,6 +79,21 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
     )
 
 
+async def _database_refusal(request: Request, exc: IntegrityError | DataError) -> JSONResponse:
+    # The request's session has rolled back already (api/deps.py): nothing was half-written.
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    fallback = INTEGRITY_FALLBACK if isinstance(exc, IntegrityError) else DATA_FALLBACK
+    status, message = DATABASE_REFUSALS.get(sqlstate, fallback)
+    diag = getattr(exc.orig, "diag", None)
+    constraint = getattr(diag, "constraint_name", None)
+    detail = f"{message} (constraint {constraint})" if constraint else message
+    log.warning(
+        "%s %s refused by the database: sqlstate %s, constraint %s",
+        request.method, request.url.path, sqlstate or "-", constraint or "-",
+    )  # fmt: skip
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
 def _jsonable(error: dict) -> dict:
     # Never echo the rejected value: it may be an ID or phone number (or a password).
     return {k: (str(v) if k == "ctx" else v) for k, v in error.items() if k not in ("url", "input")}
@@ -83,3 +119,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.DomainError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(IntegrityError, _database_refusal)  # type: ignore[arg-type]
+    app.add_exception_handler(DataError, _database_refusal)  # type: ignore[arg-type]

@@ -29,7 +29,8 @@ Route (api/)::
     def get_stay(id: int, session: SessionDep, me: CurrentUser): ...
 
 The dependency has already called `apply_rls(session, me)`. Maintenance code running as the
-owner calls `as_system(session)`. Request bodies subclass `StrictModel` (unknown fields: 422).
+owner calls `as_system(session)`. Request bodies subclass `StrictModel` (geo/inputs.py:
+unknown fields and NUL characters are a 422).
 
 Sensitive fields and the audit log (`from geo.privacy import crypto, ids, masking, reveal`,
 `from geo.audit import service as audit`)::
@@ -58,10 +59,10 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ColumnElement, false, func, select, true
 from sqlalchemy.orm import Session
 
+from geo.inputs import StrictModel  # noqa: F401  (re-exported)
 from geo.rls import (  # noqa: F401  (re-exported: one module to import)
     app_engine,
     disable_scoped_rls,
@@ -302,10 +303,3 @@ def as_system(session: Session, name: str = "system") -> None:
     application role it changes nothing.
     """
     apply_rls(session, Principal.system(name))
-
-
-class StrictModel(BaseModel):
-    """Base of request bodies: unknown fields are a 422, so nobody can slip in `status`,
-    `cell_code` or `owner` that the form did not offer (no mass assignment)."""
-
-    model_config = ConfigDict(extra="forbid")

@@ -137,3 +137,18 @@ def database_settings() -> DatabaseSettings:
 @lru_cache
 def spatial_settings() -> SpatialSettings:
     return SpatialSettings()
+
+
+class RequestLimitSettings(BaseSettings):
+    """How large a request body may be (prefix HOUNIAO_LIMIT_); larger ones are a 413."""
+
+    model_config = SettingsConfigDict(env_prefix="HOUNIAO_LIMIT_", extra="ignore")
+
+    body_bytes: int = Field(default=1024 * 1024, gt=0)  # JSON and forms
+    # File uploads (multipart) and batch intake (up to 5,000 reports in one JSON body).
+    upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+
+
+@lru_cache
+def request_limit_settings() -> RequestLimitSettings:
+    return RequestLimitSettings()

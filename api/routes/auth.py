@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.auth import CurrentUser, authenticated, client_addr, public
@@ -13,16 +13,42 @@ from geo.access import ROLE_LABELS, Role
 from geo.accounts import login, tokens
 from geo.accounts import service as accounts
 from geo.accounts.schemas import PasswordChange, RefreshRequest
+from geo.inputs import Text
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 5.1
+
+
+class PasswordForm(OAuth2PasswordRequestForm):
+    """OAuth2's password form (RFC 6749 4.3), every field capped and checked like a body's."""
+
+    def __init__(
+        self,
+        *,
+        grant_type: Annotated[Text | None, Form(pattern="^password$", max_length=8)] = None,
+        username: Annotated[Text, Form(max_length=100)],
+        password: Annotated[Text, Form(max_length=256, json_schema_extra={"format": "password"})],
+        scope: Annotated[Text, Form(max_length=200)] = "",
+        client_id: Annotated[Text | None, Form(max_length=100)] = None,
+        client_secret: Annotated[
+            Text | None, Form(max_length=256, json_schema_extra={"format": "password"})
+        ] = None,
+    ) -> None:
+        super().__init__(
+            grant_type=grant_type,
+            username=username,
+            password=password,
+            scope=scope,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
 
 
 @router.post("/token", summary="Sign in with name and password (OAuth2 password flow)",
              **public())
 def token(
     request: Request, response: Response, session: SessionDep,
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[PasswordForm, Depends()],
 ) -> dict[str, Any]:
     pair = login.authenticate(
         session, form.username, form.password, client_addr=client_addr(request),

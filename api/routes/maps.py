@@ -29,6 +29,7 @@ from geo.cases.workflow import TIER_LABELS
 from geo.config import map_settings, security_settings
 from geo.errors import InvalidInput, Unauthorized
 from geo.features.items import items
+from geo.inputs import Text
 from maps import pages
 from maps.cell import cell_map
 from maps.density import density_map
@@ -109,9 +110,9 @@ def login_page(next: str = "", error: str | None = None) -> str:
 def login_submit(
     request: Request,
     session: SessionDep,
-    username: Annotated[str, Form(max_length=100)],
-    password: Annotated[str, Form(max_length=200)],
-    next: Annotated[str, Form(max_length=300)] = "",
+    username: Annotated[Text, Form(max_length=100)],
+    password: Annotated[Text, Form(max_length=200)],
+    next: Annotated[Text, Form(max_length=300)] = "",
 ) -> RedirectResponse:
     wanted = web.local_path(next)
     try:

@@ -8,11 +8,11 @@ Channel systems authenticate with their API key (form field or query `api_key`, 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from api.auth import MaybeUser, client_addr, optional_principal, public
@@ -22,30 +22,31 @@ from geo import clock
 from geo.access import Principal, apply_rls
 from geo.accounts import apikeys
 from geo.cases import open311, service
-from geo.cases.schemas import Attachment, CaseCreate, Reporter
+from geo.cases.schemas import CaseCreate, ServiceRequestForm
 from geo.errors import DomainError, InvalidInput
 
 # Every Open311 route resolves its caller (anonymous unless an API key or token is sent), which
 # also sets the row-level-security settings that the public's reads by id depend on.
-router = APIRouter(
-    prefix="/open311/v2", tags=["open311"], dependencies=[Depends(optional_principal)]
-)
+PREFIX = "/open311/v2"
+router = APIRouter(prefix=PREFIX, tags=["open311"], dependencies=[Depends(optional_principal)])
 SPEC = "http://wiki.open311.org/GeoReport_v2"
+M = TypeVar("M", bound=BaseModel)
 CHANGESET = "2026-11-26T00:00:00+08:00"
-
-
-def _error(status: int, description: str) -> JSONResponse:
-    return JSONResponse([{"code": status, "description": description}], status_code=status)
 
 
 # GeoReport v2 names 400 for any bad request and 403 for an invalid api_key.
 _OPEN311_STATUS = {422: 400, 401: 403}
 
 
+def error_response(status: int, description: str) -> JSONResponse:
+    """An error in Open311's format: a list of {code, description}, with the spec's status."""
+    status = _OPEN311_STATUS.get(status, status)
+    return JSONResponse([{"code": status, "description": description}], status_code=status)
+
+
 def _failed(session: Session, exc: DomainError) -> JSONResponse:
     session.rollback()  # the handler returns normally: make sure nothing half-written commits
-    status = status_for(exc)
-    return _error(_OPEN311_STATUS.get(status, status), exc.detail)
+    return error_response(status_for(exc), exc.detail)
 
 
 @router.get("/discovery.json", summary="Open311 service discovery", **public())
@@ -136,68 +137,73 @@ def get_request(session: SessionDep, request_id: str) -> Any:
         return _failed(session, exc)
 
 
-def _float(form: dict[str, str], name: str) -> float | None:
-    value = form.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a number (WGS84 degrees), got {value!r}") from None
-
-
-def _case_from_form(form: dict[str, str]) -> CaseCreate:
-    if not form.get("service_code"):
-        raise InvalidInput("service_code is required (see services.json)")
-    lat, lon = _float(form, "lat"), _float(form, "long")
+def _case_from_form(form: ServiceRequestForm) -> CaseCreate:
+    lat, lon = form.lat, form.long
     if (lat is None) != (lon is None):
         raise InvalidInput("give both lat and long (WGS84)")
-    if lat is None and not form.get("address_string"):
+    if lat is None and not form.address_string:
         raise InvalidInput("a location is required: lat and long (WGS84), or address_string")
-    name = " ".join(x for x in (form.get("last_name"), form.get("first_name")) if x) or None
-    media = form.get("media_url")
+    name = " ".join(x for x in (form.last_name, form.first_name) if x) or None
+    media = form.media_url
+    return _validated(
+        CaseCreate,
+        category=form.service_code,
+        description=form.description,
+        lon=lon,
+        lat=lat,
+        crs="wgs84",  # Open311 lat/long are WGS84
+        address=form.address_string,
+        reporter={"name": name, "phone": form.phone} if (name or form.phone) else None,
+        attachments=[
+            {"name": "media_url", "content_type": "text/uri-list", "size": len(media), "url": media}
+        ]
+        if media
+        else [],
+    )
+
+
+def _validated(model: type[M], **values: Any) -> M:
+    """`model(**values)`, or InvalidInput naming every field that is wrong (Open311: a 400)."""
     try:
-        return CaseCreate(
-            category=form["service_code"],
-            description=form.get("description") or "",
-            lon=lon,
-            lat=lat,
-            crs="wgs84",  # Open311 lat/long are WGS84
-            address=form.get("address_string") or None,
-            reporter=Reporter(name=name, phone=form.get("phone") or None)
-            if (name or form.get("phone"))
-            else None,
-            attachments=[
-                Attachment(
-                    name="media_url", content_type="text/uri-list", size=len(media), url=media
-                )
-            ]
-            if media
-            else [],
-        )
+        return model(**values)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(x) for x in first.get("loc", ()))
-        raise InvalidInput(f"{field}: {first.get('msg')}") from None
+        problems = [
+            f"{'.'.join(str(x) for x in e.get('loc', ())) or 'form'}: {e.get('msg')}"
+            for e in exc.errors()
+        ]
+        raise InvalidInput("; ".join(problems)) from None
+
+
+# The form as OpenAPI shows it (the route reads the form itself, to answer in Open311's format).
+_FORM_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {"schema": ServiceRequestForm.model_json_schema()}
+        },
+    }
+}
 
 
 @router.post(
     "/requests.json",
     status_code=201,
     summary="Open311: file a service request (application/x-www-form-urlencoded)",
-    **public(),
+    openapi_extra={**public()["openapi_extra"], **_FORM_BODY},
 )
 async def create_request(request: Request, session: SessionDep, me: MaybeUser) -> Any:
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    # Empty fields are absent fields (HTML forms send every input).
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str) and v != ""}
     return await _in_thread(_create, session, me, form, request)
 
 
 def _create(session: Session, me: Principal, form: dict[str, str], request: Request) -> Any:
     try:
+        fields = _validated(ServiceRequestForm, **form)
         caller = _caller(
-            session, me, form.get("api_key") or request.query_params.get("api_key"), request
+            session, me, fields.api_key or request.query_params.get("api_key"), request
         )
-        result = service.create_case(session, caller, _case_from_form(form))
+        result = service.create_case(session, caller, _case_from_form(fields))
     except DomainError as exc:
         return _failed(session, exc)
     case = result["case"]

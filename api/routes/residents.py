@@ -18,7 +18,7 @@ from api.deps import SessionDep
 from api.params import WindowParam
 from api.routes.intake import SystemSession
 from geo.access import Role
-from geo.errors import InvalidInput
+from geo.inputs import CRS_LENGTH, Text
 from geo.residents import aggregates, excel, imports, operations, review, service
 from geo.residents.schemas import (
     DepartureConfirm,
@@ -33,7 +33,6 @@ router = APIRouter(prefix="/api/v1", tags=["residents"])
 PERSONS = (Role.grid_worker, Role.community_staff, Role.street_staff)
 COUNTS = (Role.dispatcher, *PERSONS)
 AGGREGATES = (Role.planner, Role.dispatcher)
-MAX_UPLOAD = 20 * 1024 * 1024
 Season = Annotated[int | None, Query(ge=2000, le=2100, description="default: the current one")]
 
 
@@ -137,15 +136,17 @@ def upload(
     system: SystemSession,
     file: Annotated[UploadFile, File(description=".xlsx or .csv")],
     channel: Annotated[
-        str | None, Form(description="the caller's own channel (grid_worker); default it")
+        Text | None,
+        Form(max_length=30, description="the caller's own channel (grid_worker); default it"),
     ] = None,
-    crs: Annotated[str | None, Form(description="crs of 经度/纬度 without a 坐标系 column")] = None,
+    crs: Annotated[
+        Text | None,
+        Form(max_length=CRS_LENGTH, description="crs of 经度/纬度 without a 坐标系 column"),
+    ] = None,
     commit: Annotated[bool, Form()] = False,
     skip_rejected: Annotated[bool, Form()] = False,
 ) -> dict[str, Any]:
-    data = file.file.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
-        raise InvalidInput(f"the file is larger than {MAX_UPLOAD // 1024 // 1024} MB")
+    data = file.file.read()  # at most HOUNIAO_LIMIT_UPLOAD_BYTES: larger bodies are a 413
     table = excel.read_table(data, file.filename or "upload.xlsx")
     return imports.run_import(system, me, table, channel=channel, crs=crs, commit=commit,
                               skip_rejected=skip_rejected)  # fmt: skip

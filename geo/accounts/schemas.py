@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
-from geo.access import Channel, Role, StrictModel
+from geo.access import Channel, Role
+from geo.inputs import StrictModel
 from geo.privacy.ids import IdNumber, Mobile
 from geo.privacy.reveal import Purpose
 
-CellCode = str  # 15 digits; checked against the active boundary release by the service
+# Codes are checked against the active boundary release by the service.
+CellCode = Annotated[str, Field(max_length=15, description="15-digit grid code")]
+CommunityCode = Annotated[str, Field(max_length=12, description="12-digit community code")]
+StreetCode = Annotated[str, Field(max_length=9, description="9-digit street code")]
 
 
 class AccountCreate(StrictModel):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{1,63}$", description="login name")
+    name: str = Field(
+        max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]{1,63}$", description="login name"
+    )
     role: Role
     display_name: str = Field("", max_length=100, description="姓名 or the channel's label")
-    password: str | None = Field(None, description="omit to have one generated (shown once)")
+    password: str | None = Field(
+        None, max_length=256, description="omit to have one generated (shown once)"
+    )
     cells: list[CellCode] = Field(default_factory=list, max_length=50)
-    community: str | None = None
-    street: str | None = None
+    community: CommunityCode | None = None
+    street: StreetCode | None = None
     department: str | None = Field(None, max_length=50)
     channel: Channel | None = None
     phone: Mobile | None = Field(None, description="staff mobile (实名制), stored encrypted")
@@ -32,8 +42,8 @@ class AccountUpdate(StrictModel):
     is_active: bool | None = None
     role: Role | None = None
     cells: list[CellCode] | None = Field(None, max_length=50)
-    community: str | None = None
-    street: str | None = None
+    community: CommunityCode | None = None
+    street: StreetCode | None = None
     department: str | None = Field(None, max_length=50)
     channel: Channel | None = None
     phone: Mobile | None = None
@@ -41,7 +51,7 @@ class AccountUpdate(StrictModel):
 
 
 class RevealRequest(StrictModel):
-    field: str = Field(description="phone | id_number")
+    field: str = Field(max_length=20, description="phone | id_number")
     purpose: Purpose
     reason: str = Field(min_length=4, max_length=300, description="why the full value is needed")
 

@@ -55,6 +55,7 @@ from geo.errors import (
     PreconditionFailed,
 )
 from geo.privacy.reveal import reveal
+from geo.residents import service as residents
 
 c = Case.__table__.c
 _ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out over the phone
@@ -123,6 +124,22 @@ def _place(session: Session, data: CaseCreate) -> tuple[locating.Location, str |
     return locating.locate(session, match.lon, match.lat), data.address
 
 
+def _linkable_resident(
+    session: Session, principal: Principal, resident_id: int | None
+) -> int | None:
+    """The reporter's archive, if the caller may see it. An id outside the caller's scope (or
+    any id, for roles that see no archives) is answered exactly like an unknown one, so a filer
+    can neither link a stranger's archive nor learn which ids exist."""
+    if resident_id is None:
+        return None
+    try:
+        return residents.get_resident_row(session, principal, resident_id).id
+    except (NotFound, Forbidden):
+        raise InvalidInput(
+            f"reporter.resident_id: no resident {resident_id} among the archives you can see"
+        ) from None
+
+
 def create_case(
     session: Session,
     principal: Principal,
@@ -150,6 +167,7 @@ def create_case(
         raise InvalidInput("grade is set by staff when they accept the case; leave it out")
     reporter = data.reporter
     phone = protect_phone(reporter.phone if reporter else None)
+    resident_id = _linkable_resident(session, principal, reporter.resident_id if reporter else None)
     location, address = _place(session, data)
     if role in _CELL_SCOPED and not in_scope(principal, cell_code=location.cell_code):
         raise InvalidInput(
@@ -183,7 +201,7 @@ def create_case(
             reporter_phone_masked=phone.masked if phone else None,
             reporter_phone_enc=phone.ciphertext if phone else None,
             reporter_phone_hash=phone.lookup_hash if phone else None,
-            resident_id=reporter.resident_id if reporter else None,
+            resident_id=resident_id,
             created_by=principal.name,
             created_by_account=principal.account_id,
             created_by_role=role,

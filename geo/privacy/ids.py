@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, Field
 
 from geo import clock
 from geo.errors import InvalidInput
@@ -103,6 +103,13 @@ def _pydantic(fn: Callable[[str], str]) -> Callable[[object], str]:
     return check
 
 
-# Request-body field types: a bad value is a 422 with the message above.
-IdNumber = Annotated[str, BeforeValidator(_pydantic(validate_id_number))]
-Mobile = Annotated[str, BeforeValidator(_pydantic(validate_mobile))]
+# Request-body field types: a bad value is a 422 with the message above. The validator runs
+# first; the Field states in OpenAPI what it makes of the value (before it, so pydantic shows it).
+IdNumber = Annotated[
+    str,
+    Field(max_length=18, pattern=r"^[0-9]{17}[0-9X]$"),
+    BeforeValidator(_pydantic(validate_id_number)),
+]
+Mobile = Annotated[
+    str, Field(max_length=11, pattern=_MOBILE.pattern), BeforeValidator(_pydantic(validate_mobile))
+]

@@ -29,8 +29,12 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from annotated_types import MaxLen
+
 from geo.errors import InvalidInput
+from geo.inputs import MAX_TAGS, NUL, NUL_MESSAGE, TAG_LENGTH
 from geo.residents.intake import Item
+from geo.residents.records import ReportIn
 
 MAX_ROWS = 100_000
 HEADER_SEARCH = 10  # rows in which the header row may sit (below title rows)
@@ -70,6 +74,14 @@ _DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*�
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _YEAR = re.compile(r"(19\d{2}|20\d{2})")
 _EXCEL_EPOCH = date(1899, 12, 30)
+# A cell holds at most what the same field may hold in a report sent to the API (ReportIn);
+# tags come as one cell ("就医, 太极拳"); other columns (dates, numbers) at most CELL_LENGTH.
+FIELD_LENGTHS = {
+    name: next(m.max_length for m in info.metadata if isinstance(m, MaxLen))
+    for name, info in ReportIn.model_fields.items()
+    if any(isinstance(m, MaxLen) for m in info.metadata)
+} | {"tags": MAX_TAGS * (TAG_LENGTH + 1)}
+CELL_LENGTH = 200
 
 
 @dataclass
@@ -106,7 +118,13 @@ def header_field(text: Any) -> str | None:
 def read_table(data: bytes, filename: str, *, max_rows: int = MAX_ROWS) -> Table:
     """Rows of an .xlsx or .csv file as intake items (fields under English keys; the row as
     read, under its own headers, kept as received). More than `max_rows` rows below the
-    header are refused; reading stops at the first one too many."""
+    header are refused; reading stops at the first one too many.
+
+    A cell with a NUL character (a CSV saved as UTF-16, or not text at all) or longer than its
+    field allows refuses the whole file, naming the row and column: nothing of it is stored.
+    """
+    if NUL in filename:
+        raise InvalidInput(f"the file name {NUL_MESSAGE}")
     suffix = Path(filename).suffix.lower()
     limit = max_rows + HEADER_SEARCH + 1  # enough to find the header and one row too many
     if suffix in (".xlsx", ".xlsm"):
@@ -265,6 +283,8 @@ def _item(
     problems: list[str] = []
     for i, f in fields.items():
         cell = row[i] if i < len(row) else None
+        if isinstance(cell, str):
+            _check_cell(cell, number, headers[i], FIELD_LENGTHS.get(f, CELL_LENGTH))
         as_received[headers[i]] = _plain(cell)
         if cell is None or (isinstance(cell, str) and not cell.strip()):
             continue
@@ -283,6 +303,17 @@ def _item(
             values[f] = _value(f, cell)
     return Item(fields=values, as_received=as_received, field_of=field_of, row_number=number,
                 problems=problems)  # fmt: skip
+
+
+def _check_cell(cell: str, number: int, header: str, limit: int) -> None:
+    if NUL in cell:
+        raise InvalidInput(
+            f"row {number}, column {header}: {NUL_MESSAGE}; save the file as UTF-8 CSV or .xlsx"
+        )
+    if len(cell) > limit:
+        raise InvalidInput(
+            f"row {number}, column {header}: {len(cell):,} characters, at most {limit:,}"
+        )
 
 
 def _plain(cell: Any) -> Any:

@@ -22,9 +22,10 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from geo import clock
-from geo.access import Channel, StrictModel
+from geo.access import Channel
 from geo.crs import ACCEPTED, Crs, parse_crs
 from geo.errors import InvalidInput
+from geo.inputs import CRS_LENGTH, MAX_TAGS, TAG_LENGTH, StrictModel, Tag
 from geo.privacy import partial
 from geo.privacy.masking import mask_id_number, mask_phone, redact_text
 from geo.residents import persons, sensitive
@@ -58,11 +59,15 @@ class ReportIn(StrictModel):
     age: int | None = None
     origin: str | None = Field(default=None, max_length=50, description="来源地, e.g. 广东广州")
     occupation: str | None = Field(default=None, max_length=50)
-    tags: list[str] | None = Field(default=None, max_length=20, description="needs, interests")
+    tags: list[Tag] | None = Field(
+        default=None, max_length=MAX_TAGS, description="needs, interests"
+    )
     address: str | None = Field(default=None, max_length=200)
     lon: float | None = None
     lat: float | None = None
-    crs: str | None = Field(default=None, description=f"crs of lon/lat: {ACCEPTED}")
+    crs: str | None = Field(
+        default=None, max_length=CRS_LENGTH, description=f"crs of lon/lat: {ACCEPTED}"
+    )
     arrived_on: date | None = None
     expected_departure: date | None = None
     departed_on: date | None = None
@@ -74,9 +79,11 @@ class ReportIn(StrictModel):
 class IntakeRequest(StrictModel):
     """One report (`report`) or a batch (`reports`), from one channel."""
 
-    channel: str = Field(description=f"one of: {CHANNELS}")
+    channel: str = Field(max_length=30, description=f"one of: {CHANNELS}")
     crs: str | None = Field(
-        default=None, description=f"crs of coordinates without their own: {ACCEPTED}"
+        default=None,
+        max_length=CRS_LENGTH,
+        description=f"crs of coordinates without their own: {ACCEPTED}",
     )
     report: ReportIn | None = None
     reports: list[ReportIn] | None = Field(default=None, max_length=MAX_BATCH)
@@ -208,6 +215,9 @@ def normalize(
     if isinstance(tags, str):
         tags = [t for t in tags.replace("，", ",").replace("、", ",").split(",")]
     n.tags = sorted({t.strip() for t in tags if t and t.strip()}) if tags else None
+    if n.tags and (len(n.tags) > MAX_TAGS or max(map(len, n.tags)) > TAG_LENGTH):
+        p.append(f"at most {MAX_TAGS} tags of at most {TAG_LENGTH} characters each")
+        n.tags = None
     housing = _clean(raw.get("housing_type"))
     if housing is not None:
         h = _HOUSING_ALIASES.get(housing) or _HOUSING_ALIASES.get(housing.lower())

@@ -8,7 +8,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from geo.access import Role, StrictModel
+from geo.access import Role
+from geo.inputs import CRS_LENGTH, MAX_TAGS, StrictModel, Tag
 from geo.residents.models import ConcernCategory, ConcernStatus, HealthCheckStatus
 
 PERSON_ROLES = (Role.grid_worker.value, Role.community_staff.value, Role.street_staff.value)
@@ -33,7 +34,7 @@ class ResidentEdit(StrictModel):
     birth_year: int | None = None
     origin: str | None = Field(default=None, max_length=50)
     occupation: str | None = Field(default=None, max_length=50)
-    tags: list[str] | None = Field(default=None, max_length=20)
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
     housing_type: str | None = Field(default=None, max_length=20)
     household_size: int | None = None
     expected_departure: date | None = None
@@ -42,7 +43,9 @@ class ResidentEdit(StrictModel):
 
 class RevealRequest(StrictModel):
     field: Literal["id_number", "phone"]
-    purpose: str = Field(description="emergency_contact, case_handling, health_check, ...")
+    purpose: str = Field(
+        max_length=30, description="emergency_contact, case_handling, health_check, ..."
+    )
     reason: str = Field(min_length=4, max_length=200)
 
 
@@ -76,7 +79,7 @@ class ConcernCreate(StrictModel):
     resident_id: int | None = Field(default=None, ge=1)
     lon: float | None = None
     lat: float | None = None
-    crs: str | None = None
+    crs: str | None = Field(default=None, max_length=CRS_LENGTH)
     address: str | None = Field(default=None, max_length=200)
     follow_up: str | None = Field(default=None, max_length=2000)
 
