@@ -88,7 +88,7 @@ def test_a_departure_dated_today_is_accepted_and_tomorrow_refused_on_every_path(
     def upload(day: date) -> bool:
         files = {"file": ("list.csv", _csv(here, day), "text/csv")}
         answer = client.post("/api/v1/residents/import", files=files,
-                             data={"channel": "merchant"}, headers=staff)  # fmt: skip
+                             data={"channel": "grid_worker"}, headers=staff)  # fmt: skip
         assert answer.status_code == 200, answer.text
         return answer.json()["counts"]["rejected"] == 0
 
