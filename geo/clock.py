@@ -132,10 +132,11 @@ def db_now(session: Session) -> datetime:
 
 def install_city_zone(engine: Engine, *, production: bool | None = None) -> Engine:
     """Make every new connection of `engine` keep the city's TimeZone (a client's PGTZ or the
-    server's default would otherwise decide what `::date` means); in production (default: as
-    HOUNIAO_ENV says), refuse a connection whose clock is shifted. Returns the engine."""
+    server's default would otherwise decide what `::date` means); outside development (default:
+    as HOUNIAO_ENV says; unset is held to production's rules), refuse a connection whose clock is
+    shifted. Returns the engine."""
     if production is None:
-        production = security_settings().env == "production"
+        production = security_settings().env != "development"
 
     @event.listens_for(engine, "connect")
     def _city_zone(dbapi_connection: Any, _record: Any) -> None:

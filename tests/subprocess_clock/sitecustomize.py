@@ -9,7 +9,7 @@ import os
 
 _offset = os.environ.get("HOUNIAO_TEST_CLOCK_OFFSET")
 if _offset:
-    if os.environ.get("HOUNIAO_ENV") == "production":
+    if os.environ.get("HOUNIAO_ENV") != "development":  # the test suite names development
         raise RuntimeError("HOUNIAO_TEST_CLOCK_OFFSET shifts the clock: tests only, not production")
     import time
 
