@@ -3,8 +3,6 @@
 - the app refuses to start (lifespan) on unsafe security settings, so a server never listens
   only to answer 500 (`houniao serve` checks them before it even starts uvicorn);
 - X-Forwarded-For / X-Forwarded-Proto are believed only from HOUNIAO_TRUSTED_PROXIES;
-- uvicorn's access log shows paths without query strings (a query may hold a place, a name, an
-  ID number): one line per request, as before;
 - security headers: `X-Content-Type-Options: nosniff` and a referrer policy on everything; on
   HTML pages a Content-Security-Policy (`default-src 'self'`, no external host, not framed) and
   `X-Frame-Options: DENY`. Pages with inline scripts (folium maps) answer through
@@ -13,7 +11,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import secrets
 from collections.abc import AsyncIterator
@@ -29,7 +26,6 @@ from geo.config import map_settings, security_settings
 from geo.security_config import trusted_proxy_networks
 from maps.base import tile_origins
 
-ACCESS_LOGGER = "uvicorn.access"
 _COMMON = (
     "default-src 'self'",
     "style-src 'self' 'unsafe-inline'",  # style attributes (Leaflet, legends) cannot take a nonce
@@ -115,16 +111,6 @@ class TrustedProxyHeaders:
         await self._http(scope, receive, send)
 
 
-class PathOnlyAccessLog(logging.Filter):
-    """uvicorn's access line (`client - "GET /path?query HTTP/1.1" 200`) without the query."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
-            record.args = (args[0], args[1], args[2].split("?", 1)[0], *args[3:])
-        return True
-
-
 def _refuse_unsafe_settings(app: FastAPI) -> None:
     inner = app.router.lifespan_context
 
@@ -144,6 +130,3 @@ def install(app: FastAPI) -> None:
     )
     app.add_middleware(SecurityHeaders, unframed_only=docs)
     app.add_middleware(TrustedProxyHeaders)
-    access = logging.getLogger(ACCESS_LOGGER)
-    if not any(isinstance(f, PathOnlyAccessLog) for f in access.filters):
-        access.addFilter(PathOnlyAccessLog())
