@@ -21,7 +21,7 @@ REDOC = "/static/vendor/redoc/bundles/redoc.standalone.js"
 OAUTH2_REDIRECT = "/docs/oauth2-redirect"
 
 
-@router.get("/docs", **public())
+@router.get("/docs", name="swagger_ui_html", **public())  # the OGC landing page links it
 def swagger_ui(request: Request) -> HTMLResponse:
     return get_swagger_ui_html(
         openapi_url=request.app.openapi_url,
@@ -35,12 +35,12 @@ def swagger_ui(request: Request) -> HTMLResponse:
     )
 
 
-@router.get(OAUTH2_REDIRECT, **public())
+@router.get(OAUTH2_REDIRECT, name="swagger_ui_redirect", **public())
 def swagger_ui_redirect() -> HTMLResponse:
     return get_swagger_ui_oauth2_redirect_html()
 
 
-@router.get("/redoc", **public())
+@router.get("/redoc", name="redoc_html", **public())
 def redoc(request: Request) -> HTMLResponse:
     return get_redoc_html(
         openapi_url=request.app.openapi_url,
