@@ -64,16 +64,13 @@ def script_page(html: str, status_code: int = 200) -> HTMLResponse:
 class SecurityHeaders:
     """Pure ASGI middleware (streams such as Server-Sent Events pass through untouched)."""
 
-    def __init__(self, app: ASGIApp, *, unframed_only: frozenset[str] = frozenset()) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        # Pages that keep their own scripts policy (FastAPI's /docs and /redoc): not framed.
-        self.unframed_only = unframed_only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope.get("path", "")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -83,8 +80,7 @@ class SecurityHeaders:
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 if content_type.startswith(b"text/html"):
                     wanted.update(HTML)
-                    if path not in self.unframed_only:
-                        wanted["content-security-policy"] = PAGE_CSP
+                    wanted["content-security-policy"] = PAGE_CSP  # unless the page set one
                 headers += [(k.encode(), v.encode()) for k, v in wanted.items() if k not in present]
                 message = {**message, "headers": headers}
             await send(message)
@@ -125,8 +121,5 @@ def _refuse_unsafe_settings(app: FastAPI) -> None:
 
 def install(app: FastAPI) -> None:
     _refuse_unsafe_settings(app)
-    docs = frozenset(
-        p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p
-    )
-    app.add_middleware(SecurityHeaders, unframed_only=docs)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(TrustedProxyHeaders)

@@ -13,6 +13,7 @@ from fastapi.openapi.docs import (
 from fastapi.responses import HTMLResponse
 
 from api.auth import public
+from api.hardening import script_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -23,7 +24,7 @@ OAUTH2_REDIRECT = "/docs/oauth2-redirect"
 
 @router.get("/docs", name="swagger_ui_html", **public())  # the OGC landing page links it
 def swagger_ui(request: Request) -> HTMLResponse:
-    return get_swagger_ui_html(
+    page = get_swagger_ui_html(
         openapi_url=request.app.openapi_url,
         title=f"{request.app.title} · API docs",
         swagger_js_url=f"{SWAGGER}/swagger-ui-bundle.js",
@@ -33,19 +34,26 @@ def swagger_ui(request: Request) -> HTMLResponse:
         # No badge from validator.swagger.io: the page asks nothing of other hosts.
         swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": False},
     )
+    return _with_nonce(page)
 
 
 @router.get(OAUTH2_REDIRECT, name="swagger_ui_redirect", **public())
 def swagger_ui_redirect() -> HTMLResponse:
-    return get_swagger_ui_oauth2_redirect_html()
+    return _with_nonce(get_swagger_ui_oauth2_redirect_html())
 
 
 @router.get("/redoc", name="redoc_html", **public())
 def redoc(request: Request) -> HTMLResponse:
-    return get_redoc_html(
+    page = get_redoc_html(
         openapi_url=request.app.openapi_url,
         title=f"{request.app.title} · API reference",
         redoc_js_url=REDOC,
         redoc_favicon_url=f"{SWAGGER}/favicon-32x32.png",
         with_google_fonts=False,
     )
+    return _with_nonce(page)
+
+
+def _with_nonce(page: HTMLResponse) -> HTMLResponse:
+    """FastAPI's page under the app's script policy: its own inline scripts run (by nonce)."""
+    return script_page(bytes(page.body).decode())
