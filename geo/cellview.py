@@ -13,14 +13,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from shapely.geometry import shape
-from sqlalchemy import column, select, table, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from geo import clock
 from geo.access import Principal, in_scope, scope_filter
 from geo.audit import service as audit
 from geo.boundaries import queries as boundaries
-from geo.boundaries.models import in_release
+from geo.boundaries.models import GridCell, in_release
 from geo.boundaries.releases import resolve_release
 from geo.errors import NotFound
 from geo.geojson import feature, feature_collection
@@ -150,13 +150,10 @@ def cells_in_scope(session: Session, me: Principal, limit: int = 500) -> list[tu
     """(code, name) of the active release's cells the caller may open a cell map of, by code:
     a grid worker's own, a community's or a street's (nobody else has a cell scope)."""
     rid = resolve_release(session, None)
-    cell = table("grid_cell", column("code"), column("name"), column("release_low"),
-                 column("release_high"))
     rows = session.execute(
-        select(cell.c.code, cell.c.name)
-        .where(cell.c.release_low <= rid, cell.c.release_high >= rid,
-               scope_filter(me, cell=cell.c.code))
-        .order_by(cell.c.code)
+        select(GridCell.code, GridCell.name)
+        .where(GridCell.in_release(rid), scope_filter(me, cell=GridCell.__table__.c.code))
+        .order_by(GridCell.code)
         .limit(limit)
     )
     return [(code, name) for code, name in rows]

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from geo import locate as locating
 from geo.boundaries import queries
+from geo.boundaries.models import in_release
 from geo.boundaries.releases import active_release_id
 from geo.crs import Crs
 from geo.places import service as places
@@ -84,7 +85,7 @@ def service_card(session: Session, lon: float, lat: float, crs: Crs = Crs.wgs84)
 
 _EXAMPLE = text(
     "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM grid_cell"
-    " WHERE release_low <= :rid AND release_high >= :rid ORDER BY code LIMIT 1) AS first_cell"
+    f" WHERE {in_release('grid_cell')} ORDER BY code LIMIT 1) AS first_cell"
 )
 
 

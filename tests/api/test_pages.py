@@ -11,6 +11,8 @@ from geo.access import Principal, Role
 from geo.accounts import service as accounts
 from geo.accounts import tokens
 from geo.accounts.models import Account
+from geo.boundaries.models import in_release
+from tests.gis.conftest import ACTIVE
 
 OWN_CELL = "230717001001001"
 OTHER_CELL = "230717002001001"
@@ -136,8 +138,7 @@ def test_an_anonymous_browser_is_sent_to_sign_in_and_back(client) -> None:
 def test_home_page_lists_what_the_role_may_open(client, session, people) -> None:
     codes = session.scalars(text(
         "SELECT code FROM grid_cell WHERE left(code, 12) = :c AND release_high IS NOT NULL"
-        " AND release_low <= (SELECT id FROM boundary_release WHERE status = 'active')"
-        " AND release_high >= (SELECT id FROM boundary_release WHERE status = 'active')"
+        f" AND {in_release('grid_cell', ACTIVE)}"
     ), {"c": OWN_CELL[:12]}).all()
     headers = bearer(session, people[Role.community_staff])
     home = client.get("/maps/", headers={**headers, **BROWSER})
