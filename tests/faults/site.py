@@ -130,7 +130,7 @@ class Site:
             **os.environ,
             "DATABASE_URL": self.url,
             "HOUNIAO_SCHEDULER": "0",
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": _pythonpath(),
             **env,
         }
         with log.open("wb") as out:
@@ -171,11 +171,16 @@ class Site:
             **os.environ,
             "DATABASE_URL": self.url,
             "HOUNIAO_SCHEDULER": "0",
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": _pythonpath(),
         }
         return subprocess.run(
             [HOUNIAO, *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT
         )
+
+
+def _pythonpath() -> str:
+    """This tree first, then whatever the caller had (tests/cityclock.py's clock hook)."""
+    return os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
 
 
 @contextmanager

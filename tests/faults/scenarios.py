@@ -1,0 +1,84 @@
+"""The fault scenarios, shared by the tests (which assert on them) and bench/faults.py (which
+prints the table). Each takes a running site, injects one fault while writers write, ends the
+fault, and returns what happened."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from tests.faults import census
+from tests.faults.site import Site
+from tests.faults.writers import Writers
+
+WARM_UP = 3  # acknowledged writes per writer before the fault
+AFTER = 1.5  # seconds of writing after the API recovered
+
+
+@dataclass
+class Outcome:
+    fault: str
+    census: census.Census
+    during: Counter[int]  # the API's answers while the fault lasted
+    overall: Counter[int]
+    unexpected: list[str]
+    recover_seconds: float  # fault over -> first acknowledged write
+    failing_seconds: float  # first failed write -> first acknowledged write after the fault
+    api_restarts: int  # API processes that died and had to be started again (must be 0)
+    audit_verify: str  # output of `houniao audit verify`
+    audit_ok: bool
+    notes: dict[str, object] = field(default_factory=dict)
+
+    def row(self) -> dict[str, object]:
+        row = self.census.row(self.fault, self.recover_seconds)
+        row["failing_s"] = round(self.failing_seconds, 2)
+        return row
+
+
+def _writers(site: Site, **kw: object) -> Writers:
+    return Writers(site.base, site.template.api_keys, site.template.points, **kw)  # type: ignore[arg-type]
+
+
+def _finish(site: Site, fault: str, writers: Writers, start: float, end: float, t0: float,
+            **notes: object) -> Outcome:  # fmt: skip
+    """Census, audit verification and timings once the writers stopped."""
+    recovered = writers.first(end, success=True)
+    first_fail = min(
+        (a.at for a in writers.answers() if a.at >= t0 and not a.ok),
+        default=start,
+    )
+    audit = site.houniao("audit", "verify")
+    return Outcome(
+        fault=fault,
+        census=census.take(site.cluster, writers.ledgers),
+        during=writers.statuses(start, end),
+        overall=writers.statuses(),
+        unexpected=[u for g in writers.ledgers for u in g.unexpected],
+        recover_seconds=(recovered - end) if recovered is not None else float("nan"),
+        failing_seconds=(recovered - first_fail) if recovered is not None else float("nan"),
+        api_restarts=sum(s.process.poll() is not None for s in site.servers),
+        audit_verify=audit.stdout + audit.stderr,
+        audit_ok=audit.returncode == 0,
+        notes=notes,
+    )
+
+
+def kill_postmaster(site: Site, *, down_seconds: float = 1.5) -> Outcome:
+    """`kill -9` of the postmaster (its orphaned backends exit or are killed), the database left
+    down for `down_seconds`, then started again (crash recovery) under the same running API."""
+    with _writers(site) as writers:
+        writers.wait_acknowledged(WARM_UP)
+        t0 = time.monotonic()
+        killed = site.cluster.kill9()
+        dead = time.monotonic()
+        writers.wait_answer(dead, success=False, timeout=10)
+        time.sleep(down_seconds)
+        site.cluster.start()
+        ready = time.monotonic()
+        writers.wait_answer(ready, success=True, timeout=30)
+        time.sleep(AFTER)
+    return _finish(
+        site, "kill -9 postmaster", writers, dead, ready, t0, backends_killed=killed,
+        restart_seconds=round(ready - dead - down_seconds, 2),
+    )  # fmt: skip
