@@ -82,3 +82,33 @@ def kill_postmaster(site: Site, *, down_seconds: float = 1.5) -> Outcome:
         site, "kill -9 postmaster", writers, dead, ready, t0, backends_killed=killed,
         restart_seconds=round(ready - dead - down_seconds, 2),
     )  # fmt: skip
+
+
+# Pick the victims first (MATERIALIZED): in one WHERE clause the planner may call
+# pg_terminate_backend before the other conditions, on any backend, ours included.
+TERMINATE = """
+    WITH victims AS MATERIALIZED (
+        SELECT pid, state FROM pg_stat_activity
+         WHERE datname = 'houniao' AND backend_type = 'client backend'
+           AND pid <> pg_backend_pid())
+    SELECT state FROM victims WHERE pg_terminate_backend(pid)
+"""
+
+
+def terminate_backends(site: Site, *, seconds: float = 3.0, every: float = 0.05) -> Outcome:
+    """`pg_terminate_backend` of the API's connections, again and again for `seconds`: those
+    in the middle of a statement or a transaction first (mid-request), idle pooled ones too."""
+    terminated = Counter[str]()
+    with _writers(site) as writers, site.cluster.connect("postgres") as admin:
+        writers.wait_acknowledged(WARM_UP)
+        t0 = start = time.monotonic()
+        while time.monotonic() - start < seconds:
+            for (state,) in admin.execute(TERMINATE):
+                terminated[state or "unknown"] += 1
+            time.sleep(every)
+        end = time.monotonic()
+        writers.wait_answer(end, success=True, timeout=30)
+        time.sleep(AFTER)
+    return _finish(
+        site, "pg_terminate_backend", writers, start, end, t0, terminated=dict(terminated)
+    )
