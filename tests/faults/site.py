@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from geo import migrate
-from geo.accounts import apikeys
+from geo.accounts import apikeys, tokens
 from geo.accounts.models import Account
 from geo.demo.load import load_yichun
 from tests.faults.cluster import Cluster
@@ -32,6 +33,7 @@ from tests.live import HOUNIAO, free_port
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = 8  # writers in the fault scenarios; each has its own channel account and API key
 CHANNEL = "police"
+DISPATCHER = "faults-dispatcher"  # reads the live case feed
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -69,6 +71,7 @@ def build_template() -> Template:
                 session.add(account)
                 session.flush()
                 keys.append(apikeys.create_key(session, account))
+            session.add(Account(name=DISPATCHER, display_name="压测指挥中心", role="dispatcher"))
             points = [
                 (float(x), float(y))
                 for x, y in session.execute(
@@ -164,6 +167,22 @@ class Site:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the API did not start:\n{server.log_text()}")
             time.sleep(0.2)
+
+    def engine(self) -> Engine:
+        """An engine on this site's database, as its owner (the tests' own reads and writes)."""
+        return create_engine(sqlalchemy_url(self.url), pool_size=2)
+
+    def bearer(self, name: str = DISPATCHER) -> dict[str, str]:
+        """Authorization headers of a fresh session of the account `name`."""
+        engine = self.engine()
+        try:
+            with Session(engine) as session:
+                account = session.scalars(select(Account).where(Account.name == name)).one()
+                pair = tokens.start_session(session, account)
+                session.commit()
+        finally:
+            engine.dispose()
+        return {"Authorization": f"Bearer {pair.access_token}"}
 
     def houniao(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         """The `houniao` CLI against this site's database."""
