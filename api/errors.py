@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -96,7 +97,7 @@ async def _database_refusal(request: Request, exc: IntegrityError | DataError) -
     return JSONResponse({"detail": detail}, status_code=status)
 
 
-async def _database_error(request: Request, exc: DBAPIError) -> Response:
+async def _database_error(request: Request, exc: DBAPIError | psycopg.Error) -> Response:
     # The database down, restarting, out of disk or cutting connections: 503, retry shortly.
     outage = unavailable(exc)
     if outage is None:
@@ -131,4 +132,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(IntegrityError, _database_refusal)  # type: ignore[arg-type]
     app.add_exception_handler(DataError, _database_refusal)  # type: ignore[arg-type]
-    app.add_exception_handler(DBAPIError, _database_error)  # type: ignore[arg-type]
+    # psycopg's own errors: from COPY on the raw connection, which SQLAlchemy does not wrap.
+    for database_error in (DBAPIError, psycopg.Error):
+        app.add_exception_handler(database_error, _database_error)  # type: ignore[arg-type]

@@ -36,13 +36,17 @@ _CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 _NO_SQLSTATE = "the database cannot be reached right now" + _RETRY
 
 
-def unavailable(exc: DBAPIError) -> Unavailable | None:
-    """The `Unavailable` error a driver error amounts to, or None if it is something else."""
-    sqlstate = getattr(exc.orig, "sqlstate", None)
+def unavailable(exc: DBAPIError | psycopg.Error) -> Unavailable | None:
+    """The `Unavailable` error a driver error amounts to, or None if it is something else.
+
+    `exc`: as SQLAlchemy wraps it, or straight from psycopg (COPY on the raw connection)."""
+    driver = exc.orig if isinstance(exc, DBAPIError) else exc
+    sqlstate = getattr(driver, "sqlstate", None)
     if sqlstate is None:
         # No answer from the server at all (refused, reset, closed), or a connection SQLAlchemy
         # found dead; other errors without a SQLSTATE are bugs, not outages.
-        if exc.connection_invalidated or isinstance(exc.orig, _CONNECTION_ERRORS):
+        invalidated = isinstance(exc, DBAPIError) and exc.connection_invalidated
+        if invalidated or isinstance(driver, _CONNECTION_ERRORS):
             return Unavailable(_NO_SQLSTATE)
         return None
     detail = _BY_SQLSTATE.get(sqlstate) or _BY_SQLSTATE.get(sqlstate[:2])

@@ -14,7 +14,8 @@ import signal
 import subprocess
 import tempfile
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,6 +177,45 @@ class Cluster:
             time.sleep(0.05)
         return killed
 
+    def check_storage(self) -> dict[str, str]:
+        """pg_amcheck (heap and every B-tree, each heap tuple found in its indexes) while
+        running, then pg_checksums over every page once stopped. Returns each tool's complaint,
+        empty when the storage is sound. Leaves the cluster stopped."""
+        problems = {}
+        amcheck = subprocess.run(
+            as_owner(
+                PG_BIN / "pg_amcheck",
+                "--install-missing",
+                "--heapallindexed",
+                "--no-password",
+                "-h",
+                self.root,
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                "houniao",
+            ),
+            cwd="/",
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if amcheck.returncode != 0 or amcheck.stdout.strip():
+            problems["pg_amcheck"] = (amcheck.stdout + amcheck.stderr)[-2000:]
+        self.stop()
+        checksums = subprocess.run(
+            as_owner(PG_BIN / "pg_checksums", "--check", "-D", self.data),
+            cwd="/",
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if checksums.returncode != 0:
+            problems["pg_checksums"] = (checksums.stdout + checksums.stderr)[-2000:]
+        return problems
+
     def destroy(self) -> None:
         """Stop (immediately if need be) and remove every file of the cluster."""
         try:
@@ -211,6 +251,40 @@ class Cluster:
                 if time.monotonic() - start > timeout:
                     raise
                 time.sleep(0.1)
+
+
+@contextmanager
+def tmpfs(size_mb: int, *, prefix: str = "houniao-faults-volume-") -> Iterator[Path]:
+    """A tmpfs of `size_mb` MB on a new folder the cluster's owner may use; unmounted after.
+    Mounting needs root (or sudo without a password): anything else fails, saying so."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    root = [] if AS_ROOT else ["sudo", "-n"]
+    mount = [*root, "mount", "-t", "tmpfs", "-o", f"size={size_mb}m,mode=0700", "tmpfs", str(path)]
+    done = subprocess.run(mount, capture_output=True, text=True)
+    if done.returncode != 0:
+        path.rmdir()
+        raise RuntimeError(
+            f"cannot mount a tmpfs for the disk-full test ({' '.join(mount)}:"
+            f" {done.stderr.strip()}); run the fault tests as root"
+        )
+    try:
+        subprocess.run([*root, "chown", f"{OWNER}:{OWNER}", str(path)], check=True)
+        yield path
+    finally:
+        subprocess.run([*root, "umount", "--lazy", str(path)], check=False)
+        path.rmdir()
+
+
+def fill(volume: Path) -> Path:
+    """Write zeros into `volume` until it is full; returns the file (delete it to free space)."""
+    ballast = volume / "ballast"
+    chunk = b"\0" * (1 << 20)
+    with ballast.open("wb", buffering=0) as out:
+        for size in (1 << 20, 1 << 12):
+            with suppress(OSError):  # ENOSPC: the volume is full at this granularity
+                while True:
+                    out.write(chunk[:size])
+    return ballast
 
 
 def _alive(pid: int) -> bool:

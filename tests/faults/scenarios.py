@@ -7,12 +7,14 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tests.faults import census
+from tests.faults.cluster import fill
 from tests.faults.site import Site
-from tests.faults.writers import Writers
+from tests.faults.writers import Reader, Writers
 
-WARM_UP = 3  # acknowledged writes per writer before the fault
+WARM_UP = 2  # acknowledged writes per writer before the fault
 AFTER = 1.5  # seconds of writing after the API recovered
 
 
@@ -76,7 +78,7 @@ def kill_postmaster(site: Site, *, down_seconds: float = 1.5) -> Outcome:
         time.sleep(down_seconds)
         site.cluster.start()
         ready = time.monotonic()
-        writers.wait_answer(ready, success=True, timeout=30)
+        writers.wait_answer(ready, success=True, timeout=60)
         time.sleep(AFTER)
     return _finish(
         site, "kill -9 postmaster", writers, dead, ready, t0, backends_killed=killed,
@@ -107,8 +109,36 @@ def terminate_backends(site: Site, *, seconds: float = 3.0, every: float = 0.05)
                 terminated[state or "unknown"] += 1
             time.sleep(every)
         end = time.monotonic()
-        writers.wait_answer(end, success=True, timeout=30)
+        writers.wait_answer(end, success=True, timeout=60)
         time.sleep(AFTER)
     return _finish(
         site, "pg_terminate_backend", writers, start, end, t0, terminated=dict(terminated)
     )
+
+
+def disk_full(site: Site, volume: Path, *, seconds: float = 3.0) -> Outcome:
+    """The volume holding the database (data and WAL) fills up (a ballast file takes every free
+    byte) for `seconds` after the first write is refused, while a reader keeps reading; then
+    the ballast goes. Afterwards the storage is checked page by page (the cluster stops)."""
+    lon, lat = site.template.points[0]
+    reads = ["/healthz", f"/api/v1/locate?lon={lon}&lat={lat}", "/api/v1/cases?limit=10"]
+    with _writers(site) as writers, Reader(site.base, reads, site.bearer()) as reader:
+        writers.wait_acknowledged(WARM_UP)
+        t0 = time.monotonic()
+        ballast = fill(volume)
+        start = time.monotonic()
+        writers.wait_answer(start, success=False, timeout=60)
+        time.sleep(seconds)
+        ballast.unlink()
+        end = time.monotonic()
+        writers.wait_answer(end, success=True, timeout=60)
+        time.sleep(AFTER)
+    log = site.cluster.logfile.read_text(errors="replace")
+    outcome = _finish(
+        site, "disk full (data + WAL)", writers, start, end, t0,
+        reads_during=dict(reader.statuses(start, end)), read_failures=reader.unexpected[:5],
+        refusals=dict(sum((g.refusals for g in writers.ledgers), Counter())),
+        panics=log.count("PANIC"),
+    )  # fmt: skip
+    outcome.notes["storage"] = site.cluster.check_storage()
+    return outcome

@@ -49,6 +49,7 @@ class Ledger:
     answers: list[Answer] = field(default_factory=list)
     replays: int = 0  # case answers replayed from a stored Idempotency-Key
     unexpected: list[str] = field(default_factory=list)  # bodies of answers neither 2xx nor 503
+    refusals: Counter[str] = field(default_factory=Counter)  # the 503s' messages
 
 
 def case_marker(key: str) -> str:
@@ -95,7 +96,7 @@ class Writers:
         for t in self._threads:
             t.join(self.timeout + 5)
 
-    def wait_acknowledged(self, each: int, timeout: float = 30) -> None:
+    def wait_acknowledged(self, each: int, timeout: float = 90) -> None:
         """Until every writer has `each` acknowledged writes (raises after `timeout`)."""
         deadline = time.monotonic() + timeout
         while min(len(g.cases) + len(g.reports) for g in self.ledgers) < each:
@@ -103,7 +104,7 @@ class Writers:
                 raise TimeoutError(f"writers got fewer than {each} acknowledgements each")
             time.sleep(0.05)
 
-    def wait_answer(self, after: float, *, success: bool, timeout: float = 30) -> float:
+    def wait_answer(self, after: float, *, success: bool, timeout: float = 60) -> float:
         """Until some writer got an answer after `after` that is (or is not) a 2xx; its time."""
         deadline = time.monotonic() + timeout
         while True:
@@ -184,7 +185,11 @@ class Writers:
             ledger.answers.append(Answer(time.monotonic(), kind, 0))
             return False
         ledger.answers.append(Answer(time.monotonic(), kind, answer.status_code))
-        if answer.status_code not in (200, 201, 503):
+        if answer.status_code == 503:
+            ledger.refusals[answer.json()["detail"]] += 1
+            if not answer.headers.get("Retry-After", "").isdigit():
+                ledger.unexpected.append(f"{kind} 503 without Retry-After")
+        elif answer.status_code not in (200, 201):
             ledger.unexpected.append(f"{kind} {answer.status_code}: {answer.text[:300]}")
         if not answer.is_success:
             return False
@@ -199,3 +204,39 @@ class Writers:
         else:  # taken in now, or by an earlier attempt whose answer was lost
             ledger.reports.add(write["key"])
         return True
+
+
+class Reader:
+    """One client reading in a loop (GET `paths` in turn) until `stop()`; answers logged."""
+
+    def __init__(self, base: str, paths: list[str], headers: dict[str, str]) -> None:
+        self.answers: list[Answer] = []
+        self.unexpected: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(base, paths, headers), daemon=True)
+
+    def __enter__(self) -> Reader:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def statuses(self, start: float = 0.0, end: float = float("inf")) -> Counter[int]:
+        return Counter(a.status for a in list(self.answers) if start <= a.at <= end)
+
+    def _run(self, base: str, paths: list[str], headers: dict[str, str]) -> None:
+        with httpx.Client(base_url=base, headers=headers, timeout=20) as http:
+            n = 0
+            while not self._stop.is_set():
+                path = paths[n % len(paths)]
+                n += 1
+                try:
+                    status = http.get(path).status_code
+                except httpx.TransportError:
+                    status = 0
+                self.answers.append(Answer(time.monotonic(), "read", status))
+                if status != 200:
+                    self.unexpected.append(f"GET {path}: {status}")
+                self._stop.wait(0.05)
