@@ -184,11 +184,13 @@ class Site:
             engine.dispose()
         return {"Authorization": f"Bearer {pair.access_token}"}
 
-    def houniao(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        """The `houniao` CLI against this site's database."""
+    def houniao(
+        self, *args: str, url: str | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess:
+        """The `houniao` CLI against this site's database (or `url`)."""
         env = {
             **os.environ,
-            "DATABASE_URL": self.url,
+            "DATABASE_URL": url or self.url,
             "HOUNIAO_SCHEDULER": "0",
             "PYTHONPATH": _pythonpath(),
         }

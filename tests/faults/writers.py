@@ -154,7 +154,13 @@ class Writers:
         key = str(uuid.uuid4())
         ledger.attempted_cases.add(key)
         lon, lat = rng.choice(self.points)
-        body = {"category": "other", "description": case_marker(key), "lon": lon, "lat": lat}
+        body = {
+            "category": "other",
+            "description": case_marker(key),
+            "lon": lon,
+            "lat": lat,
+            "reporter": {"name": "报告人", "phone": f"13{rng.randrange(10**9):09d}"},
+        }
         return {"key": key, "body": body}
 
     def _report(self, ledger: Ledger, rng: random.Random) -> dict[str, Any]:
