@@ -1,5 +1,6 @@
-"""`houniao backup init|base|list|restore|fingerprint`: continuous backup and point-in-time
-restore with PostgreSQL's own tools (geo/ops/backup.py)."""
+"""Operations: `houniao check` (geo/ops/check.py) and `houniao backup init|base|list|restore|
+fingerprint`, continuous backup and point-in-time restore with PostgreSQL's own tools
+(geo/ops/backup.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from api.cli.output import domain_errors, err, print_json
 from geo.config import database_settings
 from geo.db import session_scope
 from geo.ops import backup as backups
+from geo.ops.check import FAIL, run_checks
 from geo.ops.fingerprint import fingerprint
 
 backup_app = typer.Typer(
@@ -19,6 +21,20 @@ backup_app = typer.Typer(
     no_args_is_help=True,
 )
 REPO = typer.Option(None, "--repo", help="backup repository folder (default $HOUNIAO_BACKUP_DIR)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check")(check)
+
+
+def check() -> None:
+    """What an operator looks at first: database, migrations, release, scheduler leader,
+    replica lag, backup age and keys, one line each. Exits 1 if any check fails."""
+    results = run_checks()
+    for result in results:
+        typer.echo(result.line())
+    if any(r.status == FAIL for r in results):
+        raise typer.Exit(1)
 
 
 @backup_app.command("init")

@@ -32,6 +32,7 @@ from pathlib import Path
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from geo.config import database_settings
@@ -173,7 +174,7 @@ def init(conn: Connection, repo: Repository, *, os_user: str | None = None) -> d
     return {"repository": str(repo.root), "settings": wanted, "restart_needed": sorted(pending)}
 
 
-def archiver(conn: Connection) -> dict[str, object]:
+def archiver(conn: Connection | Session) -> dict[str, object]:
     """pg_stat_archiver: what was archived last, and failures."""
     row = (
         conn.execute(

@@ -88,7 +88,7 @@ class Leadership:
                 conn.close()
 
 
-def current_leader(session: Session) -> Leader | None:
+def current_leader(session: Session | Connection) -> Leader | None:
     """The process holding the lead now, if any."""
     row = session.execute(
         text(

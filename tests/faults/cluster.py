@@ -112,6 +112,29 @@ class Cluster:
         copy.configure()
         return copy
 
+    def replica(self, *, prefix: str = "houniao-faults-replica-") -> Cluster:
+        """A streaming replica of this (running) cluster, started on its own port."""
+        standby = Cluster(make_folder(prefix))
+        run_owner(
+            PG_BIN / "pg_basebackup",
+            "-h",
+            self.root,
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-D",
+            standby.data,
+            "-X",
+            "stream",
+            "-R",
+            "--checkpoint=fast",
+            "--no-password",
+        )
+        standby.configure()
+        standby.start()
+        return standby
+
     def configure(self, **settings: str | int) -> None:
         """Append settings to postgresql.conf (later lines win): port, socket, loopback only."""
         base = {

@@ -185,14 +185,19 @@ class Site:
         return {"Authorization": f"Bearer {pair.access_token}"}
 
     def houniao(
-        self, *args: str, url: str | None = None, timeout: float = 120
+        self,
+        *args: str,
+        url: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
     ) -> subprocess.CompletedProcess:
-        """The `houniao` CLI against this site's database (or `url`)."""
+        """The `houniao` CLI against this site's database (or `url`), with `env` added."""
         env = {
             **os.environ,
             "DATABASE_URL": url or self.url,
             "HOUNIAO_SCHEDULER": "0",
             "PYTHONPATH": _pythonpath(),
+            **(env or {}),
         }
         return subprocess.run(
             [HOUNIAO, *args], capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT

@@ -17,7 +17,7 @@ from tests.faults import scenarios
 from tests.faults.cluster import Cluster, give_to_owner, make_folder
 from tests.faults.site import Site
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(180, func_only=True)  # fixtures bound themselves
 
 
 @pytest.fixture

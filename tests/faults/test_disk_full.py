@@ -14,7 +14,7 @@ from tests.faults import scenarios
 from tests.faults.cluster import tmpfs
 from tests.faults.site import Site, Template, running_site
 
-pytestmark = pytest.mark.timeout(150)
+pytestmark = pytest.mark.timeout(150, func_only=True)  # fixtures bound themselves
 HEADROOM_MB = 40  # beyond the template's data directory: room to start and to write a while
 
 

@@ -9,7 +9,7 @@ import pytest
 from tests.faults.cluster import PG_BIN
 from tests.faults.site import Site, Template, running_site
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(120, func_only=True)  # fixtures bound themselves
 
 
 def test_site_is_private_loaded_and_served(site: Site) -> None:

@@ -10,7 +10,7 @@ import pytest
 from tests.faults import scenarios
 from tests.faults.site import Site
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(120, func_only=True)  # fixtures bound themselves
 
 
 def test_kill_postmaster_loses_nothing_acknowledged(site: Site) -> None:

@@ -19,7 +19,7 @@ from geo.cases import service
 from geo.cases.schemas import CaseCreate
 from tests.faults.site import Server, Site
 
-pytestmark = pytest.mark.timeout(150)
+pytestmark = pytest.mark.timeout(150, func_only=True)  # fixtures bound themselves
 SCHEDULER = {"HOUNIAO_SCHEDULER": "1", "HOUNIAO_SCHEDULER_INTERVAL_SECONDS": "0.3"}
 # uvicorn shuts down, then re-raises the SIGTERM it caught to the default handler.
 CLEAN_EXIT = (0, -signal.SIGTERM)

@@ -9,7 +9,7 @@ import pytest
 from tests.faults import scenarios
 from tests.faults.site import Site
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(120, func_only=True)  # fixtures bound themselves
 
 
 def test_terminated_connections_fail_cleanly_and_retries_never_double(site: Site) -> None:
