@@ -72,8 +72,10 @@ def install(app: FastAPI) -> None:
             async with inner(app) as state:
                 yield state
         finally:
-            event.set()  # whatever still runs (the scheduler) stops now
+            event.set()  # whatever still runs stops now
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            if _event is event:  # the next app in this process (tests) starts afresh
+                _event = None
 
     app.router.lifespan_context = lifespan

@@ -4,12 +4,13 @@ fingerprint`, continuous backup and point-in-time restore with PostgreSQL's own 
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
 import typer
 
-from api.cli.output import domain_errors, err, print_json
+from api.cli.output import err, print_json
 from geo.config import database_settings
 from geo.db import session_scope
 from geo.ops import backup as backups
@@ -43,7 +44,7 @@ def init(repo: Path | None = REPO) -> None:
 
     The repository must be on the database host (or a share it mounts): the server itself
     copies each WAL segment there."""
-    with domain_errors(), backups.admin_connection() as conn:
+    with backups.admin_connection() as conn:
         result = backups.init(conn, backups.repository(repo))
     print_json(result)
     if result["restart_needed"]:
@@ -57,7 +58,7 @@ def init(repo: Path | None = REPO) -> None:
 def base(repo: Path | None = REPO) -> None:
     """Take a base backup (pg_basebackup, verified with pg_verifybackup); run it daily."""
     url = database_settings().sqlalchemy_url
-    with domain_errors(), backups.admin_connection() as conn:
+    with backups.admin_connection() as conn:
         taken = backups.take_base(conn, url, backups.repository(repo))
         backups.archive_now(conn)  # the WAL that ends this backup is in the archive too
     print_json(taken.as_dict())
@@ -66,11 +67,10 @@ def base(repo: Path | None = REPO) -> None:
 @backup_app.command("list")
 def list_backups(repo: Path | None = REPO) -> None:
     """Base backups, the archived WAL, and the server's archiver status."""
-    with domain_errors():
-        where = backups.repository(repo)
-        wal = where.archived_wal()
-        with backups.admin_connection() as conn:
-            status = backups.archiver(conn)
+    where = backups.repository(repo)
+    wal = where.archived_wal()
+    with backups.admin_connection() as conn:
+        status = backups.archiver(conn)
     print_json(
         {
             "repository": str(where.root),
@@ -80,7 +80,7 @@ def list_backups(repo: Path | None = REPO) -> None:
                 "first": wal[0] if wal else None,
                 "last": wal[-1] if wal else None,
             },
-            "archiver": status,
+            "archiver": asdict(status),
         }
     )
 
@@ -95,8 +95,7 @@ def restore(
 ) -> None:
     """Lay out a data directory that replays the archive up to --time, then becomes a primary.
     Start it with pg_ctl as the server's OS user (it does not archive)."""
-    with domain_errors():
-        used = backups.restore(backups.repository(repo), target, until=until)
+    used = backups.restore(backups.repository(repo), target, until=until)
     print_json(
         {
             "target": str(target),

@@ -174,8 +174,26 @@ def init(conn: Connection, repo: Repository, *, os_user: str | None = None) -> d
     return {"repository": str(repo.root), "settings": wanted, "restart_needed": sorted(pending)}
 
 
-def archiver(conn: Connection | Session) -> dict[str, object]:
-    """pg_stat_archiver: what was archived last, and failures."""
+@dataclass(frozen=True)
+class Archiver:
+    """pg_stat_archiver, and whether archiving is on."""
+
+    mode: str
+    archived_count: int
+    last_archived_wal: str | None
+    last_archived_time: datetime | None
+    failed_count: int
+    last_failed_wal: str | None
+    last_failed_time: datetime | None
+
+    @property
+    def failing(self) -> bool:
+        """The last attempt failed (nothing archived since the last failure)."""
+        failed, archived = self.last_failed_time, self.last_archived_time
+        return failed is not None and (archived is None or failed > archived)
+
+
+def archiver(conn: Connection | Session) -> Archiver:
     row = (
         conn.execute(
             text(
@@ -187,7 +205,7 @@ def archiver(conn: Connection | Session) -> dict[str, object]:
         .mappings()
         .one()
     )
-    return dict(row)
+    return Archiver(**row)
 
 
 def archive_now(conn: Connection, *, timeout: float = 60) -> str:
@@ -210,7 +228,7 @@ def take_base(conn: Connection, database_url: str, repo: Repository) -> BaseBack
     """pg_basebackup (plain format, fast checkpoint, WAL streamed in) into base/<stamp>,
     checked with pg_verifybackup; the metadata is written last, so a backup without it is
     incomplete and never used."""
-    if archiver(conn)["mode"] != "on":
+    if archiver(conn).mode != "on":
         raise Conflict("WAL archiving is off: run `houniao backup init` and restart the server")
     bin_dir = pg_bin(conn)
     started = datetime.now(UTC)

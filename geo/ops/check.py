@@ -120,7 +120,8 @@ def _replica(_: Session) -> Check:
                 )
             ).one()
     except SQLAlchemyError as exc:
-        return Check("replica", FAIL, f"{where} unreachable ({type(exc.orig or exc).__name__})")
+        cause = getattr(exc, "orig", None) or exc
+        return Check("replica", FAIL, f"{where} unreachable ({type(cause).__name__})")
     finally:
         engine.dispose()
     if not standby:
@@ -148,16 +149,14 @@ def _backup(session: Session) -> Check:
     problems = []
     if age_h > settings.max_age_hours:
         problems.append(f"older than {settings.max_age_hours:.0f} h")
-    if archiver["mode"] != "on":
+    if archiver.mode != "on":
         problems.append("WAL archiving is off")
-    failed, archived = archiver["last_failed_time"], archiver["last_archived_time"]
-    if failed is not None and (archived is None or failed > archived):
-        problems.append(
-            f"archiving fails since {_city(failed)} ({archiver['last_failed_wal']})"
-        )
+    if archiver.failing and archiver.last_failed_time is not None:
+        when = _city(archiver.last_failed_time)
+        problems.append(f"archiving fails since {when} ({archiver.last_failed_wal})")
     detail = (
         f"newest base backup {newest.label}, {age_h:.1f} h old;"
-        f" last WAL archived {archiver['last_archived_wal'] or 'none yet'}"
+        f" last WAL archived {archiver.last_archived_wal or 'none yet'}"
     )
     if problems:
         return Check("backup", FAIL, f"{detail}: {'; '.join(problems)}")
