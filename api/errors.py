@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import pages
 from geo import errors
+from geo.ops.unavailable import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,7 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.RateLimited: 429,  # carries Retry-After
     errors.PreconditionFailed: 412,
     errors.PreconditionRequired: 428,
+    errors.Unavailable: 503,  # carries Retry-After
 }
 
 
@@ -94,6 +97,14 @@ async def _database_refusal(request: Request, exc: IntegrityError | DataError) -
     return JSONResponse({"detail": detail}, status_code=status)
 
 
+async def _database_error(request: Request, exc: DBAPIError | psycopg.Error) -> Response:
+    # The database down, restarting, out of disk or cutting connections: 503, retry shortly.
+    outage = unavailable(exc)
+    if outage is None:
+        raise exc  # a bug: the server error handler logs it and answers 500
+    return await _domain_error(request, outage)
+
+
 def _jsonable(error: dict) -> dict:
     # Never echo the rejected value: it may be an ID or phone number (or a password).
     return {k: (str(v) if k == "ctx" else v) for k, v in error.items() if k not in ("url", "input")}
@@ -121,3 +132,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(IntegrityError, _database_refusal)  # type: ignore[arg-type]
     app.add_exception_handler(DataError, _database_refusal)  # type: ignore[arg-type]
+    # psycopg's own errors: from COPY on the raw connection, which SQLAlchemy does not wrap.
+    for database_error in (DBAPIError, psycopg.Error):
+        app.add_exception_handler(database_error, _database_error)  # type: ignore[arg-type]

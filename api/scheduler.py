@@ -1,7 +1,10 @@
 """Background jobs inside `houniao serve`: escalate overdue cases every minute.
 
-Started by the application's lifespan unless HOUNIAO_SCHEDULER=0. Every worker process runs it;
-that is safe because `escalate_overdue` escalates each case exactly once however many run at once.
+Started by the application's lifespan unless HOUNIAO_SCHEDULER=0. Every API process runs the loop,
+but only the leader (geo/ops/leader.py: a session-level advisory lock) makes passes; when it
+stops, another takes over at its next tick. `escalate_overdue` is exactly-once on its own, so
+even two leaders at once (a connection lost mid-pass) never escalate a case twice. On shutdown
+the loop ends after the pass in progress and gives up the lead.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from geo import logs
 from geo.access import as_system
 from geo.cases import clock, idempotency
-from geo.db import session_scope
+from geo.db import get_engine, session_scope
+from geo.ops.leader import Leadership
 
 log = logging.getLogger("houniao.scheduler")
 
@@ -58,24 +62,30 @@ def run_once() -> int:
     return len(escalated)
 
 
-async def _loop(interval: float) -> None:
-    while True:
-        try:
-            await to_thread.run_sync(run_once)
-        except Exception:  # a failed pass must not stop the next one
-            log.exception("scheduler.failed")  # a JSON line with the traceback in `error`
-        await asyncio.sleep(interval)
+async def _loop(interval: float, stop: asyncio.Event) -> None:
+    leadership = Leadership(get_engine())
+    try:
+        while not stop.is_set():
+            try:
+                if await to_thread.run_sync(leadership.hold):
+                    await to_thread.run_sync(run_once)
+            except Exception:  # a failed pass must not stop the next one
+                log.exception("scheduler.failed")  # a JSON line with the traceback in `error`
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+    finally:
+        await to_thread.run_sync(leadership.release)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    task = None
+    task, stop = None, asyncio.Event()
     if enabled():
-        task = asyncio.create_task(_loop(SchedulerSettings().interval_seconds))
+        task = asyncio.create_task(_loop(SchedulerSettings().interval_seconds, stop))
     try:
         yield
     finally:
         if task is not None:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+            stop.set()  # the pass in progress finishes; then the lead is given up
+            with suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, timeout=30)

@@ -94,3 +94,13 @@ class RateLimited(DomainError):
     def __init__(self, detail: str, retry_after: int, **extra: Any) -> None:
         extra.setdefault("headers", {"Retry-After": str(max(1, int(retry_after)))})
         super().__init__(detail, retry_after=max(1, int(retry_after)), **extra)
+
+
+class Unavailable(DomainError):
+    """The database cannot serve the request now (down, restarting, connection cut, out of disk
+    space); retry after `retry_after` seconds. The request's transaction did not commit, or its
+    end is unknown (connection lost at commit): a retry with the same Idempotency-Key tells."""
+
+    def __init__(self, detail: str, retry_after: int = 1, **extra: Any) -> None:
+        extra.setdefault("headers", {"Retry-After": str(max(1, int(retry_after)))})
+        super().__init__(detail, retry_after=max(1, int(retry_after)), **extra)

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from api.cli import audit, boundaries, cases, core, db, export, geocode, privacy, residents, users
+from api.cli import (
+    audit,
+    boundaries,
+    cases,
+    core,
+    db,
+    export,
+    geocode,
+    ops,
+    privacy,
+    residents,
+    users,
+)
 from api.cli.errors import root_app
 
 app = root_app(help="Houniao 候鸟: grid management for seasonal residents.", no_args_is_help=True)
@@ -15,6 +27,8 @@ app.add_typer(export.app, name="export")
 app.add_typer(users.app, name="users")
 app.add_typer(privacy.app, name="privacy")
 app.add_typer(audit.app, name="audit")
+app.add_typer(ops.backup_app, name="backup")
 core.register(app)
 geocode.register(app)
 cases.register(app)
+ops.register(app)

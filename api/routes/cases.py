@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.orm import Session
 
+from api import lifecycle
 from api.auth import CurrentUser, MaybeUser, RequestCredentials, access, public
 from api.deps import SessionDep
 from api.params import BboxParam
@@ -259,7 +260,9 @@ async def case_changes(
             seen = {i for i in seen if i > cursor - TRAILING_IDS}
             if not events:
                 yield ": ping\n\n"
-            await asyncio.sleep(min(poll_seconds, max(0.0, deadline - loop.time())))
+            if await lifecycle.pause(min(poll_seconds, max(0.0, deadline - loop.time()))):
+                yield ": server stopping; reconnect with Last-Event-ID\n\n"
+                return  # the server is stopping: end, so its shutdown does not wait for us
         if expires is not None and loop.time() >= expires:
             yield end("access token expired")
 
