@@ -38,16 +38,24 @@ from geo.errors import AccessDenied, Unauthorized
 from geo.inputs import StrictModel
 
 __all__ = [
-    "Credentials", "CurrentUser", "MaybeUser", "RequestCredentials", "StrictModel", "access",
-    "public", "require_roles",
-    "declare_public_routes", "route_policies",
+    "Credentials",
+    "CurrentUser",
+    "MaybeUser",
+    "RequestCredentials",
+    "StrictModel",
+    "access",
+    "public",
+    "require_roles",
+    "declare_public_routes",
+    "route_policies",
 ]
 
 TOKEN_URL = "/api/v1/auth/token"
 MAP_COOKIE = "houniao_token"  # access token of a browser signed in at /maps/login
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
-api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False,
-                              description="channel accounts (六联同治 reporting systems)")
+api_key_scheme = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="channel accounts (六联同治 reporting systems)"
+)
 
 
 def client_addr(request: Request) -> str | None:
@@ -127,9 +135,16 @@ def require_roles(*roles: str) -> Callable[..., Principal]:
 
     def dependency(session: SessionDep, me: CurrentUser, request: Request) -> Principal:
         if me.role not in allowed:
-            audit.record(session, me, "access.denied", outcome="denied",
-                         detail={"route": f"{request.method} {request.url.path}",
-                                 "allowed": sorted(allowed)})
+            audit.record(
+                session,
+                me,
+                "access.denied",
+                outcome="denied",
+                detail={
+                    "route": f"{request.method} {request.url.path}",
+                    "allowed": sorted(allowed),
+                },
+            )
             raise AccessDenied(f"role {me.role} may not use this endpoint")
         return me
 
@@ -164,16 +179,18 @@ def public() -> dict[str, Any]:
 
 # Routes of the spatial core, public by design (boundaries and service areas are public
 # information; a grid worker's work phone and WeChat id are on the public service card).
-PUBLIC_PATHS = frozenset({
-    "/healthz",
-    "/api/v1/locate",
-    "/api/v1/geocode",
-    "/api/v1/cells",
-    "/api/v1/cells/{code}",
-    "/api/v1/communities",
-    "/api/v1/districts",
-    "/api/v1/service-areas/nearest",
-})
+PUBLIC_PATHS = frozenset(
+    {
+        "/healthz",
+        "/api/v1/locate",
+        "/api/v1/geocode",
+        "/api/v1/cells",
+        "/api/v1/cells/{code}",
+        "/api/v1/communities",
+        "/api/v1/districts",
+        "/api/v1/service-areas/nearest",
+    }
+)
 
 
 def declare_public_routes(app: FastAPI, paths: Iterable[str] = PUBLIC_PATHS) -> None:

@@ -81,10 +81,12 @@ def sample_points(polygons: np.ndarray, n: int, seed: int = SEED) -> tuple[np.nd
     pick = b[rng.integers(0, len(b), inner)]
     x0, y0, x1, y1 = shapely.total_bounds(polygons)
     pad_x, pad_y = (x1 - x0) * 0.1, (y1 - y0) * 0.1  # the extent and 10% around it
-    x = np.concatenate([rng.uniform(pick[:, 0], pick[:, 2]),
-                        rng.uniform(x0 - pad_x, x1 + pad_x, n - inner)])
-    y = np.concatenate([rng.uniform(pick[:, 1], pick[:, 3]),
-                        rng.uniform(y0 - pad_y, y1 + pad_y, n - inner)])
+    x = np.concatenate(
+        [rng.uniform(pick[:, 0], pick[:, 2]), rng.uniform(x0 - pad_x, x1 + pad_x, n - inner)]
+    )
+    y = np.concatenate(
+        [rng.uniform(pick[:, 1], pick[:, 3]), rng.uniform(y0 - pad_y, y1 + pad_y, n - inner)]
+    )
     order = rng.permutation(n)
     return x[order], y[order]
 
@@ -97,8 +99,9 @@ def sjoin_within(codes: list[str], polygons: np.ndarray, points: gpd.GeoDataFram
     return result
 
 
-def postgis(session: Session, codes: list[str], polygons: np.ndarray, x: np.ndarray,
-            y: np.ndarray) -> dict[str, float]:
+def postgis(
+    session: Session, codes: list[str], polygons: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> dict[str, float]:
     """Load cells and points into temporary tables; time the joins. Returns seconds per variant."""
     out: dict[str, float] = {}
     conn = session.connection().connection.driver_connection  # psycopg, for COPY
@@ -110,24 +113,28 @@ def postgis(session: Session, codes: list[str], polygons: np.ndarray, x: np.ndar
         cells = shapely.to_wkb(shapely.set_srid(polygons, 4326), hex=True, include_srid=True)
         with cur.copy("COPY bench_cell (code, geom) FROM STDIN") as copy:
             copy.write("".join(f"{c}\t{w}\n" for c, w in zip(codes, cells, strict=True)))
-        points = shapely.to_wkb(shapely.set_srid(shapely.points(x, y), 4326), hex=True,
-                                include_srid=True)
+        points = shapely.to_wkb(
+            shapely.set_srid(shapely.points(x, y), 4326), hex=True, include_srid=True
+        )
         with cur.copy("COPY bench_point (id, geom) FROM STDIN") as copy:
             copy.write("".join(f"{i}\t{w}\n" for i, w in enumerate(points)))
-        for sql in ("CREATE INDEX ON bench_cell USING gist (geom)",
-                    "CREATE INDEX ON bench_point USING gist (geom)",
-                    "ANALYZE bench_cell", "ANALYZE bench_point"):
+        for sql in (
+            "CREATE INDEX ON bench_cell USING gist (geom)",
+            "CREATE INDEX ON bench_point USING gist (geom)",
+            "ANALYZE bench_cell",
+            "ANALYZE bench_point",
+        ):
             cur.execute(sql)
     out["load"] = time.perf_counter() - t
     queries = {
         "default plan": "SELECT count(*) FROM bench_point p JOIN bench_cell c"
-                        " ON ST_Contains(c.geom, p.geom)",
+        " ON ST_Contains(c.geom, p.geom)",
         # OFFSET 0 keeps the planner from flattening the LATERAL back into the default plan.
         "cells LATERAL": "SELECT count(*) FROM bench_cell c CROSS JOIN LATERAL (SELECT p.id"
-                         " FROM bench_point p WHERE ST_Contains(c.geom, p.geom) OFFSET 0) p",
+        " FROM bench_point p WHERE ST_Contains(c.geom, p.geom) OFFSET 0) p",
         "per point": "SELECT count(code) FROM (SELECT (SELECT c.code FROM bench_cell c"
-                     " WHERE ST_Intersects(c.geom, p.geom) ORDER BY c.code LIMIT 1) AS code"
-                     f" FROM bench_point p WHERE p.id < {PER_POINT_SUBSET}) s",
+        " WHERE ST_Intersects(c.geom, p.geom) ORDER BY c.code LIMIT 1) AS code"
+        f" FROM bench_point p WHERE p.id < {PER_POINT_SUBSET}) s",
     }
     for name, sql in queries.items():
         with conn.cursor() as cur:
@@ -154,18 +161,26 @@ def run(name: str, codes: list[str], polygons: np.ndarray, n: int, with_postgis:
     sjoin, joined = timed(lambda: sjoin_within(codes, polygons, points), repeat=2)
     inside = batch != None  # noqa: E711 - elementwise on an object array
     size = index._size * 1e5
-    report("index build", build, note=f"({size[0]:.1f} x {size[1]:.1f} e-5 deg pixels,"
-           f" {len(index._ptr) - 1:,} mixed, {index._tiles.nbytes / 1e6:.0f} MB of tiles)")
+    report(
+        "index build",
+        build,
+        note=f"({size[0]:.1f} x {size[1]:.1f} e-5 deg pixels,"
+        f" {len(index._ptr) - 1:,} mixed, {index._tiles.nbytes / 1e6:.0f} MB of tiles)",
+    )
     report("batch assign", assign, n, f"({inside.mean():.1%} of the points inside a cell)")
     report("batch build+assign", build + assign, n)
     report("geopandas.sjoin", sjoin, n, f"(cold; +{make:.3f} s to make the points)")
-    print(f"ratio sjoin / batch: {sjoin / assign:.1f}x (assign), "
-          f"{sjoin / (build + assign):.1f}x (build + assign)")
+    print(
+        f"ratio sjoin / batch: {sjoin / assign:.1f}x (assign), "
+        f"{sjoin / (build + assign):.1f}x (build + assign)"
+    )
     placed = joined != None  # noqa: E711
     differ = int((joined[placed] != batch[placed]).sum())
     only_batch = int((inside & ~placed).sum())
-    print(f"agreement: sjoin places {placed.sum():,} points, batch places {differ} of them"
-          f" differently; {only_batch} placed by batch only (boundary points, outside `within`)")
+    print(
+        f"agreement: sjoin places {placed.sum():,} points, batch places {differ} of them"
+        f" differently; {only_batch} placed by batch only (boundary points, outside `within`)"
+    )
     if not with_postgis:
         return
     with Session(get_engine()) as session:
@@ -174,8 +189,12 @@ def run(name: str, codes: list[str], polygons: np.ndarray, n: int, with_postgis:
     report("PostGIS load+index", pg["load"], note="(COPY cells and points, GiST, ANALYZE)")
     for variant in ("default plan", "cells LATERAL"):
         t = pg[variant]
-        report(f"PostGIS {variant}", t, n,
-               f"({pg[variant + ' rows']:,} pairs; batch assign {t / assign:.0f}x faster)")
+        report(
+            f"PostGIS {variant}",
+            t,
+            n,
+            f"({pg[variant + ' rows']:,} pairs; batch assign {t / assign:.0f}x faster)",
+        )
     m = min(n, PER_POINT_SUBSET)
     report("PostGIS per point", pg["per point"], m, f"(locate's SQL per point, first {m:,})")
     print(f"ratio default plan / cells LATERAL: {pg['default plan'] / pg['cells LATERAL']:.1f}x")

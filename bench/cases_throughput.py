@@ -71,7 +71,6 @@ STEPS = [  # (who, body) per workflow step, grid tier
 ]
 
 
-
 def body(rng: random.Random, points: list[tuple[float, float]], i: int) -> dict[str, Any]:
     lon, lat = rng.choice(points)
     return {

@@ -62,8 +62,13 @@ def main() -> None:
     engine = create_engine(url)
     with Session(engine) as s:
         load_yichun(s)
-        create_account(s, Principal(role="system", name="bench"), name="bench-dispatcher",
-                       role="dispatcher", password=PASSWORD)
+        create_account(
+            s,
+            Principal(role="system", name="bench"),
+            name="bench-dispatcher",
+            role="dispatcher",
+            password=PASSWORD,
+        )
         s.commit()
     port = free_port(8767)
     server = serve(url, port)
@@ -101,8 +106,10 @@ def main() -> None:
         engine.dispose()
         if not args.keep:
             drop_database(url)
-    print("\n| open cases | navigation -> all layers drawn, ms (median) |"
-          " fetch + parse open.geojson only, ms | ratio |")
+    print(
+        "\n| open cases | navigation -> all layers drawn, ms (median) |"
+        " fetch + parse open.geojson only, ms | ratio |"
+    )
     print("| ---: | ---: | ---: | ---: |")
     print("\n".join(rows))
 

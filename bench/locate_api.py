@@ -85,16 +85,23 @@ def summary(label: str, seconds: float, latencies: list[float], statuses: Counte
     lat = np.array(latencies) * 1000
     rate = len(lat) / seconds
     codes = ", ".join(f"{k}: {v:,}" for k, v in sorted(statuses.items()))
-    print(f"{label:34s} {rate:8,.0f} req/s   p50 {np.percentile(lat, 50):6.1f} ms"
-          f"   p99 {np.percentile(lat, 99):6.1f} ms   ({len(lat):,} in {seconds:.2f} s; {codes})")
+    print(
+        f"{label:34s} {rate:8,.0f} req/s   p50 {np.percentile(lat, 50):6.1f} ms"
+        f"   p99 {np.percentile(lat, 99):6.1f} ms   ({len(lat):,} in {seconds:.2f} s; {codes})"
+    )
     return rate
 
 
-async def _httpx(todo: Iterator[tuple[float, float]], port: int, concurrency: int,
-                 record: Callable[[float, int], None]) -> None:
+async def _httpx(
+    todo: Iterator[tuple[float, float]],
+    port: int,
+    concurrency: int,
+    record: Callable[[float, int], None],
+) -> None:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
-                                 timeout=60) as client:
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60
+    ) as client:
 
         async def worker() -> None:
             for x, y in todo:
@@ -105,8 +112,12 @@ async def _httpx(todo: Iterator[tuple[float, float]], port: int, concurrency: in
         await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-async def _raw(todo: Iterator[tuple[float, float]], port: int, concurrency: int,
-               record: Callable[[float, int], None]) -> None:
+async def _raw(
+    todo: Iterator[tuple[float, float]],
+    port: int,
+    concurrency: int,
+    record: Callable[[float, int], None],
+) -> None:
     """HTTP/1.1 keep-alive on bare asyncio streams: a client that costs little CPU itself."""
 
     async def worker() -> None:
@@ -114,8 +125,10 @@ async def _raw(todo: Iterator[tuple[float, float]], port: int, concurrency: int,
         try:
             for x, y in todo:
                 t = time.perf_counter()
-                writer.write(f"GET /api/v1/locate?lon={x}&lat={y} HTTP/1.1\r\n"
-                             "Host: 127.0.0.1\r\n\r\n".encode())
+                writer.write(
+                    f"GET /api/v1/locate?lon={x}&lat={y} HTTP/1.1\r\n"
+                    "Host: 127.0.0.1\r\n\r\n".encode()
+                )
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = re.search(rb"(?i)content-length: *(\d+)", head)
                 await reader.readexactly(int(length.group(1)) if length else 0)
@@ -126,8 +139,9 @@ async def _raw(todo: Iterator[tuple[float, float]], port: int, concurrency: int,
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-async def drive(points: list[tuple[float, float]], port: int, concurrency: int, client: str
-                ) -> tuple[float, list, Counter]:
+async def drive(
+    points: list[tuple[float, float]], port: int, concurrency: int, client: str
+) -> tuple[float, list, Counter]:
     latencies: list[float] = []
     statuses: Counter = Counter()
 
@@ -142,9 +156,9 @@ async def drive(points: list[tuple[float, float]], port: int, concurrency: int, 
     return seconds, latencies, statuses
 
 
-
-def threaded(points: list[tuple[float, float]], concurrency: int,
-             call: Callable[[float, float], int]) -> tuple[float, list, Counter]:
+def threaded(
+    points: list[tuple[float, float]], concurrency: int, call: Callable[[float, float], int]
+) -> tuple[float, list, Counter]:
     def one(p: tuple[float, float]) -> tuple[float, int]:
         t = time.perf_counter()
         status = call(*p)
@@ -207,8 +221,10 @@ def run(url: URL, args: argparse.Namespace) -> None:
                 return 404
         return 200
 
-    for label, call in (("locate() in-process, threads", in_process),
-                        ("LOCATE_SQL direct, threads", raw_sql)):
+    for label, call in (
+        ("locate() in-process, threads", in_process),
+        ("LOCATE_SQL direct, threads", raw_sql),
+    ):
         threaded(warm, args.concurrency, call)
         rates[label] = summary(label, *threaded(points, args.concurrency, call))
     engine.dispose()

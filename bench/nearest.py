@@ -82,8 +82,10 @@ def main() -> None:
     n = len(pts)
     print(f"{n:,} points in the urban cores' bounding boxes, k={args.k}")
     p50, p99 = np.percentile(lat, [50, 99])
-    print(f"one query per point   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms"
-          f"   {n / per_query:9,.0f} queries/s   ({per_query:.2f} s)")
+    print(
+        f"one query per point   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms"
+        f"   {n / per_query:9,.0f} queries/s   ({per_query:.2f} s)"
+    )
     print(f"one bulk LATERAL KNN{'':34s}{n / bulk:9,.0f} points/s    ({bulk:.2f} s)")
     print(f"ratio bulk / per query: {per_query / bulk:.1f}x")
     same = sum(a == b for a, b in zip(single, many, strict=True))

@@ -70,8 +70,13 @@ class CellIndex:
     ['2', '1', '1', None, None]
     """
 
-    def __init__(self, codes: Sequence[str], polygons: ArrayLike,
-                 pixels_per_cell: int | None = None, attributes: pd.DataFrame | None = None):
+    def __init__(
+        self,
+        codes: Sequence[str],
+        polygons: ArrayLike,
+        pixels_per_cell: int | None = None,
+        attributes: pd.DataFrame | None = None,
+    ):
         order = np.argsort(np.asarray(codes, dtype=object), kind="stable")
         self.codes: NDArray[np.object_] = np.asarray(codes, dtype=object)[order]
         if attributes is not None:
@@ -108,14 +113,16 @@ class CellIndex:
         # Every pixel row each edge's y-range meets (grown by _MARGIN).
         oy, sy = self._origin[1], self._size[1]
         ys = self._e[[1, 3]]
-        edge, row = _expand(_floor((ys.min(0) - _MARGIN - oy) / sy),
-                            _floor((ys.max(0) + _MARGIN - oy) / sy) + 1)
+        edge, row = _expand(
+            _floor((ys.min(0) - _MARGIN - oy) / sy), _floor((ys.max(0) + _MARGIN - oy) / sy) + 1
+        )
         self._cand_lo, self._cand_hi, self._band_edge = self._row_edges(e_cell, edge, row, pix, n)
         self._fill(*np.divmod(mixed, self._ncols), *self._spans(e_cell, edge, row, n))
 
     @classmethod
-    def from_frame(cls, codes: Sequence[str], polygons: ArrayLike,
-                   pixels_per_cell: int | None = None) -> CellIndex:
+    def from_frame(
+        cls, codes: Sequence[str], polygons: ArrayLike, pixels_per_cell: int | None = None
+    ) -> CellIndex:
         """Index cells given as codes and (multi)polygons in WGS84 (lon, lat)."""
         return cls(codes, polygons, pixels_per_cell)
 
@@ -160,12 +167,15 @@ class CellIndex:
         vertical = (x1 == x2)[edge]
         ya = np.where(vertical, np.minimum(y1, y2)[edge], ya)
         yb = np.where(vertical, np.maximum(y1, y2)[edge], yb)
-        owner, row = _expand(_floor((np.minimum(ya, yb) - _MARGIN - oy) / sy),
-                             _floor((np.maximum(ya, yb) + _MARGIN - oy) / sy) + 1)
+        owner, row = _expand(
+            _floor((np.minimum(ya, yb) - _MARGIN - oy) / sy),
+            _floor((np.maximum(ya, yb) + _MARGIN - oy) / sy) + 1,
+        )
         return row, col[owner], edge[owner]
 
-    def _row_edges(self, e_cell: I64, edge: I64, row: I64, pix: I64, n: int
-                   ) -> tuple[I64, I64, I64]:
+    def _row_edges(
+        self, e_cell: I64, edge: I64, row: I64, pix: I64, n: int
+    ) -> tuple[I64, I64, I64]:
         """Edges per (pixel row, cell) whose y-range meets the row, grouped by ring; and each
         candidate's range in that list. Other edges cannot touch or wind around its points."""
         key = row * n + e_cell[edge]
@@ -254,8 +264,12 @@ class CellIndex:
         wn = ((y1 <= py) & (py < y2) & (side > 0)).view(np.int8)
         wn = wn - ((y2 <= py) & (py < y1) & (side < 0)).view(np.int8)
         z = np.flatnonzero(side == 0)  # on the edge's line: on the boundary if within the segment
-        z = z[(np.minimum(x1[z], x2[z]) <= px[z]) & (px[z] <= np.maximum(x1[z], x2[z]))
-              & (np.minimum(y1[z], y2[z]) <= py[z]) & (py[z] <= np.maximum(y1[z], y2[z]))]
+        z = z[
+            (np.minimum(x1[z], x2[z]) <= px[z])
+            & (px[z] <= np.maximum(x1[z], x2[z]))
+            & (np.minimum(y1[z], y2[z]) <= py[z])
+            & (py[z] <= np.maximum(y1[z], y2[z]))
+        ]
         hit = np.zeros(len(pair), dtype=bool)
         hit[row_pair[z]] = True
         if self._one_ring:

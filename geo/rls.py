@@ -17,15 +17,32 @@ from sqlalchemy.engine import Engine
 from geo.clock import install_city_zone
 from geo.config import database_settings, security_settings
 
-ROLE_NAMES = frozenset({"admin", "dispatcher", "street_staff", "community_staff", "grid_worker",
-                        "department", "planner", "channel"})  # geo.access.Role, checked there
+ROLE_NAMES = frozenset(
+    {
+        "admin",
+        "dispatcher",
+        "street_staff",
+        "community_staff",
+        "grid_worker",
+        "department",
+        "planner",
+        "channel",
+    }
+)  # geo.access.Role, checked there
 
 
 # --- policies (migrations) ----------------------------------------------------------------------
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-POLICY_SUFFIXES = ("system", "grid_worker", "community", "street", "department", "channel",
-                   "city_wide")
+POLICY_SUFFIXES = (
+    "system",
+    "grid_worker",
+    "community",
+    "street",
+    "department",
+    "channel",
+    "city_wide",
+)
 
 
 def _q(name: str) -> str:
@@ -67,14 +84,18 @@ def scoped_rls_sql(
     roles_sql = ", ".join(f"'{r}'" for r in city_wide)
     predicates: dict[str, str | None] = {
         "grid_worker": f"{role} = 'grid_worker' AND {cell} = ANY (houniao_cells())"
-        if cell else None,
+        if cell
+        else None,
         "community": f"{role} = 'community_staff' AND {community} = houniao_setting('community')"
-        if community else None,
+        if community
+        else None,
         "street": f"{role} = 'street_staff' AND {street} = houniao_setting('street')"
-        if street else None,
+        if street
+        else None,
         "department": f"{role} = 'department' AND ({department})" if department else None,
         "channel": f"{role} = 'channel' AND {_q(owner_col)} = houniao_setting('account')::bigint"
-        if owner_col else None,
+        if owner_col
+        else None,
         "city_wide": f"{role} = ANY (ARRAY[{roles_sql}])" if city_wide else None,
     }
     out = [

@@ -151,10 +151,12 @@ def worker_vcard(worker: dict[str, Any], cell: dict[str, Any]) -> str:
      'NOTE:微信号 yc_1\\, 网格编码 230717001001001', 'END:VCARD']
     """
     note = ", ".join(
-        part for part in (
+        part
+        for part in (
             f"微信号 {worker['wechat_id']}" if worker.get("wechat_id") else "",
             f"网格编码 {cell['code']}",
-        ) if part
+        )
+        if part
     )
     lines = [
         "BEGIN:VCARD",
@@ -288,8 +290,9 @@ def card_page(card: dict[str, Any], basemap: str = "none", tianditu_key: str = "
     if area:
         area = {**area, "distance_text": distance_text(area["distance_m"])}
     cell = card["cell"]["properties"]
-    workers = [{**w, "qr_svg": qr_svg(worker_vcard(w, cell), size_px=160)}
-               for w in card["grid_workers"]]
+    workers = [
+        {**w, "qr_svg": qr_svg(worker_vcard(w, cell), size_px=160)} for w in card["grid_workers"]
+    ]
     html = _CARD.render(
         title=CARD_TITLE,
         cell=cell,
@@ -306,17 +309,24 @@ def card_page(card: dict[str, Any], basemap: str = "none", tianditu_key: str = "
 
 
 def error_page(
-    status: int, title_zh: str, title_en: str, hint_zh: str, detail: str,
+    status: int,
+    title_zh: str,
+    title_en: str,
+    hint_zh: str,
+    detail: str,
     example: tuple[float, float] | None = None,
 ) -> str:
     """A small bilingual error page (no map, no script). `example` is a WGS84 point inside
     coverage for the usage line (see `geo.places.card.example_point`)."""
     url = f"/card?lon={example[0]:.5f}&lat={example[1]:.5f}&crs=wgs84" if example else None
     return _ERROR.render(
-        status=status, title_zh=title_zh, title_en=title_en, hint_zh=hint_zh, detail=detail,
+        status=status,
+        title_zh=title_zh,
+        title_en=title_en,
+        hint_zh=hint_zh,
+        detail=detail,
         example=url,
     )
-
 
 
 def _point(lon: float, lat: float, role: str, label: str) -> dict[str, Any]:

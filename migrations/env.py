@@ -51,9 +51,7 @@ def run_migrations_online() -> None:
     if given is not None:
         _configure_and_run(given)
         return
-    engine = install_city_zone(
-        create_engine(_url(), poolclass=pool.NullPool, hide_parameters=True)
-    )
+    engine = install_city_zone(create_engine(_url(), poolclass=pool.NullPool, hide_parameters=True))
     with engine.connect() as connection:
         _configure_and_run(connection)
 

@@ -38,9 +38,19 @@ def live_api(database_url: str, *, ready_path: str = "/healthz") -> Iterator[str
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "HOUNIAO_SCHEDULER": "0"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1",
-         "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -95,7 +105,9 @@ def served(database_url: str, *, env: dict[str, str] | None = None) -> Iterator[
     with log.open("wb") as out:
         server = subprocess.Popen(
             [HOUNIAO, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=full_env, stdout=out, stderr=subprocess.STDOUT,
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
     try:

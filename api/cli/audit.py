@@ -16,15 +16,22 @@ open_session = session_scope  # tests point this at their own session
 @app.command("verify")
 def verify(
     expect: str | None = typer.Option(
-        None, help="SEQ:HASH printed earlier by `houniao audit head`: also detects removal of "
-                   "the newest rows"),
+        None,
+        help="SEQ:HASH printed earlier by `houniao audit head`: also detects removal of "
+        "the newest rows",
+    ),
 ) -> None:
     """Recompute the hash chain; report the first edited or removed row. Exit 1 if broken."""
     with open_session() as session:
         anchor = audit.parse_anchor(expect) if expect else None
         report = audit.verify(session, expect=anchor)
-        audit.record(session, cli_actor(), "audit.verify",
-                     outcome="ok" if report.ok else "failed", detail=report.as_dict())
+        audit.record(
+            session,
+            cli_actor(),
+            "audit.verify",
+            outcome="ok" if report.ok else "failed",
+            detail=report.as_dict(),
+        )
     print_json(report.as_dict())
     if not report.ok:
         fail(f"audit log broken at seq {report.first_bad_seq}: {report.problem}", 1)

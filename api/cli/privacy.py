@@ -13,23 +13,28 @@ from geo.audit import service as audit
 from geo.db import session_scope
 from geo.privacy import crypto, ids, masking, retention
 
-app = typer.Typer(help="Personal data: retention, encryption keys, validation.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Personal data: retention, encryption keys, validation.", no_args_is_help=True
+)
 open_session = session_scope  # tests point this at their own session
 
 
 @app.command("purge")
 def purge(
     dry_run: bool = typer.Option(False, "--dry-run", help="count, change nothing"),
-    seasons: int | None = typer.Option(None, help="keep the last N seasons "
-                                                  "(default HOUNIAO_RETENTION_SEASONS)"),
+    seasons: int | None = typer.Option(
+        None, help="keep the last N seasons (default HOUNIAO_RETENTION_SEASONS)"
+    ),
     today: str | None = typer.Option(None, help="ISO date to compute the cutoff from"),
 ) -> None:
     """Anonymise personal data of people not seen in the last N seasons; aggregates stay."""
     with open_session() as session:
         result = retention.purge(
-            session, cli_actor(), today=date.fromisoformat(today) if today else None,
-            seasons=seasons, dry_run=dry_run,
+            session,
+            cli_actor(),
+            today=date.fromisoformat(today) if today else None,
+            seasons=seasons,
+            dry_run=dry_run,
         )
         if dry_run:
             session.rollback()
@@ -46,8 +51,13 @@ def rotate_keys(dry_run: bool = typer.Option(False, "--dry-run")) -> None:
         counts = crypto.rekey_columns(session, dry_run=dry_run)
         if not dry_run:
             audit.record(session, cli_actor(), "privacy.rekey", detail={"counts": counts})
-    print_json({"active_key": crypto.default_keyring().active, "dry_run": dry_run,
-                "re_encrypted" if not dry_run else "to_re_encrypt": counts})
+    print_json(
+        {
+            "active_key": crypto.default_keyring().active,
+            "dry_run": dry_run,
+            "re_encrypted" if not dry_run else "to_re_encrypt": counts,
+        }
+    )
 
 
 @app.command("check")

@@ -56,6 +56,8 @@ def _message(report: dict, commit: bool) -> str:
         return report["message"]
     if commit:
         rejected = report["counts"]["rejected"]
-        return (f"nothing imported: {rejected} row(s) rejected; fix them, or add"
-                " --skip-rejected to keep them as rejected reports")
+        return (
+            f"nothing imported: {rejected} row(s) rejected; fix them, or add"
+            " --skip-rejected to keep them as rejected reports"
+        )
     return "dry run: nothing written, use --commit"

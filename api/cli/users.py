@@ -13,8 +13,9 @@ from geo.accounts import apikeys
 from geo.accounts import service as accounts
 from geo.db import session_scope
 
-app = typer.Typer(help="Accounts, roles and scopes, passwords, channel API keys.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Accounts, roles and scopes, passwords, channel API keys.", no_args_is_help=True
+)
 open_session = session_scope  # tests point this at their own session
 
 
@@ -30,22 +31,35 @@ def shout_secret(what: str, value: str) -> None:
 @app.command("add")
 def add(
     name: str = typer.Argument(..., help="login name: lower-case letters, digits, . _ -"),
-    role: str = typer.Option(..., help="admin | dispatcher | street_staff | community_staff | "
-                                       "grid_worker | department | planner | channel"),
+    role: str = typer.Option(
+        ...,
+        help="admin | dispatcher | street_staff | community_staff | "
+        "grid_worker | department | planner | channel",
+    ),
     password: str | None = typer.Option(None, help="default: generate one and print it"),
     cell: list[str] = typer.Option([], help="grid_worker: a 15-digit cell code (repeatable)"),
     community: str | None = typer.Option(None, help="community_staff: 12-digit community code"),
     street: str | None = typer.Option(None, help="street_staff: 9-digit street code"),
     department: str | None = typer.Option(None, help="department: its code, e.g. health"),
-    channel: str | None = typer.Option(None, help="channel: grid_worker | police | courier | "
-                                                  "delivery_rider | merchant | scenic_area"),
+    channel: str | None = typer.Option(
+        None,
+        help="channel: grid_worker | police | courier | delivery_rider | merchant | scenic_area",
+    ),
     display_name: str = typer.Option("", help="姓名 / label shown to people"),
 ) -> None:
     """Create an account. Channel accounts get an API key (printed once)."""
     with open_session() as session:
         created = accounts.create_account(
-            session, cli_actor(), name=name, role=role, password=password, cells=cell,
-            community=community, street=street, department=department, channel=channel,
+            session,
+            cli_actor(),
+            name=name,
+            role=role,
+            password=password,
+            cells=cell,
+            community=community,
+            street=street,
+            department=department,
+            channel=channel,
             display_name=display_name,
         )
         print_json(accounts.view(created.account))
@@ -98,8 +112,15 @@ def set_role(
     """Change role and scope (replaces the whole scope; existing tokens stop working)."""
     with open_session() as session:
         account = accounts.update_account(
-            session, cli_actor(), name, role=role, cells=cell or None, community=community,
-            street=street, department=department, channel=channel,
+            session,
+            cli_actor(),
+            name,
+            role=role,
+            cells=cell or None,
+            community=community,
+            street=street,
+            department=department,
+            channel=channel,
         )
         print_json(accounts.view(account))
 
@@ -131,8 +152,14 @@ def rotate_key(
     with open_session() as session:
         account = accounts.get_account(session, name)
         key = apikeys.rotate(session, account, grace=timedelta(hours=grace_hours))
-        audit.record(session, cli_actor(), "apikey.rotate", object_type="account",
-                     object_ids=[account.id], detail={"grace_hours": grace_hours})
+        audit.record(
+            session,
+            cli_actor(),
+            "apikey.rotate",
+            object_type="account",
+            object_ids=[account.id],
+            detail={"grace_hours": grace_hours},
+        )
     shout_secret(f"new API key of {name} (header X-API-Key)", key)
 
 
@@ -144,8 +171,14 @@ def revoke_key(name: str) -> None:
     with open_session() as session:
         account = accounts.get_account(session, name)
         n = apikeys.revoke_all(session, account)
-        audit.record(session, cli_actor(), "apikey.revoke", object_type="account",
-                     object_ids=[account.id], detail={"revoked": n})
+        audit.record(
+            session,
+            cli_actor(),
+            "apikey.revoke",
+            object_type="account",
+            object_ids=[account.id],
+            detail={"revoked": n},
+        )
     err.print(f"{n} API key(s) of {name} revoked.")
 
 
@@ -154,9 +187,12 @@ def print_demo_accounts(created: list[tuple[str, str, str]]) -> None:
     if not created:
         return
     bar = "!" * 72
-    err.print(f"[bold red]{bar}\n  DEMO ACCOUNTS (演示账号): for demonstration only, never in"
-              " production.\n  Passwords are random and shown only now; the channel account"
-              f" gets an API key (X-API-Key).\n{bar}[/]", highlight=False)
+    err.print(
+        f"[bold red]{bar}\n  DEMO ACCOUNTS (演示账号): for demonstration only, never in"
+        " production.\n  Passwords are random and shown only now; the channel account"
+        f" gets an API key (X-API-Key).\n{bar}[/]",
+        highlight=False,
+    )
     for name, role, secret in created:
         err.print(f"[bold red]DEMO[/] {role:<16} {name:<16} ", end="", highlight=False)
         typer.echo(secret)

@@ -22,13 +22,15 @@ ADMIN = access(Role.admin)
 @router.get("", summary="All accounts (personal fields masked)", **ADMIN)
 def list_users(session: SessionDep, me: CurrentUser, role: Role | None = None) -> dict[str, Any]:
     rows = accounts.list_accounts(session, role=role)
-    audit.record(session, me, "account.list", object_type="account",
-                 object_ids=[a.id for a in rows])
+    audit.record(
+        session, me, "account.list", object_type="account", object_ids=[a.id for a in rows]
+    )
     return {"users": [accounts.view(a) for a in rows]}
 
 
-@router.post("", status_code=201, summary="Create an account (password or API key shown once)",
-             **ADMIN)
+@router.post(
+    "", status_code=201, summary="Create an account (password or API key shown once)", **ADMIN
+)
 def create_user(session: SessionDep, me: CurrentUser, body: AccountCreate) -> dict[str, Any]:
     created = accounts.create_account(session, me, **body.model_dump())
     out = accounts.view(created.account)
@@ -47,8 +49,9 @@ def get_user(session: SessionDep, me: CurrentUser, name: str) -> dict[str, Any]:
 
 
 @router.patch("/{name}", summary="Change role, scope, activity or personal fields", **ADMIN)
-def update_user(session: SessionDep, me: CurrentUser, name: str,
-                body: AccountUpdate) -> dict[str, Any]:
+def update_user(
+    session: SessionDep, me: CurrentUser, name: str, body: AccountUpdate
+) -> dict[str, Any]:
     account = accounts.update_account(session, me, name, **body.model_dump(exclude_unset=True))
     return accounts.view(account)
 
@@ -63,17 +66,17 @@ def unlock(session: SessionDep, me: CurrentUser, name: str) -> dict[str, int]:
     return {"cleared": accounts.unlock(session, me, name)}
 
 
-@router.post("/{name}/reveal", summary="The full phone or ID number, with a purpose (audited)",
-             **ADMIN)
-def reveal(session: SessionDep, me: CurrentUser, name: str,
-           body: RevealRequest) -> dict[str, Any]:
-    value = accounts.reveal_field(session, me, name, field=body.field, purpose=body.purpose,
-                                  reason=body.reason)
+@router.post(
+    "/{name}/reveal", summary="The full phone or ID number, with a purpose (audited)", **ADMIN
+)
+def reveal(session: SessionDep, me: CurrentUser, name: str, body: RevealRequest) -> dict[str, Any]:
+    value = accounts.reveal_field(
+        session, me, name, field=body.field, purpose=body.purpose, reason=body.reason
+    )
     return {"name": name, "field": body.field, "value": value}
 
 
-@router.post("/{name}/api-key", summary="Rotate a channel account's API key (shown once)",
-             **ADMIN)
+@router.post("/{name}/api-key", summary="Rotate a channel account's API key (shown once)", **ADMIN)
 def rotate_key(session: SessionDep, me: CurrentUser, name: str) -> dict[str, str]:
     account = accounts.get_account(session, name)
     key = apikeys.rotate(session, account)
@@ -85,6 +88,12 @@ def rotate_key(session: SessionDep, me: CurrentUser, name: str) -> dict[str, str
 def revoke_keys(session: SessionDep, me: CurrentUser, name: str) -> dict[str, int]:
     account = accounts.get_account(session, name)
     revoked = apikeys.revoke_all(session, account)
-    audit.record(session, me, "apikey.revoke", object_type="account", object_ids=[account.id],
-                 detail={"revoked": revoked})
+    audit.record(
+        session,
+        me,
+        "apikey.revoke",
+        object_type="account",
+        object_ids=[account.id],
+        detail={"revoked": revoked},
+    )
     return {"revoked": revoked}

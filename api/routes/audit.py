@@ -29,21 +29,50 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     before_seq: Annotated[int | None, Query(ge=1, description="page: before this seq")] = None,
 ) -> dict[str, Any]:
-    rows = audit.search(session, actor=actor, action=action, object_type=object_type,
-                        object_id=object_id, outcome=outcome, since=since, until=until,
-                        limit=limit, before_seq=before_seq)
-    audit.record(session, me, "audit.read", detail={
-        "filters": {k: v for k, v in {"actor": actor, "action": action, "object_type": object_type,
-                                      "object_id": object_id, "outcome": outcome}.items() if v},
-        "returned": len(rows),
-    })
+    rows = audit.search(
+        session,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        outcome=outcome,
+        since=since,
+        until=until,
+        limit=limit,
+        before_seq=before_seq,
+    )
+    audit.record(
+        session,
+        me,
+        "audit.read",
+        detail={
+            "filters": {
+                k: v
+                for k, v in {
+                    "actor": actor,
+                    "action": action,
+                    "object_type": object_type,
+                    "object_id": object_id,
+                    "outcome": outcome,
+                }.items()
+                if v
+            },
+            "returned": len(rows),
+        },
+    )
     return {"events": rows, "next_before_seq": rows[-1]["seq"] if len(rows) == limit else None}
 
 
-@router.get("/verify", summary="Check the hash chain: the first edited or removed row",
-            **access(Role.admin))
+@router.get(
+    "/verify", summary="Check the hash chain: the first edited or removed row", **access(Role.admin)
+)
 def verify(session: SessionDep, me: CurrentUser) -> dict[str, Any]:
     report = audit.verify(session)
-    audit.record(session, me, "audit.verify", outcome="ok" if report.ok else "failed",
-                 detail=report.as_dict())
+    audit.record(
+        session,
+        me,
+        "audit.verify",
+        outcome="ok" if report.ok else "failed",
+        detail=report.as_dict(),
+    )
     return report.as_dict()

@@ -44,22 +44,27 @@ class PasswordForm(OAuth2PasswordRequestForm):
         )
 
 
-@router.post("/token", summary="Sign in with name and password (OAuth2 password flow)",
-             **public())
+@router.post("/token", summary="Sign in with name and password (OAuth2 password flow)", **public())
 def token(
-    request: Request, response: Response, session: SessionDep,
+    request: Request,
+    response: Response,
+    session: SessionDep,
     form: Annotated[PasswordForm, Depends()],
 ) -> dict[str, Any]:
     pair = login.authenticate(
-        session, form.username, form.password, client_addr=client_addr(request),
+        session,
+        form.username,
+        form.password,
+        client_addr=client_addr(request),
         user_agent=request.headers.get("user-agent"),
     )
     response.headers.update(NO_STORE)
     return pair.as_dict()
 
 
-@router.post("/refresh", summary="A new token pair for a refresh token (which is then spent)",
-             **public())
+@router.post(
+    "/refresh", summary="A new token pair for a refresh token (which is then spent)", **public()
+)
 def refresh(
     request: Request, response: Response, session: SessionDep, body: RefreshRequest
 ) -> dict[str, Any]:
@@ -68,8 +73,7 @@ def refresh(
     return pair.as_dict()
 
 
-@router.post("/logout", summary="Revoke this access token and its login session",
-             **authenticated())
+@router.post("/logout", summary="Revoke this access token and its login session", **authenticated())
 def logout(session: SessionDep, me: CurrentUser) -> dict[str, str]:
     tokens.logout(session, me)
     return {"detail": "signed out"}
@@ -78,13 +82,17 @@ def logout(session: SessionDep, me: CurrentUser) -> dict[str, str]:
 @router.get("/me", summary="The caller's account, role and scope", **authenticated())
 def me(me: CurrentUser) -> dict[str, Any]:
     return {
-        "name": me.name, "role": me.role, "role_label": ROLE_LABELS.get(Role(me.role), me.role),
-        "scope": me.scope(), "via": me.via,
+        "name": me.name,
+        "role": me.role,
+        "role_label": ROLE_LABELS.get(Role(me.role), me.role),
+        "scope": me.scope(),
+        "via": me.via,
     }
 
 
-@router.post("/password", summary="Change my password (every session of mine ends)",
-             **authenticated())
+@router.post(
+    "/password", summary="Change my password (every session of mine ends)", **authenticated()
+)
 def change_password(session: SessionDep, me: CurrentUser, body: PasswordChange) -> dict[str, str]:
     accounts.change_own_password(session, me, body.current_password, body.new_password)
     return {"detail": "password changed; sign in again"}

@@ -70,9 +70,7 @@ def list_health_checks(
     season: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     cell: Annotated[str | None, Query(pattern=r"^[0-9]{15}$")] = None,
 ) -> dict[str, Any]:
-    return health_checks.eligible(
-        session, me, season=season or clock.current_season(), cell=cell
-    )
+    return health_checks.eligible(session, me, season=season or clock.current_season(), cell=cell)
 
 
 @router.put("/health-checks/{resident_id}/{season}",

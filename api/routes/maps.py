@@ -194,4 +194,3 @@ def logout(
         REFRESH_COOKIE, path=REFRESH_PATH, secure=secure, httponly=True, samesite="strict"
     )
     return response
-

@@ -39,14 +39,18 @@ def create_key(session: Session, account: Account, *, now: datetime | None = Non
         raise InvalidInput(f"only channel accounts use API keys; {account.name} is {account.role}")
     prefix = secrets.token_hex(4)
     key = f"hn_{prefix}_{secrets.token_urlsafe(32)}"
-    session.add(ApiKey(account_id=account.id, prefix=prefix, key_hash=digest(key),
-                       created_at=_now(now)))
+    session.add(
+        ApiKey(account_id=account.id, prefix=prefix, key_hash=digest(key), created_at=_now(now))
+    )
     session.flush()
     return key
 
 
 def rotate(
-    session: Session, account: Account, *, grace: timedelta = timedelta(0),
+    session: Session,
+    account: Account,
+    *,
+    grace: timedelta = timedelta(0),
     now: datetime | None = None,
 ) -> str:
     """A new key; the account's other keys stop working now, or after `grace`."""
@@ -62,7 +66,8 @@ def rotate(
 def revoke_all(session: Session, account: Account, *, now: datetime | None = None) -> int:
     current = _now(now)
     result = session.execute(
-        update(ApiKey).where(ApiKey.account_id == account.id, _active(current))
+        update(ApiKey)
+        .where(ApiKey.account_id == account.id, _active(current))
         .values(revoked_at=current)
     )
     return rowcount(result)
@@ -73,11 +78,19 @@ def active_keys(
 ) -> list[dict[str, Any]]:
     current = _now(now)
     rows = session.scalars(
-        select(ApiKey).where(ApiKey.account_id == account.id, _active(current))
+        select(ApiKey)
+        .where(ApiKey.account_id == account.id, _active(current))
         .order_by(ApiKey.created_at)
     )
-    return [{"prefix": k.prefix, "created_at": k.created_at, "expires_at": k.expires_at,
-             "last_used_at": k.last_used_at} for k in rows]
+    return [
+        {
+            "prefix": k.prefix,
+            "created_at": k.created_at,
+            "expires_at": k.expires_at,
+            "last_used_at": k.last_used_at,
+        }
+        for k in rows
+    ]
 
 
 def principal_from_api_key(
@@ -89,15 +102,19 @@ def principal_from_api_key(
     if not match:
         raise Unauthorized("invalid API key", headers={"WWW-Authenticate": "ApiKey"})
     row = session.execute(
-        select(ApiKey, Account).join(Account, Account.id == ApiKey.account_id)
+        select(ApiKey, Account)
+        .join(Account, Account.id == ApiKey.account_id)
         .where(ApiKey.prefix == match.group(1))
     ).first()
     expected = row.ApiKey.key_hash if row else digest("")
     valid = hmac.compare_digest(expected, digest(key.strip()))
     if (
-        row is None or not valid or row.ApiKey.revoked_at is not None
+        row is None
+        or not valid
+        or row.ApiKey.revoked_at is not None
         or (row.ApiKey.expires_at is not None and row.ApiKey.expires_at <= current)
-        or not row.Account.is_active or row.Account.role != Role.channel
+        or not row.Account.is_active
+        or row.Account.role != Role.channel
     ):
         raise Unauthorized("invalid API key", headers={"WWW-Authenticate": "ApiKey"})
     if row.ApiKey.last_used_at is None or row.ApiKey.last_used_at < current - _TOUCH_EVERY:

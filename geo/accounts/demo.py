@@ -18,13 +18,19 @@ DEMO_ACCOUNTS: tuple[tuple[str, Role, dict[str, Any]], ...] = (
     ("demo-admin", Role.admin, {"display_name": "演示管理员"}),
     ("demo-dispatcher", Role.dispatcher, {"display_name": "演示指挥中心"}),
     ("demo-street", Role.street_staff, {"street": DEMO_CELL[:9], "display_name": "演示街道"}),
-    ("demo-community", Role.community_staff,
-     {"community": DEMO_CELL[:12], "display_name": "演示社区"}),
+    (
+        "demo-community",
+        Role.community_staff,
+        {"community": DEMO_CELL[:12], "display_name": "演示社区"},
+    ),
     ("demo-grid", Role.grid_worker, {"cells": [DEMO_CELL], "display_name": "演示网格员"}),
     ("demo-health", Role.department, {"department": "health", "display_name": "演示卫健委"}),
     ("demo-planner", Role.planner, {"display_name": "演示规划"}),
-    ("demo-rider", Role.channel,
-     {"channel": Channel.delivery_rider.value, "display_name": "演示外卖骑手"}),
+    (
+        "demo-rider",
+        Role.channel,
+        {"channel": Channel.delivery_rider.value, "display_name": "演示外卖骑手"},
+    ),
 )
 
 

@@ -15,8 +15,21 @@ _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (t=3, m=64 M
 # Verified against when the login name does not exist, so both paths cost the same time.
 _DUMMY = _hasher.hash(secrets.token_urlsafe(16))
 _COMMON = frozenset(
-    {"password", "password1", "1234567890", "qwertyuiop", "houniao123", "yichun123", "admin12345",
-     "woaini1314", "a123456789", "1qaz2wsx3edc", "abc1234567", "0123456789", "1111111111"}
+    {
+        "password",
+        "password1",
+        "1234567890",
+        "qwertyuiop",
+        "houniao123",
+        "yichun123",
+        "admin12345",
+        "woaini1314",
+        "a123456789",
+        "1qaz2wsx3edc",
+        "abc1234567",
+        "0123456789",
+        "1111111111",
+    }
 )
 
 
@@ -54,7 +67,9 @@ def generate_password(length: int = 16) -> str:
     alphabet = "".join(c for c in string.ascii_letters + string.digits if c not in "Il1O0o")
     while True:
         pw = "".join(secrets.choice(alphabet) for _ in range(length))
-        if any(c.isdigit() for c in pw) and any(c.isupper() for c in pw) and any(
-            c.islower() for c in pw
+        if (
+            any(c.isdigit() for c in pw)
+            and any(c.isupper() for c in pw)
+            and any(c.islower() for c in pw)
         ):
             return pw

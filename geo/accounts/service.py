@@ -28,8 +28,11 @@ from geo.privacy.reveal import reveal
 SCOPE_FIELDS = ("cells", "community", "street", "department", "channel")
 # The one scope field each scoped role must have; other roles have none.
 REQUIRED_SCOPE = {
-    Role.grid_worker: "cells", Role.community_staff: "community", Role.street_staff: "street",
-    Role.department: "department", Role.channel: "channel",
+    Role.grid_worker: "cells",
+    Role.community_staff: "community",
+    Role.street_staff: "street",
+    Role.department: "department",
+    Role.channel: "channel",
 }
 _LEVEL_TABLE = {"cells": ("grid_cell", 15), "community": ("community", 12), "street": ("street", 9)}
 PERSONAL_FIELDS = {"phone": "account.phone", "id_number": "account.id_number"}
@@ -56,8 +59,10 @@ def _check_codes(session: Session, field: str, codes: list[str]) -> None:
         raise InvalidInput("no boundary release is active: load one before scoping accounts")
     found = set(
         session.scalars(
-            text(f"SELECT code FROM {table} WHERE code = ANY(:codes)"  # table from a fixed map
-                 f" AND {in_release(table)}"),
+            text(
+                f"SELECT code FROM {table} WHERE code = ANY(:codes)"  # table from a fixed map
+                f" AND {in_release(table)}"
+            ),
             {"codes": codes, "rid": rid},
         )
     )
@@ -69,8 +74,9 @@ def _check_codes(session: Session, field: str, codes: list[str]) -> None:
 def _check_department(session: Session, code: str) -> None:
     """Department codes come from the cases catalogue (`case_department`) once it exists."""
     if session.scalar(text("SELECT to_regclass('case_department') IS NOT NULL")):
-        known = session.scalar(text("SELECT count(*) FROM case_department WHERE code = :c"),
-                               {"c": code})
+        known = session.scalar(
+            text("SELECT count(*) FROM case_department WHERE code = :c"), {"c": code}
+        )
         if not known:
             raise InvalidInput(f"department: no department with code {code!r}")
 
@@ -107,15 +113,26 @@ def check_name(name: str) -> str:
 
 
 def scope_columns(
-    session: Session, role: str, *, cells: Iterable[str] = (), community: str | None = None,
-    street: str | None = None, department: str | None = None, channel: str | None = None,
+    session: Session,
+    role: str,
+    *,
+    cells: Iterable[str] = (),
+    community: str | None = None,
+    street: str | None = None,
+    department: str | None = None,
+    channel: str | None = None,
 ) -> dict[str, Any]:
     """Validated scope columns for a role: the one it needs, set; all others, empty."""
     r = parse_role(role)
     cell_list = sorted(set(cells))
     dept = (department or "").strip() or None
-    given: dict[str, Any] = {"cells": cell_list, "community": community, "street": street,
-                             "department": dept, "channel": channel}
+    given: dict[str, Any] = {
+        "cells": cell_list,
+        "community": community,
+        "street": street,
+        "department": dept,
+        "channel": channel,
+    }
     need = REQUIRED_SCOPE.get(r)
     for field, value in given.items():
         if field != need and value:
@@ -133,15 +150,24 @@ def scope_columns(
             channel = Channel(str(channel)).value
         except ValueError:
             raise InvalidInput(f"channel must be one of {', '.join(Channel)}") from None
-    return {"role": r.value, "cells": cell_list, "community_code": community,
-            "street_code": street, "department": dept, "channel": channel}
+    return {
+        "role": r.value,
+        "cells": cell_list,
+        "community_code": community,
+        "street_code": street,
+        "department": dept,
+        "channel": channel,
+    }
 
 
-def _set_personal(session: Session, account: Account, *, phone: str | None = None,
-                  id_number: str | None = None) -> list[str]:
+def _set_personal(
+    session: Session, account: Account, *, phone: str | None = None, id_number: str | None = None
+) -> list[str]:
     changed = []
-    for field, raw, validate in (("phone", phone, ids.validate_mobile),
-                                 ("id_number", id_number, ids.validate_id_number)):
+    for field, raw, validate in (
+        ("phone", phone, ids.validate_mobile),
+        ("id_number", id_number, ids.validate_id_number),
+    ):
         if raw is None:
             continue
         value = validate(raw)
@@ -158,31 +184,60 @@ def _set_personal(session: Session, account: Account, *, phone: str | None = Non
 
 
 def create_account(
-    session: Session, actor: Principal, *, name: str, role: str, display_name: str = "",
-    password: str | None = None, cells: Iterable[str] = (), community: str | None = None,
-    street: str | None = None, department: str | None = None, channel: str | None = None,
-    phone: str | None = None, id_number: str | None = None, now: datetime | None = None,
+    session: Session,
+    actor: Principal,
+    *,
+    name: str,
+    role: str,
+    display_name: str = "",
+    password: str | None = None,
+    cells: Iterable[str] = (),
+    community: str | None = None,
+    street: str | None = None,
+    department: str | None = None,
+    channel: str | None = None,
+    phone: str | None = None,
+    id_number: str | None = None,
+    now: datetime | None = None,
 ) -> Created:
     name = check_name(name)
     if session.scalar(select(Account.id).where(Account.name == name)) is not None:
         raise Conflict(f"an account named {name} already exists")
-    scope = scope_columns(session, role, cells=cells, community=community, street=street,
-                          department=department, channel=channel)
+    scope = scope_columns(
+        session,
+        role,
+        cells=cells,
+        community=community,
+        street=street,
+        department=department,
+        channel=channel,
+    )
     generated = None
     if password is None and scope["role"] != Role.channel:
         password = generated = passwords.generate_password()
     if password is not None:
         passwords.check_policy(password, name=name)
     label = display_name or (CHANNEL_LABELS.get(Channel(channel)) if channel else "") or ""
-    account = Account(name=name, display_name=label, **scope,
-                      password_hash=passwords.hash_password(password) if password else None,
-                      created_at=_now(now), updated_at=_now(now))
+    account = Account(
+        name=name,
+        display_name=label,
+        **scope,
+        password_hash=passwords.hash_password(password) if password else None,
+        created_at=_now(now),
+        updated_at=_now(now),
+    )
     _set_personal(session, account, phone=phone, id_number=id_number)
     session.add(account)
     session.flush()
     key = apikeys.create_key(session, account, now=now) if account.role == Role.channel else None
-    audit.record(session, actor, "account.create", object_type="account", object_ids=[account.id],
-                 detail={"name": name, "role": account.role, "scope": _scope_of(account)})
+    audit.record(
+        session,
+        actor,
+        "account.create",
+        object_type="account",
+        object_ids=[account.id],
+        detail={"name": name, "role": account.role, "scope": _scope_of(account)},
+    )
     return Created(account, generated, key)
 
 
@@ -204,8 +259,9 @@ def list_accounts(session: Session, *, role: str | None = None) -> list[Account]
     return list(session.scalars(stmt))
 
 
-def update_account(session: Session, actor: Principal, name: str, *,
-                   now: datetime | None = None, **changes: Any) -> Account:
+def update_account(
+    session: Session, actor: Principal, name: str, *, now: datetime | None = None, **changes: Any
+) -> Account:
     """Apply the given changes (see AccountUpdate); permission changes revoke its tokens."""
     account = get_account(session, name)
     before = {"role": account.role, "scope": _scope_of(account), "is_active": account.is_active}
@@ -213,9 +269,13 @@ def update_account(session: Session, actor: Principal, name: str, *,
         account.display_name = changes["display_name"]
     if any(changes.get(k) is not None for k in ("role", *SCOPE_FIELDS)):
         scope = scope_columns(
-            session, changes.get("role") or account.role, cells=changes.get("cells") or (),
-            community=changes.get("community"), street=changes.get("street"),
-            department=changes.get("department"), channel=changes.get("channel"),
+            session,
+            changes.get("role") or account.role,
+            cells=changes.get("cells") or (),
+            community=changes.get("community"),
+            street=changes.get("street"),
+            department=changes.get("department"),
+            channel=changes.get("channel"),
         )
         for column, value in scope.items():
             setattr(account, column, value)
@@ -224,8 +284,9 @@ def update_account(session: Session, actor: Principal, name: str, *,
             raise Conflict("you cannot disable your own account")
         account.is_active = changes["is_active"]
         account.disabled_at = None if account.is_active else _now(now)
-    personal = _set_personal(session, account, phone=changes.get("phone"),
-                             id_number=changes.get("id_number"))
+    personal = _set_personal(
+        session, account, phone=changes.get("phone"), id_number=changes.get("id_number")
+    )
     after = {"role": account.role, "scope": _scope_of(account), "is_active": account.is_active}
     if after != before:
         account.token_version += 1  # every token issued under the old permissions dies
@@ -234,14 +295,27 @@ def update_account(session: Session, actor: Principal, name: str, *,
             apikeys.revoke_all(session, account, now=now)
     account.updated_at = _now(now)
     diff = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
-    audit.record(session, actor, "account.update", object_type="account",
-                 object_ids=[account.id], fields=personal, detail={"changes": diff})
+    audit.record(
+        session,
+        actor,
+        "account.update",
+        object_type="account",
+        object_ids=[account.id],
+        fields=personal,
+        detail={"changes": diff},
+    )
     session.flush()
     return account
 
 
-def set_password(session: Session, actor: Principal, name: str, password: str | None = None,
-                 *, now: datetime | None = None) -> str:
+def set_password(
+    session: Session,
+    actor: Principal,
+    name: str,
+    password: str | None = None,
+    *,
+    now: datetime | None = None,
+) -> str:
     """Set (or generate) a password; every session of the account ends. Returns the password."""
     account = get_account(session, name)
     new = password or passwords.generate_password()
@@ -251,8 +325,14 @@ def set_password(session: Session, actor: Principal, name: str, password: str | 
     account.updated_at = _now(now)
     tokens.revoke_all_sessions(session, account, reason="password", now=now)
     login.forget(session, account.name)
-    audit.record(session, actor, "account.password", object_type="account",
-                 object_ids=[account.id], detail={"generated": password is None})
+    audit.record(
+        session,
+        actor,
+        "account.password",
+        object_type="account",
+        object_ids=[account.id],
+        detail={"generated": password is None},
+    )
     return new
 
 
@@ -275,13 +355,18 @@ def unlock(session: Session, actor: Principal, name: str) -> int:
 def view(account: Account, *, api_keys: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """What an admin sees of an account: masked personal fields, never secrets."""
     out = {
-        "id": account.id, "name": account.name, "display_name": account.display_name,
-        "role": account.role, "role_label": ROLE_LABELS.get(Role(account.role), account.role),
-        "scope": _scope_of(account), "is_active": account.is_active,
+        "id": account.id,
+        "name": account.name,
+        "display_name": account.display_name,
+        "role": account.role,
+        "role_label": ROLE_LABELS.get(Role(account.role), account.role),
+        "scope": _scope_of(account),
+        "is_active": account.is_active,
         "has_password": account.password_hash is not None,
         "phone": masking.mask_phone(_plain(account.phone_enc, "phone")),
         "id_number": masking.mask_id_number(_plain(account.id_number_enc, "id_number")),
-        "created_at": account.created_at, "last_login_at": account.last_login_at,
+        "created_at": account.created_at,
+        "last_login_at": account.last_login_at,
     }
     if api_keys is not None:
         out["api_keys"] = api_keys
@@ -292,12 +377,22 @@ def _plain(token: str | None, field: str) -> str | None:
     return None if token is None else crypto.decrypt(token, context=PERSONAL_FIELDS[field])
 
 
-def reveal_field(session: Session, me: Principal, name: str, *, field: str, purpose: str,
-                 reason: str) -> str | None:
+def reveal_field(
+    session: Session, me: Principal, name: str, *, field: str, purpose: str, reason: str
+) -> str | None:
     """The full phone or ID number of an account (admins; audited with its purpose)."""
     if field not in PERSONAL_FIELDS:
         raise InvalidInput(f"field must be one of {', '.join(PERSONAL_FIELDS)}")
     account = get_account(session, name)
-    return reveal(session, me, object_type="account", object_id=account.id, field=field,
-                  token=getattr(account, f"{field}_enc"), context=PERSONAL_FIELDS[field],
-                  purpose=purpose, reason=reason, allowed_roles={Role.admin})
+    return reveal(
+        session,
+        me,
+        object_type="account",
+        object_id=account.id,
+        field=field,
+        token=getattr(account, f"{field}_enc"),
+        context=PERSONAL_FIELDS[field],
+        purpose=purpose,
+        reason=reason,
+        allowed_roles={Role.admin},
+    )

@@ -43,8 +43,10 @@ class TokenPair:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "access_token": self.access_token, "token_type": self.token_type,
-            "expires_in": self.expires_in, "refresh_token": self.refresh_token,
+            "access_token": self.access_token,
+            "token_type": self.token_type,
+            "expires_in": self.expires_in,
+            "refresh_token": self.refresh_token,
         }
 
 
@@ -64,9 +66,14 @@ def _now(now: datetime | None) -> datetime:
 def principal_for(account: Account, **extra: Any) -> Principal:
     """The Principal of an account row (scope straight from the row)."""
     return Principal(
-        role=account.role, name=account.name, account_id=account.id,
-        cells=tuple(account.cells or ()), community=account.community_code,
-        street=account.street_code, department=account.department, channel=account.channel,
+        role=account.role,
+        name=account.name,
+        account_id=account.id,
+        cells=tuple(account.cells or ()),
+        community=account.community_code,
+        street=account.street_code,
+        department=account.department,
+        channel=account.channel,
         **extra,
     )
 
@@ -80,9 +87,18 @@ def encode_access_token(
     expires = issued + timedelta(minutes=minutes or s.access_token_minutes)
     jti = uuid.uuid4().hex
     claims = {
-        "iss": ISSUER, "aud": AUDIENCE, "sub": str(account.id), "name": account.name,
-        "role": account.role, "sid": session_id, "jti": jti, "ver": account.token_version,
-        "typ": "access", "iat": issued, "nbf": issued, "exp": expires,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(account.id),
+        "name": account.name,
+        "role": account.role,
+        "sid": session_id,
+        "jti": jti,
+        "ver": account.token_version,
+        "typ": "access",
+        "iat": issued,
+        "nbf": issued,
+        "exp": expires,
     }
     return jwt.encode(claims, s.secret_key, algorithm=ALGORITHM), jti, expires
 
@@ -97,7 +113,11 @@ def decode_access_token(token: str) -> dict[str, Any]:
     s = security_settings()
     try:
         claims = jwt.decode(
-            token, s.secret_key, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
+            token,
+            s.secret_key,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            issuer=ISSUER,
             options={"require": _REQUIRED},
         )
     except jwt.ExpiredSignatureError:
@@ -137,8 +157,11 @@ def principal_from_access_token(
     ):
         raise Unauthorized("access token revoked", headers=_bearer_error())
     return principal_for(
-        row.Account, session_id=str(session_id), token_id=str(claims["jti"]),
-        client_addr=client_addr, via="token",
+        row.Account,
+        session_id=str(session_id),
+        token_id=str(claims["jti"]),
+        client_addr=client_addr,
+        via="token",
     )
 
 
@@ -154,8 +177,11 @@ def start_session(
     s = security_settings()
     issued = _now(now)
     login = AuthSession(
-        id=uuid.uuid4(), account_id=account.id, created_at=issued,
-        expires_at=issued + timedelta(days=s.session_days), client_addr=client_addr,
+        id=uuid.uuid4(),
+        account_id=account.id,
+        created_at=issued,
+        expires_at=issued + timedelta(days=s.session_days),
+        client_addr=client_addr,
         user_agent=(user_agent or "")[:200] or None,
     )
     session.add(login)
@@ -169,7 +195,9 @@ def _pair(session: Session, account: Account, login: AuthSession, now: datetime)
     refresh = REFRESH_PREFIX + secrets.token_urlsafe(32)
     session.add(
         RefreshToken(
-            session_id=login.id, token_hash=digest(refresh), created_at=now,
+            session_id=login.id,
+            token_hash=digest(refresh),
+            created_at=now,
             expires_at=min(now + timedelta(days=s.refresh_token_days), login.expires_at),
         )
     )
@@ -178,7 +206,10 @@ def _pair(session: Session, account: Account, login: AuthSession, now: datetime)
 
 
 def refresh(
-    session: Session, refresh_token: str, *, now: datetime | None = None,
+    session: Session,
+    refresh_token: str,
+    *,
+    now: datetime | None = None,
     client_addr: str | None = None,
 ) -> TokenPair:
     """Exchange a refresh token for a new pair; the old one is spent.
@@ -201,12 +232,20 @@ def refresh(
     if token.used_at is not None:
         if login.revoked_at is None:
             revoke_session(session, login, reason="refresh_reuse", now=current)
-            audit.record(session, actor, "auth.refresh_reuse", object_type="auth_session",
-                         object_ids=[login.id], outcome="denied")
+            audit.record(
+                session,
+                actor,
+                "auth.refresh_reuse",
+                object_type="auth_session",
+                object_ids=[login.id],
+                outcome="denied",
+            )
         raise Unauthorized("refresh token already used; the session is revoked")
     if (
-        login.revoked_at is not None or login.expires_at <= current
-        or token.expires_at <= current or not account.is_active
+        login.revoked_at is not None
+        or login.expires_at <= current
+        or token.expires_at <= current
+        or not account.is_active
     ):
         raise Unauthorized("refresh token expired or revoked")
     token.used_at = current
@@ -224,22 +263,31 @@ def revoke_session(
 
 def revoke_jti(session: Session, me: Principal, *, expires_at: datetime, now: datetime) -> None:
     if me.token_id and session.get(RevokedToken, me.token_id) is None:
-        session.add(RevokedToken(jti=me.token_id, account_id=me.account_id, revoked_at=now,
-                                 expires_at=expires_at))
+        session.add(
+            RevokedToken(
+                jti=me.token_id, account_id=me.account_id, revoked_at=now, expires_at=expires_at
+            )
+        )
 
 
 def logout(session: Session, me: Principal, *, now: datetime | None = None) -> None:
     """End the caller's login: its access token (by jti) and its whole session."""
     current = _now(now)
     s = security_settings()
-    revoke_jti(session, me, expires_at=current + timedelta(minutes=s.access_token_minutes),
-               now=current)
+    revoke_jti(
+        session, me, expires_at=current + timedelta(minutes=s.access_token_minutes), now=current
+    )
     if me.session_id:
         login = session.get(AuthSession, uuid.UUID(me.session_id))
         if login is not None and login.revoked_at is None:
             revoke_session(session, login, reason="logout", now=current)
-    audit.record(session, me, "auth.logout", object_type="auth_session",
-                 object_ids=[me.session_id] if me.session_id else ())
+    audit.record(
+        session,
+        me,
+        "auth.logout",
+        object_type="auth_session",
+        object_ids=[me.session_id] if me.session_id else (),
+    )
     session.flush()
 
 
@@ -248,8 +296,12 @@ def _claims_even_if_expired(token: str) -> dict[str, Any] | None:
     None for anything else."""
     try:
         claims = jwt.decode(
-            token, security_settings().secret_key, algorithms=[ALGORITHM], audience=AUDIENCE,
-            issuer=ISSUER, options={"require": _REQUIRED, "verify_exp": False},
+            token,
+            security_settings().secret_key,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={"require": _REQUIRED, "verify_exp": False},
         )
     except jwt.InvalidTokenError:
         return None
@@ -257,8 +309,12 @@ def _claims_even_if_expired(token: str) -> dict[str, Any] | None:
 
 
 def end_browser_session(
-    session: Session, *, access_token: str | None, refresh_token: str | None,
-    client_addr: str | None = None, now: datetime | None = None,
+    session: Session,
+    *,
+    access_token: str | None,
+    refresh_token: str | None,
+    client_addr: str | None = None,
+    now: datetime | None = None,
 ) -> int:
     """Sign a browser out on the server: revoke the login session its refresh token belongs to
     (the whole refresh-token family) and the one its access token names, even when that token
@@ -267,7 +323,8 @@ def end_browser_session(
     logins: dict[uuid.UUID, AuthSession] = {}
     if refresh_token:
         login = session.scalar(
-            select(AuthSession).join(RefreshToken, RefreshToken.session_id == AuthSession.id)
+            select(AuthSession)
+            .join(RefreshToken, RefreshToken.session_id == AuthSession.id)
             .where(RefreshToken.token_hash == digest(refresh_token))
         )
         if login is not None:
@@ -283,8 +340,14 @@ def end_browser_session(
             logins[login.id] = login
             expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
             if expires > current and session.get(RevokedToken, str(claims["jti"])) is None:
-                session.add(RevokedToken(jti=str(claims["jti"]), account_id=login.account_id,
-                                         revoked_at=current, expires_at=expires))
+                session.add(
+                    RevokedToken(
+                        jti=str(claims["jti"]),
+                        account_id=login.account_id,
+                        revoked_at=current,
+                        expires_at=expires,
+                    )
+                )
     ended = 0
     for login in logins.values():
         if login.revoked_at is None:
@@ -293,8 +356,9 @@ def end_browser_session(
         account = session.get(Account, login.account_id)
         if account is not None:
             actor = principal_for(account, client_addr=client_addr, session_id=str(login.id))
-            audit.record(session, actor, "auth.logout", object_type="auth_session",
-                         object_ids=[login.id])
+            audit.record(
+                session, actor, "auth.logout", object_type="auth_session", object_ids=[login.id]
+            )
     session.flush()
     return ended
 
@@ -323,6 +387,8 @@ def prune(session: Session, *, now: datetime | None = None) -> dict[str, int]:
             func.coalesce(LoginThrottle.locked_until, LoginThrottle.window_start) < quiet
         )
     )
-    return {"revoked_tokens": rowcount(jtis), "sessions": rowcount(sessions),
-            "login_throttles": rowcount(throttles)}
-
+    return {
+        "revoked_tokens": rowcount(jtis),
+        "sessions": rowcount(sessions),
+        "login_throttles": rowcount(throttles),
+    }

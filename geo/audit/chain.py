@@ -27,8 +27,20 @@ GENESIS = "0" * 64
 LOCK_KEY = int.from_bytes(b"hnaudit1", "big", signed=True)
 
 HASHED_FIELDS = (
-    "seq", "at", "actor_id", "actor_name", "actor_role", "action", "object_type", "object_ids",
-    "fields", "purpose", "outcome", "client_addr", "detail", "prev_hash",
+    "seq",
+    "at",
+    "actor_id",
+    "actor_name",
+    "actor_role",
+    "action",
+    "object_type",
+    "object_ids",
+    "fields",
+    "purpose",
+    "outcome",
+    "client_addr",
+    "detail",
+    "prev_hash",
 )
 
 

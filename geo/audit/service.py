@@ -127,7 +127,8 @@ def search(
         stmt = stmt.where(t.actor_name == actor)
     if action:
         stmt = stmt.where(
-            t.action.startswith(action, autoescape=True) if action.endswith(".")
+            t.action.startswith(action, autoescape=True)
+            if action.endswith(".")
             else t.action == action
         )
     if object_type:
@@ -195,8 +196,11 @@ def verify(
             return bad(row["seq"], "row differs from the expected anchor hash")
         prev, expected_seq, rows = row["row_hash"], expected_seq + 1, rows + 1
     if expect and expect[0] > rows:
-        return bad(rows + 1, f"chain ends at seq {rows}, before the expected anchor {expect[0]}"
-                   " (newest rows removed)")
+        return bad(
+            rows + 1,
+            f"chain ends at seq {rows}, before the expected anchor {expect[0]}"
+            " (newest rows removed)",
+        )
     return VerifyReport(True, rows, rows, prev)
 
 

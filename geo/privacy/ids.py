@@ -27,9 +27,43 @@ _CHECK = "10X98765432"  # index: weighted sum mod 11
 # First two digits: provinces, autonomous regions and municipalities (GB/T 2260), 71/81/82 for
 # Taiwan, Hong Kong and Macao (residence permits use 83).
 _PROVINCES = frozenset(
-    ("11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
-     "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
-     "65", "71", "81", "82", "83")
+    (
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "81",
+        "82",
+        "83",
+    )
 )
 _SEPARATORS = re.compile(r"[\s\-()]")
 _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
@@ -78,7 +112,7 @@ def validate_mobile(value: str) -> str:
     s = _SEPARATORS.sub("", str(value))
     for prefix in ("+86", "0086"):
         if s.startswith(prefix):
-            s = s[len(prefix):]
+            s = s[len(prefix) :]
     if len(s) == 13 and s.startswith("86"):
         s = s[2:]
     if not s.isdigit():

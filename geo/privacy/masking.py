@@ -1,16 +1,16 @@
 """Masking by default, response shaping from allow-lists, and small-count suppression.
 
-    >>> mask_id_number("230702199001011234")
-    '230702********1234'
-    >>> mask_phone("13856785678")
-    '138****5678'
-    >>> mask_name("王秀英")
-    '王**'
-    >>> shape({"id": 1, "name": "王秀英", "id_number_enc": "v1:..."}, "grid_worker",
-    ...       {"grid_worker": {"id", "name"}})
-    {'id': 1, 'name': '王秀英'}
-    >>> suppress_small(7, threshold=10) is None
-    True
+>>> mask_id_number("230702199001011234")
+'230702********1234'
+>>> mask_phone("13856785678")
+'138****5678'
+>>> mask_name("王秀英")
+'王**'
+>>> shape({"id": 1, "name": "王秀英", "id_number_enc": "v1:..."}, "grid_worker",
+...       {"grid_worker": {"id", "name"}})
+{'id': 1, 'name': '王秀英'}
+>>> suppress_small(7, threshold=10) is None
+True
 """
 
 from __future__ import annotations

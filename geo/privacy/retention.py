@@ -53,7 +53,11 @@ def cutoff(today: date, seasons: int) -> date:
 
 
 def purge(
-    session: Session, actor: Principal, *, today: date | None = None, seasons: int | None = None,
+    session: Session,
+    actor: Principal,
+    *,
+    today: date | None = None,
+    seasons: int | None = None,
     dry_run: bool = False,
 ) -> dict[str, object]:
     """Run every registered purger; counts per purger. The caller commits (or, dry, rolls back)."""
@@ -76,8 +80,10 @@ def purge_disabled_accounts(session: Session, limit: date, dry_run: bool) -> int
     )
     if dry_run:
         return session.scalar(select(func.count()).select_from(Account).where(where)) or 0
-    stmt = update(Account).where(where).values(
-        phone_enc=None, phone_hash=None, id_number_enc=None, id_number_hash=None
+    stmt = (
+        update(Account)
+        .where(where)
+        .values(phone_enc=None, phone_hash=None, id_number_enc=None, id_number_hash=None)
     )
     return rowcount(session.execute(stmt))
 
@@ -88,7 +94,10 @@ def purge_expired_logins(session: Session, limit: date, dry_run: bool) -> int:
     and revoked-token rows past their expiry: nothing to check against any more."""
     now = datetime.now(UTC)
     if dry_run:
-        return session.scalar(
-            select(func.count()).select_from(AuthSession).where(AuthSession.expires_at < now)
-        ) or 0
+        return (
+            session.scalar(
+                select(func.count()).select_from(AuthSession).where(AuthSession.expires_at < now)
+            )
+            or 0
+        )
     return tokens.prune(session, now=now)["sessions"]

@@ -32,9 +32,12 @@ class Purpose(StrEnum):
 
 
 PURPOSE_LABELS = {
-    Purpose.emergency_contact: "紧急联系", Purpose.case_handling: "事件处置",
-    Purpose.health_check: "健康体检邀约", Purpose.identity_check: "身份核验",
-    Purpose.legal_request: "依法调取", Purpose.account_admin: "账号管理",
+    Purpose.emergency_contact: "紧急联系",
+    Purpose.case_handling: "事件处置",
+    Purpose.health_check: "健康体检邀约",
+    Purpose.identity_check: "身份核验",
+    Purpose.legal_request: "依法调取",
+    Purpose.account_admin: "账号管理",
 }
 MIN_REASON = 4
 
@@ -64,7 +67,12 @@ def reveal(
     if len((reason or "").strip()) < MIN_REASON:
         raise InvalidInput(f"state the reason for revealing (at least {MIN_REASON} characters)")
     audit.record(
-        session, me, f"{object_type}.reveal", object_type=object_type, object_ids=[object_id],
-        fields=[field], purpose=f"{purpose}: {reason.strip()}",
+        session,
+        me,
+        f"{object_type}.reveal",
+        object_type=object_type,
+        object_ids=[object_id],
+        fields=[field],
+        purpose=f"{purpose}: {reason.strip()}",
     )
     return None if token is None else crypto.decrypt(token, context=context)

@@ -43,6 +43,8 @@ _HOUSING_ALIASES = {
     "酒店": HousingType.hotel, "宾馆": HousingType.hotel, "旅馆": HousingType.hotel,
     "亲友": HousingType.relatives, "亲属": HousingType.relatives, "投亲": HousingType.relatives,
 }  # fmt: skip
+
+
 # How people name coordinate systems in Chinese files: the app or vendor names its datum.
 class ReportIn(StrictModel):
     """One report from a channel. Every field is optional; what is given is checked."""
@@ -365,8 +367,10 @@ def _dates(n: Normalized, raw: dict[str, Any], day: date) -> None:
     # path (channel reports, imports, edits, confirmed departures); one to come is
     # expected_departure. An arrival may be announced a day ahead (the stay is "arriving").
     if n.departed_on and n.departed_on > day:
-        p.append(f"departed_on {n.departed_on} is after the day of the report ({day}); a"
-                 " departure still to come is expected_departure")
+        p.append(
+            f"departed_on {n.departed_on} is after the day of the report ({day}); a"
+            " departure still to come is expected_departure"
+        )
 
 
 def redacted(raw: dict[str, Any], field_of: Mapping[str, str] | None = None) -> dict[str, Any]:

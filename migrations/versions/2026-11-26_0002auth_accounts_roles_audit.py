@@ -126,7 +126,9 @@ def _grant(role: str) -> None:
     op.execute("REVOKE ALL ON FUNCTION audit_chain_head() FROM PUBLIC")
     op.execute(f"GRANT EXECUTE ON FUNCTION audit_chain_head() TO {r}")
     # Tables that later migrations create: readable and writable, never deletable, by default.
-    op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE ON TABLES TO {r}")
+    op.execute(
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE ON TABLES TO {r}"
+    )
     op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {r}")
 
 
@@ -142,122 +144,203 @@ def _audit_rls() -> None:
 
 
 def upgrade() -> None:
-    op.create_table('account',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=64), nullable=False),
-    sa.Column('display_name', sa.String(length=100), nullable=False),
-    sa.Column('role', sa.String(length=20), nullable=False),
-    sa.Column('cells', postgresql.ARRAY(sa.String(length=15)), server_default=sa.text("'{}'"), nullable=False),
-    sa.Column('community_code', sa.String(length=12), nullable=True),
-    sa.Column('street_code', sa.String(length=9), nullable=True),
-    sa.Column('department', sa.String(length=50), nullable=True),
-    sa.Column('channel', sa.String(length=30), nullable=True),
-    sa.Column('password_hash', sa.Text(), nullable=True),
-    sa.Column('phone_enc', sa.Text(), nullable=True),
-    sa.Column('phone_hash', sa.String(length=64), nullable=True),
-    sa.Column('id_number_enc', sa.Text(), nullable=True),
-    sa.Column('id_number_hash', sa.String(length=64), nullable=True),
-    sa.Column('is_active', sa.Boolean(), server_default=sa.text('true'), nullable=False),
-    sa.Column('token_version', sa.Integer(), server_default=sa.text('0'), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('last_login_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('disabled_at', sa.DateTime(timezone=True), nullable=True),
-    sa.CheckConstraint("(role = 'channel') = (channel IS NOT NULL)", name=op.f('ck_account_scope_channel')),
-    sa.CheckConstraint("(role = 'community_staff') = (community_code IS NOT NULL)", name=op.f('ck_account_scope_community')),
-    sa.CheckConstraint("(role = 'department') = (department IS NOT NULL)", name=op.f('ck_account_scope_department')),
-    sa.CheckConstraint("(role = 'grid_worker') = (cardinality(cells) > 0)", name=op.f('ck_account_scope_cells')),
-    sa.CheckConstraint("(role = 'street_staff') = (street_code IS NOT NULL)", name=op.f('ck_account_scope_street')),
-    sa.CheckConstraint("cardinality(cells) = 0 OR array_to_string(cells, ',') ~ '^[0-9]{15}(,[0-9]{15})*$'", name=op.f('ck_account_cells_digits')),
-    sa.CheckConstraint("channel IS NULL OR channel IN ('grid_worker', 'police', 'courier', 'delivery_rider', 'merchant', 'scenic_area')", name=op.f('ck_account_channel_known')),
-    sa.CheckConstraint("community_code ~ '^[0-9]{12}$'", name=op.f('ck_account_community_digits')),
-    sa.CheckConstraint("name ~ '^[a-z0-9][a-z0-9_.-]{1,63}$'", name=op.f('ck_account_name_format')),
-    sa.CheckConstraint("role IN ('admin', 'dispatcher', 'street_staff', 'community_staff', 'grid_worker', 'department', 'planner', 'channel')", name=op.f('ck_account_role_known')),
-    sa.CheckConstraint("street_code ~ '^[0-9]{9}$'", name=op.f('ck_account_street_digits')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_account')),
-    sa.UniqueConstraint('name', name=op.f('uq_account_name'))
+    op.create_table(
+        "account",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("display_name", sa.String(length=100), nullable=False),
+        sa.Column("role", sa.String(length=20), nullable=False),
+        sa.Column(
+            "cells",
+            postgresql.ARRAY(sa.String(length=15)),
+            server_default=sa.text("'{}'"),
+            nullable=False,
+        ),
+        sa.Column("community_code", sa.String(length=12), nullable=True),
+        sa.Column("street_code", sa.String(length=9), nullable=True),
+        sa.Column("department", sa.String(length=50), nullable=True),
+        sa.Column("channel", sa.String(length=30), nullable=True),
+        sa.Column("password_hash", sa.Text(), nullable=True),
+        sa.Column("phone_enc", sa.Text(), nullable=True),
+        sa.Column("phone_hash", sa.String(length=64), nullable=True),
+        sa.Column("id_number_enc", sa.Text(), nullable=True),
+        sa.Column("id_number_hash", sa.String(length=64), nullable=True),
+        sa.Column("is_active", sa.Boolean(), server_default=sa.text("true"), nullable=False),
+        sa.Column("token_version", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "(role = 'channel') = (channel IS NOT NULL)", name=op.f("ck_account_scope_channel")
+        ),
+        sa.CheckConstraint(
+            "(role = 'community_staff') = (community_code IS NOT NULL)",
+            name=op.f("ck_account_scope_community"),
+        ),
+        sa.CheckConstraint(
+            "(role = 'department') = (department IS NOT NULL)",
+            name=op.f("ck_account_scope_department"),
+        ),
+        sa.CheckConstraint(
+            "(role = 'grid_worker') = (cardinality(cells) > 0)", name=op.f("ck_account_scope_cells")
+        ),
+        sa.CheckConstraint(
+            "(role = 'street_staff') = (street_code IS NOT NULL)",
+            name=op.f("ck_account_scope_street"),
+        ),
+        sa.CheckConstraint(
+            "cardinality(cells) = 0 OR array_to_string(cells, ',') ~ '^[0-9]{15}(,[0-9]{15})*$'",
+            name=op.f("ck_account_cells_digits"),
+        ),
+        sa.CheckConstraint(
+            "channel IS NULL OR channel IN ('grid_worker', 'police', 'courier', 'delivery_rider', 'merchant', 'scenic_area')",
+            name=op.f("ck_account_channel_known"),
+        ),
+        sa.CheckConstraint(
+            "community_code ~ '^[0-9]{12}$'", name=op.f("ck_account_community_digits")
+        ),
+        sa.CheckConstraint(
+            "name ~ '^[a-z0-9][a-z0-9_.-]{1,63}$'", name=op.f("ck_account_name_format")
+        ),
+        sa.CheckConstraint(
+            "role IN ('admin', 'dispatcher', 'street_staff', 'community_staff', 'grid_worker', 'department', 'planner', 'channel')",
+            name=op.f("ck_account_role_known"),
+        ),
+        sa.CheckConstraint("street_code ~ '^[0-9]{9}$'", name=op.f("ck_account_street_digits")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_account")),
+        sa.UniqueConstraint("name", name=op.f("uq_account_name")),
     )
-    op.create_index('uq_account_id_number_hash', 'account', ['id_number_hash'], unique=True)
-    op.create_index('uq_account_phone_hash', 'account', ['phone_hash'], unique=True)
-    op.create_table('audit_event',
-    sa.Column('seq', sa.BigInteger(), autoincrement=False, nullable=False),
-    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('actor_id', sa.Integer(), nullable=True),
-    sa.Column('actor_name', sa.String(length=100), nullable=False),
-    sa.Column('actor_role', sa.String(length=20), nullable=False),
-    sa.Column('action', sa.String(length=60), nullable=False),
-    sa.Column('object_type', sa.String(length=40), nullable=True),
-    sa.Column('object_ids', postgresql.ARRAY(sa.Text()), nullable=False),
-    sa.Column('fields', postgresql.ARRAY(sa.Text()), nullable=False),
-    sa.Column('purpose', sa.Text(), nullable=True),
-    sa.Column('outcome', sa.String(length=10), nullable=False),
-    sa.Column('client_addr', sa.String(length=64), nullable=True),
-    sa.Column('detail', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-    sa.Column('prev_hash', sa.String(length=64), nullable=False),
-    sa.Column('row_hash', sa.String(length=64), nullable=False),
-    sa.CheckConstraint("outcome IN ('ok', 'denied', 'failed', 'error')", name=op.f('ck_audit_event_outcome_known')),
-    sa.CheckConstraint("prev_hash ~ '^[0-9a-f]{64}$' AND row_hash ~ '^[0-9a-f]{64}$'", name=op.f('ck_audit_event_hashes_hex')),
-    sa.CheckConstraint('seq >= 1', name=op.f('ck_audit_event_seq_positive')),
-    sa.PrimaryKeyConstraint('seq', name=op.f('pk_audit_event'))
+    op.create_index("uq_account_id_number_hash", "account", ["id_number_hash"], unique=True)
+    op.create_index("uq_account_phone_hash", "account", ["phone_hash"], unique=True)
+    op.create_table(
+        "audit_event",
+        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor_id", sa.Integer(), nullable=True),
+        sa.Column("actor_name", sa.String(length=100), nullable=False),
+        sa.Column("actor_role", sa.String(length=20), nullable=False),
+        sa.Column("action", sa.String(length=60), nullable=False),
+        sa.Column("object_type", sa.String(length=40), nullable=True),
+        sa.Column("object_ids", postgresql.ARRAY(sa.Text()), nullable=False),
+        sa.Column("fields", postgresql.ARRAY(sa.Text()), nullable=False),
+        sa.Column("purpose", sa.Text(), nullable=True),
+        sa.Column("outcome", sa.String(length=10), nullable=False),
+        sa.Column("client_addr", sa.String(length=64), nullable=True),
+        sa.Column("detail", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("prev_hash", sa.String(length=64), nullable=False),
+        sa.Column("row_hash", sa.String(length=64), nullable=False),
+        sa.CheckConstraint(
+            "outcome IN ('ok', 'denied', 'failed', 'error')",
+            name=op.f("ck_audit_event_outcome_known"),
+        ),
+        sa.CheckConstraint(
+            "prev_hash ~ '^[0-9a-f]{64}$' AND row_hash ~ '^[0-9a-f]{64}$'",
+            name=op.f("ck_audit_event_hashes_hex"),
+        ),
+        sa.CheckConstraint("seq >= 1", name=op.f("ck_audit_event_seq_positive")),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_audit_event")),
     )
-    op.create_index('ix_audit_event_action', 'audit_event', ['action', 'seq'], unique=False)
-    op.create_index('ix_audit_event_actor_name', 'audit_event', ['actor_name', 'seq'], unique=False)
-    op.create_index('ix_audit_event_at', 'audit_event', ['at'], unique=False)
-    op.create_index('ix_audit_event_object_ids', 'audit_event', ['object_ids'], unique=False, postgresql_using='gin')
-    op.create_table('login_throttle',
-    sa.Column('key', sa.String(length=200), nullable=False),
-    sa.Column('failures', sa.Integer(), nullable=False),
-    sa.Column('window_start', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('key', name=op.f('pk_login_throttle'))
+    op.create_index("ix_audit_event_action", "audit_event", ["action", "seq"], unique=False)
+    op.create_index("ix_audit_event_actor_name", "audit_event", ["actor_name", "seq"], unique=False)
+    op.create_index("ix_audit_event_at", "audit_event", ["at"], unique=False)
+    op.create_index(
+        "ix_audit_event_object_ids",
+        "audit_event",
+        ["object_ids"],
+        unique=False,
+        postgresql_using="gin",
     )
-    op.create_table('revoked_token',
-    sa.Column('jti', sa.String(length=64), nullable=False),
-    sa.Column('account_id', sa.Integer(), nullable=True),
-    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('jti', name=op.f('pk_revoked_token'))
+    op.create_table(
+        "login_throttle",
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("window_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_login_throttle")),
     )
-    op.create_index(op.f('ix_revoked_token_expires_at'), 'revoked_token', ['expires_at'], unique=False)
-    op.create_table('api_key',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('account_id', sa.Integer(), nullable=False),
-    sa.Column('prefix', sa.String(length=16), nullable=False),
-    sa.Column('key_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_api_key_account_id_account'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_key')),
-    sa.UniqueConstraint('prefix', name=op.f('uq_api_key_prefix'))
+    op.create_table(
+        "revoked_token",
+        sa.Column("jti", sa.String(length=64), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("jti", name=op.f("pk_revoked_token")),
     )
-    op.create_index(op.f('ix_api_key_account_id'), 'api_key', ['account_id'], unique=False)
-    op.create_table('auth_session',
-    sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('account_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('revoked_reason', sa.String(length=40), nullable=True),
-    sa.Column('client_addr', sa.String(length=64), nullable=True),
-    sa.Column('user_agent', sa.String(length=200), nullable=True),
-    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_auth_session_account_id_account'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_auth_session'))
+    op.create_index(
+        op.f("ix_revoked_token_expires_at"), "revoked_token", ["expires_at"], unique=False
     )
-    op.create_index(op.f('ix_auth_session_account_id'), 'auth_session', ['account_id'], unique=False)
-    op.create_table('refresh_token',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('session_id', sa.Uuid(), nullable=False),
-    sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['session_id'], ['auth_session.id'], name=op.f('fk_refresh_token_session_id_auth_session'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_refresh_token')),
-    sa.UniqueConstraint('token_hash', name=op.f('uq_refresh_token_token_hash'))
+    op.create_table(
+        "api_key",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("prefix", sa.String(length=16), nullable=False),
+        sa.Column("key_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["account.id"],
+            name=op.f("fk_api_key_account_id_account"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_key")),
+        sa.UniqueConstraint("prefix", name=op.f("uq_api_key_prefix")),
     )
-    op.create_index(op.f('ix_refresh_token_session_id'), 'refresh_token', ['session_id'], unique=False)
+    op.create_index(op.f("ix_api_key_account_id"), "api_key", ["account_id"], unique=False)
+    op.create_table(
+        "auth_session",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_reason", sa.String(length=40), nullable=True),
+        sa.Column("client_addr", sa.String(length=64), nullable=True),
+        sa.Column("user_agent", sa.String(length=200), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["account.id"],
+            name=op.f("fk_auth_session_account_id_account"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_session")),
+    )
+    op.create_index(
+        op.f("ix_auth_session_account_id"), "auth_session", ["account_id"], unique=False
+    )
+    op.create_table(
+        "refresh_token",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("session_id", sa.Uuid(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["auth_session.id"],
+            name=op.f("fk_refresh_token_session_id_auth_session"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_refresh_token")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_refresh_token_token_hash")),
+    )
+    op.create_index(
+        op.f("ix_refresh_token_session_id"), "refresh_token", ["session_id"], unique=False
+    )
 
     op.execute(SCOPE_FUNCTIONS)
     op.execute(AUDIT_FUNCTIONS)
@@ -269,8 +352,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     r = f'"{op.get_context().opts["app_role"]}"'
-    op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT, INSERT, UPDATE ON TABLES FROM {r}")
-    op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE USAGE, SELECT ON SEQUENCES FROM {r}")
+    op.execute(
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT, INSERT, UPDATE ON TABLES FROM {r}"
+    )
+    op.execute(
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE USAGE, SELECT ON SEQUENCES FROM {r}"
+    )
     op.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {r}")
     op.execute(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {r}")
     op.execute(f"REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM {r}")
@@ -286,20 +373,20 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION IF EXISTS audit_chain_head()")
     op.execute("DROP FUNCTION IF EXISTS houniao_cells()")
     op.execute("DROP FUNCTION IF EXISTS houniao_setting(text)")
-    op.drop_index(op.f('ix_refresh_token_session_id'), table_name='refresh_token')
-    op.drop_table('refresh_token')
-    op.drop_index(op.f('ix_auth_session_account_id'), table_name='auth_session')
-    op.drop_table('auth_session')
-    op.drop_index(op.f('ix_api_key_account_id'), table_name='api_key')
-    op.drop_table('api_key')
-    op.drop_index(op.f('ix_revoked_token_expires_at'), table_name='revoked_token')
-    op.drop_table('revoked_token')
-    op.drop_table('login_throttle')
-    op.drop_index('ix_audit_event_object_ids', table_name='audit_event', postgresql_using='gin')
-    op.drop_index('ix_audit_event_at', table_name='audit_event')
-    op.drop_index('ix_audit_event_actor_name', table_name='audit_event')
-    op.drop_index('ix_audit_event_action', table_name='audit_event')
-    op.drop_table('audit_event')
-    op.drop_index('uq_account_phone_hash', table_name='account')
-    op.drop_index('uq_account_id_number_hash', table_name='account')
-    op.drop_table('account')
+    op.drop_index(op.f("ix_refresh_token_session_id"), table_name="refresh_token")
+    op.drop_table("refresh_token")
+    op.drop_index(op.f("ix_auth_session_account_id"), table_name="auth_session")
+    op.drop_table("auth_session")
+    op.drop_index(op.f("ix_api_key_account_id"), table_name="api_key")
+    op.drop_table("api_key")
+    op.drop_index(op.f("ix_revoked_token_expires_at"), table_name="revoked_token")
+    op.drop_table("revoked_token")
+    op.drop_table("login_throttle")
+    op.drop_index("ix_audit_event_object_ids", table_name="audit_event", postgresql_using="gin")
+    op.drop_index("ix_audit_event_at", table_name="audit_event")
+    op.drop_index("ix_audit_event_actor_name", table_name="audit_event")
+    op.drop_index("ix_audit_event_action", table_name="audit_event")
+    op.drop_table("audit_event")
+    op.drop_index("uq_account_phone_hash", table_name="account")
+    op.drop_index("uq_account_id_number_hash", table_name="account")
+    op.drop_table("account")

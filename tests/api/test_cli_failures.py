@@ -42,8 +42,10 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (("users", "add", "Ev7 Bad", "--role", "planner", "--password", "Secret-Pass-123!"),
-         "login name must be"),
+        (
+            ("users", "add", "Ev7 Bad", "--role", "planner", "--password", "Secret-Pass-123!"),
+            "login name must be",
+        ),
         (("users", "add", "anyone", "--role", "public"), "anyone without an account"),
         (("users", "list", "--role", "bogus"), "role must be one of"),
         (("db", "upgrade", "bogus"), "unknown revision 'bogus'"),
@@ -74,10 +76,12 @@ def test_a_refused_row_is_named_by_its_rule_never_by_its_values(session) -> None
     """The generic mapping (for rows no service validated first): the DETAIL, which echoes the
     row (here an argon2 hash), never reaches the message."""
     with pytest.raises(sqlalchemy.exc.IntegrityError) as caught, session.begin_nested():
-        session.execute(text(
-            "INSERT INTO account (name, display_name, role, password_hash)"
-            " VALUES ('Ev7 Bad', '', 'planner', '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA')"
-        ))
+        session.execute(
+            text(
+                "INSERT INTO account (name, display_name, role, password_hash)"
+                " VALUES ('Ev7 Bad', '', 'planner', '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA')"
+            )
+        )
     assert "$argon2" in str(caught.value)  # what the traceback used to show
     message = expected_failure(caught.value)
     assert message is not None and "$argon2" not in message and "Ev7" not in message
@@ -86,8 +90,9 @@ def test_a_refused_row_is_named_by_its_rule_never_by_its_values(session) -> None
 
 def test_a_database_that_does_not_answer_is_one_line(tmp_path) -> None:
     env = {**os.environ, "DATABASE_URL": "postgresql://postgres:hunter2@127.0.0.1:1/nowhere"}
-    result = subprocess.run([HOUNIAO, "releases", "list"], capture_output=True, text=True,
-                            env=env, timeout=60)
+    result = subprocess.run(
+        [HOUNIAO, "releases", "list"], capture_output=True, text=True, env=env, timeout=60
+    )
     line = one_line_error(result)
     assert "cannot reach the database" in line and "hunter2" not in line
 

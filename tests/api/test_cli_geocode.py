@@ -31,7 +31,10 @@ def run(engine):
 
     def _run(*args: str | Path) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [HOUNIAO, "geocode", *map(str, args)], capture_output=True, text=True, env=env,
+            [HOUNIAO, "geocode", *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=env,
             timeout=180,
         )
 
@@ -60,11 +63,18 @@ def located(session: Session, lon: float, lat: float, crs: Crs = Crs.wgs84) -> s
 def test_csv_with_gcj02_coordinates(run, session, inside, tmp_path) -> None:
     glon, glat = wgs84_to_gcj02(inside[:, 0], inside[:, 1])
     rows = pd.DataFrame({"id": [f"{i:03d}" for i in range(len(inside))], "x": glon, "y": glat})
-    bad = pd.DataFrame({"id": ["900", "901", "902", "903"], "x": ["", "abc", "nan", "0"],
-                        "y": ["", "47.7", "inf", "0"]})
+    bad = pd.DataFrame(
+        {
+            "id": ["900", "901", "902", "903"],
+            "x": ["", "abc", "nan", "0"],
+            "y": ["", "47.7", "inf", "0"],
+        }
+    )
     src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
     pd.concat([rows.astype(str), bad]).to_csv(src, index=False)
-    result = run(src, dst, "--lon-col", "x", "--lat-col", "y", "--crs", "gcj02", "--chunk-size", "5")
+    result = run(
+        src, dst, "--lon-col", "x", "--lat-col", "y", "--crs", "gcj02", "--chunk-size", "5"
+    )
     assert result.returncode == 0, result.stderr
     out = pd.read_csv(dst, dtype=str, keep_default_na=False)
     assert list(out.columns) == ["id", "x", "y", *CELL_COLUMNS, "reason"]
@@ -75,8 +85,10 @@ def test_csv_with_gcj02_coordinates(run, session, inside, tmp_path) -> None:
     assert (out["community_code"].iloc[:8] == out["cell_code"].iloc[:8].str[:12]).all()
     assert (out["district_name"].iloc[:8] != "").all()
     assert out["reason"].tolist() == [""] * 8 + [
-        "no coordinates", "coordinates are not finite numbers",
-        "coordinates are not finite numbers", locating.OUTSIDE_COVERAGE,
+        "no coordinates",
+        "coordinates are not finite numbers",
+        "coordinates are not finite numbers",
+        locating.OUTSIDE_COVERAGE,
     ]
     assert "12 rows: 8 in a grid cell, 1 outside the covered area, 3 without valid" in " ".join(
         result.stderr.split()
@@ -86,8 +98,9 @@ def test_csv_with_gcj02_coordinates(run, session, inside, tmp_path) -> None:
 @pytest.mark.parametrize("suffix", [".gpkg", ".csv"])
 def test_geopackage_points(run, session, inside, tmp_path, suffix) -> None:
     points = [*shapely.points(inside), shapely.Point(0, 0), None]
-    frame = gpd.GeoDataFrame({"name": [f"p{i}" for i in range(len(points))]}, geometry=points,
-                             crs=4326)
+    frame = gpd.GeoDataFrame(
+        {"name": [f"p{i}" for i in range(len(points))]}, geometry=points, crs=4326
+    )
     src, dst = tmp_path / "in.gpkg", tmp_path / f"out{suffix}"
     frame.to_file(src, driver="GPKG")
     result = run(src, dst)
@@ -101,7 +114,8 @@ def test_geopackage_points(run, session, inside, tmp_path, suffix) -> None:
     want = [located(session, x, y) for x, y in inside]
     assert out["cell_code"].fillna("").tolist() == [*want, "", ""]
     assert out["reason"].fillna("").tolist() == [""] * len(want) + [
-        locating.OUTSIDE_COVERAGE, "no coordinates"
+        locating.OUTSIDE_COVERAGE,
+        "no coordinates",
     ]
     if suffix == ".gpkg":
         assert out.geometry.iloc[0].equals(points[0])
@@ -110,8 +124,11 @@ def test_geopackage_points(run, session, inside, tmp_path, suffix) -> None:
 def test_address_column_places_rows_without_coordinates(run, inside, tmp_path) -> None:
     src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
     pd.DataFrame(
-        {"lon": [str(inside[0, 0]), ""], "lat": [str(inside[0, 1]), ""],
-         "address": ["", "伊美区建设社区不存在的小区99栋"]}
+        {
+            "lon": [str(inside[0, 0]), ""],
+            "lat": [str(inside[0, 1]), ""],
+            "address": ["", "伊美区建设社区不存在的小区99栋"],
+        }
     ).to_csv(src, index=False)
     result = run(src, dst, "--address-col", "address")
     assert result.returncode == 0, result.stderr
@@ -155,8 +172,11 @@ def test_outside_points_say_why_instead_of_a_perfect_match(run, inside, tmp_path
     lon, lat = inside[0]
     src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
     pd.DataFrame(
-        {"lon": [str(lon), "100.0", str(lat), str(lat)], "lat": [str(lat), "30.0", str(lon), str(lon)],
-         "address": ["", "", "", "no such place"]}
+        {
+            "lon": [str(lon), "100.0", str(lat), str(lat)],
+            "lat": [str(lat), "30.0", str(lon), str(lon)],
+            "address": ["", "", "", "no such place"],
+        }
     ).to_csv(src, index=False)
     result = run(src, dst, "--address-col", "address")
     assert result.returncode == 0, result.stderr
@@ -167,18 +187,24 @@ def test_outside_points_say_why_instead_of_a_perfect_match(run, inside, tmp_path
     assert out["reason"].iloc[0] == ""
     assert out["reason"].iloc[1] == locating.OUTSIDE_COVERAGE
     assert locating.LOOKS_SWAPPED in out["reason"].iloc[2]
-    assert locating.LOOKS_SWAPPED in out["reason"].iloc[3] and "by address: " in out["reason"].iloc[3]
+    assert (
+        locating.LOOKS_SWAPPED in out["reason"].iloc[3] and "by address: " in out["reason"].iloc[3]
+    )
     assert (out["cell_code"].iloc[1:] == "").all()
 
 
 def test_ambiguous_compound_reason_names_its_districts(run, session, tmp_path) -> None:
-    compound, districts = session.execute(text(
-        "SELECT a.compound, array_agg(DISTINCT d.name) FROM address_point a"
-        " JOIN district d ON d.code = a.district_code GROUP BY a.compound"
-        " HAVING count(DISTINCT a.district_code) > 1 ORDER BY a.compound LIMIT 1"
-    )).one()
+    compound, districts = session.execute(
+        text(
+            "SELECT a.compound, array_agg(DISTINCT d.name) FROM address_point a"
+            " JOIN district d ON d.code = a.district_code GROUP BY a.compound"
+            " HAVING count(DISTINCT a.district_code) > 1 ORDER BY a.compound LIMIT 1"
+        )
+    ).one()
     src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
-    pd.DataFrame({"lon": [""], "lat": [""], "address": [f"{compound}3号楼"]}).to_csv(src, index=False)
+    pd.DataFrame({"lon": [""], "lat": [""], "address": [f"{compound}3号楼"]}).to_csv(
+        src, index=False
+    )
     result = run(src, dst, "--address-col", "address")
     assert result.returncode == 0, result.stderr
     out = pd.read_csv(dst, dtype=str, keep_default_na=False)
@@ -189,10 +215,15 @@ def test_ambiguous_compound_reason_names_its_districts(run, session, tmp_path) -
 
 def test_geopackage_output_keeps_numbers_numeric(run, inside, tmp_path) -> None:
     src, dst = tmp_path / "in.csv", tmp_path / "out.gpkg"
-    pd.DataFrame({
-        "code": ["007", "012"], "count": ["3", ""], "weight": ["1.5", "2"],
-        "lon": [str(inside[0, 0]), "abc"], "lat": [str(inside[0, 1]), "47.7"],
-    }).to_csv(src, index=False)
+    pd.DataFrame(
+        {
+            "code": ["007", "012"],
+            "count": ["3", ""],
+            "weight": ["1.5", "2"],
+            "lon": [str(inside[0, 0]), "abc"],
+            "lat": [str(inside[0, 1]), "47.7"],
+        }
+    ).to_csv(src, index=False)
     result = run(src, dst)
     assert result.returncode == 0, result.stderr
     info = pyogrio.read_info(dst)

@@ -46,8 +46,11 @@ def test_swagger_ui_lists_the_operations_offline(base_url, client) -> None:
     with launch_chromium() as browser, offline_page(browser, viewport=(1280, 900)) as p:
         p.page.goto(base_url + "/docs")
         p.page.wait_for_selector(".opblock-summary-path", timeout=30_000)
-        shown = set(p.page.locator(".opblock-summary-path").evaluate_all(
-            "nodes => nodes.map(n => n.getAttribute('data-path'))"))
+        shown = set(
+            p.page.locator(".opblock-summary-path").evaluate_all(
+                "nodes => nodes.map(n => n.getAttribute('data-path'))"
+            )
+        )
         assert shown == set(paths), sorted(set(paths) ^ shown)[:10]
         assert p.blocked == [] and p.failed == [] and p.errors == [], (p.blocked, p.failed)
         p.screenshot("docs_swagger_ui")
@@ -57,14 +60,19 @@ def test_swagger_ui_lists_the_operations_offline(base_url, client) -> None:
 def test_redoc_lists_the_operations_offline(base_url, client) -> None:
     spec = client.get("/openapi.json").json()
     operations = sum(
-        1 for item in spec["paths"].values() for method in item
+        1
+        for item in spec["paths"].values()
+        for method in item
         if method in {"get", "put", "post", "delete", "patch", "head", "options"}
     )
     with launch_chromium() as browser, offline_page(browser, viewport=(1280, 900)) as p:
         p.page.goto(base_url + "/redoc")
         p.page.wait_for_selector("[data-section-id^='operation/']", timeout=60_000)
-        shown = set(p.page.locator("[data-section-id^='operation/']").evaluate_all(
-            "nodes => nodes.map(n => n.getAttribute('data-section-id'))"))
+        shown = set(
+            p.page.locator("[data-section-id^='operation/']").evaluate_all(
+                "nodes => nodes.map(n => n.getAttribute('data-section-id'))"
+            )
+        )
         assert len(shown) == operations  # (an operation with two tags is drawn twice)
         assert "operation/locate_api_v1_locate_get" in shown
         assert p.blocked == [] and p.failed == [] and p.errors == [], (p.blocked, p.failed)

@@ -43,8 +43,14 @@ def people(session) -> dict[Role, str]:
     names = {}
     for role in Role:
         name = f"p-{role.value.replace('_', '-')}"
-        accounts.create_account(session, Principal.system(), name=name, role=role.value,
-                                password=PASSWORD, **SCOPES.get(role, {}))
+        accounts.create_account(
+            session,
+            Principal.system(),
+            name=name,
+            role=role.value,
+            password=PASSWORD,
+            **SCOPES.get(role, {}),
+        )
         names[role] = name
     session.commit()
     return names
@@ -81,11 +87,21 @@ def test_a_planner_sent_from_the_dispatch_map_lands_on_the_density_map(client, p
     assert r.headers["location"] == "/maps/dispatch?tier=street"  # back where they were going
 
 
-@pytest.mark.parametrize("attack", [
-    "//evil.example/x", "/\\evil.example", "https://evil.example/", "http:/evil.example",
-    "javascript:alert(1)", "/maps/\r\nSet-Cookie: x=1", "\t//evil.example", "evil.example",
-    "/%0a/evil", "///evil.example",
-])
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "//evil.example/x",
+        "/\\evil.example",
+        "https://evil.example/",
+        "http:/evil.example",
+        "javascript:alert(1)",
+        "/maps/\r\nSet-Cookie: x=1",
+        "\t//evil.example",
+        "evil.example",
+        "/%0a/evil",
+        "///evil.example",
+    ],
+)
 def test_next_is_a_local_path_only(client, people, attack) -> None:
     r = sign_in(client, people[Role.dispatcher], attack)
     location = r.headers["location"]
@@ -108,7 +124,9 @@ def test_a_browser_gets_a_readable_403_page_an_api_client_json(client, session, 
     assert "无权打开此页面" in page.text and 'lang="zh-CN"' in page.text
     assert 'href="/maps/density"' in page.text  # the way to their own page
     api = client.get("/maps/dispatch", headers={**headers, "Accept": "application/json"})
-    assert api.status_code == 403 and api.json() == {"detail": "role planner may not use this endpoint"}
+    assert api.status_code == 403 and api.json() == {
+        "detail": "role planner may not use this endpoint"
+    }
 
 
 def test_a_cell_outside_the_scope_is_a_404_page(client, session, people) -> None:
@@ -136,10 +154,13 @@ def test_an_anonymous_browser_is_sent_to_sign_in_and_back(client) -> None:
 
 
 def test_home_page_lists_what_the_role_may_open(client, session, people) -> None:
-    codes = session.scalars(text(
-        "SELECT code FROM grid_cell WHERE left(code, 12) = :c AND release_high IS NOT NULL"
-        f" AND {in_release('grid_cell', ACTIVE)}"
-    ), {"c": OWN_CELL[:12]}).all()
+    codes = session.scalars(
+        text(
+            "SELECT code FROM grid_cell WHERE left(code, 12) = :c AND release_high IS NOT NULL"
+            f" AND {in_release('grid_cell', ACTIVE)}"
+        ),
+        {"c": OWN_CELL[:12]},
+    ).all()
     headers = bearer(session, people[Role.community_staff])
     home = client.get("/maps/", headers={**headers, **BROWSER})
     assert home.status_code == 200

@@ -27,7 +27,9 @@ from geo.cases.schemas import CaseCreate, TransitionRequest
 CELL = "230717001001005"  # middle cell of a 3 x 3 community in 伊美区 (see tests/api)
 OTHER_CELL = "230717001001001"  # same community, another cell
 COMMUNITY, STREET = CELL[:12], CELL[:9]
-FAR_STREET_CELL_SQL = "SELECT code FROM grid_cell WHERE left(code, 9) <> :street ORDER BY code LIMIT 1"
+FAR_STREET_CELL_SQL = (
+    "SELECT code FROM grid_cell WHERE left(code, 9) <> :street ORDER BY code LIMIT 1"
+)
 
 ROLE_SCOPES: dict[str, dict[str, Any]] = {
     "dispatcher": {},
@@ -61,8 +63,10 @@ def city_iso(at: datetime) -> str:
 def point_in(session: Session, cell: str) -> tuple[float, float]:
     """A WGS84 point well inside a cell."""
     row = session.execute(
-        text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid_cell"
-             " WHERE code = :c ORDER BY release_low DESC LIMIT 1) q"),
+        text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid_cell"
+            " WHERE code = :c ORDER BY release_low DESC LIMIT 1) q"
+        ),
         {"c": cell},
     ).one()
     return float(row[0]), float(row[1])
@@ -82,8 +86,10 @@ def make_caller(session: Session, name: str, role: str, **scope: Any) -> Caller:
 def callers(session: Session) -> dict[str, Caller]:
     """One caller per account role, scoped around CELL; plus `other_channel`, `other_grid`,
     `other_department` (same roles, another scope) and `public`."""
-    out = {role: make_caller(session, f"case-{role.replace('_', '-')}", role, **scope)
-           for role, scope in ROLE_SCOPES.items()}
+    out = {
+        role: make_caller(session, f"case-{role.replace('_', '-')}", role, **scope)
+        for role, scope in ROLE_SCOPES.items()
+    }
     out["other_channel"] = make_caller(session, "case-other-channel", "channel", channel="courier")
     out["other_grid"] = make_caller(session, "case-other-grid", "grid_worker", cells=[OTHER_CELL])
     out["other_department"] = make_caller(
@@ -108,31 +114,44 @@ PATH: dict[str, list[dict[str, Any]]] = {
     "dispatched": [{"action": "accept"}, {"action": "dispatch"}],
     "in_handling": [{"action": "accept"}, {"action": "dispatch"}, {"action": "start"}],
     "feedback_given": [
-        {"action": "accept"}, {"action": "dispatch"}, {"action": "start"},
+        {"action": "accept"},
+        {"action": "dispatch"},
+        {"action": "start"},
         {"action": "give_feedback", "note": "已联系社区医生上门"},
     ],
     "confirmed": [
-        {"action": "accept"}, {"action": "dispatch"}, {"action": "start"},
+        {"action": "accept"},
+        {"action": "dispatch"},
+        {"action": "start"},
         {"action": "give_feedback", "note": "已处理"},
         {"action": "confirm", "solved": True, "satisfaction": 5},
     ],
     "closed": [
-        {"action": "accept"}, {"action": "dispatch"}, {"action": "start"},
+        {"action": "accept"},
+        {"action": "dispatch"},
+        {"action": "start"},
         {"action": "give_feedback", "note": "已处理"},
-        {"action": "confirm", "solved": True, "satisfaction": 5}, {"action": "close"},
+        {"action": "confirm", "solved": True, "satisfaction": 5},
+        {"action": "close"},
     ],
     "cancelled": [{"action": "cancel", "reason": "invalid", "note": "测试无效"}],
 }
 # Who performs each step on the way (at the grid tier).
 STEP_ACTOR = {
-    "accept": "dispatcher", "dispatch": "dispatcher", "start": "grid_worker",
-    "give_feedback": "grid_worker", "confirm": "dispatcher", "close": "dispatcher",
+    "accept": "dispatcher",
+    "dispatch": "dispatcher",
+    "start": "grid_worker",
+    "give_feedback": "grid_worker",
+    "confirm": "dispatcher",
+    "close": "dispatcher",
     "cancel": "dispatcher",
 }
 
 
 @pytest.fixture
-def new_case(session: Session, callers: dict[str, Caller], inside: tuple[float, float]) -> CaseFactory:
+def new_case(
+    session: Session, callers: dict[str, Caller], inside: tuple[float, float]
+) -> CaseFactory:
     """File a case as `by` (default: the channel) in CELL and drive it to `status`."""
 
     def make(
@@ -145,14 +164,20 @@ def new_case(session: Session, callers: dict[str, Caller], inside: tuple[float, 
         **fields: Any,
     ) -> dict[str, Any]:
         lon, lat = point or inside
-        body = CaseCreate(category=category, description=fields.pop("description", "老人摔倒需要就医"),
-                          lon=lon, lat=lat, **fields)
+        body = CaseCreate(
+            category=category,
+            description=fields.pop("description", "老人摔倒需要就医"),
+            lon=lon,
+            lat=lat,
+            **fields,
+        )
         created = service.create_case(session, callers[by].principal, body, now=at)
         case_id = created["case"]["id"]
         for step in PATH[status]:
             req = TransitionRequest(**step)
-            service.transition(session, callers[STEP_ACTOR[step["action"]]].principal, case_id,
-                               req, now=at)
+            service.transition(
+                session, callers[STEP_ACTOR[step["action"]]].principal, case_id, req, now=at
+            )
         session.commit()
         return service_get(session, callers["dispatcher"].principal, case_id)
 
@@ -199,11 +224,19 @@ def wipe_cases(engine: Engine) -> None:
         conn.execute(text(f"DELETE FROM case_event WHERE case_id IN ({mine})"))
         conn.execute(text(f"DELETE FROM case_summons WHERE case_id IN ({mine})"))
         conn.execute(text("DELETE FROM cases WHERE created_by LIKE 'case-%'"))
-        conn.execute(text("DELETE FROM refresh_token WHERE session_id IN (SELECT s.id FROM"
-                          " auth_session s JOIN account a ON a.id = s.account_id"
-                          " WHERE a.name LIKE 'case-%')"))
-        conn.execute(text("DELETE FROM auth_session WHERE account_id IN"
-                          " (SELECT id FROM account WHERE name LIKE 'case-%')"))
+        conn.execute(
+            text(
+                "DELETE FROM refresh_token WHERE session_id IN (SELECT s.id FROM"
+                " auth_session s JOIN account a ON a.id = s.account_id"
+                " WHERE a.name LIKE 'case-%')"
+            )
+        )
+        conn.execute(
+            text(
+                "DELETE FROM auth_session WHERE account_id IN"
+                " (SELECT id FROM account WHERE name LIKE 'case-%')"
+            )
+        )
         conn.execute(text("DELETE FROM account WHERE name LIKE 'case-%'"))
 
 

@@ -19,8 +19,13 @@ from tests.cases.conftest import CELL, make_caller
 
 @pytest.fixture
 def body(inside) -> dict:
-    return {"category": "medical", "description": "老人摔倒，需要上门看诊", "lon": inside[0],
-            "lat": inside[1], "reporter": {"name": "李建国", "phone": "13900001234"}}
+    return {
+        "category": "medical",
+        "description": "老人摔倒，需要上门看诊",
+        "lon": inside[0],
+        "lat": inside[1],
+        "reporter": {"name": "李建国", "phone": "13900001234"},
+    }
 
 
 def _create(client, caller, body, **headers):
@@ -48,8 +53,13 @@ def test_anonymous_filer_gets_the_public_view_only(cases_client, body):
 
 
 def test_bad_bodies_are_422(cases_client, callers, body):
-    for bad in ({**body, "status": "closed"}, {**body, "cell_code": CELL}, {**body, "lon": "x"},
-                {**body, "lat": 95}, {**body, "description": ""}):
+    for bad in (
+        {**body, "status": "closed"},
+        {**body, "cell_code": CELL},
+        {**body, "lon": "x"},
+        {**body, "lat": 95},
+        {**body, "description": ""},
+    ):
         r = _create(cases_client, callers["dispatcher"], bad)
         assert r.status_code == 422, (bad, r.text)
     r = _create(cases_client, callers["dispatcher"], {**body, "lon": 116.4, "lat": 39.9})
@@ -59,12 +69,18 @@ def test_bad_bodies_are_422(cases_client, callers, body):
 def test_scope_by_role(cases_client, callers, body):
     cid = _create(cases_client, callers["channel"], body).json()["case"]["id"]
     for who in ("dispatcher", "street_staff", "community_staff", "grid_worker", "channel"):
-        assert cases_client.get(f"/api/v1/cases/{cid}", headers=callers[who].headers).status_code == 200, who
+        assert (
+            cases_client.get(f"/api/v1/cases/{cid}", headers=callers[who].headers).status_code
+            == 200
+        ), who
     for who in ("other_grid", "other_channel", "department"):
         r = cases_client.get(f"/api/v1/cases/{cid}", headers=callers[who].headers)
         assert r.status_code == 404, who
     for who in ("planner", "admin"):
-        assert cases_client.get(f"/api/v1/cases/{cid}", headers=callers[who].headers).status_code == 403
+        assert (
+            cases_client.get(f"/api/v1/cases/{cid}", headers=callers[who].headers).status_code
+            == 403
+        )
     assert cases_client.get(f"/api/v1/cases/{cid}").status_code == 401
     listed = cases_client.get("/api/v1/cases", headers=callers["other_grid"].headers).json()
     assert cid not in [f["id"] for f in listed["features"]]
@@ -86,10 +102,15 @@ def test_if_match_required_stale_and_409_lists_next_steps(cases_client, callers,
     assert stale.status_code == 412 and stale.json()["etag"] == f'"case-{cid}-v2"'
     bad = cases_client.post(url, json={"action": "dispatch"}, headers={**gw, "If-Match": "garbage"})
     assert bad.status_code == 412
-    extra = cases_client.post(url, json={"action": "dispatch", "status": "closed"},
-                              headers={**gw, "If-Match": ok.headers["ETag"]})
+    extra = cases_client.post(
+        url,
+        json={"action": "dispatch", "status": "closed"},
+        headers={**gw, "If-Match": ok.headers["ETag"]},
+    )
     assert extra.status_code == 422
-    r = cases_client.get(f"/api/v1/cases/{cid}", headers={**gw, "If-None-Match": ok.headers["ETag"]})
+    r = cases_client.get(
+        f"/api/v1/cases/{cid}", headers={**gw, "If-None-Match": ok.headers["ETag"]}
+    )
     assert r.status_code == 304
     events = cases_client.get(f"/api/v1/cases/{cid}/events", headers=gw).json()
     assert [e["action"] for e in events] == ["report", "accept"]
@@ -102,8 +123,12 @@ def test_idempotency_key_replays_and_refuses_another_body(cases_client, callers,
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
     assert again.headers["ETag"] == first.headers["ETag"]
-    other = _create(cases_client, callers["channel"], {**body, "description": "另一件事"},
-                    **{"Idempotency-Key": key})
+    other = _create(
+        cases_client,
+        callers["channel"],
+        {**body, "description": "另一件事"},
+        **{"Idempotency-Key": key},
+    )
     assert other.status_code == 422 and "different request body" in other.json()["detail"]
     # keys belong to their caller: the same key from another account is a new request
     mine = _create(cases_client, callers["dispatcher"], body, **{"Idempotency-Key": key})
@@ -116,8 +141,9 @@ def test_list_filters_and_paging(cases_client, callers, body, new_case):
     ids = [new_case("reported")["properties"]["id"] for _ in range(3)]
     accepted = new_case("accepted", category="tourism")["properties"]["id"]
     h = callers["community_staff"].headers
-    r = cases_client.get("/api/v1/cases", params={"status": "reported", "cell": CELL, "limit": 2},
-                         headers=h)
+    r = cases_client.get(
+        "/api/v1/cases", params={"status": "reported", "cell": CELL, "limit": 2}, headers=h
+    )
     page = r.json()
     assert r.headers["content-type"].startswith("application/geo+json")
     assert page["numberMatched"] == 3 and page["numberReturned"] == 2 and page["links"]
@@ -125,7 +151,12 @@ def test_list_filters_and_paging(cases_client, callers, body, new_case):
     assert {f["id"] for f in page["features"] + nxt["features"]} == set(ids)
     tourism = cases_client.get("/api/v1/cases", params={"category": "tourism"}, headers=h).json()
     assert [f["id"] for f in tourism["features"]] == [accepted]
-    assert cases_client.get("/api/v1/cases", params={"overdue": True}, headers=h).json()["numberMatched"] == 0
+    assert (
+        cases_client.get("/api/v1/cases", params={"overdue": True}, headers=h).json()[
+            "numberMatched"
+        ]
+        == 0
+    )
     assert cases_client.get("/api/v1/cases", params={"cell": "12"}, headers=h).status_code == 422
     far = cases_client.get("/api/v1/cases", params={"bbox": "100,20,101,21"}, headers=h).json()
     assert far["numberMatched"] == 0
@@ -138,14 +169,29 @@ def test_open_geojson_etag_304_and_change(cases_client, callers, new_case):
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
     feats = {f["id"]: f for f in r.json()["features"]}
     p = feats[case["properties"]["id"]]["properties"]
-    assert {"category", "category_label", "tier", "tier_label", "status", "status_label",
-            "clock_state", "due_at"} <= set(p)
+    assert {
+        "category",
+        "category_label",
+        "tier",
+        "tier_label",
+        "status",
+        "status_label",
+        "clock_state",
+        "due_at",
+    } <= set(p)
     tag = r.headers["ETag"]
-    assert cases_client.get("/api/v1/cases/open.geojson",
-                            headers={**h, "If-None-Match": tag}).status_code == 304
+    assert (
+        cases_client.get(
+            "/api/v1/cases/open.geojson", headers={**h, "If-None-Match": tag}
+        ).status_code
+        == 304
+    )
     cid = case["properties"]["id"]
-    cases_client.post(f"/api/v1/cases/{cid}/transitions", json={"action": "start"},
-                      headers={**h, "If-Match": f'"case-{cid}-v{case["properties"]["version"]}"'})
+    cases_client.post(
+        f"/api/v1/cases/{cid}/transitions",
+        json={"action": "start"},
+        headers={**h, "If-Match": f'"case-{cid}-v{case["properties"]["version"]}"'},
+    )
     changed = cases_client.get("/api/v1/cases/open.geojson", headers={**h, "If-None-Match": tag})
     assert changed.status_code == 200 and changed.headers["ETag"] != tag
     other = cases_client.get("/api/v1/cases/open.geojson", headers=callers["other_grid"].headers)
@@ -158,17 +204,23 @@ def test_sse_streams_changes_in_scope(cases_client, callers, new_case, session):
     case = new_case("accepted")
     cid = case["properties"]["id"]
     params = {"since": start, "max_seconds": 0.5, "poll_seconds": 0.2}
-    r = cases_client.get("/api/v1/cases/changes", params=params, headers=callers["grid_worker"].headers)
+    r = cases_client.get(
+        "/api/v1/cases/changes", params=params, headers=callers["grid_worker"].headers
+    )
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     events = [block for block in r.text.split("\n\n") if "event: case" in block]
     assert len(events) == 2 and all('"case_id"' not in e for e in events)
     assert f'"id":{cid}' in events[-1] and '"action":"accept"' in events[-1]
     assert events[0].startswith("id: ")
-    resumed = cases_client.get("/api/v1/cases/changes", params=params, headers={
-        **callers["grid_worker"].headers, "Last-Event-ID": events[0].split("\n")[0][4:]})
+    resumed = cases_client.get(
+        "/api/v1/cases/changes",
+        params=params,
+        headers={**callers["grid_worker"].headers, "Last-Event-ID": events[0].split("\n")[0][4:]},
+    )
     assert resumed.text.count("event: case") == 1
-    none = cases_client.get("/api/v1/cases/changes", params=params,
-                            headers=callers["other_grid"].headers)
+    none = cases_client.get(
+        "/api/v1/cases/changes", params=params, headers=callers["other_grid"].headers
+    )
     assert "event: case" not in none.text
 
 
@@ -182,12 +234,19 @@ def test_catalogue_is_public(cases_client):
 
 def test_kpi_endpoint_roles(cases_client, callers, new_case):
     new_case("closed")
-    r = cases_client.get("/api/v1/kpis", params={"group_by": "street,category"},
-                         headers=callers["dispatcher"].headers)
+    r = cases_client.get(
+        "/api/v1/kpis",
+        params={"group_by": "street,category"},
+        headers=callers["dispatcher"].headers,
+    )
     assert r.status_code == 200 and r.json()["group_by"] == ["street", "category"]
     assert cases_client.get("/api/v1/kpis", headers=callers["channel"].headers).status_code == 403
-    assert cases_client.get("/api/v1/kpis", params={"group_by": "planet"},
-                            headers=callers["planner"].headers).status_code == 422
+    assert (
+        cases_client.get(
+            "/api/v1/kpis", params={"group_by": "planet"}, headers=callers["planner"].headers
+        ).status_code
+        == 422
+    )
 
 
 # --- ten parallel retries, committed, real connections -----------------------------------------
@@ -216,8 +275,9 @@ def test_ten_parallel_retries_make_one_case(live_client, committed, body):
 
     def post(_: int):
         barrier.wait()
-        return live_client.post("/api/v1/cases", json=body,
-                                headers={**caller.headers, "Idempotency-Key": key})
+        return live_client.post(
+            "/api/v1/cases", json=body, headers={**caller.headers, "Idempotency-Key": key}
+        )
 
     with ThreadPoolExecutor(10) as pool:
         responses = list(pool.map(post, range(10)))
@@ -226,56 +286,96 @@ def test_ten_parallel_retries_make_one_case(live_client, committed, body):
     created = {r.json()["case"]["id"] for r in responses if r.status_code == 201}
     assert len(created) == 1
     with committed.connect() as conn:
-        n = conn.execute(text("SELECT count(*) FROM cases WHERE description = :d"),
-                         {"d": body["description"]}).scalar()
+        n = conn.execute(
+            text("SELECT count(*) FROM cases WHERE description = :d"), {"d": body["description"]}
+        ).scalar()
     assert n == 1
     # once the first has committed, a retry replays it
-    late = live_client.post("/api/v1/cases", json=body,
-                            headers={**caller.headers, "Idempotency-Key": key})
+    late = live_client.post(
+        "/api/v1/cases", json=body, headers={**caller.headers, "Idempotency-Key": key}
+    )
     assert late.status_code == 201 and late.json()["case"]["id"] in created
     assert late.headers["Idempotent-Replayed"] == "true"
 
 
 def test_open_cases_layer_in_tiles_and_ogc(cases_client, callers, new_case):
     cid = new_case("dispatched")["properties"]["id"]
-    items = cases_client.get("/ogc/collections/open_cases/items",
-                             headers=callers["grid_worker"].headers)
+    items = cases_client.get(
+        "/ogc/collections/open_cases/items", headers=callers["grid_worker"].headers
+    )
     assert items.status_code == 200, items.text
     feats = {f["id"]: f for f in items.json()["features"]}
     assert feats[cid]["properties"]["clock_state"] == "on_track"
-    other = cases_client.get("/ogc/collections/open_cases/items",
-                             headers=callers["other_grid"].headers)
+    other = cases_client.get(
+        "/ogc/collections/open_cases/items", headers=callers["other_grid"].headers
+    )
     assert cid not in [f["id"] for f in other.json()["features"]]
     assert cases_client.get("/ogc/collections/open_cases/items").status_code == 404
 
 
-def test_reveal_reporter_phone_needs_purpose_scope_and_is_audited(cases_client, callers, body, session):
+def test_reveal_reporter_phone_needs_purpose_scope_and_is_audited(
+    cases_client, callers, body, session
+):
     cid = _create(cases_client, callers["channel"], body).json()["case"]["id"]
     url = f"/api/v1/cases/{cid}/reveal-phone"
-    ok = cases_client.post(url, json={"purpose": "case_handling", "reason": "回访诉求人"},
-                           headers=callers["grid_worker"].headers)
+    ok = cases_client.post(
+        url,
+        json={"purpose": "case_handling", "reason": "回访诉求人"},
+        headers=callers["grid_worker"].headers,
+    )
     assert ok.status_code == 200 and ok.json()["value"] == "13900001234"
-    assert cases_client.post(url, json={"purpose": "curiosity", "reason": "想看看"},
-                             headers=callers["grid_worker"].headers).status_code == 422
-    assert cases_client.post(url, json={"purpose": "case_handling", "reason": "回访诉求人"},
-                             headers=callers["other_grid"].headers).status_code == 404
-    assert cases_client.post(url, json={"purpose": "case_handling", "reason": "回访诉求人"},
-                             headers=callers["channel"].headers).status_code == 403
-    audited = session.execute(text(
-        "SELECT count(*) FROM audit_event WHERE action = 'case.reveal' AND :i = ANY(object_ids)"
-    ), {"i": str(cid)}).scalar()
+    assert (
+        cases_client.post(
+            url,
+            json={"purpose": "curiosity", "reason": "想看看"},
+            headers=callers["grid_worker"].headers,
+        ).status_code
+        == 422
+    )
+    assert (
+        cases_client.post(
+            url,
+            json={"purpose": "case_handling", "reason": "回访诉求人"},
+            headers=callers["other_grid"].headers,
+        ).status_code
+        == 404
+    )
+    assert (
+        cases_client.post(
+            url,
+            json={"purpose": "case_handling", "reason": "回访诉求人"},
+            headers=callers["channel"].headers,
+        ).status_code
+        == 403
+    )
+    audited = session.execute(
+        text(
+            "SELECT count(*) FROM audit_event WHERE action = 'case.reveal' AND :i = ANY(object_ids)"
+        ),
+        {"i": str(cid)},
+    ).scalar()
     assert audited == 1
 
 
 def test_case_by_address_is_geocoded(cases_client, callers, session):
-    address = session.execute(text(
-        "SELECT full_address FROM address_point WHERE cell_code = :c AND building IS NOT NULL"
-        " ORDER BY id LIMIT 1"), {"c": CELL}).scalar()
-    r = _create(cases_client, callers["dispatcher"],
-                {"category": "housing", "description": "暖气不热", "address": address})
+    address = session.execute(
+        text(
+            "SELECT full_address FROM address_point WHERE cell_code = :c AND building IS NOT NULL"
+            " ORDER BY id LIMIT 1"
+        ),
+        {"c": CELL},
+    ).scalar()
+    r = _create(
+        cases_client,
+        callers["dispatcher"],
+        {"category": "housing", "description": "暖气不热", "address": address},
+    )
     assert r.status_code == 201, r.text
     assert r.json()["case"]["properties"]["cell_code"] == CELL
     assert r.json()["case"]["properties"]["address"] == address
-    bad = _create(cases_client, callers["dispatcher"],
-                  {"category": "housing", "description": "暖气不热", "address": "火星基地1号"})
+    bad = _create(
+        cases_client,
+        callers["dispatcher"],
+        {"category": "housing", "description": "暖气不热", "address": "火星基地1号"},
+    )
     assert bad.status_code == 422 and "give a point" in bad.json()["detail"]

@@ -32,16 +32,41 @@ def test_cli_kpis_groups_and_refuses_bad_months(committed):
     with Session(committed) as s:
         as_system(s)
         lon, lat = point_in(s, CELL)
-        cid = service.create_case(s, dispatcher_principal(), CaseCreate(
-            category="transport", description="CLI KPI", lon=lon, lat=lat), now=T0)["case"]["id"]
-        service.transition(s, dispatcher_principal(), cid, TransitionRequest(action="accept"),
-                           now=T0 + timedelta(minutes=30))
+        cid = service.create_case(
+            s,
+            dispatcher_principal(),
+            CaseCreate(category="transport", description="CLI KPI", lon=lon, lat=lat),
+            now=T0,
+        )["case"]["id"]
+        service.transition(
+            s,
+            dispatcher_principal(),
+            cid,
+            TransitionRequest(action="accept"),
+            now=T0 + timedelta(minutes=30),
+        )
         s.commit()
     env = {**os.environ, "DATABASE_URL": test_database_url().render_as_string(hide_password=False)}
-    run = lambda *a: subprocess.run([HOUNIAO, *a], capture_output=True, text=True, env=env,  # noqa: E731
-                                    timeout=120)
-    out = run("kpis", "-g", "category", "-g", "month", "--cell", CELL, "--from", "2024-06",
-              "--to", "2024-06")
+    run = lambda *a: subprocess.run(
+        [HOUNIAO, *a],
+        capture_output=True,
+        text=True,
+        env=env,  # noqa: E731
+        timeout=120,
+    )
+    out = run(
+        "kpis",
+        "-g",
+        "category",
+        "-g",
+        "month",
+        "--cell",
+        CELL,
+        "--from",
+        "2024-06",
+        "--to",
+        "2024-06",
+    )
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)["rows"]
     assert [(r["category"], r["month"], r["cases"], r["response_rate"]) for r in rows] == [

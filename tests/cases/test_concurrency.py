@@ -32,7 +32,8 @@ def _file(engine, n: int = 1, at: datetime = T0, category: str = "other") -> lis
         lon, lat = point_in(s, CELL)
         ids = [
             service.create_case(
-                s, dispatcher_principal(),
+                s,
+                dispatcher_principal(),
                 CaseCreate(category=category, description=f"并发测试 {i}", lon=lon, lat=lat),
                 now=at,
             )["case"]["id"]
@@ -76,8 +77,11 @@ def _events(engine, case_id: int, action: str) -> int:
 
 def _version(engine, case_id: int) -> tuple[int, str]:
     with engine.connect() as conn:
-        return tuple(conn.execute(text("SELECT version, status FROM cases WHERE id = :i"),
-                                  {"i": case_id}).one())
+        return tuple(
+            conn.execute(
+                text("SELECT version, status FROM cases WHERE id = :i"), {"i": case_id}
+            ).one()
+        )
 
 
 def test_same_if_match_from_two_connections_exactly_one_wins(committed):
@@ -106,8 +110,13 @@ def test_the_second_writer_waits_for_the_first_then_sees_its_version(committed):
     def first() -> None:
         with Session(committed) as s:
             as_system(s)
-            service.transition(s, dispatcher_principal(), cid, TransitionRequest(action="accept"),
-                               expected_version=1)
+            service.transition(
+                s,
+                dispatcher_principal(),
+                cid,
+                TransitionRequest(action="accept"),
+                expected_version=1,
+            )
             locked.set()
             time.sleep(0.4)  # hold the row lock
             s.commit()
@@ -118,8 +127,9 @@ def test_the_second_writer_waits_for_the_first_then_sees_its_version(committed):
         with Session(committed) as s:
             as_system(s)
             try:
-                service.transition(s, dispatcher_principal(), cid,
-                                   TransitionRequest(action="accept"))
+                service.transition(
+                    s, dispatcher_principal(), cid, TransitionRequest(action="accept")
+                )
             except InvalidTransition as exc:
                 outcome["error"] = exc
             outcome["waited"] = time.monotonic() - started
@@ -153,8 +163,10 @@ def test_escalation_twice_and_from_two_connections_is_exactly_once(committed):
         s.commit()
     with committed.connect() as conn:
         rows = conn.execute(
-            text("SELECT c.tier, count(e.id) FROM cases c JOIN case_event e ON e.case_id = c.id"
-                 " AND e.action = 'escalate' WHERE c.id = ANY(:ids) GROUP BY c.id, c.tier"),
+            text(
+                "SELECT c.tier, count(e.id) FROM cases c JOIN case_event e ON e.case_id = c.id"
+                " AND e.action = 'escalate' WHERE c.id = ANY(:ids) GROUP BY c.id, c.tier"
+            ),
             {"ids": ids},
         ).all()
     assert len(rows) == len(ids) and {tuple(r) for r in rows} == {("community", 1)}
@@ -166,13 +178,16 @@ def test_escalation_races_a_handler_without_losing_either(committed):
     with Session(committed) as s:
         as_system(s)
         for action in ("accept", "dispatch"):
-            service.transition(s, dispatcher_principal(), cid, TransitionRequest(action=action),
-                               now=T0)
+            service.transition(
+                s, dispatcher_principal(), cid, TransitionRequest(action=action), now=T0
+            )
         s.commit()
     at = T0 + timedelta(hours=25)
     results = _together(
         lambda s: clock.escalate_overdue(s, now=at),
-        lambda s: service.transition(s, GRID_WORKER, cid, TransitionRequest(action="start"), now=at),
+        lambda s: service.transition(
+            s, GRID_WORKER, cid, TransitionRequest(action="start"), now=at
+        ),
         engine=committed,
     )
     # The job skips a row another transaction holds (SKIP LOCKED); the next run catches it up.

@@ -29,14 +29,26 @@ def test_demo_cases_go_through_the_workflow(session, monkeypatch):
         WHERE c.{mine} AND (t.actions[1] <> 'report' OR NOT t.ordered)""")
     assert bad == []
     # seasons only (May-October, local time) for the historical cases
-    months = {m for (m,) in q(f"""SELECT DISTINCT extract(month FROM reported_at AT TIME ZONE
-        'Asia/Shanghai')::int FROM cases WHERE {mine} AND reported_at < city_now() - interval '3 days'""")}
+    months = {
+        m
+        for (m,) in q(f"""SELECT DISTINCT extract(month FROM reported_at AT TIME ZONE
+        'Asia/Shanghai')::int FROM cases WHERE {mine} AND reported_at < city_now() - interval '3 days'""")
+    }
     assert months <= {5, 6, 7, 8, 9, 10}
-    (rate,) = q(f"SELECT avg((satisfaction >= 4)::int) FROM cases WHERE {mine} AND status = 'closed'")[0]
+    (rate,) = q(
+        f"SELECT avg((satisfaction >= 4)::int) FROM cases WHERE {mine} AND status = 'closed'"
+    )[0]
     assert rate > 0.7
-    (open_now,) = q(f"SELECT count(*) FROM cases WHERE {mine} AND status NOT IN ('closed', 'cancelled')"
-                    " AND reported_at > city_now() - interval '3 days'")[0]
+    (open_now,) = q(
+        f"SELECT count(*) FROM cases WHERE {mine} AND status NOT IN ('closed', 'cancelled')"
+        " AND reported_at > city_now() - interval '3 days'"
+    )[0]
     assert open_now >= 1
-    roles = {r for (r,) in q("SELECT DISTINCT actor_role FROM case_event e JOIN cases c ON"
-                             f" c.id = e.case_id WHERE c.{mine}")}
+    roles = {
+        r
+        for (r,) in q(
+            "SELECT DISTINCT actor_role FROM case_event e JOIN cases c ON"
+            f" c.id = e.case_id WHERE c.{mine}"
+        )
+    }
     assert {"grid_worker", "dispatcher"} <= roles

@@ -40,11 +40,15 @@ def test_tier_limits_escalate_grid_then_community_then_stop(session, new_case):
     ]
     assert _mine(clock.escalate_overdue(session, now=T0 + timedelta(hours=30)), cid) == []
     tiers = session.execute(
-        text("SELECT from_tier, to_tier, actor_role, at FROM case_event"
-             " WHERE case_id = :i AND action = 'escalate' ORDER BY id"), {"i": cid}
+        text(
+            "SELECT from_tier, to_tier, actor_role, at FROM case_event"
+            " WHERE case_id = :i AND action = 'escalate' ORDER BY id"
+        ),
+        {"i": cid},
     ).all()
     assert [(str(a), str(b), r) for a, b, r, _ in tiers] == [
-        ("grid", "community", "system"), ("community", "street", "system")
+        ("grid", "community", "system"),
+        ("community", "street", "system"),
     ]
     assert tiers[0].at == T0 + timedelta(hours=5)
 
@@ -63,25 +67,38 @@ def test_finished_and_cancelled_cases_are_never_escalated(session, new_case):
     done = new_case("feedback_given", at=T0, category="medical")["properties"]["id"]
     gone = new_case("cancelled", at=T0, category="medical")["properties"]["id"]
     closed = new_case("closed", at=T0, category="medical")["properties"]["id"]
-    assert _mine(clock.escalate_overdue(session, now=T0 + timedelta(hours=40)), done, gone, closed) == []
+    assert (
+        _mine(clock.escalate_overdue(session, now=T0 + timedelta(hours=40)), done, gone, closed)
+        == []
+    )
 
 
 def test_cli_escalate_overdue_with_now(committed):
     with Session(committed) as s:
         as_system(s)
         lon, lat = point_in(s, CELL)
-        cid = service.create_case(s, dispatcher_principal(), CaseCreate(
-            category="other", description="CLI 测试", lon=lon, lat=lat), now=T0)["case"]["id"]
+        cid = service.create_case(
+            s,
+            dispatcher_principal(),
+            CaseCreate(category="other", description="CLI 测试", lon=lon, lat=lat),
+            now=T0,
+        )["case"]["id"]
         s.commit()
     env = {**os.environ, "DATABASE_URL": test_database_url().render_as_string(hide_password=False)}
-    run = lambda *a: subprocess.run([HOUNIAO, *a], capture_output=True, text=True, env=env,  # noqa: E731
-                                    timeout=120)
+    run = lambda *a: subprocess.run(
+        [HOUNIAO, *a],
+        capture_output=True,
+        text=True,
+        env=env,  # noqa: E731
+        timeout=120,
+    )
     bad = run("cases", "escalate-overdue", "--now", "yesterday")
     assert bad.returncode == 2 and "ISO 8601" in bad.stderr
     at = (T0 + timedelta(hours=25)).isoformat()
     first = run("cases", "escalate-overdue", "--now", at)
     assert first.returncode == 0, first.stderr
-    assert (cid, "grid", "community") in [(r["id"], r["from_tier"], r["to_tier"])
-                                          for r in json.loads(first.stdout)]
+    assert (cid, "grid", "community") in [
+        (r["id"], r["from_tier"], r["to_tier"]) for r in json.loads(first.stdout)
+    ]
     again = run("cases", "escalate-overdue", "--now", at)
     assert again.returncode == 0 and cid not in [r["id"] for r in json.loads(again.stdout)]

@@ -16,46 +16,106 @@ H = timedelta(hours=1)
 # (category, reported_at, [(hours after report, who, action, extra)])
 GW, D, CS = "grid_worker", "dispatcher", "community_staff"
 FIXTURE = {
-    "A": ("other", datetime(2025, 7, 1, tzinfo=UTC), [
-        (1, D, "accept", {}), (2, D, "dispatch", {}), (3, GW, "start", {}),
-        (10, GW, "give_feedback", {"note": "ok"}),
-        (12, D, "confirm", {"solved": True, "satisfaction": 5}), (13, D, "close", {})]),
-    "B": ("other", datetime(2025, 7, 2, tzinfo=UTC), [
-        (3, D, "accept", {}), (4, D, "dispatch", {}), (5, GW, "start", {}),
-        (25, D, "escalate", {}), (26, CS, "start", {}), (50, CS, "give_feedback", {"note": "ok"}),
-        (52, D, "confirm", {"solved": False, "satisfaction": 2}), (53, D, "close", {})]),
-    "C": ("other", datetime(2025, 7, 3, tzinfo=UTC), [
-        (1, D, "accept", {}), (1.5, D, "dispatch", {}), (2, GW, "start", {}),
-        (20, GW, "give_feedback", {"note": "ok"}), (21, D, "reopen", {"note": "没修好", "satisfaction": 1}),
-        (30, GW, "give_feedback", {"note": "ok"}),
-        (31, D, "confirm", {"solved": False, "satisfaction": 4}), (32, D, "close", {})]),
-    "D": ("other", datetime(2025, 7, 4, tzinfo=UTC), [
-        (1, D, "cancel", {"reason": "invalid", "note": "无效"})]),
-    "E": ("other", datetime(2025, 8, 9, 12, tzinfo=UTC), [
-        (1, D, "accept", {}), (2, D, "dispatch", {}), (3, GW, "start", {})]),
-    "F": ("other", datetime(2025, 8, 5, tzinfo=UTC), [
-        (1.5, D, "accept", {}), (2, D, "dispatch", {}), (3, GW, "start", {})]),
-    "G": ("tourism", datetime(2025, 7, 5, tzinfo=UTC), [
-        (0.5, D, "accept", {}), (1, D, "dispatch", {}), (1, GW, "start", {}),
-        (5, GW, "give_feedback", {"note": "ok"}),
-        (6, D, "confirm", {"solved": True, "satisfaction": 3}), (7, D, "close", {})]),
+    "A": (
+        "other",
+        datetime(2025, 7, 1, tzinfo=UTC),
+        [
+            (1, D, "accept", {}),
+            (2, D, "dispatch", {}),
+            (3, GW, "start", {}),
+            (10, GW, "give_feedback", {"note": "ok"}),
+            (12, D, "confirm", {"solved": True, "satisfaction": 5}),
+            (13, D, "close", {}),
+        ],
+    ),
+    "B": (
+        "other",
+        datetime(2025, 7, 2, tzinfo=UTC),
+        [
+            (3, D, "accept", {}),
+            (4, D, "dispatch", {}),
+            (5, GW, "start", {}),
+            (25, D, "escalate", {}),
+            (26, CS, "start", {}),
+            (50, CS, "give_feedback", {"note": "ok"}),
+            (52, D, "confirm", {"solved": False, "satisfaction": 2}),
+            (53, D, "close", {}),
+        ],
+    ),
+    "C": (
+        "other",
+        datetime(2025, 7, 3, tzinfo=UTC),
+        [
+            (1, D, "accept", {}),
+            (1.5, D, "dispatch", {}),
+            (2, GW, "start", {}),
+            (20, GW, "give_feedback", {"note": "ok"}),
+            (21, D, "reopen", {"note": "没修好", "satisfaction": 1}),
+            (30, GW, "give_feedback", {"note": "ok"}),
+            (31, D, "confirm", {"solved": False, "satisfaction": 4}),
+            (32, D, "close", {}),
+        ],
+    ),
+    "D": (
+        "other",
+        datetime(2025, 7, 4, tzinfo=UTC),
+        [(1, D, "cancel", {"reason": "invalid", "note": "无效"})],
+    ),
+    "E": (
+        "other",
+        datetime(2025, 8, 9, 12, tzinfo=UTC),
+        [(1, D, "accept", {}), (2, D, "dispatch", {}), (3, GW, "start", {})],
+    ),
+    "F": (
+        "other",
+        datetime(2025, 8, 5, tzinfo=UTC),
+        [(1.5, D, "accept", {}), (2, D, "dispatch", {}), (3, GW, "start", {})],
+    ),
+    "G": (
+        "tourism",
+        datetime(2025, 7, 5, tzinfo=UTC),
+        [
+            (0.5, D, "accept", {}),
+            (1, D, "dispatch", {}),
+            (1, GW, "start", {}),
+            (5, GW, "give_feedback", {"note": "ok"}),
+            (6, D, "confirm", {"solved": True, "satisfaction": 3}),
+            (7, D, "close", {}),
+        ],
+    ),
 }
 
 
 @pytest.fixture
 def fixture_cases(session, callers, inside):
     for category, t0, steps in FIXTURE.values():
-        cid = service.create_case(session, callers["channel"].principal, CaseCreate(
-            category=category, description="KPI 测试", lon=inside[0], lat=inside[1]), now=t0)["case"]["id"]
+        cid = service.create_case(
+            session,
+            callers["channel"].principal,
+            CaseCreate(category=category, description="KPI 测试", lon=inside[0], lat=inside[1]),
+            now=t0,
+        )["case"]["id"]
         for hours, who, action, extra in steps:
-            service.transition(session, callers[who].principal, cid,
-                               TransitionRequest(action=action, **extra), now=t0 + hours * H)
+            service.transition(
+                session,
+                callers[who].principal,
+                cid,
+                TransitionRequest(action=action, **extra),
+                now=t0 + hours * H,
+            )
     session.commit()
 
 
 def _rows(session, who, callers, **kw):
-    rows = kpis.kpis(session, callers[who].principal, cell=CELL, month_from="2025-07",
-                     month_to="2025-08", now=NOW, **kw)
+    rows = kpis.kpis(
+        session,
+        callers[who].principal,
+        cell=CELL,
+        month_from="2025-07",
+        month_to="2025-08",
+        now=NOW,
+        **kw,
+    )
     return {tuple(r[k] for k in kw.get("group_by", ())): r for r in rows}
 
 
@@ -84,14 +144,28 @@ def test_kpis_match_hand_computed_values(session, callers, fixture_cases):
     assert aug["on_time_rate"] == 0.0  # decided: only F (due 08-07 < now), late
     assert aug["resolution_rate"] is None and aug["satisfaction_rate"] is None
     assert (aug["overdue_count"], aug["overdue_open"], aug["escalated"]) == (1, 1, 0)
-    assert aug["median_hours"] == {"response": 1.25, "dispatch": 0.75, "handling": None,
-                                   "confirmation": None, "total": None}
+    assert aug["median_hours"] == {
+        "response": 1.25,
+        "dispatch": 0.75,
+        "handling": None,
+        "confirmation": None,
+        "total": None,
+    }
 
     tour = rows[("tourism", "2025-07")]
-    assert (tour["response_rate"], tour["on_time_rate"], tour["resolution_rate"],
-            tour["satisfaction_rate"]) == (1.0, 1.0, 1.0, 0.0)
-    assert tour["median_hours"] == {"response": 0.5, "dispatch": 0.5, "handling": 4.0,
-                                    "confirmation": 1.0, "total": 7.0}
+    assert (
+        tour["response_rate"],
+        tour["on_time_rate"],
+        tour["resolution_rate"],
+        tour["satisfaction_rate"],
+    ) == (1.0, 1.0, 1.0, 0.0)
+    assert tour["median_hours"] == {
+        "response": 0.5,
+        "dispatch": 0.5,
+        "handling": 4.0,
+        "confirmation": 1.0,
+        "total": 7.0,
+    }
 
 
 def test_kpis_overall_and_per_area(session, callers, fixture_cases):
@@ -105,7 +179,8 @@ def test_kpis_overall_and_per_area(session, callers, fixture_cases):
 
 def test_planner_sees_small_groups_suppressed(session, callers, fixture_cases):
     # Planners read fixed windows of whole tables (tests/security/test_small_counts.py).
-    rows = kpis.kpis(session, callers["planner"].principal, group_by=["category"], season=2025,
-                     now=NOW)
+    rows = kpis.kpis(
+        session, callers["planner"].principal, group_by=["category"], season=2025, now=NOW
+    )
     rows = {(r["category"],): r for r in rows}
     assert rows[("other",)] == {"category": "other", "suppressed": True, "cases": None}

@@ -65,8 +65,15 @@ def test_services_and_definitions(client311):
     codes = [s["service_code"] for s in services]
     assert len(codes) == 9 and "neighbour_dispute" in codes
     for s in services:
-        assert {"service_code", "service_name", "description", "metadata", "type", "keywords",
-                "group"} <= set(s)
+        assert {
+            "service_code",
+            "service_name",
+            "description",
+            "metadata",
+            "type",
+            "keywords",
+            "group",
+        } <= set(s)
         assert s["type"] in {"realtime", "batch", "blackbox"} and s["metadata"] is False
     assert client311.definition("medical").json()["service_code"] == "medical"
     _error(client311.definition("nope"), 404)
@@ -74,9 +81,15 @@ def test_services_and_definitions(client311):
 
 def test_file_and_follow_a_request_until_closed(session, client311, callers, inside):
     filed = client311.post_request(
-        service_code="public_facility", lat=str(inside[1]), long=str(inside[0]),
-        description="3号楼2单元楼道灯不亮", first_name="秀英", last_name="王",
-        phone="13800135678", email="wang@example.com", device_id="abc",
+        service_code="public_facility",
+        lat=str(inside[1]),
+        long=str(inside[0]),
+        description="3号楼2单元楼道灯不亮",
+        first_name="秀英",
+        last_name="王",
+        phone="13800135678",
+        email="wang@example.com",
+        device_id="abc",
         media_url="https://example.com/p.jpg",
     )
     assert filed.status_code in (200, 201), filed.text
@@ -97,8 +110,12 @@ def test_file_and_follow_a_request_until_closed(session, client311, callers, ins
         __import__("sqlalchemy").text("SELECT id FROM cases WHERE public_id = :p"), {"p": rid}
     ).scalar()
     d, gw = callers["dispatcher"].principal, callers["grid_worker"].principal
-    for who, step in ((d, {"action": "accept"}), (d, {"action": "dispatch"}),
-                      (gw, {"action": "start"}), (gw, {"action": "give_feedback", "note": "已更换灯泡"})):
+    for who, step in (
+        (d, {"action": "accept"}),
+        (d, {"action": "dispatch"}),
+        (gw, {"action": "start"}),
+        (gw, {"action": "give_feedback", "note": "已更换灯泡"}),
+    ):
         service.transition(session, who, cid, TransitionRequest(**step))
     (req,) = client311.get_request(rid).json()
     assert req["status"] == "open" and "已反馈" in req["status_notes"]
@@ -117,44 +134,78 @@ def test_file_and_follow_a_request_until_closed(session, client311, callers, ins
 
 
 def test_a_duplicate_follows_its_primary(session, client311, callers, inside):
-    ids = [client311.post_request(service_code="environment", lat=inside[1], long=inside[0],
-                                  description=f"垃圾堆积 {i}").json()[0]["service_request_id"]
-           for i in range(2)]
+    ids = [
+        client311.post_request(
+            service_code="environment", lat=inside[1], long=inside[0], description=f"垃圾堆积 {i}"
+        ).json()[0]["service_request_id"]
+        for i in range(2)
+    ]
     text = __import__("sqlalchemy").text
-    primary, dup = (session.execute(text("SELECT id FROM cases WHERE public_id = :p"), {"p": p}).scalar()
-                    for p in ids)
+    primary, dup = (
+        session.execute(text("SELECT id FROM cases WHERE public_id = :p"), {"p": p}).scalar()
+        for p in ids
+    )
     d = callers["dispatcher"].principal
     service.transition(session, d, primary, TransitionRequest(action="accept"))
-    service.transition(session, d, dup, TransitionRequest(action="cancel", reason="duplicate",
-                                                          duplicate_of=primary))
+    service.transition(
+        session,
+        d,
+        dup,
+        TransitionRequest(action="cancel", reason="duplicate", duplicate_of=primary),
+    )
     (req,) = client311.get_request(ids[1]).json()
-    assert req["status"] == "closed" and ids[0] in req["status_notes"] and "已受理" in req["status_notes"]
+    assert (
+        req["status"] == "closed"
+        and ids[0] in req["status_notes"]
+        and "已受理" in req["status_notes"]
+    )
 
 
 def test_errors_use_the_open311_format(client311, inside):
-    assert "service_code" in _error(client311.post_request(lat=inside[1], long=inside[0],
-                                                           description="x x"), 400)
+    assert "service_code" in _error(
+        client311.post_request(lat=inside[1], long=inside[0], description="x x"), 400
+    )
     assert "location" in _error(client311.post_request(service_code="other", description="xx"), 400)
-    _error(client311.post_request(service_code="nope", lat=inside[1], long=inside[0],
-                                  description="xx"), 400)
-    _error(client311.post_request(service_code="other", lat="47.7", long="abc", description="xx"), 400)
-    assert "outside" in _error(client311.post_request(service_code="other", lat=39.9, long=116.4,
-                                                      description="北京"), 404)
+    _error(
+        client311.post_request(
+            service_code="nope", lat=inside[1], long=inside[0], description="xx"
+        ),
+        400,
+    )
+    _error(
+        client311.post_request(service_code="other", lat="47.7", long="abc", description="xx"), 400
+    )
+    assert "outside" in _error(
+        client311.post_request(service_code="other", lat=39.9, long=116.4, description="北京"), 404
+    )
     _error(client311.get_request("HN0000000000"), 404)
     _error(client311.get_requests(start_date="yesterday"), 400)
-    _error(client311.post_request(service_code="other", lat=inside[1], long=inside[0],
-                                  description="xx", api_key="not-a-key"), 403)
+    _error(
+        client311.post_request(
+            service_code="other",
+            lat=inside[1],
+            long=inside[0],
+            description="xx",
+            api_key="not-a-key",
+        ),
+        403,
+    )
 
 
 def test_a_channel_system_files_with_its_api_key_and_lists_its_own(session, client311, inside):
     from geo.access import Principal
     from geo.accounts import service as accounts
 
-    created = accounts.create_account(session, Principal.system(), name="case-scenic",
-                                      role="channel", channel="scenic_area")
+    created = accounts.create_account(
+        session, Principal.system(), name="case-scenic", role="channel", channel="scenic_area"
+    )
     session.commit()
-    rid = client311.post_request(service_code="tourism", lat=inside[1], long=inside[0],
-                                 description="景区门票预约失败", api_key=created.api_key).json()[0][
-        "service_request_id"]
+    rid = client311.post_request(
+        service_code="tourism",
+        lat=inside[1],
+        long=inside[0],
+        description="景区门票预约失败",
+        api_key=created.api_key,
+    ).json()[0]["service_request_id"]
     mine = client311.get_requests(api_key=created.api_key).json()
     assert [r["service_request_id"] for r in mine] == [rid]

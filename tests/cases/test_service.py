@@ -17,11 +17,20 @@ T0 = datetime(2025, 7, 10, 2, 0, tzinfo=UTC)  # 10:00 in Yichun
 
 
 def test_create_places_case_in_cell_and_starts_clock_in_db(session, callers, inside):
-    body = CaseCreate(category="medical", description="老人摔倒", lon=inside[0], lat=inside[1],
-                      reporter={"name": "王秀英", "phone": "+86 138-0013-5678"})
+    body = CaseCreate(
+        category="medical",
+        description="老人摔倒",
+        lon=inside[0],
+        lat=inside[1],
+        reporter={"name": "王秀英", "phone": "+86 138-0013-5678"},
+    )
     out = service.create_case(session, callers["channel"].principal, body, now=T0)
     props = out["case"]["properties"]
-    assert (props["cell_code"], props["community_code"], props["street_code"]) == (CELL, COMMUNITY, STREET)
+    assert (props["cell_code"], props["community_code"], props["street_code"]) == (
+        CELL,
+        COMMUNITY,
+        STREET,
+    )
     assert props["status"] == "reported" and props["tier"] == "grid" and props["grade"] == "complex"
     # medical/complex: total 24 h, grid 4 h (seeded catalogue), set by the trigger
     assert props["due_at"] == city_iso(T0 + timedelta(hours=24))
@@ -45,23 +54,40 @@ def test_gcj02_point_is_converted_before_placing(session, callers, inside):
 def test_outside_coverage_and_bad_input_are_refused(session, callers):
     me = callers["dispatcher"].principal
     with pytest.raises(OutsideCoverage):
-        service.create_case(session, me, CaseCreate(category="other", description="xx", lon=116.4, lat=39.9))
+        service.create_case(
+            session, me, CaseCreate(category="other", description="xx", lon=116.4, lat=39.9)
+        )
     with pytest.raises(InvalidInput, match="unknown category"):
-        service.create_case(session, me, CaseCreate(category="nope", description="xx", lon=128.9, lat=47.7))
+        service.create_case(
+            session, me, CaseCreate(category="nope", description="xx", lon=128.9, lat=47.7)
+        )
     with pytest.raises(InvalidInput, match="location"):
         service.create_case(session, me, CaseCreate(category="other", description="xx"))
     with pytest.raises(InvalidInput, match="mobile"):
-        service.create_case(session, me, CaseCreate(category="other", description="xx", lon=128.9,
-                                                    lat=47.7, reporter={"phone": "12345"}))
+        service.create_case(
+            session,
+            me,
+            CaseCreate(
+                category="other", description="xx", lon=128.9, lat=47.7, reporter={"phone": "12345"}
+            ),
+        )
 
 
 def test_public_may_not_grade_and_planner_may_not_file(session, callers, inside):
     with pytest.raises(InvalidInput, match="grade"):
-        service.create_case(session, callers["public"].principal, CaseCreate(
-            category="other", description="xx", lon=inside[0], lat=inside[1], grade="urgent"))
+        service.create_case(
+            session,
+            callers["public"].principal,
+            CaseCreate(
+                category="other", description="xx", lon=inside[0], lat=inside[1], grade="urgent"
+            ),
+        )
     with pytest.raises(Forbidden):
-        service.create_case(session, callers["planner"].principal, CaseCreate(
-            category="other", description="xx", lon=inside[0], lat=inside[1]))
+        service.create_case(
+            session,
+            callers["planner"].principal,
+            CaseCreate(category="other", description="xx", lon=inside[0], lat=inside[1]),
+        )
 
 
 def test_grid_worker_files_only_in_own_cells(session, callers):
@@ -69,8 +95,11 @@ def test_grid_worker_files_only_in_own_cells(session, callers):
 
     lon, lat = point_in(session, OTHER_CELL)
     with pytest.raises(InvalidInput, match="outside your scope"):
-        service.create_case(session, callers["grid_worker"].principal,
-                            CaseCreate(category="other", description="xx", lon=lon, lat=lat))
+        service.create_case(
+            session,
+            callers["grid_worker"].principal,
+            CaseCreate(category="other", description="xx", lon=lon, lat=lat),
+        )
 
 
 def test_clock_states_are_computed_in_the_database(session, new_case):
@@ -96,9 +125,13 @@ def _dispatcher(new_case):
 def test_regrading_on_accept_recomputes_deadlines_from_report_time(session, callers, new_case):
     case = new_case("reported", at=T0, category="other")
     cid = case["properties"]["id"]
-    out = service.transition(session, callers["dispatcher"].principal, cid,
-                             TransitionRequest(action="accept", grade="urgent"),
-                             now=T0 + timedelta(hours=1))
+    out = service.transition(
+        session,
+        callers["dispatcher"].principal,
+        cid,
+        TransitionRequest(action="accept", grade="urgent"),
+        now=T0 + timedelta(hours=1),
+    )
     assert out["properties"]["grade"] == "urgent"
     assert out["properties"]["due_at"] == city_iso(T0 + timedelta(hours=24))
 
@@ -109,9 +142,13 @@ def test_reopen_keeps_the_original_clock(session, callers, new_case):
     due = case["properties"]["due_at"]
     assert case["properties"]["clock_state"] == "met"
     later = T0 + timedelta(hours=50)
-    out = service.transition(session, callers["channel"].principal, cid,
-                             TransitionRequest(action="reopen", note="问题没有解决", satisfaction=2),
-                             now=later)
+    out = service.transition(
+        session,
+        callers["channel"].principal,
+        cid,
+        TransitionRequest(action="reopen", note="问题没有解决", satisfaction=2),
+        now=later,
+    )
     p = out["properties"]
     assert p["status"] == "in_handling" and p["due_at"] == due and p["reopen_count"] == 1
     assert p["reported_at"] == city_iso(T0) and p["resolved_at"] is None
@@ -124,15 +161,25 @@ def test_reopen_keeps_the_original_clock(session, callers, new_case):
 
 def test_possible_duplicates_offered_within_radius_and_window(session, callers, new_case, inside):
     first = new_case("accepted", category="public_facility", description="楼道灯坏了")
-    out = service.create_case(session, callers["dispatcher"].principal, CaseCreate(
-        category="public_facility", description="3单元楼道灯不亮", lon=inside[0] + 0.0002,
-        lat=inside[1]))
+    out = service.create_case(
+        session,
+        callers["dispatcher"].principal,
+        CaseCreate(
+            category="public_facility",
+            description="3单元楼道灯不亮",
+            lon=inside[0] + 0.0002,
+            lat=inside[1],
+        ),
+    )
     dups = out["possible_duplicates"]
     assert [d["id"] for d in dups] == [first["properties"]["id"]]
     assert 0 < dups[0]["distance_m"] < 50
     # another category, or too far: not offered
-    other = service.create_case(session, callers["dispatcher"].principal, CaseCreate(
-        category="medical", description="头晕", lon=inside[0], lat=inside[1]))
+    other = service.create_case(
+        session,
+        callers["dispatcher"].principal,
+        CaseCreate(category="medical", description="头晕", lon=inside[0], lat=inside[1]),
+    )
     assert other["possible_duplicates"] == []
 
 
@@ -140,8 +187,12 @@ def test_cancel_as_duplicate_links_both_cases(session, callers, new_case):
     primary = new_case("accepted", category="environment", description="垃圾未清运")
     dup = new_case("reported", category="environment", description="垃圾堆积")
     pid, did = primary["properties"]["id"], dup["properties"]["id"]
-    out = service.transition(session, callers["dispatcher"].principal, did, TransitionRequest(
-        action="cancel", reason="duplicate", duplicate_of=pid, note="同一处垃圾"))
+    out = service.transition(
+        session,
+        callers["dispatcher"].principal,
+        did,
+        TransitionRequest(action="cancel", reason="duplicate", duplicate_of=pid, note="同一处垃圾"),
+    )
     assert out["properties"]["status"] == "cancelled" and out["properties"]["duplicate_of"] == pid
     timeline = queries.timeline(session, callers["dispatcher"].principal, pid)
     assert timeline[-1]["action"] == "link_duplicate" and timeline[-1]["data"] == {"duplicate": did}
@@ -150,11 +201,14 @@ def test_cancel_as_duplicate_links_both_cases(session, callers, new_case):
 def test_event_log_is_append_only(session, new_case):
     case = new_case("accepted")
     with pytest.raises(Exception, match="append-only"), session.begin_nested():
-        session.execute(text("UPDATE case_event SET note = 'x' WHERE case_id = :i"),
-                        {"i": case["properties"]["id"]})
+        session.execute(
+            text("UPDATE case_event SET note = 'x' WHERE case_id = :i"),
+            {"i": case["properties"]["id"]},
+        )
     with pytest.raises(Exception, match="append-only"), session.begin_nested():
-        session.execute(text("DELETE FROM case_event WHERE case_id = :i"),
-                        {"i": case["properties"]["id"]})
+        session.execute(
+            text("DELETE FROM case_event WHERE case_id = :i"), {"i": case["properties"]["id"]}
+        )
 
 
 def test_timeline_records_who_when_from_to(session, callers, new_case):

@@ -16,7 +16,13 @@ from tests.cases.conftest import city_iso
 D, GW, CH = "dispatcher", "grid_worker", "channel"
 IN_SCOPE = ("dispatcher", "street_staff", "community_staff", "grid_worker", "channel")
 OUT_OF_SCOPE = (
-    "department", "other_department", "other_channel", "other_grid", "planner", "admin", "public",
+    "department",
+    "other_department",
+    "other_channel",
+    "other_grid",
+    "planner",
+    "admin",
+    "public",
 )
 
 # status -> action -> the callers that may do it (grid tier; the channel filed the case)
@@ -31,10 +37,18 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     "cancelled": {},
 }
 TARGET = {
-    "accept": "accepted", "cancel": "cancelled", "dispatch": "dispatched", "start": "in_handling",
-    "escalate": "dispatched", "give_feedback": "feedback_given", "confirm": "confirmed",
-    "reopen": "in_handling", "close": "closed", "summon": "in_handling",
-    "acknowledge": "in_handling", "report_back": "in_handling",
+    "accept": "accepted",
+    "cancel": "cancelled",
+    "dispatch": "dispatched",
+    "start": "in_handling",
+    "escalate": "dispatched",
+    "give_feedback": "feedback_given",
+    "confirm": "confirmed",
+    "reopen": "in_handling",
+    "close": "closed",
+    "summon": "in_handling",
+    "acknowledge": "in_handling",
+    "report_back": "in_handling",
 }
 PAYLOAD = {
     "cancel": {"reason": "invalid", "note": "不属于受理范围"},
@@ -60,8 +74,9 @@ def test_every_action_for_every_role(session, callers, new_case, status):
             req = TransitionRequest(action=action, **PAYLOAD.get(action, {}))
             with session.begin_nested() as sp:
                 try:
-                    out = service.transition(session, caller.principal, cid, req,
-                                             expected_version=version)
+                    out = service.transition(
+                        session, caller.principal, cid, req, expected_version=version
+                    )
                     outcome = ("ok", out["properties"]["status"])
                 except NotFound:
                     outcome = ("404", None)
@@ -86,13 +101,16 @@ def test_every_action_for_every_role(session, callers, new_case, status):
 def test_a_case_escalated_to_community_is_handled_by_community_staff(session, callers, new_case):
     case = new_case("dispatched")
     cid = case["properties"]["id"]
-    out = service.transition(session, callers[GW].principal, cid, TransitionRequest(action="escalate"))
+    out = service.transition(
+        session, callers[GW].principal, cid, TransitionRequest(action="escalate")
+    )
     assert (out["properties"]["tier"], out["properties"]["status"]) == ("community", "dispatched")
     with pytest.raises(InvalidTransition) as exc:
         service.transition(session, callers[GW].principal, cid, TransitionRequest(action="start"))
     assert exc.value.extra["allowed"] == []
-    out = service.transition(session, callers["community_staff"].principal, cid,
-                             TransitionRequest(action="start"))
+    out = service.transition(
+        session, callers["community_staff"].principal, cid, TransitionRequest(action="start")
+    )
     assert out["properties"]["status"] == "in_handling"
 
 
@@ -101,8 +119,12 @@ def test_street_tier_summons_departments_who_acknowledge_and_report(session, cal
     case = new_case("in_handling", at=t0)
     cid = case["properties"]["id"]
     step = lambda who, action, minutes, **kw: service.transition(  # noqa: E731
-        session, callers[who].principal, cid, TransitionRequest(action=action, **kw),
-        now=t0 + timedelta(minutes=minutes))
+        session,
+        callers[who].principal,
+        cid,
+        TransitionRequest(action=action, **kw),
+        now=t0 + timedelta(minutes=minutes),
+    )
     step(D, "escalate", 10)
     step("community_staff", "start", 20)
     with pytest.raises(InvalidTransition, match="street tier"):
@@ -113,8 +135,9 @@ def test_street_tier_summons_departments_who_acknowledge_and_report(session, cal
         step(D, "escalate", 45)
     # the department sees nothing until summoned
     with pytest.raises(NotFound):
-        service.transition(session, callers["department"].principal, cid,
-                           TransitionRequest(action="acknowledge"))
+        service.transition(
+            session, callers["department"].principal, cid, TransitionRequest(action="acknowledge")
+        )
     out = step("street_staff", "summon", 50, departments=["health", "civil_affairs"])
     summons = {s["department_code"]: s for s in out["properties"]["summons"]}
     assert summons["health"]["ack_due_at"] == city_iso(t0 + timedelta(minutes=50, hours=2))
@@ -123,17 +146,28 @@ def test_street_tier_summons_departments_who_acknowledge_and_report(session, cal
         step("department", "report_back", 55, report="已处理")
     step("department", "acknowledge", 60)  # 卫健委 is `health` by its short name
     with pytest.raises(NotFound):  # 公安局 was not summoned: the case does not exist for it
-        service.transition(session, callers["other_department"].principal, cid,
-                           TransitionRequest(action="acknowledge"))
+        service.transition(
+            session,
+            callers["other_department"].principal,
+            cid,
+            TransitionRequest(action="acknowledge"),
+        )
     step("department", "report_back", 90, report="已派家庭医生上门")
     with pytest.raises(InvalidTransition, match="not reported back"):
         step("street_staff", "give_feedback", 95, note="处理完毕")
     dept = callers["department"].principal.__class__(
-        role="department", name="case-civil", department="民政局")
-    service.transition(session, dept, cid, TransitionRequest(action="acknowledge"),
-                       now=t0 + timedelta(minutes=100))
-    service.transition(session, dept, cid, TransitionRequest(action="report_back", report="已协调"),
-                       now=t0 + timedelta(minutes=110))
+        role="department", name="case-civil", department="民政局"
+    )
+    service.transition(
+        session, dept, cid, TransitionRequest(action="acknowledge"), now=t0 + timedelta(minutes=100)
+    )
+    service.transition(
+        session,
+        dept,
+        cid,
+        TransitionRequest(action="report_back", report="已协调"),
+        now=t0 + timedelta(minutes=110),
+    )
     out = step("street_staff", "give_feedback", 120, note="处理完毕")
     assert out["properties"]["status"] == "feedback_given"
     assert out["properties"]["clock_state"] == "met"
@@ -145,10 +179,20 @@ def test_payload_mistakes_are_422_and_change_nothing(session, callers, new_case)
     with pytest.raises(InvalidInput, match="reason"):
         service.transition(session, callers[D].principal, cid, TransitionRequest(action="cancel"))
     with pytest.raises(InvalidInput, match="duplicate_of"):
-        service.transition(session, callers[D].principal, cid,
-                           TransitionRequest(action="cancel", reason="duplicate"))
+        service.transition(
+            session,
+            callers[D].principal,
+            cid,
+            TransitionRequest(action="cancel", reason="duplicate"),
+        )
     with pytest.raises(NotFound):
-        service.transition(session, callers[D].principal, cid,
-                           TransitionRequest(action="cancel", reason="duplicate", duplicate_of=10**12))
-    after = service.transition(session, callers[D].principal, cid, TransitionRequest(action="accept"))
+        service.transition(
+            session,
+            callers[D].principal,
+            cid,
+            TransitionRequest(action="cancel", reason="duplicate", duplicate_of=10**12),
+        )
+    after = service.transition(
+        session, callers[D].principal, cid, TransitionRequest(action="accept")
+    )
     assert after["properties"]["version"] == case["properties"]["version"] + 1

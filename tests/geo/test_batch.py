@@ -41,8 +41,10 @@ def demo(engine: Engine) -> Demo:
     geoms = shapely.from_wkb([bytes(r[1]) for r in rows])
     districts = np.array([r[0][:6] for r in rows])
     cores = np.array(
-        [shapely.total_bounds(geoms[districts == d]) + [-2e-3, -2e-3, 2e-3, 2e-3]
-         for d in np.unique(districts)]
+        [
+            shapely.total_bounds(geoms[districts == d]) + [-2e-3, -2e-3, 2e-3, 2e-3]
+            for d in np.unique(districts)
+        ]
     )
     return Demo(index, [shapely.get_coordinates(g.exterior) for g in geoms], cores)
 
@@ -83,14 +85,18 @@ def demo_points(draw: st.DrawFn, demo: Demo) -> tuple[float, float]:
         case "on_edge":
             return on_edge(a, b, t)
     offset = st.sampled_from([0.0, 1e-15, -1e-15, 1e-12, -1e-12, 1e-9, -1e-9, 1e-6, -1e-6])
-    return float(a[0] + t * (b[0] - a[0]) + draw(offset)), float(a[1] + t * (b[1] - a[1]) + draw(offset))
+    return float(a[0] + t * (b[0] - a[0]) + draw(offset)), float(
+        a[1] + t * (b[1] - a[1]) + draw(offset)
+    )
 
 
 @settings(
     max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.data())
-def test_batch_equals_locate_on_edges_vertices_and_cores(data, demo: Demo, session: Session) -> None:
+def test_batch_equals_locate_on_edges_vertices_and_cores(
+    data, demo: Demo, session: Session
+) -> None:
     points = data.draw(st.lists(demo_points(demo), min_size=1, max_size=25))
     lon, lat = np.array(points).T
     got = demo.index.assign(lon, lat)
@@ -110,8 +116,11 @@ def test_edge_points_where_geos_and_postgis_disagree(demo: Demo, session: Sessio
     the batch path follows PostGIS (the single-point path), not GEOS."""
     rng = np.random.default_rng(1)
     pts = np.concatenate(
-        [r[:-1] + rng.random((len(r) - 1, 6, 1)).transpose(1, 0, 2) * np.diff(r, axis=0)
-         for r in demo.rings], axis=1
+        [
+            r[:-1] + rng.random((len(r) - 1, 6, 1)).transpose(1, 0, 2) * np.diff(r, axis=0)
+            for r in demo.rings
+        ],
+        axis=1,
     ).reshape(-1, 2)
     got = demo.index.assign_index(pts[:, 0], pts[:, 1])
     # demo.rings are in code order, as the index's cells are.
@@ -150,15 +159,19 @@ def test_holes_overlaps_and_multipolygons_follow_postgis(session: Session) -> No
         text("INSERT INTO batch_cell VALUES (:code, ST_GeomFromWKB(:wkb, 4326))"),
         [{"code": c, "wkb": shapely.to_wkb(p)} for c, p in zip(codes, polygons, strict=True)],
     )
-    want = session.execute(
-        text(
-            "SELECT (SELECT code FROM batch_cell WHERE ST_Intersects(geom,"
-            " ST_SetSRID(ST_MakePoint(x, y), 4326)) ORDER BY code LIMIT 1)"
-            " FROM unnest(CAST(:xs AS float8[]), CAST(:ys AS float8[])) WITH ORDINALITY AS p(x, y, i)"
-            " ORDER BY i"
-        ),
-        {"xs": pts[:, 0].tolist(), "ys": pts[:, 1].tolist()},
-    ).scalars().all()
+    want = (
+        session.execute(
+            text(
+                "SELECT (SELECT code FROM batch_cell WHERE ST_Intersects(geom,"
+                " ST_SetSRID(ST_MakePoint(x, y), 4326)) ORDER BY code LIMIT 1)"
+                " FROM unnest(CAST(:xs AS float8[]), CAST(:ys AS float8[])) WITH ORDINALITY AS p(x, y, i)"
+                " ORDER BY i"
+            ),
+            {"xs": pts[:, 0].tolist(), "ys": pts[:, 1].tolist()},
+        )
+        .scalars()
+        .all()
+    )
     assert index.assign(pts[:, 0], pts[:, 1]).tolist() == want
 
 

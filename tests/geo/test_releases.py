@@ -206,13 +206,17 @@ def test_one_crs_rule_for_files(session, cells, tmp_path):
     assert _validate(session, mercator, crs="EPSG:3857").ok
     with pytest.raises(InvalidInput, match="are not degrees, but wgs84 is lon/lat"):
         importing.read_boundaries(mercator, "grid", crs="wgs84")
-    mislabelled = _write(cells.to_crs(4552).set_crs(4326, allow_override=True),
-                         tmp_path / "mislabelled.gpkg")
+    mislabelled = _write(
+        cells.to_crs(4552).set_crs(4326, allow_override=True), tmp_path / "mislabelled.gpkg"
+    )
     with pytest.raises(InvalidInput, match="are not degrees"):
         importing.read_boundaries(mislabelled, "grid")
     assert _validate(session, mislabelled, crs="EPSG:4552").ok
-    for bad, fragment in (("web", "unknown crs 'web'"), ("EPSG:4214", "Beijing 1954"),
-                          ("EPSG:99999", "no EPSG:99999")):
+    for bad, fragment in (
+        ("web", "unknown crs 'web'"),
+        ("EPSG:4214", "Beijing 1954"),
+        ("EPSG:99999", "no EPSG:99999"),
+    ):
         with pytest.raises(InvalidInput, match=fragment) as caught:
             importing.read_boundaries(plain, "grid", crs=bad)
         assert "EPSG:4326 is wgs84, EPSG:4490 is cgcs2000" in caught.value.detail

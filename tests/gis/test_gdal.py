@@ -24,7 +24,6 @@ from tests.live import live_api
 pytestmark = pytest.mark.gdal
 
 
-
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:  # a missing tool is a failure, not a skip
@@ -35,7 +34,9 @@ def _tool(name: str) -> str:
 @pytest.fixture(scope="module")
 def api(engine) -> Iterator[str]:
     """The real API, served by uvicorn in a subprocess against the test database."""
-    with live_api(test_database_url().render_as_string(hide_password=False), ready_path="/ogc") as base:
+    with live_api(
+        test_database_url().render_as_string(hide_password=False), ready_path="/ogc"
+    ) as base:
         yield base
 
 

@@ -32,8 +32,11 @@ def rings_in_rfc7946_order(geometry: dict) -> list[str]:
     for p, (outer, *holes) in enumerate(polygons):
         if signed_area(outer) <= 0:
             problems.append(f"polygon {p}: outer ring clockwise")
-        problems += [f"polygon {p}: hole {h} counter-clockwise"
-                     for h, hole in enumerate(holes) if signed_area(hole) >= 0]
+        problems += [
+            f"polygon {p}: hole {h} counter-clockwise"
+            for h, hole in enumerate(holes)
+            if signed_area(hole) >= 0
+        ]
     return problems
 
 
@@ -41,15 +44,18 @@ def assert_ccw(features: list[dict], where: str) -> None:
     assert features, f"{where}: no features to check"
     bad = {f.get("id"): rings_in_rfc7946_order(f["geometry"]) for f in features}
     bad = {k: v for k, v in bad.items() if v}
-    assert not bad, f"{where}: {len(bad)} of {len(features)} wound wrong, e.g. {list(bad.items())[:3]}"
+    assert not bad, (
+        f"{where}: {len(bad)} of {len(features)} wound wrong, e.g. {list(bad.items())[:3]}"
+    )
 
 
 def test_the_polygon_layers_are_the_four_levels() -> None:
     assert set(POLYGON_LAYERS) == {"districts", "streets", "communities", "cells"}
 
 
-@pytest.mark.parametrize("path", ["/api/v1/districts", "/api/v1/communities",
-                                  "/api/v1/cells?limit=1000"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/districts", "/api/v1/communities", "/api/v1/cells?limit=1000"]
+)
 def test_spatial_api_collections(client, path) -> None:
     r = client.get(path)
     assert r.status_code == 200, r.text
@@ -77,8 +83,9 @@ def test_geopackage_export(client, tmp_path) -> None:
     path.write_bytes(r.content)
     for layer in POLYGON_LAYERS:
         frame = pyogrio.read_dataframe(path, layer=layer)
-        features = [{"id": i, "geometry": shapely.geometry.mapping(g)}
-                    for i, g in enumerate(frame.geometry)]
+        features = [
+            {"id": i, "geometry": shapely.geometry.mapping(g)} for i, g in enumerate(frame.geometry)
+        ]
         assert_ccw(features, f"GeoPackage {layer}")
 
 
@@ -87,7 +94,9 @@ def test_the_tables_refuse_a_clockwise_ring(session, table) -> None:
     """Every later write keeps the order: a clockwise copy of a stored row is refused."""
     assert session.scalar(text(f"SELECT bool_and(ST_IsPolygonCCW(geom)) FROM {table}"))
     with pytest.raises(sqlalchemy.exc.IntegrityError, match="geom_ccw"), session.begin_nested():
-        session.execute(text(
-            f"UPDATE {table} SET geom = ST_ForcePolygonCW(geom)"
-            f" WHERE code = (SELECT min(code) FROM {table})"
-        ))
+        session.execute(
+            text(
+                f"UPDATE {table} SET geom = ST_ForcePolygonCW(geom)"
+                f" WHERE code = (SELECT min(code) FROM {table})"
+            )
+        )

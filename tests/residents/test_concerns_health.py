@@ -92,9 +92,7 @@ def test_health_checks_for_65_plus_participation_only(client, session, callers, 
     season, today = clock.current_season(), str(clock.today())
     url = f"/api/v1/health-checks/{old}/{season}"
     assert (
-        client.put(
-            url, json={"status": "invited", "invited_on": today}, headers=grid
-        ).status_code
+        client.put(url, json={"status": "invited", "invited_on": today}, headers=grid).status_code
         == 200
     )
     booked = client.put(url, json={"status": "booked"}, headers=grid)

@@ -37,11 +37,17 @@ def scope_for(role: Role, cell: str) -> dict:
     }.get(role, {})
 
 
-def add_account(session: Session, name: str, role: Role, cell: str = OWN_CELL,
-                password_hash: str | None = None) -> Account:
+def add_account(
+    session: Session, name: str, role: Role, cell: str = OWN_CELL, password_hash: str | None = None
+) -> Account:
     """An account inserted directly (no argon2 cost) for tests that issue tokens themselves."""
-    account = Account(name=name, display_name=name, role=role.value, password_hash=password_hash,
-                      **scope_for(role, cell))
+    account = Account(
+        name=name,
+        display_name=name,
+        role=role.value,
+        password_hash=password_hash,
+        **scope_for(role, cell),
+    )
     session.add(account)
     session.flush()
     return account
@@ -128,10 +134,16 @@ def app_client(session: Session) -> Iterator[Callable[..., TestClient]]:
 def principal(role: Role, cell: str = OWN_CELL, account_id: int = 1) -> Principal:
     """A Principal built in code (no account row), for filter and RLS tests."""
     s = scope_for(role, cell)
-    return Principal(role=role.value, name=f"p-{role.value}", account_id=account_id,
-                     cells=tuple(s.get("cells", ())), community=s.get("community_code"),
-                     street=s.get("street_code"), department=s.get("department"),
-                     channel=s.get("channel"))
+    return Principal(
+        role=role.value,
+        name=f"p-{role.value}",
+        account_id=account_id,
+        cells=tuple(s.get("cells", ())),
+        community=s.get("community_code"),
+        street=s.get("street_code"),
+        department=s.get("department"),
+        channel=s.get("channel"),
+    )
 
 
 @pytest.fixture

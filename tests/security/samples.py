@@ -37,9 +37,15 @@ class Samples:
 
 
 def _point(session: Session, cell: str) -> tuple[float, float]:
-    return tuple(session.execute(text(
-        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM grid_cell"
-        " WHERE code = :c ORDER BY release_low DESC LIMIT 1) q"), {"c": cell}).one())
+    return tuple(
+        session.execute(
+            text(
+                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM grid_cell"
+                " WHERE code = :c ORDER BY release_low DESC LIMIT 1) q"
+            ),
+            {"c": cell},
+        ).one()
+    )
 
 
 def _tile(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -58,9 +64,15 @@ def _case(session: Session, samples: Samples, lon: float, lat: float) -> None:
         return
     marker = "MATRIX-CASE-7f3a 摔倒"
     result = service.create_case(
-        session, Principal.anonymous(),
-        CaseCreate(category="medical", description=marker, lon=lon, lat=lat,
-                   reporter=Reporter(name="赵秀兰", phone=REPORTER_PHONE)),
+        session,
+        Principal.anonymous(),
+        CaseCreate(
+            category="medical",
+            description=marker,
+            lon=lon,
+            lat=lat,
+            reporter=Reporter(name="赵秀兰", phone=REPORTER_PHONE),
+        ),
     )
     public_id = result["case"]["service_request_id"]
     case_id = session.scalar(text("SELECT id FROM cases WHERE public_id = :p"), {"p": public_id})
@@ -83,12 +95,21 @@ SAMPLERS: list[Callable[[Session, Samples, float, float], None]] = [_case, _resi
 def build(session: Session, account_name: str) -> Samples:
     lon, lat = _point(session, OWN_CELL)
     x, y = _tile(lon, lat, 14)
-    address = session.scalar(text(
-        "SELECT full_address FROM address_point WHERE cell_code = :c ORDER BY id LIMIT 1"),
-        {"c": OWN_CELL})
+    address = session.scalar(
+        text("SELECT full_address FROM address_point WHERE cell_code = :c ORDER BY id LIMIT 1"),
+        {"c": OWN_CELL},
+    )
     samples = Samples(
-        path={"code": OWN_CELL, "name": account_name, "layer": "cells", "z": "14", "x": str(x),
-              "y": str(y), "collection_id": "cells", "feature_id": OWN_CELL},
+        path={
+            "code": OWN_CELL,
+            "name": account_name,
+            "layer": "cells",
+            "z": "14",
+            "x": str(x),
+            "y": str(y),
+            "collection_id": "cells",
+            "feature_id": OWN_CELL,
+        },
         query={"lon": f"{lon:.6f}", "lat": f"{lat:.6f}", "address": address or "伊美区"},
     )
     for sampler in SAMPLERS:

@@ -26,8 +26,14 @@ ADMIN = Principal(role="admin", name="t-auditor", account_id=None, client_addr="
 
 def _write(session: Session, n: int, action: str = "test.event") -> None:
     for i in range(n):
-        audit.record(session, ADMIN, action, object_type="thing", object_ids=[i],
-                     detail={"i": i, "note": f"电话 13812345678 #{i}"})
+        audit.record(
+            session,
+            ADMIN,
+            action,
+            object_type="thing",
+            object_ids=[i],
+            detail={"i": i, "note": f"电话 13812345678 #{i}"},
+        )
     session.commit()
 
 
@@ -114,8 +120,11 @@ def test_intact_log_verifies_via_cli(session, monkeypatch):
 
 def test_trigger_refuses_update_delete_truncate_even_for_the_owner(session):
     _write(session, 1)
-    for sql in ("UPDATE audit_event SET outcome = 'error'", "DELETE FROM audit_event",
-                "TRUNCATE audit_event"):
+    for sql in (
+        "UPDATE audit_event SET outcome = 'error'",
+        "DELETE FROM audit_event",
+        "TRUNCATE audit_event",
+    ):
         with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
             session.execute(text(sql))
 
@@ -123,9 +132,19 @@ def test_trigger_refuses_update_delete_truncate_even_for_the_owner(session):
 def test_insert_that_does_not_extend_the_chain_is_refused(session):
     _write(session, 1)
     seq, digest = audit.head(session)
-    row = {"seq": seq + 5, "at": func.now(), "actor_name": "x", "actor_role": "admin",
-           "action": "forged", "object_ids": [], "fields": [], "outcome": "ok", "detail": {},
-           "prev_hash": digest, "row_hash": "0" * 64}
+    row = {
+        "seq": seq + 5,
+        "at": func.now(),
+        "actor_name": "x",
+        "actor_role": "admin",
+        "action": "forged",
+        "object_ids": [],
+        "fields": [],
+        "outcome": "ok",
+        "detail": {},
+        "prev_hash": digest,
+        "row_hash": "0" * 64,
+    }
     with pytest.raises(DBAPIError, match="does not extend the chain"), session.begin_nested():
         session.execute(AuditEvent.__table__.insert().values(row))
     row.update(seq=seq + 1, prev_hash="f" * 64)
@@ -137,8 +156,11 @@ def test_app_role_may_append_but_not_change_and_reads_only_as_admin(session):
     _write(session, 2)
     as_app_role(session)
     assert session.scalar(text("SELECT current_user")) == APP_ROLE
-    for sql in ("UPDATE audit_event SET outcome = 'error'", "DELETE FROM audit_event",
-                "TRUNCATE audit_event"):
+    for sql in (
+        "UPDATE audit_event SET outcome = 'error'",
+        "DELETE FROM audit_event",
+        "TRUNCATE audit_event",
+    ):
         with pytest.raises(DBAPIError, match="permission denied"), session.begin_nested():
             session.execute(text(sql))
     for role in (Role.planner, Role.dispatcher, Role.grid_worker):
@@ -178,8 +200,11 @@ def test_concurrent_appends_never_fork_the_chain(engine):
     with Session(engine) as s:
         report = audit.verify(s)
         assert report.ok, report
-        n = s.scalar(select(func.count()).select_from(AuditEvent)
-                     .where(AuditEvent.action == "test.concurrent"))
+        n = s.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "test.concurrent")
+        )
         assert n >= 40
         assert s.scalar(select(func.count(func.distinct(AuditEvent.prev_hash)))) == report.rows
 
@@ -221,11 +246,19 @@ def test_reveal_needs_a_purpose_is_audited_and_admin_only(session, app_client, c
     assert client.post(url, headers=auth, json={"field": "phone"}).status_code == 422
     r = client.post(url, headers=auth, json={"field": "phone", "purpose": "because"})
     assert r.status_code == 422
-    r = client.post(url, headers=auth,
-                    json={"field": "phone", "purpose": "emergency_contact", "reason": "ok"})
+    r = client.post(
+        url, headers=auth, json={"field": "phone", "purpose": "emergency_contact", "reason": "ok"}
+    )
     assert r.status_code == 422  # reason too short
-    r = client.post(url, headers=auth, json={"field": "id_number", "purpose": "identity_check",
-                                             "reason": "实名核验 account audit"})
+    r = client.post(
+        url,
+        headers=auth,
+        json={
+            "field": "id_number",
+            "purpose": "identity_check",
+            "reason": "实名核验 account audit",
+        },
+    )
     assert r.status_code == 200 and r.json()["value"] == "230702199001011233"
     events = client.get("/api/v1/audit", params={"action": "account.reveal"}, headers=auth)
     event = events.json()["events"][0]
@@ -233,8 +266,11 @@ def test_reveal_needs_a_purpose_is_audited_and_admin_only(session, app_client, c
     assert event["purpose"].startswith("identity_check: 实名核验")
     assert "230702199001011233" not in str(event)
     other = next(c for c in callers if c.role == Role.community_staff and c.own)
-    r = client.post(url, headers=bearer(session, other.account),
-                    json={"field": "phone", "purpose": "identity_check", "reason": "curious!"})
+    r = client.post(
+        url,
+        headers=bearer(session, other.account),
+        json={"field": "phone", "purpose": "identity_check", "reason": "curious!"},
+    )
     assert r.status_code == 403 and "13856785678" not in r.text
 
 
@@ -242,7 +278,10 @@ def test_permission_changes_are_audited_with_old_and_new(session):
     add_account(session, "t-promote", Role.planner)
     accounts.update_account(session, ADMIN, "t-promote", role="dispatcher")
     session.commit()
-    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "account.update")
-                            .order_by(AuditEvent.seq.desc())).first()
+    event = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == "account.update")
+        .order_by(AuditEvent.seq.desc())
+    ).first()
     assert event.detail["changes"]["role"] == ["planner", "dispatcher"]
     assert event.client_addr == "10.0.0.1" and event.actor_name == "t-auditor"

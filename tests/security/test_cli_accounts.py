@@ -40,12 +40,23 @@ def run(session, monkeypatch):
 
 def _json(output: str):
     start = output.index("{") if output.lstrip().startswith("{") else output.index("[")
-    return json.loads(output[start: output.rindex("}" if output[start] == "{" else "]") + 1])
+    return json.loads(output[start : output.rindex("}" if output[start] == "{" else "]") + 1])
 
 
 def test_users_add_prints_a_generated_password_and_scopes_the_account(run, session):
-    result = run("users", "add", "wang.grid", "--role", "grid_worker", "--cell",
-                 "230717001001001", "--cell", "230717001001002", "--display-name", "王网格")
+    result = run(
+        "users",
+        "add",
+        "wang.grid",
+        "--role",
+        "grid_worker",
+        "--cell",
+        "230717001001001",
+        "--cell",
+        "230717001001002",
+        "--display-name",
+        "王网格",
+    )
     assert result.exit_code == 0, result.output
     assert "password of wang.grid" in result.output
     account = session.scalar(select(Account).where(Account.name == "wang.grid"))
@@ -94,13 +105,24 @@ def test_channel_account_gets_an_api_key_and_keys_rotate_and_revoke(run, session
 
 
 def test_disable_list_set_role_reset_password(run, session):
-    run("users", "add", "li.community", "--role", "community_staff", "--community",
-        "230717001001", "--password", "Community-2026!")
+    run(
+        "users",
+        "add",
+        "li.community",
+        "--role",
+        "community_staff",
+        "--community",
+        "230717001001",
+        "--password",
+        "Community-2026!",
+    )
     listed = _json(run("users", "list").output)
-    assert any(u["name"] == "li.community" and u["scope"] == {"community": "230717001001"}
-               for u in listed)
-    changed = run("users", "set-role", "li.community", "--role", "street_staff", "--street",
-                  "230717001")
+    assert any(
+        u["name"] == "li.community" and u["scope"] == {"community": "230717001001"} for u in listed
+    )
+    changed = run(
+        "users", "set-role", "li.community", "--role", "street_staff", "--street", "230717001"
+    )
     assert changed.exit_code == 0, changed.output
     assert _json(changed.output)["scope"] == {"street": "230717001"}
     assert run("users", "disable", "li.community").exit_code == 0
@@ -112,7 +134,9 @@ def test_disable_list_set_role_reset_password(run, session):
     reset = run("users", "reset-password", "li.community")
     new = reset.output.split()[-1]
     assert login.authenticate(session, "li.community", new).access_token
-    actions = set(session.scalars(select(AuditEvent.action).where(AuditEvent.actor_role == "system")))
+    actions = set(
+        session.scalars(select(AuditEvent.action).where(AuditEvent.actor_role == "system"))
+    )
     assert {"account.create", "account.update", "account.password"} <= actions
 
 
@@ -151,9 +175,14 @@ def test_privacy_check_validates_and_masks(run):
 def test_rotate_keys_command(run, session, monkeypatch):
     old = crypto.Keyring({"old": b"o" * 32}, "old")
     new = crypto.Keyring({"old": b"o" * 32, "new": b"n" * 32}, "new")
-    session.add(Account(name="t-phone", role="planner", display_name="",
-                        phone_enc=crypto.encrypt("13812345678", context="account.phone",
-                                                 keyring=old)))
+    session.add(
+        Account(
+            name="t-phone",
+            role="planner",
+            display_name="",
+            phone_enc=crypto.encrypt("13812345678", context="account.phone", keyring=old),
+        )
+    )
     session.flush()
     monkeypatch.setattr(crypto, "_default", new)
     dry = run("privacy", "rotate-keys", "--dry-run")
@@ -170,13 +199,26 @@ def test_retention_cutoff_and_purge_of_disabled_staff(run, session):
     with pytest.raises(ValueError):
         retention.cutoff(date(2026, 1, 1), 0)
     system = Principal.system("t")
-    accounts.create_account(session, system, name="t-gone", role="planner",
-                            password="Retired-Staff-1", phone="13812345678",
-                            id_number="11010519491231002X")
-    accounts.create_account(session, system, name="t-stays", role="planner",
-                            password="Current-Staff-1", phone="13912345678")
-    accounts.update_account(session, system, "t-gone", is_active=False,
-                            now=datetime(2022, 9, 1, tzinfo=UTC))
+    accounts.create_account(
+        session,
+        system,
+        name="t-gone",
+        role="planner",
+        password="Retired-Staff-1",
+        phone="13812345678",
+        id_number="11010519491231002X",
+    )
+    accounts.create_account(
+        session,
+        system,
+        name="t-stays",
+        role="planner",
+        password="Current-Staff-1",
+        phone="13912345678",
+    )
+    accounts.update_account(
+        session, system, "t-gone", is_active=False, now=datetime(2022, 9, 1, tzinfo=UTC)
+    )
     session.commit()  # the dry run rolls back its own transaction
     dry = run("privacy", "purge", "--dry-run", "--today", "2026-11-26")
     assert dry.exit_code == 0, dry.output
@@ -194,13 +236,31 @@ def test_retention_cutoff_and_purge_of_disabled_staff(run, session):
 
 def test_duplicate_personal_numbers_are_refused(session):
     system = Principal.system("t")
-    accounts.create_account(session, system, name="t-one", role="planner",
-                            password="Planner-One-2026", phone="13812345678")
+    accounts.create_account(
+        session,
+        system,
+        name="t-one",
+        role="planner",
+        password="Planner-One-2026",
+        phone="13812345678",
+    )
     from geo.errors import Conflict
 
     with pytest.raises(Conflict, match="phone"):
-        accounts.create_account(session, system, name="t-two", role="planner",
-                                password="Planner-Two-2026", phone="+86 138 1234 5678")
+        accounts.create_account(
+            session,
+            system,
+            name="t-two",
+            role="planner",
+            password="Planner-Two-2026",
+            phone="+86 138 1234 5678",
+        )
     with pytest.raises(InvalidInput):
-        accounts.create_account(session, system, name="t-three", role="planner",
-                                password="Planner-Three-2026", id_number="110105194912310021")
+        accounts.create_account(
+            session,
+            system,
+            name="t-three",
+            role="planner",
+            password="Planner-Three-2026",
+            id_number="110105194912310021",
+        )

@@ -60,9 +60,12 @@ def test_key_rotation_old_key_still_decrypts_new_writes_use_new_key():
 def test_rekey_columns_re_encrypts_registered_columns(session):
     before = Keyring({"2025": OLD}, "2025")
     after = Keyring({"2025": OLD, "2026": NEW}, "2026")
-    account = Account(name="t-rekey", role="planner", display_name="",
-                      phone_enc=crypto.encrypt("13812345678", context="account.phone",
-                                               keyring=before))
+    account = Account(
+        name="t-rekey",
+        role="planner",
+        display_name="",
+        phone_enc=crypto.encrypt("13812345678", context="account.phone", keyring=before),
+    )
     session.add(account)
     session.flush()
     dry = crypto.rekey_columns(session, dry_run=True, keyring=after)

@@ -50,15 +50,20 @@ def test_future_birth_date_is_refused():
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("13812345678", "13812345678"), ("+86 138-1234-5678", "13812345678"),
-     ("008613812345678", "13812345678"), ("8619912345678", "19912345678")],
+    [
+        ("13812345678", "13812345678"),
+        ("+86 138-1234-5678", "13812345678"),
+        ("008613812345678", "13812345678"),
+        ("8619912345678", "19912345678"),
+    ],
 )
 def test_mobile_numbers(raw, expected):
     assert ids.validate_mobile(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["12812345678", "1381234567", "138123456789", "0451-8888888",
-                                 "1381234567a", ""])
+@pytest.mark.parametrize(
+    "raw", ["12812345678", "1381234567", "138123456789", "0451-8888888", "1381234567a", ""]
+)
 def test_bad_mobile_numbers(raw):
     with pytest.raises(InvalidInput, match="mobile number"):
         ids.validate_mobile(raw)
@@ -82,8 +87,11 @@ def test_redact_text_masks_numbers_in_free_text():
 def test_shape_uses_allow_lists_and_suppression():
     row = {"id": 1, "name": "王秀英", "phone_enc": "v1:k:x", "cell_code": "230717001001001"}
     allow = {"grid_worker": {"id", "name", "cell_code"}, "planner": set()}
-    assert masking.shape(row, "grid_worker", allow) == {"id": 1, "name": "王秀英",
-                                                          "cell_code": "230717001001001"}
+    assert masking.shape(row, "grid_worker", allow) == {
+        "id": 1,
+        "name": "王秀英",
+        "cell_code": "230717001001001",
+    }
     assert masking.shape(row, "planner", allow) == {}
     assert masking.shape(row, "dispatcher", allow) == {}  # unlisted role: nothing
     assert masking.suppress_small(9, 10) is None and masking.suppress_small(10, 10) == 10
@@ -92,13 +100,14 @@ def test_shape_uses_allow_lists_and_suppression():
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [("id_number", "110105194912310021", "check digit (GB 11643) is wrong"),
-     ("id_number", "1101051949", "18 characters"),
-     ("phone", "12345", "mobile number must be 11 digits"),
-     ("phone", 13812345678, "must be a string")],
+    [
+        ("id_number", "110105194912310021", "check digit (GB 11643) is wrong"),
+        ("id_number", "1101051949", "18 characters"),
+        ("phone", "12345", "mobile number must be 11 digits"),
+        ("phone", 13812345678, "must be a string"),
+    ],
 )
-def test_api_answers_422_with_a_clear_message(session, app_client, callers, field, value,
-                                              message):
+def test_api_answers_422_with_a_clear_message(session, app_client, callers, field, value, message):
     from tests.security.conftest import bearer
 
     admin = next(c for c in callers if c.role == "admin" and c.own)
@@ -117,7 +126,10 @@ def test_request_bodies_reject_unknown_fields(session, app_client, callers):
 
     admin = next(c for c in callers if c.role == "admin" and c.own)
     client = app_client()
-    response = client.patch("/api/v1/admin/users/t-planner-own", headers=bearer(session, admin.account),
-                            json={"display_name": "x", "token_version": 0})
+    response = client.patch(
+        "/api/v1/admin/users/t-planner-own",
+        headers=bearer(session, admin.account),
+        json={"display_name": "x", "token_version": 0},
+    )
     assert response.status_code == 422
     assert "token_version" in response.json()["detail"]

@@ -23,9 +23,14 @@ MOBILE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 
 def public_numbers(session) -> set[str]:
     """Work phones of grid workers and service areas: public on the service card by design."""
-    return set(session.scalars(text(
-        "SELECT work_phone FROM grid_worker UNION SELECT phone FROM service_area"
-        " WHERE phone IS NOT NULL")))
+    return set(
+        session.scalars(
+            text(
+                "SELECT work_phone FROM grid_worker UNION SELECT phone FROM service_area"
+                " WHERE phone IS NOT NULL"
+            )
+        )
+    )
 
 
 def test_planner_and_dispatcher_responses_hold_no_personal_numbers(session, callers, matrix):

@@ -28,11 +28,15 @@ from tests.security.conftest import APP_ROLE, OTHER_CELL, OWN_CELL, as_app_role,
 
 NEIGHBOUR = "230717001001002"  # same community as OWN_CELL, another cell
 PROBE = Table(
-    "rls_probe", MetaData(),
+    "rls_probe",
+    MetaData(),
     Column("id", Integer, primary_key=True),
-    Column("cell_code", String(15)), Column("community_code", String(12)),
-    Column("street_code", String(9)), Column("department", Text),
-    Column("reported_by", Integer), Column("secret", Text),
+    Column("cell_code", String(15)),
+    Column("community_code", String(12)),
+    Column("street_code", String(9)),
+    Column("department", Text),
+    Column("reported_by", Integer),
+    Column("secret", Text),
 )
 ROWS = [  # cell, department, reported_by, secret
     (OWN_CELL, "health", 7001, "own 张三 13812345678"),
@@ -52,18 +56,34 @@ class Op:
 
 
 def create_probe(session: Session, **rls: object) -> None:
-    session.execute(text(
-        "CREATE TABLE rls_probe (id serial PRIMARY KEY, cell_code varchar(15) NOT NULL,"
-        " community_code varchar(12) NOT NULL, street_code varchar(9) NOT NULL,"
-        " department text, reported_by integer, secret text NOT NULL)"
-    ))
+    session.execute(
+        text(
+            "CREATE TABLE rls_probe (id serial PRIMARY KEY, cell_code varchar(15) NOT NULL,"
+            " community_code varchar(12) NOT NULL, street_code varchar(9) NOT NULL,"
+            " department text, reported_by integer, secret text NOT NULL)"
+        )
+    )
     for cell, department, owner, secret in ROWS:
-        session.execute(PROBE.insert().values(
-            cell_code=cell, community_code=cell[:12], street_code=cell[:9],
-            department=department, reported_by=owner, secret=secret))
-    enable_scoped_rls(Op(session), "rls_probe", cell_col="cell_code",
-                      community_col="community_code", street_col="street_code",
-                      department_col="department", owner_col="reported_by", **rls)
+        session.execute(
+            PROBE.insert().values(
+                cell_code=cell,
+                community_code=cell[:12],
+                street_code=cell[:9],
+                department=department,
+                reported_by=owner,
+                secret=secret,
+            )
+        )
+    enable_scoped_rls(
+        Op(session),
+        "rls_probe",
+        cell_col="cell_code",
+        community_col="community_code",
+        street_col="street_code",
+        department_col="department",
+        owner_col="reported_by",
+        **rls,
+    )
 
 
 @pytest.fixture
@@ -85,9 +105,14 @@ def visible(session: Session, me: Principal | None) -> set[str]:
 
 def filtered(session: Session, me: Principal) -> set[str]:
     """The application's own filter (run as the owner, who bypasses RLS)."""
-    clause = scope_filter(me, cell=PROBE.c.cell_code, community=PROBE.c.community_code,
-                          street=PROBE.c.street_code, department=PROBE.c.department,
-                          owner=PROBE.c.reported_by)
+    clause = scope_filter(
+        me,
+        cell=PROBE.c.cell_code,
+        community=PROBE.c.community_code,
+        street=PROBE.c.street_code,
+        department=PROBE.c.department,
+        owner=PROBE.c.reported_by,
+    )
     return {r.secret.split()[0] for r in session.execute(select(PROBE.c.secret).where(clause))}
 
 
@@ -132,11 +157,21 @@ def test_cannot_write_outside_the_scope(probe):
     me = principal(Role.grid_worker, OWN_CELL)
     with probe.begin_nested():
         apply_rls(probe, me)
-        probe.execute(PROBE.insert().values(cell_code=OWN_CELL, community_code=OWN_CELL[:12],
-                                            street_code=OWN_CELL[:9], secret="mine"))
+        probe.execute(
+            PROBE.insert().values(
+                cell_code=OWN_CELL,
+                community_code=OWN_CELL[:12],
+                street_code=OWN_CELL[:9],
+                secret="mine",
+            )
+        )
     for stmt in (
-        PROBE.insert().values(cell_code=OTHER_CELL, community_code=OTHER_CELL[:12],
-                              street_code=OTHER_CELL[:9], secret="planted"),
+        PROBE.insert().values(
+            cell_code=OTHER_CELL,
+            community_code=OTHER_CELL[:12],
+            street_code=OTHER_CELL[:9],
+            secret="planted",
+        ),
         PROBE.update().where(PROBE.c.cell_code == OWN_CELL).values(cell_code=OTHER_CELL),
     ):
         with pytest.raises(DBAPIError, match="row-level security"), probe.begin_nested():
@@ -144,8 +179,9 @@ def test_cannot_write_outside_the_scope(probe):
             probe.execute(stmt)
     with probe.begin_nested():  # updating a row out of sight changes nothing
         apply_rls(probe, me)
-        result = probe.execute(PROBE.update().where(PROBE.c.cell_code == OTHER_CELL)
-                               .values(secret="overwritten"))
+        result = probe.execute(
+            PROBE.update().where(PROBE.c.cell_code == OTHER_CELL).values(secret="overwritten")
+        )
         assert result.rowcount == 0
 
 
@@ -164,10 +200,15 @@ def test_force_rls_binds_the_owner_too_unless_it_says_system(session):
     session.execute(text(f'GRANT CREATE, USAGE ON SCHEMA public TO "{owner}"'))
     session.execute(text(f'SET LOCAL ROLE "{owner}"'))
     create_probe(session)
-    session.execute(text(system_function_sql(
-        "probe_counts", "TABLE (cell text, n bigint)",
-        "SELECT cell_code::text, count(*) FROM public.rls_probe GROUP BY 1",
-    )))
+    session.execute(
+        text(
+            system_function_sql(
+                "probe_counts",
+                "TABLE (cell text, n bigint)",
+                "SELECT cell_code::text, count(*) FROM public.rls_probe GROUP BY 1",
+            )
+        )
+    )
     session.execute(text(f'GRANT SELECT ON rls_probe TO "{APP_ROLE}"'))
     session.commit()
     assert visible(session, None) == set()
@@ -188,10 +229,12 @@ def test_force_rls_binds_the_owner_too_unless_it_says_system(session):
 
 def test_policy_sql_is_deny_by_default_and_validated():
     sql = scoped_rls_sql("stay", cell_col="cell_code")
-    assert sql[:2] == ['ALTER TABLE "stay" ENABLE ROW LEVEL SECURITY',
-                       'ALTER TABLE "stay" FORCE ROW LEVEL SECURITY']
+    assert sql[:2] == [
+        'ALTER TABLE "stay" ENABLE ROW LEVEL SECURITY',
+        'ALTER TABLE "stay" FORCE ROW LEVEL SECURITY',
+    ]
     assert not any("planner" in s or "'admin'" in s for s in sql)
-    assert any("left(\"cell_code\", 12)" in s for s in sql)  # community derived from the cell
+    assert any('left("cell_code", 12)' in s for s in sql)  # community derived from the cell
     with pytest.raises(ValueError):
         scoped_rls_sql("stay; DROP TABLE account", cell_col="cell_code")
     with pytest.raises(ValueError):

@@ -51,8 +51,9 @@ PROBE_ROLES = (Role.grid_worker, Role.community_staff, Role.street_staff)
 
 @probe_router.get("/{probe_id}", **access(*PROBE_ROLES, scope="cell"))
 def probe_filtered(session: SessionDep, me: CurrentUser, probe_id: int) -> dict[str, Any]:
-    clause = scope_filter(me, cell=PROBE.c.cell_code, community=PROBE.c.community_code,
-                          street=PROBE.c.street_code)
+    clause = scope_filter(
+        me, cell=PROBE.c.cell_code, community=PROBE.c.community_code, street=PROBE.c.street_code
+    )
     row = session.execute(select(PROBE).where(PROBE.c.id == probe_id, clause)).mappings().first()
     if row is None:
         raise NotFound(f"no record {probe_id}")
@@ -78,8 +79,11 @@ def app_with_probe() -> FastAPI:
 
 
 def operations(app: FastAPI) -> list[tuple[str, str, dict[str, Any]]]:
-    return [(method.upper(), path, op) for path, ops in app.openapi()["paths"].items()
-            for method, op in ops.items()]
+    return [
+        (method.upper(), path, op)
+        for path, ops in app.openapi()["paths"].items()
+        for method, op in ops.items()
+    ]
 
 
 def test_every_route_declares_an_access_policy():
@@ -87,7 +91,8 @@ def test_every_route_declares_an_access_policy():
     missing = [f"{m} {p}" for m, p, op in operations(app) if "x-roles" not in op]
     hidden = [f"{m} {p}" for m, p, roles in route_policies(app) if roles is None]
     assert not missing, "routes without **access(...) or **public() (api/auth.py): " + ", ".join(
-        missing)
+        missing
+    )
     assert not hidden, "routes outside the OpenAPI document without a policy: " + ", ".join(hidden)
     for m, p, op in operations(app):
         for role in op["x-roles"]:
@@ -115,7 +120,8 @@ def _url(path: str, samples: sample_values.Samples) -> tuple[str, set[str]]:
     for name in names:
         value = samples.path_value(path, name)
         assert value is not None, (
-            f"{path}: no sample for path parameter {name!r}; add one in tests/security/samples.py")
+            f"{path}: no sample for path parameter {name!r}; add one in tests/security/samples.py"
+        )
         url = url.replace("{" + name + "}", value)
     return url, {n for n in names if n in samples.scoped}
 
@@ -125,7 +131,8 @@ def _request(op: dict[str, Any], path: str, samples) -> dict[str, Any]:
     for p in op.get("parameters", []):
         if p["in"] == "query" and p.get("required"):
             assert p["name"] in samples.query, (
-                f"{path}: no sample for query parameter {p['name']!r} (tests/security/samples.py)")
+                f"{path}: no sample for query parameter {p['name']!r} (tests/security/samples.py)"
+            )
             params[p["name"]] = samples.query[p["name"]]
     params.update(samples.extra_query.get(path, {}))
     kwargs: dict[str, Any] = {"params": params}
@@ -178,8 +185,12 @@ def _check(method, path, op, caller, response, scoped_params, samples) -> list[s
             keys = {"<not json>"}
         if not keys <= REFUSAL_KEYS:
             problems.append(f"{where}: refusal carries more than detail: {sorted(keys)}")
-    entitled = caller is not None and caller.role.value in roles and (
-        caller.own or caller.role not in CELL_SCOPED) and caller.role not in OTHER_SCOPED
+    entitled = (
+        caller is not None
+        and caller.role.value in roles
+        and (caller.own or caller.role not in CELL_SCOPED)
+        and caller.role not in OTHER_SCOPED
+    )
     if PUBLIC not in roles and not entitled:
         leaked = [m for m in samples.markers if m in body]
         if leaked:
@@ -221,14 +232,14 @@ def test_rls_alone_hides_other_scopes_through_the_api(session, callers):
     assert hidden.status_code == 404 and "王五" not in hidden.text
 
 
-
 def test_the_matrix_catches_a_route_that_breaks_its_declaration(session, callers, matrix):
     """A route that declares grid workers but checks nothing, run as the owner (no RLS)."""
     _, _, samples = matrix
     leaky = APIRouter()
 
-    @leaky.get("/api/v1/_leaky/{probe_id}",
-               openapi_extra={"x-roles": ["grid_worker"], "x-scope": "cell"})
+    @leaky.get(
+        "/api/v1/_leaky/{probe_id}", openapi_extra={"x-roles": ["grid_worker"], "x-scope": "cell"}
+    )
     def leaky_route(session: SessionDep, probe_id: int) -> dict[str, Any]:
         return dict(session.execute(select(PROBE).where(PROBE.c.id == probe_id)).mappings().one())
 
@@ -236,7 +247,7 @@ def test_the_matrix_catches_a_route_that_breaks_its_declaration(session, callers
     app.include_router(leaky)
     as_owner(session)  # and no row-level security either
     client = client_for(session, app)
-    (method, path, op), = [o for o in operations(app) if o[1].startswith("/api/v1/_leaky")]
+    ((method, path, op),) = [o for o in operations(app) if o[1].startswith("/api/v1/_leaky")]
     url, scoped = _url(path, samples)
     problems = []
     for caller in [None, *callers]:

@@ -33,8 +33,13 @@ def test_production_with_real_secrets_loads():
         ({"secret_key": "dev-only-secret-key-change-me-0123456789abcdef"}, "HOUNIAO_SECRET_KEY"),
         ({"secret_key": "short"}, "HOUNIAO_SECRET_KEY"),
         ({"hmac_key": "dev-only-hmac-key-change-me-0123456789abcdef"}, "HOUNIAO_HMAC_KEY"),
-        ({"encryption_keys": {"dev1": "ZGV2LW9ubHktYWVzLWtleS0zMi1ieXRlcy0wMDAwMDA="},
-          "encryption_key_id": "dev1"}, "HOUNIAO_ENCRYPTION_KEYS"),
+        (
+            {
+                "encryption_keys": {"dev1": "ZGV2LW9ubHktYWVzLWtleS0zMi1ieXRlcy0wMDAwMDA="},
+                "encryption_key_id": "dev1",
+            },
+            "HOUNIAO_ENCRYPTION_KEYS",
+        ),
         ({"db_role": ""}, "HOUNIAO_DB_ROLE"),
         ({"access_token_minutes": 600}, "ACCESS_TOKEN_MINUTES"),
     ],

@@ -24,8 +24,9 @@ PASSWORD = "Forest-City-838"
 
 @pytest.fixture
 def worker(session) -> Account:
-    return add_account(session, "t-login", Role.grid_worker,
-                       password_hash=passwords.hash_password(PASSWORD))
+    return add_account(
+        session, "t-login", Role.grid_worker, password_hash=passwords.hash_password(PASSWORD)
+    )
 
 
 def _b64(data: dict) -> str:
@@ -47,7 +48,10 @@ def test_login_issues_tokens_that_work(session, app_client, worker):
     assert r.status_code == 200, r.text
     assert r.headers["cache-control"] == "no-store"
     body = r.json()
-    assert body["token_type"] == "bearer" and body["expires_in"] == 60 * security_settings().access_token_minutes
+    assert (
+        body["token_type"] == "bearer"
+        and body["expires_in"] == 60 * security_settings().access_token_minutes
+    )
     header = jwt.get_unverified_header(body["access_token"])
     assert header["alg"] == "HS256"
     claims = jwt.decode(body["access_token"], options={"verify_signature": False})
@@ -62,8 +66,13 @@ def test_login_issues_tokens_that_work(session, app_client, worker):
 
 def test_missing_and_malformed_credentials_are_401_with_www_authenticate(app_client):
     client = app_client()
-    for headers in ({}, {"Authorization": "Bearer"}, {"Authorization": "Bearer x.y.z"},
-                    {"Authorization": "Basic dXNlcjpwYXNz"}, {"X-API-Key": "hn_nope"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer x.y.z"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"X-API-Key": "hn_nope"},
+    ):
         r = client.get("/api/v1/auth/me", headers=headers)
         assert r.status_code == 401, (headers, r.text)
         assert "www-authenticate" in r.headers
@@ -134,8 +143,14 @@ def test_revoked_jti_alone_is_401(session, app_client, worker):
 
     pair = tokens.start_session(session, worker)
     jti = jwt.decode(pair.access_token, options={"verify_signature": False})["jti"]
-    session.add(RevokedToken(jti=jti, account_id=worker.id, revoked_at=datetime.now(UTC),
-                             expires_at=datetime.now(UTC) + timedelta(hours=1)))
+    session.add(
+        RevokedToken(
+            jti=jti,
+            account_id=worker.id,
+            revoked_at=datetime.now(UTC),
+            expires_at=datetime.now(UTC) + timedelta(hours=1),
+        )
+    )
     session.flush()
     assert _me(app_client(), pair.access_token).status_code == 401
 
@@ -155,8 +170,11 @@ def test_refresh_rotates_and_reuse_revokes_the_session(session, app_client, work
     r = client.post("/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]})
     assert r.status_code == 401
     as_owner(session)
-    reason = session.scalar(select(AuthSession.revoked_reason)
-                            .where(AuthSession.id == __import__("uuid").UUID(first.session_id)))
+    reason = session.scalar(
+        select(AuthSession.revoked_reason).where(
+            AuthSession.id == __import__("uuid").UUID(first.session_id)
+        )
+    )
     assert reason == "refresh_reuse"
     assert session.scalar(select(AuditEvent.seq).where(AuditEvent.action == "auth.refresh_reuse"))
 
@@ -179,7 +197,8 @@ def test_disabling_or_changing_scope_kills_existing_tokens(session, app_client, 
     assert client.get("/api/v1/auth/me", headers=auth).status_code == 401
     auth = bearer(session, worker)
     assert client.get("/api/v1/auth/me", headers=auth).json()["scope"]["cells"] == [
-        "230717001001002"]
+        "230717001001002"
+    ]
     accounts.update_account(session, Principal.system(), "t-login", is_active=False)
     assert client.get("/api/v1/auth/me", headers=auth).status_code == 401
     r = client.post("/api/v1/auth/token", data={"username": "t-login", "password": PASSWORD})
@@ -190,7 +209,9 @@ def test_repeated_bad_passwords_lock_the_name(session, app_client, worker):
     client = app_client()
     n = security_settings().lockout_threshold
     for _ in range(n):
-        r = client.post("/api/v1/auth/token", data={"username": "t-login", "password": "wrong-pw-123"})
+        r = client.post(
+            "/api/v1/auth/token", data={"username": "t-login", "password": "wrong-pw-123"}
+        )
         assert r.status_code == 401
         assert r.json()["detail"] == "incorrect name or password"
     r = client.post("/api/v1/auth/token", data={"username": "t-login", "password": PASSWORD})
@@ -198,8 +219,11 @@ def test_repeated_bad_passwords_lock_the_name(session, app_client, worker):
     assert int(r.headers["retry-after"]) > 0
     assert r.json()["retry_after"] == int(r.headers["retry-after"])
     as_owner(session)
-    failed = session.scalars(select(AuditEvent.outcome).where(
-        AuditEvent.action.in_(["auth.login_failed", "auth.locked"]))).all()
+    failed = session.scalars(
+        select(AuditEvent.outcome).where(
+            AuditEvent.action.in_(["auth.login_failed", "auth.locked"])
+        )
+    ).all()
     assert failed.count("failed") == n and "denied" in failed  # kept although each request failed
 
 
@@ -235,18 +259,28 @@ def test_lock_expires_and_admin_unlock(session, worker):
 def test_password_policy_and_change(session, app_client, worker):
     client = app_client()
     auth = bearer(session, worker)
-    r = client.post("/api/v1/auth/password", headers=auth,
-                    json={"current_password": PASSWORD, "new_password": "short"})
+    r = client.post(
+        "/api/v1/auth/password",
+        headers=auth,
+        json={"current_password": PASSWORD, "new_password": "short"},
+    )
     assert r.status_code == 422 and "at least 10" in r.json()["detail"]
-    r = client.post("/api/v1/auth/password", headers=auth,
-                    json={"current_password": "nope-nope-nope", "new_password": "Another-Pw-2026"})
+    r = client.post(
+        "/api/v1/auth/password",
+        headers=auth,
+        json={"current_password": "nope-nope-nope", "new_password": "Another-Pw-2026"},
+    )
     assert r.status_code == 403
-    r = client.post("/api/v1/auth/password", headers=auth,
-                    json={"current_password": PASSWORD, "new_password": "Another-Pw-2026"})
+    r = client.post(
+        "/api/v1/auth/password",
+        headers=auth,
+        json={"current_password": PASSWORD, "new_password": "Another-Pw-2026"},
+    )
     assert r.status_code == 200, r.text
     assert client.get("/api/v1/auth/me", headers=auth).status_code == 401  # sessions ended
-    r = client.post("/api/v1/auth/token",
-                    data={"username": "t-login", "password": "Another-Pw-2026"})
+    r = client.post(
+        "/api/v1/auth/token", data={"username": "t-login", "password": "Another-Pw-2026"}
+    )
     assert r.status_code == 200
 
 
@@ -254,12 +288,19 @@ def test_api_keys_authenticate_channels_rotate_and_revoke(session, app_client):
     client = app_client()
     rider = add_account(session, "t-rider", Role.channel)
     key = apikeys.create_key(session, rider)
-    assert key.startswith("hn_") and key not in str(session.scalars(
-        select(__import__("geo.accounts.models", fromlist=["ApiKey"]).ApiKey.key_hash)).all())
+    assert key.startswith("hn_") and key not in str(
+        session.scalars(
+            select(__import__("geo.accounts.models", fromlist=["ApiKey"]).ApiKey.key_hash)
+        ).all()
+    )
     me = client.get("/api/v1/auth/me", headers={"X-API-Key": key})
     assert me.status_code == 200 and me.json() == {
-        "name": "t-rider", "role": "channel", "role_label": "上报渠道",
-        "scope": {"channel": "delivery_rider"}, "via": "api_key"}
+        "name": "t-rider",
+        "role": "channel",
+        "role_label": "上报渠道",
+        "scope": {"channel": "delivery_rider"},
+        "via": "api_key",
+    }
     new = apikeys.rotate(session, rider)
     assert client.get("/api/v1/auth/me", headers={"X-API-Key": key}).status_code == 401
     assert client.get("/api/v1/auth/me", headers={"X-API-Key": new}).status_code == 200
@@ -277,8 +318,12 @@ def test_api_key_rotation_with_grace(session):
     t0 = datetime.now(UTC)
     old = apikeys.create_key(session, rider, now=t0)
     new = apikeys.rotate(session, rider, grace=timedelta(hours=2), now=t0)
-    assert apikeys.principal_from_api_key(session, old, now=t0 + timedelta(hours=1)).role == "channel"
-    assert apikeys.principal_from_api_key(session, new, now=t0 + timedelta(hours=3)).role == "channel"
+    assert (
+        apikeys.principal_from_api_key(session, old, now=t0 + timedelta(hours=1)).role == "channel"
+    )
+    assert (
+        apikeys.principal_from_api_key(session, new, now=t0 + timedelta(hours=3)).role == "channel"
+    )
     from geo.errors import Unauthorized
 
     with pytest.raises(Unauthorized):
