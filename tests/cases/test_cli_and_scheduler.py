@@ -47,13 +47,10 @@ def test_cli_kpis_groups_and_refuses_bad_months(committed):
         )
         s.commit()
     env = {**os.environ, "DATABASE_URL": test_database_url().render_as_string(hide_password=False)}
-    run = lambda *a: subprocess.run(
-        [HOUNIAO, *a],
-        capture_output=True,
-        text=True,
-        env=env,  # noqa: E731
-        timeout=120,
-    )
+
+    def run(*a: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([HOUNIAO, *a], capture_output=True, text=True, env=env, timeout=120)
+
     out = run(
         "kpis",
         "-g",

@@ -85,13 +85,10 @@ def test_cli_escalate_overdue_with_now(committed):
         )["case"]["id"]
         s.commit()
     env = {**os.environ, "DATABASE_URL": test_database_url().render_as_string(hide_password=False)}
-    run = lambda *a: subprocess.run(
-        [HOUNIAO, *a],
-        capture_output=True,
-        text=True,
-        env=env,  # noqa: E731
-        timeout=120,
-    )
+
+    def run(*a: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([HOUNIAO, *a], capture_output=True, text=True, env=env, timeout=120)
+
     bad = run("cases", "escalate-overdue", "--now", "yesterday")
     assert bad.returncode == 2 and "ISO 8601" in bad.stderr
     at = (T0 + timedelta(hours=25)).isoformat()
