@@ -39,7 +39,9 @@ def create_demo_accounts(session: Session) -> list[tuple[str, str, str]]:
 
     The secret is a password, or for the channel account its API key (X-API-Key)."""
     if not security_settings().is_development:  # production, named or by default
-        raise RuntimeError("demo accounts are created only with HOUNIAO_ENV=development")
+        raise RuntimeError(
+            "demo accounts are never created in production: only with HOUNIAO_ENV=development"
+        )
     actor = Principal.system("demo-loader")
     created = []
     for name, role, scope in DEMO_ACCOUNTS:
