@@ -230,15 +230,29 @@ def normalize(
     size = raw.get("household_size")
     if size is not None and str(size).strip():
         try:
-            n.household_size = int(float(size))
+            household = _whole(size)
         except ValueError:
             p.append(f"household_size {size!r} is not a number")
         else:
-            if not 1 <= n.household_size <= 20:
+            if 1 <= household <= 20:
+                n.household_size = household
+            else:  # not kept, even on a rejected report: it would not fit its column
                 p.append("household_size must be between 1 and 20")
     if identify and n.name is None and n.id_number is None and not p:
         p.append("no name and no ID number: nothing says who this is")
     return n
+
+
+def _whole(value: Any) -> int:
+    """A count or year as written ("3", "3.0", 3): ValueError for text, NaN, infinity and
+    numbers past a float (a 400-digit integer)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError(value) from None
+    if not math.isfinite(number):
+        raise ValueError(value)
+    return int(number)
 
 
 def _identity(n: Normalized, raw: dict[str, Any], today: date) -> None:
@@ -285,7 +299,7 @@ def _identity(n: Normalized, raw: dict[str, Any], today: date) -> None:
     year, age = raw.get("birth_year"), raw.get("age")
     if year is not None and str(year).strip():
         try:
-            y = int(float(year))
+            y = _whole(year)
         except ValueError:
             p.append(f"birth year {year!r} is not a number")
         else:
@@ -295,7 +309,7 @@ def _identity(n: Normalized, raw: dict[str, Any], today: date) -> None:
                 n.birth_year, n.birth_exact = y, True
     if age is not None and str(age).strip():
         try:
-            a = int(float(age))
+            a = _whole(age)
         except ValueError:
             p.append(f"age {age!r} is not a number")
         else:

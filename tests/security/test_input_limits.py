@@ -281,3 +281,33 @@ def test_a_number_out_of_the_databases_range_is_a_422(http, session, callers):
         response = http.get(url, headers=headers)
         assert response.status_code == 422, (url, response.text)
         assert response.json() == {"detail": "a number is out of range"}
+
+
+def test_numbers_out_of_range_in_a_report_reject_that_report_not_the_request(
+    http, session, callers
+):
+    """A household of 10**17 (smallint column) or an age of "inf" (a CSV cell) was a 500 while
+    the rejected report was stored; now each report is rejected with its reason."""
+    headers = headers_for(session, callers, Role.grid_worker)
+    reports = [{"name": "王秀英", "household_size": 10**17}, {"name": "李四", "household_size": 2}]
+    response = http.post(
+        "/api/v1/intake/reports",
+        json={"channel": "grid_worker", "reports": reports},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    first, second = response.json()["reports"]
+    assert first["decision"] == "rejected" and "between 1 and 20" in first["reason"]
+    assert second["decision"] == "new"
+    rows = "姓名,年龄,同住人数\n王秀英,inf,2\n李四,70,99999999999999999\n"
+    response = http.post(
+        "/api/v1/residents/import",
+        data={"channel": "grid_worker", "commit": "true", "skip_rejected": "true"},
+        files={"file": ("list.csv", rows.encode("utf-8"), "text/csv")},
+        headers=headers_for(session, callers, Role.community_staff),
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["counts"]["rejected"] == 2
+    reasons = " ".join(r.get("reason") or "" for r in response.json()["rows"])
+    assert "age 'inf' is not a number" in reasons
+    assert "household_size must be between 1 and 20" in reasons
