@@ -94,7 +94,9 @@ def _fuzz(op: Operation, strategy: Any, session: Session, callers: list[Caller],
             (case.headers or {}).pop(name, None)
         headers = {}
         if account is not None:  # a fresh session each call: a fuzzed logout ends only its own
-            headers["Authorization"] = f"Bearer {tokens.start_session(session, account).access_token}"
+            headers["Authorization"] = (
+                f"Bearer {tokens.start_session(session, account).access_token}"
+            )
             session.commit()
         calls += 1
         try:
@@ -260,7 +262,9 @@ def _mutate(client: TestClient, op: Operation, url: str, body: dict[str, Any], s
         calls += 1
         headers = {"If-Match": "*"}
         if account is not None:
-            headers["Authorization"] = f"Bearer {tokens.start_session(session, account).access_token}"
+            headers["Authorization"] = (
+                f"Bearer {tokens.start_session(session, account).access_token}"
+            )
             session.commit()
         sent = replaced(body, path, value)
         if form:
