@@ -116,7 +116,7 @@ def _replica(_: Session) -> Check:
                 text(
                     "SELECT pg_is_in_recovery(), CASE WHEN pg_last_wal_receive_lsn() ="
                     " pg_last_wal_replay_lsn() THEN 0 ELSE extract(epoch FROM"
-                    " now() - pg_last_xact_replay_timestamp()) END"
+                    " city_now() - pg_last_xact_replay_timestamp()) END"
                 )
             ).one()
     except SQLAlchemyError as exc:
