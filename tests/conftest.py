@@ -15,6 +15,7 @@ from api.deps import get_session, request_scope
 from geo import migrate
 from geo.demo.load import load_yichun
 from tests.db import engine_for, recreate_database, test_database_url
+from tests.site import Site, demo_site
 
 # No test depends on the in-app scheduler (api/scheduler.py); it would run against DATABASE_URL.
 os.environ["HOUNIAO_SCHEDULER"] = "0"
@@ -31,6 +32,13 @@ def engine() -> Iterator[Engine]:
         session.commit()
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[Site]:
+    """The whole demo site served by uvicorn (tests/site.py): browser tests and the README walk."""
+    with demo_site() as s:
+        yield s
 
 
 @pytest.fixture
