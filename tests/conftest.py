@@ -28,6 +28,7 @@ from geo import clock, migrate
 from geo.demo.load import load_yichun
 from tests import cityclock
 from tests.db import engine_for, recreate_database, test_database_url
+from tests.site import Site, demo_site
 
 _FROZEN = pytest.StashKey[object]()  # the session's time-machine traveller, when frozen
 
@@ -87,6 +88,13 @@ def engine() -> Iterator[Engine]:
         session.commit()
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[Site]:
+    """The whole demo site served by uvicorn (tests/site.py): browser tests and the README walk."""
+    with demo_site() as s:
+        yield s
 
 
 @pytest.fixture
