@@ -1,8 +1,8 @@
 """The README's promises as data: its CLI list and its URL table, parsed.
 
-    cli_lines()   -> ["houniao db upgrade | downgrade [REVISION]  # says ...", ...]
-    commands(line) -> [("db", "upgrade"), ("db", "downgrade")]
-    url_rows(top) -> [Row(urls=("/docs", "/redoc", "/openapi.json"), who="anyone", what=...)]
+cli_lines()   -> ["houniao db upgrade | downgrade [REVISION]  # says ...", ...]
+commands(line) -> [("db", "upgrade"), ("db", "downgrade")]
+url_rows(top) -> [Row(urls=("/docs", "/redoc", "/openapi.json"), who="anyone", what=...)]
 """
 
 from __future__ import annotations

@@ -56,8 +56,9 @@ COMMUNITY, STREET = OWN_CELL[:12], OWN_CELL[:9]
 
 def run(dsn: str, *args: str | Path, timeout: float = 900) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATABASE_URL": dsn, "HOUNIAO_SCHEDULER": "0", "COLUMNS": "250"}
-    return subprocess.run([HOUNIAO, *map(str, args)], capture_output=True, text=True, env=env,
-                          timeout=timeout)
+    return subprocess.run(
+        [HOUNIAO, *map(str, args)], capture_output=True, text=True, env=env, timeout=timeout
+    )
 
 
 def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
@@ -83,7 +84,9 @@ def test_every_cli_line_is_a_command_that_takes_its_options() -> None:
         for command in readme.commands(line):
             result = ok(run("postgresql://nowhere.invalid/none", *command, "--help"))
             for option in readme.options(line):
-                assert option in result.stdout, f"{line!r}: `houniao {' '.join(command)}` has no {option}"
+                assert option in result.stdout, (
+                    f"{line!r}: `houniao {' '.join(command)}` has no {option}"
+                )
 
 
 def test_the_crs_values_the_cli_list_names_are_accepted() -> None:
@@ -113,9 +116,13 @@ class Walk:
 
     def inside(self) -> tuple[float, float]:
         with self.scratch_engine.connect() as conn:
-            x, y = conn.execute(text(
-                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid_cell"
-                " WHERE code = :c ORDER BY release_low DESC LIMIT 1) q"), {"c": OWN_CELL}).one()
+            x, y = conn.execute(
+                text(
+                    "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid_cell"
+                    " WHERE code = :c ORDER BY release_low DESC LIMIT 1) q"
+                ),
+                {"c": OWN_CELL},
+            ).one()
         return float(x), float(y)
 
 
@@ -144,14 +151,20 @@ def _load_yichun(w: Walk) -> None:
 
 
 def _boundary_file(w: Walk, level: str, filename: str, **rename: str) -> Path:
-    table, where = {"grid": ("grid_cell", f"community_code = '{COMMUNITY}'"),
-                    "community": ("community", f"street_code = '{STREET}'")}[level]
+    table, where = {
+        "grid": ("grid_cell", f"community_code = '{COMMUNITY}'"),
+        "community": ("community", f"street_code = '{STREET}'"),
+    }[level]
     with w.scratch_engine.connect() as conn:
-        frame = gpd.read_postgis(text(
-            f"SELECT code, name, geom FROM {table} WHERE {where} AND release_high IS NOT NULL"
-            " AND release_low <= (SELECT id FROM boundary_release WHERE status = 'active')"
-            " AND release_high >= (SELECT id FROM boundary_release WHERE status = 'active')"
-        ), conn, geom_col="geom")
+        frame = gpd.read_postgis(
+            text(
+                f"SELECT code, name, geom FROM {table} WHERE {where} AND release_high IS NOT NULL"
+                " AND release_low <= (SELECT id FROM boundary_release WHERE status = 'active')"
+                " AND release_high >= (SELECT id FROM boundary_release WHERE status = 'active')"
+            ),
+            conn,
+            geom_col="geom",
+        )
     path = w.tmp / filename
     frame.assign(**rename).to_file(path, engine="pyogrio")
     return path
@@ -162,38 +175,51 @@ def _import_boundaries(w: Walk) -> None:
     for crs in ("wgs84", "cgcs2000", "EPSG:4326"):
         dry = ok(w.write("import", "boundaries", cells, "--level", "grid", "--crs", crs))
         assert json.loads(dry.stdout)["ok"] and "Dry run" in dry.stderr
-    ok(w.write("import", "boundaries", _boundary_file(w, "community", "communities.geojson"),
-               "--level", "community"))
-    assert "did you" not in failed(w.write("import", "boundaries", cells, "--level", "grid",
-                                           "--crs", "EPSG:3857"))
+    ok(
+        w.write(
+            "import",
+            "boundaries",
+            _boundary_file(w, "community", "communities.geojson"),
+            "--level",
+            "community",
+        )
+    )
+    assert "did you" not in failed(
+        w.write("import", "boundaries", cells, "--level", "grid", "--crs", "EPSG:3857")
+    )
     layered = w.tmp / "two.gpkg"
     for layer in ("cells", "draft"):
         gpd.read_file(cells).to_file(layered, layer=layer, engine="pyogrio")
     assert "--layer" in failed(w.write("import", "boundaries", layered, "--level", "grid"))
     renamed = _boundary_file(w, "grid", "renamed.gpkg", name="新网格")
-    written = ok(w.write("import", "boundaries", renamed, "--level", "grid", "--commit",
-                         "--no-activate"))
+    written = ok(
+        w.write("import", "boundaries", renamed, "--level", "grid", "--commit", "--no-activate")
+    )
     w.state["pending"] = int(re.search(r"Release (\d+) written", written.stderr).group(1))
     assert "pending" in written.stderr
 
 
 def _import_residents(w: Walk) -> None:
     with w.scratch_engine.connect() as conn:
-        address = conn.execute(text(
-            "SELECT full_address FROM address_point WHERE cell_code = :c ORDER BY id LIMIT 1"
-        ), {"c": OWN_CELL}).scalar_one()
+        address = conn.execute(
+            text("SELECT full_address FROM address_point WHERE cell_code = :c ORDER BY id LIMIT 1"),
+            {"c": OWN_CELL},
+        ).scalar_one()
     path = w.tmp / "候鸟登记.csv"
     path.write_text(
         "姓名,性别,出生年份/年龄,来源地,地址,入住日期\n"
         f"林淑华,女,1956,广东广州,{address},2026-06-01\n"
-        f"赵国强,男,70,辽宁沈阳,{address},2026-06-02\n", encoding="utf-8")
+        f"赵国强,男,70,辽宁沈阳,{address},2026-06-02\n",
+        encoding="utf-8",
+    )
     dry = ok(w.write("import", "residents", path, "--channel", "police"))
     assert "dry run: nothing written, use --commit" in dry.stderr
     report = json.loads(dry.stdout)
     assert report["columns"]["出生年份/年龄"] == "birth_year_or_age"
     assert report["counts"]["new"] == 2 and all(r["report_id"] is None for r in report["rows"])
-    done = json.loads(ok(w.write("import", "residents", path, "--channel", "police",
-                                 "--commit")).stdout)
+    done = json.loads(
+        ok(w.write("import", "residents", path, "--channel", "police", "--commit")).stdout
+    )
     assert done["committed"] and done["counts"]["new"] == 2
 
 
@@ -215,15 +241,18 @@ def _locate(w: Walk) -> None:
     assert found["cell_code"] == OWN_CELL and found["grid_workers"]
     gx, gy = (float(v) for v in from_wgs84(x, y, Crs.gcj02))
     for crs, (lon, lat) in (("EPSG:4326", (x, y)), ("gcj02", (gx, gy))):
-        assert json.loads(ok(w.read("locate", lon, lat, "--crs", crs)).stdout)["cell_code"] == OWN_CELL
+        assert (
+            json.loads(ok(w.read("locate", lon, lat, "--crs", crs)).stdout)["cell_code"] == OWN_CELL
+        )
     assert "accepted values" in failed(w.read("locate", x, y, "--crs", "web"))
 
 
 def _geocode(w: Walk) -> None:
     x, y = w.inside()
     src = w.tmp / "points.csv"
-    pd.DataFrame({"id": ["001", "002"], "lon": [str(x), "116.39"], "lat": [str(y), "39.91"]}
-                 ).to_csv(src, index=False)
+    pd.DataFrame(
+        {"id": ["001", "002"], "lon": [str(x), "116.39"], "lat": [str(y), "39.91"]}
+    ).to_csv(src, index=False)
     for out in (w.tmp / "cells.csv", w.tmp / "cells_out.gpkg"):
         ok(w.read("geocode", src, out))
     rows = pd.read_csv(w.tmp / "cells.csv", dtype=str, keep_default_na=False)
@@ -241,7 +270,8 @@ def _users(w: Walk) -> None:
     assert "w-courier" in [u["name"] for u in listed]
     assert "role must be one of" in failed(w.write("users", "list", "--role", "bogus"))
     assert "anyone without an account" in failed(
-        w.write("users", "add", "w-public", "--role", "public"))
+        w.write("users", "add", "w-public", "--role", "public")
+    )
     rotated = ok(w.write("users", "rotate-key", "w-courier")).stdout.strip().splitlines()[-1]
     assert rotated.startswith("hn_") and rotated != first_key
     assert "revoked" in ok(w.write("users", "revoke-key", "w-courier")).stderr
@@ -264,8 +294,16 @@ def _escalate_overdue(w: Walk) -> None:
 
     x, y = w.inside()
     with Session(w.scratch_engine) as session:
-        service.create_case(session, Principal.anonymous(), CaseCreate(
-            category="public_facility", description="楼道灯坏了 stair light broken", lon=x, lat=y))
+        service.create_case(
+            session,
+            Principal.anonymous(),
+            CaseCreate(
+                category="public_facility",
+                description="楼道灯坏了 stair light broken",
+                lon=x,
+                lat=y,
+            ),
+        )
         session.commit()
     later = (datetime.now(UTC) + timedelta(days=3)).isoformat()
     done = ok(w.write("cases", "escalate-overdue", "--now", later))
@@ -288,8 +326,13 @@ def _export_gpkg(w: Walk) -> None:
 def _serve(w: Walk) -> None:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": w.site.database_url, "HOUNIAO_SCHEDULER": "0"}
-    server = subprocess.Popen([HOUNIAO, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    server = subprocess.Popen(
+        [HOUNIAO, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert f"http://127.0.0.1:{port}" in server.stdout.readline()
         deadline = datetime.now(UTC) + timedelta(seconds=60)
@@ -346,8 +389,13 @@ def walk(site: Site, tmp_path_factory) -> Iterator[Walk]:
     with Session(engine) as session:
         load_yichun(session)
         session.commit()
-    yield Walk(site, dsn, engine, empty.render_as_string(hide_password=False),
-               tmp_path_factory.mktemp("walk"))
+    yield Walk(
+        site,
+        dsn,
+        engine,
+        empty.render_as_string(hide_password=False),
+        tmp_path_factory.mktemp("walk"),
+    )
     engine.dispose()
 
 
@@ -450,12 +498,21 @@ class Walker:
         self.http = httpx.Client(base_url=site.base, timeout=120, follow_redirects=False)
         self.pairs = {role: self.sign_in(role) for role in ROLES}
         with site.engine.connect() as conn:
-            self.inside = tuple(conn.execute(text(
-                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid_cell"
-                " WHERE code = :c ORDER BY release_low DESC LIMIT 1) q"), {"c": OWN_CELL}).one())
-            self.address = conn.execute(text(
-                "SELECT full_address FROM address_point WHERE cell_code = :c ORDER BY id LIMIT 1"
-            ), {"c": OWN_CELL}).scalar_one()
+            self.inside = tuple(
+                conn.execute(
+                    text(
+                        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid_cell"
+                        " WHERE code = :c ORDER BY release_low DESC LIMIT 1) q"
+                    ),
+                    {"c": OWN_CELL},
+                ).one()
+            )
+            self.address = conn.execute(
+                text(
+                    "SELECT full_address FROM address_point WHERE cell_code = :c ORDER BY id LIMIT 1"
+                ),
+                {"c": OWN_CELL},
+            ).scalar_one()
 
     def credentials(self, role: str | None) -> dict[str, str]:
         if role is None:
@@ -474,7 +531,10 @@ class Walker:
             headers["Authorization"] = f"Bearer {pair['access_token']}"
         self.http.cookies.clear()  # a sign-in's cookie must not follow the next caller
         return self.http.request(
-            probe.method, probe.path, params=probe.params, headers=headers,
+            probe.method,
+            probe.path,
+            params=probe.params,
+            headers=headers,
             data=probe.form(self, caller) if probe.form else None,
             json=probe.body(self, caller) if probe.body else None,
         )
@@ -489,8 +549,12 @@ def vendored_only(r: httpx.Response, caller: str | None, w: Walker) -> None:
 
 
 def every_operation_declares_roles(r: httpx.Response, caller: str | None, w: Walker) -> None:
-    missing = [f"{m} {p}" for p, ops in r.json()["paths"].items() for m, op in ops.items()
-               if "x-roles" not in op]
+    missing = [
+        f"{m} {p}"
+        for p, ops in r.json()["paths"].items()
+        for m, op in ops.items()
+        if "x-roles" not in op
+    ]
     assert not missing, missing
 
 
@@ -503,7 +567,7 @@ def counter_clockwise(r: httpx.Response, caller: str | None, w: Walker) -> None:
     assert features
     for f in features:
         polygons = f["geometry"]["coordinates"]
-        for outer, *_ in ([polygons] if f["geometry"]["type"] == "Polygon" else polygons):
+        for outer, *_ in [polygons] if f["geometry"]["type"] == "Polygon" else polygons:
             assert shapely.LinearRing(outer).is_ccw, f["id"]
 
 
@@ -545,8 +609,11 @@ def lands_on_its_own_page(r: httpx.Response, caller: str | None, w: Walker) -> N
     if caller is None:
         assert location.startswith("/maps/login") and "error=1" in location
     else:
-        assert location == {"dispatcher": "/maps/dispatch", "planner": "/maps/density",
-                            "grid_worker": f"/maps/cell/{OWN_CELL}"}.get(caller, "/maps/")
+        assert location == {
+            "dispatcher": "/maps/dispatch",
+            "planner": "/maps/density",
+            "grid_worker": f"/maps/cell/{OWN_CELL}",
+        }.get(caller, "/maps/")
 
 
 def a_readable_page(r: httpx.Response, caller: str | None, w: Walker) -> None:
@@ -607,32 +674,70 @@ ROWS: dict[str, list[Probe]] = {
     ],
     "/api/v1/locate": [
         Probe("/api/v1/locate", params={"at": True}, promise=in_own_cell),
-        Probe("/api/v1/geocode", params={"address": True}, type="application/geo+json",
-              promise=placed_in_own_cell),
-        Probe("/api/v1/cells", params={"limit": 200}, type="application/geo+json",
-              promise=counter_clockwise),
+        Probe(
+            "/api/v1/geocode",
+            params={"address": True},
+            type="application/geo+json",
+            promise=placed_in_own_cell,
+        ),
+        Probe(
+            "/api/v1/cells",
+            params={"limit": 200},
+            type="application/geo+json",
+            promise=counter_clockwise,
+        ),
         Probe("/api/v1/communities", type="application/geo+json", promise=counter_clockwise),
         Probe("/api/v1/districts", type="application/geo+json", promise=counter_clockwise),
-        Probe("/api/v1/service-areas/nearest", params={"at": True}, type="application/geo+json",
-              promise=nearest_with_distance),
+        Probe(
+            "/api/v1/service-areas/nearest",
+            params={"at": True},
+            type="application/geo+json",
+            promise=nearest_with_distance,
+        ),
     ],
     "/api/v1/auth/token": [
-        Probe("/api/v1/auth/token", "POST", form=lambda w, caller: w.credentials(caller),
-              statuses={None: 401}, promise=short_lived),
+        Probe(
+            "/api/v1/auth/token",
+            "POST",
+            form=lambda w, caller: w.credentials(caller),
+            statuses={None: 401},
+            promise=short_lived,
+        ),
         Probe("/api/v1/auth/me", promise=is_the_caller),
-        Probe("/api/v1/auth/me", headers={"X-API-Key": True}, callers=(None,),
-              statuses={None: 200}, promise=is_the_caller),
-        Probe("/api/v1/auth/refresh", "POST", statuses={None: 401}, promise=short_lived,
-              body=lambda w, caller: {"refresh_token": w.sign_in(caller)["refresh_token"]
-                                      if caller else "not-a-refresh-token"}),
+        Probe(
+            "/api/v1/auth/me",
+            headers={"X-API-Key": True},
+            callers=(None,),
+            statuses={None: 200},
+            promise=is_the_caller,
+        ),
+        Probe(
+            "/api/v1/auth/refresh",
+            "POST",
+            statuses={None: 401},
+            promise=short_lived,
+            body=lambda w, caller: {
+                "refresh_token": w.sign_in(caller)["refresh_token"]
+                if caller
+                else "not-a-refresh-token"
+            },
+        ),
         Probe("/api/v1/auth/logout", "POST", fresh_token=True),
     ],
     "/api/v1/intake/reports": [
         Probe("/api/v1/intake/reports"),
-        Probe("/api/v1/intake/reports", "POST", headers={"X-API-Key": True}, callers=(None,),
-              statuses={None: 200}, promise=rejected_with_a_reason,
-              body=lambda w, caller: {"channel": "police",
-                                      "report": {"name": "走查", "phone": "12345"}}),
+        Probe(
+            "/api/v1/intake/reports",
+            "POST",
+            headers={"X-API-Key": True},
+            callers=(None,),
+            statuses={None: 200},
+            promise=rejected_with_a_reason,
+            body=lambda w, caller: {
+                "channel": "police",
+                "report": {"name": "走查", "phone": "12345"},
+            },
+        ),
         Probe("/api/v1/residents", params={"limit": 5}),
         Probe("/api/v1/concerns"),
         Probe("/api/v1/health-checks"),
@@ -641,38 +746,61 @@ ROWS: dict[str, list[Probe]] = {
         Probe("/api/v1/cases", params={"limit": 5}, type="application/geo+json"),
         Probe("/api/v1/kpis"),
         Probe("/open311/v2/discovery.json", promise=states_the_policy),
-        Probe("/open311/v2/requests.json", statuses={None: 400}, promise=refuses_with_the_policy,
-              promise_refusals=True),
+        Probe(
+            "/open311/v2/requests.json",
+            statuses={None: 400},
+            promise=refuses_with_the_policy,
+            promise_refusals=True,
+        ),
     ],
     "/maps/login": [
         Probe("/maps/login", type="text/html"),
-        Probe("/maps/login", "POST", ok=303, promise=lands_on_its_own_page,
-              form=lambda w, caller: w.credentials(caller)),
+        Probe(
+            "/maps/login",
+            "POST",
+            ok=303,
+            promise=lands_on_its_own_page,
+            form=lambda w, caller: w.credentials(caller),
+        ),
         Probe("/maps/", type="text/html"),
     ],
     "/maps/dispatch": [
         Probe("/maps/dispatch", type="text/html", promise=draws_the_live_feed),
-        Probe("/maps/dispatch", type="text/html", headers=BROWSER, statuses={None: 303},
-              promise=a_readable_page, promise_refusals=True),
+        Probe(
+            "/maps/dispatch",
+            type="text/html",
+            headers=BROWSER,
+            statuses={None: 303},
+            promise=a_readable_page,
+            promise_refusals=True,
+        ),
     ],
     "/maps/cell/{code}": [
         Probe(f"/maps/cell/{OWN_CELL}", type="text/html"),
-        Probe(f"/maps/cell/{OTHER_CELL}", type="text/html", headers=BROWSER,
-              statuses={None: 303, "grid_worker": 404, "community_staff": 404,
-                        "street_staff": 404}, promise=a_readable_page, promise_refusals=True),
+        Probe(
+            f"/maps/cell/{OTHER_CELL}",
+            type="text/html",
+            headers=BROWSER,
+            statuses={None: 303, "grid_worker": 404, "community_staff": 404, "street_staff": 404},
+            promise=a_readable_page,
+            promise_refusals=True,
+        ),
     ],
     "/maps/density": [Probe("/maps/density", type="text/html")],
     "/card": [
         Probe("/card", params={"at": True}, type="text/html", promise=the_card),
-        Probe("/card", params={"at": True, "crs": "EPSG:4326"}, type="text/html",
-              promise=the_card),
+        Probe("/card", params={"at": True, "crs": "EPSG:4326"}, type="text/html", promise=the_card),
     ],
     "/tiles/{layer}/{z}/{x}/{y}.mvt": [
         Probe("/tiles/cells.json", promise=tilejson),
-        Probe("/tiles/cells/{z}/{x}/{y}.mvt", type="application/vnd.mapbox-vector-tile",
-              promise=a_vector_tile),
-        Probe("/tiles/open_cases.json",
-              statuses={c: 200 if c in CASE_ROLES else 404 for c in CALLERS}),
+        Probe(
+            "/tiles/cells/{z}/{x}/{y}.mvt",
+            type="application/vnd.mapbox-vector-tile",
+            promise=a_vector_tile,
+        ),
+        Probe(
+            "/tiles/open_cases.json", statuses={c: 200 if c in CASE_ROLES else 404 for c in CALLERS}
+        ),
     ],
     "/ogc": [
         Probe("/ogc"),
@@ -680,8 +808,11 @@ ROWS: dict[str, list[Probe]] = {
         Probe("/ogc/collections/cells/items", params={"limit": 5}, type="application/geo+json"),
     ],
     "/api/v1/export/boundaries.gpkg": [
-        Probe("/api/v1/export/boundaries.gpkg", type="application/geopackage+sqlite3",
-              promise=a_geopackage),
+        Probe(
+            "/api/v1/export/boundaries.gpkg",
+            type="application/geopackage+sqlite3",
+            promise=a_geopackage,
+        ),
     ],
 }
 
@@ -710,7 +841,8 @@ def test_every_url_row_names_routes_and_its_who_agrees_with_their_roles() -> Non
             named = routes_named(url)
             assert named, f"README row {row.key}: no route {url}"
             role_sets += [set(roles) for method, _, roles in named if method == "GET"] or [
-                set(roles) for _, _, roles in named]
+                set(roles) for _, _, roles in named
+            ]
         assert who_agrees(row.who, role_sets), (row.key, row.who, role_sets)
 
 
@@ -722,7 +854,8 @@ def test_every_url_row_has_a_walk_that_requests_each_of_its_urls() -> None:
         for url in row.urls:
             formats = {p for _, p, _ in routes_named(url)}
             assert any(compile_path(f)[0].match(path) for f in formats for path in probed), (
-                f"{row.key}: nothing requests {url}")
+                f"{row.key}: nothing requests {url}"
+            )
 
 
 @pytest.mark.browser  # the demo site (tests/site.py) is shared with the browser tests
@@ -737,11 +870,14 @@ def test_every_url_keeps_its_promise_for_every_caller(site: Site) -> None:
                 who = caller or "anonymous"
                 where = f"{row.key}: {probe.method} {probe.path} as {who}"
                 if r.status_code != probe.expected(caller):
-                    problems.append(f"{where}: {r.status_code}, expected"
-                                    f" {probe.expected(caller)}: {r.text[:200]}")
+                    problems.append(
+                        f"{where}: {r.status_code}, expected"
+                        f" {probe.expected(caller)}: {r.text[:200]}"
+                    )
                     continue
-                if 200 <= r.status_code < 300 and not r.headers.get(
-                        "content-type", "").startswith(probe.type):
+                if 200 <= r.status_code < 300 and not r.headers.get("content-type", "").startswith(
+                    probe.type
+                ):
                     problems.append(f"{where}: content type {r.headers.get('content-type')}")
                     continue
                 if probe.promise is not None and (r.status_code < 400 or probe.promise_refusals):
