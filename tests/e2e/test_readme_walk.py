@@ -349,6 +349,28 @@ def _serve(w: Walk) -> None:
         server.wait(timeout=30)
 
 
+def _check(w: Walk) -> None:
+    """One line per check, exit 1 when one fails: the site runs no scheduler and no backup."""
+    result = w.read("check")
+    lines = result.stdout.splitlines()
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    names = [line.split()[1] for line in lines]
+    assert names == ["database", "migrations", "release", "scheduler", "replica", "backup", "keys"]
+    assert lines[1].startswith("ok") and migrate.revisions()[-1] in lines[1]
+    assert lines[5].startswith("fail") and "houniao backup init" in lines[5]
+
+
+def _backup(w: Walk) -> None:
+    """What can run beside a shared server: an empty repository is listed as empty, and the
+    fingerprint counts rows. init/base/restore change the server's archiving, so their promise
+    is kept by the drill on a private cluster (tests/faults/test_backup.py)."""
+    listed = json.loads(ok(w.read("backup", "list", "--repo", w.tmp / "repo")).stdout)
+    assert listed["base_backups"] == [] and listed["wal"]["segments"] == 0
+    rows = json.loads(ok(w.write("backup", "fingerprint")).stdout)["rows"]
+    assert rows["grid_cell"] > 0 and rows["alembic_version"] == 1
+    assert (Path(__file__).parents[1] / "faults" / "test_backup.py").exists()
+
+
 # Each README command and how its promise is checked, in the README's order.
 SCENARIOS: dict[tuple[str, ...], Callable[[Walk], None]] = {
     ("db", "upgrade"): _db_upgrade,
@@ -371,6 +393,12 @@ SCENARIOS: dict[tuple[str, ...], Callable[[Walk], None]] = {
     ("kpis",): _kpis,
     ("export", "gpkg"): _export_gpkg,
     ("serve",): _serve,
+    ("check",): _check,
+    ("backup", "init"): _backup,
+    ("backup", "base"): _backup,
+    ("backup", "list"): _backup,
+    ("backup", "restore"): _backup,
+    ("backup", "fingerprint"): _backup,
 }
 
 
