@@ -51,6 +51,7 @@ def freeze_session(destination: datetime) -> time_machine.travel:
     os.environ["PYTHONPATH"] = os.pathsep.join(paths)
     traveller = time_machine.travel(destination.timestamp(), tick=True)
     traveller.start()
+    time.time()  # time-machine ticks from the first reading: take it now, as subprocesses do
     return traveller
 
 

@@ -20,3 +20,4 @@ if os.environ.get("HOUNIAO_TEST_CLOCK_OFFSET") and os.environ.get("HOUNIAO_ENV")
     else:
         offset = float(os.environ["HOUNIAO_TEST_CLOCK_OFFSET"])
         time_machine.travel(time.time() + offset, tick=True).start()
+        time.time()  # time-machine ticks from the first reading: take it now, not after imports
