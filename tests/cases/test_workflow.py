@@ -190,7 +190,7 @@ def test_payload_mistakes_are_422_and_change_nothing(session, callers, new_case)
             session,
             callers[D].principal,
             cid,
-            TransitionRequest(action="cancel", reason="duplicate", duplicate_of=10**12),
+            TransitionRequest(action="cancel", reason="duplicate", duplicate_of=2_000_000_000),
         )
     after = service.transition(
         session, callers[D].principal, cid, TransitionRequest(action="accept")

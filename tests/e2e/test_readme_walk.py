@@ -39,6 +39,7 @@ from api.app import create_app
 from api.auth import route_policies
 from geo import migrate
 from geo.access import PUBLIC, Role
+from geo.boundaries.models import in_release
 from geo.crs import Crs, from_wgs84, parse_file_crs
 from geo.demo.load import load_yichun
 from geo.features.export import BOUNDARY_LAYERS
@@ -150,6 +151,9 @@ def _load_yichun(w: Walk) -> None:
     assert sorted(shown) == sorted(r for r in w.site.names), shown
 
 
+ACTIVE_RELEASE = "(SELECT id FROM boundary_release WHERE status = 'active')"
+
+
 def _boundary_file(w: Walk, level: str, filename: str, **rename: str) -> Path:
     table, where = {
         "grid": ("grid_cell", f"community_code = '{COMMUNITY}'"),
@@ -159,8 +163,7 @@ def _boundary_file(w: Walk, level: str, filename: str, **rename: str) -> Path:
         frame = gpd.read_postgis(
             text(
                 f"SELECT code, name, geom FROM {table} WHERE {where} AND release_high IS NOT NULL"
-                " AND release_low <= (SELECT id FROM boundary_release WHERE status = 'active')"
-                " AND release_high >= (SELECT id FROM boundary_release WHERE status = 'active')"
+                f" AND {in_release(table, ACTIVE_RELEASE)}"
             ),
             conn,
             geom_col="geom",
