@@ -22,7 +22,8 @@ from api.app import create_app
 from api.deps import get_session, request_scope
 from geo.access import Role
 from geo.accounts import tokens
-from tests.security.conftest import Caller
+from tests.residents.conftest import point_in
+from tests.security.conftest import OWN_CELL, Caller
 from tests.security.openapi_walk import (
     WRITE_METHODS,
     body_with,
@@ -289,7 +290,10 @@ def test_numbers_out_of_range_in_a_report_reject_that_report_not_the_request(
     """A household of 10**17 (smallint column) or an age of "inf" (a CSV cell) was a 500 while
     the rejected report was stored; now each report is rejected with its reason."""
     headers = headers_for(session, callers, Role.grid_worker)
-    reports = [{"name": "王秀英", "household_size": 10**17}, {"name": "李四", "household_size": 2}]
+    lon, lat = point_in(session, OWN_CELL)
+    here = {"lon": lon, "lat": lat, "crs": "wgs84"}
+    reports = [{"name": "王秀英", "household_size": 10**17, **here},
+               {"name": "李四", "household_size": 2, **here}]  # fmt: skip
     response = http.post(
         "/api/v1/intake/reports",
         json={"channel": "grid_worker", "reports": reports},
@@ -298,8 +302,9 @@ def test_numbers_out_of_range_in_a_report_reject_that_report_not_the_request(
     assert response.status_code == 200, response.text
     first, second = response.json()["reports"]
     assert first["decision"] == "rejected" and "between 1 and 20" in first["reason"]
-    assert second["decision"] == "new"
-    rows = "姓名,年龄,同住人数\n王秀英,inf,2\n李四,70,99999999999999999\n"
+    assert second["decision"] == "new", second
+    rows = (f"姓名,年龄,同住人数,经度,纬度,坐标系\n王秀英,inf,2,{lon},{lat},wgs84\n"
+            f"李四,70,99999999999999999,{lon},{lat},wgs84\n")  # fmt: skip
     response = http.post(
         "/api/v1/residents/import",
         data={"channel": "grid_worker", "commit": "true", "skip_rejected": "true"},
