@@ -37,37 +37,30 @@ def live_api(database_url: str, *, ready_path: str = "/healthz") -> Iterator[str
     """uvicorn serving api.app:app on a free port against `database_url`; yields the base URL."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "HOUNIAO_SCHEDULER": "0"}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + ready_path, timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the API did not start: {server.stderr.read().decode()}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    # The server logs every request to stderr: into a file, since an unread pipe fills up
+    # (64 KiB) and then blocks the server mid-request.
+    command = [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1"]
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen(
+            [*command, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=log
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(base + ready_path, timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"the API did not start: {log.read().decode()[-3000:]}")
+                time.sleep(0.2)
+            yield base
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 @dataclass

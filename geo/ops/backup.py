@@ -224,6 +224,14 @@ def archive_now(conn: Connection, *, timeout: float = 60) -> str:
         time.sleep(0.1)
 
 
+def server_time(conn: Connection) -> datetime:
+    """The database server's wall clock in UTC: restore targets are matched against its commit
+    timestamps, so a backup's times come from the same clock (not the city clock, which tests
+    may freeze, nor a host whose clock may differ)."""
+    moment: datetime = conn.scalar(text("SELECT clock_timestamp()"))
+    return moment.astimezone(UTC)
+
+
 def take_base(conn: Connection, database_url: str, repo: Repository) -> BaseBackup:
     """pg_basebackup (plain format, fast checkpoint, WAL streamed in) into base/<stamp>,
     checked with pg_verifybackup; the metadata is written last, so a backup without it is
@@ -231,7 +239,7 @@ def take_base(conn: Connection, database_url: str, repo: Repository) -> BaseBack
     if archiver(conn).mode != "on":
         raise Conflict("WAL archiving is off: run `houniao backup init` and restart the server")
     bin_dir = pg_bin(conn)
-    started = datetime.now(UTC)
+    started = server_time(conn)
     label = started.strftime("%Y%m%dT%H%M%S.%fZ")
     target = repo.base / label
     libpq = (
@@ -258,7 +266,7 @@ def take_base(conn: Connection, database_url: str, repo: Repository) -> BaseBack
         label=label,
         path=str(target),
         started_at=started,
-        finished_at=datetime.now(UTC),
+        finished_at=server_time(conn),
         start_lsn=wal_range["Start-LSN"],
         end_lsn=wal_range["End-LSN"],
         server_version=int(conn.scalar(text("SHOW server_version_num")) or 0),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from alembic.script import ScriptDirectory
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -144,7 +144,7 @@ def _backup(session: Session) -> Check:
     newest = backup.repository(settings.dir).newest()
     if newest is None:
         return Check("backup", FAIL, f"no base backup in {settings.dir}: run `houniao backup base`")
-    age_h = (datetime.now(UTC) - newest.finished_at).total_seconds() / 3600
+    age_h = (backup.server_time(session.connection()) - newest.finished_at).total_seconds() / 3600
     archiver = backup.archiver(session)
     problems = []
     if age_h > settings.max_age_hours:
