@@ -24,12 +24,12 @@ production connection that has it is refused (`install_city_zone`).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, event, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import ColumnElement, event, func, select, text
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from geo.config import security_settings
@@ -128,6 +128,14 @@ def sql_month(instant: Any) -> ColumnElement[str]:
 def db_now(session: Session) -> datetime:
     """The database's `city_now()` (the transaction's start): the clock every default uses."""
     return session.scalar(select(sql_now()))  # type: ignore[return-value]
+
+
+def server_wall_clock(conn: Connection) -> datetime:
+    """The database server's own wall clock, in UTC, never shifted: the clock of its commit
+    timestamps, so the one for what is matched against them (a backup's times against a
+    point-in-time restore target). Never for the city's dates: use `now()` or `sql_now()`."""
+    moment: datetime = conn.scalar(text("SELECT clock_timestamp()"))
+    return moment.astimezone(UTC)
 
 
 def install_city_zone(engine: Engine, *, production: bool | None = None) -> Engine:

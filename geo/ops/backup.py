@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from geo import clock
 from geo.config import database_settings
 from geo.errors import Conflict, InvalidInput, NotFound
 
@@ -224,14 +225,6 @@ def archive_now(conn: Connection, *, timeout: float = 60) -> str:
         time.sleep(0.1)
 
 
-def server_time(conn: Connection) -> datetime:
-    """The database server's wall clock in UTC: restore targets are matched against its commit
-    timestamps, so a backup's times come from the same clock (not the city clock, which tests
-    may freeze, nor a host whose clock may differ)."""
-    moment: datetime = conn.scalar(text("SELECT clock_timestamp()"))
-    return moment.astimezone(UTC)
-
-
 def take_base(conn: Connection, database_url: str, repo: Repository) -> BaseBackup:
     """pg_basebackup (plain format, fast checkpoint, WAL streamed in) into base/<stamp>,
     checked with pg_verifybackup; the metadata is written last, so a backup without it is
@@ -239,7 +232,7 @@ def take_base(conn: Connection, database_url: str, repo: Repository) -> BaseBack
     if archiver(conn).mode != "on":
         raise Conflict("WAL archiving is off: run `houniao backup init` and restart the server")
     bin_dir = pg_bin(conn)
-    started = server_time(conn)
+    started = clock.server_wall_clock(conn)
     label = started.strftime("%Y%m%dT%H%M%S.%fZ")
     target = repo.base / label
     libpq = (
@@ -266,7 +259,7 @@ def take_base(conn: Connection, database_url: str, repo: Repository) -> BaseBack
         label=label,
         path=str(target),
         started_at=started,
-        finished_at=server_time(conn),
+        finished_at=clock.server_wall_clock(conn),
         start_lsn=wal_range["Start-LSN"],
         end_lsn=wal_range["End-LSN"],
         server_version=int(conn.scalar(text("SHOW server_version_num")) or 0),

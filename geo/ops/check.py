@@ -144,7 +144,8 @@ def _backup(session: Session) -> Check:
     newest = backup.repository(settings.dir).newest()
     if newest is None:
         return Check("backup", FAIL, f"no base backup in {settings.dir}: run `houniao backup base`")
-    age_h = (backup.server_time(session.connection()) - newest.finished_at).total_seconds() / 3600
+    age = clock.server_wall_clock(session.connection()) - newest.finished_at
+    age_h = age.total_seconds() / 3600
     archiver = backup.archiver(session)
     problems = []
     if age_h > settings.max_age_hours:
