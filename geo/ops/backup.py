@@ -35,8 +35,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from geo.config import database_settings
-from geo.errors import Conflict, InvalidInput, NotFound
+from geo.core.config import database_settings
+from geo.core.errors import Conflict, InvalidInput, NotFound
 
 META = "houniao-backup.json"
 ARCHIVE_TIMEOUT = 60  # seconds: an idle server still archives its WAL at least this often
