@@ -27,12 +27,12 @@ from api.routes import (
 )
 from api.routes import auth as auth_routes
 from api.static import mount_static
-from geo import logs
-from geo.crs import ACCEPTED
+from geo.core import logs
+from geo.spatial.crs import ACCEPTED
 
 
 def create_app() -> FastAPI:
-    logs.configure()  # JSON lines on stderr (geo/logs.py)
+    logs.configure()  # JSON lines on stderr (geo/core/logs.py)
     app = FastAPI(
         title="Houniao 候鸟 API",
         version="0.1.0",

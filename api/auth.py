@@ -15,7 +15,7 @@ role) and declares them in the OpenAPI document (`x-roles`, `x-scope`), from whi
 tests/security/test_route_matrix.py calls every route as every role. A route with no declared
 policy fails that test. Credentials: `Authorization: Bearer <access token>` (POST
 /api/v1/auth/token) or, for channel accounts, `X-API-Key`. Resolving them also sets the
-`houniao.*` session settings that row-level security reads (`geo.access.apply_rls`).
+`houniao.*` session settings that row-level security reads (`geo.access.principal.apply_rls`).
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep
-from geo.access import ALL_ROLES, PUBLIC, Principal, Role, apply_rls
+from geo.access.principal import ALL_ROLES, PUBLIC, Principal, Role, apply_rls
 from geo.accounts import apikeys, tokens
 from geo.audit import service as audit
-from geo.errors import AccessDenied, Unauthorized
-from geo.inputs import StrictModel
+from geo.core.errors import AccessDenied, Unauthorized
+from geo.core.inputs import StrictModel
 
 __all__ = [
     "Credentials",

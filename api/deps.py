@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.orm import Session
 
-from geo.access import app_engine
-from geo.db import session_factory
-from geo.errors import DomainError
+from geo.access.principal import app_engine
+from geo.core.db import session_factory
+from geo.core.errors import DomainError
 
 _sessions = None
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import pages
-from geo import errors
+from geo.core import errors
 from geo.ops.unavailable import unavailable
 
 log = logging.getLogger(__name__)

@@ -22,8 +22,8 @@ from fastapi.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from geo.config import map_settings, security_settings
-from geo.security_config import trusted_proxy_networks
+from geo.core.config import map_settings, security_settings
+from geo.core.security_config import trusted_proxy_networks
 from maps.base import tile_origins
 
 _COMMON = (

@@ -1,5 +1,5 @@
 """Request limits, checked before any route runs: body size (413) and NUL characters in the path
-or the query string (422; bodies are checked field by field, see geo/inputs.py).
+or the query string (422; bodies are checked field by field, see geo/core/inputs.py).
 
 A body whose Content-Length is over the limit is refused before a byte of it is read; without
 one (chunked transfer), the bytes are counted as they stream in and the request is cut off at
@@ -16,8 +16,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.routes import open311
-from geo.config import RequestLimitSettings, request_limit_settings
-from geo.inputs import NUL, NUL_MESSAGE
+from geo.core.config import RequestLimitSettings, request_limit_settings
+from geo.core.inputs import NUL, NUL_MESSAGE
 
 # JSON bodies that carry a batch (up to 5,000 reports): the upload limit applies.
 BULK_PATHS = frozenset({"/api/v1/intake/reports"})

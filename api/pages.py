@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from starlette.routing import compile_path
 
 from api.auth import route_policies
-from geo.access import PUBLIC, ROLE_LABELS, Principal, Role
-from geo.cellview import cells_in_scope
+from geo.access.principal import PUBLIC, ROLE_LABELS, Principal, Role
+from geo.spatial.cellview import cells_in_scope
 from maps import pages
 
 HTML_PREFIXES = ("/maps/", "/card")

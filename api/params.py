@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
-from geo.crs import ACCEPTED, Crs, parse_crs
-from geo.errors import InvalidInput
+from geo.core.errors import InvalidInput
 from geo.privacy import windows
+from geo.spatial.crs import ACCEPTED, Crs, parse_crs
 
 
 def crs_query(

@@ -13,7 +13,7 @@ import time
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from geo import logs
+from geo.core import logs
 
 LOGGER = "houniao.request"
 

@@ -19,10 +19,10 @@ from anyio import to_thread
 from fastapi import FastAPI
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from geo import logs
-from geo.access import as_system
+from geo.access.principal import as_system
 from geo.cases import clock, idempotency
-from geo.db import get_engine, session_scope
+from geo.core import logs
+from geo.core.db import get_engine, session_scope
 from geo.ops.leader import Leadership
 
 log = logging.getLogger("houniao.scheduler")

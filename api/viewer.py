@@ -1,10 +1,11 @@
 """Who is reading a GIS layer (vector tiles, OGC API features), for scoped collections.
 
 Public collections (boundaries, service areas) ignore the viewer. Scoped ones (open cases) hand
-it to their `scope` (see `geo.features.registry`): the caller's `geo.access.Principal`, which is
-``Principal.anonymous()`` (role ``public``) without credentials, so scoped collections stay hidden
-(404) from anonymous callers. Resolving the caller also sets the row-level-security settings of
-the request's transaction (`api.auth.optional_principal`).
+it to their `scope` (see `geo.spatial.features.registry`): the caller's
+`geo.access.principal.Principal`, which is ``Principal.anonymous()`` (role ``public``) without
+credentials, so scoped collections stay hidden (404) from anonymous callers. Resolving the caller
+also sets the row-level-security settings of the request's transaction
+(`api.auth.optional_principal`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from api.auth import MaybeUser
-from geo.access import Principal
+from geo.access.principal import Principal
 
 
 def current_viewer(me: MaybeUser) -> Principal:

@@ -1,4 +1,4 @@
-"""Batch point -> cell: geo.batch.CellIndex vs geopandas.sjoin vs PostGIS joins, in one run.
+"""Batch point -> cell: geo.spatial.batch.CellIndex vs geopandas.sjoin vs PostGIS joins, in one run.
 
 Two grids: the Yichun demo cells read from the database in DATABASE_URL, and a synthetic jittered
 lattice of ~100,000 cells built in memory (copied into a temporary table for the PostGIS
@@ -31,10 +31,10 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.batch import CellIndex
-from geo.boundaries.models import in_release
-from geo.boundaries.releases import resolve_release
-from geo.db import get_engine
+from geo.core.db import get_engine
+from geo.spatial.batch import CellIndex
+from geo.spatial.boundaries.models import in_release
+from geo.spatial.boundaries.releases import resolve_release
 
 SEED = 20260603
 PER_POINT_SUBSET = 100_000  # the per-point single-point SQL is slow; measured on this many

@@ -51,12 +51,12 @@ from bench.scratch import (  # noqa: E402
     scratch_url,
     serve,
 )
-from geo import migrate  # noqa: E402
-from geo.access import Principal, as_system  # noqa: E402
+from geo.access.principal import Principal, as_system  # noqa: E402
 from geo.accounts import tokens  # noqa: E402
 from geo.accounts.models import Account  # noqa: E402
 from geo.cases import feed, service  # noqa: E402
 from geo.cases.schemas import CaseCreate, TransitionRequest  # noqa: E402
+from geo.core import migrate  # noqa: E402
 from geo.demo.load import load_yichun  # noqa: E402
 
 SEED = 20260605

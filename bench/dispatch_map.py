@@ -34,9 +34,9 @@ from bench.scratch import (  # noqa: E402
     scratch_url,
     serve,
 )
-from geo import migrate  # noqa: E402
-from geo.access import Principal  # noqa: E402
+from geo.access.principal import Principal  # noqa: E402
 from geo.accounts.service import create_account  # noqa: E402
+from geo.core import migrate  # noqa: E402
 from geo.demo.load import load_yichun  # noqa: E402
 from tests.browser import launch_chromium, offline_page, wait_until  # noqa: E402
 

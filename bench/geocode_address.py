@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 from sqlalchemy import text
 
-from geo.addresses.geocode import AddressMatch, geocode_address, geocode_many
-from geo.db import session_factory
+from geo.core.db import session_factory
+from geo.spatial.addresses.geocode import AddressMatch, geocode_address, geocode_many
 
 SEED = 20260602
 TYPO_CHARS = "鹤鸭鹅猫狗牛羊马虎兔"  # in no compound name of the demo

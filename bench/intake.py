@@ -51,18 +51,19 @@ sys.path.insert(0, str(ROOT))
 
 from bench import splink_baseline  # noqa: E402
 from bench.scratch import drop_database, recreate_database, scratch_url  # noqa: E402
-from geo import migrate  # noqa: E402
-from geo.access import Channel, as_system  # noqa: E402
-from geo.addresses.geocode import geocode_many  # noqa: E402
-from geo.batch import CellIndex  # noqa: E402
-from geo.crs import parse_crs, to_wgs84  # noqa: E402
+from geo.access.principal import Channel, as_system  # noqa: E402
+from geo.core import migrate  # noqa: E402
+from geo.demo import residents as demo  # noqa: E402
 from geo.demo.load import load_yichun  # noqa: E402
-from geo.residents import bulk, demo  # noqa: E402
-from geo.residents.demo_load import homes_from_db, items_of  # noqa: E402
-from geo.residents.intake import Intake, ReportOutcome, Submission  # noqa: E402
-from geo.residents.linkage import Evidence, LinkageIndex  # noqa: E402
+from geo.demo.residents_load import homes_from_db, items_of  # noqa: E402
+from geo.residents.archive.store import ARCHIVE_COLUMNS, evidence_of  # noqa: E402
+from geo.residents.intake import bulk  # noqa: E402
+from geo.residents.intake.linkage import Evidence, LinkageIndex  # noqa: E402
+from geo.residents.intake.pipeline import Intake, ReportOutcome, Submission  # noqa: E402
 from geo.residents.models import IntakeReport  # noqa: E402
-from geo.residents.store import ARCHIVE_COLUMNS, evidence_of  # noqa: E402
+from geo.spatial.addresses.geocode import geocode_many  # noqa: E402
+from geo.spatial.batch import CellIndex  # noqa: E402
+from geo.spatial.crs import parse_crs, to_wgs84  # noqa: E402
 
 HELD_OUT_SEED = 20261126  # never used to estimate or tune the linkage
 HELD_OUT_TODAY = date(2021, 8, 31)  # one season, cut before most departures

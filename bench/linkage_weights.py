@@ -1,5 +1,5 @@
 """Estimate the linkage's m and u per comparison level on the demo generator's ground truth, and
-write them beside the weights in geo/residents/linkage_weights.json.
+write them beside the weights in geo/residents/intake/linkage_weights.json.
 
 Training seeds 101 and 102 (six seasons at 2,000 residents a season; the held-out set of
 bench/intake.py uses another seed). Each seed's reports go through the real intake (checked,
@@ -37,13 +37,13 @@ sys.path.insert(0, str(ROOT))
 
 from bench.intake import evidence_of_reports, run_intake  # noqa: E402
 from bench.scratch import drop_database, recreate_database, scratch_url  # noqa: E402
-from geo import migrate  # noqa: E402
-from geo.access import as_system  # noqa: E402
+from geo.access.principal import as_system  # noqa: E402
+from geo.core import migrate  # noqa: E402
+from geo.demo import residents as demo  # noqa: E402
 from geo.demo.load import load_yichun  # noqa: E402
-from geo.residents import demo  # noqa: E402
-from geo.residents.comparisons import LEVELS, compare  # noqa: E402
-from geo.residents.demo_load import homes_from_db  # noqa: E402
-from geo.residents.linkage import WEIGHTS_FILE, LinkageIndex  # noqa: E402
+from geo.demo.residents_load import homes_from_db  # noqa: E402
+from geo.residents.intake.comparisons import LEVELS, compare  # noqa: E402
+from geo.residents.intake.linkage import WEIGHTS_FILE, LinkageIndex  # noqa: E402
 
 TODAY = date(2026, 11, 26)
 EPSILON = 0.01

@@ -7,11 +7,12 @@ database is left as found. Starts the real API (`uvicorn api.app:app` on 127.0.0
 free port when that one is taken, in a subprocess, scheduler off) and drives /api/v1/locate with an
 httpx async client that keeps C requests in flight (default 32) until N requests are done
 (default 5,000), at points inside random grid cells (fixed seed). Then, with the same points and
-concurrency, from a pool of C threads each holding a pooled connection: `geo.locate.locate()`
-in-process (a session per call, as a request has) and `geo.locate.LOCATE_SQL` alone. Prints
-requests/s, p50 and p99 latency, and the ratios. Runs the API with 1 and with 2 uvicorn
-workers, each driven by httpx and by a bare-asyncio HTTP/1.1 client: client, server and
-PostgreSQL share the machine's cores, and httpx alone costs ~2 ms of CPU per request.
+concurrency, from a pool of C threads each holding a pooled connection:
+`geo.spatial.locate.locate()` in-process (a session per call, as a request has) and
+`geo.spatial.locate.LOCATE_SQL` alone. Prints requests/s, p50 and p99 latency, and the ratios. Runs
+the API with 1 and with 2 uvicorn workers, each driven by httpx and by a bare-asyncio HTTP/1.1
+client: client, server and PostgreSQL share the machine's cores, and httpx alone costs ~2 ms of CPU
+per request.
 
     .venv/bin/python bench/locate_api.py [--requests 5000] [--concurrency 32] [--workers 1 2]
 """
@@ -39,12 +40,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: `python bench/locate_api.py`
 
 from bench.scratch import drop_database, free_port, scratch_url, serve  # noqa: E402
-from geo import locate as locating  # noqa: E402
-from geo import migrate
-from geo.boundaries.models import in_release
-from geo.boundaries.releases import resolve_release
+from geo.core import migrate
+from geo.core.errors import OutsideCoverage
 from geo.demo.load import load_yichun
-from geo.errors import OutsideCoverage
+from geo.spatial import locate as locating  # noqa: E402
+from geo.spatial.boundaries.models import in_release
+from geo.spatial.boundaries.releases import resolve_release
 
 SEED = 20260604
 

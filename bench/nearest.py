@@ -1,6 +1,6 @@
 """Nearest service area (候鸟服务区): per-query latency, and bulk throughput, in one run.
 
-Per query: `geo.places.service.nearest_service_areas` (KNN through the geography GiST index,
+Per query: `geo.spatial.places.service.nearest_service_areas` (KNN through the geography GiST index,
 then the ellipsoidal distance) called once per point, sequentially, on one session: p50, p99 and
 queries/s. Bulk: the same N points (default 10,000) in one SQL statement, a LATERAL KNN per
 point over `unnest` of the coordinate arrays, against the same points one query each; points/s,
@@ -19,8 +19,8 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.db import get_engine
-from geo.places.service import nearest_service_areas
+from geo.core.db import get_engine
+from geo.spatial.places.service import nearest_service_areas
 
 SEED = 20260605
 CORES = text(

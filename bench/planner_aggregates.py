@@ -22,12 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.access import Principal
+from geo.access.principal import Principal
 from geo.cases import kpis
-from geo.db import get_engine
+from geo.core.db import get_engine
+from geo.planning import aggregates
 from geo.privacy.suppression import hidden_cells
 from geo.privacy.windows import Window
-from geo.residents import aggregates
 
 PLANNER = Principal(role="planner", name="bench")
 DISPATCHER = Principal(role="dispatcher", name="bench")

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy.engine import URL, make_url
 
-from geo.config import database_settings
-from geo.db import drop_database, recreate_database
+from geo.core.config import database_settings
+from geo.core.db import drop_database, recreate_database
 
 __all__ = ["drop_database", "free_port", "recreate_database", "scratch_url", "serve"]
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from geo.residents.evidence import Evidence
+from geo.residents.intake.evidence import Evidence
 
 
 @dataclass

@@ -5,7 +5,8 @@ Builds a scratch table of 100,000 points (fixed seed) inside the Yichun demo cel
 database of DATABASE_URL, registers it as a collection (`bench_points`, no minzoom) and times
 every tile two ways, interleaved:
 
-- **bare**: the very SQL `geo.features.tiles` sends for that tile (compiled once per tile), run
+- **bare**: the very SQL `geo.spatial.features.tiles` sends for that tile (compiled once per tile),
+run
   on a plain psycopg connection: what PostGIS itself costs;
 - **api**: ``GET /tiles/bench_points/{z}/{x}/{y}.mvt`` from the real API served by uvicorn (in a
   thread of this process, so it sees the scratch layer) over loopback HTTP with keep-alive:
@@ -39,12 +40,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from geo.boundaries.models import in_release
-from geo.config import security_settings
-from geo.db import get_engine
-from geo.features import registry, tiles
-from geo.features.registry import Collection, Field
-from geo.features.source import source_query
+from geo.core.config import security_settings
+from geo.core.db import get_engine
+from geo.spatial.boundaries.models import in_release
+from geo.spatial.features import registry, tiles
+from geo.spatial.features.registry import Collection, Field
+from geo.spatial.features.source import source_query
 
 SEED = 20260604
 TABLE = "bench_tile_points"
@@ -104,7 +105,8 @@ def build_points(session: Session, n: int) -> None:
         {"base": base, "extra": extra, "seed": SEED, "categories": CATEGORIES},
     )
     session.execute(text(f"CREATE INDEX ON {TABLE} USING gist (geom)"))
-    role = security_settings().db_role  # the API reads as this role (geo.access.app_engine)
+    # the API reads as this role (geo.access.principal.app_engine)
+    role = security_settings().db_role
     if (
         role
         and session.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).scalar()
@@ -232,7 +234,8 @@ def main() -> None:
         Session(engine) as session,
         psycopg.connect(url, autocommit=True) as raw,
     ):
-        raw.execute("SET jit = off")  # as geo.features.tiles.tile() does for its transaction
+        # as geo.spatial.features.tiles.tile() does for its transaction
+        raw.execute("SET jit = off")
         try:
             started = time.perf_counter()
             build_points(session, args.points)
@@ -259,7 +262,7 @@ def main() -> None:
         "",
         f"PostGIS {postgis}, Python {platform.python_version()}, {platform.machine()};"
         f" points built in {built:.1f} s; bare = the same SQL on a plain psycopg connection"
-        " (jit off, as geo.features.tiles.tile() sets it),"
+        " (jit off, as geo.spatial.features.tiles.tile() sets it),"
         " api = `GET /tiles/...` from uvicorn over loopback HTTP; after one warm-up pass.",
         "",
         "| zoom | tiles x rounds | features/tile p50 (max) | bytes p50 | bare p50 / p99 ms |"

@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 from shapely.geometry import mapping, shape
 
-from geo.crs import gcj02_to_wgs84
+from geo.spatial.crs import gcj02_to_wgs84
 
 OUT = Path(__file__).with_name("yichun_districts.geojson")
 CITY = "伊春市"

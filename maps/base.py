@@ -16,8 +16,8 @@ from branca.element import MacroElement
 from jinja2 import Template
 from shapely.geometry import mapping, shape
 
-from geo.crs import Crs, from_wgs84
-from geo.errors import InvalidInput
+from geo.core.errors import InvalidInput
+from geo.spatial.crs import Crs, from_wgs84
 
 BASEMAPS = ("none", "osm", "tianditu", "amap")
 YICHUN_CENTER = (47.73, 128.9)  # lat, lon

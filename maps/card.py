@@ -1,7 +1,7 @@
 """The public service card (您来旅居我服务) as one phone-sized HTML page, and its error page.
 
-Takes the card's data as plain dicts (`geo.places.card.ServiceCard.as_dict()`), returns HTML.
-The page loads nothing from outside the app: Leaflet comes from the vendored copies
+Takes the card's data as plain dicts (`geo.spatial.places.card.ServiceCard.as_dict()`), returns
+HTML. The page loads nothing from outside the app: Leaflet comes from the vendored copies
 (`maps.offline`), the QR code is inline SVG, and the basemap is none unless settings choose one.
 
 The QR code
@@ -317,7 +317,7 @@ def error_page(
     example: tuple[float, float] | None = None,
 ) -> str:
     """A small bilingual error page (no map, no script). `example` is a WGS84 point inside
-    coverage for the usage line (see `geo.places.card.example_point`)."""
+    coverage for the usage line (see `geo.spatial.places.card.example_point`)."""
     url = f"/card?lon={example[0]:.5f}&lat={example[1]:.5f}&crs=wgs84" if example else None
     return _ERROR.render(
         status=status,

@@ -16,7 +16,7 @@ from folium.plugins import MarkerCluster, Realtime
 from folium.utilities import JsCode
 from jinja2 import Template
 
-from geo.crs import Crs
+from geo.spatial.crs import Crs
 from maps.base import Legend, Script, base_map, display_crs, fit_to, for_display
 from maps.offline import render_offline
 

@@ -6,9 +6,9 @@ from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
-from geo.base import Base, import_all_models
-from geo.clock import install_city_zone
-from geo.config import database_settings, security_settings
+from geo.core.base import Base, import_all_models
+from geo.core.clock import install_city_zone
+from geo.core.config import database_settings, security_settings
 
 import_all_models()
 target_metadata = Base.metadata

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import time_machine
 
-from geo import clock
+from geo.core import clock
 
 ENV_CLOCK = "HOUNIAO_TEST_CLOCK"  # city wall-clock time, e.g. 2026-04-30T23:30
 ENV_OFFSET = "HOUNIAO_TEST_CLOCK_OFFSET"  # seconds, for the subprocess hook

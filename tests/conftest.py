@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.deps import get_session, request_scope
-from geo import clock, migrate
+from geo.core import clock, migrate
 from geo.demo.load import load_yichun
 from tests import cityclock
 from tests.db import engine_for, recreate_database, test_database_url

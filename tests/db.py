@@ -11,9 +11,9 @@ import os
 from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, Engine, make_url
 
-from geo.clock import install_city_zone
-from geo.config import database_settings
-from geo.db import recreate_database  # noqa: F401  (re-exported for the tests)
+from geo.core.clock import install_city_zone
+from geo.core.config import database_settings
+from geo.core.db import recreate_database  # noqa: F401  (re-exported for the tests)
 
 
 def server_url() -> URL:

@@ -1,4 +1,4 @@
-"""One clock: no code outside geo/clock.py decides what "now", "today" or the city's zone is.
+"""One clock: no code outside geo/core/clock.py decides what "now", "today" or the city's zone is.
 
 Ruff's DTZ rules catch `date.today()` and naive `datetime.now()` in Python; this test catches what
 ruff cannot see: SQL that reads the database session's clock or zone (`current_date`, bare
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CLOCK = ROOT / "geo" / "clock.py"
+CLOCK = ROOT / "geo" / "core" / "clock.py"
 # Migrations written before the city clock existed keep their frozen SQL (0005clock redefines it).
 FROZEN_MIGRATIONS = ("_0001", "_0002", "_0003", "_0004")
 
@@ -104,7 +104,7 @@ def test_sql_never_reads_the_session_clock():
                 f"{path.relative_to(ROOT)}: {m.group(0)!r}"
                 for m in SESSION_CLOCK_SQL.finditer(path.read_text(encoding="utf-8"))
             ]
-    assert found == [], "use city_now() / city_today() / a date parameter (geo/clock.py)"
+    assert found == [], "use city_now() / city_today() / a date parameter (geo/core/clock.py)"
 
 
 def test_the_city_zone_is_defined_once():
@@ -120,7 +120,7 @@ def test_the_city_zone_is_defined_once():
             text = path.read_text(encoding="utf-8")
             found += [f"{path.relative_to(ROOT)}: {m.group(0)}" for m in
                       re.finditer(r"\bZoneInfo\b|timezone\(timedelta\(hours=8\)\)", text)]  # fmt: skip
-    assert found == [], "the city's zone is geo.clock.CITY_TZ"
+    assert found == [], "the city's zone is geo.core.clock.CITY_TZ"
 
 
 @pytest.mark.parametrize(

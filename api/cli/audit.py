@@ -7,7 +7,7 @@ import typer
 from api.cli.output import err, fail, print_json
 from api.cli.users import cli_actor
 from geo.audit import service as audit
-from geo.db import session_scope
+from geo.core.db import session_scope
 
 app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
 open_session = session_scope  # tests point this at their own session

@@ -8,13 +8,13 @@ import typer
 
 from api.cli.output import err, fail, print_json, progress_bar
 from api.cli.users import print_demo_accounts
-from geo.accounts.demo import create_demo_accounts
-from geo.boundaries import importing, releases
-from geo.cases import demo as demo_cases
-from geo.crs import FILE_ACCEPTED
-from geo.db import session_scope
+from geo.core.db import session_scope
+from geo.demo import cases as demo_cases
 from geo.demo import load as demo
-from geo.residents import demo_load as demo_residents
+from geo.demo import residents_load as demo_residents
+from geo.demo.accounts import create_demo_accounts
+from geo.spatial.boundaries import importing, releases
+from geo.spatial.crs import FILE_ACCEPTED
 
 load_app = typer.Typer(help="Load datasets.", no_args_is_help=True)
 import_app = typer.Typer(help="Import files.", no_args_is_help=True)

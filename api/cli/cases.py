@@ -7,9 +7,9 @@ from datetime import datetime
 import typer
 
 from api.cli.output import err, fail, print_json
-from geo.access import Principal, Role, as_system
+from geo.access.principal import Principal, Role, as_system
 from geo.cases import clock, kpis
-from geo.db import session_scope
+from geo.core.db import session_scope
 
 app = typer.Typer(
     help="Cases (诉求): the three-tier closed loop on a 48-hour clock.", no_args_is_help=True

@@ -5,10 +5,10 @@ from __future__ import annotations
 import typer
 
 from api.cli.output import print_json
-from geo import locate as locating
-from geo.config import SettingsError, security_settings
-from geo.crs import parse_crs
-from geo.db import session_scope
+from geo.core.config import SettingsError, security_settings
+from geo.core.db import session_scope
+from geo.spatial import locate as locating
+from geo.spatial.crs import parse_crs
 
 
 def register(app: typer.Typer) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from api.cli.output import err
-from geo import migrate
+from geo.core import migrate
 
 app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 

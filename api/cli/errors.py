@@ -21,7 +21,7 @@ from sqlalchemy import exc as sa
 from typer.core import TyperGroup
 
 from api.cli.output import fail, print_json
-from geo.errors import DomainError
+from geo.core.errors import DomainError
 
 # SQLSTATE classes of refused rows, in words (the DETAIL, which holds the values, is never shown).
 _REFUSALS: dict[type[Exception], str] = {

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from api.cli.output import err, print_json
-from geo.db import session_scope
-from geo.features import export
+from geo.core.db import session_scope
+from geo.spatial.features import export
 
 app = typer.Typer(help="Export data for GIS tools.", no_args_is_help=True)
 

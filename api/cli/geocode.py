@@ -1,6 +1,6 @@
 """`houniao geocode IN OUT`: points (or addresses) of a CSV or GeoPackage to grid cells.
 
-The cells come from one `geo.batch.CellIndex`, built once, which answers exactly as
+The cells come from one `geo.spatial.batch.CellIndex`, built once, which answers exactly as
 `houniao locate` does, shared edges included. Rows are read and written in chunks, so files of
 millions of rows fit in memory and show a progress bar.
 """
@@ -22,11 +22,11 @@ import typer
 from pyproj import CRS, Transformer
 
 from api.cli.output import err, fail, progress_bar
-from geo.addresses.geocode import geocode_many
-from geo.batch import CellIndex
-from geo.crs import ACCEPTED, Crs, parse_crs, to_wgs84
-from geo.db import session_scope
-from geo.locate import LOOKS_SWAPPED, OUTSIDE_COVERAGE
+from geo.core.db import session_scope
+from geo.spatial.addresses.geocode import geocode_many
+from geo.spatial.batch import CellIndex
+from geo.spatial.crs import ACCEPTED, Crs, parse_crs, to_wgs84
+from geo.spatial.locate import LOOKS_SWAPPED, OUTSIDE_COVERAGE
 
 CELL_COLUMNS = [
     "cell_code",

@@ -11,8 +11,8 @@ from pathlib import Path
 import typer
 
 from api.cli.output import err, print_json
-from geo.config import database_settings
-from geo.db import session_scope
+from geo.core.config import database_settings
+from geo.core.db import session_scope
 from geo.ops import backup as backups
 from geo.ops.check import FAIL, run_checks
 from geo.ops.fingerprint import fingerprint

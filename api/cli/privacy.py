@@ -8,9 +8,9 @@ import typer
 
 from api.cli.output import err, print_json
 from api.cli.users import cli_actor
-from geo.access import as_system
+from geo.access.principal import as_system
 from geo.audit import service as audit
-from geo.db import session_scope
+from geo.core.db import session_scope
 from geo.privacy import crypto, ids, masking, retention
 
 app = typer.Typer(

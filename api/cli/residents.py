@@ -8,9 +8,9 @@ from pathlib import Path
 import typer
 
 from api.cli.output import err, fail, print_json, progress_bar
-from geo.access import CHANNEL_LABELS, Principal, as_system
-from geo.db import session_scope
-from geo.residents import excel, imports
+from geo.access.principal import CHANNEL_LABELS, Principal, as_system
+from geo.core.db import session_scope
+from geo.residents.intake import excel, imports
 
 CHANNELS = ", ".join(f"{c.value} ({label})" for c, label in CHANNEL_LABELS.items())
 

@@ -8,10 +8,10 @@ from datetime import timedelta
 import typer
 
 from api.cli.output import err, print_json
-from geo.access import Principal
+from geo.access.principal import Principal
 from geo.accounts import apikeys
 from geo.accounts import service as accounts
-from geo.db import session_scope
+from geo.core.db import session_scope
 
 app = typer.Typer(
     help="Accounts, roles and scopes, passwords, channel API keys.", no_args_is_help=True
@@ -202,7 +202,7 @@ def print_demo_accounts(created: list[tuple[str, str, str]]) -> None:
 @app.command("demo")
 def demo() -> None:
     """Create the demo accounts that are missing (one per role) and print their credentials."""
-    from geo.accounts.demo import create_demo_accounts
+    from geo.demo.accounts import create_demo_accounts
 
     with open_session() as session:
         created = create_demo_accounts(session)

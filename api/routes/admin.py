@@ -9,7 +9,7 @@ from fastapi import APIRouter
 
 from api.auth import CurrentUser, access
 from api.deps import SessionDep
-from geo.access import Role
+from geo.access.principal import Role
 from geo.accounts import apikeys
 from geo.accounts import service as accounts
 from geo.accounts.schemas import AccountCreate, AccountUpdate, RevealRequest

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from api.auth import CurrentUser, access
 from api.deps import SessionDep
-from geo.access import Role
+from geo.access.principal import Role
 from geo.audit import service as audit
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])

@@ -9,11 +9,11 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from api.auth import CurrentUser, authenticated, client_addr, public
 from api.deps import SessionDep
-from geo.access import ROLE_LABELS, Role
+from geo.access.principal import ROLE_LABELS, Role
 from geo.accounts import login, tokens
 from geo.accounts import service as accounts
 from geo.accounts.schemas import PasswordChange, RefreshRequest
-from geo.inputs import Text
+from geo.core.inputs import Text
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 5.1

@@ -16,10 +16,10 @@ from api.auth import public
 from api.deps import SessionDep
 from api.errors import status_for
 from api.hardening import script_page
-from geo.config import map_settings
-from geo.crs import ACCEPTED, Crs, parse_crs
-from geo.errors import DomainError, InvalidInput, NotFound, OutsideCoverage
-from geo.places.card import example_point, service_card
+from geo.core.config import map_settings
+from geo.core.errors import DomainError, InvalidInput, NotFound, OutsideCoverage
+from geo.spatial.crs import ACCEPTED, Crs, parse_crs
+from geo.spatial.places.card import example_point, service_card
 from maps import card as card_page
 
 router = APIRouter(tags=["public service card"])

@@ -20,13 +20,13 @@ from api import lifecycle
 from api.auth import CurrentUser, MaybeUser, RequestCredentials, access, public
 from api.deps import SessionDep
 from api.params import BboxParam
-from geo.access import PUBLIC, Principal, Role, app_engine, apply_rls
+from geo.access.principal import PUBLIC, Principal, Role, app_engine, apply_rls
 from geo.cases import feed, idempotency, kpis, queries, service
 from geo.cases.catalogue import catalogue
 from geo.cases.schemas import CaseCreate, RevealPhone, TransitionRequest
 from geo.cases.workflow import Status, Tier
-from geo.db import session_scope
-from geo.errors import InvalidInput, PreconditionFailed, PreconditionRequired, Unauthorized
+from geo.core.db import session_scope
+from geo.core.errors import InvalidInput, PreconditionFailed, PreconditionRequired, Unauthorized
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 GEOJSON = "application/geo+json"

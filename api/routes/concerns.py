@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 
 from api.auth import CurrentUser, access
 from api.deps import SessionDep
-from geo import clock
-from geo.access import Role
+from geo.access.principal import Role
+from geo.core import clock
 from geo.residents import concerns, health_checks
 from geo.residents.schemas import ConcernCreate, ConcernToCase, ConcernUpdate, HealthCheckUpdate
 

@@ -11,7 +11,7 @@ from starlette.background import BackgroundTask
 
 from api.auth import public
 from api.deps import SessionDep
-from geo.features import export
+from geo.spatial.features import export
 
 router = APIRouter(prefix="/api/v1/export", tags=["GIS: export"])
 

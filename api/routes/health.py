@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import SessionDep
-from geo import health
+from geo.core import health
 
 router = APIRouter(tags=["health"])
 

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from api.auth import CurrentUser, access
 from api.deps import SessionDep, request_scope
-from geo.access import Role, as_system
-from geo.db import get_engine, session_factory
-from geo.residents import reports, submissions
-from geo.residents.records import IntakeRequest
+from geo.access.principal import Role, as_system
+from geo.core.db import get_engine, session_factory
+from geo.residents.intake import reports, submissions
+from geo.residents.intake.records import IntakeRequest
 
 router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
 SUBMITTERS = (Role.channel, Role.grid_worker)

@@ -21,15 +21,16 @@ from api.auth import MAP_COOKIE, CurrentUser, access, authenticated, client_addr
 from api.deps import SessionDep
 from api.hardening import script_page
 from api.params import WindowParam
-from geo import cellview, planning
-from geo.access import Role
+from geo.access.principal import Role
 from geo.accounts import login, tokens
 from geo.cases.catalogue import catalogue
 from geo.cases.workflow import TIER_LABELS
-from geo.config import map_settings, security_settings
-from geo.errors import InvalidInput, Unauthorized
-from geo.features.items import items
-from geo.inputs import Text
+from geo.core.config import map_settings, security_settings
+from geo.core.errors import InvalidInput, Unauthorized
+from geo.core.inputs import Text
+from geo.planning import map_data as planning
+from geo.spatial import cellview
+from geo.spatial.features.items import items
 from maps import pages
 from maps.cell import cell_map
 from maps.density import density_map

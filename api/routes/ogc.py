@@ -25,10 +25,10 @@ from api.deps import SessionDep
 from api.params import bbox_query
 from api.routes.spatial import GEOJSON, GeoJSONResponse
 from api.viewer import ViewerDep, cache_control
-from geo.errors import InvalidInput
-from geo.features import items as features
-from geo.features import registry
-from geo.features.registry import Collection
+from geo.core.errors import InvalidInput
+from geo.spatial.features import items as features
+from geo.spatial.features import registry
+from geo.spatial.features.registry import Collection
 
 JSON = "application/json"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"

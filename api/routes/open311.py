@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 from api.auth import MaybeUser, client_addr, optional_principal, public
 from api.deps import SessionDep
 from api.errors import status_for
-from geo import clock
-from geo.access import Principal, apply_rls
+from geo.access.principal import Principal, apply_rls
 from geo.accounts import apikeys
 from geo.cases import open311, service
 from geo.cases.schemas import CaseCreate, ServiceRequestForm
-from geo.errors import DomainError, InvalidInput
+from geo.core import clock
+from geo.core.errors import DomainError, InvalidInput
 
 # Every Open311 route resolves its caller (anonymous unless an API key or token is sent), which
 # also sets the row-level-security settings that the public's reads by id depend on.

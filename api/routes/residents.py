@@ -17,9 +17,12 @@ from api.auth import CurrentUser, access
 from api.deps import SessionDep
 from api.params import WindowParam
 from api.routes.intake import SystemSession
-from geo.access import Role
-from geo.inputs import CRS_LENGTH, Text
-from geo.residents import aggregates, excel, imports, operations, review, service
+from geo.access.principal import Role
+from geo.core.inputs import CRS_LENGTH, Text
+from geo.planning import aggregates
+from geo.residents import service
+from geo.residents.archive import operations, review
+from geo.residents.intake import excel, imports
 from geo.residents.schemas import (
     DepartureConfirm,
     MergeRequest,

@@ -9,11 +9,11 @@ from fastapi.responses import JSONResponse
 
 from api.deps import SessionDep
 from api.params import BboxParam, CrsParam, Lat, Lon
-from geo import locate as locating
-from geo.addresses import geocode as geocoding
-from geo.boundaries import queries
-from geo.geojson import feature, feature_collection
-from geo.places import service as places
+from geo.spatial import locate as locating
+from geo.spatial.addresses import geocode as geocoding
+from geo.spatial.boundaries import queries
+from geo.spatial.geojson import feature, feature_collection
+from geo.spatial.places import service as places
 
 router = APIRouter(prefix="/api/v1", tags=["spatial"])
 GEOJSON = "application/geo+json"

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Path, Request, Response
 from api.auth import public
 from api.deps import SessionDep
 from api.viewer import ViewerDep, cache_control
-from geo.features import registry
-from geo.features import tiles as mvt
+from geo.spatial.features import registry
+from geo.spatial.features import tiles as mvt
 
 router = APIRouter(prefix="/tiles", tags=["GIS: vector tiles"])
 

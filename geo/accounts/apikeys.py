@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
-from geo.access import Principal, Role
+from geo.access.principal import Principal, Role
 from geo.accounts.models import Account, ApiKey
 from geo.accounts.tokens import digest, principal_for, rowcount
-from geo.errors import InvalidInput, Unauthorized
+from geo.core.errors import InvalidInput, Unauthorized
 
 _FORMAT = re.compile(r"^hn_([0-9a-f]{8})_[A-Za-z0-9_-]{43}$")
 _TOUCH_EVERY = timedelta(minutes=5)  # last_used_at is updated at most this often

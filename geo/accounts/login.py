@@ -30,12 +30,12 @@ from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from geo.access import Principal
+from geo.access.principal import Principal
 from geo.accounts import passwords, tokens
 from geo.accounts.models import Account, LoginThrottle
 from geo.audit import service as audit
-from geo.config import security_settings
-from geo.errors import RateLimited, Unauthorized, WrongPassword
+from geo.core.config import security_settings
+from geo.core.errors import RateLimited, Unauthorized, WrongPassword
 
 ADDRESS_FACTOR = 10  # an address may fail this many times more than one name
 _NEVER = 2**31  # the pair counter never makes anyone wait by itself: it only remembers

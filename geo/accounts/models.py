@@ -25,9 +25,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from geo.access import Channel, Role
-from geo.base import Base
-from geo.clock import sql_now
+from geo.access.principal import Channel, Role
+from geo.core.base import Base
+from geo.core.clock import sql_now
 from geo.privacy.crypto import register_encrypted
 
 

@@ -8,7 +8,7 @@ import string
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from geo.errors import InvalidInput
+from geo.core.errors import InvalidInput
 
 MIN_LENGTH = 10
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (t=3, m=64 MiB, p=4)

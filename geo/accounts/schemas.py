@@ -6,8 +6,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from geo.access import Channel, Role
-from geo.inputs import StrictModel
+from geo.access.principal import Channel, Role
+from geo.core.inputs import StrictModel
 from geo.privacy.ids import IdNumber, Mobile
 from geo.privacy.reveal import Purpose
 

@@ -15,15 +15,15 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from geo.access import CHANNEL_LABELS, PUBLIC, ROLE_LABELS, Channel, Principal, Role
+from geo.access.principal import CHANNEL_LABELS, PUBLIC, ROLE_LABELS, Channel, Principal, Role
 from geo.accounts import apikeys, login, passwords, tokens
 from geo.accounts.models import Account
 from geo.audit import service as audit
-from geo.boundaries.models import in_release
-from geo.boundaries.releases import active_release_id
-from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
+from geo.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.privacy import crypto, ids, masking
 from geo.privacy.reveal import reveal
+from geo.spatial.boundaries.models import in_release
+from geo.spatial.boundaries.releases import active_release_id
 
 SCOPE_FIELDS = ("cells", "community", "street", "department", "channel")
 # The one scope field each scoped role must have; other roles have none.

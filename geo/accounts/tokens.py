@@ -20,11 +20,11 @@ import jwt
 from sqlalchemy import CursorResult, Result, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from geo.access import Principal
+from geo.access.principal import Principal
 from geo.accounts.models import Account, AuthSession, LoginThrottle, RefreshToken, RevokedToken
 from geo.audit import service as audit
-from geo.config import security_settings
-from geo.errors import Unauthorized
+from geo.core.config import security_settings
+from geo.core.errors import Unauthorized
 
 ISSUER = "houniao"
 AUDIENCE = "houniao-api"

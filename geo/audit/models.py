@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, Integer, St
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from geo.base import Base
+from geo.core.base import Base
 
 OUTCOMES = ("ok", "denied", "failed", "error")
 

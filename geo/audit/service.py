@@ -5,7 +5,7 @@ committed with the session's own transaction (a `before_commit` hook), so an aud
 its audit row commit or roll back together, and the chain's lock is held only for the moment
 before COMMIT (no deadlock with row locks taken earlier in the transaction). Events queued in a
 transaction that rolls back are dropped, unless the failing error has `keep_writes`
-(failed logins, lockouts, denied access: see geo/errors.py), in which case the request commits.
+(failed logins, lockouts, denied access: see geo/core/errors.py), in which case the request commits.
 
 Actions are dotted names: ``auth.login``, ``auth.login_failed``, ``account.update``,
 ``person.reveal``, ``resident.read``, ``case.export``...
@@ -21,10 +21,10 @@ from typing import Any, cast
 from sqlalchemy import Table, event, func, insert, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
-from geo.access import Principal
+from geo.access.principal import Principal
 from geo.audit.chain import GENESIS, HASHED_FIELDS, clean_detail, row_hash
 from geo.audit.models import OUTCOMES, AuditEvent
-from geo.errors import InvalidInput
+from geo.core.errors import InvalidInput
 
 _PENDING = "houniao.audit.pending"
 _TABLE = cast(Table, AuditEvent.__table__)

@@ -2,7 +2,7 @@
 
 Deadlines are columns set by a trigger from the catalogue when a case is reported (see
 geo/cases/models.py); the clock *state* is the SQL function `case_clock(status, due_at, resolved_at,
-at)` evaluated against the city's clock (`city_now()`, geo/clock.py) or a given instant:
+at)` evaluated against the city's clock (`city_now()`, geo/core/clock.py) or a given instant:
 
 - while the clock runs (reported, accepted, dispatched, in handling): ``on_track``, ``due_soon``
   (less than 12 hours left) or ``overdue``;
@@ -24,12 +24,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, func, insert, text
 from sqlalchemy.orm import Session
 
-from geo.access import Principal
+from geo.access.principal import Principal
 from geo.cases.models import EVENTS, Case
 from geo.cases.scope import SYSTEM
 from geo.cases.workflow import SYSTEM as SYSTEM_ROLE
 from geo.cases.workflow import TRANSITIONS, Status, Tier
-from geo.clock import db_now, sql_now
+from geo.core.clock import db_now, sql_now
 
 DUE_SOON = timedelta(hours=12)  # mirrors case_clock() in the 0003cases migration
 CLOCK_STATES = ("on_track", "due_soon", "overdue", "met", "missed", "cancelled")

@@ -11,14 +11,14 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from geo.access import Principal
+from geo.access.principal import Principal
 from geo.cases import events
 from geo.cases.models import CASES, SUMMONS, Case, CaseDepartment, CaseSummons
 from geo.cases.schemas import TransitionRequest
 from geo.cases.scope import case_filter, matches_department
 from geo.cases.workflow import CancelReason, Status, Tier, Transition, next_tier
-from geo.errors import InvalidInput, NotFound
-from geo.places.models import GridWorkerCell
+from geo.core.errors import InvalidInput, NotFound
+from geo.spatial.places.models import GridWorkerCell
 
 c = Case.__table__.c
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import cast, insert, literal, select
 from sqlalchemy.orm import Session
 
-from geo.access import Principal
+from geo.access.principal import Principal
 from geo.cases.models import EVENTS
 from geo.cases.workflow import Status, Tier
 

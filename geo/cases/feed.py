@@ -26,7 +26,7 @@ from geo.cases.models import Case, CaseCategory, CaseEvent
 from geo.cases.queries import shape
 from geo.cases.scope import case_filter, scope_key
 from geo.cases.workflow import FINISHED, STATUS_LABELS, TIER_LABELS
-from geo.geojson import GEOJSON_DECIMALS, feature, feature_collection
+from geo.spatial.geojson import GEOJSON_DECIMALS, feature, feature_collection
 
 c = Case.__table__.c
 cat = CaseCategory.__table__.c

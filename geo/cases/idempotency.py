@@ -25,8 +25,8 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from geo.cases.models import CaseIdempotency
-from geo.clock import sql_now
-from geo.errors import Conflict, InvalidInput
+from geo.core.clock import sql_now
+from geo.core.errors import Conflict, InvalidInput
 
 KEY_MAX = 255
 RETENTION = timedelta(hours=24)

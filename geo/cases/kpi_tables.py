@@ -27,8 +27,8 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from geo.cases import kpis
-from geo.config import map_settings
-from geo.errors import InvalidInput
+from geo.core.config import map_settings
+from geo.core.errors import InvalidInput
 from geo.privacy.suppression import Hierarchy, Layout, protect
 from geo.privacy.windows import Window, season_months
 

@@ -30,12 +30,12 @@ from sqlalchemy import ColumnElement, and_, func, select, true
 from sqlalchemy import column as sa_column
 from sqlalchemy.orm import Session
 
-from geo import clock
-from geo.access import Principal, Role, scope_filter
+from geo.access.principal import Principal, Role, scope_filter
 from geo.cases.models import Case
 from geo.cases.workflow import RUNNING, Status
-from geo.clock import db_now
-from geo.errors import Forbidden, InvalidInput
+from geo.core import clock
+from geo.core.clock import db_now
+from geo.core.errors import Forbidden, InvalidInput
 from geo.privacy import windows
 
 # The owner-defined function `case_kpi_facts()` returns the timestamps and codes of every case

@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, select
 
-from geo.access import Principal, Role, scope_filter
+from geo.access.principal import Principal, Role, scope_filter
 from geo.cases.models import CaseDepartment, CaseSummons
-from geo.features.registry import Collection, Field, register
+from geo.spatial.features.registry import Collection, Field, register
 
 SOURCE = (
     "SELECT o.id, o.category_code AS category, k.name_zh AS category_label,"

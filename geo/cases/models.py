@@ -34,9 +34,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from geo.base import Base
 from geo.cases.workflow import FINISHED, CancelReason, Grade, Status, Tier
-from geo.clock import sql_now
+from geo.core.base import Base
+from geo.core.clock import sql_now
 from geo.privacy.crypto import register_encrypted
 
 

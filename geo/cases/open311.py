@@ -20,13 +20,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, select, text
 from sqlalchemy.orm import Session
 
-from geo import clock as city_clock
-from geo.access import PUBLIC, Principal
+from geo.access.principal import PUBLIC, Principal
 from geo.cases import clock
 from geo.cases.models import Case, CaseCategory, CaseDepartment, CaseSummons
 from geo.cases.scope import allow_public_ids, case_filter, sees_cases
 from geo.cases.workflow import FINISHED, STATUS_LABELS, TIER_LABELS, CancelReason, Status, Tier
-from geo.errors import InvalidInput, NotFound
+from geo.core import clock as city_clock
+from geo.core.errors import InvalidInput, NotFound
 
 MAX_REQUESTS = 1000
 DEFAULT_WINDOW = timedelta(days=90)

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, literal, select, text
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from geo.access import Principal
+from geo.access.principal import Principal
 from geo.cases import clock
 from geo.cases.models import Case, CaseCategory, CaseDepartment, CaseEvent, CaseSummons
 from geo.cases.scope import case_filter, is_reporter, matches_department
@@ -26,8 +26,8 @@ from geo.cases.workflow import (
     allowed,
     effective_roles,
 )
-from geo.errors import InvalidInput, NotFound
-from geo.geojson import GEOJSON_DECIMALS, feature
+from geo.core.errors import InvalidInput, NotFound
+from geo.spatial.geojson import GEOJSON_DECIMALS, feature
 
 c = Case.__table__.c
 cat = CaseCategory.__table__.c

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field
 
 from geo.cases.workflow import ACTIONS, CancelReason, Grade
-from geo.inputs import CRS_LENGTH, MAX_ID, StrictModel
+from geo.core.inputs import CRS_LENGTH, MAX_ID, StrictModel
 from geo.privacy.reveal import Purpose
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)

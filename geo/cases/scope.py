@@ -1,4 +1,4 @@
-"""Which cases a caller may see: `geo.access.scope_filter` over the columns of `cases`.
+"""Which cases a caller may see: `geo.access.principal.scope_filter` over the columns of `cases`.
 
 | role | cases in scope |
 | --- | --- |
@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import False_
 
-from geo.access import Principal, Role, scope_filter
+from geo.access.principal import Principal, Role, scope_filter
 from geo.cases.models import Case, CaseDepartment, CaseSummons
 
 SYSTEM = Principal.system("system:escalation")

@@ -17,9 +17,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from geo import locate as locating
-from geo.access import PUBLIC, Principal, Role, in_scope
-from geo.addresses.geocode import geocode_address
+from geo.access.principal import PUBLIC, Principal, Role, in_scope
 from geo.cases import effects, events, queries
 from geo.cases.models import (
     CASES,
@@ -45,9 +43,8 @@ from geo.cases.workflow import (
     find,
     guard_problem,
 )
-from geo.clock import db_now
-from geo.crs import parse_crs
-from geo.errors import (
+from geo.core.clock import db_now
+from geo.core.errors import (
     Forbidden,
     InvalidInput,
     InvalidTransition,
@@ -56,6 +53,9 @@ from geo.errors import (
 )
 from geo.privacy.reveal import reveal
 from geo.residents import service as residents
+from geo.spatial import locate as locating
+from geo.spatial.addresses.geocode import geocode_address
+from geo.spatial.crs import parse_crs
 
 c = Case.__table__.c
 _ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out over the phone

@@ -22,8 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from geo.access import PUBLIC, Role
-from geo.access import SYSTEM as SYSTEM_ROLE
+from geo.access.principal import PUBLIC, Role
+from geo.access.principal import SYSTEM as SYSTEM_ROLE
 
 
 class Status(StrEnum):
@@ -89,7 +89,7 @@ TIER_HANDLER: dict[Tier, str] = {
 # Pseudo-roles resolved per case (see the module docstring).
 HANDLER = "handler"
 REPORTER = "reporter"
-SYSTEM = SYSTEM_ROLE  # the escalation job (geo.access.Principal.system)
+SYSTEM = SYSTEM_ROLE  # the escalation job (geo.access.principal.Principal.system)
 
 # Who may file a case at all (the `report` action has no from-state).
 REPORTING_ROLES: frozenset[str] = frozenset(

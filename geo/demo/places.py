@@ -9,7 +9,7 @@ import shapely
 
 from geo.demo import names
 from geo.demo.grid import DemoBoundaries
-from geo.places.catalogue import all_items
+from geo.spatial.places.catalogue import all_items
 
 SEED = 20260602
 SERVICE_AREAS = 109  # the city's figure

@@ -35,9 +35,9 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from geo import clock
-from geo.config import database_settings
-from geo.errors import Conflict, InvalidInput, NotFound
+from geo.core import clock
+from geo.core.config import database_settings
+from geo.core.errors import Conflict, InvalidInput, NotFound
 
 META = "houniao-backup.json"
 ARCHIVE_TIMEOUT = 60  # seconds: an idle server still archives its WAL at least this often

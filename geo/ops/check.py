@@ -20,9 +20,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from geo import clock, migrate
-from geo.access import as_system
-from geo.config import database_settings, security_settings
+from geo.access.principal import as_system
+from geo.core import clock, migrate
+from geo.core.config import database_settings, security_settings
 from geo.ops import backup
 from geo.ops.fingerprint import encrypted_columns
 from geo.ops.leader import current_leader

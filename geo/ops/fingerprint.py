@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 import geo.accounts.models  # noqa: F401
 import geo.cases.models  # noqa: F401
 import geo.residents.models  # noqa: F401
-from geo.access import as_system
+from geo.access.principal import as_system
 from geo.privacy import crypto
 
 

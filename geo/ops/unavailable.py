@@ -14,7 +14,7 @@ from __future__ import annotations
 import psycopg
 from sqlalchemy.exc import DBAPIError
 
-from geo.errors import Unavailable
+from geo.core.errors import Unavailable
 
 # SQLSTATE (PostgreSQL appendix A), or its class, -> what to tell the caller.
 _RETRY = "; retry shortly"

@@ -35,8 +35,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from geo.config import security_settings
-from geo.security_config import decode_key
+from geo.core.config import security_settings
+from geo.core.security_config import decode_key
 
 VERSION = "v1"
 _NONCE = 12

@@ -19,8 +19,8 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field
 
-from geo import clock
-from geo.errors import InvalidInput
+from geo.core import clock
+from geo.core.errors import InvalidInput
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"  # index: weighted sum mod 11

@@ -19,7 +19,7 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from geo.config import map_settings
+from geo.core.config import map_settings
 
 # Numbers as people write them in free text: in one run, or grouped by spaces or hyphens
 # (6-8-4 for an ID number, 3-4-4 for a mobile, which may carry the +86 country code).

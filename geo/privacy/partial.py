@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from geo.errors import InvalidInput
+from geo.core.errors import InvalidInput
 
 MASK_CHARS = "*＊●•×"
 _TO_STAR = str.maketrans({c: "*" for c in MASK_CHARS})

@@ -1,5 +1,5 @@
 """Retention: personal data of people not seen for the last N seasons is anonymised; the rows
-(and so every aggregate) stay. Seasons are the city's (geo.clock: season Y runs from 1 May of Y
+(and so every aggregate) stay. Seasons are the city's (geo.core.clock: season Y runs from 1 May of Y
 to 30 April of Y+1).
 
 Each domain that stores personal data registers a purger next to its models::
@@ -19,13 +19,13 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from geo import clock
-from geo.access import Principal, as_system
+from geo.access.principal import Principal, as_system
 from geo.accounts import tokens
 from geo.accounts.models import Account, AuthSession
 from geo.accounts.tokens import rowcount
 from geo.audit import service as audit
-from geo.config import security_settings
+from geo.core import clock
+from geo.core.config import security_settings
 
 Purger = Callable[[Session, date, bool], int]
 PURGERS: dict[str, Purger] = {}

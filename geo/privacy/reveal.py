@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session as Session_
 
-from geo.access import Principal
+from geo.access.principal import Principal
 from geo.audit import service as audit
-from geo.errors import Forbidden, InvalidInput
+from geo.core.errors import Forbidden, InvalidInput
 from geo.privacy import crypto
 
 

@@ -6,7 +6,7 @@ season) leave nothing to subtract but the season's own months, which are publish
 same protected table (`geo.privacy.suppression`).
 
 A season is named by its year Y and runs from 1 May of Y to 30 April of Y+1 in Yichun's time,
-as the city's clock (geo.clock) says; months are calendar months in Yichun's time.
+as the city's clock (geo.core.clock) says; months are calendar months in Yichun's time.
 
     >>> window(season=2024).months[0], window(season=2024).months[-1]
     ('2024-05', '2025-04')
@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from geo import clock
-from geo.errors import InvalidInput
+from geo.core import clock
+from geo.core.errors import InvalidInput
 
 FIRST_SEASON, LAST_SEASON = 2000, 2100
 _MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")

@@ -13,15 +13,15 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from geo import locate as locating
-from geo.access import Principal
-from geo.access import in_scope as cell_in_scope
+from geo.access.principal import Principal
+from geo.access.principal import in_scope as cell_in_scope
 from geo.audit import service as audit
-from geo.crs import parse_crs
-from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
+from geo.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.residents.models import CONCERN_LABELS, ConcernEntry, Stay
 from geo.residents.schemas import PERSON_ROLES, ConcernCreate, ConcernToCase, ConcernUpdate
 from geo.residents.service import get_resident_row, in_scope
+from geo.spatial import locate as locating
+from geo.spatial.crs import parse_crs
 
 # Concern category -> case category (geo.cases catalogue).
 CASE_CATEGORY = {
@@ -59,7 +59,7 @@ def _place(session: Session, me: Principal, data: ConcernCreate) -> tuple[str, f
         loc = locating.locate(session, data.lon, data.lat, parse_crs(data.crs))
         return loc.cell_code, loc.lon, loc.lat
     if data.address:
-        from geo.addresses.geocode import geocode_address
+        from geo.spatial.addresses.geocode import geocode_address
 
         m = geocode_address(session, data.address)
         if m.cell_code is None or m.lon is None or m.lat is None:

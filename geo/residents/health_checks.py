@@ -15,9 +15,9 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from geo.access import Principal
+from geo.access.principal import Principal
 from geo.audit import service as audit
-from geo.errors import Forbidden, InvalidInput, NotFound
+from geo.core.errors import Forbidden, InvalidInput, NotFound
 from geo.residents.models import HealthCheck, Resident, Stay
 from geo.residents.schemas import PERSON_ROLES, HealthCheckUpdate
 from geo.residents.service import in_scope

@@ -3,9 +3,9 @@ one channel said, kept as received), intake_batch, resident_event (append-only h
 splits, reviews and edits), concern_entry (民情记录本) and health_check (participation only).
 
 Scope columns (`cell_code`, `community_code`, `street_code`) sit on every table with personal
-data, for the query filters (`geo.access.scope_filter`) and the row-level security policies
-(`enable_scoped_rls` in the 0004residents migration). A resident's scope columns are those of
-its latest stay. ID and phone numbers are stored encrypted (`geo.privacy.crypto`, key id inside
+data, for the query filters (`geo.access.principal.scope_filter`) and the row-level security
+policies (`enable_scoped_rls` in the 0004residents migration). A resident's scope columns are those
+of its latest stay. ID and phone numbers are stored encrypted (`geo.privacy.crypto`, key id inside
 the token), with a keyed hash for lookup and a masked copy for display.
 """
 
@@ -38,9 +38,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from geo.access import Channel
-from geo.base import Base
-from geo.clock import sql_now
+from geo.access.principal import Channel
+from geo.core.base import Base
+from geo.core.clock import sql_now
 from geo.privacy.crypto import register_encrypted
 
 TS = DateTime(timezone=True)
@@ -231,7 +231,7 @@ class IntakeReport(Base):
     `payload` is the report as received with ID and phone numbers masked (by the field each
     value was read as, and in every string); `payload_enc` is the whole payload as received,
     encrypted. The scope columns say where it was placed - or, while it is in review, whose
-    queue it waits in (`geo.residents.routing`); `geocode` keeps the place. The normalised
+    queue it waits in (`geo.residents.intake.routing`); `geocode` keeps the place. The normalised
     columns feed linkage and the archive.
     """
 

@@ -15,7 +15,7 @@ from datetime import date
 from sqlalchemy import exists, select, text, update
 from sqlalchemy.orm import Session
 
-from geo.clock import season_of, sql_now
+from geo.core.clock import season_of, sql_now
 from geo.privacy import retention
 from geo.residents import sensitive
 from geo.residents.models import ConcernEntry, IntakeReport, Resident, Stay

@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from geo.access import Role
-from geo.inputs import CRS_LENGTH, MAX_TAGS, StrictModel, Tag
+from geo.access.principal import Role
+from geo.core.inputs import CRS_LENGTH, MAX_TAGS, StrictModel, Tag
 from geo.residents.models import ConcernCategory, ConcernStatus, HealthCheckStatus
 
 PERSON_ROLES = (Role.grid_worker.value, Role.community_staff.value, Role.street_staff.value)

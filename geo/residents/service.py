@@ -5,8 +5,8 @@
 | grid worker | residents of its cell(s): lists, archives (stays, reports, history), masked |
 | community / street staff | the same for the community / street |
 | dispatcher | counts of residents present per cell, nothing else |
-| planner | aggregates only: geo.residents.aggregates (one window, small counts suppressed) |
-| channel | its own reports (geo.residents.reports), never an archive |
+| planner | aggregates only: geo.planning.aggregates (one window, small counts suppressed) |
+| channel | its own reports (geo.residents.intake.reports), never an archive |
 
 A resident is in scope by its latest stay's cell (the `resident` row's scope columns); within an
 archive, stays and reports show as far as they lie in the caller's scope (row-level security
@@ -23,10 +23,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.orm import Session
 
-from geo import clock
-from geo.access import Principal, Role, scope_filter
+from geo.access.principal import Principal, Role, scope_filter
 from geo.audit import service as audit
-from geo.errors import Forbidden, InvalidInput, NotFound
+from geo.core import clock
+from geo.core.errors import Forbidden, InvalidInput, NotFound
 from geo.privacy import reveal as privacy_reveal
 from geo.residents.models import (
     HOUSING_LABELS,

@@ -198,7 +198,7 @@ $$;
 """
 
 
-# Scoped row-level security on cases, as geo/rls.py's `enable_scoped_rls` generated it for this
+# Scoped row-level security on cases, as geo/access/rls.py's `enable_scoped_rls` generated it for this
 # revision (cell, community, street, department by DEPARTMENT_SQL, channel by created_by_account,
 # dispatchers city-wide), frozen here so later changes to the live code never alter it.
 CASES_RLS = f"""

@@ -129,7 +129,7 @@ AGGREGATE_SIGNATURES = (
 
 
 # Scoped row-level security on resident, stay, intake_report, resident_event, concern_entry and
-# health_check, as geo/rls.py's `enable_scoped_rls` generated it for this revision (cell,
+# health_check, as geo/access/rls.py's `enable_scoped_rls` generated it for this revision (cell,
 # community, street; intake reports also by the channel account that submitted them), frozen
 # here so later changes to the live code never alter it.
 SCOPED_RLS = """

@@ -7,13 +7,13 @@ Create Date: 2026-11-29 19:30:00
 
 In SQL:
 - `city_now()`: `now()` plus the setting `houniao.clock_offset` (tests only: it moves the
-  database's clock together with Python's; production never sets it, and geo.clock refuses a
+  database's clock together with Python's; production never sets it, and geo.core.clock refuses a
   production connection that has it). Every column default that was `now()` becomes `city_now()`.
 - `city_today()`: the city's date (Asia/Shanghai), whatever the session's TimeZone; it replaces
   `current_date` (the session zone's date: yesterday from 16:00 to 24:00 UTC) in
   `resident_density`'s stay end.
 - `city_season(date)`: the season of a city date, named by its year, starting 1 May (mirrors
-  geo.clock.season_of); `resident_counts(on)` keeps the stays of that season and the one before
+  geo.core.clock.season_of); `resident_counts(on)` keeps the stays of that season and the one before
   (it used the calendar year).
 - the view `case_open` and `case_public_status(id)` evaluate the 48-hour clock at `city_now()`.
 """

@@ -13,7 +13,7 @@ import sqlalchemy.exc
 from sqlalchemy import text
 
 from api.cli.errors import expected_failure
-from geo.migrate import revisions
+from geo.core.migrate import revisions
 from tests.db import test_database_url
 
 HOUNIAO = str(Path(sys.executable).with_name("houniao"))

@@ -17,9 +17,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.cli.geocode import CELL_COLUMNS
-from geo import locate as locating
-from geo.crs import Crs, wgs84_to_gcj02
-from geo.errors import OutsideCoverage
+from geo.core.errors import OutsideCoverage
+from geo.spatial import locate as locating
+from geo.spatial.crs import Crs, wgs84_to_gcj02
 from tests.db import test_database_url
 
 HOUNIAO = str(Path(sys.executable).with_name("houniao"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from tests.geo.test_address_geocode import typo_example
+from tests.spatial.test_address_geocode import typo_example
 
 
 @pytest.fixture

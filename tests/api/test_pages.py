@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import text
 
 from api.pages import local_path
-from geo.access import Principal, Role
+from geo.access.principal import Principal, Role
 from geo.accounts import service as accounts
 from geo.accounts import tokens
 from geo.accounts.models import Account
-from geo.boundaries.models import in_release
+from geo.spatial.boundaries.models import in_release
 from tests.gis.conftest import ACTIVE
 
 OWN_CELL = "230717001001001"

@@ -1,4 +1,4 @@
-"""Structured logs (geo/logs.py): one JSON line per request with the route template, status,
+"""Structured logs (geo/core/logs.py): one JSON line per request with the route template, status,
 duration and account id, never the path as sent, its query string or a person's data; and one
 per scheduler pass, resident import and boundary release."""
 
@@ -16,12 +16,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api import scheduler
-from geo import logs
-from geo.access import Principal
+from geo.access.principal import Principal
 from geo.accounts import tokens
 from geo.accounts.models import Account
-from geo.boundaries import importing, releases
-from geo.residents import excel, imports
+from geo.core import logs
+from geo.residents.intake import excel, imports
+from geo.spatial.boundaries import importing, releases
 
 PHONE = "13800138000"  # a person's number a caller might put in a URL
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from geo.crs import Crs, from_wgs84
+from geo.spatial.crs import Crs, from_wgs84
 
 CELL = "230717001001005"  # the middle cell of a 3 x 3 community: all its vertices are shared
 

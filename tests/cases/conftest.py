@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from api.deps import get_session, request_scope
 from api.routes import cases as case_routes
-from geo import clock
-from geo.access import Principal, Role
+from geo.access.principal import Principal, Role
 from geo.accounts import tokens
 from geo.accounts.models import Account
 from geo.cases import service
 from geo.cases.schemas import CaseCreate, TransitionRequest
+from geo.core import clock
 
 CELL = "230717001001005"  # middle cell of a 3 x 3 community in 伊美区 (see tests/api)
 OTHER_CELL = "230717001001001"  # same community, another cell
@@ -56,7 +56,7 @@ class Caller:
 
 def city_iso(at: datetime) -> str:
     """An instant as the API renders it: in Yichun's offset (+08:00), the zone of every
-    database connection (geo.clock.install_city_zone)."""
+    database connection (geo.core.clock.install_city_zone)."""
     return clock.as_city(at).isoformat()
 
 

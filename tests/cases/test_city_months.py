@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import text
 
-from geo import clock
+from geo.core import clock
 from tests.cases.conftest import CELL
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from api import scheduler
 from api.app import create_app
 from api.deps import get_session, request_scope
-from geo.access import as_system
+from geo.access.principal import as_system
 from geo.cases import service
 from geo.cases.schemas import CaseCreate, TransitionRequest
 from tests.cases.conftest import CELL, dispatcher_principal, point_in

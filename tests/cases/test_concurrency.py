@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.access import Principal, as_system
+from geo.access.principal import Principal, as_system
 from geo.cases import clock, service
 from geo.cases.schemas import CaseCreate, TransitionRequest
-from geo.errors import DomainError, InvalidTransition, PreconditionFailed
+from geo.core.errors import DomainError, InvalidTransition, PreconditionFailed
 from tests.cases.conftest import CELL, dispatcher_principal, point_in
 
 T0 = datetime(2025, 7, 1, 0, 0, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from geo.cases import demo
+from geo.demo import cases as demo
 
 
 def test_demo_cases_go_through_the_workflow(session, monkeypatch):

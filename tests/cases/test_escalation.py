@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.access import as_system
+from geo.access.principal import as_system
 from geo.cases import clock, service
 from geo.cases.schemas import CaseCreate
 from tests.cases.conftest import CELL, dispatcher_principal, point_in

@@ -193,7 +193,7 @@ def test_errors_use_the_open311_format(client311, inside):
 
 
 def test_a_channel_system_files_with_its_api_key_and_lists_its_own(session, client311, inside):
-    from geo.access import Principal
+    from geo.access.principal import Principal
     from geo.accounts import service as accounts
 
     created = accounts.create_account(

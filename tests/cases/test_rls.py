@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from geo.access import Principal, apply_rls
+from geo.access.principal import Principal, apply_rls
 from geo.cases import open311, queries, service
 from geo.cases.schemas import CaseCreate, TransitionRequest
 from geo.cases.scope import allow_public_ids
-from geo.config import security_settings
+from geo.core.config import security_settings
 from tests.cases.conftest import CELL
 
 

@@ -9,8 +9,8 @@ from sqlalchemy import text
 
 from geo.cases import queries, service
 from geo.cases.schemas import CaseCreate, TransitionRequest
-from geo.crs import Crs, from_wgs84
-from geo.errors import Forbidden, InvalidInput, OutsideCoverage
+from geo.core.errors import Forbidden, InvalidInput, OutsideCoverage
+from geo.spatial.crs import Crs, from_wgs84
 from tests.cases.conftest import CELL, COMMUNITY, STREET, city_iso
 
 T0 = datetime(2025, 7, 10, 2, 0, tzinfo=UTC)  # 10:00 in Yichun

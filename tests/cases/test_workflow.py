@@ -10,7 +10,7 @@ import pytest
 from geo.cases import service
 from geo.cases.schemas import TransitionRequest
 from geo.cases.workflow import ACTIONS
-from geo.errors import InvalidInput, InvalidTransition, NotFound
+from geo.core.errors import InvalidInput, InvalidTransition, NotFound
 from tests.cases.conftest import city_iso
 
 D, GW, CH = "dispatcher", "grid_worker", "channel"

@@ -37,12 +37,12 @@ from starlette.routing import compile_path
 
 from api.app import create_app
 from api.auth import route_policies
-from geo import migrate
-from geo.access import PUBLIC, Role
-from geo.boundaries.models import in_release
-from geo.crs import Crs, from_wgs84, parse_file_crs
+from geo.access.principal import PUBLIC, Role
+from geo.core import migrate
 from geo.demo.load import load_yichun
-from geo.features.export import BOUNDARY_LAYERS
+from geo.spatial.boundaries.models import in_release
+from geo.spatial.crs import Crs, from_wgs84, parse_file_crs
+from geo.spatial.features.export import BOUNDARY_LAYERS
 from tests.db import recreate_database, test_database_url
 from tests.e2e import readme
 from tests.live import free_port
@@ -292,7 +292,7 @@ def _privacy_purge(w: Walk) -> None:
 
 
 def _escalate_overdue(w: Walk) -> None:
-    from geo.access import Principal
+    from geo.access.principal import Principal
     from geo.cases import service
     from geo.cases.schemas import CaseCreate
 

@@ -23,9 +23,9 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from geo import migrate
 from geo.accounts import apikeys, tokens
 from geo.accounts.models import Account
+from geo.core import migrate
 from geo.demo.load import load_yichun
 from tests.faults.cluster import Cluster
 from tests.live import HOUNIAO, free_port

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from geo.config import security_settings
+from geo.core.config import security_settings
 from tests.faults import scenarios
 from tests.faults.cluster import Cluster, give_to_owner, make_folder
 from tests.faults.site import Site

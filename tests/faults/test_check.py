@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from geo.config import security_settings
+from geo.core.config import security_settings
 from geo.ops.check import FAIL, run_checks
 from tests.faults.cluster import Cluster, make_folder
 from tests.faults.site import Site, sqlalchemy_url

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
-from geo.access import Principal, Role, as_system
+from geo.access.principal import Principal, Role, as_system
 from geo.cases import service
 from geo.cases.schemas import CaseCreate
 from tests.faults.site import Server, Site

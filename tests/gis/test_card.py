@@ -9,8 +9,8 @@ import qrcode
 import qrcode.constants
 from sqlalchemy import text
 
-from geo.boundaries import queries
-from geo.crs import Crs, from_wgs84
+from geo.spatial.boundaries import queries
+from geo.spatial.crs import Crs, from_wgs84
 from maps.card import distance_text, qr_svg, worker_vcard
 from tests.gis.conftest import CELL
 

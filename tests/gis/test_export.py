@@ -13,7 +13,7 @@ import pyogrio
 import pytest
 from sqlalchemy import text
 
-from geo.boundaries.models import in_release
+from geo.spatial.boundaries.models import in_release
 from tests.db import test_database_url
 
 HOUNIAO = str(Path(sys.executable).with_name("houniao"))

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from geo.boundaries.models import in_release
+from geo.spatial.boundaries.models import in_release
 from tests.db import test_database_url
 from tests.gis.conftest import ACTIVE
 from tests.live import live_api

@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import text
 
-from geo.boundaries.models import in_release
+from geo.spatial.boundaries.models import in_release
 from tests.gis.conftest import ACTIVE, CELL, COMMUNITY
 
 GEOJSON = "application/geo+json"

@@ -12,7 +12,7 @@ import shapely
 import sqlalchemy.exc
 from sqlalchemy import text
 
-from geo.features import registry
+from geo.spatial.features import registry
 
 POLYGON_LAYERS = [c.id for c in registry.collections() if "Polygon" in c.geometry_type]
 TABLES = ("district", "street", "community", "grid_cell")

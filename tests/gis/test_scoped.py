@@ -1,7 +1,7 @@
 """A scoped collection (as open cases will be): hidden from the public, each viewer's rows only.
 
 Registers a scratch collection over the cells, visible to grid workers and scoped to their own
-cells, the way `geo.features.registry` tells the cases engineer to add open cases.
+cells, the way `geo.spatial.features.registry` tells the cases engineer to add open cases.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pytest
 
 from api.auth import route_policies
 from api.viewer import current_viewer
-from geo.access import Principal, Role, scope_filter
-from geo.boundaries.models import in_release
-from geo.features import registry
-from geo.features.registry import Collection, Field
+from geo.access.principal import Principal, Role, scope_filter
+from geo.spatial.boundaries.models import in_release
+from geo.spatial.features import registry
+from geo.spatial.features.registry import Collection, Field
 from tests.gis.conftest import CELL, tile_of
 
 SCOPED = "test_my_cells"

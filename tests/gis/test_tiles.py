@@ -8,7 +8,7 @@ import mapbox_vector_tile
 import pytest
 from sqlalchemy import text
 
-from geo.boundaries.models import in_release
+from geo.spatial.boundaries.models import in_release
 from tests.gis.conftest import ACTIVE, CELL, tile_of
 
 MVT = "application/vnd.mapbox-vector-tile"

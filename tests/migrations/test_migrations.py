@@ -18,9 +18,9 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 
-from geo import migrate
 from geo.audit.chain import LOCK_KEY
-from geo.base import Base, import_all_models
+from geo.core import migrate
+from geo.core.base import Base, import_all_models
 from tests.db import recreate_database, test_database_url
 
 OURS_ONLY = {"spatial_ref_sys", "alembic_version"}

@@ -8,7 +8,7 @@ import json
 
 from sqlalchemy import create_engine, inspect, text
 
-from geo import migrate
+from geo.core import migrate
 from tests.db import recreate_database, test_database_url
 from tests.security.test_privacy_responses import ID_NUMBER, MOBILE
 

@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from api.deps import get_session, request_scope
 from api.routes import intake as intake_routes
-from geo.access import Channel, Principal, as_system
+from geo.access.principal import Channel, Principal, as_system
 from geo.accounts import apikeys, tokens
 from geo.accounts.models import Account
-from geo.residents.intake import Intake, Item, ReportOutcome, Submission
-from geo.residents.records import parse_crs_name
+from geo.residents.intake.pipeline import Intake, Item, ReportOutcome, Submission
+from geo.residents.intake.records import parse_crs_name
 
 CELL = "230717001001005"  # 伊美区, first street, first community, middle cell
 NEIGHBOUR = "230717001001001"  # same community, another cell

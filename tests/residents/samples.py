@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from geo import clock
-from geo.access import Channel, Principal, as_system
+from geo.access.principal import Channel, Principal, as_system
+from geo.core import clock
 from geo.residents import concerns
-from geo.residents.intake import Intake, Item, Submission
+from geo.residents.intake.pipeline import Intake, Item, Submission
 from geo.residents.models import Stay
 from geo.residents.schemas import ConcernCreate
 

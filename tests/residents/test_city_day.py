@@ -10,9 +10,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from geo import cellview, clock
+from geo.core import clock
 from geo.privacy import retention
 from geo.residents.models import Stay
+from geo.spatial import cellview
 from tests.residents.conftest import CELL, SYSTEM, take_in
 
 SUMMER = ["2027-07-15T00:30", "2027-07-15T07:30", "2027-07-15T23:30"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from geo import clock
+from geo.core import clock
 from tests.residents.conftest import CELL, take_in
 
 

@@ -9,10 +9,10 @@ from math import comb
 
 from sqlalchemy import func, select, text
 
-from geo.access import Channel, as_system
-from geo.residents import demo
-from geo.residents.demo_load import homes_from_db, items_of, load_demo_residents
-from geo.residents.intake import Intake, Submission
+from geo.access.principal import Channel, as_system
+from geo.demo import residents as demo
+from geo.demo.residents_load import homes_from_db, items_of, load_demo_residents
+from geo.residents.intake.pipeline import Intake, Submission
 from geo.residents.models import ConcernEntry, HealthCheck, IntakeReport, Resident, Stay
 
 TODAY = date(2026, 11, 26)

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from geo.crs import Crs, from_wgs84
-from geo.errors import InvalidInput
+from geo.core.errors import InvalidInput
 from geo.privacy import partial
 from geo.residents.models import IntakeReport, Resident
+from geo.spatial.crs import Crs, from_wgs84
 from tests.residents.conftest import take_in
 from tests.residents.ids import id_number
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, text
 
-from geo.access import apply_rls
+from geo.access.principal import apply_rls
 from geo.audit.models import AuditEvent
 from geo.residents.models import Resident
 from tests.residents.conftest import CELL, FAR, NEIGHBOUR, take_in
@@ -120,7 +120,7 @@ def test_reveal_needs_a_purpose_and_is_audited(client, session, callers, here):
 
 def test_row_level_security_alone_keeps_other_cells_out(session, here):
     ids = people(session, here)
-    from geo.access import Role
+    from geo.access.principal import Role
 
     session.connection().exec_driver_sql(f'SET LOCAL ROLE "{APP_ROLE}"')
     apply_rls(session, principal(Role.grid_worker, CELL))

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.deps import get_session, request_scope
-from geo.access import Principal, Role, clear_rls
+from geo.access.principal import Principal, Role, clear_rls
 from geo.accounts import tokens
 from geo.accounts.models import Account
-from geo.config import security_settings
+from geo.core.config import security_settings
 
 OWN_CELL = "230717001001001"  # the demo grid worker's cell
 OTHER_CELL = "230717002001001"  # another street, so another community and cell too

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from geo.access import PUBLIC, Role
+from geo.access.principal import PUBLIC, Role
 
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 # Who calls a route in generated tests: the first of these it admits.

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from geo.access import Principal, Role
+from geo.access.principal import Principal, Role
 from geo.cases import service
 from geo.cases.schemas import CaseCreate, TransitionRequest
 from geo.residents.models import Resident, Stay

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from geo.access import Principal
+from geo.access.principal import Principal
 from tests.security.conftest import OWN_CELL
 
 REPORTER_PHONE = "13912345678"  # a resident's number: never unmasked in any listed response

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from api.cli import audit as audit_cli
 from api.cli.main import app as cli
-from geo.access import Principal, Role, apply_rls
+from geo.access.principal import Principal, Role, apply_rls
 from geo.accounts import service as accounts
 from geo.audit import service as audit
 from geo.audit.chain import GENESIS, row_hash

@@ -13,12 +13,13 @@ from typer.testing import CliRunner
 from api.cli import privacy as privacy_cli
 from api.cli import users as users_cli
 from api.cli.main import app as cli
-from geo.access import Principal, Role
-from geo.accounts import apikeys, demo, login
+from geo.access.principal import Principal, Role
+from geo.accounts import apikeys, login
 from geo.accounts import service as accounts
 from geo.accounts.models import Account
 from geo.audit.models import AuditEvent
-from geo.errors import InvalidInput
+from geo.core.errors import InvalidInput
+from geo.demo import accounts as demo
 from geo.privacy import crypto, retention
 
 
@@ -93,7 +94,7 @@ def test_channel_account_gets_an_api_key_and_keys_rotate_and_revoke(run, session
     assert rotated.exit_code == 0
     new_key = rotated.output.split()[-1]
     assert new_key != key and apikeys.principal_from_api_key(session, new_key)
-    from geo.errors import Unauthorized
+    from geo.core.errors import Unauthorized
 
     with pytest.raises(Unauthorized):
         apikeys.principal_from_api_key(session, key)
@@ -126,7 +127,7 @@ def test_disable_list_set_role_reset_password(run, session):
     assert changed.exit_code == 0, changed.output
     assert _json(changed.output)["scope"] == {"street": "230717001"}
     assert run("users", "disable", "li.community").exit_code == 0
-    from geo.errors import Unauthorized
+    from geo.core.errors import Unauthorized
 
     with pytest.raises(Unauthorized):
         login.authenticate(session, "li.community", "Community-2026!")
@@ -157,7 +158,7 @@ def test_demo_accounts_one_per_role_loudly(run, session):
 
 
 def test_demo_accounts_refused_in_production(session, monkeypatch):
-    from geo.config import security_settings
+    from geo.core.config import security_settings
 
     monkeypatch.setattr(security_settings(), "env", "production")
     with pytest.raises(RuntimeError, match="never created in production"):
@@ -244,7 +245,7 @@ def test_duplicate_personal_numbers_are_refused(session):
         password="Planner-One-2026",
         phone="13812345678",
     )
-    from geo.errors import Conflict
+    from geo.core.errors import Conflict
 
     with pytest.raises(Conflict, match="phone"):
         accounts.create_account(

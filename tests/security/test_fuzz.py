@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.deps import get_session, request_scope
-from geo.access import Role
+from geo.access.principal import Role
 from geo.accounts import tokens
 from tests.residents.conftest import point_in
 from tests.security import samples as sample_values

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.deps import get_session, request_scope
-from geo.access import Role, app_engine
+from geo.access.principal import Role, app_engine
 from geo.accounts import passwords
-from geo.config import SecuritySettings
-from geo.db import get_engine
+from geo.core.config import SecuritySettings
+from geo.core.db import get_engine
 from tests.browser import launch_chromium, offline_page, serve_app
 from tests.cases.conftest import point_in
 from tests.db import test_database_url

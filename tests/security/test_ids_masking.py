@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from geo.errors import InvalidInput
+from geo.core.errors import InvalidInput
 from geo.privacy import ids, masking
 
 VALID = "11010519491231002X"  # the standard's own example

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.deps import get_session, request_scope
-from geo.access import Role
+from geo.access.principal import Role
 from geo.accounts import tokens
 from tests.residents.conftest import point_in
 from tests.security.conftest import OWN_CELL, Caller
@@ -104,7 +104,7 @@ def test_every_string_and_list_of_a_request_body_declares_a_cap(doc):
             elif node["type"] == "string" and "maxLength" not in node and not bounded(node):
                 uncapped.append(f"{where}: a string without maxLength")
     assert bodies >= 20  # every write route with a body, Open311's form and the file upload too
-    assert not uncapped, "add max_length (geo/inputs.py has the shared caps):\n" + "\n".join(
+    assert not uncapped, "add max_length (geo/core/inputs.py has the shared caps):\n" + "\n".join(
         uncapped
     )
 

@@ -18,10 +18,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from geo.access import Role
+from geo.access.principal import Role
 from geo.accounts import login, passwords
 from geo.accounts.models import Account
-from geo.errors import RateLimited, Unauthorized
+from geo.core.errors import RateLimited, Unauthorized
 from tests.db import test_database_url
 from tests.live import served
 from tests.security.conftest import add_account
@@ -171,7 +171,7 @@ def test_x_forwarded_for_is_believed_only_from_a_configured_proxy(
 
 
 def test_trusted_proxies_must_be_addresses():
-    from geo.config import SecuritySettings
+    from geo.core.config import SecuritySettings
 
     with pytest.raises(ValueError, match="HOUNIAO_TRUSTED_PROXIES"):
         SecuritySettings(env="development", trusted_proxies="proxy.example.com")

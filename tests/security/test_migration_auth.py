@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import create_engine, text
 
-from geo import migrate
+from geo.core import migrate
 from tests.db import recreate_database, test_database_url
 from tests.security.conftest import APP_ROLE
 

@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import text
 
-from geo.access import PUBLIC, Role
+from geo.access.principal import PUBLIC, Role
 from tests.security.samples import REPORTER_PHONE
 from tests.security.test_route_matrix import _headers, _request, _url, matrix, operations
 

@@ -11,7 +11,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, Text, select, t
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from geo.access import (
+from geo.access.principal import (
     PUBLIC,
     Principal,
     Role,
@@ -242,7 +242,7 @@ def test_policy_sql_is_deny_by_default_and_validated():
 
 
 def test_policy_role_names_match_the_roles():
-    from geo import rls
+    from geo.access import rls
 
     assert {r.value for r in Role} == rls.ROLE_NAMES
 

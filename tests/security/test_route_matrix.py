@@ -24,9 +24,9 @@ from sqlalchemy import select, text
 from api.app import create_app
 from api.auth import CurrentUser, access, route_policies
 from api.deps import SessionDep
-from geo.access import PUBLIC, Role, scope_filter
+from geo.access.principal import PUBLIC, Role, scope_filter
 from geo.accounts import tokens
-from geo.errors import NotFound
+from geo.core.errors import NotFound
 from tests.security import samples as sample_values
 from tests.security.conftest import (
     OTHER_CELL,

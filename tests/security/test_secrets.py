@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from geo.config import SecuritySettings
+from geo.core.config import SecuritySettings
 from tests import cityclock
 from tests.db import test_database_url
 from tests.live import HOUNIAO, free_port
@@ -86,7 +86,7 @@ def test_guessable_keys_are_refused_in_every_environment(env, override, problem)
 
 
 def test_the_refusal_names_settings_never_their_values(monkeypatch):
-    from geo.config import SettingsError, security_settings
+    from geo.core.config import SettingsError, security_settings
 
     weak = "x" * 40
     monkeypatch.setenv("HOUNIAO_SECRET_KEY", weak)

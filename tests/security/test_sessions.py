@@ -23,7 +23,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from geo.access import Role
+from geo.access.principal import Role
 from geo.accounts import passwords, tokens
 from geo.accounts import service as accounts
 from geo.accounts.models import Account
@@ -171,7 +171,7 @@ def test_stream_ends_when_the_session_ends(live, watcher, how):
         )
     else:
         with Session(watcher.engine) as s:
-            from geo.access import Principal
+            from geo.access.principal import Principal
 
             accounts.update_account(s, Principal.system(), "case-sse-grid", is_active=False)
             s.commit()

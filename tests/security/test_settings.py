@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from geo.config import SecuritySettings
+from geo.core.config import SecuritySettings
 
 STRONG = {
     "env": "production",

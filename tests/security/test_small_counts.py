@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from geo.access import Role
+from geo.access.principal import Role
 from geo.privacy.windows import season_months
 from tests.security.conftest import add_account, bearer
 from tests.security.linear_attack import recover

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from geo.access import Role
+from geo.access.principal import Role
 from geo.privacy.windows import season_months
 from tests.security.conftest import add_account, bearer
 from tests.security.linear_attack import recover

@@ -11,12 +11,12 @@ import jwt
 import pytest
 from sqlalchemy import func, select
 
-from geo.access import Role
+from geo.access.principal import Role
 from geo.accounts import apikeys, passwords, tokens
 from geo.accounts import service as accounts
 from geo.accounts.models import Account, AuthSession
 from geo.audit.models import AuditEvent
-from geo.config import security_settings
+from geo.core.config import security_settings
 from tests.security.conftest import add_account, as_owner, bearer
 
 PASSWORD = "Forest-City-838"
@@ -188,7 +188,7 @@ def test_refresh_token_is_stored_hashed(session, worker):
 
 
 def test_disabling_or_changing_scope_kills_existing_tokens(session, app_client, worker):
-    from geo.access import Principal
+    from geo.access.principal import Principal
 
     client = app_client()
     auth = bearer(session, worker)
@@ -238,9 +238,9 @@ def test_unknown_names_lock_too_so_lockout_reveals_nothing(app_client):
 
 
 def test_lock_expires_and_admin_unlock(session, worker):
-    from geo.access import Principal
+    from geo.access.principal import Principal
     from geo.accounts import login
-    from geo.errors import RateLimited, Unauthorized
+    from geo.core.errors import RateLimited, Unauthorized
 
     s = security_settings()
     t0 = datetime.now(UTC)
@@ -326,14 +326,14 @@ def test_api_key_rotation_with_grace(session):
     assert (
         apikeys.principal_from_api_key(session, new, now=t0 + timedelta(hours=3)).role == "channel"
     )
-    from geo.errors import Unauthorized
+    from geo.core.errors import Unauthorized
 
     with pytest.raises(Unauthorized):
         apikeys.principal_from_api_key(session, old, now=t0 + timedelta(hours=3))
 
 
 def test_only_channel_accounts_get_api_keys(session):
-    from geo.errors import InvalidInput
+    from geo.core.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match="only channel accounts"):
         apikeys.create_key(session, add_account(session, "t-noapi", Role.dispatcher))

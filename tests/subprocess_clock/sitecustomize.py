@@ -5,7 +5,7 @@ HOUNIAO_TEST_CLOCK_OFFSET; Python imports `sitecustomize` at start-up, so the `h
 uvicorn started by tests see the same instant as the test and the database. Only where the
 suite's HOUNIAO_ENV=development holds: a process started as production (the tests of refused
 settings) keeps the real clock, and its database connections refuse the shifted one
-(geo.clock.install_city_zone).
+(geo.core.clock.install_city_zone).
 """
 
 import os

@@ -1,4 +1,4 @@
-/* WGS84 -> GCJ-02 for display on Amap tiles; the same published formula as geo/crs.py. */
+/* WGS84 -> GCJ-02 for display on Amap tiles; the same published formula as geo/spatial/crs.py. */
 (function () {
   var A = 6378245.0, EE = 0.00669342162296594323, PI = Math.PI;
   function outside(lon, lat) { return lon < 72.004 || lon > 137.8347 || lat < 0.8293 || lat > 55.8271; }

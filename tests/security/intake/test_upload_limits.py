@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from geo.errors import InvalidInput
-from geo.residents import excel
-from geo.residents.intake import LOCK_KEY
+from geo.core.errors import InvalidInput
+from geo.residents.intake import excel
+from geo.residents.intake.pipeline import LOCK_KEY
 from tests.security.intake.helpers import IMPORT, row_xml, xlsx_bytes
 from tests.security.intake.test_payloads import _xlsx
 

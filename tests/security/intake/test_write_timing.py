@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from api.deps import get_session, request_scope
 from api.routes import intake as intake_routes
-from geo.access import as_system
+from geo.access.principal import as_system
 from geo.residents.models import IntakeReport
 from tests.security.intake.helpers import IMPORT, INTAKE, at
 from tests.security.intake.test_payloads import _xlsx

@@ -1,0 +1,155 @@
+"""Settings per concern, read from the environment (prefix HOUNIAO_, plus DATABASE_URL)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/houniao"
+# The repository's development keys: accepted only with HOUNIAO_ENV=development.
+DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789abcdef"
+DEV_HMAC_KEY = "dev-only-hmac-key-change-me-0123456789abcdef"
+DEV_ENCRYPTION_KEY_ID = "dev1"
+DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktYWVzLWtleS0zMi1ieXRlcy0wMDAwMDA="
+
+
+class DatabaseSettings(BaseSettings):
+    """Where the database is. `DATABASE_URL` wins; the default is the local dev server."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, alias="DATABASE_URL")
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        # Accept the libpq-style scheme people paste from psql docs.
+        url = self.database_url
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+
+class SpatialSettings(BaseSettings):
+    """Spatial defaults of the deployment."""
+
+    model_config = SettingsConfigDict(env_prefix="HOUNIAO_", extra="ignore")
+
+    # Local metric CRS for lengths and areas in Yichun (UTM zone 52N).
+    metric_epsg: int = 32652
+    # Nearest-service-area queries never return more than this many rows.
+    max_nearest_k: int = 20
+
+
+class MapSettings(BaseSettings):
+    """Basemap of the served maps. Data layers draw even when no tile can be fetched."""
+
+    model_config = SettingsConfigDict(env_prefix="HOUNIAO_MAP_", extra="ignore")
+
+    basemap: str = "none"  # none | osm | tianditu | amap
+    tianditu_key: str = ""
+    # Counts below this are suppressed on planner maps and aggregates (never shown exactly).
+    disclosure_threshold: int = 10
+
+
+@lru_cache
+def map_settings() -> MapSettings:
+    return MapSettings()
+
+
+class SecuritySettings(BaseSettings):
+    """Secrets, token lifetimes, lockout and HTTP hardening (prefix HOUNIAO_). Validated in
+    geo/core/security_config.py: the built-in development keys work only with
+    HOUNIAO_ENV=development named explicitly; an unset HOUNIAO_ENV is held to production's rules
+    (fail closed)."""
+
+    model_config = SettingsConfigDict(env_prefix="HOUNIAO_", extra="ignore")
+
+    env: str = ""  # development | production; unset: production's rules
+    secret_key: str = DEV_SECRET_KEY  # signs access tokens
+    # Key id -> base64 of a 32-byte AES key (JSON in HOUNIAO_ENCRYPTION_KEYS); new writes use
+    # `encryption_key_id`, older ids still decrypt.
+    encryption_keys: dict[str, str] = {DEV_ENCRYPTION_KEY_ID: DEV_ENCRYPTION_KEY}
+    encryption_key_id: str = DEV_ENCRYPTION_KEY_ID
+    hmac_key: str = DEV_HMAC_KEY  # lookup hashes; never rotate
+    access_token_minutes: int = 15
+    refresh_token_days: int = 14
+    session_days: int = 30  # absolute limit of one login, however often it is refreshed
+    # Failed sign-ins: this many per name (10x per client address) go unanswered by any delay;
+    # each further failure doubles the wait (first `lockout_first_delay_seconds`, at most
+    # `lockout_minutes`). A key is forgotten after `lockout_window_minutes` without failures.
+    lockout_threshold: int = 5
+    lockout_window_minutes: int = 15
+    lockout_first_delay_seconds: int = 120
+    lockout_minutes: int = 15
+    db_role: str = "houniao_app"  # SET ROLE on each API connection; "" to connect as is
+    retention_seasons: int = 3  # personal data kept for residents seen in the last N seasons
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # addresses or CIDR networks). Empty: the peer's own address, whatever headers it sends.
+    trusted_proxies: str = ""
+    # Secure flag of the map cookies; unset: on everywhere but development.
+    cookie_secure: bool | None = None
+
+    @property
+    def is_development(self) -> bool:
+        return self.env == "development"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return (not self.is_development) if self.cookie_secure is None else self.cookie_secure
+
+    def model_post_init(self, __context: object) -> None:
+        from geo.core.security_config import validate_security_settings
+
+        validate_security_settings(self)
+
+
+class SettingsError(ValueError):
+    """Settings that must not be used. The message names the settings, never their values
+    (pydantic's own message quotes the input, which would put keys in logs)."""
+
+
+def settings_problems(exc: ValidationError) -> str:
+    """One line naming what is wrong, without the values given."""
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(x) for x in error.get("loc", ()))
+        message = error.get("msg", "").removeprefix("Value error, ")
+        parts.append(f"HOUNIAO_{field.upper()}: {message}" if field else message)
+    return "; ".join(parts)
+
+
+@lru_cache
+def security_settings() -> SecuritySettings:
+    """The deployment's security settings; SettingsError (one line) when they are unsafe."""
+    try:
+        return SecuritySettings()
+    except ValidationError as exc:
+        raise SettingsError(settings_problems(exc)) from None
+
+
+@lru_cache
+def database_settings() -> DatabaseSettings:
+    return DatabaseSettings()
+
+
+@lru_cache
+def spatial_settings() -> SpatialSettings:
+    return SpatialSettings()
+
+
+class RequestLimitSettings(BaseSettings):
+    """How large a request body may be (prefix HOUNIAO_LIMIT_); larger ones are a 413."""
+
+    model_config = SettingsConfigDict(env_prefix="HOUNIAO_LIMIT_", extra="ignore")
+
+    body_bytes: int = Field(default=1024 * 1024, gt=0)  # JSON and forms
+    # File uploads (multipart) and batch intake (up to 5,000 reports in one JSON body).
+    upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+
+
+@lru_cache
+def request_limit_settings() -> RequestLimitSettings:
+    return RequestLimitSettings()

@@ -1,0 +1,169 @@
+"""Residents in aggregate, for planners and dispatchers: never a person, never a small count.
+
+One window at a time (geo.privacy.windows: a month, or a season's twelve months), each answer cut
+from one protected table per season (geo.privacy.suppression), so that no count below the
+disclosure threshold can be read, or worked out from totals or from another window:
+
+- density: residents present in each cell in each month (stays of any season). Nothing sums
+  these, so each small count is hidden on its own.
+- flows: arrivals and departures per community and month, and the city's per month
+  (city = Σ communities, each month).
+- origins (seasons only): the season's residents per province and city of origin, and each
+  province's total (province = Σ its cities).
+
+Arrivals over a season's months and residents by origin count the same stays, so the two tables
+are protected together, linked through that (never published) total: no province hides behind a
+season's arrivals minus the visible provinces. Counts come from the owner-defined functions of
+migration 0004 (`resident_density`, `resident_flows`, `resident_origins`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import TextClause, text
+from sqlalchemy.orm import Session
+
+from geo.access.principal import Principal, Role
+from geo.core.config import map_settings
+from geo.core.errors import Forbidden, InvalidInput
+from geo.privacy.suppression import Layout, protect
+from geo.privacy.windows import Window, season_months
+
+READERS = (Role.planner.value, Role.dispatcher.value, "system")
+CITY = "city"
+UNKNOWN_PROVINCE = "未知"
+SEASON_TOTAL = ("season residents",)  # arrivals over the season = its residents by origin
+FLOWS = ("arrivals", "departures")
+_DENSITY = text("SELECT month, cell_code, community_code, residents FROM resident_density(:a, :b)")
+_FLOWS = text("SELECT month, community_code, arrivals, departures FROM resident_flows(:a, :b)")
+_ORIGINS = text("SELECT origin_province, origin_city, residents FROM resident_origins(:a, :b)")
+
+
+def density(session: Session, me: Principal, window: Window) -> dict[str, Any]:
+    """Residents present per cell and month of the window; small counts hidden (None)."""
+    _may_read(me)
+    months = set(window.months)
+    counts = {
+        (_month(r["month"]), r["cell_code"], r["community_code"]): r["residents"]
+        for r in _fetch(session, _DENSITY, window.season)
+        if _month(r["month"]) in months
+    }
+    keys = sorted(counts, key=lambda k: (k[0], k[1] is None, k[1] or "", k[2]))
+    shown = protect(Layout.build(keys, ()), counts, _k())
+    return {
+        **_about(window),
+        "rows": [
+            {"month": m, "cell_code": cell, "community_code": community, "residents": shown[key]}
+            for key in keys
+            for m, cell, community in [key]
+        ],
+    }
+
+
+def flows(session: Session, me: Principal, window: Window) -> dict[str, Any]:
+    """Arrivals and departures per community and month of the window, and the city's."""
+    _may_read(me)
+    season = _season_tables(session, window.season)
+    rows, city = [], []
+    for month in window.months:
+        if month not in season.communities:
+            continue  # nobody came or went: every count is zero
+        for community in sorted(season.communities[month]):
+            rows.append(
+                {"month": month, "community_code": community, **season.flow(community, month)}
+            )
+        city.append({"month": month, **season.flow(CITY, month)})
+    return {**_about(window), "rows": rows, "city": city}
+
+
+def origins(session: Session, me: Principal, window: Window) -> dict[str, Any]:
+    """The season's residents per province and city of origin, and per province."""
+    _may_read(me)
+    if window.month:
+        raise InvalidInput("origins are counted per season: give season=YYYY, not month=")
+    season = _season_tables(session, window.season)
+    rows, provinces = [], []
+    for province in sorted(season.cities):
+        shown = season.shown["province", province]
+        provinces.append({"season": window.season, "province": province, "residents": shown})
+        for city in sorted(season.cities[province], key=lambda v: (v is None, v or "")):
+            shown = season.shown["origin", province, city]
+            rows.append(
+                {"season": window.season, "province": province, "city": city, "residents": shown}
+            )
+    return {**_about(window), "rows": rows, "provinces": provinces}
+
+
+@dataclass(frozen=True)
+class _SeasonTables:
+    """A season's flows and origins as published: {cell: count, or None where hidden}."""
+
+    shown: dict[tuple[str | None, ...], int | None]
+    communities: dict[str, set[str]]  # month -> communities with an arrival or departure
+    cities: dict[str, set[str | None]]  # province -> cities of origin
+
+    def flow(self, where: str, month: str) -> dict[str, int | None]:
+        return {kind: self.shown.get((kind, where, month), 0) for kind in FLOWS}
+
+
+def _season_tables(session: Session, season: int) -> _SeasonTables:
+    """The season's flows and origins, protected together (one layout, one call)."""
+    months = set(season_months(season))
+    counts: dict[tuple[str | None, ...], int] = defaultdict(int)
+    communities: dict[str, set[str]] = defaultdict(set)
+    for r in _fetch(session, _FLOWS, season):
+        month = _month(r["month"])
+        if month in months:
+            communities[month].add(r["community_code"])
+            for kind in FLOWS:
+                counts[kind, r["community_code"], month] += r[kind]
+                counts[kind, CITY, month] += r[kind]
+    cities: dict[str, set[str | None]] = defaultdict(set)
+    for r in _fetch(session, _ORIGINS, season, season):
+        province = r["origin_province"] or UNKNOWN_PROVINCE
+        cities[province].add(r["origin_city"])
+        counts["origin", province, r["origin_city"]] += r["residents"]
+        counts["province", province] += r["residents"]
+    sums: list[tuple[Any, list[Any]]] = [
+        ((kind, CITY, month), [(kind, c, month) for c in sorted(communities[month])])
+        for month in sorted(communities)
+        for kind in FLOWS
+    ]
+    sums.append((SEASON_TOTAL, [("arrivals", CITY, m) for m in sorted(communities)]))
+    sums.append((SEASON_TOTAL, [("province", p) for p in sorted(cities)]))
+    sums += [
+        (("province", p), [("origin", p, c) for c in sorted(cs, key=repr)])
+        for p, cs in sorted(cities.items())
+    ]
+    counts[SEASON_TOTAL] = sum(v for k, v in counts.items() if k[0] == "province")
+    layout = Layout.build(sorted(counts, key=repr), sums)
+    shown = protect(layout, counts, _k(), unpublished=[SEASON_TOTAL])
+    return _SeasonTables(shown, dict(communities), dict(cities))
+
+
+def _fetch(session: Session, query: TextClause, season: int, last: int | None = None) -> Any:
+    """Rows of one of the owner-defined counting functions. A month of a season holds stays of
+    that season and the ones either side (a winter stay; an arrival reported after 1 May)."""
+    first, last = (season, last) if last is not None else (season - 1, season + 1)
+    return session.execute(query, {"a": first, "b": last}).mappings().all()
+
+
+def _month(value: date) -> str:
+    return value.isoformat()[:7]
+
+
+def _about(window: Window) -> dict[str, Any]:
+    return {"season": window.season, "month": window.month, "threshold": _k()}
+
+
+def _k() -> int:
+    return map_settings().disclosure_threshold
+
+
+def _may_read(me: Principal) -> None:
+    if me.role not in READERS:
+        raise Forbidden(f"role {me.role} may not read resident aggregates")

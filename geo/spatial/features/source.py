@@ -1,0 +1,73 @@
+"""The rows of a collection as a SQLAlchemy subquery: one viewer, one boundary release.
+
+Readers (tiles, items, export) build their statements with `select()` and `func.ST_*` over
+`SourceQuery.src`; the collection's SQL text becomes a subquery aliased ``src`` whose columns are
+the id, the fields and ``geom``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, column, select, text
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import Subquery
+
+from geo.spatial.boundaries.releases import resolve_release
+from geo.spatial.features.registry import Collection, Viewer
+
+
+@dataclass
+class SourceQuery:
+    """`src` (the collection's rows) and the conditions every reader applies to it: the viewer's
+    scope, plus what the reader adds (bbox, properties, an id)."""
+
+    collection: Collection
+    src: Subquery
+    release: int | None
+    conditions: list[ColumnElement[bool]] = field(default_factory=list)
+
+    def col(self, name: str) -> ColumnElement[Any]:
+        return self.src.c[name]
+
+    @property
+    def geom(self) -> ColumnElement[Any]:
+        return self.src.c.geom
+
+    def where(self, *conditions: ColumnElement[bool]) -> SourceQuery:
+        self.conditions.extend(conditions)
+        return self
+
+    def attributes(self) -> list[ColumnElement[Any]]:
+        """The id column and the fields (the id once), as columns of `src`."""
+        c = self.collection
+        names = [c.id_column, *(n for n in c.field_names() if n != c.id_column)]
+        return [self.src.c[n] for n in names]
+
+    def select(self, *columns: ColumnElement[Any]) -> Select[Any]:
+        return select(*columns).select_from(self.src).where(*self.conditions)
+
+
+def source_query(
+    session: Session,
+    collection: Collection,
+    viewer: Viewer | None = None,
+    release: int | None = None,
+) -> SourceQuery:
+    """Start a query over `collection` as `viewer` sees it, in `release` (default: active).
+
+    Raises NotFound when the viewer may not see the collection (checked by `registry.get`
+    before) or no boundary release is active.
+    """
+    names = {collection.id_column, *collection.field_names()}
+    source = text(collection.source)
+    rid = None
+    if collection.versioned:
+        rid = resolve_release(session, release)
+        source = source.bindparams(rid=rid)
+    src = source.columns(*(column(n) for n in sorted(names)), column("geom")).subquery("src")
+    query = SourceQuery(collection, src, rid)
+    if collection.scope is not None:
+        query.where(collection.scope(viewer, src.c))
+    return query
