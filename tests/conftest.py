@@ -5,6 +5,7 @@ real, or frozen for the whole run (HOUNIAO_TEST_CLOCK / --city-clock) or for one
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 # Before anything reads the settings (the app and its CLI subprocesses inherit these): the
 # suite runs on the repository's development keys, which need HOUNIAO_ENV=development named
@@ -49,6 +50,18 @@ def pytest_configure(config: pytest.Config) -> None:
     at = config.getoption("--city-clock")
     if at and at != "real":  # before any connection is opened: PGOPTIONS is read when one is
         config.stash[_FROZEN] = cityclock.freeze_session(cityclock.city_time(at))
+
+
+# Marks by folder, so a run can leave a kind out (scripts/test's second clock run does).
+FOLDER_MARKS = {"faults": "faults", "e2e": "walk"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        folder = item.path.relative_to(tests).parts[0]
+        if folder in FOLDER_MARKS:
+            item.add_marker(FOLDER_MARKS[folder])
 
 
 def pytest_report_header(config: pytest.Config) -> str:
