@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import string
 
@@ -12,8 +13,6 @@ from geo.core.errors import InvalidInput
 
 MIN_LENGTH = 10
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (t=3, m=64 MiB, p=4)
-# Verified against when the login name does not exist, so both paths cost the same time.
-_DUMMY = _hasher.hash(secrets.token_urlsafe(16))
 _COMMON = frozenset(
     {
         "password",
@@ -37,10 +36,17 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the login name does not exist, so both paths cost the same time.
+    Made on first use: hashing costs half a second, which every CLI start would pay."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
 def verify_password(stored: str | None, password: str) -> bool:
     """Constant work whether or not there is a stored hash."""
     try:
-        return _hasher.verify(stored or _DUMMY, password) and stored is not None
+        return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 
