@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from pypinyin import lazy_pinyin
-
 from geo.core.errors import InvalidInput
 
 MAX_NAME = 20
@@ -71,6 +69,10 @@ class PersonName:
 
 @lru_cache(maxsize=65536)
 def _pinyin(chars: str) -> str:
+    # Imported on first use: its phrase dictionary takes most of a second to load, which
+    # every server worker and CLI start would pay, and most never read a name.
+    from pypinyin import lazy_pinyin
+
     return "".join(lazy_pinyin(chars, errors="ignore"))
 
 
