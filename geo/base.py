@@ -27,3 +27,4 @@ def import_all_models() -> None:
     import geo.cases.models  # noqa: F401
     import geo.places.models  # noqa: F401
     import geo.residents.models  # noqa: F401
+    import geo.services.models  # noqa: F401
