@@ -68,6 +68,7 @@ def create_app() -> FastAPI:
     app.include_router(residents.router)
     app.include_router(concerns.router)
     app.include_router(services.router)
+    app.include_router(services.pages)
     mount_static(app)
     declare_public_routes(app)  # the spatial core's public routes (api/auth.py)
     return app

@@ -7,20 +7,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Form, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse
 
-from api.auth import CurrentUser, MaybeUser, access, public
+from api.auth import CurrentUser, MaybeUser, access, client_addr, public
 from api.deps import SessionDep
+from api.errors import status_for
 from api.params import CrsParam, Lat, Lon
-from geo.access import Role
+from api.routes.card import _crs as card_crs
+from api.routes.card import _point as card_point
+from geo.access import Principal, Role, apply_rls
+from geo.cases.schemas import RevealPhone
 from geo.clock import db_now
 from geo.crs import point_to_wgs84
-from geo.errors import InvalidInput
+from geo.errors import DomainError, InvalidInput
+from geo.inputs import Text
 from geo.services import catalogue, queries, service
 from geo.services.schemas import ServiceRequestCreate, ServiceTransition
 from geo.services.workflow import Status
+from maps import service_request as request_page
 
 router = APIRouter(prefix="/api/v1", tags=["service requests"])
+pages = APIRouter(tags=["public service card"])
 
 # Who reads requests one by one (each only their scope: 404 outside it).
 READERS = (Role.grid_worker, Role.community_staff, Role.street_staff)
@@ -159,3 +167,88 @@ def transition(
     session: SessionDep, me: CurrentUser, service_request_id: RequestId, body: ServiceTransition
 ) -> dict[str, Any]:
     return service.transition(session, me, request_id=service_request_id, req=body)
+
+
+@router.post(
+    "/service-requests/{service_request_id}/reveal-phone",
+    summary="The requester's full phone number, to call them back: staff and grid workers in"
+    " scope, with a purpose and reason; audited (service_request.reveal)",
+    **access(*READERS, scope="cell"),
+)
+def reveal_phone(
+    session: SessionDep, me: CurrentUser, service_request_id: RequestId, body: RevealPhone
+) -> dict[str, Any]:
+    phone = service.reveal_phone(
+        session, me, service_request_id, purpose=body.purpose, reason=body.reason
+    )
+    return {"id": service_request_id, "phone": phone}
+
+
+# --- the service card's form (no account, no script) ---------------------------------------------
+
+
+@pages.get(
+    "/card/request",
+    response_class=HTMLResponse,
+    summary="The service card's request form: pick an item, optional name, phone and note",
+    **public(),
+)
+def request_form(
+    lon: Annotated[str | None, Query(max_length=40)] = None,
+    lat: Annotated[str | None, Query(max_length=40)] = None,
+    crs: Annotated[str | None, Query(max_length=20)] = None,
+    item: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
+    x, y = card_point(lon, lat)
+    parsed = card_crs(crs)
+    page = request_page.form_page(
+        lon=repr(x), lat=repr(y), crs=parsed.value, categories=catalogue.catalogue(), chosen=item
+    )
+    return HTMLResponse(page)
+
+
+@pages.post(
+    "/card/request",
+    response_class=HTMLResponse,
+    status_code=201,
+    summary="Submit the card's form: the same request as POST /api/v1/service-requests,"
+    " answered with a page holding the public id (errors: the form again, with the reason)",
+    **public(),
+)
+def submit_form(
+    request: Request,
+    session: SessionDep,
+    item: Annotated[Text, Form(max_length=20)],
+    lon: Annotated[Text, Form(max_length=40)],
+    lat: Annotated[Text, Form(max_length=40)],
+    crs: Annotated[Text | None, Form(max_length=20)] = None,
+    description: Annotated[Text | None, Form(max_length=500)] = None,
+    name: Annotated[Text | None, Form(max_length=50)] = None,
+    phone: Annotated[Text | None, Form(max_length=20)] = None,
+) -> HTMLResponse:
+    me = Principal.anonymous(client_addr(request))  # always anonymous: a form sends no token
+    apply_rls(session, me)
+    try:
+        x, y = card_point(lon, lat)
+        body = ServiceRequestCreate(
+            item=item,
+            lon=x,
+            lat=y,
+            crs=card_crs(crs).value,
+            description=description or None,
+            name=name or None,
+            phone=phone or None,
+        )
+        made = service.create_request(session, me, body)
+    except DomainError as exc:
+        session.rollback()  # nothing of a refused request is kept
+        page = request_page.form_page(
+            lon=lon,
+            lat=lat,
+            crs=crs or "wgs84",
+            categories=catalogue.catalogue(),
+            chosen=item,
+            error=exc.detail,
+        )
+        return HTMLResponse(page, status_for(exc), headers=exc.extra.get("headers"))
+    return HTMLResponse(request_page.done_page(made), 201)

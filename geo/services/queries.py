@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, func, or_, select, text, true
 from sqlalchemy.orm import Session
 
-from geo.access import PUBLIC, SYSTEM, Principal, Role
+from geo.access import PUBLIC, SYSTEM, Principal, Role, apply_rls
 from geo.config import spatial_settings
 from geo.errors import InvalidInput, NotFound
 from geo.services.catalogue import ITEMS, Item
@@ -244,6 +244,7 @@ def get_request(
 def get_public(session: Session, public_id: str, *, now: datetime) -> dict[str, Any]:
     """A request as its anonymous holder sees it (NotFound for an id it does not hold)."""
     me = Principal.anonymous()
+    apply_rls(session, me)  # whoever else the caller is, here they are the id's holder
     allow_public_ids(session, [public_id])
     row = session.execute(
         select(*_COLUMNS).where(r.public_id == public_id, request_filter(me, [public_id]))

@@ -24,6 +24,7 @@ from geo.clock import db_now
 from geo.crs import parse_crs
 from geo.errors import Forbidden, InvalidInput, InvalidTransition, NotFound, RateLimited
 from geo.privacy import crypto, ids, masking
+from geo.privacy.reveal import reveal
 from geo.services import queries
 from geo.services.catalogue import ITEMS
 from geo.services.catalogue import item as catalogue_item
@@ -256,12 +257,21 @@ def transition(
     _log(
         session, me, row.id, at, t.action, status, t.to_status, row.area_id, to_area, req.note, data
     )
-    # No RETURNING: after a handover the row may have left the caller's scope (RLS).
-    session.execute(
-        update(REQUESTS)
-        .where(r.id == row.id)
-        .values(status=t.to_status.value, version=r.version + 1, updated_at=at, **values)
-    )
+    if t.action == "hand_over":
+        # The row leaves the caller's scope: moved by the database function that checks the
+        # caller's staff scope itself (an UPDATE of theirs could not write the moved row).
+        moved = session.scalar(
+            text("SELECT service_request_hand_over(:id, :area, :at)"),
+            {"id": row.id, "area": to_area, "at": at},
+        )
+        if not moved:  # pragma: no cover - the row is locked and was checked above
+            raise NotFound(missing)
+    else:
+        session.execute(
+            update(REQUESTS)
+            .where(r.id == row.id)
+            .values(status=t.to_status.value, version=r.version + 1, updated_at=at, **values)
+        )
     audit.record(
         session,
         me,
@@ -299,15 +309,7 @@ def _effects(
         case "hand_over":
             reason = _reason(req, "hand_over")
             target = _handover_target(session, req, row)
-            values = {
-                "area_id": target["id"],
-                "area_community_code": target["community_code"],
-                "area_street_code": target["community_code"][:9],
-                "distance_m": round(float(target["distance_m"]), 1),
-                "accepted_at": None,
-                "handover_count": r.handover_count + 1,
-            }
-            return values, {"reason": reason, "to_area_id": target["id"]}, int(target["id"])
+            return {}, {"reason": reason, "to_area_id": target["id"]}, int(target["id"])
     raise InvalidInput(f"unknown action {t.action!r}")  # pragma: no cover - the table has no other
 
 
@@ -349,3 +351,31 @@ def _handover_target(session: Session, req: ServiceTransition, row: Any) -> dict
             " hand over to one that does (leave to_area_id out for the next nearest)"
         )
     return target
+
+
+REVEAL_ROLES = frozenset({Role.community_staff, Role.street_staff, Role.grid_worker})
+
+
+def reveal_phone(
+    session: Session, me: Principal, request_id: int, *, purpose: str, reason: str
+) -> str | None:
+    """The requester's full phone number of a request in the caller's scope, to call them back
+    (audited as `service_request.reveal`, field `phone`, with the purpose); None when none was
+    given. NotFound outside the scope."""
+    token = session.execute(
+        select(r.phone_enc).where(r.id == request_id, queries.request_filter(me))
+    ).first()
+    if token is None:
+        raise NotFound(f"no service request {request_id}")
+    return reveal(
+        session,
+        me,
+        object_type="service_request",
+        object_id=request_id,
+        field="phone",
+        token=token[0],
+        context=PHONE_CONTEXT,
+        purpose=purpose,
+        reason=reason,
+        allowed_roles=REVEAL_ROLES,
+    )

@@ -13,6 +13,9 @@ Create Date: 2026-11-30 00:09:42.321560
   (`houniao.service_request_public_ids`). An UPDATE needs the row in scope before it; after it
   the row may leave the scope (a handover to another community's area), so its WITH CHECK only
   names the roles. Inserts: the public (no account) and grid workers in their own cells;
+- `service_request_hand_over(id, area, at)`: SECURITY DEFINER move of a request to another
+  area by the serving area's staff (checked inside from the scope settings), since the moved
+  row leaves their scope and their own UPDATE could not write it;
 - `service_request_recent(client_key, since)`: SECURITY DEFINER count (and the oldest instant)
   of an anonymous caller's requests since an instant, for the public rate limit; nothing else.
 """
@@ -85,7 +88,42 @@ AS $$
     WHERE r.client_key = client AND r.requested_at >= since
 $$;
 """
+# A handover moves the request out of the handing staff's scope, which an UPDATE of theirs cannot
+# do (PostgreSQL checks the new row against the SELECT policies when the UPDATE reads the row).
+# So it is this function: it checks the caller's staff scope itself (from the same settings the
+# policies read), then moves the request as the owner. Nothing else changes through it.
+MOVE = """
+CREATE FUNCTION service_request_hand_over(request bigint, new_area integer, at timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
+DECLARE
+    caller_role text := current_setting('houniao.role', true);
+    moved integer;
+BEGIN
+    PERFORM set_config('houniao.role', 'system', true);
+    UPDATE public.service_request r
+       SET area_id = sa.id,
+           area_community_code = sa.community_code,
+           area_street_code = left(sa.community_code, 9),
+           distance_m = round(ST_Distance(sa.geom::geography, r.geom::geography, true)::numeric, 1),
+           status = 'submitted',
+           accepted_at = NULL,
+           handover_count = r.handover_count + 1,
+           version = r.version + 1,
+           updated_at = at
+      FROM public.service_area sa
+     WHERE r.id = request AND sa.id = new_area AND sa.id <> r.area_id
+       AND r.status IN ('submitted', 'accepted')
+       AND ((caller_role = 'community_staff'
+             AND r.area_community_code = houniao_setting('community'))
+         OR (caller_role = 'street_staff' AND r.area_street_code = houniao_setting('street')));
+    GET DIAGNOSTICS moved = ROW_COUNT;
+    PERFORM set_config('houniao.role', coalesce(caller_role, ''), true);
+    RETURN moved = 1;
+END $fn$;
+"""
 SECURITY_DOWN = """
+DROP FUNCTION IF EXISTS service_request_hand_over(bigint, integer, timestamptz);
 DROP FUNCTION IF EXISTS service_request_recent(text, timestamptz);
 DROP TRIGGER IF EXISTS service_request_event_no_truncate ON service_request_event;
 DROP TRIGGER IF EXISTS service_request_event_no_update ON service_request_event;
@@ -97,9 +135,12 @@ def _grants() -> None:
     app = f'"{op.get_context().opts["app_role"]}"'  # migrations/env.py: HOUNIAO_DB_ROLE
     # 0002auth's default privileges gave SELECT, INSERT, UPDATE: the event log is append-only.
     op.execute(f"REVOKE UPDATE ON service_request_event FROM {app}")
-    fn = "service_request_recent(text, timestamptz)"
-    op.execute(f"REVOKE ALL ON FUNCTION {fn} FROM PUBLIC")
-    op.execute(f"GRANT EXECUTE ON FUNCTION {fn} TO {app}")
+    for fn in (
+        "service_request_recent(text, timestamptz)",
+        "service_request_hand_over(bigint, integer, timestamptz)",
+    ):
+        op.execute(f"REVOKE ALL ON FUNCTION {fn} FROM PUBLIC")
+        op.execute(f"GRANT EXECUTE ON FUNCTION {fn} TO {app}")
 
 
 def upgrade() -> None:
@@ -279,6 +320,7 @@ def upgrade() -> None:
         postgresql_where=sa.text("client_key IS NOT NULL"),
     )
     op.execute(SECURITY)
+    op.execute(MOVE)
     _grants()
 
 

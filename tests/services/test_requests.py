@@ -388,6 +388,16 @@ def test_rls_alone_limits_rows(session, callers, areas, client):
         text("UPDATE service_request SET status = 'accepted' WHERE id = :i"), {"i": rid}
     ).rowcount
     assert n == 0
+    # Nor can the handover function move it for anyone but the serving area's staff.
+    move = text("SELECT service_request_hand_over(:i, :a, city_now())")
+    for who in ("far_community", "far_street", "grid_worker", "planner", "public"):
+        apply_rls(session, callers[who].principal)
+        assert session.execute(move, {"i": rid, "a": areas.far}).scalar_one() is False, who
+    apply_rls(session, callers["street_staff"].principal)
+    assert session.execute(move, {"i": rid, "a": areas.far}).scalar_one() is True
+    assert session.execute(text("SELECT current_setting('houniao.role')")).scalar() == (
+        "street_staff"
+    )  # the function gave the caller's role back
 
 
 # --- the public form: no account, rate-limited ---------------------------------------------------
@@ -423,3 +433,95 @@ def test_due_times_come_from_the_catalogue():
     assert catalogue.item("HEALTH.04").due_hours == 4
     assert catalogue.item("culture.01").due_hours == 168
     assert all(i.due_hours <= 168 for i in catalogue.ITEMS.values())
+
+
+def test_revealing_the_phone_is_audited_and_scoped(client, session, callers, areas):
+    rid = _make(client, callers, areas, who="grid_worker", phone="13912345678")["id"]
+    url = f"{URL}/{rid}/reveal-phone"
+    why = {"purpose": "case_handling", "reason": "回电确认陪诊时间"}
+    resp = client.post(url, json=why, headers=callers["community_staff"].headers)
+    assert resp.status_code == 200 and resp.json()["phone"] == "13912345678"
+    assert client.post(url, json=why, headers=callers["far_street"].headers).status_code == 404
+    short = {"purpose": "case_handling", "reason": "x"}
+    assert (
+        client.post(url, json=short, headers=callers["community_staff"].headers).status_code == 422
+    )
+    row = session.execute(
+        text(
+            "SELECT actor_name, fields, purpose FROM audit_event"
+            " WHERE action = 'service_request.reveal' AND :i = ANY (object_ids)"
+        ),
+        {"i": str(rid)},
+    ).one()
+    assert row.actor_name == "svc-community" and row.fields == ["phone"]
+    assert "回电" in row.purpose and "13912345678" not in str(row)
+
+
+# --- the same paths as the application role: row-level security agrees with the filters ----------
+
+
+def test_the_whole_flow_as_the_application_role(session, callers, areas):
+    from tests.security.conftest import as_app_role, client_for
+
+    as_app_role(session)
+    app = client_for(session)
+    made = app.post(URL, json=body(areas, phone="13912345678"))
+    assert made.status_code == 201, made.text
+    pid = made.json()["public_id"]
+    assert app.get(f"{URL}/public/{pid}").json()["status"] == "submitted"
+    staff = callers["community_staff"].headers
+    listed = app.get(URL, headers=staff).json()["requests"]
+    (mine,) = [x for x in listed if x["public_id"] == pid]
+    rid = mine["id"]
+    assert app.get(f"{URL}/{rid}", headers=callers["far_street"].headers).status_code == 404
+    assert (
+        app.post(f"{URL}/{rid}/transitions", json={"action": "accept"}, headers=staff).json()[
+            "status"
+        ]
+        == "accepted"
+    )
+    moved = app.post(
+        f"{URL}/{rid}/transitions",
+        json={"action": "hand_over", "reason": "转交远处服务区"},
+        headers=staff,
+    )
+    assert moved.status_code == 200, moved.text
+    assert app.get(f"{URL}/{rid}", headers=staff).status_code == 404
+    far = callers["far_community"].headers
+    for action in ("accept", "fulfil"):
+        resp = app.post(f"{URL}/{rid}/transitions", json={"action": action}, headers=far)
+        assert resp.status_code == 200, resp.text
+    rated = app.post(f"{URL}/public/{pid}/transitions", json={"action": "rate", "rating": 5})
+    assert rated.status_code == 200 and rated.json()["status"] == "rated", rated.text
+    # The card's form, anonymous, as the application role too.
+    lon, lat = areas.point
+    form = {"item": ITEM, "lon": str(lon), "lat": str(lat), "crs": "wgs84", "phone": ""}
+    page = app.post("/card/request", data=form)
+    assert page.status_code == 201 and "受理编号" in page.text and "测试陪诊服务区" in page.text
+    grid = callers["grid_worker"].headers
+    made = app.post(URL, json=body(areas), headers=grid)
+    assert made.status_code == 201, made.text
+    assert app.get(f"{URL}/{made.json()['id']}", headers=grid).status_code == 200
+
+
+def test_the_card_links_to_a_form_that_answers_in_chinese(client, session, areas):
+    lon, lat = areas.point
+    card = client.get("/card", params={"lon": lon, "lat": lat})
+    assert "/card/request?lon=" in card.text
+    form = client.get("/card/request", params={"lon": lon, "lat": lat, "crs": "wgs84"})
+    assert form.status_code == 200 and 'name="item"' in form.text and "就医指引" in form.text
+    assert "<script" not in form.text
+    before = _count(session)
+    bad = client.post("/card/request", data={"item": "nope.01", "lon": str(lon), "lat": str(lat)})
+    assert bad.status_code == 422 and "unknown item code" in bad.text and "<form" in bad.text
+    far = client.post("/card/request", data={"item": ITEM, "lon": "116.39", "lat": "39.91"})
+    assert far.status_code == 404 and "outside the covered area" in far.text
+    nan = client.post("/card/request", data={"item": ITEM, "lon": "nan", "lat": str(lat)})
+    assert nan.status_code == 422
+    assert _count(session) == before
+    ok = client.post(
+        "/card/request",
+        data={"item": ITEM, "lon": str(lon), "lat": str(lat), "phone": "13912345678"},
+    )
+    assert ok.status_code == 201 and "SR" in ok.text and "13912345678" not in ok.text
+    assert _count(session) == before + 1
