@@ -15,6 +15,7 @@ from geo.crs import FILE_ACCEPTED
 from geo.db import session_scope
 from geo.demo import load as demo
 from geo.residents import demo_load as demo_residents
+from geo.services import demo as demo_services
 
 load_app = typer.Typer(help="Load datasets.", no_args_is_help=True)
 import_app = typer.Typer(help="Import files.", no_args_is_help=True)
@@ -41,7 +42,7 @@ def load_yichun() -> None:
             print_json(counts)
             return
         with progress_bar() as bar:
-            task = bar.add_task("loading Yichun", total=5 + len(demo_cases.YEARS) + 1 + 8)
+            task = bar.add_task("loading Yichun", total=5 + len(demo_cases.YEARS) + 1 + 8 + 1)
 
             def step(description: str, rows: int) -> None:
                 bar.update(task, advance=1, description=f"{description} ({rows:,})")
@@ -49,6 +50,7 @@ def load_yichun() -> None:
             counts = demo.load_yichun(session, step)
             counts["residents"] = demo_residents.load_demo_residents(session, step)  # via intake
             counts["cases"] = demo_cases.load_demo_cases(session, step)  # through the workflow
+            counts["service_requests"] = demo_services.load_demo_requests(session, step)
         demo_accounts = create_demo_accounts(session)  # one per role, printed below
     print_json(counts)
     print_demo_accounts(demo_accounts)
