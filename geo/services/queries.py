@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from geo.access import PUBLIC, SYSTEM, Principal, Role, apply_rls
 from geo.config import spatial_settings
 from geo.errors import InvalidInput, NotFound
+from geo.places.models import ServiceArea
 from geo.services.catalogue import ITEMS, Item
 from geo.services.models import EVENTS, REQUESTS
 from geo.services.workflow import OPEN, REQUESTER, STAFF, STATUS_LABELS, Status, allowed
@@ -165,25 +166,29 @@ _COLUMNS = (
     r.handover_count,
     r.version,
     r.updated_at,
+    ServiceArea.name.label("area_name"),
+    ServiceArea.address.label("area_address"),
+    ServiceArea.phone.label("area_phone"),
+    ServiceArea.opening_hours.label("area_opening_hours"),
 )
-AREA_NAME_SQL = text(
-    "SELECT id, name, address, phone, opening_hours FROM service_area WHERE id = :id"
-)
+# Every read of requests joins the serving area (public information) in the same statement.
+_FROM = REQUESTS.join(ServiceArea, ServiceArea.id == r.area_id)
 
 
-def _view(
-    session: Session, row: Any, now: datetime, roles: frozenset[str], *, public: bool
-) -> dict[str, Any]:
+def _view(row: Any, now: datetime, roles: frozenset[str], *, public: bool) -> dict[str, Any]:
     item = ITEMS.get(row.item_code)
     status = Status(row.status)
-    area_row = session.execute(AREA_NAME_SQL, {"id": row.area_id}).mappings().first()
     out: dict[str, Any] = {
         "public_id": row.public_id,
         "item": item.as_dict() if item else {"code": row.item_code},
         "status": status.value,
         "status_label": STATUS_LABELS[status],
         "area": {
-            **(dict(area_row) if area_row else {"id": row.area_id}),
+            "id": row.area_id,
+            "name": row.area_name,
+            "address": row.area_address,
+            "phone": row.area_phone,
+            "opening_hours": row.area_opening_hours,
             "community_code": row.area_community_code,
             "distance_m": round(float(row.distance_m), 1),
         },
@@ -233,10 +238,12 @@ def get_request(
     session: Session, me: Principal, request_id: int, *, now: datetime
 ) -> dict[str, Any]:
     """One request in the caller's scope, with its timeline (NotFound outside it)."""
-    row = session.execute(select(*_COLUMNS).where(r.id == request_id, request_filter(me))).first()
+    row = session.execute(
+        select(*_COLUMNS).select_from(_FROM).where(r.id == request_id, request_filter(me))
+    ).first()
     if row is None:
         raise NotFound(f"no service request {request_id}")
-    view = _view(session, row, now, effective_roles(me, row), public=False)
+    view = _view(row, now, effective_roles(me, row), public=False)
     view["events"] = timeline(session, row.id, public=False)
     return view
 
@@ -247,11 +254,13 @@ def get_public(session: Session, public_id: str, *, now: datetime) -> dict[str, 
     apply_rls(session, me)  # whoever else the caller is, here they are the id's holder
     allow_public_ids(session, [public_id])
     row = session.execute(
-        select(*_COLUMNS).where(r.public_id == public_id, request_filter(me, [public_id]))
+        select(*_COLUMNS)
+        .select_from(_FROM)
+        .where(r.public_id == public_id, request_filter(me, [public_id]))
     ).first()
     if row is None:
         raise NotFound(f"no service request {public_id!r}")
-    view = _view(session, row, now, effective_roles(me, row, holds_public_id=True), public=True)
+    view = _view(row, now, effective_roles(me, row, holds_public_id=True), public=True)
     view["events"] = timeline(session, row.id, public=True)
     return view
 
@@ -279,10 +288,11 @@ def list_requests(
     total = session.scalar(select(func.count()).select_from(REQUESTS).where(*where)) or 0
     rows = session.execute(
         select(*_COLUMNS)
+        .select_from(_FROM)
         .where(*where)
         .order_by(r.status.in_([s.value for s in OPEN]).desc(), r.due_at, r.id.desc())
         .limit(limit)
         .offset(offset)
     ).all()
-    items = [_view(session, x, now, effective_roles(me, x), public=False) for x in rows]
+    items = [_view(x, now, effective_roles(me, x), public=False) for x in rows]
     return {"total": total, "limit": limit, "offset": offset, "requests": items}
