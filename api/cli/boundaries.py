@@ -29,6 +29,11 @@ def load_yichun() -> None:
     with session_scope() as session:
         if demo.demo_loaded(session):
             if demo_residents.residents_loaded(session):
+                # A database loaded before service requests existed gets them now (else nothing).
+                added = demo_services.load_demo_requests(session)
+                if added:
+                    print_json({"service_requests": added})
+                    return
                 err.print("Yichun demo data is already loaded; nothing to do.")
                 return
             # A database loaded before residents existed: add them (through the intake).
