@@ -22,6 +22,7 @@ from api.routes import (
     ogc,
     open311,
     residents,
+    services,
     spatial,
     tiles,
 )
@@ -66,6 +67,8 @@ def create_app() -> FastAPI:
     app.include_router(intake.router)
     app.include_router(residents.router)
     app.include_router(concerns.router)
+    app.include_router(services.router)
+    app.include_router(services.pages)
     mount_static(app)
     declare_public_routes(app)  # the spatial core's public routes (api/auth.py)
     return app

@@ -95,6 +95,8 @@ _CARD = _ENV.from_string(
     {% if area.phone %}
     <div>电话 <a class="hn-tel" href="tel:{{ area.phone }}">{{ area.phone }}</a></div>
     {% endif %}
+    <div><a class="hn-tel" href="/card/request?lon={{ lon }}&amp;lat={{ lat }}&amp;crs=wgs84">
+      在线申请服务 Request a service</a></div>
     <details><summary>服务项目（{{ area.services | length }} 项）</summary>
       {% for label, names in area.services_by_category %}
       <div><b>{{ label }}</b>：{{ names | join("、") }}</div>

@@ -12,6 +12,7 @@ from geo.core.db import session_scope
 from geo.demo import cases as demo_cases
 from geo.demo import load as demo
 from geo.demo import residents_load as demo_residents
+from geo.demo import services as demo_services
 from geo.demo.accounts import create_demo_accounts
 from geo.spatial.boundaries import importing, releases
 from geo.spatial.crs import FILE_ACCEPTED
@@ -28,6 +29,11 @@ def load_yichun() -> None:
     with session_scope() as session:
         if demo.demo_loaded(session):
             if demo_residents.residents_loaded(session):
+                # A database loaded before service requests existed gets them now (else nothing).
+                added = demo_services.load_demo_requests(session)
+                if added:
+                    print_json({"service_requests": added})
+                    return
                 err.print("Yichun demo data is already loaded; nothing to do.")
                 return
             # A database loaded before residents existed: add them (through the intake).
@@ -41,7 +47,7 @@ def load_yichun() -> None:
             print_json(counts)
             return
         with progress_bar() as bar:
-            task = bar.add_task("loading Yichun", total=5 + len(demo_cases.YEARS) + 1 + 8)
+            task = bar.add_task("loading Yichun", total=5 + len(demo_cases.YEARS) + 1 + 8 + 1)
 
             def step(description: str, rows: int) -> None:
                 bar.update(task, advance=1, description=f"{description} ({rows:,})")
@@ -49,6 +55,7 @@ def load_yichun() -> None:
             counts = demo.load_yichun(session, step)
             counts["residents"] = demo_residents.load_demo_residents(session, step)  # via intake
             counts["cases"] = demo_cases.load_demo_cases(session, step)  # through the workflow
+            counts["service_requests"] = demo_services.load_demo_requests(session, step)
         demo_accounts = create_demo_accounts(session)  # one per role, printed below
     print_json(counts)
     print_demo_accounts(demo_accounts)

@@ -25,5 +25,6 @@ def import_all_models() -> None:
     import geo.audit.models  # noqa: F401
     import geo.cases.models  # noqa: F401
     import geo.residents.models  # noqa: F401
+    import geo.services.models  # noqa: F401
     import geo.spatial.boundaries.models  # noqa: F401
     import geo.spatial.places.models  # noqa: F401

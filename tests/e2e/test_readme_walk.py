@@ -787,6 +787,14 @@ ROWS: dict[str, list[Probe]] = {
             promise_refusals=True,
         ),
     ],
+    "/api/v1/service-items": [
+        Probe("/api/v1/service-items"),
+        Probe("/api/v1/service-items/health.04/areas", params={"at": True}),
+    ],
+    "/api/v1/service-requests…": [
+        Probe("/api/v1/service-requests", params={"limit": 5}),
+        Probe("/api/v1/service-requests/public/SR2222222222", statuses={c: 404 for c in CALLERS}),
+    ],
     "/maps/login": [
         Probe("/maps/login", type="text/html"),
         Probe(
@@ -824,6 +832,9 @@ ROWS: dict[str, list[Probe]] = {
     "/card": [
         Probe("/card", params={"at": True}, type="text/html", promise=the_card),
         Probe("/card", params={"at": True, "crs": "EPSG:4326"}, type="text/html", promise=the_card),
+    ],
+    "/card/request": [
+        Probe("/card/request", params={"at": True, "crs": "wgs84"}, type="text/html"),
     ],
     "/tiles/{layer}/{z}/{x}/{y}.mvt": [
         Probe("/tiles/cells.json", promise=tilejson),

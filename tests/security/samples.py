@@ -89,7 +89,17 @@ def _residents(session: Session, samples: Samples, lon: float, lat: float) -> No
     residents_sampler(session, samples, lon, lat)
 
 
-SAMPLERS: list[Callable[[Session, Samples, float, float], None]] = [_case, _residents]
+def _service_requests(session: Session, samples: Samples, lon: float, lat: float) -> None:
+    from tests.services.samples import service_requests_sampler
+
+    service_requests_sampler(session, samples, lon, lat)
+
+
+SAMPLERS: list[Callable[[Session, Samples, float, float], None]] = [
+    _case,
+    _residents,
+    _service_requests,
+]
 
 
 def build(session: Session, account_name: str) -> Samples:
