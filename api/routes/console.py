@@ -127,7 +127,7 @@ def _page(
 ) -> str:
     q = queue.open_queue(session, me, filters)
     categories = [(c["code"], c["name_zh"]) for c in catalogue(session)["categories"]]
-    return html.page(
+    context: dict[str, Any] = dict(
         me_name=me.name,
         role_label=ROLE_LABELS.get(Role(me.role), me.role),
         scope_label=_scope_label(me),
@@ -138,8 +138,8 @@ def _page(
         streets=queue.streets_in_scope(session, me),
         filters=_filter_values(filters),
         queue=q,
-        **(panel or {}),
     )
+    return html.page(**(context | (panel or {})))
 
 
 @router.get("", summary="Dispatcher console: queue, live map, case panel", **access(*CONSOLE_ROLES))
