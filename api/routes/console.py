@@ -58,15 +58,21 @@ HxTrigger = Annotated[str | None, Header(alias="HX-Trigger", include_in_schema=F
 
 
 def _filters(
-    tier: Annotated[Tier | None, Query(description="grid | community | street")] = None,
+    tier: Annotated[str | None, Query(max_length=20, description="grid, community, street")] = None,
     category: Annotated[str | None, Query(max_length=30)] = None,
     street: Annotated[str | None, Query(max_length=9, description="9-digit street code")] = None,
     clock: Annotated[
         str | None, Query(max_length=20, description="overdue, due_soon, on_track, met, missed")
     ] = None,
 ) -> queue.QueueFilters:
+    """The filter bar's values; an empty select ("全部") is no filter."""
+    if tier and tier not in {t.value for t in Tier}:
+        raise InvalidInput(f"unknown tier {tier!r}; one of: grid, community, street")
     return queue.QueueFilters(
-        tier=tier, category=category or None, street=street or None, clock_state=clock or None
+        tier=Tier(tier) if tier else None,
+        category=category or None,
+        street=street or None,
+        clock_state=clock or None,
     )
 
 
