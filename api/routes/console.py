@@ -273,9 +273,11 @@ def case_transition(
             "title": f"未办理「{label}」：此事件在您打开之后已被更新（412）",
             "lines": [
                 f"您的表单基于第 {version} 版，事件已有更新，所以没有执行，以免覆盖别人的办理。",
-                "下面是最新状态和办理经过；请核对后，再决定是否操作。您填写的内容已保留。",
+                "下面是最新状态和办理经过；请核对后，再决定是否操作。",
             ],
         }
+        if given["note"]:  # kept in the form when it is still offered, and here in any case
+            notice["lines"].append(f"您填写的备注：{given['note']}")
     except InvalidTransition as exc:
         status = 409
         allowed = "、".join(

@@ -318,7 +318,9 @@ def test_a_stale_form_gets_412_and_the_fresh_case(session, cases_client, callers
     assert stale.status_code == 412
     assert "412" in stale.text and f"第 {seen} 版" in stale.text
     assert f"第 {seen + 1} 版" in stale.text  # the fresh state is shown
-    assert "社区协调办" in stale.text and "派给网格员" not in stale.text.split("办理经过")[1]
+    timeline = stale.text.split('id="timeline-title"')[1]
+    assert "社区协调办" in stale.text and "派给网格员" not in timeline
+    assert "您填写的备注：派给网格员" in stale.text  # what was typed is not lost
     assert case_status(session, case_id) == ("dispatched", seen + 1)  # no lost update
     actions = session.scalars(
         text("SELECT action FROM case_event WHERE case_id = :i ORDER BY id"), {"i": case_id}
@@ -345,3 +347,41 @@ def test_page_policy_and_the_framed_map(cases_client, callers, new_case):
     assert "frame-ancestors 'self'" in framed.headers["content-security-policy"]
     assert framed.headers["x-frame-options"] == "SAMEORIGIN"
     assert "console-map.js" in framed.text and "nonce-" in framed.headers["content-security-policy"]
+
+
+def test_street_staff_blow_the_whistle_from_the_panel(session, cases_client, callers, new_case):
+    """At the street tier the street's staff summon departments (吹哨) with the panel's form."""
+    case = new_case("dispatched")
+    case_id = case["id"]
+    for by, action in (("dispatcher", "escalate"), ("dispatcher", "escalate")):
+        version = case_status(session, case_id)[1]
+        moved = cases_client.post(
+            f"/api/v1/cases/{case_id}/transitions",
+            json={"action": action},
+            headers={**callers[by].headers, "If-Match": f'"case-{case_id}-v{version}"'},
+        )
+        assert moved.status_code == 200, moved.text
+    street = callers["street_staff"]
+    token = csrf_of(cases_client, street)
+    version = case_status(session, case_id)[1]
+    started = post_form(
+        cases_client, street, case_id, {"action": "start", "version": version}, csrf=token
+    )
+    assert started.status_code == 200, started.text
+    assert 'data-action="summon"' in started.text and 'name="departments"' in started.text
+    codes = re.findall(r'name="departments" value="([^"]+)"', started.text)
+    assert len(codes) >= 2
+    summoned = post_form(
+        cases_client,
+        street,
+        case_id,
+        {"action": "summon", "version": version + 1, "departments": codes[:2], "note": "联合处置"},
+        csrf=token,
+    )
+    assert summoned.status_code == 200, summoned.text
+    assert "吹哨召集的部门" in summoned.text and "待报到" in summoned.text
+    rows = session.scalars(
+        text("SELECT department_code FROM case_summons WHERE case_id = :i ORDER BY 1"),
+        {"i": case_id},
+    ).all()
+    assert rows == sorted(codes[:2])

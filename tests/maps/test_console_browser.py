@@ -94,5 +94,33 @@ def test_dispatcher_signs_in_opens_a_case_and_dispatches_it(site, browser):
         # Live: a case filed elsewhere now appears in the queue without a reload.
         fresh = _file_case(site, api, "长椅损坏 broken bench (console live test)")
         page.locator(f"#case-row-{fresh['id']}").wait_for(timeout=10_000)
-        assert_clean(p)
         p.screenshot("console-1280x800")
+
+        # A stale form: the new case changes through the API while its panel is open; the
+        # console's answer is the 412 explained with the fresh case, not a lost update.
+        page.locator(f"#case-row-{fresh['id']} a.open-case").click()
+        page.locator(f'#panel article.case[data-case="{fresh["id"]}"]').wait_for(timeout=10_000)
+        page.fill("#accept-note", "已核实")
+        version = fresh["properties"]["version"]
+        moved = httpx.post(
+            f"{site.base}/api/v1/cases/{fresh['id']}/transitions",
+            json={"action": "accept", "note": "另一位调度员已受理"},
+            headers={**api, "If-Match": f'"case-{fresh["id"]}-v{version}"'},
+        )
+        assert moved.status_code == 200, moved.text
+        page.click('button[data-action="accept"]')
+        page.locator("#notice").wait_for(timeout=10_000)
+        notice = page.locator("#notice").inner_text()
+        assert "412" in notice and "未办理「受理」" in notice
+        assert "另一位调度员已受理" in page.locator("#panel").inner_text()
+        with site.engine.connect() as conn:
+            accepts = conn.execute(
+                text("SELECT count(*) FROM case_event WHERE case_id = :i AND action = 'accept'"),
+                {"i": fresh["id"]},
+            ).scalar()
+        assert accepts == 1
+        assert "已核实" in notice  # what was typed is not lost
+        assert_clean(p)
+        p.screenshot("console-412")
+        page.set_viewport_size({"width": 390, "height": 844})  # one column on a phone / at zoom
+        p.screenshot("console-390x844")
