@@ -14,6 +14,7 @@ from api.routes import (
     card,
     cases,
     concerns,
+    console,
     docs,
     export,
     health,
@@ -64,6 +65,7 @@ def create_app() -> FastAPI:
     app.include_router(cases.router)
     app.include_router(open311.router)
     app.include_router(maps.router)
+    app.include_router(console.router)
     app.include_router(intake.router)
     app.include_router(residents.router)
     app.include_router(concerns.router)

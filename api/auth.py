@@ -96,8 +96,10 @@ def request_credentials(
     cookie: Annotated[str | None, Cookie(alias=MAP_COOKIE, include_in_schema=False)] = None,
 ) -> Credentials:
     """Browsers showing the maps send the access token as a cookie (set by /maps/login); it is
-    honoured for reads only (GET/HEAD), so a forged cross-site form cannot change anything."""
-    if not bearer and cookie and request.method in ("GET", "HEAD"):
+    honoured for reads only (GET/HEAD), so a forged cross-site form cannot change anything,
+    and for a change only where `api.csrf.csrf_guard` checked the page's CSRF token first."""
+    writable = getattr(request.state, "csrf_verified", False)  # set by api.csrf.csrf_guard
+    if not bearer and cookie and (request.method in ("GET", "HEAD") or writable):
         bearer = cookie
     if bearer and api_key:
         raise Unauthorized("send either a bearer token or an API key, not both")

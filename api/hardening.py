@@ -123,3 +123,14 @@ def install(app: FastAPI) -> None:
     _refuse_unsafe_settings(app)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(TrustedProxyHeaders)
+
+
+def framed_by_self(response: HTMLResponse) -> HTMLResponse:
+    """Let pages of this site (and only these) frame `response`: the console embeds the live
+    map. Its policy's `frame-ancestors 'none'` becomes `'self'`, X-Frame-Options SAMEORIGIN."""
+    policy = response.headers.get("content-security-policy", PAGE_CSP)
+    response.headers["content-security-policy"] = policy.replace(
+        "frame-ancestors 'none'", "frame-ancestors 'self'"
+    )
+    response.headers["x-frame-options"] = "SAMEORIGIN"
+    return response

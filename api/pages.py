@@ -20,7 +20,7 @@ from geo.access.principal import PUBLIC, ROLE_LABELS, Principal, Role
 from geo.spatial.cellview import cells_in_scope
 from maps import pages
 
-HTML_PREFIXES = ("/maps/", "/card")
+HTML_PREFIXES = ("/maps/", "/card", "/console")
 HOME = "/maps/"
 LOGIN = "/maps/login"
 
@@ -89,10 +89,13 @@ def home_links(session: Session, me: Principal) -> list[tuple[str, str]]:
     links: list[tuple[str, str]] = []
     match me.role:
         case Role.dispatcher:
+            links.append(("/console", "指挥中心工作台：办理未办结事件 Dispatcher console"))
             links.append(("/maps/dispatch", "指挥中心地图：全市未办结诉求 Live map of open cases"))
         case Role.planner:
             links.append(("/maps/density", "候鸟密度地图（汇总数据）Seasonal density map"))
         case Role.grid_worker | Role.community_staff | Role.street_staff:
+            if me.role != Role.grid_worker:
+                links.append(("/console", "事件工作台（本辖区）Case console of my area"))
             links += [
                 (f"/maps/cell/{code}", f"网格地图 {name}（{code}）")
                 for code, name in cells_in_scope(session, me)

@@ -57,9 +57,11 @@ def dispatch_map(
     categories: list[tuple[str, str]],
     interval_ms: int = 3000,
     basemap: str = "none",
+    extra_scripts: tuple[str, ...] = (),
 ) -> str:
     """HTML of the dispatcher's live map. Boundaries and service areas are embedded (WGS84 in,
-    shifted for display when the basemap is GCJ-02); cases come live from `feed_url`."""
+    shifted for display when the basemap is GCJ-02); cases come live from `feed_url`.
+    `extra_scripts` (files of maps/static/houniao) adapt it, e.g. when the console frames it."""
     m = base_map(basemap, zoom=9)
     folium.GeoJson(
         for_display(cells, basemap),
@@ -86,7 +88,7 @@ def dispatch_map(
         ),
     ).add_to(m)
     to_display = "window.houniaoToGcj02" if display_crs(basemap) is Crs.gcj02 else "null"
-    for script in ("gcj02.js", "dispatch.js"):
+    for script in ("gcj02.js", "dispatch.js", *extra_scripts):
         m.get_root().header.add_child(Element(f'<script src="/static/houniao/{script}"></script>'))
     # One source for the clock colours and labels: the legend here, the markers in dispatch.js.
     m.get_root().header.add_child(

@@ -129,6 +129,8 @@ BUNDLES: tuple[Bundle, ...] = (
         ("Control.FullScreen.js", "Control.FullScreen.css", "icon-fullscreen.svg", "LICENSE"),
         note="3.0.0 ships no minified script; the CDN's .min.js maps to Control.FullScreen.js.",
     ),
+    # The dispatcher console (/console, api/routes/console.py): partial page updates.
+    Bundle("htmx.org", "0BSD", "htmx.org@2.0.11", ("dist/htmx.min.js", "LICENSE")),
     # The API docs at /docs (Swagger UI) and /redoc (ReDoc): api/routes/docs.py links them.
     Bundle(
         "swagger-ui-dist",

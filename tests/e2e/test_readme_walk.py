@@ -481,6 +481,8 @@ def who_agrees(who: str, role_sets: list[set[str]]) -> bool:
             return all(r == {PUBLIC} or r >= set(ROLES) for r in role_sets)
         case "dispatcher" | "planner":
             return all(r == {who} for r in role_sets)
+        case "dispatcher, community/street staff":
+            return all(r == {"dispatcher", "community_staff", "street_staff"} for r in role_sets)
         case "grid worker (own cells), community/street staff":
             return all(r == staff for r in role_sets)
         case "channels, grid workers, staff":
@@ -815,6 +817,22 @@ ROWS: dict[str, list[Probe]] = {
             statuses={None: 303},
             promise=a_readable_page,
             promise_refusals=True,
+        ),
+    ],
+    "/console": [
+        Probe("/console", type="text/html"),
+        Probe(
+            "/console",
+            type="text/html",
+            headers=BROWSER,
+            statuses={None: 303},
+            promise=a_readable_page,
+            promise_refusals=True,
+        ),
+        Probe(  # a case that does not exist (the walk files none): 404 for those who may look
+            "/console/cases/999999999",
+            type="text/html",
+            statuses={c: 404 for c in ("dispatcher", "community_staff", "street_staff")},
         ),
     ],
     "/maps/cell/{code}": [

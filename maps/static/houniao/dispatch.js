@@ -1,7 +1,8 @@
 /* Dispatcher map: the live case feed for leaflet-realtime, filters, and case markers. */
 window.houniao = window.houniao || {};
 
-/* houniao.CLOCK_COLOURS and CLOCK_LABELS are set by the page (maps/dispatch.py). */
+/* houniao.CLOCK_COLOURS and CLOCK_LABELS are set by the page (maps/dispatch.py);
+   houniao.extraFilter and houniao.onCaseClick by a page that adapts it (console-map.js). */
 
 /* A leaflet-realtime source: fetch with If-None-Match, reuse the cached data on 304,
    then keep the features that pass the tier and category selects. */
@@ -33,7 +34,8 @@ houniao.caseFeed = function (url, toDisplay) {
         var tier = document.getElementById('houniao-tier').value;
         var cat = document.getElementById('houniao-category').value;
         var features = data.features.filter(function (f) {
-          return (!tier || f.properties.tier === tier) && (!cat || f.properties.category === cat);
+          return (!tier || f.properties.tier === tier) && (!cat || f.properties.category === cat) &&
+            (!houniao.extraFilter || houniao.extraFilter(f));
         });
         document.getElementById('houniao-count').textContent = features.length + ' 件';
         window.houniaoDrawn = features.length;
@@ -54,6 +56,8 @@ houniao.casePoint = function (feature, latlng) {
     '事件 #' + p.id + '：' + (p.category_label || p.category) +
     '<br>层级：' + (p.tier_label || p.tier) + '　状态：' + (p.status_label || p.status) +
     '<br>时限：' + (houniao.CLOCK_LABELS[p.clock_state] || '') + '（' + due + '）');
+  /* A page that frames the map (the console) opens the case on click. */
+  marker.on('click', function () { if (houniao.onCaseClick) { houniao.onCaseClick(p.id); } });
   return marker;
 };
 

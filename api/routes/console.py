@@ -1,0 +1,311 @@
+"""The dispatcher console (/console): the queue of open cases, the live map, and a case panel
+whose forms move a case through the workflow, for browsers signed in at /maps/login.
+
+Thin: the queue comes from `geo.cases.queue`, a case and its timeline from `geo.cases.queries`,
+every action from `geo.cases.service.transition` (scope, the one transitions table, the row
+lock, the version check that `If-Match` makes in the API, the append-only event log). The
+form's hidden `version` is the ETag's version: a stale form gets 412 with the case's fresh
+panel and what happened, never a lost update. Changes with the cookie need the page's CSRF
+token (`api.csrf`, installed on this router); bearer-token callers need none.
+
+htmx asks for partials (`HX-Request`); without JavaScript the same URLs answer whole pages
+and forms post and redirect, so the console works (more slowly) without scripts too.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Header, Query
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from api.auth import CurrentUser, access
+from api.csrf import csrf_guard, token_for
+from api.deps import SessionDep
+from api.hardening import framed_by_self, script_page
+from geo.access.principal import ROLE_LABELS, Principal, Role
+from geo.cases import queries, queue, service
+from geo.cases.catalogue import catalogue
+from geo.cases.schemas import TransitionRequest
+from geo.cases.workflow import TIER_LABELS, TRANSITIONS, Tier
+from geo.core.clock import db_now
+from geo.core.config import map_settings
+from geo.core.errors import InvalidInput, InvalidTransition, PreconditionFailed
+from geo.core.inputs import Text
+from geo.privacy.masking import mask_name
+from geo.spatial.features.items import items
+from maps import console as html
+from maps.dispatch import dispatch_map
+
+router = APIRouter(
+    prefix="/console",
+    tags=["console"],
+    default_response_class=HTMLResponse,
+    dependencies=[Depends(csrf_guard)],  # before the role check: the cookie writes only with it
+)
+CONSOLE_ROLES = (Role.dispatcher, Role.street_staff, Role.community_staff)
+ACTION_LABELS = {
+    "report": "上报",
+    "link_duplicate": "关联重复件",
+    **{t.action: t.label for t in TRANSITIONS},
+}
+ALL = 10_000  # more than every cell, community and service area of a city
+HxRequest = Annotated[str | None, Header(alias="HX-Request", include_in_schema=False)]
+HxTrigger = Annotated[str | None, Header(alias="HX-Trigger", include_in_schema=False)]
+
+
+def _filters(
+    tier: Annotated[str | None, Query(max_length=20, description="grid, community, street")] = None,
+    category: Annotated[str | None, Query(max_length=30)] = None,
+    street: Annotated[str | None, Query(max_length=9, description="9-digit street code")] = None,
+    clock: Annotated[
+        str | None, Query(max_length=20, description="overdue, due_soon, on_track, met, missed")
+    ] = None,
+) -> queue.QueueFilters:
+    """The filter bar's values; an empty select ("全部") is no filter."""
+    if tier and tier not in {t.value for t in Tier}:
+        raise InvalidInput(f"unknown tier {tier!r}; one of: grid, community, street")
+    return queue.QueueFilters(
+        tier=Tier(tier) if tier else None,
+        category=category or None,
+        street=street or None,
+        clock_state=clock or None,
+    )
+
+
+FiltersDep = Annotated[queue.QueueFilters, Depends(_filters)]
+
+
+def _filter_values(f: queue.QueueFilters) -> dict[str, str]:
+    return {
+        "tier": f.tier.value if f.tier else "",
+        "category": f.category or "",
+        "street": f.street or "",
+        "clock": f.clock_state or "",
+    }
+
+
+def _scope_label(me: Principal) -> str:
+    if me.role == Role.street_staff:
+        return f"本街道（{me.street}）"
+    if me.role == Role.community_staff:
+        return f"本社区（{me.community}）"
+    return "全市"
+
+
+def _panel_context(
+    session: Session,
+    me: Principal,
+    case_id: int,
+    *,
+    notice: dict[str, Any] | None = None,
+    prefill: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything the case panel shows; NotFound (404) outside the caller's scope."""
+    at = db_now(session)
+    case = queries.get_case(session, me, case_id, now=at)
+    props = case["properties"]
+    actions = {a["action"] for a in props["allowed_actions"]}
+    dispatching = "dispatch" in actions and props["tier"] == Tier.grid.value
+    return {
+        "case": case,
+        "at": at,
+        "timeline": queries.timeline(session, me, case_id),
+        "reporter_name": mask_name(props["reporter"]["name"]),
+        "place": queue.place_names(session, props["cell_code"]),
+        "workers": queue.grid_workers_of(session, props["cell_code"]) if dispatching else [],
+        "departments": catalogue(session)["departments"] if "summon" in actions else [],
+        "action_labels": ACTION_LABELS,
+        "csrf_token": token_for(me),
+        "notice": notice,
+        "prefill": prefill,
+    }
+
+
+def _page(
+    session: Session,
+    me: Principal,
+    filters: queue.QueueFilters,
+    panel: dict[str, Any] | None = None,
+) -> str:
+    q = queue.open_queue(session, me, filters)
+    categories = [(c["code"], c["name_zh"]) for c in catalogue(session)["categories"]]
+    context: dict[str, Any] = dict(
+        me_name=me.name,
+        role_label=ROLE_LABELS.get(Role(me.role), me.role),
+        scope_label=_scope_label(me),
+        at=q.at,
+        csrf_token=token_for(me),
+        tiers=[(t.value, label) for t, label in TIER_LABELS.items()],
+        categories=categories,
+        streets=queue.streets_in_scope(session, me),
+        filters=_filter_values(filters),
+        queue=q,
+    )
+    return html.page(**(context | (panel or {})))
+
+
+@router.get("", summary="Dispatcher console: queue, live map, case panel", **access(*CONSOLE_ROLES))
+def console_page(session: SessionDep, me: CurrentUser, filters: FiltersDep) -> str:
+    return _page(session, me, filters)
+
+
+@router.get(
+    "/queue",
+    summary="The console's queue and counts per clock state (htmx partial)",
+    **access(*CONSOLE_ROLES),
+)
+def console_queue(
+    session: SessionDep,
+    me: CurrentUser,
+    filters: FiltersDep,
+    hx_request: HxRequest = None,
+    hx_trigger: HxTrigger = None,
+) -> Response:
+    if not hx_request:  # a person opening the URL: the whole page with these filters
+        return HTMLResponse(_page(session, me, filters))
+    q = queue.open_queue(session, me, filters)
+    headers = {}
+    if hx_trigger == "filters":  # the filter bar changed: the address bar follows
+        query = "&".join(f"{k}={v}" for k, v in _filter_values(filters).items() if v)
+        headers["HX-Push-Url"] = "/console" + (f"?{query}" if query else "")
+    return HTMLResponse(html.queue(queue=q), headers=headers)
+
+
+@router.get("/blank", summary="The empty case panel (htmx partial)", **access(*CONSOLE_ROLES))
+def blank_panel() -> str:
+    return '<p class="hint">在左侧列表中选择一件事件，详情和可办理的操作会显示在这里。</p>'
+
+
+@router.get(
+    "/map",
+    summary="The dispatcher's live map, framed by the console (same origin only)",
+    **access(*CONSOLE_ROLES),
+)
+def console_map(session: SessionDep, me: CurrentUser) -> HTMLResponse:
+    def collection(collection_id: str) -> dict[str, Any]:
+        return {
+            "type": "FeatureCollection",
+            "features": items(session, collection_id, limit=ALL).features,
+        }
+
+    page = dispatch_map(
+        feed_url="/api/v1/cases/open.geojson",  # scoped: street staff see their street's cases
+        communities=collection("communities"),
+        cells=collection("cells"),
+        service_areas=collection("service_areas"),
+        tiers=[(t.value, label) for t, label in TIER_LABELS.items()],
+        categories=[(c["code"], c["name_zh"]) for c in catalogue(session)["categories"]],
+        basemap=map_settings().basemap,
+        extra_scripts=("console-map.js",),
+    )
+    return framed_by_self(script_page(page))
+
+
+@router.get(
+    "/cases/{case_id}",
+    summary="One case in the console's side panel (htmx partial; a whole page otherwise)",
+    **access(*CONSOLE_ROLES, scope="cell"),
+)
+def case_panel(
+    session: SessionDep,
+    me: CurrentUser,
+    case_id: int,
+    filters: FiltersDep,
+    hx_request: HxRequest = None,
+) -> str:
+    context = _panel_context(session, me, case_id)
+    if hx_request:
+        return html.panel(**context)
+    return _page(session, me, filters, context)
+
+
+def _none_if_blank(value: str | None) -> str | None:
+    return value if value not in (None, "") else None
+
+
+@router.post(
+    "/cases/{case_id}/transitions",
+    summary="One workflow step from a panel form (version = the ETag's; CSRF token with cookie)",
+    **access(*CONSOLE_ROLES, scope="cell"),
+)
+def case_transition(
+    session: SessionDep,
+    me: CurrentUser,
+    case_id: int,
+    action: Annotated[Text, Form(max_length=30)],
+    version: Annotated[int, Form(ge=1, description="the case version the form was built on")],
+    note: Annotated[Text | None, Form(max_length=2000)] = None,
+    reason: Annotated[Text | None, Form(max_length=20)] = None,
+    duplicate_of: Annotated[Text | None, Form(max_length=12)] = None,
+    grade: Annotated[Text | None, Form(max_length=20)] = None,
+    worker_id: Annotated[Text | None, Form(max_length=12)] = None,
+    departments: Annotated[list[Text] | None, Form(max_length=10)] = None,
+    solved: Annotated[Text | None, Form(max_length=5)] = None,
+    satisfaction: Annotated[Text | None, Form(max_length=2)] = None,
+    hx_request: HxRequest = None,
+) -> Response:
+    given = {
+        "action": action,
+        "note": _none_if_blank(note),
+        "reason": _none_if_blank(reason),
+        "duplicate_of": _none_if_blank(duplicate_of),
+        "grade": _none_if_blank(grade),
+        "worker_id": _none_if_blank(worker_id),
+        "departments": [d for d in departments or [] if d] or None,
+        "solved": _none_if_blank(solved),
+        "satisfaction": _none_if_blank(satisfaction),
+    }
+    label = ACTION_LABELS.get(action, action)
+    status, notice = 200, None
+    try:
+        request = TransitionRequest(**{k: v for k, v in given.items() if v is not None})
+        with session.begin_nested():  # a refused step leaves nothing behind
+            service.transition(session, me, case_id, request, expected_version=version)
+        notice = {"kind": "ok", "title": f"已办理：{label}", "lines": []}
+    except PreconditionFailed:
+        status = 412
+        notice = {
+            "kind": "stale",
+            "title": f"未办理「{label}」：此事件在您打开之后已被更新（412）",
+            "lines": [
+                f"您的表单基于第 {version} 版，事件已有更新，所以没有执行，以免覆盖别人的办理。",
+                "下面是最新状态和办理经过；请核对后，再决定是否操作。",
+            ],
+        }
+        if given["note"]:  # kept in the form when it is still offered, and here in any case
+            notice["lines"].append(f"您填写的备注：{given['note']}")
+    except InvalidTransition as exc:
+        status = 409
+        allowed = "、".join(
+            ACTION_LABELS.get(a["action"], a["action"]) for a in exc.extra["allowed"]
+        )
+        notice = {
+            "kind": "error",
+            "title": f"不能办理「{label}」（409）",
+            "lines": [exc.detail, f"现在可办理：{allowed or '无'}"],
+        }
+    except (InvalidInput, ValidationError) as exc:
+        status = 422
+        lines = (
+            [f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()]
+            if isinstance(exc, ValidationError)
+            else [exc.detail]
+        )
+        notice = {
+            "kind": "error",
+            "title": f"「{label}」没有办理：请检查填写的内容（422）",
+            "lines": lines,
+        }
+    if status == 200 and not hx_request:  # a form posted without JavaScript: back to the page
+        return RedirectResponse(f"/console/cases/{case_id}", status_code=303)
+    prefill = None if status == 200 else {k: v for k, v in given.items() if v is not None}
+    context = _panel_context(session, me, case_id, notice=notice, prefill=prefill)
+    headers = {"HX-Trigger": json.dumps({"houniao:caseChanged": case_id})} if status == 200 else {}
+    body = (
+        html.panel(**context) if hx_request else _page(session, me, queue.QueueFilters(), context)
+    )
+    return HTMLResponse(body, status_code=status, headers=headers)

@@ -1,0 +1,111 @@
+/* Dispatcher console (/console): keeps the queue, the framed live map and the case panel in step.
+   htmx does the requests; this file only wires events (no inline script: CSP script-src 'self'). */
+(function () {
+  'use strict';
+  var baseTitle = document.title;
+  var lastOverdue = null;
+
+  function $(sel) { return document.querySelector(sel); }
+  function say(text) { var s = $('#status'); if (s) { s.textContent = text; } }
+
+  function refreshQueue() { var q = $('#queue'); if (q) { htmx.trigger(q, 'houniao:refresh'); } }
+
+  function openCase(id) {
+    htmx.ajax('GET', '/console/cases/' + id, {target: '#panel', swap: 'innerHTML'});
+    history.pushState({}, '', '/console/cases/' + id);
+  }
+  window.houniaoOpenCase = openCase;
+
+  /* The framed map (console-map.js) follows the filter bar, and opens cases here on click. */
+  function mapFilters() {
+    var frame = $('#live-map');
+    if (!frame || !frame.contentWindow) { return; }
+    var msg = {houniao: 'filters'};
+    ['tier', 'category', 'street', 'clock'].forEach(function (k) {
+      var el = document.getElementById('f-' + k);
+      msg[k] = el ? el.value : '';
+    });
+    frame.contentWindow.postMessage(msg, location.origin);
+  }
+  window.addEventListener('message', function (e) {
+    if (e.origin !== location.origin || !e.data) { return; }
+    if (e.data.houniao === 'map-ready') { mapFilters(); }
+    if (e.data.houniao === 'open-case' && /^[0-9]+$/.test(String(e.data.id))) { openCase(e.data.id); }
+  });
+
+  /* Counts on top: the title shows how many cases are overdue, and says when that grows. */
+  function badge() {
+    var counts = $('#queue .counts');
+    if (!counts) { return; }
+    var n = parseInt(counts.getAttribute('data-overdue') || '0', 10);
+    document.title = (n > 0 ? '(' + n + ' 件超时) ' : '') + baseTitle;
+    if (lastOverdue !== null && n > lastOverdue) { say('新增超时事件：现有 ' + n + ' 件已超时。'); }
+    lastOverdue = n;
+  }
+
+  document.addEventListener('DOMContentLoaded', function () {
+    badge();
+    var filters = $('#filters');
+    if (filters) { filters.addEventListener('change', mapFilters); }
+    document.body.addEventListener('houniao:caseChanged', refreshQueue);
+    document.body.addEventListener('htmx:afterSwap', function (e) {
+      if (e.detail.target && e.detail.target.id === 'panel') {
+        var notice = $('#panel #notice');
+        var title = notice || $('#panel h2');
+        if (title) { title.setAttribute('tabindex', '-1'); title.focus(); }
+      }
+      if (e.detail.target && e.detail.target.id === 'queue') { badge(); }
+    });
+    document.body.addEventListener('htmx:responseError', function (e) {
+      var xhr = e.detail.xhr;
+      var detail = '';
+      try { detail = JSON.parse(xhr.responseText).detail || ''; } catch (err) { detail = xhr.statusText; }
+      if (xhr.status === 401) {
+        /* The 15-minute access token ran out: renew it from the refresh cookie. */
+        fetch('/maps/refresh', {method: 'POST', credentials: 'same-origin'}).then(function (r) {
+          if (!r.ok) { say('登录已过期，请重新登录。'); location.href = '/maps/login?next=/console'; return; }
+          var verb = e.detail.requestConfig && e.detail.requestConfig.verb;
+          if (verb === 'get') { htmx.ajax('GET', e.detail.pathInfo.requestPath, {target: e.detail.target}); }
+          else { say('登录已自动续期，请再提交一次（您填写的内容仍在）。'); }
+        });
+        return;
+      }
+      say('出错了（' + xhr.status + '）：' + (typeof detail === 'string' ? detail : JSON.stringify(detail)));
+    });
+    document.addEventListener('keydown', function (e) {
+      if (e.key === 'Escape') { var c = $('#panel .close-panel'); if (c) { c.click(); } }
+    });
+    live();
+  });
+
+  /* Live: the case feed (Server-Sent Events) refreshes the queue when a case in scope changes,
+     and marks an open panel whose case moved on. */
+  var source = null;
+  var pending = null;
+  function live() {
+    if (!window.EventSource) { setInterval(refreshQueue, 15000); return; }
+    source = new EventSource('/api/v1/cases/changes');
+    source.addEventListener('case', function (e) {
+      var data = JSON.parse(e.data);
+      var panel = $('#panel article.case');
+      var c = data.case && data.case.properties;
+      if (panel && c && String(c.id) === panel.getAttribute('data-case') &&
+          String(c.version) !== panel.getAttribute('data-version')) {
+        var banner = $('#stale-banner');
+        if (banner) { banner.hidden = false; }
+      }
+      clearTimeout(pending);
+      pending = setTimeout(refreshQueue, 300);
+    });
+    source.addEventListener('end', reconnect);
+    source.onerror = function () { if (source.readyState === EventSource.CLOSED) { reconnect(); } };
+  }
+  function reconnect() {
+    if (source) { source.close(); }
+    fetch('/maps/refresh', {method: 'POST', credentials: 'same-origin'}).then(function (r) {
+      if (r.ok) { setTimeout(live, 1000); } else { say('实时更新已中断：登录已过期，请重新登录。'); }
+    });
+  }
+  /* The clock moves with time alone (on track -> due soon -> overdue): refresh each minute. */
+  setInterval(refreshQueue, 60000);
+})();

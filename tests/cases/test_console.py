@@ -1,0 +1,387 @@
+"""The dispatcher console (/console) over real HTTP, signed in as a browser is: the sign-in
+cookie, and the page's CSRF token for changes. Queue order and filters, scope (a street's staff
+cannot cross into another street), CSRF refusals, workflow forms, and the 412 of a stale form."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from api.auth import MAP_COOKIE
+from geo.core import clock
+from maps.console import cn_date
+from tests.cases.conftest import (
+    FAR_STREET_CELL_SQL,
+    STREET,
+    Caller,
+    CaseFactory,
+    make_caller,
+    point_in,
+)
+
+HX = {"HX-Request": "true"}
+CLOCK_RANK = {"overdue": 0, "due_soon": 1, "on_track": 2}
+
+
+def cookie(caller: Caller) -> dict[str, str]:
+    """What a browser signed in at /maps/login sends: the access token as the map cookie."""
+    token = caller.headers["Authorization"].removeprefix("Bearer ")
+    return {"Cookie": f"{MAP_COOKIE}={token}"}
+
+
+def csrf_of(client: TestClient, caller: Caller) -> str:
+    """The CSRF token the console page gives this browser session."""
+    page = client.get("/console", headers=cookie(caller))
+    assert page.status_code == 200, page.text
+    match = re.search(r'data-csrf="([^"]+)"', page.text)
+    assert match, "the console page carries no CSRF token"
+    return match.group(1)
+
+
+def post_form(
+    client: TestClient, caller: Caller, case_id: int, form: dict[str, Any], *, csrf: str | None
+) -> Any:
+    headers = {**cookie(caller), **HX}
+    if csrf is not None:
+        headers["X-CSRF-Token"] = csrf
+    return client.post(f"/console/cases/{case_id}/transitions", data=form, headers=headers)
+
+
+def row_ids(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r'id="case-row-(\d+)"', html)]
+
+
+def row_states(html: str) -> list[str]:
+    return re.findall(r'<tr id="case-row-\d+" class="clock-(\w+)"', html)
+
+
+def case_status(session: Session, case_id: int) -> tuple[str, int]:
+    row = session.execute(
+        text("SELECT status::text, version FROM cases WHERE id = :i"), {"i": case_id}
+    ).one()
+    return row[0], row[1]
+
+
+@pytest.fixture
+def far_case(session: Session, new_case: CaseFactory) -> dict[str, Any]:
+    """A case in a cell of another street than CELL's."""
+    cell = session.scalar(text(FAR_STREET_CELL_SQL), {"street": STREET})
+    return new_case("accepted", by="dispatcher", point=point_in(session, cell))
+
+
+# --- the queue ------------------------------------------------------------------------------
+
+
+def test_queue_puts_overdue_first_then_least_time_left(cases_client, callers, new_case):
+    now = clock.now()
+    late = new_case("accepted", by="dispatcher", at=now - timedelta(hours=100))
+    soon = new_case("accepted", by="dispatcher", at=now - timedelta(hours=40))
+    fresh = new_case("accepted", by="dispatcher", at=now - timedelta(minutes=5))
+    states = {c["id"]: c["properties"]["clock_state"] for c in (late, soon, fresh)}
+    assert states[late["id"]] == "overdue" and states[fresh["id"]] == "on_track"
+    page = cases_client.get("/console", headers=cookie(callers["dispatcher"]))
+    assert page.status_code == 200
+    ids = row_ids(page.text)
+    assert ids.index(late["id"]) < ids.index(soon["id"]) < ids.index(fresh["id"])
+    ranks = [CLOCK_RANK.get(s, 3) for s in row_states(page.text)]
+    assert ranks == sorted(ranks), "running clocks by urgency, overdue first, stopped ones last"
+    # Counts per clock state on top, in Chinese.
+    counts = dict(
+        (label, int(n))
+        for n, label in re.findall(r'<span class="n">(\d+)</span> (\S+)</li>', page.text)
+    )
+    assert counts["已超时"] >= 1 and counts["正常"] >= 1
+    assert counts["合计"] == sum(v for k, v in counts.items() if k != "合计")
+    # Dates as the city writes them, in the city's zone.
+    reported = late["properties"]["reported_at"]
+    assert cn_date(reported) in page.text and re.search(r"\d{4}年\d{1,2}月\d{1,2}日", page.text)
+
+
+def test_queue_filters_by_clock_tier_category_and_street(cases_client, callers, new_case):
+    now = clock.now()
+    late = new_case("accepted", by="dispatcher", at=now - timedelta(hours=100))
+    fresh = new_case("accepted", by="dispatcher", category="medical")
+    me = {**cookie(callers["dispatcher"]), **HX}
+    overdue = cases_client.get("/console/queue", params={"clock": "overdue"}, headers=me)
+    assert overdue.status_code == 200 and "<html" not in overdue.text  # a partial
+    assert late["id"] in row_ids(overdue.text) and fresh["id"] not in row_ids(overdue.text)
+    assert set(row_states(overdue.text)) == {"overdue"}
+    by_street = cases_client.get(
+        "/console/queue", params={"street": STREET, "tier": "grid"}, headers=me
+    )
+    assert fresh["id"] in row_ids(by_street.text)
+    other_street = cases_client.get(
+        "/console/queue", params={"street": "230717999", "category": "medical"}, headers=me
+    )
+    assert row_ids(other_street.text) == []
+    # The filter bar's change pushes the page's own address, not the partial's.
+    pushed = cases_client.get(
+        "/console/queue", params={"clock": "overdue"}, headers={**me, "HX-Trigger": "filters"}
+    )
+    assert pushed.headers["HX-Push-Url"] == "/console?clock=overdue"
+    bad = cases_client.get("/console/queue", params={"street": "nope"}, headers=me)
+    assert bad.status_code == 422 and "9-digit" in bad.json()["detail"]
+    bad = cases_client.get("/console/queue", params={"clock": "late"}, headers=me)
+    assert bad.status_code == 422
+
+
+# --- scope ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["street_staff", "community_staff"])
+def test_staff_see_and_act_only_within_their_scope(
+    session, cases_client, callers, new_case, far_case, role
+):
+    own = new_case("accepted", by="dispatcher")
+    staff = callers[role]
+    page = cases_client.get("/console", headers=cookie(staff))
+    assert page.status_code == 200
+    assert own["id"] in row_ids(page.text) and far_case["id"] not in row_ids(page.text)
+    shown = row_ids(page.text)  # every row shown lies in the staff's street
+    streets = session.scalars(
+        text("SELECT DISTINCT street_code FROM cases WHERE id = ANY(:ids)"), {"ids": shown}
+    ).all()
+    assert set(streets) == {STREET}
+    # The street filter offers their own street only.
+    assert re.findall(r'<option value="(\d{9})"', page.text) == [STREET]
+    # Crossing the line by editing the URL: the panel, the queue filter, a form post.
+    far = far_case["id"]
+    panel = cases_client.get(f"/console/cases/{far}", headers={**cookie(staff), **HX})
+    assert panel.status_code == 404
+    other_street = far_case["properties"]["street_code"]
+    queue = cases_client.get(
+        "/console/queue", params={"street": other_street}, headers={**cookie(staff), **HX}
+    )
+    assert row_ids(queue.text) == []
+    before = case_status(session, far)
+    token = csrf_of(cases_client, staff)
+    form = {"action": "escalate", "version": far_case["properties"]["version"]}
+    crossed = post_form(cases_client, staff, far, form, csrf=token)
+    assert crossed.status_code == 404
+    assert case_status(session, far) == before
+    # Their own case opens, with the forms the workflow gives their role.
+    mine = cases_client.get(f"/console/cases/{own['id']}", headers={**cookie(staff), **HX})
+    assert mine.status_code == 200 and f"事件 #{own['id']}" in mine.text
+
+
+def test_grid_workers_and_planners_have_no_console(cases_client, callers):
+    for role in ("grid_worker", "planner", "department", "channel"):
+        answer = cases_client.get("/console", headers=callers[role].headers)
+        assert answer.status_code == 403, role
+    browser = cases_client.get("/console", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert browser.status_code == 303
+    assert browser.headers["location"] == "/maps/login?next=/console"
+
+
+# --- CSRF -----------------------------------------------------------------------------------
+
+
+def test_a_change_with_the_cookie_needs_the_csrf_token(session, cases_client, callers, new_case):
+    case = new_case("reported")
+    case_id, version = case["id"], case["properties"]["version"]
+    dispatcher = callers["dispatcher"]
+    form = {"action": "accept", "version": version}
+    missing = post_form(cases_client, dispatcher, case_id, form, csrf=None)
+    assert missing.status_code == 403
+    assert "CSRF" in missing.json()["detail"] and "刷新页面" in missing.json()["detail"]
+    wrong = post_form(cases_client, dispatcher, case_id, form, csrf="forged-token")
+    assert wrong.status_code == 403 and "CSRF" in wrong.json()["detail"]
+    # Another login session's token does not fit this session's cookie.
+    other = make_caller(session, "case-dispatcher-2", "dispatcher")
+    session.commit()
+    theirs = post_form(cases_client, dispatcher, case_id, form, csrf=csrf_of(cases_client, other))
+    assert theirs.status_code == 403
+    # A form posted without JavaScript carries it as a field; without it, refused as well.
+    plain = cases_client.post(
+        f"/console/cases/{case_id}/transitions", data=form, headers=cookie(dispatcher)
+    )
+    assert plain.status_code == 403
+    assert case_status(session, case_id) == ("reported", version)
+    good = cases_client.post(
+        f"/console/cases/{case_id}/transitions",
+        data={**form, "csrf_token": csrf_of(cases_client, dispatcher)},
+        headers=cookie(dispatcher),
+        follow_redirects=False,
+    )
+    assert good.status_code == 303 and good.headers["location"] == f"/console/cases/{case_id}"
+    assert case_status(session, case_id) == ("accepted", version + 1)
+    # The cookie stays read-only for the API: no CSRF door opens there.
+    api = cases_client.post(
+        f"/api/v1/cases/{case_id}/transitions",
+        json={"action": "dispatch"},
+        headers={**cookie(dispatcher), "X-CSRF-Token": csrf_of(cases_client, dispatcher)},
+    )
+    assert api.status_code == 401
+
+
+# --- transitions ----------------------------------------------------------------------------
+
+
+def test_dispatcher_accepts_and_dispatches_from_the_panel(session, cases_client, callers, new_case):
+    case = new_case("reported")
+    case_id = case["id"]
+    dispatcher = callers["dispatcher"]
+    token = csrf_of(cases_client, dispatcher)
+    panel = cases_client.get(f"/console/cases/{case_id}", headers={**cookie(dispatcher), **HX})
+    assert panel.status_code == 200
+    for action in ("accept", "cancel", "escalate"):  # what the table allows from `reported`
+        assert f'data-action="{action}"' in panel.text
+    assert 'data-action="dispatch"' not in panel.text
+    for field in re.findall(r'<(?:select|textarea|input)[^>]*\bid="([^"]+)"', panel.text):
+        assert f'for="{field}"' in panel.text, f"field {field} has no label"
+    accepted = post_form(
+        cases_client,
+        dispatcher,
+        case_id,
+        {"action": "accept", "version": 1, "grade": "urgent", "note": "已核实"},
+        csrf=token,
+    )
+    assert accepted.status_code == 200, accepted.text
+    assert (
+        "已办理：受理" in accepted.text and "houniao:caseChanged" in accepted.headers["HX-Trigger"]
+    )
+    assert 'data-action="dispatch"' in accepted.text
+    worker = re.search(
+        r'id="dispatch-worker" name="worker_id">\s*<option value="(\d+)"', accepted.text
+    )
+    assert worker, "the dispatch form offers the cell's grid workers"
+    dispatched = post_form(
+        cases_client,
+        dispatcher,
+        case_id,
+        {"action": "dispatch", "version": 2, "worker_id": worker.group(1), "note": ""},
+        csrf=token,
+    )
+    assert dispatched.status_code == 200, dispatched.text
+    assert case_status(session, case_id) == ("dispatched", 3)
+    events = session.execute(
+        text("SELECT action, actor FROM case_event WHERE case_id = :i ORDER BY id"), {"i": case_id}
+    ).all()
+    assert [e.action for e in events] == ["report", "accept", "dispatch"]
+    assert events[-1].actor == dispatcher.principal.name
+    assert (
+        session.scalar(text("SELECT grade::text FROM cases WHERE id = :i"), {"i": case_id})
+        == "urgent"
+    )
+    # The timeline in the panel reads in Chinese.
+    assert "分派" in dispatched.text and "受理" in dispatched.text
+
+
+def test_a_missing_field_is_explained_and_what_was_typed_is_kept(
+    session, cases_client, callers, new_case
+):
+    case = new_case("feedback_given")
+    dispatcher = callers["dispatcher"]
+    token = csrf_of(cases_client, dispatcher)
+    version = case["properties"]["version"]
+    answer = post_form(
+        cases_client,
+        dispatcher,
+        case["id"],
+        {"action": "confirm", "version": version, "note": "电话回访"},
+        csrf=token,
+    )
+    assert answer.status_code == 422
+    assert "confirm needs solved" in answer.text and "电话回访" in answer.text
+    assert case_status(session, case["id"]) == ("feedback_given", version)
+    not_allowed = post_form(
+        cases_client, dispatcher, case["id"], {"action": "start", "version": version}, csrf=token
+    )
+    assert not_allowed.status_code == 409 and "现在可办理" in not_allowed.text
+
+
+def test_a_stale_form_gets_412_and_the_fresh_case(session, cases_client, callers, new_case):
+    case = new_case("accepted")
+    case_id, seen = case["id"], case["properties"]["version"]
+    dispatcher = callers["dispatcher"]
+    token = csrf_of(cases_client, dispatcher)
+    # Another dispatcher escalates it through the API meanwhile (If-Match, as API clients do).
+    moved = cases_client.post(
+        f"/api/v1/cases/{case_id}/transitions",
+        json={"action": "escalate", "note": "社区协调"},
+        headers={**callers["dispatcher"].headers, "If-Match": f'"case-{case_id}-v{seen}"'},
+    )
+    assert moved.status_code == 200, moved.text
+    stale = post_form(
+        cases_client,
+        dispatcher,
+        case_id,
+        {"action": "dispatch", "version": seen, "note": "派给网格员"},
+        csrf=token,
+    )
+    assert stale.status_code == 412
+    assert "412" in stale.text and f"第 {seen} 版" in stale.text
+    assert f"第 {seen + 1} 版" in stale.text  # the fresh state is shown
+    timeline = stale.text.split('id="timeline-title"')[1]
+    assert "社区协调办" in stale.text and "派给网格员" not in timeline
+    assert "您填写的备注：派给网格员" in stale.text  # what was typed is not lost
+    assert case_status(session, case_id) == ("dispatched", seen + 1)  # no lost update
+    actions = session.scalars(
+        text("SELECT action FROM case_event WHERE case_id = :i ORDER BY id"), {"i": case_id}
+    ).all()
+    assert actions == ["report", "accept", "escalate"]
+
+
+# --- the page ---------------------------------------------------------------------------------
+
+
+def test_page_policy_and_the_framed_map(cases_client, callers, new_case):
+    case = new_case("accepted")
+    me = cookie(callers["dispatcher"])
+    page = cases_client.get(f"/console/cases/{case['id']}", headers=me)  # a deep link: whole page
+    assert page.status_code == 200 and "<html" in page.text and f"事件 #{case['id']}" in page.text
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page.text), "no inline script on the page"
+    assert "/static/vendor/htmx.org/dist/htmx.min.js" in page.text
+    assert cases_client.get("/static/vendor/htmx.org/dist/htmx.min.js").status_code == 200
+    framed = cases_client.get("/console/map", headers=me)
+    assert framed.status_code == 200
+    assert "frame-ancestors 'self'" in framed.headers["content-security-policy"]
+    assert framed.headers["x-frame-options"] == "SAMEORIGIN"
+    assert "console-map.js" in framed.text and "nonce-" in framed.headers["content-security-policy"]
+
+
+def test_street_staff_blow_the_whistle_from_the_panel(session, cases_client, callers, new_case):
+    """At the street tier the street's staff summon departments (吹哨) with the panel's form."""
+    case = new_case("dispatched")
+    case_id = case["id"]
+    for by, action in (("dispatcher", "escalate"), ("dispatcher", "escalate")):
+        version = case_status(session, case_id)[1]
+        moved = cases_client.post(
+            f"/api/v1/cases/{case_id}/transitions",
+            json={"action": action},
+            headers={**callers[by].headers, "If-Match": f'"case-{case_id}-v{version}"'},
+        )
+        assert moved.status_code == 200, moved.text
+    street = callers["street_staff"]
+    token = csrf_of(cases_client, street)
+    version = case_status(session, case_id)[1]
+    started = post_form(
+        cases_client, street, case_id, {"action": "start", "version": version}, csrf=token
+    )
+    assert started.status_code == 200, started.text
+    assert 'data-action="summon"' in started.text and 'name="departments"' in started.text
+    codes = re.findall(r'name="departments" value="([^"]+)"', started.text)
+    assert len(codes) >= 2
+    summoned = post_form(
+        cases_client,
+        street,
+        case_id,
+        {"action": "summon", "version": version + 1, "departments": codes[:2], "note": "联合处置"},
+        csrf=token,
+    )
+    assert summoned.status_code == 200, summoned.text
+    assert "吹哨召集的部门" in summoned.text and "待报到" in summoned.text
+    rows = session.scalars(
+        text("SELECT department_code FROM case_summons WHERE case_id = :i ORDER BY 1"),
+        {"i": case_id},
+    ).all()
+    assert rows == sorted(codes[:2])
