@@ -1,11 +1,12 @@
 """Expected failures of every `houniao` command: one line on stderr, exit code 2, no traceback.
 
 The root command group (`HouniaoGroup`) maps them once, so no command spells its own `try`.
-Domain errors carry their own message. Known library errors (a file that cannot be read or
-written, a row the database refuses, an unknown migration, a database that does not answer) get
-one sentence saying what to fix, never the values involved: a refused INSERT's DETAIL echoes the
-row (a password hash, an ID number). Anything else is a bug and keeps its traceback, shown
-without local variables (they may hold passwords).
+Domain errors and unsafe security settings (`geo.config.SettingsError`: development keys
+without HOUNIAO_ENV=development, weak keys) carry their own message. Known library errors (a
+file that cannot be read or written, a row the database refuses, an unknown migration, a
+database that does not answer) get one sentence saying what to fix, never the values involved:
+a refused INSERT's DETAIL echoes the row (a password hash, an ID number). Anything else is a bug
+and keeps its traceback, shown without local variables (they may hold passwords).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import exc as sa
 from typer.core import TyperGroup
 
 from api.cli.output import fail, print_json
+from geo.config import SettingsError
 from geo.errors import DomainError
 
 # SQLSTATE classes of refused rows, in words (the DETAIL, which holds the values, is never shown).
@@ -38,6 +40,8 @@ def expected_failure(exc: BaseException) -> str | None:
     match exc:
         case DomainError():
             return exc.detail
+        case SettingsError():  # names the settings and what to do, never their values
+            return str(exc)
         case UnicodeDecodeError():
             return (
                 f"the input is not {exc.encoding} text (byte {exc.start}); "
