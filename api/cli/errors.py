@@ -82,12 +82,30 @@ def _refused(exc: sa.IntegrityError) -> str:
     )
 
 
+# Typer (0.29+) parses with its own copy of click and raises that copy's exceptions; either
+# kind of usage error (a bad value, an unknown option, a missing argument) is one line too.
+USAGE_ERRORS: tuple[type[Exception], ...] = (click.UsageError,)
+NO_ARGS_HELP: tuple[type[Exception], ...] = (click.exceptions.NoArgsIsHelpError,)
+try:
+    from typer._click import exceptions as _typer_click
+
+    USAGE_ERRORS += (_typer_click.UsageError,)
+    NO_ARGS_HELP += (_typer_click.NoArgsIsHelpError,)
+except ImportError:  # an older Typer: click's own exceptions
+    pass
+
+
 class HouniaoGroup(TyperGroup):
     """The root group: runs the chosen command and maps its expected failures (see above)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except NO_ARGS_HELP:
+            raise  # `houniao users`: the group's help
+        except USAGE_ERRORS as exc:  # a bad option value, an unknown option: one line too
+            where = exc.ctx.command_path if exc.ctx else ctx.command_path
+            fail(f"{' '.join(exc.format_message().split())} (see `{where} --help`)", 2)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:
