@@ -1,7 +1,9 @@
 """Planner map (/maps/density): seasonal residents present per cell by month.
 
 Only aggregates reach this module, already suppressed below the disclosure threshold by the
-query (a suppressed count arrives as None and is drawn as "少于N", never as a number).
+query (a suppressed count arrives as None and is drawn as "少于N", never as a number). A cell
+where nobody was present is drawn as 0 in a class of its own, never left blank (blank would
+look like a missing or suppressed count).
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ from maps.offline import render_offline
 BINS = [10, 25, 50, 100, 200, 400]
 COLOURS = ["#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026"]
 SUPPRESSED = "#d9d9d9"
+ZERO = "#deebf7"  # a pale blue, apart from the yellow-red ramp and the suppressed grey
 
 
 def _colour(count: int | None) -> str:
     if count is None:
         return SUPPRESSED
+    if count == 0:
+        return ZERO
     for edge, colour in zip(BINS[1:], COLOURS, strict=False):
         if count < edge:
             return colour
@@ -37,8 +42,6 @@ def _timestamp(month: str) -> str:
 
 
 def _style(count: int | None) -> dict[str, Any]:
-    if count == 0:  # nobody present: leave the cell clear
-        return {"color": "#ffffff", "opacity": 0.0}
     return {"color": _colour(count), "opacity": 0.75}
 
 
@@ -110,6 +113,7 @@ def density_map(
         Legend(
             "候鸟人数（每网格·月）",
             [
+                (ZERO, "0（无人）"),
                 *[
                     (c, f"{lo}–{hi - 1}")
                     for c, lo, hi in zip(COLOURS, BINS, BINS[1:] + [10_000], strict=False)

@@ -1,11 +1,12 @@
 """Expected failures of every `houniao` command: one line on stderr, exit code 2, no traceback.
 
 The root command group (`HouniaoGroup`) maps them once, so no command spells its own `try`.
-Domain errors carry their own message. Known library errors (a file that cannot be read or
-written, a row the database refuses, an unknown migration, a database that does not answer) get
-one sentence saying what to fix, never the values involved: a refused INSERT's DETAIL echoes the
-row (a password hash, an ID number). Anything else is a bug and keeps its traceback, shown
-without local variables (they may hold passwords).
+Domain errors and unsafe security settings (`geo.core.config.SettingsError`: development keys
+without HOUNIAO_ENV=development, weak keys) carry their own message. Known library errors (a
+file that cannot be read or written, a row the database refuses, an unknown migration, a
+database that does not answer) get one sentence saying what to fix, never the values involved:
+a refused INSERT's DETAIL echoes the row (a password hash, an ID number). Anything else is a bug
+and keeps its traceback, shown without local variables (they may hold passwords).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import exc as sa
 from typer.core import TyperGroup
 
 from api.cli.output import fail, print_json
+from geo.core.config import SettingsError
 from geo.core.errors import DomainError
 
 # SQLSTATE classes of refused rows, in words (the DETAIL, which holds the values, is never shown).
@@ -38,6 +40,8 @@ def expected_failure(exc: BaseException) -> str | None:
     match exc:
         case DomainError():
             return exc.detail
+        case SettingsError():  # names the settings and what to do, never their values
+            return str(exc)
         case UnicodeDecodeError():
             return (
                 f"the input is not {exc.encoding} text (byte {exc.start}); "
@@ -78,12 +82,30 @@ def _refused(exc: sa.IntegrityError) -> str:
     )
 
 
+# Typer (0.29+) parses with its own copy of click and raises that copy's exceptions; either
+# kind of usage error (a bad value, an unknown option, a missing argument) is one line too.
+USAGE_ERRORS: tuple[type[Exception], ...] = (click.UsageError,)
+NO_ARGS_HELP: tuple[type[Exception], ...] = (click.exceptions.NoArgsIsHelpError,)
+try:
+    from typer._click import exceptions as _typer_click
+
+    USAGE_ERRORS += (_typer_click.UsageError,)
+    NO_ARGS_HELP += (_typer_click.NoArgsIsHelpError,)
+except ImportError:  # an older Typer: click's own exceptions
+    pass
+
+
 class HouniaoGroup(TyperGroup):
     """The root group: runs the chosen command and maps its expected failures (see above)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except NO_ARGS_HELP:
+            raise  # `houniao users`: the group's help
+        except USAGE_ERRORS as exc:  # a bad option value, an unknown option: one line too
+            where = exc.ctx.command_path if exc.ctx else ctx.command_path
+            fail(f"{' '.join(exc.format_message().split())} (see `{where} --help`)", 2)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:

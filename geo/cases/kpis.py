@@ -22,6 +22,7 @@ and tables whose small counts are suppressed, complementarily: see geo/cases/kpi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -252,8 +253,8 @@ def _scope(me: Principal) -> ColumnElement[bool]:
 
 
 def _check_month(value: str) -> str:
-    if len(value) != 7 or value[4] != "-" or not (value[:4] + value[5:]).isdigit():
-        raise InvalidInput(f"months are written YYYY-MM, got {value!r}")
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value):
+        raise InvalidInput(f"months are written YYYY-MM (month 01 to 12), got {value!r}")
     return value
 
 

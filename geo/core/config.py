@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/houniao"
 # The repository's development keys: accepted only with HOUNIAO_ENV=development.
@@ -121,6 +123,16 @@ def settings_problems(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def source_problem(exc: SourceError) -> str:
+    """One line for a value pydantic-settings could not even parse (JSON of a dict field)."""
+    field = re.search(r'field "([^"]+)"', str(exc))
+    name = f"HOUNIAO_{field[1].upper()}" if field else "a HOUNIAO_ setting"
+    return (
+        f"{name} cannot be parsed: give it as JSON"
+        ' (HOUNIAO_ENCRYPTION_KEYS: {"key id": "base64 of 32 random bytes"})'
+    )
+
+
 @lru_cache
 def security_settings() -> SecuritySettings:
     """The deployment's security settings; SettingsError (one line) when they are unsafe."""
@@ -128,6 +140,8 @@ def security_settings() -> SecuritySettings:
         return SecuritySettings()
     except ValidationError as exc:
         raise SettingsError(settings_problems(exc)) from None
+    except SourceError as exc:
+        raise SettingsError(source_problem(exc)) from None
 
 
 @lru_cache

@@ -159,7 +159,7 @@ def validate_security_settings(s: SecuritySettings) -> None:
         raise ValueError(
             "refusing to start: HOUNIAO_ENV is not set and the repository's development keys"
             " are in use"
-            f" ({', '.join(dev_keys)}): set HOUNIAO_ENV=development on a development machine,"
+            f" ({', '.join(dev_keys)}): export HOUNIAO_ENV=development on a development machine,"
             " or give real keys (HOUNIAO_SECRET_KEY, HOUNIAO_HMAC_KEY, HOUNIAO_ENCRYPTION_KEYS,"
             " HOUNIAO_ENCRYPTION_KEY_ID)"
         )

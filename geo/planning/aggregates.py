@@ -5,7 +5,8 @@ from one protected table per season (geo.privacy.suppression), so that no count 
 disclosure threshold can be read, or worked out from totals or from another window:
 
 - density: residents present in each cell in each month (stays of any season). Nothing sums
-  these, so each small count is hidden on its own.
+  these, so each small count is hidden on its own; every cell of the active release is listed,
+  with 0 where nobody was present.
 - flows: arrivals and departures per community and month, and the city's per month
   (city = Σ communities, each month).
 - origins (seasons only): the season's residents per province and city of origin, and each
@@ -32,6 +33,8 @@ from geo.core.config import map_settings
 from geo.core.errors import Forbidden, InvalidInput
 from geo.privacy.suppression import Layout, protect
 from geo.privacy.windows import Window, season_months
+from geo.spatial.boundaries.models import in_release
+from geo.spatial.boundaries.releases import active_release_id
 
 READERS = (Role.planner.value, Role.dispatcher.value, "system")
 CITY = "city"
@@ -53,7 +56,17 @@ def density(session: Session, me: Principal, window: Window) -> dict[str, Any]:
         if _month(r["month"]) in months
     }
     keys = sorted(counts, key=lambda k: (k[0], k[1] is None, k[1] or "", k[2]))
-    shown = protect(Layout.build(keys, ()), counts, _k())
+    shown: dict[tuple[str, str | None, str], int | None] = dict(
+        protect(Layout.build(keys, ()), counts, _k())
+    )
+    # Cells where nobody was present are shown as 0, not left out (zero discloses no one).
+    # Added after protection: no sum links density cells, so they change no hidden count.
+    present = {(month, cell) for month, cell, _ in counts}
+    for cell, community in _cells(session):
+        for month in window.months:
+            if (month, cell) not in present:
+                shown[month, cell, community] = 0
+    keys = sorted(shown, key=lambda k: (k[0], k[1] is None, k[1] or "", k[2]))
     return {
         **_about(window),
         "rows": [
@@ -150,6 +163,18 @@ def _fetch(session: Session, query: TextClause, season: int, last: int | None = 
     that season and the ones either side (a winter stay; an arrival reported after 1 May)."""
     first, last = (season, last) if last is not None else (season - 1, season + 1)
     return session.execute(query, {"a": first, "b": last}).mappings().all()
+
+
+def _cells(session: Session) -> list[tuple[str, str]]:
+    """(code, community code) of every cell of the active release (none before a release)."""
+    rid = active_release_id(session)
+    if rid is None:
+        return []
+    rows = session.execute(
+        text(f"SELECT code, community_code FROM grid_cell g WHERE {in_release('g')} ORDER BY code"),
+        {"rid": rid},
+    )
+    return [(code, community) for code, community in rows]
 
 
 def _month(value: date) -> str:

@@ -48,6 +48,12 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
         ),
         (("users", "add", "anyone", "--role", "public"), "anyone without an account"),
         (("users", "list", "--role", "bogus"), "role must be one of"),
+        (("kpis", "--from", "2026-13"), "months are written YYYY-MM"),
+        (("kpis", "--to", "2026-00"), "months are written YYYY-MM"),
+        (("kpis", "--month", "2026-13"), "months are written YYYY-MM"),
+        (("kpis", "--season", "20x"), "Invalid value for '--season'"),
+        (("users", "list", "--bogus"), "No such option: --bogus"),
+        (("locate", "129.0"), "Missing argument 'lat'. (see `houniao locate --help`)"),
         (("db", "upgrade", "bogus"), "unknown revision 'bogus'"),
         (("db", "downgrade", "nowhere"), "unknown revision 'nowhere'"),
         (("locate", "129.0", "47.7", "--crs", "EPSG:3857"), "accepted values"),
@@ -57,6 +63,44 @@ def test_expected_failures_are_one_line_and_exit_2(run, args, fragment) -> None:
     line = one_line_error(run(*args))
     assert fragment in line
     assert "$argon2" not in line and "Secret-Pass" not in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("users", "list"),
+        ("locate", "128.9", "47.7"),
+        ("kpis",),
+        ("releases", "list"),
+        ("audit", "verify"),
+        ("db", "upgrade"),
+    ],
+)
+def test_development_keys_without_houniao_env_are_one_line_saying_what_to_do(args) -> None:
+    """Every command, not only `serve`: the development keys are refused without a traceback."""
+    env = {k: v for k, v in os.environ.items() if k != "HOUNIAO_ENV"}
+    env["DATABASE_URL"] = test_database_url().render_as_string(hide_password=False)
+    result = subprocess.run([HOUNIAO, *args], capture_output=True, text=True, env=env, timeout=60)
+    line = one_line_error(result)
+    assert "HOUNIAO_ENV=development" in line and "HOUNIAO_SECRET_KEY" in line
+
+
+@pytest.mark.parametrize(
+    ("settings", "fragment"),
+    [
+        ({"HOUNIAO_ENV": "production", "HOUNIAO_SECRET_KEY": "Sekrit-Value-42"}, "too short"),
+        ({"HOUNIAO_ENCRYPTION_KEYS": '{"k1": "Sekrit-Value-42"'}, "HOUNIAO_ENCRYPTION_KEYS"),
+        ({"HOUNIAO_ENCRYPTION_KEYS": '{"k1": "Sekrit-Value-42"}'}, "not valid base64"),
+    ],
+)
+def test_unsafe_or_unreadable_settings_never_echo_the_key(settings, fragment) -> None:
+    env = {**os.environ, **settings}
+    env["DATABASE_URL"] = test_database_url().render_as_string(hide_password=False)
+    result = subprocess.run(
+        [HOUNIAO, "users", "list"], capture_output=True, text=True, env=env, timeout=60
+    )
+    line = one_line_error(result)
+    assert fragment in line and "Sekrit" not in line
 
 
 def test_export_into_a_missing_folder_or_a_csv_is_refused_before_writing(run, tmp_path) -> None:

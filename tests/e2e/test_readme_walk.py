@@ -318,6 +318,18 @@ def _escalate_overdue(w: Walk) -> None:
 def _kpis(w: Walk) -> None:
     out = json.loads(ok(w.read("kpis")).stdout)
     assert out["group_by"] == [] and out["rows"]
+    assert "months are written YYYY-MM" in failed(w.read("kpis", "--from", "2026-13"))
+    assert "Invalid value for '--season'" in failed(w.read("kpis", "--season", "20x"))
+    # The README's quick start: without HOUNIAO_ENV the development keys are refused, in one line.
+    env = {k: v for k, v in os.environ.items() if k != "HOUNIAO_ENV"}
+    bare = subprocess.run(
+        [HOUNIAO, "kpis"],
+        capture_output=True,
+        text=True,
+        env={**env, "DATABASE_URL": w.site.database_url},
+        timeout=120,
+    )
+    assert "export HOUNIAO_ENV=development" in failed(bare)
 
 
 def _export_gpkg(w: Walk) -> None:
@@ -431,6 +443,7 @@ def walk(site: Site, tmp_path_factory) -> Iterator[Walk]:
     engine.dispose()
 
 
+@pytest.mark.timeout(1800)  # some 40 CLI runs: on a busy machine more than the default 600 s
 def test_every_cli_command_keeps_its_promise(walk: Walk) -> None:
     done: set[Callable[[Walk], None]] = set()
     for command in every_command():
@@ -547,6 +560,29 @@ class Walker:
                 ),
                 {"c": OWN_CELL},
             ).scalar_one()
+            self.cells = conn.execute(
+                text(
+                    "SELECT count(*) FROM grid_cell g JOIN boundary_release r"
+                    f" ON r.status = 'active' WHERE {in_release('g', 'r.id')}"
+                )
+            ).scalar_one()
+        # A reporter (no account) and the channel file one Open311 request each, to follow.
+        self.request_id = self.file_request()
+        self.channel_request_id = self.file_request(api_key=site.api_key)
+
+    def file_request(self, **extra: str) -> str:
+        service = self.http.get("/open311/v2/services.json").json()[0]["service_code"]
+        form = {
+            "service_code": service,
+            "description": "走查：路灯不亮 walk: a street light is out",
+            "lat": str(self.inside[1]),
+            "long": str(self.inside[0]),
+            **REPORTER,
+            **extra,
+        }
+        r = self.http.post("/open311/v2/requests.json", data=form)
+        assert r.status_code == 201, r.text
+        return str(r.json()[0]["service_request_id"])
 
     def credentials(self, role: str | None) -> dict[str, str]:
         if role is None:
@@ -638,6 +674,91 @@ def refuses_with_the_policy(r: httpx.Response, caller: str | None, w: Walker) ->
         assert "no list of them is public" in r.json()[0]["description"]
     else:
         assert isinstance(r.json(), list)
+
+
+REPORTER = {"first_name": "淑华", "last_name": "林", "phone": "13912345678"}
+
+
+def follows_without_the_reporter(r: httpx.Response, caller: str | None, w: Walker) -> None:
+    """A reporter follows their request by its id: status and dates, never their name or phone.
+    (Signed in, requests.json with ids is limited to the caller's scope, so may be empty.)"""
+    found = {item["service_request_id"]: item for item in r.json()}
+    if caller is None or "/requests/" in str(r.url):
+        item = found[w.request_id]
+        assert item["status"] and item["requested_datetime"] and item["service_code"], item
+    assert REPORTER["first_name"] not in r.text and REPORTER["phone"] not in r.text, r.text[:300]
+
+
+def lists_its_own(r: httpx.Response, caller: str | None, w: Walker) -> None:
+    ids = {item["service_request_id"] for item in r.json()}
+    assert w.channel_request_id in ids and w.request_id not in ids, ids
+
+
+def names_the_month_form(r: httpx.Response, caller: str | None, w: Walker) -> None:
+    if r.status_code == 422:  # the roles that may ask (the others: 401/403, checked above)
+        assert "YYYY-MM" in r.json()["detail"], r.text
+
+
+def every_cell_each_month(r: httpx.Response, caller: str | None, w: Walker) -> None:
+    """Density: every cell of the active release in every month, 0 where nobody was, small
+    counts hidden."""
+    rows = [row for row in r.json()["rows"] if row["cell_code"]]
+    values = [row["residents"] for row in rows]
+    assert len({(row["month"], row["cell_code"]) for row in rows}) == 12 * w.cells
+    assert 0 in values and None in values and any(v for v in values)
+    assert all(v is None or v == 0 or v >= 10 for v in values)
+
+
+def no_small_count(r: httpx.Response, caller: str | None, w: Walker) -> None:
+    counts = re.findall(r'"(?:residents|arrivals|departures)":\s*(null|\d+)', r.text)
+    assert counts and all(v == "null" or int(v) == 0 or int(v) >= 10 for v in counts), counts
+
+
+def a_season_of_cells(r: httpx.Response, caller: str | None, w: Walker) -> None:
+    """The density map: the season asked for, its neighbours, a 0 class and the hidden class."""
+    assert "<b>2026 季</b>" in r.text and "?season=2025" in r.text and "?season=2027" in r.text
+    assert "0（无人）" in r.text and "少于10，不公开" in r.text
+    drawn = [int(v) for v in re.findall(r"(\d+) 人", r.text)]
+    assert all(v == 0 or v >= 10 for v in drawn), drawn
+
+
+def refuses_ranges(r: httpx.Response, caller: str | None, w: Walker) -> None:
+    if r.status_code == 422:
+        assert "season=YYYY" in r.text
+
+
+def open_cases_in_scope(r: httpx.Response, caller: str | None, w: Walker) -> None:
+    features = r.json()["features"]
+    assert all(f["properties"]["clock_state"] for f in features)
+    prefix = {"grid_worker": OWN_CELL, "community_staff": COMMUNITY, "street_staff": STREET}
+    if caller in prefix:
+        assert features and all(
+            f["properties"]["cell_code"].startswith(prefix[caller]) for f in features
+        )
+    if caller == "dispatcher":
+        assert features
+
+
+def signing_out_revokes_the_cookie(r: httpx.Response, caller: str | None, w: Walker) -> None:
+    """POST /maps/logout ends the login session on the server: a copied cookie stops working."""
+    assert r.headers["location"] == "/maps/login"
+    if caller is None:
+        return
+    with httpx.Client(base_url=w.site.base, timeout=60, follow_redirects=False) as browser:
+        assert browser.post("/maps/login", data=w.credentials(caller)).status_code == 303
+        copied = dict(browser.cookies)
+        assert httpx.get(w.site.base + "/maps/", cookies=copied).status_code == 200
+        assert browser.post("/maps/logout").status_code == 303
+    assert httpx.get(w.site.base + "/maps/", cookies=copied).status_code == 401
+
+
+def an_example_inside(r: httpx.Response, caller: str | None, w: Walker) -> None:
+    """Outside coverage: a readable page whose usage example is a point with a card."""
+    assert r.status_code == 404 and 'lang="zh-CN"' in r.text
+    example = re.search(r'href="(/card\?lon=[^"]+)"', r.text)
+    assert example, r.text[:500]
+    card = w.http.get(example.group(1).replace("&amp;", "&"))
+    assert card.status_code == 200 and 'class="hn-qr"' in card.text
 
 
 def lands_on_its_own_page(r: httpx.Response, caller: str | None, w: Walker) -> None:
@@ -775,6 +896,9 @@ ROWS: dict[str, list[Probe]] = {
             },
         ),
         Probe("/api/v1/residents", params={"limit": 5}),
+        Probe("/api/v1/residents/density", params={"season": 2026}, promise=every_cell_each_month),
+        Probe("/api/v1/residents/flows", params={"season": 2026}, promise=no_small_count),
+        Probe("/api/v1/residents/origins", params={"season": 2026}, promise=no_small_count),
         Probe("/api/v1/concerns"),
         Probe("/api/v1/health-checks"),
     ],
@@ -786,6 +910,30 @@ ROWS: dict[str, list[Probe]] = {
             "/open311/v2/requests.json",
             statuses={None: 400},
             promise=refuses_with_the_policy,
+            promise_refusals=True,
+        ),
+        # The reporter (no account) holds the id; signed-in accounts see cases of their scope.
+        Probe(
+            "/open311/v2/requests/{request_id}.json",
+            callers=(None,),
+            promise=follows_without_the_reporter,
+        ),
+        Probe(
+            "/open311/v2/requests.json",
+            params={"service_request_id": True},
+            promise=follows_without_the_reporter,
+        ),
+        Probe(
+            "/open311/v2/requests.json",
+            params={"api_key": True},
+            callers=(None,),
+            promise=lists_its_own,
+        ),
+        Probe(
+            "/api/v1/kpis",
+            params={"from": "2026-13"},
+            ok=422,
+            promise=names_the_month_form,
             promise_refusals=True,
         ),
     ],
@@ -807,9 +955,19 @@ ROWS: dict[str, list[Probe]] = {
             form=lambda w, caller: w.credentials(caller),
         ),
         Probe("/maps/", type="text/html"),
+        Probe(
+            "/maps/logout",
+            "POST",
+            ok=303,
+            type="",
+            promise=signing_out_revokes_the_cookie,
+        ),
     ],
     "/maps/dispatch": [
         Probe("/maps/dispatch", type="text/html", promise=draws_the_live_feed),
+        Probe(
+            "/api/v1/cases/open.geojson", type="application/geo+json", promise=open_cases_in_scope
+        ),
         Probe(
             "/maps/dispatch",
             type="text/html",
@@ -846,10 +1004,30 @@ ROWS: dict[str, list[Probe]] = {
             promise_refusals=True,
         ),
     ],
-    "/maps/density": [Probe("/maps/density", type="text/html")],
+    "/maps/density": [
+        Probe("/maps/density", type="text/html"),
+        Probe(
+            "/maps/density", params={"season": 2026}, type="text/html", promise=a_season_of_cells
+        ),
+        Probe(
+            "/maps/density",
+            params={"season_from": 2021},
+            ok=422,
+            promise=refuses_ranges,
+            promise_refusals=True,
+        ),
+    ],
     "/card": [
         Probe("/card", params={"at": True}, type="text/html", promise=the_card),
         Probe("/card", params={"at": True, "crs": "EPSG:4326"}, type="text/html", promise=the_card),
+        Probe(
+            "/card",
+            params={"lon": "116.39", "lat": "39.91"},  # Beijing: outside the covered area
+            ok=404,
+            type="text/html",
+            promise=an_example_inside,
+            promise_refusals=True,
+        ),
     ],
     "/card/request": [
         Probe("/card/request", params={"at": True, "crs": "wgs84"}, type="text/html"),
@@ -888,8 +1066,13 @@ def concrete(probe: Probe, w: Walker, caller: str | None) -> Probe:
         params.update(_at(w))
     if params.get("address") is True:
         params["address"] = w.address
+    if params.get("service_request_id") is True:
+        params["service_request_id"] = w.request_id
+    if params.get("api_key") is True:
+        params["api_key"] = w.site.api_key
     headers = {k: (w.site.api_key if v is True else v) for k, v in probe.headers.items()}
     path = probe.path.replace("{z}/{x}/{y}", _tile(*w.inside))
+    path = path.replace("{request_id}", w.request_id)
     return dataclasses.replace(probe, path=path, params=params, headers=headers)
 
 

@@ -88,7 +88,9 @@ def test_other_roles_see_no_person(client, session, callers, here):
     density = client.get("/api/v1/residents/density", headers=callers["planner"].headers)
     assert density.status_code == 200
     rows = density.json()["rows"]
-    assert rows and all(r["residents"] is None for r in rows)  # 1-2 per cell: suppressed
+    assert rows and all(r["residents"] in (None, 0) for r in rows)  # nobody: 0 (issue 11)
+    lived = {r["cell_code"] for r in rows if r["residents"] is None}  # 1-2 per cell: suppressed
+    assert {CELL, NEIGHBOUR, FAR} <= lived
     assert "钟" not in density.text and "lon" not in density.text
     assert (
         client.get("/api/v1/residents/density", headers=callers["grid_worker"].headers).status_code

@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import text
 
 from geo.access.principal import Role
 from geo.privacy.windows import season_months
+from geo.spatial.boundaries.models import in_release
 from tests.security.conftest import add_account, bearer
 from tests.security.linear_attack import recover
-from tests.security.planner_world import SEASON, settle_residents
+from tests.security.planner_world import SEASON, STREETS, settle_residents
 
 K = 10
 SEASON_RESIDENTS = ("season residents",)  # what arrivals and origins both add up to: unknown
@@ -90,6 +92,32 @@ def test_density_shows_no_small_count_in_any_window(world, ask):
             _keep(seen, (row["month"], row["cell_code"]), row["residents"])
     assert any(v is None for v in seen.values()) and any(v for v in seen.values())
     assert all(v is None or v == 0 or v >= K for v in seen.values()), seen
+
+
+def test_density_lists_every_cell_with_zero_where_nobody_was(world, ask, session):
+    """Issue 11: a cell with nobody is 0 in the answer, not left out (which reads as unknown);
+    the small counts stay hidden beside the zeros."""
+    cells = set(
+        session.execute(
+            text(
+                "SELECT g.code FROM grid_cell g JOIN boundary_release r ON r.status = 'active'"
+                f" WHERE {in_release('g', 'r.id')}"
+            )
+        ).scalars()
+    )
+    season = ask("/api/v1/residents/density", season=SEASON)
+    by_cell = {(r["month"], r["cell_code"]): r["residents"] for r in season["rows"]}
+    assert {key for key in by_cell if key[1]} == {
+        (m, c) for m in season_months(SEASON) for c in cells
+    }
+    settled = {community for communities in STREETS.values() for community in communities}
+    empty = sorted(c for c in cells if c[:12] not in settled)
+    assert empty and all(by_cell[m, c] == 0 for m in season_months(SEASON) for c in empty)
+    july = ask("/api/v1/residents/density", month="2024-07")["rows"]
+    shown = {r["cell_code"]: r["residents"] for r in july if r["cell_code"]}
+    assert set(shown) == cells and shown[empty[0]] == 0
+    assert any(v is None for v in shown.values()) and any(v for v in shown.values())
+    assert all(v is None or v == 0 or v >= K for v in shown.values())
 
 
 def test_ranges_of_seasons_are_refused(ask):
