@@ -9,12 +9,7 @@ import typer
 from api.cli.output import err, fail, print_json, progress_bar
 from api.cli.users import print_demo_accounts
 from geo.core.db import session_scope
-from geo.demo import cases as demo_cases
-from geo.demo import load as demo
-from geo.demo import residents_load as demo_residents
-from geo.demo import services as demo_services
-from geo.demo.accounts import create_demo_accounts
-from geo.spatial.boundaries import importing, releases
+from geo.spatial.boundaries import releases
 from geo.spatial.crs import FILE_ACCEPTED
 
 load_app = typer.Typer(help="Load datasets.", no_args_is_help=True)
@@ -26,6 +21,13 @@ releases_app = typer.Typer(help="Boundary releases (versions).", no_args_is_help
 def load_yichun() -> None:
     """Load Yichun: real district boundaries, synthetic streets/communities/cells, workers,
     service areas and the address gazetteer. Does nothing if the demo is already loaded."""
+    # The demo generators (and the intake they feed) load here, not with every command.
+    from geo.demo import cases as demo_cases
+    from geo.demo import load as demo
+    from geo.demo import residents_load as demo_residents
+    from geo.demo import services as demo_services
+    from geo.demo.accounts import create_demo_accounts
+
     with session_scope() as session:
         if demo.demo_loaded(session):
             if demo_residents.residents_loaded(session):
@@ -77,6 +79,8 @@ def import_boundaries(
 ) -> None:
     """Validate a boundary file against the active release and, with --commit, load it as a new
     release. Prints a validation report per row; writes nothing unless it passes (or --force)."""
+    from geo.spatial.boundaries import importing  # geopandas: for this command only
+
     with session_scope() as session:
         with progress_bar() as bar:
             task = bar.add_task(f"reading {file.name}", total=3)

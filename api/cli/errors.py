@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 import click
-import pyogrio.errors
 import typer
 from alembic.util import CommandError
 from psycopg import errors as pg
@@ -25,6 +24,8 @@ from api.cli.output import fail, print_json
 from geo.core.config import SettingsError
 from geo.core.errors import DomainError
 
+# pyogrio's errors, matched by name: importing pyogrio loads GeoPandas, which most commands skip.
+GDAL_ERRORS = ("DataSourceError", "DataLayerError")
 # SQLSTATE classes of refused rows, in words (the DETAIL, which holds the values, is never shown).
 _REFUSALS: dict[type[Exception], str] = {
     pg.UniqueViolation: "a row with the same key exists already",
@@ -49,7 +50,7 @@ def expected_failure(exc: BaseException) -> str | None:
             )
         case OSError() if exc.filename is not None:
             return f"{exc.strerror or type(exc).__name__}: {exc.filename}"
-        case pyogrio.errors.DataSourceError() | pyogrio.errors.DataLayerError():
+        case _ if type(exc).__name__ in GDAL_ERRORS and type(exc).__module__ == "pyogrio.errors":
             return f"GDAL: {exc}"
         case CommandError():
             return f"migration: {exc}"

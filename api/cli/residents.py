@@ -10,7 +10,6 @@ import typer
 from api.cli.output import err, fail, print_json, progress_bar
 from geo.access.principal import CHANNEL_LABELS, Principal, as_system
 from geo.core.db import session_scope
-from geo.residents.intake import excel, imports
 
 CHANNELS = ", ".join(f"{c.value} ({label})" for c, label in CHANNEL_LABELS.items())
 
@@ -31,6 +30,8 @@ def import_residents(
     住房类型, 同住人数, 备注) through the intake. Prints per row what was (or would be)
     created, linked, queued for review or rejected, and why. All or nothing: with a rejected
     row, --commit writes nothing."""
+    from geo.residents.intake import excel, imports  # the intake: for this command only
+
     me = Principal.system(f"cli:{getpass.getuser()}")
     with session_scope() as session:
         as_system(session, me.name)
