@@ -15,130 +15,38 @@ its workers WeCom (企业微信) "contact me" links would encode that link here 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import folium
 import qrcode
 import qrcode.constants
 from branca.element import Element, Figure
-from jinja2 import Environment
+from jinja2 import Environment, FileSystemLoader
 
 from maps.base import base_map, for_display
 from maps.offline import render_offline
 
 CARD_TITLE = "您来旅居我服务"  # "you come to stay, we serve": the city's slogan for the card
-_ENV = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+_TEMPLATES = Path(__file__).with_name("templates") / "card"
+_ENV = Environment(
+    loader=FileSystemLoader(_TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True
+)
 
-_STYLE = """
-<title>您来旅居我服务 · 候鸟服务卡</title>
-<style>
-  /* Selectors start with .hn-: Bootstrap, which folium loads after this, styles bare tags. */
-  html, body { height: auto; }
-  body { margin: 0 auto; max-width: 480px; display: flex; flex-direction: column;
-         color: #1f2933; background: #f5f7f2; }
-  .hn-card, .hn-after {
-    font: 15px/1.5 "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif; }
-  .hn-card { order: 0; padding: 12px 14px 4px; }
-  body > .folium-map { order: 1; margin: 0 14px; width: auto !important; border-radius: 8px; }
-  .hn-after { order: 2; padding: 8px 14px 16px; font-size: 12px; color: #5f6b7a; }
-  .hn-card h1 { font-size: 20px; font-weight: bold; margin: 4px 0 2px; color: #2b6a3f; }
-  .hn-card h2 { font-size: 15px; font-weight: bold; margin: 0 0 4px; color: #2b6a3f; }
-  .hn-card h2 small { font-weight: normal; color: #5f6b7a; font-size: 12px; }
-  .hn-sub { margin: 0; color: #5f6b7a; font-size: 13px; }
-  .hn-box { background: #fff; border-radius: 8px; padding: 10px 12px; margin: 8px 0;
-            box-shadow: 0 1px 3px rgba(0,0,0,.12); }
-  .hn-worker { display: flex; gap: 12px; align-items: center; }
-  .hn-qr svg { width: 160px; height: 160px; display: block; }
-  .hn-name { font-size: 18px; font-weight: bold; }
-  a.hn-tel { color: #1c7ed6; text-decoration: none; font-size: 17px; white-space: nowrap; }
-  .hn-distance { font-weight: bold; color: #d9480f; }
-  .hn-card details { margin-top: 4px; font-size: 13px; }
-</style>
-"""
 
-_CARD = _ENV.from_string(
+class _Rendered(Element):
+    """HTML rendered by our own template, put into folium's page as it is.
+
+    A plain `branca.element.Element(html)` would compile `html` as a Jinja template again, so a
+    name holding ``{{ ... }}`` (a worker's, a service area's) would run on the server.
     """
-<div class="hn-card" lang="zh-CN">
-  <h1>{{ title }}</h1>
-  <p class="hn-sub">候鸟服务卡 · Service card for seasonal residents</p>
-  <div class="hn-box">
-    <h2>您所在的网格 <small>Your grid cell</small></h2>
-    <div class="hn-name">{{ cell.name }}</div>
-    <div>{{ cell.district_name }} {{ cell.street_name }} {{ cell.community_name }}</div>
-    <div class="hn-sub">网格编码 {{ cell.code }}</div>
-  </div>
-  <div class="hn-box">
-    <h2>您的网格员 <small>Your grid worker</small></h2>
-    {% for w in workers %}
-    <div class="hn-worker">
-      <div class="hn-qr" title="扫码保存网格员联系方式 Scan to save the contact">
-        {{ w.qr_svg | safe }}</div>
-      <div>
-        <div class="hn-name">{{ w.name }}</div>
-        <div>工作电话 <a class="hn-tel" href="tel:{{ w.work_phone }}">{{ w.work_phone }}</a></div>
-        {% if w.wechat_id %}<div>微信号 <b class="hn-wechat">{{ w.wechat_id }}</b></div>{% endif %}
-        <div class="hn-sub">用手机相机扫码，保存网格员的工作联系方式（电话、微信号）<br>
-          Scan with the phone camera to save their work contact (phone, WeChat id)</div>
-      </div>
-    </div>
-    {% else %}
-    <div>本网格暂无网格员，请联系{{ cell.community_name }}。</div>
-    {% endfor %}
-  </div>
-  <div class="hn-box">
-    <h2>最近的候鸟服务区 <small>Nearest service area</small></h2>
-    {% if area %}
-    <div class="hn-name">{{ area.name }}</div>
-    <div>直线距离 <span class="hn-distance">{{ area.distance_text }}</span></div>
-    <div>地址：{{ area.address }}</div>
-    <div>开放时间：{{ area.opening_hours }}</div>
-    {% if area.phone %}
-    <div>电话 <a class="hn-tel" href="tel:{{ area.phone }}">{{ area.phone }}</a></div>
-    {% endif %}
-    <div><a class="hn-tel" href="/card/request?lon={{ lon }}&amp;lat={{ lat }}&amp;crs=wgs84">
-      在线申请服务 Request a service</a></div>
-    <details><summary>服务项目（{{ area.services | length }} 项）</summary>
-      {% for label, names in area.services_by_category %}
-      <div><b>{{ label }}</b>：{{ names | join("、") }}</div>
-      {% endfor %}
-    </details>
-    {% else %}
-    <div>暂无服务区信息。</div>
-    {% endif %}
-  </div>
-</div>
-<div class="hn-after">
-  您的位置 {{ "%.5f" | format(lat) }}°N, {{ "%.5f" | format(lon) }}°E (WGS84)。
-  地图上：蓝点为您的位置，橙色框为网格，绿点为服务区。
-</div>
-"""
-)
 
-_ERROR = _ENV.from_string(
-    """<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title_zh }} · 您来旅居我服务</title>
-<style>
-  body { margin: 0 auto; max-width: 480px; padding: 16px;
-         font: 15px/1.6 "Noto Sans CJK SC", "PingFang SC", sans-serif; color: #1f2933; }
-  h1 { font-size: 20px; color: #c92a2a; } .en { color: #5f6b7a; }
-  code { background: #eef; padding: 1px 4px; border-radius: 3px; }
-</style></head>
-<body>
-  <h1>{{ title_zh }}<br><span class="en">{{ title_en }}</span></h1>
-  <p>{{ hint_zh }}</p>
-  <p class="en">{{ detail }}</p>
-  {% if example %}
-  <p>用法 Usage: <a href="{{ example }}"><code>{{ example }}</code></a><br>
-  {% else %}
-  <p>用法 Usage: <code>/card?lon=经度&amp;lat=纬度&amp;crs=wgs84</code><br>
-  {% endif %}
-     坐标系 crs：wgs84、cgcs2000、gcj02（高德、腾讯、微信定位）、bd09（百度）</p>
-  <p class="en">HTTP {{ status }}</p>
-</body></html>
-"""
-)
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.text = html
+
+    def render(self, **kwargs: Any) -> str:
+        return self.text
 
 
 def worker_vcard(worker: dict[str, Any], cell: dict[str, Any]) -> str:
@@ -295,18 +203,14 @@ def card_page(card: dict[str, Any], basemap: str = "none", tianditu_key: str = "
     workers = [
         {**w, "qr_svg": qr_svg(worker_vcard(w, cell), size_px=160)} for w in card["grid_workers"]
     ]
-    html = _CARD.render(
-        title=CARD_TITLE,
-        cell=cell,
-        workers=workers,
-        area=area,
-        lon=card["lon"],
-        lat=card["lat"],
+    body = _ENV.get_template("card.html").render(
+        title=CARD_TITLE, cell=cell, workers=workers, area=area, lon=card["lon"], lat=card["lat"]
     )
     figure = m.get_root()
     assert isinstance(figure, Figure)
-    figure.header.add_child(Element(_STYLE), name="card_style")
-    figure.html.add_child(Element(html), name="card")
+    head = _ENV.get_template("head.html").render(title=CARD_TITLE)
+    figure.header.add_child(_Rendered(head), name="card_style")
+    figure.html.add_child(_Rendered(body), name="card")
     return render_offline(m)
 
 
@@ -321,7 +225,7 @@ def error_page(
     """A small bilingual error page (no map, no script). `example` is a WGS84 point inside
     coverage for the usage line (see `geo.spatial.places.card.example_point`)."""
     url = f"/card?lon={example[0]:.5f}&lat={example[1]:.5f}&crs=wgs84" if example else None
-    return _ERROR.render(
+    return _ENV.get_template("error.html").render(
         status=status,
         title_zh=title_zh,
         title_en=title_en,

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from geo.spatial.boundaries import queries
 from geo.spatial.crs import Crs, from_wgs84
-from maps.card import distance_text, qr_svg, worker_vcard
+from maps.card import card_page, distance_text, qr_svg, worker_vcard
 from tests.gis.conftest import CELL
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -145,3 +145,23 @@ def test_the_error_pages_usage_example_is_inside_coverage(client, session):
 def test_distance_text():
     assert distance_text(4) == "约 10 米" and distance_text(999) == "约 1.0 公里"
     assert distance_text(12_345) == "约 12.3 公里"
+
+
+def test_data_is_escaped_not_run_as_a_template(cell):
+    """Names are data: escaped by the card's template, never compiled as Jinja by folium."""
+    card = {
+        "lon": 129.0,
+        "lat": 47.7,
+        "cell": {
+            "type": "Feature",
+            "properties": {**cell, "name": "{{ 7*7 }}<b>"},
+            "geometry": {"type": "Point", "coordinates": [129.0, 47.7]},
+        },
+        "grid_workers": [
+            {"name": "{% if 1 %}x{% endif %}<script>", "work_phone": "1", "wechat_id": None}
+        ],
+        "service_area": None,
+    }
+    html = card_page(card)
+    assert "{{ 7*7 }}&lt;b&gt;" in html and "{% if 1 %}x{% endif %}&lt;script&gt;" in html
+    assert "{% endif %}<script>" not in html and "<b>" not in html
