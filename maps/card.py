@@ -1,8 +1,10 @@
 """The public service card (您来旅居我服务) as one phone-sized HTML page, and its error page.
 
 Takes the card's data as plain dicts (`geo.spatial.places.card.ServiceCard.as_dict()`), returns
-HTML. The page loads nothing from outside the app: Leaflet comes from the vendored copies
-(`maps.offline`), the QR code is inline SVG, and the basemap is none unless settings choose one.
+HTML. The markup and style are Jinja templates in maps/templates/card/ (autoescaped): head.html
+and card.html go into folium's page around the map, error.html is a page of its own. The page
+loads nothing from outside the app: Leaflet comes from the vendored copies (`maps.offline`), the
+QR code is inline SVG, and the basemap is none unless settings choose one.
 
 The QR code
 -----------
