@@ -68,7 +68,7 @@ def pytest_report_header(config: pytest.Config) -> str:
     frozen = "frozen" if _FROZEN in config.stash else "real"
     host = datetime.now().astimezone()  # the host's own zone, to show how far off it is
     return (
-        f"city clock ({frozen}): {clock.now():%Y-%m-%d %H:%M} Asia/Shanghai;"
+        f"city clock ({frozen}): {clock.now():%Y-%m-%d %H:%M} {clock.CITY_TZ_NAME};"
         f" host {host:%Y-%m-%d %H:%M %z}"
     )
 
