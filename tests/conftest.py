@@ -24,11 +24,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.deps import get_session, request_scope
+from api.deps import get_session
 from geo.core import clock, migrate
 from geo.demo.load import load_yichun
 from tests import cityclock
-from tests.db import engine_for, recreate_database, test_database_url
+from tests.db import engine_for, recreate_database, request_sessions, test_database_url
 from tests.site import Site, demo_site
 
 _FROZEN = pytest.StashKey[object]()  # the session's time-machine traveller, when frozen
@@ -133,9 +133,6 @@ def client(session: Session) -> Iterator[TestClient]:
     """Real HTTP through the ASGI app, sharing the test's rolled-back session."""
     app = create_app()
 
-    def _session() -> Iterator[Session]:
-        yield from request_scope(session)
-
-    app.dependency_overrides[get_session] = _session
+    app.dependency_overrides[get_session] = request_sessions(session)
     with TestClient(app) as c:
         yield c
