@@ -30,6 +30,8 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, Request, Response, Route, sync_playwright
 
+from geo.core import clock
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = (
     "--headless=new",
@@ -101,7 +103,7 @@ def offline_page(
     *,
     viewport: tuple[int, int] = (1024, 768),
     locale: str = "zh-CN",
-    timezone_id: str = "Asia/Shanghai",
+    timezone_id: str = clock.CITY_TZ_NAME,
 ) -> Iterator[OfflinePage]:
     """A fresh context and page in `browser` that may only reach this machine."""
     width, height = viewport

@@ -24,11 +24,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.deps import get_session, request_scope
+from api.deps import get_session
 from geo.core import clock, migrate
 from geo.demo.load import load_yichun
 from tests import cityclock
-from tests.db import engine_for, recreate_database, test_database_url
+from tests.db import engine_for, recreate_database, request_sessions, test_database_url
 from tests.site import Site, demo_site
 
 _FROZEN = pytest.StashKey[object]()  # the session's time-machine traveller, when frozen
@@ -68,7 +68,7 @@ def pytest_report_header(config: pytest.Config) -> str:
     frozen = "frozen" if _FROZEN in config.stash else "real"
     host = datetime.now().astimezone()  # the host's own zone, to show how far off it is
     return (
-        f"city clock ({frozen}): {clock.now():%Y-%m-%d %H:%M} Asia/Shanghai;"
+        f"city clock ({frozen}): {clock.now():%Y-%m-%d %H:%M} {clock.CITY_TZ_NAME};"
         f" host {host:%Y-%m-%d %H:%M %z}"
     )
 
@@ -133,9 +133,6 @@ def client(session: Session) -> Iterator[TestClient]:
     """Real HTTP through the ASGI app, sharing the test's rolled-back session."""
     app = create_app()
 
-    def _session() -> Iterator[Session]:
-        yield from request_scope(session)
-
-    app.dependency_overrides[get_session] = _session
+    app.dependency_overrides[get_session] = request_sessions(session)
     with TestClient(app) as c:
         yield c

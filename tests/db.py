@@ -7,10 +7,14 @@ Alembic and loaded with the Yichun demo through the real loader.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from sqlalchemy import create_engine
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.orm import Session
 
+from api.deps import request_scope
 from geo.core.clock import install_city_zone
 from geo.core.config import database_settings
 from geo.core.db import recreate_database  # noqa: F401  (re-exported for the tests)
@@ -31,3 +35,31 @@ def engine_for(url: URL) -> Engine:
 
 
 test_database_url.__test__ = False  # a helper, not a test (pytest collects test_* names)
+
+
+def request_sessions(
+    source: Session | Engine | Connection,
+    *,
+    before: Callable[[Session], object] | None = None,
+    **session_options: Any,
+) -> Callable[[], Iterator[Session]]:
+    """An override of the API's `get_session` (or the intake's system session) for tests.
+
+    Given a Session, every request shares it (the test's, rolled back at the end); given an
+    engine or connection, each request gets a fresh Session on it (`session_options`). `before`
+    runs on the session first (commit what the test wrote, clear scope settings, act as the
+    system ...). The request's unit of work is the app's own `api.deps.request_scope`.
+    """
+
+    def override() -> Iterator[Session]:
+        if isinstance(source, Session):
+            if before is not None:
+                before(source)
+            yield from request_scope(source)
+            return
+        with Session(source, **session_options) as session:
+            if before is not None:
+                before(session)
+            yield from request_scope(session)
+
+    return override

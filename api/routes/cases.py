@@ -3,30 +3,25 @@ the timeline, the live feed for maps (GeoJSON with ETag/304, Server-Sent Events)
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractContextManager
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from anyio import to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from sqlalchemy.orm import Session
 
 from api import lifecycle
 from api.auth import CurrentUser, MaybeUser, RequestCredentials, access, public
 from api.deps import SessionDep
 from api.params import BboxParam
-from geo.access.principal import PUBLIC, Principal, Role, app_engine, apply_rls
-from geo.cases import feed, idempotency, kpis, queries, service
+from geo.access.principal import Role, app_engine
+from geo.cases import feed, idempotency, kpis, queries, service, stream
 from geo.cases.catalogue import catalogue
 from geo.cases.schemas import CaseCreate, RevealPhone, TransitionRequest
+from geo.cases.stream import SessionOpener
 from geo.cases.workflow import Status, Tier
 from geo.core.db import session_scope
-from geo.core.errors import InvalidInput, PreconditionFailed, PreconditionRequired, Unauthorized
+from geo.core.errors import InvalidInput, PreconditionFailed, PreconditionRequired
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 GEOJSON = "application/geo+json"
@@ -40,7 +35,6 @@ READERS = (
     Role.department,
     Role.channel,
 )
-TRAILING_IDS = 200  # the SSE stream re-reads this many event ids back (late commits)
 _ETAG = re.compile(r'^(?:W/)?"case-(\d+)-v(\d+)"$')
 
 
@@ -54,10 +48,6 @@ def _headers_for(case: dict[str, Any]) -> dict[str, str]:
         "ETag": service.etag(props["id"], props["version"]),
         "Location": f"/api/v1/cases/{props['id']}",
     }
-
-
-def _idempotency_actor(me: Principal) -> str:
-    return f"account:{me.account_id}" if me.account_id is not None else me.role
 
 
 @router.post(
@@ -76,29 +66,19 @@ def create_case(
         Header(description="a unique key per case; a retry with the same key replays the answer"),
     ] = None,
 ) -> JSONResponse:
-    key_actor = _idempotency_actor(me)
-    req_hash = idempotency.request_hash("POST", "/api/v1/cases", body.model_dump(mode="json"))
-    if idempotency_key is not None:
-        if me.role == PUBLIC and len(idempotency_key) < 16:
-            raise InvalidInput(
-                "anonymous callers need an unguessable Idempotency-Key (16+ characters, a UUID)"
-            )
-        replay = idempotency.begin(session, actor=key_actor, key=idempotency_key, req_hash=req_hash)
-        if replay is not None:
-            headers = {"Idempotent-Replayed": "true", **_created_headers(replay.body)}
-            return JSONResponse(replay.body, status_code=replay.status, headers=headers)
-    result = service.create_case(session, me, body)
-    if idempotency_key is not None:
-        idempotency.remember(
-            session,
-            actor=key_actor,
-            key=idempotency_key,
-            req_hash=req_hash,
-            status=201,
-            body=result,
-            case_id=result["case"].get("id"),
-        )
-    return JSONResponse(result, status_code=201, headers=_created_headers(result))
+    outcome = idempotency.file_once(
+        session,
+        me,
+        idempotency_key,
+        method="POST",
+        path="/api/v1/cases",
+        payload=body.model_dump(mode="json"),
+        work=lambda: service.create_case(session, me, body),
+    )
+    headers = _created_headers(outcome.body)
+    if outcome.replayed:
+        headers = {"Idempotent-Replayed": "true", **headers}
+    return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
 
 
 def _created_headers(body: dict[str, Any]) -> dict[str, str]:
@@ -172,9 +152,6 @@ def open_cases(
     return Response(body, media_type=GEOJSON, headers=headers)
 
 
-SessionOpener = Callable[[], AbstractContextManager[Session]]
-
-
 def feed_sessions() -> SessionOpener:
     """How the SSE stream opens a short session per poll: on the API's engine (the application
     role, so row-level security applies), like every request. Tests override this."""
@@ -211,63 +188,19 @@ async def case_changes(
         if not last_event_id.isdigit():
             raise InvalidInput("Last-Event-ID must be an event id (digits)")
         given = int(last_event_id)
-    token_expires = credentials.expires_at()
-
-    def start() -> int:
-        """Where to start: the client's cursor, or the newest event in scope now."""
-        if given is not None:
-            return given
-        with opener() as s:
-            apply_rls(s, me)
-            return feed.last_event_id(s, me)
-
-    def poll(floor: int, after: int, seen: set[int]) -> list[dict[str, Any]] | str:
-        """New events in scope, or why the stream must end (the credentials no longer hold)."""
-        with opener() as s:
-            try:
-                caller = credentials.principal(s)
-            except Unauthorized as exc:
-                return exc.detail
-            apply_rls(s, caller)
-            # Re-read a trailing window (ids commit out of order, see geo/cases/feed.py), but
-            # never before where this connection started: the client had those already.
-            since_id = max(floor, after - TRAILING_IDS)
-            return [e for e in feed.events_after(s, caller, since_id) if e["event_id"] not in seen]
-
-    def end(reason: str) -> str:
-        return f"event: end\ndata: {json.dumps({'reason': reason})}\n\n"
-
-    async def stream() -> AsyncIterator[str]:
-        yield f"retry: 3000\n: houniao case feed for {me.role}\n\n"
-        floor = cursor = await to_thread.run_sync(start)
-        seen: set[int] = set()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max_seconds
-        expires = None
-        if token_expires is not None:
-            expires = loop.time() + (token_expires - datetime.now(UTC)).total_seconds()
-            deadline = min(deadline, expires)
-        while loop.time() < deadline and not await request.is_disconnected():
-            events = await to_thread.run_sync(poll, floor, cursor, seen)
-            if isinstance(events, str):
-                yield end(events)
-                return
-            for e in events:
-                seen.add(e["event_id"])
-                cursor = max(cursor, e["event_id"])
-                data = json.dumps(e, ensure_ascii=False, separators=(",", ":"))
-                yield f"id: {e['event_id']}\nevent: case\ndata: {data}\n\n"
-            seen = {i for i in seen if i > cursor - TRAILING_IDS}
-            if not events:
-                yield ": ping\n\n"
-            if await lifecycle.pause(min(poll_seconds, max(0.0, deadline - loop.time()))):
-                yield ": server stopping; reconnect with Last-Event-ID\n\n"
-                return  # the server is stopping: end, so its shutdown does not wait for us
-        if expires is not None and loop.time() >= expires:
-            yield end("access token expired")
-
+    messages = stream.case_changes(
+        me,
+        opener,
+        caller=credentials.principal,
+        since=given,
+        max_seconds=max_seconds,
+        poll_seconds=poll_seconds,
+        token_expires=credentials.expires_at(),
+        disconnected=request.is_disconnected,
+        pause=lifecycle.pause,
+    )
     return StreamingResponse(
-        stream(),
+        messages,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

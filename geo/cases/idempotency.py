@@ -10,13 +10,15 @@ In the request's own transaction:
 
 The lock is released when the transaction ends, after the stored answer is committed, so a retry
 either sees the request in flight or sees its committed answer; never a second case. A failed
-request stores nothing, so its retry runs afresh.
+request stores nothing, so its retry runs afresh. `file_once` runs the three steps around the
+filing; keys belong to the calling account (or, without one, to its role).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -24,6 +26,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from geo.access.principal import PUBLIC, Principal
 from geo.cases.models import CaseIdempotency
 from geo.core.clock import sql_now
 from geo.core.errors import Conflict, InvalidInput
@@ -45,6 +48,60 @@ class IdempotencyInFlight(Conflict):
 class Replay:
     status: int
     body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The answer to a filing: fresh (`replayed` False) or the stored one of an earlier try."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool
+
+
+def actor(me: Principal) -> str:
+    """Whose keys these are: the account, or the role for callers without one (the public)."""
+    return f"account:{me.account_id}" if me.account_id is not None else me.role
+
+
+def file_once(
+    session: Session,
+    me: Principal,
+    key: str | None,
+    *,
+    method: str,
+    path: str,
+    payload: Any,
+    work: Callable[[], dict[str, Any]],
+    status: int = 201,
+) -> Outcome:
+    """Run `work` (filing a case: its answer holds `case`) at most once per key and request.
+
+    Without a key the work simply runs. Anonymous callers need an unguessable key (16+
+    characters), since their keys are shared by the whole public role.
+    """
+    key_actor = actor(me)
+    req_hash = request_hash(method, path, payload)
+    if key is not None:
+        if me.role == PUBLIC and len(key) < 16:
+            raise InvalidInput(
+                "anonymous callers need an unguessable Idempotency-Key (16+ characters, a UUID)"
+            )
+        replay = begin(session, actor=key_actor, key=key, req_hash=req_hash)
+        if replay is not None:
+            return Outcome(replay.status, replay.body, replayed=True)
+    result = work()
+    if key is not None:
+        remember(
+            session,
+            actor=key_actor,
+            key=key,
+            req_hash=req_hash,
+            status=status,
+            body=result,
+            case_id=result["case"].get("id"),
+        )
+    return Outcome(status, result, replayed=False)
 
 
 def request_hash(method: str, path: str, body: Any) -> str:

@@ -31,8 +31,9 @@ from sqlalchemy import ColumnElement, and_, func, select, true
 from sqlalchemy import column as sa_column
 from sqlalchemy.orm import Session
 
-from geo.access.principal import Principal, Role, scope_filter
+from geo.access.principal import Principal, Role
 from geo.cases.models import Case
+from geo.cases.scope import case_filter
 from geo.cases.workflow import RUNNING, Status
 from geo.core import clock
 from geo.core.clock import db_now
@@ -249,7 +250,7 @@ def _scope(me: Principal) -> ColumnElement[bool]:
         return true()
     if me.role not in CODE_SCOPED:
         raise Forbidden(f"role {me.role} has no KPIs of cases")
-    return scope_filter(me, cell=c.cell_code, community=c.community_code, street=c.street_code)
+    return case_filter(me, c)
 
 
 def _check_month(value: str) -> str:

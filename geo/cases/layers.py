@@ -1,17 +1,18 @@
 """Open cases as a collection for vector tiles, OGC API Features and the dispatcher map (issue 6).
 
 The source is the `case_open` view (security_invoker, so row-level security applies as well) with
-the clock state against city_now(); the scope is the same rule as every case query.
+the clock state against city_now(); the scope is `geo.cases.scope.case_filter`, the rule of every
+case query.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement
 
-from geo.access.principal import Principal, Role, scope_filter
-from geo.cases.models import CaseDepartment, CaseSummons
+from geo.access.principal import Principal, Role
+from geo.cases.scope import case_filter
 from geo.spatial.features.registry import Collection, Field, register
 
 SOURCE = (
@@ -23,20 +24,7 @@ SOURCE = (
 
 
 def _scope(me: Principal | None, c: Any) -> ColumnElement[bool]:
-    s, d = CaseSummons.__table__.c, CaseDepartment.__table__.c
-    summoned = lambda name: c.id.in_(  # noqa: E731
-        select(s.case_id)
-        .join(CaseDepartment, d.code == s.department_code)
-        .where((d.code == name) | (d.name_zh == name) | (d.short_zh == name))
-    )
-    return scope_filter(
-        me or Principal.anonymous(),
-        cell=c.cell_code,
-        community=c.community_code,
-        street=c.street_code,
-        department=summoned,
-        city_wide=(Role.dispatcher,),
-    )
+    return case_filter(me or Principal.anonymous(), c)
 
 
 OPEN_CASES = register(

@@ -17,7 +17,7 @@ outside the caller's scope is NotFound (404), never Forbidden: its existence mus
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
@@ -40,30 +40,44 @@ DEPARTMENT_SQL = (
 c = Case.__table__.c
 
 
-def _summoned_to(department: str) -> ColumnElement[bool]:
+def _summoned_to(case_id: Any) -> Callable[[str], ColumnElement[bool]]:
+    """The department clause: cases with a summons to the department (by code, name or short)."""
     s, d = CaseSummons.__table__.c, CaseDepartment.__table__.c
-    return exists(
-        select(1)
-        .select_from(CaseSummons)
-        .join(CaseDepartment, d.code == s.department_code)
-        .where(
-            and_(
-                s.case_id == c.id,
-                or_(d.code == department, d.name_zh == department, d.short_zh == department),
+
+    def clause(department: str) -> ColumnElement[bool]:
+        return exists(
+            select(1)
+            .select_from(CaseSummons)
+            .join(CaseDepartment, d.code == s.department_code)
+            .where(
+                and_(
+                    s.case_id == case_id,
+                    or_(d.code == department, d.name_zh == department, d.short_zh == department),
+                )
             )
         )
-    )
+
+    return clause
 
 
-def case_filter(me: Principal) -> ColumnElement[bool]:
-    """The WHERE clause restricting `cases` to the caller's scope."""
+def case_filter(me: Principal, columns: Any = None) -> ColumnElement[bool]:
+    """The WHERE clause restricting `cases` to the caller's scope.
+
+    `columns` applies the same rule to another relation whose columns carry the names of `cases`
+    (the `case_open` view behind the map layers, the KPI facts); it defaults to `cases`. A clause
+    whose column the relation lacks is left out, so that role gets `false` (deny by default):
+    the KPI facts have no `id` (no department clause), the map layer no `created_by_account`
+    (no channel clause; channels are not among its roles either).
+    """
+    cols = c if columns is None else columns
+    case_id = cols.get("id")
     return scope_filter(
         me,
-        cell=c.cell_code,
-        community=c.community_code,
-        street=c.street_code,
-        department=_summoned_to,
-        owner=c.created_by_account,
+        cell=cols.get("cell_code"),
+        community=cols.get("community_code"),
+        street=cols.get("street_code"),
+        department=None if case_id is None else _summoned_to(case_id),
+        owner=cols.get("created_by_account"),
         city_wide=CITY_WIDE,
     )
 

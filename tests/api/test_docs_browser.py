@@ -7,11 +7,11 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.deps import get_session, request_scope
+from api.deps import get_session
 from tests.browser import launch_chromium, offline_page, serve_app
+from tests.db import request_sessions
 
 FETCHED = re.compile(r"""<(?:script|link)\b[^>]*?\b(?:src|href)=["']([^"']+)""")
 
@@ -20,11 +20,7 @@ FETCHED = re.compile(r"""<(?:script|link)\b[^>]*?\b(?:src|href)=["']([^"']+)""")
 def base_url(engine) -> Iterator[str]:
     app = create_app()
 
-    def _session() -> Iterator[Session]:
-        with Session(engine) as session:
-            yield from request_scope(session)
-
-    app.dependency_overrides[get_session] = _session
+    app.dependency_overrides[get_session] = request_sessions(engine)
     with serve_app(app) as url:
         yield url
 

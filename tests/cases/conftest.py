@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.deps import get_session, request_scope
+from api.deps import get_session
 from api.routes import cases as case_routes
 from geo.access.principal import Principal, Role
 from geo.accounts import tokens
@@ -23,6 +23,7 @@ from geo.accounts.models import Account
 from geo.cases import service
 from geo.cases.schemas import CaseCreate, TransitionRequest
 from geo.core import clock
+from tests.db import request_sessions
 
 CELL = "230717001001005"  # middle cell of a 3 x 3 community in 伊美区 (see tests/api)
 OTHER_CELL = "230717001001001"  # same community, another cell
@@ -195,9 +196,6 @@ def cases_client(session: Session) -> Iterator[TestClient]:
     """Like `client`, and the SSE stream reads through the same rolled-back session."""
     app = create_app()
 
-    def _session() -> Iterator[Session]:
-        yield from request_scope(session)
-
     class _Shared:
         def __enter__(self) -> Session:
             return session
@@ -205,7 +203,7 @@ def cases_client(session: Session) -> Iterator[TestClient]:
         def __exit__(self, *exc: object) -> None:
             session.flush()
 
-    app.dependency_overrides[get_session] = _session
+    app.dependency_overrides[get_session] = request_sessions(session)
     app.dependency_overrides[case_routes.feed_sessions] = lambda: _Shared
     with TestClient(app) as c:
         yield c

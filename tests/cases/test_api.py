@@ -13,8 +13,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.deps import get_session, request_scope
+from api.deps import get_session
 from tests.cases.conftest import CELL, make_caller
+from tests.db import request_sessions
 
 
 @pytest.fixture
@@ -255,13 +256,7 @@ def test_kpi_endpoint_roles(cases_client, callers, new_case):
 @pytest.fixture
 def live_client(committed) -> Iterator[TestClient]:
     app = create_app()
-    sessions = lambda: Session(committed, expire_on_commit=False)  # noqa: E731
-
-    def _session() -> Iterator[Session]:
-        with sessions() as s:
-            yield from request_scope(s)
-
-    app.dependency_overrides[get_session] = _session
+    app.dependency_overrides[get_session] = request_sessions(committed, expire_on_commit=False)
     with TestClient(app) as c:
         yield c
 

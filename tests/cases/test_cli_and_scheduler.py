@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,12 +16,12 @@ from sqlalchemy.orm import Session
 
 from api import scheduler
 from api.app import create_app
-from api.deps import get_session, request_scope
+from api.deps import get_session
 from geo.access.principal import as_system
 from geo.cases import service
 from geo.cases.schemas import CaseCreate, TransitionRequest
 from tests.cases.conftest import CELL, dispatcher_principal, point_in
-from tests.db import test_database_url
+from tests.db import request_sessions, test_database_url
 
 HOUNIAO = str(Path(sys.executable).with_name("houniao"))
 T0 = datetime(2024, 6, 3, 2, 0, tzinfo=UTC)
@@ -88,10 +87,8 @@ def test_app_starts_without_the_scheduler_in_tests(monkeypatch, session):
     assert os.environ["HOUNIAO_SCHEDULER"] == "0"  # set by tests/conftest.py
     app = create_app()
 
-    def test_session() -> Iterator[Session]:  # the test database, not the developer's
-        yield from request_scope(session)
-
-    app.dependency_overrides[get_session] = test_session
+    # the test database, not the developer's
+    app.dependency_overrides[get_session] = request_sessions(session)
     with TestClient(app) as c:
         assert c.get("/healthz").status_code == 200
     assert calls == []

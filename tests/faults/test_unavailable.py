@@ -13,8 +13,9 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.deps import get_session, request_scope
+from api.deps import get_session
 from geo.ops.unavailable import unavailable
+from tests.db import request_sessions
 from tests.live import free_port
 
 
@@ -56,11 +57,7 @@ def unreachable() -> Iterator[TestClient]:
     engine = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/houniao")
     app = create_app()
 
-    def _session() -> Iterator[Session]:
-        with Session(engine) as session:
-            yield from request_scope(session)
-
-    app.dependency_overrides[get_session] = _session
+    app.dependency_overrides[get_session] = request_sessions(engine)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
     engine.dispose()

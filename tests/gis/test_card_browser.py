@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import zxingcpp
 from PIL import Image
-from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.deps import get_session, request_scope
+from api.deps import get_session
 from tests.browser import launch_chromium, offline_page, serve_app
+from tests.db import request_sessions
 
 pytestmark = pytest.mark.browser
 
@@ -22,11 +22,7 @@ pytestmark = pytest.mark.browser
 def base_url(engine) -> Iterator[str]:
     app = create_app()
 
-    def _session() -> Iterator[Session]:
-        with Session(engine) as session:
-            yield from request_scope(session)
-
-    app.dependency_overrides[get_session] = _session
+    app.dependency_overrides[get_session] = request_sessions(engine)
     with serve_app(app) as url:
         yield url
 

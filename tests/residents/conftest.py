@@ -14,13 +14,14 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.deps import get_session, request_scope
+from api.deps import get_session
 from api.routes import intake as intake_routes
 from geo.access.principal import Channel, Principal, as_system
 from geo.accounts import apikeys, tokens
 from geo.accounts.models import Account
 from geo.residents.intake.pipeline import Intake, Item, ReportOutcome, Submission
 from geo.residents.intake.records import parse_crs_name
+from tests.db import request_sessions
 
 CELL = "230717001001005"  # 伊美区, first street, first community, middle cell
 NEIGHBOUR = "230717001001001"  # same community, another cell
@@ -78,15 +79,10 @@ def client(session: Session) -> Iterator[TestClient]:
     test's session (rolled back at the end)."""
     app = create_app()
 
-    def _session() -> Iterator[Session]:
-        yield from request_scope(session)
-
-    def _system() -> Iterator[Session]:
-        as_system(session, "intake")
-        yield from request_scope(session)
-
-    app.dependency_overrides[get_session] = _session
-    app.dependency_overrides[intake_routes.system_session] = _system
+    app.dependency_overrides[get_session] = request_sessions(session)
+    app.dependency_overrides[intake_routes.system_session] = request_sessions(
+        session, before=lambda s: as_system(s, "intake")
+    )
     with TestClient(app) as c:
         yield c
 

@@ -14,11 +14,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.deps import get_session, request_scope
+from api.deps import get_session
 from geo.access.principal import Principal, Role, clear_rls
 from geo.accounts import tokens
 from geo.accounts.models import Account
 from geo.core.config import security_settings
+from tests.db import request_sessions
 
 OWN_CELL = "230717001001001"  # the demo grid worker's cell
 OTHER_CELL = "230717002001001"  # another street, so another community and cell too
@@ -105,12 +106,11 @@ def client_for(session: Session, app: FastAPI | None = None) -> TestClient:
     settings, as a new transaction would."""
     app = app or create_app()
 
-    def _session() -> Iterator[Session]:
-        session.commit()  # what the test wrote so far is there before the request, as in life
-        clear_rls(session)
-        yield from request_scope(session)
+    def fresh(s: Session) -> None:
+        s.commit()  # what the test wrote so far is there before the request, as in life
+        clear_rls(s)
 
-    app.dependency_overrides[get_session] = _session
+    app.dependency_overrides[get_session] = request_sessions(session, before=fresh)
     return TestClient(app)
 
 

@@ -13,7 +13,6 @@ import contextlib
 import copy
 import json
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,9 +26,10 @@ from schemathesis import GenerationMode
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.deps import get_session, request_scope
+from api.deps import get_session
 from geo.access.principal import Role
 from geo.accounts import tokens
+from tests.db import request_sessions
 from tests.residents.conftest import point_in
 from tests.security import samples as sample_values
 from tests.security.conftest import OWN_CELL, Caller
@@ -46,11 +46,8 @@ def fuzz_app(session: Session, callers: list[Caller]) -> tuple[FastAPI, sample_v
     session.commit()
     app = create_app()
 
-    def _session() -> Iterator[Session]:
-        session.commit()  # what earlier calls wrote stays; a failed call rolls back only itself
-        yield from request_scope(session)
-
-    app.dependency_overrides[get_session] = _session
+    # what earlier calls wrote stays; a failed call rolls back only itself
+    app.dependency_overrides[get_session] = request_sessions(session, before=Session.commit)
     app.dependency_overrides.update(sample_values.dependency_overrides(session))
     return app, samples
 

@@ -14,17 +14,16 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.deps import get_session, request_scope
+from api.deps import get_session
 from geo.access.principal import Role, app_engine
 from geo.accounts import passwords
 from geo.core.config import SecuritySettings
 from geo.core.db import get_engine
 from tests.browser import launch_chromium, offline_page, serve_app
 from tests.cases.conftest import point_in
-from tests.db import test_database_url
+from tests.db import request_sessions, test_database_url
 from tests.live import Served, served
 from tests.security.conftest import OWN_CELL, add_account, bearer
 from tests.security.test_settings import STRONG
@@ -164,11 +163,7 @@ def test_html_pages_cannot_be_framed_and_run_only_their_own_scripts(session, app
 def site(engine) -> Iterator[str]:
     app = create_app()
 
-    def _session() -> Iterator[Session]:
-        with Session(engine) as s:
-            yield from request_scope(s)
-
-    app.dependency_overrides[get_session] = _session
+    app.dependency_overrides[get_session] = request_sessions(engine)
     with serve_app(app) as url:
         yield url
 

@@ -19,9 +19,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.deps import get_session, request_scope
+from api.deps import get_session
 from geo.access.principal import Role
 from geo.accounts import tokens
+from tests.db import request_sessions
 from tests.residents.conftest import point_in
 from tests.security.conftest import OWN_CELL, Caller
 from tests.security.openapi_walk import (
@@ -49,11 +50,8 @@ def http(session: Session) -> Iterator[TestClient]:
     """The app on the test's session (the intake's own unit of work too)."""
     app = create_app()
 
-    def _session() -> Iterator[Session]:
-        session.commit()  # what the test wrote (accounts, login sessions) outlives a rollback
-        yield from request_scope(session)
-
-    app.dependency_overrides[get_session] = _session
+    # what the test wrote (accounts, login sessions) outlives a rollback
+    app.dependency_overrides[get_session] = request_sessions(session, before=Session.commit)
     app.dependency_overrides.update(dependency_overrides(session))
     with TestClient(app) as client:
         yield client

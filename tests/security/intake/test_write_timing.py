@@ -16,10 +16,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.deps import get_session, request_scope
+from api.deps import get_session
 from api.routes import intake as intake_routes
 from geo.access.principal import as_system
 from geo.residents.models import IntakeReport
+from tests.db import request_sessions
 from tests.security.intake.helpers import IMPORT, INTAKE, at
 from tests.security.intake.test_payloads import _xlsx
 
@@ -39,18 +40,13 @@ def failing_commits(session: Session, engine: Engine) -> Iterator[TestClient]:
     of its own whose COMMIT fails."""
     app = create_app()
 
-    def _session() -> Iterator[Session]:
-        yield from request_scope(session)
+    def armed(system: Session) -> None:
+        as_system(system, "intake")
+        for statement in ARM:
+            system.execute(text(statement))
 
-    def _system() -> Iterator[Session]:
-        with Session(engine) as system:
-            as_system(system, "intake")
-            for statement in ARM:
-                system.execute(text(statement))
-            yield from request_scope(system)
-
-    app.dependency_overrides[get_session] = _session
-    app.dependency_overrides[intake_routes.system_session] = _system
+    app.dependency_overrides[get_session] = request_sessions(session)
+    app.dependency_overrides[intake_routes.system_session] = request_sessions(engine, before=armed)
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
