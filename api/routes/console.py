@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Header, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from sqlalchemy.orm import Session
 
 from api.auth import CurrentUser, access
@@ -243,7 +243,9 @@ def case_transition(
     duplicate_of: Annotated[Text | None, Form(max_length=12)] = None,
     grade: Annotated[Text | None, Form(max_length=20)] = None,
     worker_id: Annotated[Text | None, Form(max_length=12)] = None,
-    departments: Annotated[list[Text] | None, Form(max_length=10)] = None,
+    departments: Annotated[
+        list[Annotated[Text, Field(max_length=50)]] | None, Form(max_length=10)
+    ] = None,
     solved: Annotated[Text | None, Form(max_length=5)] = None,
     satisfaction: Annotated[Text | None, Form(max_length=2)] = None,
     hx_request: HxRequest = None,

@@ -16,7 +16,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from api.cli.geocode import CELL_COLUMNS
+from api.cli.geocode_file import CELL_COLUMNS
 from geo.core.errors import OutsideCoverage
 from geo.spatial import locate as locating
 from geo.spatial.crs import Crs, wgs84_to_gcj02
