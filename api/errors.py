@@ -92,8 +92,11 @@ async def _database_refusal(request: Request, exc: IntegrityError | DataError) -
     detail = f"{message} (constraint {constraint})" if constraint else message
     log.warning(
         "%s %s refused by the database: sqlstate %s, constraint %s",
-        request.method, request.url.path, sqlstate or "-", constraint or "-",
-    )  # fmt: skip
+        request.method,
+        request.url.path,
+        sqlstate or "-",
+        constraint or "-",
+    )
     return JSONResponse({"detail": detail}, status_code=status)
 
 

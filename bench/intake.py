@@ -141,8 +141,13 @@ def bare_write(session: Session, n: int) -> float:
 
 def placing_alone(session: Session, world: demo.DemoWorld) -> float:
     t = time.perf_counter()
-    addresses = sorted({r.fields["address"] for r in world.reports if "address" in r.fields
-                        and "lon" not in r.fields})  # fmt: skip
+    addresses = sorted(
+        {
+            r.fields["address"]
+            for r in world.reports
+            if "address" in r.fields and "lon" not in r.fields
+        }
+    )
     for start in range(0, len(addresses), 20_000):
         geocode_many(session, addresses[start : start + 20_000])
     index = CellIndex.from_session(session)
@@ -158,11 +163,19 @@ def placing_alone(session: Session, world: demo.DemoWorld) -> float:
 
 def linkage_alone(session: Session) -> float:
     """The linkage decisions again, in memory, over the stored evidence (no database)."""
-    rows = session.execute(
-        select(*ARCHIVE_COLUMNS, func.ST_X(IntakeReport.geom).label("lon"),
-               func.ST_Y(IntakeReport.geom).label("lat"))
-        .where(IntakeReport.decision != "rejected").order_by(IntakeReport.id)
-    ).mappings().all()  # fmt: skip
+    rows = (
+        session.execute(
+            select(
+                *ARCHIVE_COLUMNS,
+                func.ST_X(IntakeReport.geom).label("lon"),
+                func.ST_Y(IntakeReport.geom).label("lat"),
+            )
+            .where(IntakeReport.decision != "rejected")
+            .order_by(IntakeReport.id)
+        )
+        .mappings()
+        .all()
+    )
     evidence = [evidence_of(dict(r)) for r in rows]
     index = LinkageIndex()
     t = time.perf_counter()
@@ -174,11 +187,17 @@ def linkage_alone(session: Session) -> float:
 
 def evidence_of_reports(session: Session, outcomes: list[ReportOutcome]) -> list[Evidence]:
     """What the intake extracted from each report (rejected ones too), in the outcomes' order."""
-    rows = session.execute(
-        select(*ARCHIVE_COLUMNS, func.ST_X(IntakeReport.geom).label("lon"),
-               func.ST_Y(IntakeReport.geom).label("lat"))
-        .where(IntakeReport.id.in_([o.report_id for o in outcomes]))
-    ).mappings().all()  # fmt: skip
+    rows = (
+        session.execute(
+            select(
+                *ARCHIVE_COLUMNS,
+                func.ST_X(IntakeReport.geom).label("lon"),
+                func.ST_Y(IntakeReport.geom).label("lat"),
+            ).where(IntakeReport.id.in_([o.report_id for o in outcomes]))
+        )
+        .mappings()
+        .all()
+    )
     by_id = {r["id"]: evidence_of(dict(r)) for r in rows}
     return [by_id[o.report_id] for o in outcomes]
 
@@ -203,34 +222,45 @@ def main() -> None:
         with Session(engine) as s:
             as_system(s, "bench")
             t = time.perf_counter()
-            world = demo.generate(homes_from_db(s), today=args.today, seed=args.seed,
-                                  per_season=args.per_season)  # fmt: skip
+            world = demo.generate(
+                homes_from_db(s), today=args.today, seed=args.seed, per_season=args.per_season
+            )
             gen = time.perf_counter() - t
             n = len(world.reports)
-            print(f"seed {args.seed}, seasons to {args.today}, {args.per_season:,} a season: "
-                  f"{n:,} reports about {len(world.persons):,} persons "
-                  f"({len(world.stays):,} household stays) in {gen:.1f} s")  # fmt: skip
+            print(
+                f"seed {args.seed}, seasons to {args.today}, {args.per_season:,} a season: "
+                f"{n:,} reports about {len(world.persons):,} persons "
+                f"({len(world.stays):,} household stays) in {gen:.1f} s"
+            )
             elapsed, outcomes = run_intake(s, world, args.today)
             s.commit()
             rate = n / elapsed
             print("\n1. throughput (one transaction, as the demo load)")
             print(f"   intake: {n:,} reports in {elapsed:.1f} s = {rate:,.0f} reports/s")
             w = bare_write(s, n)
-            print(f"   bare write (COPY of {n:,} rows): {w:.1f} s = {n / w:,.0f} rows/s;"
-                  f" intake / bare = {elapsed / w:.1f}x")  # fmt: skip
+            print(
+                f"   bare write (COPY of {n:,} rows): {w:.1f} s = {n / w:,.0f} rows/s;"
+                f" intake / bare = {elapsed / w:.1f}x"
+            )
             p = placing_alone(s, world)
-            print(f"   placing alone (geocode_many + CellIndex): {p:.1f} s"
-                  f" ({p / elapsed:.0%} of the intake)")  # fmt: skip
+            print(
+                f"   placing alone (geocode_many + CellIndex): {p:.1f} s"
+                f" ({p / elapsed:.0%} of the intake)"
+            )
             lk = linkage_alone(s)
-            print(f"   linkage alone (in memory): {lk:.1f} s = {n / lk:,.0f} reports/s"
-                  f" ({lk / elapsed:.0%} of the intake)")  # fmt: skip
+            print(
+                f"   linkage alone (in memory): {lk:.1f} s = {n / lk:,.0f} reports/s"
+                f" ({lk / elapsed:.0%} of the intake)"
+            )
             s.rollback()
             peer = None
             if not args.no_splink:
                 peer = splink_baseline.run(evidence_of_reports(s, outcomes))
-                print(f"   Splink (train, predict, cluster at 0.5 and 0.99; on the intake's"
-                      f" evidence): {peer.seconds:.1f} s = {n / peer.seconds:,.0f} reports/s;"
-                      f" linkage alone / Splink = {peer.seconds / lk:.1f}x faster")  # fmt: skip
+                print(
+                    f"   Splink (train, predict, cluster at 0.5 and 0.99; on the intake's"
+                    f" evidence): {peer.seconds:.1f} s = {n / peer.seconds:,.0f} reports/s;"
+                    f" linkage alone / Splink = {peer.seconds / lk:.1f}x faster"
+                )
             report_quality(s, outcomes, peer)
     finally:
         engine.dispose()
@@ -260,9 +290,12 @@ def report_quality(
         [[f"id:{keys[o.report_id]}"] if keys.get(o.report_id) else [] for o in outcomes]
     )
     by_id_phone = union_find(
-        [[f"id:{keys[o.report_id]}"] * bool(keys.get(o.report_id))
-         + [f"ph:{phones[o.report_id]}"] * bool(phones.get(o.report_id)) for o in outcomes]
-    )  # fmt: skip
+        [
+            [f"id:{keys[o.report_id]}"] * bool(keys.get(o.report_id))
+            + [f"ph:{phones[o.report_id]}"] * bool(phones.get(o.report_id))
+            for o in outcomes
+        ]
+    )
     rules = [
         ("Houniao, review band undecided", undecided),
         ("Houniao, review band resolved as link (top candidate)", as_link),
@@ -274,18 +307,23 @@ def report_quality(
         ("naive: same ID number", by_id),
         ("naive: same ID number or same phone", by_id_phone),
     ]
-    print(f"\n2. linkage quality, pairwise over all {len(outcomes):,} reports"
-          f" ({pairs(truth):,} true pairs; a rejected report is a singleton)")  # fmt: skip
+    print(
+        f"\n2. linkage quality, pairwise over all {len(outcomes):,} reports"
+        f" ({pairs(truth):,} true pairs; a rejected report is a singleton)"
+    )
     print("   | rule | pairs | precision | recall | F1 |")
     print("   | --- | ---: | ---: | ---: | ---: |")
     for label, clusters in rules:
         p, r, f = quality(truth, clusters)
         print(f"   | {label} | {pairs(clusters):,} | {p:.4f} | {r:.4f} | {f:.4f} |")
     counts = Counter(o.decision for o in outcomes)
-    print(f"\n3. decisions: {dict(sorted(counts.items()))}; archives {len(person_of):,} for "
-          f"{len(set(truth)):,} persons")  # fmt: skip
-    reasons = Counter((o.reject_reason or "").split(":")[0][:70] for o in outcomes
-                      if o.decision == "rejected")  # fmt: skip
+    print(
+        f"\n3. decisions: {dict(sorted(counts.items()))}; archives {len(person_of):,} for "
+        f"{len(set(truth)):,} persons"
+    )
+    reasons = Counter(
+        (o.reject_reason or "").split(":")[0][:70] for o in outcomes if o.decision == "rejected"
+    )
     for reason, k in reasons.most_common(6):
         print(f"   rejected {k:5,}: {reason}")
 

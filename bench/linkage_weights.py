@@ -70,8 +70,10 @@ def count(reports: list[tuple[int, object]], m: Counter, u: Counter) -> None:
 
 
 def estimates(m: Counter, u: Counter) -> dict[str, dict[str, float]]:
-    p = {lv: (m[lv] / max(m["field:" + k], 1), u[lv] / max(u["field:" + k], 1))
-         for lv, k in KIND.items()}  # fmt: skip
+    p = {
+        lv: (m[lv] / max(m["field:" + k], 1), u[lv] / max(u["field:" + k], 1))
+        for lv, k in KIND.items()
+    }
     full_m, full_u = p["phone_agree"]
     p["phone_partial_agree"] = (full_m, full_u + p["phone_partial_agree"][1])
     p["phone_partial_differ"] = p["phone_differ"]
@@ -100,13 +102,21 @@ def main() -> None:
         for seed in args.seeds:
             with Session(engine) as s:
                 as_system(s, "linkage-weights")
-                world = demo.generate(homes_from_db(s), today=TODAY, seed=seed,
-                                      per_season=args.per_season)  # fmt: skip
+                world = demo.generate(
+                    homes_from_db(s), today=TODAY, seed=seed, per_season=args.per_season
+                )
                 _, outcomes = run_intake(s, world, TODAY)
-                kept = [o for o in outcomes if o.decision != "rejected"
-                        or (o.reject_reason or "").startswith(LINK_DEPENDENT)]  # fmt: skip
-                count(list(zip([o.truth for o in kept], evidence_of_reports(s, kept),
-                               strict=True)), m, u)  # fmt: skip
+                kept = [
+                    o
+                    for o in outcomes
+                    if o.decision != "rejected"
+                    or (o.reject_reason or "").startswith(LINK_DEPENDENT)
+                ]
+                count(
+                    list(zip([o.truth for o in kept], evidence_of_reports(s, kept), strict=True)),
+                    m,
+                    u,
+                )
                 s.rollback()
     finally:
         engine.dispose()
@@ -119,9 +129,14 @@ def main() -> None:
         weight = v["estimate"] if args.adopt else current["levels"][lv]["weight"]
         current["levels"][lv] = {**v, "weight": weight}
         print(f"| {lv} | {v['m']:.5f} | {v['u']:.5f} | {v['estimate']:.2f} | {weight:.2f} |")
-    current["estimated_on"] = {"seeds": args.seeds, "per_season": args.per_season,
-                               "today": TODAY.isoformat(), "epsilon": EPSILON,
-                               "pairs_same": m["pairs"], "pairs_different": u["pairs"]}  # fmt: skip
+    current["estimated_on"] = {
+        "seeds": args.seeds,
+        "per_season": args.per_season,
+        "today": TODAY.isoformat(),
+        "epsilon": EPSILON,
+        "pairs_same": m["pairs"],
+        "pairs_different": u["pairs"],
+    }
     WEIGHTS_FILE.write_text(json.dumps(current, indent=1, ensure_ascii=False) + "\n", "utf-8")
 
 

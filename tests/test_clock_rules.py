@@ -26,9 +26,17 @@ SESSION_CLOCK_SQL = re.compile(
     r"|(?<![\w.])(now|transaction_timestamp|statement_timestamp|clock_timestamp)\s*\(\s*\)",
     re.IGNORECASE,
 )
-SESSION_CLOCK_FUNCS = {"now", "current_date", "current_time", "current_timestamp", "localtime",
-                       "localtimestamp", "transaction_timestamp", "statement_timestamp",
-                       "clock_timestamp"}  # fmt: skip
+SESSION_CLOCK_FUNCS = {
+    "now",
+    "current_date",
+    "current_time",
+    "current_timestamp",
+    "localtime",
+    "localtimestamp",
+    "transaction_timestamp",
+    "statement_timestamp",
+    "clock_timestamp",
+}
 # The one SQL that reads the database's own clock: the definition of city_now() (0005clock).
 CITY_NOW_DEFINITION = re.compile(r"CREATE (OR REPLACE )?FUNCTION city_now\(\)", re.IGNORECASE)
 CITY_ZONE = re.compile(r"Asia/Shanghai|timedelta\(hours=8\)")
@@ -118,8 +126,10 @@ def test_the_city_zone_is_defined_once():
     for path in _sources():
         if path != CLOCK:
             text = path.read_text(encoding="utf-8")
-            found += [f"{path.relative_to(ROOT)}: {m.group(0)}" for m in
-                      re.finditer(r"\bZoneInfo\b|timezone\(timedelta\(hours=8\)\)", text)]  # fmt: skip
+            found += [
+                f"{path.relative_to(ROOT)}: {m.group(0)}"
+                for m in re.finditer(r"\bZoneInfo\b|timezone\(timedelta\(hours=8\)\)", text)
+            ]
     assert found == [], "the city's zone is geo.core.clock.CITY_TZ"
 
 

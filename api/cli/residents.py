@@ -39,10 +39,15 @@ def import_residents(
         with progress_bar() as bar:
             task = bar.add_task(f"importing {file.name}", total=len(table.items))
             report = imports.run_import(
-                session, me, table, channel=channel, crs=crs, commit=commit,
+                session,
+                me,
+                table,
+                channel=channel,
+                crs=crs,
+                commit=commit,
                 skip_rejected=skip_rejected,
                 progress=lambda done: bar.update(task, completed=done),
-            )  # fmt: skip
+            )
         report["message"] = _message(report, commit)
         print_json(report)
         counts = ", ".join(f"{k} {v}" for k, v in report["counts"].items())

@@ -17,8 +17,7 @@ router = APIRouter(prefix="/api/v1", tags=["concern log", "health checks"])
 PERSONS = (Role.grid_worker, Role.community_staff, Role.street_staff)
 
 
-@router.get("/concerns", summary="Concern-log entries in the caller's cells",
-            **access(*PERSONS))  # fmt: skip
+@router.get("/concerns", summary="Concern-log entries in the caller's cells", **access(*PERSONS))
 def list_concerns(
     session: SessionDep,
     me: CurrentUser,
@@ -29,41 +28,63 @@ def list_concerns(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    return concerns.list_entries(session, me, status=status, category=category, cell=cell,
-                                 resident_id=resident_id, limit=limit, offset=offset)  # fmt: skip
+    return concerns.list_entries(
+        session,
+        me,
+        status=status,
+        category=category,
+        cell=cell,
+        resident_id=resident_id,
+        limit=limit,
+        offset=offset,
+    )
 
 
-@router.post("/concerns", summary="Write a concern-log entry (on a resident or a place)",
-             status_code=201, **access(*PERSONS))  # fmt: skip
+@router.post(
+    "/concerns",
+    summary="Write a concern-log entry (on a resident or a place)",
+    status_code=201,
+    **access(*PERSONS),
+)
 def create_concern(session: SessionDep, me: CurrentUser, body: ConcernCreate) -> dict[str, Any]:
     return concerns.create(session, me, body)
 
 
-@router.get("/concerns/{entry_id}", summary="One concern-log entry",
-            **access(*PERSONS, scope="cell"))  # fmt: skip
+@router.get(
+    "/concerns/{entry_id}", summary="One concern-log entry", **access(*PERSONS, scope="cell")
+)
 def get_concern(session: SessionDep, me: CurrentUser, entry_id: int) -> dict[str, Any]:
     return concerns.get(session, me, entry_id)
 
 
-@router.patch("/concerns/{entry_id}", summary="Follow up an entry (open -> following -> resolved)",
-              **access(*PERSONS, scope="cell"))  # fmt: skip
+@router.patch(
+    "/concerns/{entry_id}",
+    summary="Follow up an entry (open -> following -> resolved)",
+    **access(*PERSONS, scope="cell"),
+)
 def update_concern(
     session: SessionDep, me: CurrentUser, entry_id: int, body: ConcernUpdate
 ) -> dict[str, Any]:
     return concerns.update_entry(session, me, entry_id, body)
 
 
-@router.post("/concerns/{entry_id}/case", summary="Turn an entry into a case (48-hour loop)",
-             status_code=201, **access(*PERSONS, scope="cell"))  # fmt: skip
+@router.post(
+    "/concerns/{entry_id}/case",
+    summary="Turn an entry into a case (48-hour loop)",
+    status_code=201,
+    **access(*PERSONS, scope="cell"),
+)
 def concern_to_case(
     session: SessionDep, me: CurrentUser, entry_id: int, body: ConcernToCase
 ) -> dict[str, Any]:
     return concerns.to_case(session, me, entry_id, body)
 
 
-@router.get("/health-checks",
-            summary="65+ health check: eligible residents this season and their participation",
-            **access(*PERSONS))  # fmt: skip
+@router.get(
+    "/health-checks",
+    summary="65+ health check: eligible residents this season and their participation",
+    **access(*PERSONS),
+)
 def list_health_checks(
     session: SessionDep,
     me: CurrentUser,
@@ -73,9 +94,11 @@ def list_health_checks(
     return health_checks.eligible(session, me, season=season or clock.current_season(), cell=cell)
 
 
-@router.put("/health-checks/{resident_id}/{season}",
-            summary="Record participation: invited, booked, done, declined (no results)",
-            **access(*PERSONS, scope="cell"))  # fmt: skip
+@router.put(
+    "/health-checks/{resident_id}/{season}",
+    summary="Record participation: invited, booked, done, declined (no results)",
+    **access(*PERSONS, scope="cell"),
+)
 def set_health_check(
     session: SessionDep, me: CurrentUser, resident_id: int, season: int, body: HealthCheckUpdate
 ) -> dict[str, Any]:

@@ -50,8 +50,9 @@ def submit_reports(body: IntakeRequest, me: CurrentUser, system: SystemSession) 
     received. A channel is told, per report, that it was received (or what is wrong with it);
     a grid worker also what became of it within their cells."""
     items = [r.model_dump(exclude_unset=True, mode="python") for r in body.items()]
-    return submissions.submit(system, me, items, channel=body.channel, crs=body.crs,
-                              received_at=datetime.now(UTC))  # fmt: skip
+    return submissions.submit(
+        system, me, items, channel=body.channel, crs=body.crs, received_at=datetime.now(UTC)
+    )
 
 
 @router.get(

@@ -39,8 +39,11 @@ AGGREGATES = (Role.planner, Role.dispatcher)
 Season = Annotated[int | None, Query(ge=2000, le=2100, description="default: the current one")]
 
 
-@router.get("/residents", summary="Residents present in the caller's cells now (masked)",
-            **access(*PERSONS, scope="cell"))  # fmt: skip
+@router.get(
+    "/residents",
+    summary="Residents present in the caller's cells now (masked)",
+    **access(*PERSONS, scope="cell"),
+)
 def list_residents(
     session: SessionDep,
     me: CurrentUser,
@@ -52,12 +55,22 @@ def list_residents(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    return service.list_residents(session, me, on=on, present=present, season=season, cell=cell,
-                                  q=q, limit=limit, offset=offset)  # fmt: skip
+    return service.list_residents(
+        session,
+        me,
+        on=on,
+        present=present,
+        season=season,
+        cell=cell,
+        q=q,
+        limit=limit,
+        offset=offset,
+    )
 
 
-@router.get("/residents/counts", summary="Residents present per cell (counts only)",
-            **access(*COUNTS))  # fmt: skip
+@router.get(
+    "/residents/counts", summary="Residents present per cell (counts only)", **access(*COUNTS)
+)
 def counts(
     session: SessionDep,
     me: CurrentUser,
@@ -93,8 +106,11 @@ def origins(session: SessionDep, me: CurrentUser, window: WindowParam) -> dict[s
     return aggregates.origins(session, me, window)
 
 
-@router.get("/residents/review", summary="Reports the linkage left for the grid worker to decide",
-            **access(*PERSONS))  # fmt: skip
+@router.get(
+    "/residents/review",
+    summary="Reports the linkage left for the grid worker to decide",
+    **access(*PERSONS),
+)
 def review_queue(
     session: SessionDep, me: CurrentUser, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> dict[str, Any]:
@@ -102,38 +118,49 @@ def review_queue(
     return {"items": items}
 
 
-@router.post("/residents/review/{report_id}",
-             summary="Decide a report in review: link to an archive, a new archive, or reject",
-             **access(*PERSONS, scope="cell"))  # fmt: skip
+@router.post(
+    "/residents/review/{report_id}",
+    summary="Decide a report in review: link to an archive, a new archive, or reject",
+    **access(*PERSONS, scope="cell"),
+)
 def decide_review(
     me: CurrentUser, system: SystemSession, report_id: int, body: ReviewDecision
 ) -> dict[str, Any]:
-    return review.resolve_review(system, me, report_id, action=body.action,
-                                     resident_id=body.resident_id, note=body.note)  # fmt: skip
+    return review.resolve_review(
+        system, me, report_id, action=body.action, resident_id=body.resident_id, note=body.note
+    )
 
 
-@router.get("/residents/departures",
-            summary="Stays past their expected departure with no report since: to confirm",
-            **access(*PERSONS))  # fmt: skip
+@router.get(
+    "/residents/departures",
+    summary="Stays past their expected departure with no report since: to confirm",
+    **access(*PERSONS),
+)
 def departures(
     session: SessionDep, me: CurrentUser, on: Annotated[date | None, Query()] = None
 ) -> dict[str, Any]:
     return {"items": operations.departures_due(session, me, on=on)}
 
 
-@router.post("/stays/{stay_id}/departure", summary="Confirm a departure: closes the stay",
-             **access(*PERSONS, scope="cell"))  # fmt: skip
+@router.post(
+    "/stays/{stay_id}/departure",
+    summary="Confirm a departure: closes the stay",
+    **access(*PERSONS, scope="cell"),
+)
 def confirm_departure(
     me: CurrentUser, system: SystemSession, stay_id: int, body: DepartureConfirm
 ) -> dict[str, Any]:
-    (report_id,) = operations.confirm_departures(system, me, [(stay_id, body.departed_on)],
-                                                  note=body.note)  # fmt: skip
+    (report_id,) = operations.confirm_departures(
+        system, me, [(stay_id, body.departed_on)], note=body.note
+    )
     return {"stay_id": stay_id, "departed_on": body.departed_on, "report_id": report_id}
 
 
-@router.post("/residents/import",
-             summary="Upload an Excel/CSV list (Chinese headers); dry run unless commit",
-             **access(Role.community_staff, Role.street_staff))  # fmt: skip
+@router.post(
+    "/residents/import",
+    summary="Upload an Excel/CSV list (Chinese headers); dry run unless commit",
+    **access(Role.community_staff, Role.street_staff),
+)
 def upload(
     me: CurrentUser,
     system: SystemSession,
@@ -151,20 +178,25 @@ def upload(
 ) -> dict[str, Any]:
     data = file.file.read()  # at most HOUNIAO_LIMIT_UPLOAD_BYTES: larger bodies are a 413
     table = excel.read_table(data, file.filename or "upload.xlsx")
-    return imports.run_import(system, me, table, channel=channel, crs=crs, commit=commit,
-                              skip_rejected=skip_rejected)  # fmt: skip
+    return imports.run_import(
+        system, me, table, channel=channel, crs=crs, commit=commit, skip_rejected=skip_rejected
+    )
 
 
-@router.get("/residents/{resident_id}",
-            summary="动态管理档案: one archive with stays, reports, history (masked, audited)",
-            **access(*PERSONS, scope="cell"))  # fmt: skip
+@router.get(
+    "/residents/{resident_id}",
+    summary="动态管理档案: one archive with stays, reports, history (masked, audited)",
+    **access(*PERSONS, scope="cell"),
+)
 def get_resident(session: SessionDep, me: CurrentUser, resident_id: int) -> dict[str, Any]:
     return service.get_archive(session, me, resident_id)
 
 
-@router.patch("/residents/{resident_id}",
-              summary="Correct or add facts (recorded as the grid worker's own report)",
-              **access(*PERSONS, scope="cell"))  # fmt: skip
+@router.patch(
+    "/residents/{resident_id}",
+    summary="Correct or add facts (recorded as the grid worker's own report)",
+    **access(*PERSONS, scope="cell"),
+)
 def edit_resident(
     session: SessionDep,
     me: CurrentUser,
@@ -176,18 +208,24 @@ def edit_resident(
     return operations.edit(system, me, resident_id, body.model_dump(exclude_unset=True))
 
 
-@router.post("/residents/{resident_id}/reveal",
-             summary="Reveal a full ID or phone number: needs a purpose, audited",
-             **access(*PERSONS, scope="cell"))  # fmt: skip
+@router.post(
+    "/residents/{resident_id}/reveal",
+    summary="Reveal a full ID or phone number: needs a purpose, audited",
+    **access(*PERSONS, scope="cell"),
+)
 def reveal(
     session: SessionDep, me: CurrentUser, resident_id: int, body: RevealRequest
 ) -> dict[str, Any]:
-    return service.reveal(session, me, resident_id, field=body.field, purpose=body.purpose,
-                          reason=body.reason)  # fmt: skip
+    return service.reveal(
+        session, me, resident_id, field=body.field, purpose=body.purpose, reason=body.reason
+    )
 
 
-@router.post("/residents/{resident_id}/merge", summary="Merge another archive into this one",
-             **access(*PERSONS, scope="cell"))  # fmt: skip
+@router.post(
+    "/residents/{resident_id}/merge",
+    summary="Merge another archive into this one",
+    **access(*PERSONS, scope="cell"),
+)
 def merge(
     session: SessionDep,
     me: CurrentUser,
@@ -200,9 +238,11 @@ def merge(
     return operations.merge(system, me, resident_id, body.other_id, note=body.note)
 
 
-@router.post("/residents/{resident_id}/split",
-             summary="Move reports that are about another person into a new archive",
-             **access(*PERSONS, scope="cell"))  # fmt: skip
+@router.post(
+    "/residents/{resident_id}/split",
+    summary="Move reports that are about another person into a new archive",
+    **access(*PERSONS, scope="cell"),
+)
 def split(
     session: SessionDep,
     me: CurrentUser,

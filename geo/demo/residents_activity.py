@@ -25,16 +25,28 @@ from geo.residents.models import ConcernEntry, HealthCheck, IntakeReport, Reside
 
 HEALTH_CHECKS_FROM = 2024
 CONCERNS = [  # (category, weight, texts)
-    ("medical", 5, ["血压偏高，需要找社区医生复查", "想了解异地就医结算", "腿脚不便，需要陪诊",
-                    "常用药快吃完了，问哪里能买", "老伴住院，需要帮忙联系医院"]),
+    (
+        "medical",
+        5,
+        [
+            "血压偏高，需要找社区医生复查",
+            "想了解异地就医结算",
+            "腿脚不便，需要陪诊",
+            "常用药快吃完了，问哪里能买",
+            "老伴住院，需要帮忙联系医院",
+        ],
+    ),
     ("food", 3, ["想找老年助餐点", "菜市场太远，买菜不方便", "想订山野菜、蓝莓等土特产"]),
     ("housing", 3, ["出租屋暖气试水漏水", "楼道灯坏了", "想续租到十月底", "热水器不好用"]),
     ("transport", 3, ["想知道去汤旺河的班车时间", "返程火车票不好买", "小区门口缺少公交站"]),
     ("dispute", 2, ["楼上装修噪音大", "和房东押金有争议", "邻居占用楼道堆放杂物"]),
     ("clothing", 1, ["天凉了，想买厚衣服，问哪里有集市", "想参加手工编织课"]),
-    ("other", 2, ["想参加书法班", "想报名候鸟议事会", "想加入候鸟志愿服务队",
-                  "咨询一部手机游伊春"]),
-]  # fmt: skip
+    (
+        "other",
+        2,
+        ["想参加书法班", "想报名候鸟议事会", "想加入候鸟志愿服务队", "咨询一部手机游伊春"],
+    ),
+]
 
 
 def simulate(
@@ -52,8 +64,9 @@ def simulate(
     person_of = _persons_of_residents(session, truth_of_report)
     counts = {"reviews_decided": _reviews(session, actor, current, truth_of_report, person_of)}
     person_of = _persons_of_residents(session, truth_of_report)
-    counts["departures_confirmed"] = _departures(session, actor, today, current, person_of,
-                                                 departures, rng)  # fmt: skip
+    counts["departures_confirmed"] = _departures(
+        session, actor, today, current, person_of, departures, rng
+    )
     counts["concern_entries"] = _concerns(session, actor, today, rng)
     counts["health_checks"] = _health_checks(session, actor, today, rng)
     return counts
@@ -80,18 +93,22 @@ def _reviews(
     person_of: Mapping[int, int],
 ) -> int:
     queue = session.execute(
-        select(IntakeReport.id, IntakeReport.candidates).where(
-            IntakeReport.decision == "review", IntakeReport.season < current
-        ).order_by(IntakeReport.id)
-    ).all()  # fmt: skip
+        select(IntakeReport.id, IntakeReport.candidates)
+        .where(IntakeReport.decision == "review", IntakeReport.season < current)
+        .order_by(IntakeReport.id)
+    ).all()
     decisions: list[tuple[int, str, int | None]] = []
     for report_id, candidates in queue:
-        match = [c["resident_id"] for c in candidates or []
-                 if person_of.get(c["resident_id"]) == truth.get(report_id)]  # fmt: skip
+        match = [
+            c["resident_id"]
+            for c in candidates or []
+            if person_of.get(c["resident_id"]) == truth.get(report_id)
+        ]
         decisions.append((report_id, "link", match[0]) if match else (report_id, "new", None))
     for start in range(0, len(decisions), 2000):
-        review.resolve_reviews(session, actor, decisions[start : start + 2000],
-                                   note="demo: decided on a visit")  # fmt: skip
+        review.resolve_reviews(
+            session, actor, decisions[start : start + 2000], note="demo: decided on a visit"
+        )
     return len(decisions)
 
 
@@ -108,7 +125,7 @@ def _departures(
         select(Stay.id, Stay.resident_id, Stay.season, Stay.arrived_on)
         .join(Resident, Resident.id == Stay.resident_id)
         .where(Stay.departed_on.is_(None), Resident.status == "active")
-    ).all()  # fmt: skip
+    ).all()
     todo = []
     for stay_id, resident_id, season, arrived in rows:
         left = departures.get((person_of.get(resident_id, -1), season))
@@ -119,18 +136,25 @@ def _departures(
             continue
         todo.append((stay_id, left))
     for start in range(0, len(todo), 5000):
-        operations.confirm_departures(session, actor, todo[start : start + 5000],
-                                      note="demo: confirmed on a visit")  # fmt: skip
+        operations.confirm_departures(
+            session, actor, todo[start : start + 5000], note="demo: confirmed on a visit"
+        )
     return len(todo)
 
 
 def _concerns(session: Session, actor: Principal, today: date, rng: np.random.Generator) -> int:
     stays = session.execute(
-        select(Stay.resident_id, Stay.cell_code, Stay.address, Stay.arrived_on,
-               func.coalesce(Stay.departed_on, today), Stay.geom)
+        select(
+            Stay.resident_id,
+            Stay.cell_code,
+            Stay.address,
+            Stay.arrived_on,
+            func.coalesce(Stay.departed_on, today),
+            Stay.geom,
+        )
         .where(Stay.cell_code.is_not(None))
         .order_by(Stay.id)
-    ).all()  # fmt: skip
+    ).all()
     weights = np.array([c[1] for c in CONCERNS], dtype=float)
     weights /= weights.sum()
     rows = []
@@ -144,15 +168,24 @@ def _concerns(session: Session, actor: Principal, today: date, rng: np.random.Ge
         # Written during the working day, but never after the present instant.
         at = min(datetime.combine(day, datetime.min.time(), clock.CITY_TZ) + hour, clock.now())
         resolved = day < today - timedelta(days=7) and rng.random() < 0.9
-        rows.append({
-            "resident_id": resident_id, "cell_code": cell, "community_code": cell[:12],
-            "street_code": cell[:9], "address": address, "geom": geom, "category": category,
-            "text": str(rng.choice(texts)),
-            "follow_up": "已上门了解并协调解决" if resolved else None,
-            "status": "resolved" if resolved else "open", "author_id": None,
-            "author_name": f"网格员{cell[-6:]}", "created_at": at.astimezone(UTC),
-            "updated_at": at.astimezone(UTC),
-        })  # fmt: skip
+        rows.append(
+            {
+                "resident_id": resident_id,
+                "cell_code": cell,
+                "community_code": cell[:12],
+                "street_code": cell[:9],
+                "address": address,
+                "geom": geom,
+                "category": category,
+                "text": str(rng.choice(texts)),
+                "follow_up": "已上门了解并协调解决" if resolved else None,
+                "status": "resolved" if resolved else "open",
+                "author_id": None,
+                "author_name": f"网格员{cell[-6:]}",
+                "created_at": at.astimezone(UTC),
+                "updated_at": at.astimezone(UTC),
+            }
+        )
     if rows:
         session.execute(insert(ConcernEntry), rows)
     return len(rows)
@@ -162,12 +195,22 @@ def _health_checks(
     session: Session, actor: Principal, today: date, rng: np.random.Generator
 ) -> int:
     stays = session.execute(
-        select(Stay.resident_id, Stay.season, Stay.cell_code, Stay.community_code,
-               Stay.street_code, Stay.arrived_on)
+        select(
+            Stay.resident_id,
+            Stay.season,
+            Stay.cell_code,
+            Stay.community_code,
+            Stay.street_code,
+            Stay.arrived_on,
+        )
         .join(Resident, Resident.id == Stay.resident_id)
-        .where(Stay.season >= HEALTH_CHECKS_FROM, Resident.birth_year.is_not(None),
-               Stay.season - Resident.birth_year >= 65, Resident.status == "active")
-    ).all()  # fmt: skip
+        .where(
+            Stay.season >= HEALTH_CHECKS_FROM,
+            Resident.birth_year.is_not(None),
+            Stay.season - Resident.birth_year >= 65,
+            Resident.status == "active",
+        )
+    ).all()
     rows: list[dict[str, Any]] = []
     for resident_id, season, cell, community, street, arrived in stays:
         if rng.random() > 0.55:
@@ -184,11 +227,21 @@ def _health_checks(
             status = "booked"
             if booked <= today and rng.random() < 0.8:
                 status, done = "done", booked
-        rows.append({
-            "resident_id": resident_id, "season": season, "status": status, "invited_on": invited,
-            "booked_for": booked, "done_on": done, "cell_code": cell, "community_code": community,
-            "street_code": street, "updated_by": actor.name, "updated_at": datetime.now(UTC),
-        })  # fmt: skip
+        rows.append(
+            {
+                "resident_id": resident_id,
+                "season": season,
+                "status": status,
+                "invited_on": invited,
+                "booked_for": booked,
+                "done_on": done,
+                "cell_code": cell,
+                "community_code": community,
+                "street_code": street,
+                "updated_by": actor.name,
+                "updated_at": datetime.now(UTC),
+            }
+        )
     if rows:
         session.execute(pg_insert(HealthCheck).on_conflict_do_nothing(), rows)
     return len(rows)

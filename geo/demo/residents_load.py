@@ -46,23 +46,38 @@ def homes_from_db(session: Session) -> list[demo.Home]:
     a = AddressPoint
     live = {m: m.in_release(rid) for m in (District, Street, Community)}
     rows = session.execute(
-        select(District.name, Street.name, Community.name, a.compound, a.building, a.units,
-               func.ST_X(a.geom), func.ST_Y(a.geom), a.cell_code)
+        select(
+            District.name,
+            Street.name,
+            Community.name,
+            a.compound,
+            a.building,
+            a.units,
+            func.ST_X(a.geom),
+            func.ST_Y(a.geom),
+            a.cell_code,
+        )
         .join(District, (District.code == a.district_code) & live[District])
         .join(Street, (Street.code == a.street_code) & live[Street])
         .join(Community, (Community.code == a.community_code) & live[Community])
         .where(a.building.is_not(None))
         .order_by(a.id)
-    ).all()  # fmt: skip
+    ).all()
     return [demo.Home(*r) for r in rows]
 
 
 def items_of(reports: list[demo.DemoReport]) -> list[Item]:
     return [
-        Item({**r.fields, "reported_at": r.reported_at, **({"crs": r.crs} if "lon" in r.fields
-                                                           else {})}, truth=r.truth)
+        Item(
+            {
+                **r.fields,
+                "reported_at": r.reported_at,
+                **({"crs": r.crs} if "lon" in r.fields else {}),
+            },
+            truth=r.truth,
+        )
         for r in reports
-    ]  # fmt: skip
+    ]
 
 
 def load_demo_residents(

@@ -52,8 +52,9 @@ class Leadership:
         try:
             if self._conn is None:
                 self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-                self._conn.execute(text("SELECT set_config('application_name', :n, false)"),
-                                   {"n": self.name})  # fmt: skip
+                self._conn.execute(
+                    text("SELECT set_config('application_name', :n, false)"), {"n": self.name}
+                )
             if self.held:
                 self._conn.execute(text("SELECT 1"))
             else:

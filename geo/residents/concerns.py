@@ -48,8 +48,9 @@ def _place(session: Session, me: Principal, data: ConcernCreate) -> tuple[str, f
         stay = session.execute(
             select(Stay.cell_code, func.ST_X(Stay.geom), func.ST_Y(Stay.geom))
             .where(Stay.resident_id == r.id, Stay.cell_code.is_not(None))
-            .order_by(Stay.season.desc()).limit(1)
-        ).first()  # fmt: skip
+            .order_by(Stay.season.desc())
+            .limit(1)
+        ).first()
         if stay is None:
             raise InvalidInput(f"resident {r.id} has no stay placed in a cell; give a point")
         return stay[0], stay[1], stay[2]
@@ -75,15 +76,25 @@ def create(session: Session, me: Principal, data: ConcernCreate) -> dict[str, An
         raise NotFound(f"cell {cell} is not one of yours")
     now = datetime.now(UTC)
     entry_id: int = session.scalar(  # type: ignore[assignment]
-        insert(ConcernEntry).values(
-            resident_id=data.resident_id, cell_code=cell, community_code=cell[:12],
-            street_code=cell[:9], address=data.address,
-            geom=func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326), category=data.category.value,
-            text=data.text, follow_up=data.follow_up,
-            status="following" if data.follow_up else "open", author_id=me.account_id,
-            author_name=me.name[:100], created_at=now, updated_at=now,
-        ).returning(ConcernEntry.id)
-    )  # fmt: skip
+        insert(ConcernEntry)
+        .values(
+            resident_id=data.resident_id,
+            cell_code=cell,
+            community_code=cell[:12],
+            street_code=cell[:9],
+            address=data.address,
+            geom=func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326),
+            category=data.category.value,
+            text=data.text,
+            follow_up=data.follow_up,
+            status="following" if data.follow_up else "open",
+            author_id=me.account_id,
+            author_name=me.name[:100],
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(ConcernEntry.id)
+    )
     audit.record(session, me, "concern.create", object_type="concern_entry", object_ids=[entry_id])
     return get(session, me, entry_id)
 
@@ -100,20 +111,32 @@ def _row(session: Session, me: Principal, entry_id: int) -> ConcernEntry:
 
 def _dict(e: ConcernEntry, lon: float | None = None, lat: float | None = None) -> dict[str, Any]:
     return {
-        "id": e.id, "resident_id": e.resident_id, "cell_code": e.cell_code,
-        "community_code": e.community_code, "address": e.address, "lon": lon, "lat": lat,
-        "category": e.category, "category_label": CONCERN_LABELS.get(e.category),  # type: ignore[call-overload]
-        "text": e.text, "follow_up": e.follow_up, "status": e.status, "case_id": e.case_id,
-        "author": e.author_name, "created_at": e.created_at, "updated_at": e.updated_at,
-    }  # fmt: skip
+        "id": e.id,
+        "resident_id": e.resident_id,
+        "cell_code": e.cell_code,
+        "community_code": e.community_code,
+        "address": e.address,
+        "lon": lon,
+        "lat": lat,
+        "category": e.category,
+        "category_label": CONCERN_LABELS.get(e.category),  # type: ignore[call-overload]
+        "text": e.text,
+        "follow_up": e.follow_up,
+        "status": e.status,
+        "case_id": e.case_id,
+        "author": e.author_name,
+        "created_at": e.created_at,
+        "updated_at": e.updated_at,
+    }
 
 
 def get(session: Session, me: Principal, entry_id: int) -> dict[str, Any]:
     e = _row(session, me, entry_id)
     lon, lat = session.execute(
-        select(func.ST_X(ConcernEntry.geom), func.ST_Y(ConcernEntry.geom))
-        .where(ConcernEntry.id == e.id)
-    ).one()  # fmt: skip
+        select(func.ST_X(ConcernEntry.geom), func.ST_Y(ConcernEntry.geom)).where(
+            ConcernEntry.id == e.id
+        )
+    ).one()
     return _dict(e, lon, lat)
 
 
@@ -140,8 +163,9 @@ def list_entries(
     if resident_id:
         stmt = stmt.where(c.resident_id == resident_id)
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = session.execute(stmt.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
-                           .offset(offset)).all()  # fmt: skip
+    rows = session.execute(
+        stmt.order_by(c.created_at.desc(), c.id.desc()).limit(limit).offset(offset)
+    ).all()
     return {"total": total, "items": [_dict(e, x, y) for e, x, y in rows]}
 
 
@@ -177,21 +201,32 @@ def to_case(session: Session, me: Principal, entry_id: int, data: ConcernToCase)
     if entry["status"] == "case":
         raise Conflict(f"entry {entry_id} is already case {entry['case_id']}")
     result = cases.create_case(
-        session, me,
+        session,
+        me,
         CaseCreate(
             category=data.category or CASE_CATEGORY[entry["category"]],
             description=data.description or entry["text"],
-            lon=entry["lon"], lat=entry["lat"], crs="wgs84", address=entry["address"],
+            lon=entry["lon"],
+            lat=entry["lat"],
+            crs="wgs84",
+            address=entry["address"],
             reporter=Reporter(resident_id=entry["resident_id"]) if entry["resident_id"] else None,
         ),
-    )  # fmt: skip
+    )
     case = result["case"]
     props = case.get("properties", case)
     case_id = props.get("id")
     session.execute(
-        update(ConcernEntry).where(ConcernEntry.id == entry_id)
+        update(ConcernEntry)
+        .where(ConcernEntry.id == entry_id)
         .values(status="case", case_id=case_id, updated_at=datetime.now(UTC))
-    )  # fmt: skip
-    audit.record(session, me, "concern.to_case", object_type="concern_entry",
-                 object_ids=[entry_id], detail={"case_id": case_id})  # fmt: skip
+    )
+    audit.record(
+        session,
+        me,
+        "concern.to_case",
+        object_type="concern_entry",
+        object_ids=[entry_id],
+        detail={"case_id": case_id},
+    )
     return {"entry": get(session, me, entry_id), "case": case}

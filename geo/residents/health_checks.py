@@ -23,8 +23,13 @@ from geo.residents.schemas import PERSON_ROLES, HealthCheckUpdate
 from geo.residents.service import in_scope
 
 MIN_AGE = 65
-STATUS_LABELS = {None: "未邀约", "invited": "已邀约", "booked": "已预约", "done": "已体检",
-                 "declined": "婉拒"}  # fmt: skip
+STATUS_LABELS = {
+    None: "未邀约",
+    "invited": "已邀约",
+    "booked": "已预约",
+    "done": "已体检",
+    "declined": "婉拒",
+}
 
 
 def _persons(me: Principal) -> None:
@@ -43,16 +48,27 @@ def eligible(
     participation, and the counts per cell."""
     _persons(me)
     stmt = (
-        select(Resident.id, Resident.name, Resident.sex, Resident.birth_year,
-               Resident.phone_masked, Stay.cell_code, Stay.community_code, Stay.address,
-               HealthCheck.status, HealthCheck.invited_on, HealthCheck.booked_for,
-               HealthCheck.done_on)
+        select(
+            Resident.id,
+            Resident.name,
+            Resident.sex,
+            Resident.birth_year,
+            Resident.phone_masked,
+            Stay.cell_code,
+            Stay.community_code,
+            Stay.address,
+            HealthCheck.status,
+            HealthCheck.invited_on,
+            HealthCheck.booked_for,
+            HealthCheck.done_on,
+        )
         .join(Stay, and_(Stay.resident_id == Resident.id, Stay.season == season))
-        .outerjoin(HealthCheck, and_(HealthCheck.resident_id == Resident.id,
-                                     HealthCheck.season == season))
+        .outerjoin(
+            HealthCheck, and_(HealthCheck.resident_id == Resident.id, HealthCheck.season == season)
+        )
         .where(Resident.status == "active", _eligible(season), in_scope(me, Stay))
         .order_by(Stay.cell_code, Resident.name, Resident.id)
-    )  # fmt: skip
+    )
     if cell:
         stmt = stmt.where(Stay.cell_code == cell)
     rows = session.execute(stmt).mappings().all()
@@ -61,10 +77,18 @@ def eligible(
         for r in rows
     ]
     if items:
-        audit.record(session, me, "health_check.list", object_type="resident",
-                     object_ids=[i["id"] for i in items])  # fmt: skip
-    return {"season": season, "summary": summary(session, me, season=season, cell=cell),
-            "items": items}  # fmt: skip
+        audit.record(
+            session,
+            me,
+            "health_check.list",
+            object_type="resident",
+            object_ids=[i["id"] for i in items],
+        )
+    return {
+        "season": season,
+        "summary": summary(session, me, season=season, cell=cell),
+        "items": items,
+    }
 
 
 def summary(
@@ -86,14 +110,19 @@ def summary(
         "declined": s == "declined",
     }
     stmt = (
-        select(key.label("code"), func.count().label("eligible"),
-               *(func.count(case((cond, 1))).label(k) for k, cond in counted.items()))
+        select(
+            key.label("code"),
+            func.count().label("eligible"),
+            *(func.count(case((cond, 1))).label(k) for k, cond in counted.items()),
+        )
         .join(Stay, and_(Stay.resident_id == Resident.id, Stay.season == season))
-        .outerjoin(HealthCheck, and_(HealthCheck.resident_id == Resident.id,
-                                     HealthCheck.season == season))
+        .outerjoin(
+            HealthCheck, and_(HealthCheck.resident_id == Resident.id, HealthCheck.season == season)
+        )
         .where(Resident.status == "active", _eligible(season), in_scope(me, Stay))
-        .group_by(key).order_by(key)
-    )  # fmt: skip
+        .group_by(key)
+        .order_by(key)
+    )
     if cell:
         stmt = stmt.where(Stay.cell_code == cell)
     return [dict(r) for r in session.execute(stmt.select_from(Resident)).mappings()]
@@ -105,40 +134,74 @@ def set_status(
     """Record participation for a resident eligible this season, in the caller's scope."""
     _persons(me)
     stay = session.execute(
-        select(Stay, Resident.birth_year).join(Resident, Resident.id == Stay.resident_id)
-        .where(Stay.resident_id == resident_id, Stay.season == season, in_scope(me, Stay),
-               Resident.status == "active")
-    ).first()  # fmt: skip
+        select(Stay, Resident.birth_year)
+        .join(Resident, Resident.id == Stay.resident_id)
+        .where(
+            Stay.resident_id == resident_id,
+            Stay.season == season,
+            in_scope(me, Stay),
+            Resident.status == "active",
+        )
+    ).first()
     if stay is None:
         raise NotFound(f"resident {resident_id} has no stay in season {season} in your scope")
     s, birth_year = stay
     if birth_year is None or season - birth_year < MIN_AGE:
-        raise InvalidInput(f"the free health check is for residents aged {MIN_AGE}+ "
-                           f"(birth year {birth_year or 'unknown'})")  # fmt: skip
+        raise InvalidInput(
+            f"the free health check is for residents aged {MIN_AGE}+ "
+            f"(birth year {birth_year or 'unknown'})"
+        )
     if data.status == "done" and data.done_on is None:
         raise InvalidInput("status done needs done_on")
     if data.status == "booked" and data.booked_for is None:
         raise InvalidInput("status booked needs booked_for")
     values = {
-        "resident_id": resident_id, "season": season, "status": data.status.value,
-        "invited_on": data.invited_on, "booked_for": data.booked_for, "done_on": data.done_on,
-        "cell_code": s.cell_code, "community_code": s.community_code,
-        "street_code": s.street_code, "updated_by": me.name[:100],
+        "resident_id": resident_id,
+        "season": season,
+        "status": data.status.value,
+        "invited_on": data.invited_on,
+        "booked_for": data.booked_for,
+        "done_on": data.done_on,
+        "cell_code": s.cell_code,
+        "community_code": s.community_code,
+        "street_code": s.street_code,
+        "updated_by": me.name[:100],
         "updated_at": datetime.now(UTC),
-    }  # fmt: skip
+    }
     stmt = pg_insert(HealthCheck).values(**values)
-    keep = {k: func.coalesce(stmt.excluded[k], getattr(HealthCheck, k))
-            for k in ("invited_on", "booked_for", "done_on")}  # fmt: skip
-    session.execute(stmt.on_conflict_do_update(
-        constraint="uq_health_check_resident_season",
-        set_={"status": stmt.excluded.status, "updated_by": stmt.excluded.updated_by,
-              "updated_at": stmt.excluded.updated_at, **keep}))  # fmt: skip
-    audit.record(session, me, "health_check.update", object_type="resident",
-                 object_ids=[resident_id],
-                 detail={"season": season, "status": data.status})  # fmt: skip
-    row = session.execute(
-        select(HealthCheck.status, HealthCheck.invited_on, HealthCheck.booked_for,
-               HealthCheck.done_on)
-        .where(HealthCheck.resident_id == resident_id, HealthCheck.season == season)
-    ).mappings().one()  # fmt: skip
+    keep = {
+        k: func.coalesce(stmt.excluded[k], getattr(HealthCheck, k))
+        for k in ("invited_on", "booked_for", "done_on")
+    }
+    session.execute(
+        stmt.on_conflict_do_update(
+            constraint="uq_health_check_resident_season",
+            set_={
+                "status": stmt.excluded.status,
+                "updated_by": stmt.excluded.updated_by,
+                "updated_at": stmt.excluded.updated_at,
+                **keep,
+            },
+        )
+    )
+    audit.record(
+        session,
+        me,
+        "health_check.update",
+        object_type="resident",
+        object_ids=[resident_id],
+        detail={"season": season, "status": data.status},
+    )
+    row = (
+        session.execute(
+            select(
+                HealthCheck.status,
+                HealthCheck.invited_on,
+                HealthCheck.booked_for,
+                HealthCheck.done_on,
+            ).where(HealthCheck.resident_id == resident_id, HealthCheck.season == season)
+        )
+        .mappings()
+        .one()
+    )
     return {"resident_id": resident_id, "season": season, **dict(row)}

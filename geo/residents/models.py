@@ -62,9 +62,12 @@ class HousingType(StrEnum):
 
 
 HOUSING_LABELS = {
-    HousingType.own: "自有住房", HousingType.rental: "租住", HousingType.short_let: "短租",
-    HousingType.hotel: "宾馆酒店", HousingType.relatives: "投亲靠友",
-}  # fmt: skip
+    HousingType.own: "自有住房",
+    HousingType.rental: "租住",
+    HousingType.short_let: "短租",
+    HousingType.hotel: "宾馆酒店",
+    HousingType.relatives: "投亲靠友",
+}
 
 
 class Precision(StrEnum):
@@ -97,10 +100,14 @@ class ConcernCategory(StrEnum):
 
 
 CONCERN_LABELS = {
-    ConcernCategory.food: "食", ConcernCategory.clothing: "衣", ConcernCategory.housing: "住",
-    ConcernCategory.transport: "行", ConcernCategory.medical: "看病就医",
-    ConcernCategory.dispute: "邻里纠纷", ConcernCategory.other: "其他",
-}  # fmt: skip
+    ConcernCategory.food: "食",
+    ConcernCategory.clothing: "衣",
+    ConcernCategory.housing: "住",
+    ConcernCategory.transport: "行",
+    ConcernCategory.medical: "看病就医",
+    ConcernCategory.dispute: "邻里纠纷",
+    ConcernCategory.other: "其他",
+}
 
 
 class ConcernStatus(StrEnum):

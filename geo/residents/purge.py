@@ -31,34 +31,63 @@ def purge_residents(session: Session, limit: date, dry_run: bool) -> int:
     if dry_run or not ids:
         return len(ids)
     nothing = {
-        "id_number_enc": None, "id_number_hash": None, "id_number_masked": None,
-        "phone_enc": None, "phone_hash": None, "phone_masked": None,
-    }  # fmt: skip
+        "id_number_enc": None,
+        "id_number_hash": None,
+        "id_number_masked": None,
+        "phone_enc": None,
+        "phone_hash": None,
+        "phone_masked": None,
+    }
     session.execute(
-        update(Resident).where(Resident.id.in_(ids)).values(
-            status="purged", name=None, name_key=None, birth_date=None, occupation=None,
-            tags=[], conflicts={}, updated_at=sql_now(), **nothing,
-        )
-    )  # fmt: skip
-    session.execute(
-        update(IntakeReport).where(IntakeReport.resident_id.in_(ids)).values(
-            payload={}, payload_enc=sensitive.encrypt_payload(json.dumps({})), name=None,
-            name_key=None, surname_key=None, given_key=None, birth_date=None, age=None,
-            occupation=None, tags=None, note=None, address=None, external_id=None, geom=None,
+        update(Resident)
+        .where(Resident.id.in_(ids))
+        .values(
+            status="purged",
+            name=None,
+            name_key=None,
+            birth_date=None,
+            occupation=None,
+            tags=[],
+            conflicts={},
+            updated_at=sql_now(),
             **nothing,
         )
-    )  # fmt: skip
+    )
     session.execute(
-        update(Stay).where(Stay.resident_id.in_(ids)).values(
+        update(IntakeReport)
+        .where(IntakeReport.resident_id.in_(ids))
+        .values(
+            payload={},
+            payload_enc=sensitive.encrypt_payload(json.dumps({})),
+            name=None,
+            name_key=None,
+            surname_key=None,
+            given_key=None,
+            birth_date=None,
+            age=None,
+            occupation=None,
+            tags=None,
+            note=None,
+            address=None,
+            external_id=None,
+            geom=None,
+            **nothing,
+        )
+    )
+    session.execute(
+        update(Stay)
+        .where(Stay.resident_id.in_(ids))
+        .values(
             address=None,
             geom=text(
                 "coalesce((SELECT ST_PointOnSurface(g.geom) FROM grid_cell g"
                 " WHERE g.code = stay.cell_code ORDER BY g.release_low DESC LIMIT 1), geom)"
             ),
         )
-    )  # fmt: skip
+    )
     session.execute(
-        update(ConcernEntry).where(ConcernEntry.resident_id.in_(ids))
+        update(ConcernEntry)
+        .where(ConcernEntry.resident_id.in_(ids))
         .values(text=ANONYMISED, follow_up=None, address=None)
-    )  # fmt: skip
+    )
     return len(ids)

@@ -17,10 +17,28 @@ PERSON_ROLES = (Role.grid_worker.value, Role.community_staff.value, Role.street_
 # What a person row may show. ID and phone numbers appear only masked; points never leave the
 # person roles.
 RESIDENT_FIELDS = {
-    "id", "name", "sex", "birth_year", "age", "id_number", "phone", "origin", "origin_province",
-    "origin_city", "occupation", "tags", "conflicts", "cell_code", "community_code",
-    "street_code", "first_seen_at", "last_seen_at", "status", "merged_into_id", "stay",
-}  # fmt: skip
+    "id",
+    "name",
+    "sex",
+    "birth_year",
+    "age",
+    "id_number",
+    "phone",
+    "origin",
+    "origin_province",
+    "origin_city",
+    "occupation",
+    "tags",
+    "conflicts",
+    "cell_code",
+    "community_code",
+    "street_code",
+    "first_seen_at",
+    "last_seen_at",
+    "status",
+    "merged_into_id",
+    "stay",
+}
 ALLOW = {role: RESIDENT_FIELDS for role in PERSON_ROLES}
 
 
@@ -55,8 +73,9 @@ class MergeRequest(StrictModel):
 
 
 class SplitRequest(StrictModel):
-    report_ids: list[int] = Field(min_length=1, max_length=500,
-                                  description="reports that are about another person")  # fmt: skip
+    report_ids: list[int] = Field(
+        min_length=1, max_length=500, description="reports that are about another person"
+    )
     note: str | None = Field(default=None, max_length=500)
 
 
@@ -92,8 +111,9 @@ class ConcernUpdate(StrictModel):
 
 
 class ConcernToCase(StrictModel):
-    category: str | None = Field(default=None, max_length=30,
-                                 description="case category; default from the entry's")  # fmt: skip
+    category: str | None = Field(
+        default=None, max_length=30, description="case category; default from the entry's"
+    )
     description: str | None = Field(default=None, max_length=2000)
 
 

@@ -40,8 +40,12 @@ from geo.residents.models import (
 from geo.residents.schemas import PERSON_ROLES
 
 PRESENT_STATES = ("present", "departure_due")
-STATE_LABELS = {"arriving": "即将入住", "present": "在住", "departure_due": "待确认离开",
-                "departed": "已离开"}  # fmt: skip
+STATE_LABELS = {
+    "arriving": "即将入住",
+    "present": "在住",
+    "departure_due": "待确认离开",
+    "departed": "已离开",
+}
 MAX_LIMIT = 500
 
 
@@ -164,8 +168,13 @@ def list_residents(
         item["stay"] = _stay_dict(s, st)
         items.append(item)
     if items:
-        audit.record(session, me, "resident.list", object_type="resident",
-                     object_ids=[i["id"] for i in items])  # fmt: skip
+        audit.record(
+            session,
+            me,
+            "resident.list",
+            object_type="resident",
+            object_ids=[i["id"] for i in items],
+        )
     return {"total": total, "limit": limit, "offset": offset, "on": on, "items": items}
 
 
@@ -188,9 +197,10 @@ def get_archive(
     out = person_row(r, on)
     state = stay_state(on).label("state")
     stays = session.execute(
-        select(Stay, state).where(Stay.resident_id == r.id, in_scope(me, Stay))
+        select(Stay, state)
+        .where(Stay.resident_id == r.id, in_scope(me, Stay))
         .order_by(Stay.season.desc())
-    ).all()  # fmt: skip
+    ).all()
     out["stays"] = [_stay_dict(s, st) for s, st in stays]
     reports = session.scalars(
         select(IntakeReport)
@@ -200,29 +210,49 @@ def get_archive(
     out["reports"] = [report_summary(x) for x in reports]
     out["provenance"] = provenance(reports)
     out["history"] = [
-        {"at": e.at, "kind": e.kind, "other_resident_id": e.other_resident_id,
-         "report_ids": list(e.report_ids), "by": e.actor_name, "role": e.actor_role,
-         "note": e.note}
+        {
+            "at": e.at,
+            "kind": e.kind,
+            "other_resident_id": e.other_resident_id,
+            "report_ids": list(e.report_ids),
+            "by": e.actor_name,
+            "role": e.actor_role,
+            "note": e.note,
+        }
         for e in session.scalars(
-            select(ResidentEvent).where(ResidentEvent.resident_id == r.id,
-                                        in_scope(me, ResidentEvent))
-            .order_by(ResidentEvent.at, ResidentEvent.id))
-    ]  # fmt: skip
+            select(ResidentEvent)
+            .where(ResidentEvent.resident_id == r.id, in_scope(me, ResidentEvent))
+            .order_by(ResidentEvent.at, ResidentEvent.id)
+        )
+    ]
     out["concerns"] = [
-        {"id": c.id, "category": c.category, "status": c.status, "text": c.text,
-         "created_at": c.created_at}
+        {
+            "id": c.id,
+            "category": c.category,
+            "status": c.status,
+            "text": c.text,
+            "created_at": c.created_at,
+        }
         for c in session.scalars(
-            select(ConcernEntry).where(ConcernEntry.resident_id == r.id,
-                                       in_scope(me, ConcernEntry))
-            .order_by(ConcernEntry.created_at))
-    ]  # fmt: skip
+            select(ConcernEntry)
+            .where(ConcernEntry.resident_id == r.id, in_scope(me, ConcernEntry))
+            .order_by(ConcernEntry.created_at)
+        )
+    ]
     out["health_checks"] = [
-        {"season": h.season, "status": h.status, "invited_on": h.invited_on,
-         "booked_for": h.booked_for, "done_on": h.done_on}
+        {
+            "season": h.season,
+            "status": h.status,
+            "invited_on": h.invited_on,
+            "booked_for": h.booked_for,
+            "done_on": h.done_on,
+        }
         for h in session.scalars(
-            select(HealthCheck).where(HealthCheck.resident_id == r.id, in_scope(me, HealthCheck))
-            .order_by(HealthCheck.season))
-    ]  # fmt: skip
+            select(HealthCheck)
+            .where(HealthCheck.resident_id == r.id, in_scope(me, HealthCheck))
+            .order_by(HealthCheck.season)
+        )
+    ]
     audit.record(session, me, "resident.read", object_type="resident", object_ids=[r.id])
     return out
 
@@ -247,10 +277,21 @@ def report_summary(x: IntakeReport) -> dict[str, Any]:
 
 
 _PROVENANCE_FIELDS = (
-    "name", "sex", "birth_year", "age", "id_number_masked", "phone_masked", "origin",
-    "occupation", "housing_type", "household_size", "arrived_on", "expected_departure",
-    "departed_on", "address",
-)  # fmt: skip
+    "name",
+    "sex",
+    "birth_year",
+    "age",
+    "id_number_masked",
+    "phone_masked",
+    "origin",
+    "occupation",
+    "housing_type",
+    "household_size",
+    "arrived_on",
+    "expected_departure",
+    "departed_on",
+    "address",
+)
 
 
 def provenance(reports: Sequence[IntakeReport]) -> dict[str, list[dict[str, Any]]]:
@@ -278,9 +319,17 @@ def reveal(
     r = get_resident_row(session, me, resident_id)
     token = r.id_number_enc if field == "id_number" else r.phone_enc
     value = privacy_reveal.reveal(
-        session, me, object_type="resident", object_id=r.id, field=field, token=token,
-        context=f"resident.{field}", purpose=purpose, reason=reason, allowed_roles=PERSON_ROLES,
-    )  # fmt: skip
+        session,
+        me,
+        object_type="resident",
+        object_id=r.id,
+        field=field,
+        token=token,
+        context=f"resident.{field}",
+        purpose=purpose,
+        reason=reason,
+        allowed_roles=PERSON_ROLES,
+    )
     return {"id": r.id, "field": field, "value": value}
 
 
@@ -295,10 +344,17 @@ def counts_by_cell(session: Session, me: Principal, *, on: date | None = None) -
     on = on or clock.today()
     if me.role not in (Role.dispatcher.value, *PERSON_ROLES, "system"):
         raise Forbidden(f"role {me.role} may not read resident counts per cell")
-    rows = session.execute(
-        text("SELECT cell_code, community_code, present, departure_due FROM resident_counts(:on)"
-             " ORDER BY cell_code NULLS LAST, community_code"), {"on": on}
-    ).mappings().all()  # fmt: skip
+    rows = (
+        session.execute(
+            text(
+                "SELECT cell_code, community_code, present, departure_due FROM resident_counts(:on)"
+                " ORDER BY cell_code NULLS LAST, community_code"
+            ),
+            {"on": on},
+        )
+        .mappings()
+        .all()
+    )
     cells = [dict(r) for r in rows if _count_in_scope(me, r["cell_code"], r["community_code"])]
     return {
         "on": on,

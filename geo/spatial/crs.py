@@ -44,11 +44,22 @@ FILE_ACCEPTED = (
     " (CGCS2000 / 3-degree Gauss-Kruger CM 129E, Yichun's zone)"
 )
 _ALIASES = {
-    "epsg4326": "wgs84", "crs84": "wgs84", "ogccrs84": "wgs84", "gps": "wgs84",
-    "epsg4490": "cgcs2000", "北斗": "cgcs2000", "国家2000": "cgcs2000", "2000坐标系": "cgcs2000",
-    "高德": "gcj02", "腾讯": "gcj02", "微信": "gcj02", "火星坐标": "gcj02", "国测局": "gcj02",
-    "bd09ll": "bd09", "百度": "bd09",
-}  # fmt: skip
+    "epsg4326": "wgs84",
+    "crs84": "wgs84",
+    "ogccrs84": "wgs84",
+    "gps": "wgs84",
+    "epsg4490": "cgcs2000",
+    "北斗": "cgcs2000",
+    "国家2000": "cgcs2000",
+    "2000坐标系": "cgcs2000",
+    "高德": "gcj02",
+    "腾讯": "gcj02",
+    "微信": "gcj02",
+    "火星坐标": "gcj02",
+    "国测局": "gcj02",
+    "bd09ll": "bd09",
+    "百度": "bd09",
+}
 _EPSG = re.compile(r"epsg:?(\d{4,6})")
 
 

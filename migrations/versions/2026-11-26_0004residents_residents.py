@@ -123,9 +123,11 @@ AS $$
 $$;
 """
 AGGREGATE_SIGNATURES = (
-    "resident_counts(date)", "resident_density(int, int)", "resident_flows(int, int)",
+    "resident_counts(date)",
+    "resident_density(int, int)",
+    "resident_flows(int, int)",
     "resident_origins(int, int)",
-)  # fmt: skip
+)
 
 
 # Scoped row-level security on resident, stay, intake_report, resident_event, concern_entry and

@@ -37,8 +37,14 @@ BATCH = 5000
 
 # The importer's headers for ID and phone numbers at this revision, and its header cleaning.
 ID_HEADERS = {
-    "id_number", "身份证号", "身份证号码", "身份证", "证件号码", "公民身份号码", "身份证件号码",
-}  # fmt: skip
+    "id_number",
+    "身份证号",
+    "身份证号码",
+    "身份证",
+    "证件号码",
+    "公民身份号码",
+    "身份证件号码",
+}
 PHONE_HEADERS = {"phone", "手机号", "手机号码", "联系电话", "电话", "手机", "联系方式"}
 _BRACKETED = re.compile(r"[(（\[【].*?[)）\]】]")
 _NOISE = re.compile(r"[\s*:：]")
@@ -109,10 +115,12 @@ def _remask(conn: sa.Connection) -> None:
     last = 0
     while True:
         rows = conn.execute(
-            sa.text("SELECT id, payload, note, tags FROM intake_report WHERE id > :last"
-                    " ORDER BY id LIMIT :n"),
+            sa.text(
+                "SELECT id, payload, note, tags FROM intake_report WHERE id > :last"
+                " ORDER BY id LIMIT :n"
+            ),
             {"last": last, "n": BATCH},
-        ).all()  # fmt: skip
+        ).all()
         if not rows:
             return
         changed = []
@@ -123,14 +131,22 @@ def _remask(conn: sa.Connection) -> None:
                 [_redact(t) for t in tags] if tags else tags,
             )
             if new != (payload or {}, note, tags):
-                changed.append({"id": report_id, "payload": json.dumps(new[0], ensure_ascii=False),
-                                "note": new[1], "tags": new[2]})  # fmt: skip
+                changed.append(
+                    {
+                        "id": report_id,
+                        "payload": json.dumps(new[0], ensure_ascii=False),
+                        "note": new[1],
+                        "tags": new[2],
+                    }
+                )
         if changed:
             conn.execute(
-                sa.text("UPDATE intake_report SET payload = CAST(:payload AS jsonb), note = :note,"
-                        " tags = :tags WHERE id = :id"),
+                sa.text(
+                    "UPDATE intake_report SET payload = CAST(:payload AS jsonb), note = :note,"
+                    " tags = :tags WHERE id = :id"
+                ),
                 changed,
-            )  # fmt: skip
+            )
         last = rows[-1][0]
 
 
@@ -139,9 +155,10 @@ def upgrade() -> None:
     op.execute("SELECT set_config('houniao.role', 'system', true)")
     op.add_column(
         "intake_report",
-        sa.Column("answer", sa.String(length=10), server_default=sa.text("'received'"),
-                  nullable=False),
-    )  # fmt: skip
+        sa.Column(
+            "answer", sa.String(length=10), server_default=sa.text("'received'"), nullable=False
+        ),
+    )
     op.create_check_constraint(
         op.f("ck_intake_report_answer_known"), "intake_report", "answer IN ('received', 'rejected')"
     )

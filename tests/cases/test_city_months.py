@@ -32,19 +32,26 @@ def test_a_case_counts_in_the_city_month_it_was_filed(
     dispatcher = callers["dispatcher"].headers
 
     def per_month() -> dict[str, int]:
-        answer = cases_client.get("/api/v1/kpis", params={"group_by": "month", "cell": CELL},
-                                  headers=dispatcher)  # fmt: skip
+        answer = cases_client.get(
+            "/api/v1/kpis", params={"group_by": "month", "cell": CELL}, headers=dispatcher
+        )
         assert answer.status_code == 200, answer.text
         return {r["month"]: r["cases"] for r in answer.json()["rows"]}
 
     def in_month(m: str) -> int:
-        answer = cases_client.get("/api/v1/kpis", params={"cell": CELL, "from": m, "to": m},
-                                  headers=dispatcher)  # fmt: skip
+        answer = cases_client.get(
+            "/api/v1/kpis", params={"cell": CELL, "from": m, "to": m}, headers=dispatcher
+        )
         return sum(r["cases"] for r in answer.json()["rows"])
 
     before = per_month()
-    body = {"category": "medical", "description": "老人摔倒，需要上门看诊", "lon": inside[0],
-            "lat": inside[1], "reporter": {"name": "李建国", "phone": "13900001234"}}  # fmt: skip
+    body = {
+        "category": "medical",
+        "description": "老人摔倒，需要上门看诊",
+        "lon": inside[0],
+        "lat": inside[1],
+        "reporter": {"name": "李建国", "phone": "13900001234"},
+    }
     created = cases_client.post("/api/v1/cases", json=body, headers=callers["channel"].headers)
     assert created.status_code == 201, created.text
     reported = datetime.fromisoformat(created.json()["case"]["properties"]["reported_at"])

@@ -47,8 +47,9 @@ def _writers(site: Site, **kw: object) -> Writers:
     return Writers(site.base, site.template.api_keys, site.template.points, **kw)  # type: ignore[arg-type]
 
 
-def _finish(site: Site, fault: str, writers: Writers, start: float, end: float, t0: float,
-            **notes: object) -> Outcome:  # fmt: skip
+def _finish(
+    site: Site, fault: str, writers: Writers, start: float, end: float, t0: float, **notes: object
+) -> Outcome:
     """Census, audit verification and timings once the writers stopped."""
     recovered = writers.first(end, success=True)
     first_fail = min(
@@ -86,9 +87,15 @@ def kill_postmaster(site: Site, *, down_seconds: float = 1.5) -> Outcome:
         writers.wait_answer(ready, success=True, timeout=60)
         time.sleep(AFTER)
     return _finish(
-        site, "kill -9 postmaster", writers, dead, ready, t0, backends_killed=killed,
+        site,
+        "kill -9 postmaster",
+        writers,
+        dead,
+        ready,
+        t0,
+        backends_killed=killed,
         restart_seconds=round(ready - dead - down_seconds, 2),
-    )  # fmt: skip
+    )
 
 
 # Pick the victims first (MATERIALIZED): in one WHERE clause the planner may call
@@ -140,11 +147,17 @@ def disk_full(site: Site, volume: Path, *, seconds: float = 3.0) -> Outcome:
         time.sleep(AFTER)
     log = site.cluster.logfile.read_text(errors="replace")
     outcome = _finish(
-        site, "disk full (data + WAL)", writers, start, end, t0,
-        reads_during=dict(reader.statuses(start, end)), read_failures=reader.unexpected[:5],
+        site,
+        "disk full (data + WAL)",
+        writers,
+        start,
+        end,
+        t0,
+        reads_during=dict(reader.statuses(start, end)),
+        read_failures=reader.unexpected[:5],
         refusals=dict(sum((g.refusals for g in writers.ledgers), Counter())),
         panics=log.count("PANIC"),
-    )  # fmt: skip
+    )
     outcome.notes["storage"] = site.cluster.check_storage()
     return outcome
 

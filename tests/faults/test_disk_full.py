@@ -20,8 +20,9 @@ HEADROOM_MB = 40  # beyond the template's data directory: room to start and to w
 
 @pytest.fixture
 def site_on_small_volume(template: Template) -> Iterator[Site]:
-    used = subprocess.run(["du", "-sm", str(template.cluster.data)], capture_output=True,
-                          text=True, check=True)  # fmt: skip
+    used = subprocess.run(
+        ["du", "-sm", str(template.cluster.data)], capture_output=True, text=True, check=True
+    )
     size = int(used.stdout.split()[0]) + HEADROOM_MB
     with tmpfs(size) as volume, running_site(template, data=volume / "data") as site:
         yield site

@@ -16,19 +16,41 @@ ROWS = [
     (
         "review",
         None,
-        {"姓名": "上官秀梅", "公民身份号码": "440106195503126118", "联系方式": "135-6666-7777",
-         "身份证号码（必填）": "44010619550312611X", "备注": "子女电话13800001234", "同住人数": 2,
-         "紧急联系": 13912345678, "经度": 128.9},
+        {
+            "姓名": "上官秀梅",
+            "公民身份号码": "440106195503126118",
+            "联系方式": "135-6666-7777",
+            "身份证号码（必填）": "44010619550312611X",
+            "备注": "子女电话13800001234",
+            "同住人数": 2,
+            "紧急联系": 13912345678,
+            "经度": 128.9,
+        },
         "儿子 138 0000 1111",
         ["联系人13600002222", "书法"],
     ),
-    ("rejected", "too little to identify a person: give a full name", {"name": "王先生"}, None,
-     None),
-    ("rejected", "no location: cannot place a new person", {"证件号码": "440106195503126118"},
-     None, None),
-    ("rejected", "check digit of 440106********6118 is wrong", {"phone": "13712345678"}, None,
-     None),
-]  # fmt: skip
+    (
+        "rejected",
+        "too little to identify a person: give a full name",
+        {"name": "王先生"},
+        None,
+        None,
+    ),
+    (
+        "rejected",
+        "no location: cannot place a new person",
+        {"证件号码": "440106195503126118"},
+        None,
+        None,
+    ),
+    (
+        "rejected",
+        "check digit of 440106********6118 is wrong",
+        {"phone": "13712345678"},
+        None,
+        None,
+    ),
+]
 INSERT = text(
     "INSERT INTO intake_report (channel, submitted_by_name, received_at, reported_at, season,"
     " payload, payload_enc, decision, reject_reason, note, tags, decided_at, decided_by)"
@@ -47,9 +69,16 @@ def test_0006intake_masks_stored_payloads_and_records_answers():
         with engine.begin() as conn:
             conn.execute(text("SELECT set_config('houniao.role', 'system', true)"))
             for decision, reason, payload, note, tags in ROWS:
-                conn.execute(INSERT, {"payload": json.dumps(payload, ensure_ascii=False),
-                                      "decision": decision, "reason": reason, "note": note,
-                                      "tags": tags})  # fmt: skip
+                conn.execute(
+                    INSERT,
+                    {
+                        "payload": json.dumps(payload, ensure_ascii=False),
+                        "decision": decision,
+                        "reason": reason,
+                        "note": note,
+                        "tags": tags,
+                    },
+                )
         migrate.upgrade("0006intake", dsn)
         with engine.begin() as conn:
             conn.execute(text("SELECT set_config('houniao.role', 'system', true)"))

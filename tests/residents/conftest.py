@@ -55,15 +55,17 @@ def callers(session: Session) -> dict[str, Caller]:
         "grid_worker": make_caller(session, "r-grid", "grid_worker", cells=[CELL]),
         "neighbour_grid": make_caller(session, "r-grid-2", "grid_worker", cells=[NEIGHBOUR]),
         "far_grid": make_caller(session, "r-grid-far", "grid_worker", cells=[FAR]),
-        "community_staff": make_caller(session, "r-community", "community_staff",
-                                       community_code=COMMUNITY),
-        "far_community": make_caller(session, "r-community-far", "community_staff",
-                                     community_code=FAR[:12]),
+        "community_staff": make_caller(
+            session, "r-community", "community_staff", community_code=COMMUNITY
+        ),
+        "far_community": make_caller(
+            session, "r-community-far", "community_staff", community_code=FAR[:12]
+        ),
         "street_staff": make_caller(session, "r-street", "street_staff", street_code=STREET),
         "dispatcher": make_caller(session, "r-dispatcher", "dispatcher"),
         "planner": make_caller(session, "r-planner", "planner"),
         "admin": make_caller(session, "r-admin", "admin"),
-    }  # fmt: skip
+    }
     for channel in Channel:
         if channel == Channel.grid_worker:
             continue  # grid workers report as themselves (role grid_worker)
@@ -89,19 +91,24 @@ def client(session: Session) -> Iterator[TestClient]:
 
 def point_in(session: Session, cell: str) -> tuple[float, float]:
     row = session.execute(
-        text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid_cell"
-             " WHERE code = :c ORDER BY release_low DESC LIMIT 1) q"), {"c": cell}
-    ).one()  # fmt: skip
+        text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid_cell"
+            " WHERE code = :c ORDER BY release_low DESC LIMIT 1) q"
+        ),
+        {"c": cell},
+    ).one()
     return float(row[0]), float(row[1])
 
 
 def building_in(session: Session, cell: str, n: int = 0) -> tuple[str, float, float]:
     """A gazetteer building in the cell: its address (with unit and room) and its point."""
     row = session.execute(
-        text("SELECT full_address, ST_X(geom), ST_Y(geom) FROM address_point"
-             " WHERE cell_code = :c AND building IS NOT NULL ORDER BY id OFFSET :n LIMIT 1"),
+        text(
+            "SELECT full_address, ST_X(geom), ST_Y(geom) FROM address_point"
+            " WHERE cell_code = :c AND building IS NOT NULL ORDER BY id OFFSET :n LIMIT 1"
+        ),
         {"c": cell, "n": n},
-    ).one()  # fmt: skip
+    ).one()
     return f"{row[0]}1单元301室", float(row[1]), float(row[2])
 
 

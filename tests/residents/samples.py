@@ -24,15 +24,27 @@ def residents_sampler(session: Session, samples: Any, lon: float, lat: float) ->
     system = Principal.system("matrix")
     as_system(session, "matrix")
     sub = Submission(Channel.grid_worker, "matrix", None, "api")
-    report = {"name": NAME, "sex": "女", "birth_year": 1950, "phone": "13712340000",
-              "lon": lon, "lat": lat, "crs": "wgs84"}  # fmt: skip
+    report = {
+        "name": NAME,
+        "sex": "女",
+        "birth_year": 1950,
+        "phone": "13712340000",
+        "lon": lon,
+        "lat": lat,
+        "crs": "wgs84",
+    }
     (o,) = Intake(session).submit(sub, [Item(report)])[1]
     stay_id = session.scalar(select(Stay.id).where(Stay.resident_id == o.resident_id))
-    entry = concerns.create(session, system, ConcernCreate(
-        resident_id=o.resident_id, category="medical", text=NOTE))  # fmt: skip
-    samples.path.update(resident_id=str(o.resident_id), report_id=str(o.report_id),
-                        stay_id=str(stay_id), entry_id=str(entry["id"]),
-                        season=str(clock.current_season()))  # fmt: skip
+    entry = concerns.create(
+        session, system, ConcernCreate(resident_id=o.resident_id, category="medical", text=NOTE)
+    )
+    samples.path.update(
+        resident_id=str(o.resident_id),
+        report_id=str(o.report_id),
+        stay_id=str(stay_id),
+        entry_id=str(entry["id"]),
+        season=str(clock.current_season()),
+    )
     samples.scoped.update({"resident_id", "report_id", "stay_id", "entry_id"})
     samples.markers.update({NAME, NOTE, "13712340000"})
 

@@ -27,8 +27,11 @@ def at_city_times(*times: str) -> pytest.MarkDecorator:
 
 def _report(client, headers, here, **fields):
     lon, lat = here["point"]
-    body = {"channel": "grid_worker", "crs": "wgs84",
-            "report": {"sex": "女", "birth_year": 1951, "lon": lon, "lat": lat, **fields}}  # fmt: skip
+    body = {
+        "channel": "grid_worker",
+        "crs": "wgs84",
+        "report": {"sex": "女", "birth_year": 1951, "lon": lon, "lat": lat, **fields},
+    }
     answer = client.post("/api/v1/intake/reports", json=body, headers=headers)
     assert answer.status_code == 200, answer.text
     return answer.json()["reports"][0]
@@ -47,8 +50,9 @@ def test_a_resident_reported_today_is_present_on_the_map_in_the_list_and_the_cou
     today = clock.today()
     assert today == date(2027, 7, 15)
     before = _present_in_cell(client, grid.headers)
-    out = _report(client, grid.headers, here, name="鲁秀云", phone="13712345678",
-                  arrived_on=str(today))  # fmt: skip
+    out = _report(
+        client, grid.headers, here, name="鲁秀云", phone="13712345678", arrived_on=str(today)
+    )
     assert out["decision"] == "new"
     listed = client.get("/api/v1/residents", params={"q": "鲁秀云"}, headers=grid.headers).json()
     (item,) = listed["items"]
@@ -60,8 +64,10 @@ def test_a_resident_reported_today_is_present_on_the_map_in_the_list_and_the_cou
 
 def _csv(here, departed: date) -> bytes:
     lon, lat = here["point2"]
-    rows = ["姓名,性别,出生年份,手机号,经度,纬度,坐标系,入住日期,离开日期",
-            f"鲁建业,男,1950,13712340002,{lon},{lat},WGS84,{departed - timedelta(days=30)},{departed}"]  # fmt: skip
+    rows = [
+        "姓名,性别,出生年份,手机号,经度,纬度,坐标系,入住日期,离开日期",
+        f"鲁建业,男,1950,13712340002,{lon},{lat},WGS84,{departed - timedelta(days=30)},{departed}",
+    ]
     return "\n".join(rows).encode()
 
 
@@ -74,28 +80,50 @@ def test_a_departure_dated_today_is_accepted_and_tomorrow_refused_on_every_path(
     grid, staff = callers["grid_worker"].headers, callers["community_staff"].headers
     lon, lat = here["point"]
     arrived = today - timedelta(days=30)
-    (o,) = take_in(session, "grid_worker", [{
-        "name": "鲁建国", "sex": "男", "birth_year": 1950, "phone": "13712340001", "lon": lon,
-        "lat": lat, "arrived_on": arrived, "reported_at": f"{arrived}T09:00:00+08:00"}],
-        crs="wgs84")  # fmt: skip
+    (o,) = take_in(
+        session,
+        "grid_worker",
+        [
+            {
+                "name": "鲁建国",
+                "sex": "男",
+                "birth_year": 1950,
+                "phone": "13712340001",
+                "lon": lon,
+                "lat": lat,
+                "arrived_on": arrived,
+                "reported_at": f"{arrived}T09:00:00+08:00",
+            }
+        ],
+        crs="wgs84",
+    )
     session.commit()
     stay_id = session.scalar(select(Stay.id).where(Stay.resident_id == o.resident_id))
 
     def intake(day: date) -> bool:
-        out = _report(client, grid, here, name="鲁桂英", phone="13712340003",
-                      arrived_on=str(arrived), departed_on=str(day))  # fmt: skip
+        out = _report(
+            client,
+            grid,
+            here,
+            name="鲁桂英",
+            phone="13712340003",
+            arrived_on=str(arrived),
+            departed_on=str(day),
+        )
         return out["decision"] != "rejected"
 
     def upload(day: date) -> bool:
         files = {"file": ("list.csv", _csv(here, day), "text/csv")}
-        answer = client.post("/api/v1/residents/import", files=files,
-                             data={"channel": "grid_worker"}, headers=staff)  # fmt: skip
+        answer = client.post(
+            "/api/v1/residents/import", files=files, data={"channel": "grid_worker"}, headers=staff
+        )
         assert answer.status_code == 200, answer.text
         return answer.json()["counts"]["rejected"] == 0
 
     def confirm(day: date) -> bool:
-        answer = client.post(f"/api/v1/stays/{stay_id}/departure",
-                             json={"departed_on": str(day)}, headers=grid)  # fmt: skip
+        answer = client.post(
+            f"/api/v1/stays/{stay_id}/departure", json={"departed_on": str(day)}, headers=grid
+        )
         assert answer.status_code in (200, 422), answer.text
         return answer.status_code == 200
 

@@ -13,9 +13,15 @@ from geo.access.principal import PUBLIC, Role
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 # Who calls a route in generated tests: the first of these it admits.
 PREFERRED_ROLES = (
-    Role.admin, Role.dispatcher, Role.grid_worker, Role.community_staff, Role.street_staff,
-    Role.channel, Role.department, Role.planner,
-)  # fmt: skip
+    Role.admin,
+    Role.dispatcher,
+    Role.grid_worker,
+    Role.community_staff,
+    Role.street_staff,
+    Role.channel,
+    Role.department,
+    Role.planner,
+)
 Path = tuple[str | int, ...]  # property names and list positions (0) from the body's root
 
 

@@ -51,11 +51,19 @@ def call(path: str, headers: dict[str, str], chunks: Any) -> tuple[list[dict], l
         sent.append(message)
 
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-        "root_path": "", "server": ("test", 80), "client": ("127.0.0.1", 5000),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "server": ("test", 80),
+        "client": ("127.0.0.1", 5000),
         "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-    }  # fmt: skip
+    }
     asyncio.run(app(scope, receive, send))
     return sent, pulled
 
@@ -113,9 +121,11 @@ def test_file_uploads_and_batch_intake_get_the_larger_limit():
         status, _ = status_and_body(sent)
         assert status == 413 and stopped_at_the_limit(pulled, UPLOAD_LIMIT), path
     upload = FILE_PART + b" " * (2 * MiB) + b"\r\n--x--\r\n"
-    sent, _ = call("/api/v1/residents/import",
-                   {"content-type": "multipart/form-data; boundary=x",
-                    "content-length": str(len(upload))}, [upload])  # fmt: skip
+    sent, _ = call(
+        "/api/v1/residents/import",
+        {"content-type": "multipart/form-data; boundary=x", "content-length": str(len(upload))},
+        [upload],
+    )
     status, _ = status_and_body(sent)
     assert status == 401  # past the size check: the route asks who is calling
 
@@ -154,8 +164,10 @@ def small_limit_api(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def test_a_live_server_answers_413_to_a_body_that_never_ends(small_limit_api):
-    head = ("POST /api/v1/cases HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-            "Content-Length: {n}\r\n\r\n")  # fmt: skip
+    head = (
+        "POST /api/v1/cases HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        "Content-Length: {n}\r\n\r\n"
+    )
     answer = _raw(small_limit_api, head.format(n=50 * MiB), [b"{"])
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert b"larger than 262,144 bytes" in answer

@@ -76,14 +76,20 @@ def test_no_write_route_answers_a_5xx_to_generated_input(
     assert not failures, f"{len(failures)} of {calls} calls failed:\n" + "\n".join(failures[:30])
 
 
-def _fuzz(op: Operation, strategy: Any, session: Session, callers: list[Caller],
-          failures: list[str]) -> int:  # fmt: skip
+def _fuzz(
+    op: Operation, strategy: Any, session: Session, callers: list[Caller], failures: list[str]
+) -> int:
     role = op.caller_role()
     account = next((c.account for c in callers if c.role == role and c.own), None)
     calls = 0
 
-    @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=EXAMPLES,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=strategy)
     def run(case: Any) -> None:
         nonlocal calls
@@ -104,8 +110,10 @@ def _fuzz(op: Operation, strategy: Any, session: Session, callers: list[Caller],
             failures.append(f"{op.method} {op.path}: {type(exc).__name__}: {str(exc)[:300]}")
             return
         if response.status_code >= 500:
-            failures.append(f"{op.method} {op.path}: {response.status_code} "
-                            f"{response.text[:200]} <- {case.body!r:.300}")  # fmt: skip
+            failures.append(
+                f"{op.method} {op.path}: {response.status_code} "
+                f"{response.text[:200]} <- {case.body!r:.300}"
+            )
 
     with contextlib.suppress(Unsatisfiable):  # nothing to make invalid (no parameters, no body)
         run()
@@ -145,45 +153,91 @@ def valid_bodies(session: Session, samples: sample_values.Samples) -> dict[tuple
     lon, lat = point_in(session, OWN_CELL)
     resident, report = int(samples.path["resident_id"]), int(samples.path["report_id"])
     place = {"lon": lon, "lat": lat, "crs": "wgs84"}
-    report_in = {"external_id": "fz-1", "name": "王秀英", "sex": "女", "phone": "13812345678",
-                 "birth_year": 1950, "origin": "广东广州", "occupation": "教师", "tags": ["太极"],
-                 "address": "伊美区", **place, "arrived_on": "2026-06-01",
-                 "expected_departure": "2026-09-30", "housing_type": "租住", "household_size": 2,
-                 "note": "子女在外地"}  # fmt: skip
+    report_in = {
+        "external_id": "fz-1",
+        "name": "王秀英",
+        "sex": "女",
+        "phone": "13812345678",
+        "birth_year": 1950,
+        "origin": "广东广州",
+        "occupation": "教师",
+        "tags": ["太极"],
+        "address": "伊美区",
+        **place,
+        "arrived_on": "2026-06-01",
+        "expected_departure": "2026-09-30",
+        "housing_type": "租住",
+        "household_size": 2,
+        "note": "子女在外地",
+    }
     return {
         ("POST", "/api/v1/cases"): {
-            "category": "medical", "description": "老人摔倒需要帮助", **place, "address": "伊美区",
+            "category": "medical",
+            "description": "老人摔倒需要帮助",
+            **place,
+            "address": "伊美区",
             "reporter": {"name": "王秀英", "phone": "13812345678", "resident_id": resident},
             "attachments": [{"name": "a.jpg", "content_type": "image/jpeg", "size": 10}],
         },
-        ("POST", "/api/v1/cases/{case_id}/transitions"): {"action": "accept", "note": "收到",
-                                                          "grade": "simple"},
-        ("POST", "/api/v1/cases/{case_id}/reveal-phone"): {"purpose": "case_handling",
-                                                           "reason": "回访确认"},
+        ("POST", "/api/v1/cases/{case_id}/transitions"): {
+            "action": "accept",
+            "note": "收到",
+            "grade": "simple",
+        },
+        ("POST", "/api/v1/cases/{case_id}/reveal-phone"): {
+            "purpose": "case_handling",
+            "reason": "回访确认",
+        },
         ("POST", "/api/v1/intake/reports"): {"channel": "grid_worker", "report": report_in},
-        ("PATCH", "/api/v1/residents/{resident_id}"): {**report_in, "crs": None, "lon": None,
-                                                      "lat": None, "address": None,
-                                                      "external_id": None, "arrived_on": None},
+        ("PATCH", "/api/v1/residents/{resident_id}"): {
+            **report_in,
+            "crs": None,
+            "lon": None,
+            "lat": None,
+            "address": None,
+            "external_id": None,
+            "arrived_on": None,
+        },
         ("POST", "/api/v1/residents/review/{report_id}"): {"action": "new", "note": "另一人"},
         ("POST", "/api/v1/residents/{resident_id}/split"): {"report_ids": [report], "note": "x"},
         ("POST", "/api/v1/residents/{resident_id}/merge"): {"other_id": resident, "note": "x"},
-        ("POST", "/api/v1/stays/{stay_id}/departure"): {"departed_on": "2026-06-02", "note": "走了"},
-        ("POST", "/api/v1/concerns"): {"category": "medical", "text": "想找社区医生", **place,
-                                       "follow_up": "明天联系"},
+        ("POST", "/api/v1/stays/{stay_id}/departure"): {
+            "departed_on": "2026-06-02",
+            "note": "走了",
+        },
+        ("POST", "/api/v1/concerns"): {
+            "category": "medical",
+            "text": "想找社区医生",
+            **place,
+            "follow_up": "明天联系",
+        },
         ("PATCH", "/api/v1/concerns/{entry_id}"): {"follow_up": "已联系", "status": "following"},
-        ("POST", "/api/v1/concerns/{entry_id}/case"): {"category": "medical",
-                                                       "description": "转为事件办理"},
-        ("PUT", "/api/v1/health-checks/{resident_id}/{season}"): {"status": "invited",
-                                                                  "invited_on": "2026-06-01"},
-        ("POST", "/api/v1/admin/users"): {"name": "fuzz.user", "role": "grid_worker",
-                                          "display_name": "王", "cells": [OWN_CELL],
-                                          "phone": "13812345678"},
+        ("POST", "/api/v1/concerns/{entry_id}/case"): {
+            "category": "medical",
+            "description": "转为事件办理",
+        },
+        ("PUT", "/api/v1/health-checks/{resident_id}/{season}"): {
+            "status": "invited",
+            "invited_on": "2026-06-01",
+        },
+        ("POST", "/api/v1/admin/users"): {
+            "name": "fuzz.user",
+            "role": "grid_worker",
+            "display_name": "王",
+            "cells": [OWN_CELL],
+            "phone": "13812345678",
+        },
         ("PATCH", "/api/v1/admin/users/{name}"): {"display_name": "王", "department": "卫健委"},
-        ("POST", "/open311/v2/requests.json"): {"service_code": "medical", "lat": str(lat),
-                                                "long": str(lon), "description": "老人摔倒",
-                                                "first_name": "秀英", "last_name": "王",
-                                                "phone": "13812345678"},
-    }  # fmt: skip
+        ("POST", "/open311/v2/requests.json"): {
+            "service_code": "medical",
+            "lat": str(lat),
+            "long": str(lon),
+            "description": "老人摔倒",
+            "first_name": "秀英",
+            "last_name": "王",
+            "phone": "13812345678",
+        },
+    }
 
 
 def leaves(body: Any, path: tuple = ()) -> list[tuple]:
@@ -221,9 +275,23 @@ ANYTHING = st.one_of(
     st.just(DROP),
     st.lists(st.one_of(st.text(max_size=5), st.integers()), max_size=3),
     st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=2),
-    st.sampled_from(["2026-02-30", "9999-12-31", "0001-01-01", "1" * 400, "wgs84", "gcj02",
-                     "NaN", "-1", "0", str(2**31), "13800000000", "110101194901011234"]),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            "2026-02-30",
+            "9999-12-31",
+            "0001-01-01",
+            "1" * 400,
+            "wgs84",
+            "gcj02",
+            "NaN",
+            "-1",
+            "0",
+            str(2**31),
+            "13800000000",
+            "110101194901011234",
+        ]
+    ),
+)
 
 
 def test_no_write_route_answers_a_5xx_to_one_bad_field_in_a_valid_body(
@@ -244,15 +312,27 @@ def test_no_write_route_answers_a_5xx_to_one_bad_field_in_a_valid_body(
     assert not failures, f"{len(failures)} of {calls} calls failed:\n" + "\n".join(failures[:30])
 
 
-def _mutate(client: TestClient, op: Operation, url: str, body: dict[str, Any], session: Session,
-            callers: list[Caller], failures: list[str]) -> int:  # fmt: skip
+def _mutate(
+    client: TestClient,
+    op: Operation,
+    url: str,
+    body: dict[str, Any],
+    session: Session,
+    callers: list[Caller],
+    failures: list[str],
+) -> int:
     role = op.caller_role()
     account = next((c.account for c in callers if c.role == role and c.own), None)
     form = "application/json" not in op.op["requestBody"]["content"]
     calls = 0
 
-    @settings(max_examples=EXAMPLES * 3, derandomize=True, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=EXAMPLES * 3,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(path=st.sampled_from(leaves(body)), value=ANYTHING)
     def run(path: tuple, value: Any) -> None:
         nonlocal calls
@@ -270,8 +350,12 @@ def _mutate(client: TestClient, op: Operation, url: str, body: dict[str, Any], s
         if not form:  # as a hostile client writes it: NaN and Infinity literals included
             headers["Content-Type"] = "application/json"
         try:
-            response = client.request(op.method, url, headers=headers,
-                                      **({"data": sent} if form else {"content": json.dumps(sent)}))  # fmt: skip
+            response = client.request(
+                op.method,
+                url,
+                headers=headers,
+                **({"data": sent} if form else {"content": json.dumps(sent)}),
+            )
         except Exception as exc:  # noqa: BLE001 - an unhandled error in the app is the finding
             failures.append(f"{where}: {type(exc).__name__}: {str(exc)[:200]}")
             return

@@ -180,8 +180,9 @@ def test_a_nul_in_any_query_parameter_is_a_4xx_naming_it(doc, http, session, cal
             if p["in"] != "query":
                 continue
             tried += 1
-            response = http.request(op.method, op.url(), params={p["name"]: NUL_TEXT},
-                                    headers=headers)  # fmt: skip
+            response = http.request(
+                op.method, op.url(), params={p["name"]: NUL_TEXT}, headers=headers
+            )
             where = f"{op.method} {op.path} ?{p['name']}: {response.status_code}"
             if not 400 <= response.status_code < 500 or p["name"] not in response.text:
                 problems.append(f"{where} {response.text[:200]}")
@@ -236,8 +237,9 @@ def test_a_nul_in_an_imported_file_refuses_the_file_naming_row_and_column(http, 
 # --- what the database refuses ------------------------------------------------------------------
 
 
-def test_a_unique_violation_is_a_409_naming_no_value_and_no_sql(doc, http, session, callers,
-                                                                caplog):  # fmt: skip
+def test_a_unique_violation_is_a_409_naming_no_value_and_no_sql(
+    doc, http, session, callers, caplog
+):
     """Two admins create the same account at once: the service's check passes for both and
     the database's unique index refuses the second (simulated: the row appears between the
     check and the insert, through a trigger on the owner's connection)."""
@@ -257,9 +259,16 @@ def test_a_unique_violation_is_a_409_naming_no_value_and_no_sql(doc, http, sessi
     session.commit()
     headers = headers_for(session, callers, Role.admin)
     with caplog.at_level(logging.WARNING):
-        response = http.post("/api/v1/admin/users", headers=headers,
-                             json={"name": "twin.zhao", "role": "planner",
-                                   "display_name": "赵秀兰", "phone": "13812345678"})  # fmt: skip
+        response = http.post(
+            "/api/v1/admin/users",
+            headers=headers,
+            json={
+                "name": "twin.zhao",
+                "role": "planner",
+                "display_name": "赵秀兰",
+                "phone": "13812345678",
+            },
+        )
     assert response.status_code == 409, response.text
     detail = response.json()["detail"]
     assert detail.startswith("this conflicts with an existing record (a duplicate)")
@@ -271,8 +280,13 @@ def test_a_unique_violation_is_a_409_naming_no_value_and_no_sql(doc, http, sessi
 def test_a_number_out_of_the_databases_range_is_a_422(http, session, callers):
     """An id past PostgreSQL's integer: refused by the schema where it is declared, and by the
     error table where it reaches the database (a path or query id)."""
-    body = {"category": "medical", "description": "老人摔倒", "lon": 128.9, "lat": 47.7,
-            "reporter": {"resident_id": 2**31}}  # fmt: skip
+    body = {
+        "category": "medical",
+        "description": "老人摔倒",
+        "lon": 128.9,
+        "lat": 47.7,
+        "reporter": {"resident_id": 2**31},
+    }
     response = http.post("/api/v1/cases", json=body)
     assert response.status_code == 422 and "reporter.resident_id" in response.json()["detail"]
     headers = headers_for(session, callers, Role.grid_worker)
@@ -290,8 +304,10 @@ def test_numbers_out_of_range_in_a_report_reject_that_report_not_the_request(
     headers = headers_for(session, callers, Role.grid_worker)
     lon, lat = point_in(session, OWN_CELL)
     here = {"lon": lon, "lat": lat, "crs": "wgs84"}
-    reports = [{"name": "王秀英", "household_size": 10**17, **here},
-               {"name": "李四", "household_size": 2, **here}]  # fmt: skip
+    reports = [
+        {"name": "王秀英", "household_size": 10**17, **here},
+        {"name": "李四", "household_size": 2, **here},
+    ]
     response = http.post(
         "/api/v1/intake/reports",
         json={"channel": "grid_worker", "reports": reports},
@@ -301,8 +317,10 @@ def test_numbers_out_of_range_in_a_report_reject_that_report_not_the_request(
     first, second = response.json()["reports"]
     assert first["decision"] == "rejected" and "between 1 and 20" in first["reason"]
     assert second["decision"] == "new", second
-    rows = (f"姓名,年龄,同住人数,经度,纬度,坐标系\n王秀英,inf,2,{lon},{lat},wgs84\n"
-            f"李四,70,99999999999999999,{lon},{lat},wgs84\n")  # fmt: skip
+    rows = (
+        f"姓名,年龄,同住人数,经度,纬度,坐标系\n王秀英,inf,2,{lon},{lat},wgs84\n"
+        f"李四,70,99999999999999999,{lon},{lat},wgs84\n"
+    )
     response = http.post(
         "/api/v1/residents/import",
         data={"channel": "grid_worker", "commit": "true", "skip_rejected": "true"},

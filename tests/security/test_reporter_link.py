@@ -21,19 +21,38 @@ URL = "/api/v1/cases"
 
 def case_body(session: Session, resident_id: int) -> dict[str, Any]:
     lon, lat = point_in(session, OWN_CELL)
-    return {"category": "medical", "description": "老人摔倒，需要上门", "lon": lon, "lat": lat,
-            "reporter": {"name": "王秀英", "resident_id": resident_id}}  # fmt: skip
+    return {
+        "category": "medical",
+        "description": "老人摔倒，需要上门",
+        "lon": lon,
+        "lat": lat,
+        "reporter": {"name": "王秀英", "resident_id": resident_id},
+    }
 
 
 @pytest.fixture
 def archives(session: Session) -> dict[str, int]:
     """One archive in OWN_CELL, one in OTHER_CELL, and an id that belongs to no archive."""
     own, other = (
-        take_in(session, "grid_worker", [{"name": name, "phone": phone, "lon": lon, "lat": lat,
-                                          "crs": "wgs84", "arrived_on": "2026-06-01"}])[0]
-        for name, phone, (lon, lat) in (("王秀英", "13812345678", point_in(session, OWN_CELL)),
-                                        ("赵秀兰", "13912345678", point_in(session, OTHER_CELL)))
-    )  # fmt: skip
+        take_in(
+            session,
+            "grid_worker",
+            [
+                {
+                    "name": name,
+                    "phone": phone,
+                    "lon": lon,
+                    "lat": lat,
+                    "crs": "wgs84",
+                    "arrived_on": "2026-06-01",
+                }
+            ],
+        )[0]
+        for name, phone, (lon, lat) in (
+            ("王秀英", "13812345678", point_in(session, OWN_CELL)),
+            ("赵秀兰", "13912345678", point_in(session, OTHER_CELL)),
+        )
+    )
     unknown = session.scalar(text("SELECT coalesce(max(id), 0) + 1000 FROM resident"))
     session.commit()
     return {"own": own.resident_id, "other": other.resident_id, "unknown": unknown}
@@ -75,8 +94,9 @@ def test_an_archive_outside_the_scope_is_answered_as_an_unknown_id(
 
 
 def test_a_grid_worker_links_an_archive_in_their_own_cell(client, session, archives, filers):
-    response = client.post(URL, json=case_body(session, archives["own"]),
-                           headers=filers["grid_worker"].headers)  # fmt: skip
+    response = client.post(
+        URL, json=case_body(session, archives["own"]), headers=filers["grid_worker"].headers
+    )
     assert response.status_code == 201, response.text
     case_id = response.json()["case"]["properties"]["id"]
     linked = session.scalar(text("SELECT resident_id FROM cases WHERE id = :i"), {"i": case_id})

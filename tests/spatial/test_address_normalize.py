@@ -311,10 +311,20 @@ def _addresses(draw: st.DrawFn) -> tuple[str, str, int, int | None]:
     community = draw(st.sampled_from(["", "青山社区", "林都社区"]))
     name = draw(
         st.sampled_from(
-            ["林海小区", "松涛家园", "锦绣名苑", "阳光新村", "御苑华庭", "第一小区", "水乡花园",
-             "伊春花园", "友好小区", "林海公寓"]
+            [
+                "林海小区",
+                "松涛家园",
+                "锦绣名苑",
+                "阳光新村",
+                "御苑华庭",
+                "第一小区",
+                "水乡花园",
+                "伊春花园",
+                "友好小区",
+                "林海公寓",
+            ]
         )
-    )  # fmt: skip
+    )
     phase = draw(st.none() | st.integers(1, 3))
     building = draw(st.integers(1, 99))
     unit = draw(st.none() | st.integers(1, 9))

@@ -64,22 +64,31 @@ def _events(
     scopes = {
         r.id: r
         for r in session.execute(
-            select(Resident.id, Resident.cell_code, Resident.community_code, Resident.street_code)
-            .where(Resident.id.in_({i[1] for i in items}))
+            select(
+                Resident.id, Resident.cell_code, Resident.community_code, Resident.street_code
+            ).where(Resident.id.in_({i[1] for i in items}))
         )
-    }  # fmt: skip
+    }
     now = datetime.now(UTC)
     session.execute(
         insert(ResidentEvent),
         [
-            {"at": now, "kind": kind, "resident_id": rid, "other_resident_id": other,
-             "report_ids": list(reports), "actor_name": me.name[:100],
-             "actor_role": str(me.role), "note": note, "cell_code": scopes[rid].cell_code,
-             "community_code": scopes[rid].community_code,
-             "street_code": scopes[rid].street_code}
+            {
+                "at": now,
+                "kind": kind,
+                "resident_id": rid,
+                "other_resident_id": other,
+                "report_ids": list(reports),
+                "actor_name": me.name[:100],
+                "actor_role": str(me.role),
+                "note": note,
+                "cell_code": scopes[rid].cell_code,
+                "community_code": scopes[rid].community_code,
+                "street_code": scopes[rid].street_code,
+            }
             for kind, rid, other, reports, note in items
         ],
-    )  # fmt: skip
+    )
 
 
 def _resident(session: Session, me: Principal, resident_id: int) -> Resident:
@@ -111,9 +120,14 @@ def _move(
     session.execute(
         update(R)
         .where(R.id.in_(list(report_ids)))
-        .values(resident_id=to, decision=decision, decided_by=me.name[:100],
-                decided_at=datetime.now(UTC), candidates=None)
-    )  # fmt: skip
+        .values(
+            resident_id=to,
+            decision=decision,
+            decided_by=me.name[:100],
+            decided_at=datetime.now(UTC),
+            candidates=None,
+        )
+    )
 
 
 # --- merge and split ----------------------------------------------------------------------
@@ -129,8 +143,9 @@ def merge(
     intake.lock(session)
     survivor = _resident(session, me, survivor_id)
     other = _resident(session, me, other_id)
-    moved = list(session.scalars(select(R.id).where(R.resident_id == other.id,
-                                                     R.decision.in_(LINKED))))  # fmt: skip
+    moved = list(
+        session.scalars(select(R.id).where(R.resident_id == other.id, R.decision.in_(LINKED)))
+    )
     rows = archive_rows(session, [other.id])[other.id]
     for r in rows:
         r["resident_id"] = survivor.id
@@ -139,13 +154,20 @@ def merge(
     _move_dependents(session, other.id, survivor.id)
     session.execute(delete(Stay).where(Stay.resident_id == other.id))
     session.execute(
-        update(Resident).where(Resident.id == other.id)
+        update(Resident)
+        .where(Resident.id == other.id)
         .values(status="merged", merged_into_id=survivor.id, updated_at=datetime.now(UTC))
-    )  # fmt: skip
+    )
     _event(session, me, "merged", survivor.id, other=other.id, report_ids=moved, note=note)
     _event(session, me, "merged_into", other.id, other=survivor.id, report_ids=moved, note=note)
-    audit.record(session, me, "resident.merge", object_type="resident",
-                 object_ids=[survivor.id, other.id], detail={"reports": len(moved)})  # fmt: skip
+    audit.record(
+        session,
+        me,
+        "resident.merge",
+        object_type="resident",
+        object_ids=[survivor.id, other.id],
+        detail={"reports": len(moved)},
+    )
     return {"resident_id": survivor.id, "merged": other.id, "reports_moved": moved}
 
 
@@ -157,18 +179,28 @@ def _move_dependents(session: Session, source: int, target: int) -> None:
         update(ConcernEntry).where(ConcernEntry.resident_id == source).values(resident_id=target)
     )
     session.execute(update(Case).where(Case.resident_id == source).values(resident_id=target))
-    mine = {h.season: h for h in session.scalars(
-        select(HealthCheck).where(HealthCheck.resident_id == target))}  # fmt: skip
+    mine = {
+        h.season: h
+        for h in session.scalars(select(HealthCheck).where(HealthCheck.resident_id == target))
+    }
     for h in session.scalars(select(HealthCheck).where(HealthCheck.resident_id == source)).all():
         keep = mine.get(h.season)
         if keep is None:
-            session.execute(update(HealthCheck).where(HealthCheck.id == h.id)
-                            .values(resident_id=target))  # fmt: skip
+            session.execute(
+                update(HealthCheck).where(HealthCheck.id == h.id).values(resident_id=target)
+            )
             continue
         if _HC_ORDER[h.status] > _HC_ORDER[keep.status]:
-            session.execute(update(HealthCheck).where(HealthCheck.id == keep.id).values(
-                status=h.status, invited_on=h.invited_on, booked_for=h.booked_for,
-                done_on=h.done_on))  # fmt: skip
+            session.execute(
+                update(HealthCheck)
+                .where(HealthCheck.id == keep.id)
+                .values(
+                    status=h.status,
+                    invited_on=h.invited_on,
+                    booked_for=h.booked_for,
+                    done_on=h.done_on,
+                )
+            )
         session.execute(delete(HealthCheck).where(HealthCheck.id == h.id))
 
 
@@ -184,8 +216,9 @@ def split(
     archives must keep at least one report with a location."""
     intake.lock(session)
     source = _resident(session, me, resident_id)
-    own = set(session.scalars(select(R.id).where(R.resident_id == source.id,
-                                                  R.decision.in_(LINKED))))  # fmt: skip
+    own = set(
+        session.scalars(select(R.id).where(R.resident_id == source.id, R.decision.in_(LINKED)))
+    )
     wanted = set(report_ids)
     if not wanted <= own:
         raise InvalidInput(f"reports {sorted(wanted - own)} are not linked to resident {source.id}")
@@ -205,10 +238,15 @@ def split(
     session.execute(update(R).where(R.id.in_(sorted(wanted))).values(resident_id=new_id))
     writer.refresh([source.id])
     _event(session, me, "split", source.id, other=new_id, report_ids=sorted(wanted), note=note)
-    _event(session, me, "split_from", new_id, other=source.id, report_ids=sorted(wanted),
-           note=note)  # fmt: skip
-    audit.record(session, me, "resident.split", object_type="resident",
-                 object_ids=[source.id, new_id], detail={"reports": len(wanted)})  # fmt: skip
+    _event(session, me, "split_from", new_id, other=source.id, report_ids=sorted(wanted), note=note)
+    audit.record(
+        session,
+        me,
+        "resident.split",
+        object_type="resident",
+        object_ids=[source.id, new_id],
+        detail={"reports": len(wanted)},
+    )
     return {"resident_id": source.id, "new_resident_id": new_id, "reports_moved": sorted(wanted)}
 
 
@@ -234,11 +272,16 @@ def _direct(
         raise InvalidInput("; ".join(n.problems))
     n.season = season
     sub = Submission(
-        channel=Channel.grid_worker, submitted_by_name=me.name[:100],
-        submitted_by=me.account_id, source="staff",
-    )  # fmt: skip
-    loc = Located(cell_code=scope["cell_code"], community_code=scope["community_code"],
-                          street_code=scope["street_code"])  # fmt: skip
+        channel=Channel.grid_worker,
+        submitted_by_name=me.name[:100],
+        submitted_by=me.account_id,
+        source="staff",
+    )
+    loc = Located(
+        cell_code=scope["cell_code"],
+        community_code=scope["community_code"],
+        street_code=scope["street_code"],
+    )
     decision = Outcome("linked", resident.id, None, ((why, 0.0),))
     row = report_row(sub, None, now, Item(fields), n, loc, decision)
     row["decided_by"] = me.name[:100]
@@ -255,14 +298,30 @@ def edit(
         raise InvalidInput("nothing to change")
     intake.lock(session)
     r = _resident(session, me, resident_id)
-    scope = {"cell_code": r.cell_code, "community_code": r.community_code,
-             "street_code": r.street_code}  # fmt: skip
-    row = _direct(session, me, r, fields, season=clock.current_season(),
-                  scope=scope, why="edited_by_grid_worker")  # fmt: skip
+    scope = {
+        "cell_code": r.cell_code,
+        "community_code": r.community_code,
+        "street_code": r.street_code,
+    }
+    row = _direct(
+        session,
+        me,
+        r,
+        fields,
+        season=clock.current_season(),
+        scope=scope,
+        why="edited_by_grid_worker",
+    )
     (report_id,) = ArchiveWriter(session).write([row])
     _event(session, me, "edited", r.id, report_ids=[report_id], note=", ".join(sorted(fields)))
-    audit.record(session, me, "resident.edit", object_type="resident", object_ids=[r.id],
-                 fields=sorted(fields))  # fmt: skip
+    audit.record(
+        session,
+        me,
+        "resident.edit",
+        object_type="resident",
+        object_ids=[r.id],
+        fields=sorted(fields),
+    )
     return {"resident_id": r.id, "report_id": report_id}
 
 
@@ -282,12 +341,20 @@ def departures_due(
         .order_by(Stay.expected_departure, Stay.id)
     ).all()
     return [
-        {"stay_id": s.id, "resident_id": s.resident_id, "name": name, "phone": phone,
-         "season": s.season, "cell_code": s.cell_code, "address": s.address,
-         "arrived_on": s.arrived_on, "expected_departure": s.expected_departure,
-         "last_reported_on": s.last_reported_on}
+        {
+            "stay_id": s.id,
+            "resident_id": s.resident_id,
+            "name": name,
+            "phone": phone,
+            "season": s.season,
+            "cell_code": s.cell_code,
+            "address": s.address,
+            "arrived_on": s.arrived_on,
+            "expected_departure": s.expected_departure,
+            "last_reported_on": s.last_reported_on,
+        }
         for s, name, phone in rows
-    ]  # fmt: skip
+    ]
 
 
 def confirm_departures(
@@ -300,11 +367,18 @@ def confirm_departures(
     """Close stays: each confirmation is the grid worker's report of the departure date."""
     intake.lock(session)
     ids = [stay_id for stay_id, _ in departures]
-    stays = {s.id: s for s in session.scalars(select(Stay).where(Stay.id.in_(ids),
-                                                                 in_scope(me, Stay)))}  # fmt: skip
-    residents = {r.id: r for r in session.scalars(
-        select(Resident).where(Resident.id.in_({s.resident_id for s in stays.values()}),
-                               Resident.status == "active"))}  # fmt: skip
+    stays = {
+        s.id: s for s in session.scalars(select(Stay).where(Stay.id.in_(ids), in_scope(me, Stay)))
+    }
+    residents = {
+        r.id: r
+        for r in session.scalars(
+            select(Resident).where(
+                Resident.id.in_({s.resident_id for s in stays.values()}),
+                Resident.status == "active",
+            )
+        )
+    }
     rows = []
     today = clock.today()
     for stay_id, day in departures:
@@ -314,13 +388,29 @@ def confirm_departures(
         if day < s.arrived_on or day > today:
             raise InvalidInput(f"departure {day} must lie between arrival {s.arrived_on} and today")
         fields = {"departed_on": day, "note": note}
-        scope = {"cell_code": s.cell_code, "community_code": s.community_code,
-                 "street_code": s.street_code}  # fmt: skip
-        row = _direct(session, me, residents[s.resident_id], fields, season=s.season, scope=scope,
-                      why="departure_confirmed")  # fmt: skip
+        scope = {
+            "cell_code": s.cell_code,
+            "community_code": s.community_code,
+            "street_code": s.street_code,
+        }
+        row = _direct(
+            session,
+            me,
+            residents[s.resident_id],
+            fields,
+            season=s.season,
+            scope=scope,
+            why="departure_confirmed",
+        )
         rows.append(row)
     report_ids = ArchiveWriter(session).write(rows)
-    _events(session, me, [("departure_confirmed", row["resident_id"], None, [report_id], note)
-                          for row, report_id in zip(rows, report_ids, strict=True)])  # fmt: skip
+    _events(
+        session,
+        me,
+        [
+            ("departure_confirmed", row["resident_id"], None, [report_id], note)
+            for row, report_id in zip(rows, report_ids, strict=True)
+        ],
+    )
     audit.record(session, me, "stay.departure", object_type="stay", object_ids=ids)
     return report_ids

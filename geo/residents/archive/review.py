@@ -38,9 +38,11 @@ def review_queue(session: Session, me: Principal, *, limit: int = 100) -> list[d
     from geo.residents.service import report_summary
 
     reports = session.scalars(
-        select(R).where(R.decision == "review", in_scope(me, R))
-        .order_by(R.received_at, R.id).limit(limit)
-    ).all()  # fmt: skip
+        select(R)
+        .where(R.decision == "review", in_scope(me, R))
+        .order_by(R.received_at, R.id)
+        .limit(limit)
+    ).all()
     ids = {c["resident_id"] for x in reports for c in (x.candidates or [])}
     visible = {
         r.id: r
@@ -57,12 +59,21 @@ def review_queue(session: Session, me: Principal, *, limit: int = 100) -> list[d
         if not candidates or candidates[0]["resident_id"] not in visible:
             item["score"] = item["reasons"] = None
         item["candidates"] = [
-            {**c, "resident": {
-                "id": r.id, "name": r.name, "sex": r.sex, "birth_year": r.birth_year,
-                "phone": r.phone_masked, "id_number": r.id_number_masked,
-                "cell_code": r.cell_code}}
-            for c in candidates if (r := visible.get(c["resident_id"])) is not None
-        ]  # fmt: skip
+            {
+                **c,
+                "resident": {
+                    "id": r.id,
+                    "name": r.name,
+                    "sex": r.sex,
+                    "birth_year": r.birth_year,
+                    "phone": r.phone_masked,
+                    "id_number": r.id_number_masked,
+                    "cell_code": r.cell_code,
+                },
+            }
+            for c in candidates
+            if (r := visible.get(c["resident_id"])) is not None
+        ]
         out.append(item)
     return out
 
@@ -96,8 +107,10 @@ def resolve_reviews(
     """Several review decisions (report id, link | new | reject, resident id) at once."""
     intake.lock(session)
     ids = [d[0] for d in decisions]
-    reports = {x.id: x for x in session.scalars(
-        select(R).where(R.id.in_(ids), in_scope(me, R)).with_for_update())}  # fmt: skip
+    reports = {
+        x.id: x
+        for x in session.scalars(select(R).where(R.id.in_(ids), in_scope(me, R)).with_for_update())
+    }
     writer = ArchiveWriter(session)
     rows = {r["id"]: r for r in _rows_of_reports(session, ids)}
     results: list[dict[str, Any]] = []
@@ -112,9 +125,17 @@ def resolve_reviews(
             raise Conflict(f"report {report_id} is not in review (it is {x.decision})")
         if action == "reject":
             reason = f"rejected on review by {me.name}" + (f": {note}" if note else "")
-            session.execute(update(R).where(R.id == x.id).values(
-                decision="rejected", reject_reason=reason, decided_by=me.name[:100],
-                decided_at=datetime.now(UTC), candidates=None))  # fmt: skip
+            session.execute(
+                update(R)
+                .where(R.id == x.id)
+                .values(
+                    decision="rejected",
+                    reject_reason=reason,
+                    decided_by=me.name[:100],
+                    decided_at=datetime.now(UTC),
+                    candidates=None,
+                )
+            )
             results.append({"report_id": x.id, "decision": "rejected"})
             continue
         if action == "link":
@@ -135,14 +156,28 @@ def resolve_reviews(
     writer.refresh(pending, pending)
     for decision in ("linked", "new"):
         for rid in {m[1] for m in moves if m[2] == decision}:
-            _move(session, [m[0] for m in moves if m[1] == rid and m[2] == decision], rid,
-                  decision, me)  # fmt: skip
+            _move(
+                session,
+                [m[0] for m in moves if m[1] == rid and m[2] == decision],
+                rid,
+                decision,
+                me,
+            )
     _place_back(session, [(reports[m[0]], placed[m[0]]) for m in moves])
-    _events(session, me, [(kind, rid, None, [report_id], note)
-                          for report_id, rid, _, kind in moves])  # fmt: skip
-    audit.record(session, me, "resident.review", object_type="intake_report", object_ids=ids,
-                 detail={"actions": sorted({d[1] for d in decisions}),
-                         "residents": sorted({m[1] for m in moves})})  # fmt: skip
+    _events(
+        session, me, [(kind, rid, None, [report_id], note) for report_id, rid, _, kind in moves]
+    )
+    audit.record(
+        session,
+        me,
+        "resident.review",
+        object_type="intake_report",
+        object_ids=ids,
+        detail={
+            "actions": sorted({d[1] for d in decisions}),
+            "residents": sorted({m[1] for m in moves}),
+        },
+    )
     return results
 
 
@@ -163,9 +198,18 @@ def _hand_back(session: Session, me: Principal, report_id: int, place: Scope | N
     it was reported at, with no candidates."""
     if place is None:
         raise Conflict(f"report {report_id} has no place to found an archive at: reject it")
-    session.execute(update(R).where(R.id == report_id).values(
-        **place, candidates=None, score=None, reasons=None, decided_by=me.name[:100],
-        decided_at=datetime.now(UTC)))  # fmt: skip
+    session.execute(
+        update(R)
+        .where(R.id == report_id)
+        .values(
+            **place,
+            candidates=None,
+            score=None,
+            reasons=None,
+            decided_by=me.name[:100],
+            decided_at=datetime.now(UTC),
+        )
+    )
 
 
 def _place_back(session: Session, decided: Sequence[tuple[IntakeReport, Scope | None]]) -> None:

@@ -23,13 +23,41 @@ LINKED = ("new", "linked")
 _ID_BLOCK = 200  # resident ids fetched from the sequence at a time
 
 ARCHIVE_COLUMNS = (
-    R.id, R.channel, R.reported_at, R.season, R.name, R.name_key, R.name_partial, R.sex,
-    R.birth_year, R.birth_exact, R.birth_date, R.id_number_hash, R.id_number_masked,
-    R.id_number_enc, R.phone_hash, R.phone_masked, R.phone_enc, R.origin, R.origin_province,
-    R.origin_city, R.occupation, R.tags, R.precision, R.address, R.cell_code, R.community_code,
-    R.street_code, R.housing_type, R.household_size, R.arrived_on, R.expected_departure,
-    R.departed_on, R.submitted_by_name, R.resident_id,
-)  # fmt: skip
+    R.id,
+    R.channel,
+    R.reported_at,
+    R.season,
+    R.name,
+    R.name_key,
+    R.name_partial,
+    R.sex,
+    R.birth_year,
+    R.birth_exact,
+    R.birth_date,
+    R.id_number_hash,
+    R.id_number_masked,
+    R.id_number_enc,
+    R.phone_hash,
+    R.phone_masked,
+    R.phone_enc,
+    R.origin,
+    R.origin_province,
+    R.origin_city,
+    R.occupation,
+    R.tags,
+    R.precision,
+    R.address,
+    R.cell_code,
+    R.community_code,
+    R.street_code,
+    R.housing_type,
+    R.household_size,
+    R.arrived_on,
+    R.expected_departure,
+    R.departed_on,
+    R.submitted_by_name,
+    R.resident_id,
+)
 _REPORT_COLUMNS = {c.key for c in R.__table__.columns} - {"id", "geom"}
 _REPORT_COPY = [c.name for c in R.__table__.columns]
 
@@ -131,10 +159,13 @@ class ArchiveWriter:
                 r.update(scopes[r["resident_id"]])
         ids = bulk.next_ids(self.session, "intake_report", len(rows))
         params = [
-            {**{k: v for k, v in r.items() if k in _REPORT_COLUMNS}, "id": i,
-             "geom": point(r["lon"], r["lat"])}
+            {
+                **{k: v for k, v in r.items() if k in _REPORT_COLUMNS},
+                "id": i,
+                "geom": point(r["lon"], r["lat"]),
+            }
             for r, i in zip(rows, ids, strict=True)
-        ]  # fmt: skip
+        ]
         bulk.copy_rows(self.session, R.__table__, params, _REPORT_COPY)
         return ids
 
@@ -157,10 +188,15 @@ class ArchiveWriter:
         current = {
             r.id: r
             for r in self.session.execute(
-                select(Resident.id, Resident.id_number_hash, Resident.id_number_enc,
-                       Resident.phone_hash, Resident.phone_enc).where(Resident.id.in_(ids))
+                select(
+                    Resident.id,
+                    Resident.id_number_hash,
+                    Resident.id_number_enc,
+                    Resident.phone_hash,
+                    Resident.phone_enc,
+                ).where(Resident.id.in_(ids))
             )
-        }  # fmt: skip
+        }
         now = datetime.now(UTC)
         residents, stays, keep = [], [], []
         scopes: dict[int, dict[str, Any]] = {}
@@ -177,17 +213,32 @@ class ArchiveWriter:
             residents.append(self._resident(rid, values, scope, current.get(rid), now))
             for s in seasons.values():
                 stays.append(
-                    {"resident_id": rid, **{k: v for k, v in s.items() if k not in ("lon", "lat")},
-                     "geom": point(s["lon"], s["lat"]), "updated_at": now}
-                )  # fmt: skip
+                    {
+                        "resident_id": rid,
+                        **{k: v for k, v in s.items() if k not in ("lon", "lat")},
+                        "geom": point(s["lon"], s["lat"]),
+                        "updated_at": now,
+                    }
+                )
                 keep.append((rid, s["season"]))
         cols = list(residents[0]) if residents else []
-        bulk.copy_rows(self.session, Resident.__table__, residents, cols, conflict="(id)",
-                       update=[c for c in cols if c != "id"])  # fmt: skip
+        bulk.copy_rows(
+            self.session,
+            Resident.__table__,
+            residents,
+            cols,
+            conflict="(id)",
+            update=[c for c in cols if c != "id"],
+        )
         cols = list(stays[0]) if stays else []
-        bulk.copy_rows(self.session, Stay.__table__, stays, cols,
-                       conflict="ON CONSTRAINT uq_stay_resident_season",
-                       update=[c for c in cols if c not in ("resident_id", "season")])  # fmt: skip
+        bulk.copy_rows(
+            self.session,
+            Stay.__table__,
+            stays,
+            cols,
+            conflict="ON CONSTRAINT uq_stay_resident_season",
+            update=[c for c in cols if c not in ("resident_id", "season")],
+        )
         if prune:
             self.session.execute(
                 delete(Stay).where(

@@ -31,8 +31,12 @@ from geo.core import clock
 from geo.residents.models import Precision
 
 CHANNEL_RANK = {"police": 0, "scenic_area": 1, "grid_worker": 2}  # others: 3
-PRECISION_RANK = {Precision.point: 0, Precision.building: 0, Precision.compound: 1,
-                  Precision.community: 2}  # fmt: skip
+PRECISION_RANK = {
+    Precision.point: 0,
+    Precision.building: 0,
+    Precision.compound: 1,
+    Precision.community: 2,
+}
 AGE_TOLERANCE = 3  # years a stated age may be off before it counts as a conflict
 
 Row = dict[str, Any]
@@ -115,8 +119,11 @@ def resident_values(rows: Sequence[Row]) -> dict[str, Any]:
     province = _most_frequent(provinces)
     if len(set(provinces)) > 1:
         conflicts["origin_province"] = sorted(set(provinces))
-    cities = [r["origin_city"] for r in rows if r.get("origin_city")
-              and r.get("origin_province") == province]  # fmt: skip
+    cities = [
+        r["origin_city"]
+        for r in rows
+        if r.get("origin_city") and r.get("origin_province") == province
+    ]
     origin_rows = [r for r in rows if r.get("origin")]
     out["origin_province"] = province
     out["origin_city"] = _most_frequent(cities)
@@ -168,8 +175,10 @@ def stay_values(rows: Sequence[Row]) -> dict[int, dict[str, Any]]:
         if not located:
             continue
         best = min(PRECISION_RANK[Precision(r["precision"])] for r in located)
-        place = _latest([r for r in located if PRECISION_RANK[Precision(r["precision"])] == best],
-                        "community_code")  # fmt: skip
+        place = _latest(
+            [r for r in located if PRECISION_RANK[Precision(r["precision"])] == best],
+            "community_code",
+        )
         assert place is not None
         arrivals = [r["arrived_on"] for r in group if r.get("arrived_on")]
         first_day = min(_day(r) for r in group)
@@ -188,7 +197,7 @@ def stay_values(rows: Sequence[Row]) -> dict[int, dict[str, Any]]:
             "arrived_on": min(arrivals) if arrivals else first_day,
             "expected_departure": _value(
                 _latest(group, "expected_departure"), "expected_departure"
-            ),  # fmt: skip
+            ),
             "departed_on": departed["departed_on"] if departed else None,
             "departure_confirmed_by": departed["submitted_by_name"] if departed else None,
             "last_reported_on": max(_day(r) for r in group),

@@ -69,8 +69,10 @@ def next_ids(session: Session, table: str, n: int) -> list[int]:
         return []
     return list(
         session.scalars(
-            text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id'))"
-                 " FROM generate_series(1, :n)"),
+            text(
+                f"SELECT nextval(pg_get_serial_sequence('{table}', 'id'))"
+                " FROM generate_series(1, :n)"
+            ),
             {"n": n},
         )
-    )  # fmt: skip
+    )

@@ -23,15 +23,28 @@ from geo.residents.intake.evidence import Evidence, Place, Profile
 from geo.residents.intake.persons import PersonName
 
 LEVELS: dict[str, tuple[str, ...]] = {
-    "name": ("name_exact", "name_pinyin", "name_typo", "name_similar", "name_differ",
-             "surname_agree", "surname_differ"),
+    "name": (
+        "name_exact",
+        "name_pinyin",
+        "name_typo",
+        "name_similar",
+        "name_differ",
+        "surname_agree",
+        "surname_differ",
+    ),
     "id_number": ("id_partial_agree", "id_partial_differ"),
     "phone": ("phone_agree", "phone_partial_agree", "phone_partial_differ", "phone_differ"),
     "sex": ("sex_agree", "sex_differ"),
     "birth": ("birth_exact", "birth_close", "birth_near", "birth_off", "birth_differ"),
-    "place": ("place_same", "place_near", "place_far", "place_elsewhere", "place_returning",
-              "place_returning_near"),
-}  # fmt: skip
+    "place": (
+        "place_same",
+        "place_near",
+        "place_far",
+        "place_elsewhere",
+        "place_returning",
+        "place_returning_near",
+    ),
+}
 PLACE_SAME_M = 80.0
 PLACE_NEAR_M = 400.0
 PLACE_FAR_M = 2000.0

@@ -301,8 +301,13 @@ def _item(
             values["birth_year" if isinstance(value, int) else "age"] = value
         else:
             values[f] = _value(f, cell)
-    return Item(fields=values, as_received=as_received, field_of=field_of, row_number=number,
-                problems=problems)  # fmt: skip
+    return Item(
+        fields=values,
+        as_received=as_received,
+        field_of=field_of,
+        row_number=number,
+        problems=problems,
+    )
 
 
 def _check_cell(cell: str, number: int, header: str, limit: int) -> None:

@@ -65,10 +65,15 @@ def run_import(
     else:
         savepoint.rollback()
     submissions.record(
-        session, me, "resident.import", outcomes, object_type="intake_batch",
-        object_ids=[batch_id] if keep else [], written=keep,
+        session,
+        me,
+        "resident.import",
+        outcomes,
+        object_type="intake_batch",
+        object_ids=[batch_id] if keep else [],
+        written=keep,
         detail={"file": table.filename, "rows": len(outcomes), "committed": keep},
-    )  # fmt: skip
+    )
     # Counts only: a file name may carry a person's name.
     logs.event(
         "import.residents",
@@ -83,8 +88,10 @@ def run_import(
     if keep:
         message = f"imported: {len(outcomes)} rows (batch {batch_id})"
     elif commit:
-        message = (f"nothing imported: {rejected} row(s) rejected; fix them, or import with"
-                   " skip_rejected to keep them as rejected reports")  # fmt: skip
+        message = (
+            f"nothing imported: {rejected} row(s) rejected; fix them, or import with"
+            " skip_rejected to keep them as rejected reports"
+        )
     else:
         message = "dry run: nothing written; add commit to import"
     visible = None if me.role == SYSTEM else (lambda rid: holds(me, intake.archives.get(rid)))

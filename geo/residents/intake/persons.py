@@ -20,30 +20,94 @@ MAX_NAME = 20
 
 # Two-character surnames; a name starting with one of them keeps both characters as the surname.
 COMPOUND_SURNAMES = (
-    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "夏侯",
-    "长孙", "宇文", "司徒", "西门", "端木", "南宫", "呼延", "万俟", "澹台",
-)  # fmt: skip
+    "欧阳",
+    "司马",
+    "上官",
+    "诸葛",
+    "东方",
+    "皇甫",
+    "尉迟",
+    "公孙",
+    "慕容",
+    "令狐",
+    "夏侯",
+    "长孙",
+    "宇文",
+    "司徒",
+    "西门",
+    "端木",
+    "南宫",
+    "呼延",
+    "万俟",
+    "澹台",
+)
 # Surnames whose reading differs from the character's most common one (pypinyin reads words).
 SURNAME_READINGS = {
-    "曾": "zeng", "单": "shan", "解": "xie", "仇": "qiu", "朴": "piao", "区": "ou", "查": "zha",
-    "乐": "yue", "尉": "yu", "盖": "ge", "覃": "qin", "种": "chong", "缪": "miao", "翟": "zhai",
-    "召": "shao", "员": "yun", "长": "chang", "重": "chong", "藏": "zang", "宿": "su",
-    "相": "xiang", "薄": "bo", "句": "gou", "纪": "ji", "都": "du", "柏": "bai", "秘": "bi",
-}  # fmt: skip
+    "曾": "zeng",
+    "单": "shan",
+    "解": "xie",
+    "仇": "qiu",
+    "朴": "piao",
+    "区": "ou",
+    "查": "zha",
+    "乐": "yue",
+    "尉": "yu",
+    "盖": "ge",
+    "覃": "qin",
+    "种": "chong",
+    "缪": "miao",
+    "翟": "zhai",
+    "召": "shao",
+    "员": "yun",
+    "长": "chang",
+    "重": "chong",
+    "藏": "zang",
+    "宿": "su",
+    "相": "xiang",
+    "薄": "bo",
+    "句": "gou",
+    "纪": "ji",
+    "都": "du",
+    "柏": "bai",
+    "秘": "bi",
+}
 # How channels write a person whose full name they do not know: surname + form of address.
 # The form of address says the sex when it is gendered (None: 老师, 师傅 say nothing).
 ADDRESS_FORMS: tuple[tuple[str, str | None], ...] = (
-    ("先生", "M"), ("女士", "F"), ("阿姨", "F"), ("大妈", "F"), ("大娘", "F"), ("奶奶", "F"),
-    ("婆婆", "F"), ("大姐", "F"), ("姐", "F"), ("大爷", "M"), ("大伯", "M"), ("叔叔", "M"),
-    ("爷爷", "M"), ("伯伯", "M"), ("大哥", "M"), ("叔", "M"), ("老师", None), ("师傅", None),
-)  # fmt: skip
+    ("先生", "M"),
+    ("女士", "F"),
+    ("阿姨", "F"),
+    ("大妈", "F"),
+    ("大娘", "F"),
+    ("奶奶", "F"),
+    ("婆婆", "F"),
+    ("大姐", "F"),
+    ("姐", "F"),
+    ("大爷", "M"),
+    ("大伯", "M"),
+    ("叔叔", "M"),
+    ("爷爷", "M"),
+    ("伯伯", "M"),
+    ("大哥", "M"),
+    ("叔", "M"),
+    ("老师", None),
+    ("师傅", None),
+)
 _CJK = re.compile(r"^[\u4e00-\u9fff]+$")
 _LATIN = re.compile(r"^[A-Za-z][A-Za-z ]*$")
 
 SEX_VALUES = {
-    "男": "M", "m": "M", "male": "M", "1": "M", "男性": "M",
-    "女": "F", "f": "F", "female": "F", "2": "F", "女性": "F",
-}  # fmt: skip
+    "男": "M",
+    "m": "M",
+    "male": "M",
+    "1": "M",
+    "男性": "M",
+    "女": "F",
+    "f": "F",
+    "female": "F",
+    "2": "F",
+    "女性": "F",
+}
 SEX_ZH = {"M": "男", "F": "女"}
 
 

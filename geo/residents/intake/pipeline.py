@@ -169,8 +169,9 @@ class Intake:
         self._duplicates(sub, start, items, normalized, fingerprints)
         located = self._locate(normalized)
         evidence = [self._evidence(n, loc) for n, loc in zip(normalized, located, strict=True)]
-        self._load_candidates([e for e, n in zip(evidence, normalized, strict=True)
-                               if not n.problems])  # fmt: skip
+        self._load_candidates(
+            [e for e, n in zip(evidence, normalized, strict=True) if not n.problems]
+        )
         outcomes: list[ReportOutcome] = []
         rows: list[dict[str, Any]] = []
         for i, (it, n, loc, e) in enumerate(zip(items, normalized, located, evidence, strict=True)):
@@ -279,14 +280,20 @@ class Intake:
             lon, lat = to_wgs84(xs, ys, crs)
             codes = self.cells.assign(lon, lat)
             for i, x, y, code in zip(idx, np.ravel(lon), np.ravel(lat), codes, strict=True):
-                geocode = {"method": "coordinates", "crs": crs.value, "lon": round(float(x), 7),
-                           "lat": round(float(y), 7), "cell_code": code}  # fmt: skip
+                geocode = {
+                    "method": "coordinates",
+                    "crs": crs.value,
+                    "lon": round(float(x), 7),
+                    "lat": round(float(y), 7),
+                    "cell_code": code,
+                }
                 if code is None:
                     geocode["note"] = f"the point lies outside every grid cell (given as {crs})"
                     out[i] = Located(geocode=geocode, problem="location outside the covered area")
                     continue
-                out[i] = Located(float(x), float(y), Precision.point, code, code[:12], code[:9],
-                                  geocode)  # fmt: skip
+                out[i] = Located(
+                    float(x), float(y), Precision.point, code, code[:12], code[:9], geocode
+                )
         wanted = [
             i
             for i, n in enumerate(normalized)
@@ -305,9 +312,15 @@ class Intake:
 
     @staticmethod
     def _from_address(m: AddressMatch) -> Located:
-        geocode = {"method": "address", "match": m.match, "score": m.score,
-                   "cell_code": m.cell_code, "community_code": m.community_code,
-                   "matched_address": m.matched_address, "note": m.note}  # fmt: skip
+        geocode = {
+            "method": "address",
+            "match": m.match,
+            "score": m.score,
+            "cell_code": m.cell_code,
+            "community_code": m.community_code,
+            "matched_address": m.matched_address,
+            "note": m.note,
+        }
         if m.match == "none" or m.lon is None or m.lat is None or not m.community_code:
             return Located(geocode=geocode, problem=f"address not found: {m.note}")
         if m.match == "community" or m.cell_code is None:
@@ -316,8 +329,9 @@ class Intake:
             precision = Precision.building
         else:
             precision = Precision.compound
-        return Located(m.lon, m.lat, precision, m.cell_code, m.community_code,
-                        m.community_code[:9], geocode)  # fmt: skip
+        return Located(
+            m.lon, m.lat, precision, m.cell_code, m.community_code, m.community_code[:9], geocode
+        )
 
     # -- linking --------------------------------------------------------------------------------
 
@@ -352,9 +366,10 @@ class Intake:
             self.index.absorb(resident_id, e)
         if ids:
             rows = self.session.execute(
-                select(Resident.id, Resident.cell_code, Resident.community_code,
-                       Resident.street_code).where(Resident.id.in_(ids))
-            )  # fmt: skip
+                select(
+                    Resident.id, Resident.cell_code, Resident.community_code, Resident.street_code
+                ).where(Resident.id.in_(ids))
+            )
             for rid, cell, community, street in rows:
                 self.archives.setdefault(
                     rid, {"cell_code": cell, "community_code": community, "street_code": street}

@@ -38,12 +38,21 @@ CHANNELS = ", ".join(c.value for c in Channel)
 _HOUSING_ALIASES = {
     **{label: h for h, label in HOUSING_LABELS.items()},
     **{h.value: h for h in HousingType},
-    "自有": HousingType.own, "自购": HousingType.own, "自有房": HousingType.own,
-    "租房": HousingType.rental, "出租": HousingType.rental, "租赁": HousingType.rental,
-    "民宿": HousingType.short_let, "短租房": HousingType.short_let,
-    "酒店": HousingType.hotel, "宾馆": HousingType.hotel, "旅馆": HousingType.hotel,
-    "亲友": HousingType.relatives, "亲属": HousingType.relatives, "投亲": HousingType.relatives,
-}  # fmt: skip
+    "自有": HousingType.own,
+    "自购": HousingType.own,
+    "自有房": HousingType.own,
+    "租房": HousingType.rental,
+    "出租": HousingType.rental,
+    "租赁": HousingType.rental,
+    "民宿": HousingType.short_let,
+    "短租房": HousingType.short_let,
+    "酒店": HousingType.hotel,
+    "宾馆": HousingType.hotel,
+    "旅馆": HousingType.hotel,
+    "亲友": HousingType.relatives,
+    "亲属": HousingType.relatives,
+    "投亲": HousingType.relatives,
+}
 
 
 # How people name coordinate systems in Chinese files: the app or vendor names its datum.

@@ -133,8 +133,11 @@ class Located:
         """The scope columns of the place (None: not placed)."""
         if self.community_code is None:
             return None
-        return {"cell_code": self.cell_code, "community_code": self.community_code,
-                "street_code": self.street_code}  # fmt: skip
+        return {
+            "cell_code": self.cell_code,
+            "community_code": self.community_code,
+            "street_code": self.street_code,
+        }
 
 
 def report_row(
@@ -223,9 +226,12 @@ def finite(x: float | None) -> float | None:
 def _in_scope(me: Principal) -> Any:
     r: Any = IntakeReport  # the columns as SQL expressions
     return scope_filter(
-        me, cell=r.cell_code, community=r.community_code, street=r.street_code,
+        me,
+        cell=r.cell_code,
+        community=r.community_code,
+        street=r.street_code,
         owner=r.submitted_by,
-    )  # fmt: skip
+    )
 
 
 def shape(x: IntakeReport, me: Principal) -> dict[str, Any]:
@@ -233,11 +239,16 @@ def shape(x: IntakeReport, me: Principal) -> dict[str, Any]:
     A channel sees what it was told (`status`), not the decision (which says who is known)."""
     geocode = x.geocode or {}
     out = {
-        "id": x.id, "batch_id": x.batch_id, "row": x.row_number, "channel": x.channel,
-        "external_id": x.external_id, "reported_at": x.reported_at, "received_at": x.received_at,
+        "id": x.id,
+        "batch_id": x.batch_id,
+        "row": x.row_number,
+        "channel": x.channel,
+        "external_id": x.external_id,
+        "reported_at": x.reported_at,
+        "received_at": x.received_at,
         "payload": x.payload,
         "placed": {k: geocode.get(k) for k in ("method", "match", "cell_code", "note")},
-    }  # fmt: skip
+    }
     if me.role == Role.channel:
         out["status"] = x.answer
         if x.answer == "rejected":

@@ -64,8 +64,9 @@ def route(
         if outcome.decision == "linked":
             assert outcome.resident_id is not None
             if not (inside and holds(submitter, archives.get(outcome.resident_id))):
-                outcome = Outcome("review", None, outcome.score, outcome.reasons,
-                                  (_candidate(outcome),))  # fmt: skip
+                outcome = Outcome(
+                    "review", None, outcome.score, outcome.reasons, (_candidate(outcome),)
+                )
         elif not inside:
             outcome = Outcome("review")  # nothing to compare with: no score, no reasons
     if outcome.decision != "review":

@@ -69,9 +69,15 @@ def submit(
     batch_id, outcomes = Intake(session).submit(
         sub, [Item(dict(r)) for r in reports], received_at=received_at
     )
-    record(session, me, "intake.submit", outcomes, object_type="intake_report",
-           object_ids=[o.report_id for o in outcomes],
-           detail={"batch_id": batch_id, "channel": sub.channel.value})  # fmt: skip
+    record(
+        session,
+        me,
+        "intake.submit",
+        outcomes,
+        object_type="intake_report",
+        object_ids=[o.report_id for o in outcomes],
+        detail={"batch_id": batch_id, "channel": sub.channel.value},
+    )
     decided = me.role != Role.channel
     counted = Counter(o.decision if decided else o.answer for o in outcomes)
     return {
@@ -96,14 +102,23 @@ def record(
     matched (compared with as candidates). `written` false: a dry run, nothing was created."""
 
     def archives(decision: str) -> set[int]:
-        return {o.resident_id for o in outcomes
-                if o.decision == decision and o.resident_id is not None}  # fmt: skip
+        return {
+            o.resident_id for o in outcomes if o.decision == decision and o.resident_id is not None
+        }
 
     linked, created = archives("linked"), archives("new") if written else set()
     compared = {int(c["resident_id"]) for o in outcomes for c in o.candidates}
     audit.record(
-        session, me, action, object_type=object_type, object_ids=object_ids,
-        detail={**detail, "counts": dict(Counter(o.decision for o in outcomes)),
-                "linked": sorted(linked), "created": sorted(created),
-                "matched": sorted(linked | compared)},
-    )  # fmt: skip
+        session,
+        me,
+        action,
+        object_type=object_type,
+        object_ids=object_ids,
+        detail={
+            **detail,
+            "counts": dict(Counter(o.decision for o in outcomes)),
+            "linked": sorted(linked),
+            "created": sorted(created),
+            "matched": sorted(linked | compared),
+        },
+    )

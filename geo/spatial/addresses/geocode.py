@@ -289,14 +289,28 @@ class _Matcher:
             if cell != row.cell_code:
                 notes.append(f"the gazetteer says cell {row.cell_code}; release {rid} says {cell}")
         return AddressMatch(
-            query=q.text, match=how, score=round(score, 3), note=_join(notes), release=rid,
-            lon=row.lon, lat=row.lat, cell_code=cell, cell_name=cell_name,
-            community_code=community, community_name=self.names.get(community),
-            street_code=street, street_name=self.names.get(street),
-            district_code=district, district_name=self.names.get(district),
-            compound=row.compound, matched_address=row.full_address,
-            building=q.building, unit=q.unit, room=q.room, candidates=candidates,
-        )  # fmt: skip
+            query=q.text,
+            match=how,
+            score=round(score, 3),
+            note=_join(notes),
+            release=rid,
+            lon=row.lon,
+            lat=row.lat,
+            cell_code=cell,
+            cell_name=cell_name,
+            community_code=community,
+            community_name=self.names.get(community),
+            street_code=street,
+            street_name=self.names.get(street),
+            district_code=district,
+            district_name=self.names.get(district),
+            compound=row.compound,
+            matched_address=row.full_address,
+            building=q.building,
+            unit=q.unit,
+            room=q.room,
+            candidates=candidates,
+        )
 
     def _community_or_none(
         self, q: _Query, area: Area, notes: list[str], candidates: tuple[Candidate, ...]
@@ -324,21 +338,38 @@ class _Matcher:
         lon, lat = self.gazetteer.community_point(code) or (None, None)
         notes.insert(0, f"placed inside {self.names.get(code, code)} (community only, no cell)")
         return AddressMatch(
-            query=q.text, match="community", score=round(score, 3), note=_join(notes),
-            release=self.gazetteer.rid, lon=lon, lat=lat,
-            community_code=code, community_name=self.names.get(code),
-            street_code=code[:9], street_name=self.names.get(code[:9]),
-            district_code=code[:6], district_name=self.names.get(code[:6]),
-            matched_address=self._address(code), building=q.building, unit=q.unit, room=q.room,
+            query=q.text,
+            match="community",
+            score=round(score, 3),
+            note=_join(notes),
+            release=self.gazetteer.rid,
+            lon=lon,
+            lat=lat,
+            community_code=code,
+            community_name=self.names.get(code),
+            street_code=code[:9],
+            street_name=self.names.get(code[:9]),
+            district_code=code[:6],
+            district_name=self.names.get(code[:6]),
+            matched_address=self._address(code),
+            building=q.building,
+            unit=q.unit,
+            room=q.room,
             candidates=candidates,
-        )  # fmt: skip
+        )
 
     def _none(self, q: _Query, notes: list[str], candidates: tuple[Candidate, ...]) -> AddressMatch:
         return AddressMatch(
-            query=q.text, match="none", score=0.0, note=_join(notes),
-            release=self.gazetteer.rid, building=q.building, unit=q.unit, room=q.room,
+            query=q.text,
+            match="none",
+            score=0.0,
+            note=_join(notes),
+            release=self.gazetteer.rid,
+            building=q.building,
+            unit=q.unit,
+            room=q.room,
             candidates=candidates,
-        )  # fmt: skip
+        )
 
     # -- wording ----------------------------------------------------------------------------
 
@@ -371,9 +402,15 @@ class _Matcher:
     def _community_candidate(self, code: str) -> Candidate:
         n = self.names
         return Candidate(
-            self._address(code), 1.0, code[:6], n.get(code[:6]), code[:9], n.get(code[:9]),
-            code, n.get(code),
-        )  # fmt: skip
+            self._address(code),
+            1.0,
+            code[:6],
+            n.get(code[:6]),
+            code[:9],
+            n.get(code[:9]),
+            code,
+            n.get(code),
+        )
 
     def _address(self, community: str) -> str:
         """伊春市 + district + street + community, as the gazetteer writes addresses."""

@@ -24,21 +24,63 @@ MAX_LENGTH = 200
 # addresses still name. Reported as written: mapping old to new names is the geocoder's job.
 # A closed list, because a generic "…区" pattern would also swallow "林海小区".
 DISTRICTS: tuple[str, ...] = (
-    "伊美区", "乌翠区", "友好区", "金林区", "铁力市", "嘉荫县", "汤旺县", "丰林县", "大箐山县",
-    "南岔县", "伊春区", "美溪区", "乌马河区", "翠峦区", "上甘岭区", "西林区", "金山屯区",
-    "新青区", "红星区", "五营区", "汤旺河区", "乌伊岭区", "带岭区", "南岔区",
-)  # fmt: skip
+    "伊美区",
+    "乌翠区",
+    "友好区",
+    "金林区",
+    "铁力市",
+    "嘉荫县",
+    "汤旺县",
+    "丰林县",
+    "大箐山县",
+    "南岔县",
+    "伊春区",
+    "美溪区",
+    "乌马河区",
+    "翠峦区",
+    "上甘岭区",
+    "西林区",
+    "金山屯区",
+    "新青区",
+    "红星区",
+    "五营区",
+    "汤旺河区",
+    "乌伊岭区",
+    "带岭区",
+    "南岔区",
+)
 # Two-character suffixes first so that 名苑 wins over 苑 in the alternation.
 COMPOUND_SUFFIXES: tuple[str, ...] = (
-    "小区", "家园", "花园", "嘉园", "新村", "公寓", "名苑", "雅居", "华庭", "苑",
-)  # fmt: skip
+    "小区",
+    "家园",
+    "花园",
+    "嘉园",
+    "新村",
+    "公寓",
+    "名苑",
+    "雅居",
+    "华庭",
+    "苑",
+)
 
 # Only the traditional forms that occur in address words; full conversion would need OpenCC.
 _TRADITIONAL = str.maketrans(
     "棟號區縣鎮鄉樓層單園門華東龍陽兩莊紅", "栋号区县镇乡楼层单园门华东龙阳两庄红"
 )
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
-              "六": 6, "七": 7, "八": 8, "九": 9}  # fmt: skip
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 # Separators between two digits become "-" so "3 2 501" never merges into "32501".
 _DIGIT_SEPARATOR = re.compile(r"(?<=[0-9])[\s\-‐‑‒–—―~/,、;]+(?=[0-9])")
 _STRAY_DASH = re.compile(r"(?<![0-9])-|-(?![0-9])")

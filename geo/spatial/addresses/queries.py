@@ -73,7 +73,7 @@ def compound_rows(session: Session, keys: Collection[str]) -> list[GazetteerRow]
             a.full_address,
             func.ST_X(a.geom),
             func.ST_Y(a.geom),
-        )  # fmt: skip
+        )
         .where(a.compound_key.in_(list(keys)))
         .order_by(a.district_code, a.compound_key, a.building.nulls_first())
     )

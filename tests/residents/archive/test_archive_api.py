@@ -13,10 +13,14 @@ def test_review_departure_edit_split_merge_over_http(client, session, callers, h
     grid = callers["grid_worker"].headers
     lon, lat = here["point"]
     for name, year in (("丁建国", 1950), ("丁志强", 1958)):
-        take_in(session, "grid_worker", [{"name": name, "sex": "男", "birth_year": year,
-                                          "address": here["address"]}])  # fmt: skip
-    (r,) = take_in(session, "courier", [{"name": "丁先生", "phone": "13100000001",
-                                         "address": here["address"]}])  # fmt: skip
+        take_in(
+            session,
+            "grid_worker",
+            [{"name": name, "sex": "男", "birth_year": year, "address": here["address"]}],
+        )
+    (r,) = take_in(
+        session, "courier", [{"name": "丁先生", "phone": "13100000001", "address": here["address"]}]
+    )
     session.commit()
     queue = client.get("/api/v1/residents/review", headers=grid).json()["items"]
     assert [q["id"] for q in queue] == [r.report_id]
@@ -24,15 +28,21 @@ def test_review_departure_edit_split_merge_over_http(client, session, callers, h
     other = client.get("/api/v1/residents/review", headers=callers["far_grid"].headers)
     assert other.json()["items"] == []
     target = queue[0]["candidates"][0]["resident_id"]
-    far = client.post(f"/api/v1/residents/review/{r.report_id}",
-                      json={"action": "link", "resident_id": target},
-                      headers=callers["far_grid"].headers)  # fmt: skip
+    far = client.post(
+        f"/api/v1/residents/review/{r.report_id}",
+        json={"action": "link", "resident_id": target},
+        headers=callers["far_grid"].headers,
+    )
     assert far.status_code == 404
-    done = client.post(f"/api/v1/residents/review/{r.report_id}",
-                       json={"action": "link", "resident_id": target}, headers=grid)  # fmt: skip
+    done = client.post(
+        f"/api/v1/residents/review/{r.report_id}",
+        json={"action": "link", "resident_id": target},
+        headers=grid,
+    )
     assert done.status_code == 200 and done.json()["decision"] == "linked"
-    again = client.post(f"/api/v1/residents/review/{r.report_id}", json={"action": "new"},
-                        headers=grid)  # fmt: skip
+    again = client.post(
+        f"/api/v1/residents/review/{r.report_id}", json={"action": "new"}, headers=grid
+    )
     assert again.status_code == 409
 
     edit = client.patch(
@@ -49,8 +59,9 @@ def test_review_departure_edit_split_merge_over_http(client, session, callers, h
     assert bad.status_code == 422
 
     everything = [x["id"] for x in archive["reports"]]
-    split = client.post(f"/api/v1/residents/{target}/split", json={"report_ids": everything},
-                        headers=grid)  # fmt: skip
+    split = client.post(
+        f"/api/v1/residents/{target}/split", json={"report_ids": everything}, headers=grid
+    )
     assert split.status_code == 422 and "at least one report" in split.text
     (o,) = take_in(
         session,
@@ -65,19 +76,34 @@ def test_review_departure_edit_split_merge_over_http(client, session, callers, h
     )
     assert o.decision == "new"
     session.commit()
-    merged = client.post(f"/api/v1/residents/{target}/merge", json={"other_id": o.resident_id},
-                         headers=grid)  # fmt: skip
+    merged = client.post(
+        f"/api/v1/residents/{target}/merge", json={"other_id": o.resident_id}, headers=grid
+    )
     assert merged.status_code == 200, merged.text
-    back = client.post(f"/api/v1/residents/{target}/split",
-                       json={"report_ids": [o.report_id]}, headers=grid)  # fmt: skip
+    back = client.post(
+        f"/api/v1/residents/{target}/split", json={"report_ids": [o.report_id]}, headers=grid
+    )
     assert back.status_code == 200 and back.json()["new_resident_id"]
 
     today = clock.today()
     arrived = today - timedelta(days=40)
-    (s,) = take_in(session, "grid_worker", [{
-        "name": "丁秀英", "sex": "女", "phone": "13100000002", "lon": lon, "lat": lat,
-        "arrived_on": arrived, "expected_departure": today - timedelta(days=3),
-        "reported_at": f"{arrived}T09:00:00+08:00"}], crs="wgs84")  # fmt: skip
+    (s,) = take_in(
+        session,
+        "grid_worker",
+        [
+            {
+                "name": "丁秀英",
+                "sex": "女",
+                "phone": "13100000002",
+                "lon": lon,
+                "lat": lat,
+                "arrived_on": arrived,
+                "expected_departure": today - timedelta(days=3),
+                "reported_at": f"{arrived}T09:00:00+08:00",
+            }
+        ],
+        crs="wgs84",
+    )
     session.commit()
     due = client.get("/api/v1/residents/departures", headers=grid).json()["items"]
     stay = next(d for d in due if d["resident_id"] == s.resident_id)

@@ -66,11 +66,25 @@ def xlsx(
 
 def row(here, name="李桂兰", idn=None, phone="13912340001", **kw) -> list:
     lon, lat = here["point"]
-    values = {"姓名": name, "性别": "女", "身份证号": idn if idn is not None else id_number(
-        birth="19520101", seq=222), "手机号": phone, "出生年份": 1952, "来源地": "海南海口",
-        "职业": "退休护士", "地址": here["address"], "经度": lon, "纬度": lat, "坐标系": "WGS84",
-        "入住日期": date(2026, 5, 15), "预计离开日期": "2026/9/30", "离开日期": None,
-        "住房类型": "短租", "同住人数": 2, "备注": "腿脚不便"}  # fmt: skip
+    values = {
+        "姓名": name,
+        "性别": "女",
+        "身份证号": idn if idn is not None else id_number(birth="19520101", seq=222),
+        "手机号": phone,
+        "出生年份": 1952,
+        "来源地": "海南海口",
+        "职业": "退休护士",
+        "地址": here["address"],
+        "经度": lon,
+        "纬度": lat,
+        "坐标系": "WGS84",
+        "入住日期": date(2026, 5, 15),
+        "预计离开日期": "2026/9/30",
+        "离开日期": None,
+        "住房类型": "短租",
+        "同住人数": 2,
+        "备注": "腿脚不便",
+    }
     values.update(kw)
     return [values[h] for h in HEADERS]
 
@@ -90,11 +104,44 @@ def test_every_header_variant_is_recognised(header, field):
 
 
 def test_variant_headers_title_rows_and_cell_formats_read_alike(here):
-    headers = ["序号", "居民姓名", "性别", "身份证号码", "联系电话", "年龄", "来源城市", "原职业", "现住址",
-               "入住时间", "预计返程日期", "居住类型", "同住人口", "说明"]  # fmt: skip
-    data = xlsx([[1, "张淑珍", "女", "23070219550312002x", 13800001111, "70", "哈尔滨",
-                  "退休工人", here["address"], 46150, "2026年9月30日", "自有", "2", "无"]],
-                headers, title="表一")  # fmt: skip
+    headers = [
+        "序号",
+        "居民姓名",
+        "性别",
+        "身份证号码",
+        "联系电话",
+        "年龄",
+        "来源城市",
+        "原职业",
+        "现住址",
+        "入住时间",
+        "预计返程日期",
+        "居住类型",
+        "同住人口",
+        "说明",
+    ]
+    data = xlsx(
+        [
+            [
+                1,
+                "张淑珍",
+                "女",
+                "23070219550312002x",
+                13800001111,
+                "70",
+                "哈尔滨",
+                "退休工人",
+                here["address"],
+                46150,
+                "2026年9月30日",
+                "自有",
+                "2",
+                "无",
+            ]
+        ],
+        headers,
+        title="表一",
+    )
     table = excel.read_table(data, "list.xlsx")
     assert table.ignored == ["序号"]
     (item,) = table.items
@@ -218,9 +265,11 @@ def test_staff_upload_endpoint(client, callers, here):
     url = "/api/v1/residents/import"
     # Staff report as the grid (their own channel); another channel is refused.
     dry = client.post(
-        url, files=files, data={"channel": "grid_worker"},
+        url,
+        files=files,
+        data={"channel": "grid_worker"},
         headers=callers["community_staff"].headers,
-    )  # fmt: skip
+    )
     assert dry.status_code == 200, dry.text
     assert dry.json()["counts"]["new"] == 1 and not dry.json()["committed"]
     done = client.post(

@@ -21,9 +21,10 @@ IMPORT = "/api/v1/residents/import"
 def send(client, caller, channel: str, *reports: dict[str, Any], crs: str = "wgs84"):
     """POST one batch of reports as `caller`; the response, checked to be a 200."""
     response = client.post(
-        INTAKE, json={"channel": channel, "crs": crs, "reports": list(reports)},
+        INTAKE,
+        json={"channel": channel, "crs": crs, "reports": list(reports)},
         headers=caller.headers,
-    )  # fmt: skip
+    )
     assert response.status_code == 200, response.text
     return response
 

@@ -14,9 +14,12 @@ from tests.security.intake.test_payloads import _xlsx
 
 
 def _upload(client, caller, data: bytes, **form):
-    return client.post(IMPORT, headers=caller.headers,
-                       files={"file": ("名单.xlsx", data, "application/octet-stream")},
-                       data=form)  # fmt: skip
+    return client.post(
+        IMPORT,
+        headers=caller.headers,
+        files={"file": ("名单.xlsx", data, "application/octet-stream")},
+        data=form,
+    )
 
 
 def test_a_dry_run_tells_staff_nothing_about_archives_outside_their_scope(
@@ -32,9 +35,13 @@ def test_a_dry_run_tells_staff_nothing_about_archives_outside_their_scope(
     session.commit()
     victim = session.scalar(select(Resident.id).where(Resident.name == "慕容桂英"))
     staff = callers["community_staff"]
-    data = _xlsx(["姓名", "身份证号", "手机号", "地址"],
-                 [["慕容桂英", known, "13577779999", here["address"]],
-                  ["慕容秀", id_number(seq=735), "13577770000", here["address2"]]])  # fmt: skip
+    data = _xlsx(
+        ["姓名", "身份证号", "手机号", "地址"],
+        [
+            ["慕容桂英", known, "13577779999", here["address"]],
+            ["慕容秀", id_number(seq=735), "13577770000", here["address2"]],
+        ],
+    )
 
     claimed = _upload(client, staff, data, channel="police")
     assert claimed.status_code == 422 and "channel" in claimed.json()["detail"]
@@ -59,15 +66,24 @@ def test_a_channel_is_told_received_whether_or_not_a_number_is_known(
 ):
     known = id_number(seq=737)
     rider = callers["police"]
-    first = send(client, rider, "police",
-                 {"name": "诸葛秀英", "id_number": known, **at(here["point"]),
-                  "external_id": "p-1"}).json()  # fmt: skip
-    again = send(client, rider, "police",
-                 {"name": "诸葛秀英", "id_number": known, **at(here["point2"]),
-                  "external_id": "p-2"}).json()  # fmt: skip
-    unknown = send(client, rider, "police",
-                   {"name": "诸葛建国", "id_number": id_number(seq=739), "external_id": "p-3"}
-                   ).json()  # fmt: skip
+    first = send(
+        client,
+        rider,
+        "police",
+        {"name": "诸葛秀英", "id_number": known, **at(here["point"]), "external_id": "p-1"},
+    ).json()
+    again = send(
+        client,
+        rider,
+        "police",
+        {"name": "诸葛秀英", "id_number": known, **at(here["point2"]), "external_id": "p-2"},
+    ).json()
+    unknown = send(
+        client,
+        rider,
+        "police",
+        {"name": "诸葛建国", "id_number": id_number(seq=739), "external_id": "p-3"},
+    ).json()
     answers = [b["reports"][0] for b in (first, again, unknown)]
     assert [a["status"] for a in answers] == ["received"] * 3
     assert [a["external_id"] for a in answers] == ["p-1", "p-2", "p-3"]

@@ -38,29 +38,59 @@ def test_numbers_under_any_mapped_header_or_in_free_text_never_come_back(
 ):
     staff = callers["community_staff"]
     files = [
-        _xlsx(["姓名", "公民身份号码", "联系方式", "居住地址", "备注"],
-              [["上官秀梅", id_number(seq=611), "13566667777", here["address"],
-                "子女电话13800001234，身份证440106195503126118"]]),
-        _xlsx(["姓名", "证件号码", "联系电话", "现住址", "说明"],
-              [["上官建华", id_number(seq=613), "135-6666-8888", here["address2"],
-                "女儿 139 1234 5678"]]),
-    ]  # fmt: skip
+        _xlsx(
+            ["姓名", "公民身份号码", "联系方式", "居住地址", "备注"],
+            [
+                [
+                    "上官秀梅",
+                    id_number(seq=611),
+                    "13566667777",
+                    here["address"],
+                    "子女电话13800001234，身份证440106195503126118",
+                ]
+            ],
+        ),
+        _xlsx(
+            ["姓名", "证件号码", "联系电话", "现住址", "说明"],
+            [
+                [
+                    "上官建华",
+                    id_number(seq=613),
+                    "135-6666-8888",
+                    here["address2"],
+                    "女儿 139 1234 5678",
+                ]
+            ],
+        ),
+    ]
     for data in files:
         done = client.post(
-            IMPORT, headers=staff.headers,
+            IMPORT,
+            headers=staff.headers,
             files={"file": ("名单.xlsx", data, "application/octet-stream")},
             data={"channel": "grid_worker", "commit": "true"},
-        )  # fmt: skip
+        )
         assert done.status_code == 200 and done.json()["committed"], done.text
-    send(client, callers["grid_worker"], "grid_worker",
-         {"name": "上官志强", "phone": "13566669999", **at(here["point"]),
-          "note": "儿子手机13700001111", "tags": ["联系人13600002222"]})  # fmt: skip
+    send(
+        client,
+        callers["grid_worker"],
+        "grid_worker",
+        {
+            "name": "上官志强",
+            "phone": "13566669999",
+            **at(here["point"]),
+            "note": "儿子手机13700001111",
+            "tags": ["联系人13600002222"],
+        },
+    )
 
     listed = client.get(INTAKE, headers=staff.headers)
     assert listed.status_code == 200 and listed.json()["total"] == 3
     assert _raw_numbers(listed.text) == []
-    payloads = {x["payload"].get("姓名") or x["payload"].get("name"): x["payload"]
-                for x in listed.json()["items"]}  # fmt: skip
+    payloads = {
+        x["payload"].get("姓名") or x["payload"].get("name"): x["payload"]
+        for x in listed.json()["items"]
+    }
     assert payloads["上官秀梅"]["公民身份号码"].count("*") == 8
     assert payloads["上官秀梅"]["联系方式"] == "135****7777"
     assert "138****1234" in payloads["上官秀梅"]["备注"]

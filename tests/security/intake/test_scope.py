@@ -113,9 +113,18 @@ def test_a_grid_worker_founds_no_archive_in_another_cell(client, session, caller
 def test_the_review_queue_shows_no_archive_of_another_scope(client, session, callers, here):
     phone = "13533334444"  # one family phone, two namesakes' archives in different streets
     last_season = {"reported_at": "2025-07-01T10:00:00+08:00", "arrived_on": "2025-06-20"}
-    send(client, callers["neighbour_grid"], "grid_worker",
-         {"name": "丁建国", "sex": "男", "phone": phone, **at(here["neighbour_point"]),
-          **last_season})  # fmt: skip
+    send(
+        client,
+        callers["neighbour_grid"],
+        "grid_worker",
+        {
+            "name": "丁建国",
+            "sex": "男",
+            "phone": phone,
+            **at(here["neighbour_point"]),
+            **last_season,
+        },
+    )
     send(
         client,
         callers["far_grid"],
@@ -126,9 +135,12 @@ def test_the_review_queue_shows_no_archive_of_another_scope(client, session, cal
     near = session.scalar(select(Resident.id).where(Resident.name == "丁建国"))
     away = session.scalar(select(Resident.id).where(Resident.name == "丁志强"))
     # A courier's "丁先生" with that phone, this season, in CELL: as like one as the other.
-    (courier,) = send(client, callers["courier"], "courier",
-                      {"name": "丁先生", "phone": phone, **at(point_in(session, CELL))}
-                      ).json()["reports"]  # fmt: skip
+    (courier,) = send(
+        client,
+        callers["courier"],
+        "courier",
+        {"name": "丁先生", "phone": phone, **at(point_in(session, CELL))},
+    ).json()["reports"]
     session.commit()
     stored = session.get(IntakeReport, courier["report_id"])
     assert stored.decision == "review"

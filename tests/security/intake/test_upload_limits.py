@@ -33,9 +33,10 @@ def test_a_small_file_that_expands_to_a_huge_sheet_is_refused_before_parsing(cli
     with pytest.raises(InvalidInput, match="expands"):
         excel.read_table(bomb, "名单.xlsx")
     response = client.post(
-        IMPORT, headers=callers["community_staff"].headers,
+        IMPORT,
+        headers=callers["community_staff"].headers,
         files={"file": ("名单.xlsx", bomb, "application/octet-stream")},
-    )  # fmt: skip
+    )
     assert response.status_code == 422 and "expands" in response.json()["detail"]
 
 
@@ -66,15 +67,18 @@ def test_a_dry_run_does_not_wait_for_the_intake_lock(
     session.execute(text("SET LOCAL lock_timeout = '3s'"))  # waiting would end in an error
     data = _xlsx(HEADER, [["欧阳建国", "13599990000", here["address"]]])
     dry = client.post(
-        IMPORT, headers=callers["community_staff"].headers,
+        IMPORT,
+        headers=callers["community_staff"].headers,
         files={"file": ("名单.xlsx", data, "application/octet-stream")},
         data={"channel": "grid_worker"},
-    )  # fmt: skip
+    )
     assert dry.status_code == 200, dry.text
     assert dry.json()["counts"]["new"] == 1 and not dry.json()["committed"]
     held = session.scalar(
-        text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1"
-             " AND pid = pg_backend_pid() AND classid::bigint = :hi AND objid::bigint = :lo"),
+        text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1"
+            " AND pid = pg_backend_pid() AND classid::bigint = :hi AND objid::bigint = :lo"
+        ),
         {"hi": LOCK_KEY >> 32, "lo": LOCK_KEY & 0xFFFFFFFF},
-    )  # fmt: skip
+    )
     assert held == 0

@@ -59,10 +59,14 @@ def _stored(engine: Engine, name: str) -> int:
 
 def test_an_intake_whose_commit_fails_is_not_answered_2xx(failing_commits, engine, callers, here):
     response = failing_commits.post(
-        INTAKE, headers=callers["grid_worker"].headers,
-        json={"channel": "grid_worker", "crs": "wgs84",
-              "report": {"name": "皇甫秀珍", "phone": "13588889999", **at(here["point"])}},
-    )  # fmt: skip
+        INTAKE,
+        headers=callers["grid_worker"].headers,
+        json={
+            "channel": "grid_worker",
+            "crs": "wgs84",
+            "report": {"name": "皇甫秀珍", "phone": "13588889999", **at(here["point"])},
+        },
+    )
     assert not 200 <= response.status_code < 300, response.text
     assert _stored(engine, "皇甫秀珍") == 0
 
@@ -70,9 +74,10 @@ def test_an_intake_whose_commit_fails_is_not_answered_2xx(failing_commits, engin
 def test_an_import_whose_commit_fails_is_not_answered_2xx(failing_commits, engine, callers, here):
     data = _xlsx(["姓名", "手机号", "地址"], [["皇甫建国", "13588880000", here["address"]]])
     response = failing_commits.post(
-        IMPORT, headers=callers["community_staff"].headers,
+        IMPORT,
+        headers=callers["community_staff"].headers,
         files={"file": ("名单.xlsx", data, "application/octet-stream")},
         data={"channel": "grid_worker", "commit": "true"},
-    )  # fmt: skip
+    )
     assert not 200 <= response.status_code < 300, response.text
     assert _stored(engine, "皇甫建国") == 0
