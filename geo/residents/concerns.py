@@ -19,7 +19,7 @@ from geo.audit import service as audit
 from geo.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.residents.models import CONCERN_LABELS, ConcernEntry, Stay
 from geo.residents.schemas import PERSON_ROLES, ConcernCreate, ConcernToCase, ConcernUpdate
-from geo.residents.service import get_resident_row, in_scope
+from geo.residents.service import get_resident_row, rows_in_scope
 from geo.spatial import locate as locating
 from geo.spatial.crs import parse_crs
 
@@ -102,7 +102,7 @@ def create(session: Session, me: Principal, data: ConcernCreate) -> dict[str, An
 def _row(session: Session, me: Principal, entry_id: int) -> ConcernEntry:
     _writer(me)
     row = session.scalar(
-        select(ConcernEntry).where(ConcernEntry.id == entry_id, in_scope(me, ConcernEntry))
+        select(ConcernEntry).where(ConcernEntry.id == entry_id, rows_in_scope(me, ConcernEntry))
     )
     if row is None:
         raise NotFound(f"no concern-log entry {entry_id}")
@@ -153,7 +153,7 @@ def list_entries(
 ) -> dict[str, Any]:
     _writer(me)
     c = ConcernEntry
-    stmt = select(c, func.ST_X(c.geom), func.ST_Y(c.geom)).where(in_scope(me, c))
+    stmt = select(c, func.ST_X(c.geom), func.ST_Y(c.geom)).where(rows_in_scope(me, c))
     if status:
         stmt = stmt.where(c.status == status)
     if category:

@@ -20,7 +20,7 @@ from geo.audit import service as audit
 from geo.core.errors import Forbidden, InvalidInput, NotFound
 from geo.residents.models import HealthCheck, Resident, Stay
 from geo.residents.schemas import PERSON_ROLES, HealthCheckUpdate
-from geo.residents.service import in_scope
+from geo.residents.service import rows_in_scope
 
 MIN_AGE = 65
 STATUS_LABELS = {
@@ -66,7 +66,7 @@ def eligible(
         .outerjoin(
             HealthCheck, and_(HealthCheck.resident_id == Resident.id, HealthCheck.season == season)
         )
-        .where(Resident.status == "active", _eligible(season), in_scope(me, Stay))
+        .where(Resident.status == "active", _eligible(season), rows_in_scope(me, Stay))
         .order_by(Stay.cell_code, Resident.name, Resident.id)
     )
     if cell:
@@ -119,7 +119,7 @@ def summary(
         .outerjoin(
             HealthCheck, and_(HealthCheck.resident_id == Resident.id, HealthCheck.season == season)
         )
-        .where(Resident.status == "active", _eligible(season), in_scope(me, Stay))
+        .where(Resident.status == "active", _eligible(season), rows_in_scope(me, Stay))
         .group_by(key)
         .order_by(key)
     )
@@ -139,7 +139,7 @@ def set_status(
         .where(
             Stay.resident_id == resident_id,
             Stay.season == season,
-            in_scope(me, Stay),
+            rows_in_scope(me, Stay),
             Resident.status == "active",
         )
     ).first()

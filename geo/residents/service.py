@@ -62,7 +62,9 @@ def stay_state(on: date) -> ColumnElement[str]:
     )
 
 
-def in_scope(me: Principal, model: Any) -> ColumnElement[bool]:
+def rows_in_scope(me: Principal, model: Any) -> ColumnElement[bool]:
+    """The SQL condition: rows of `model` (its cell, community and street columns) that the
+    caller's scope covers. `geo.access.in_scope` answers the same for one known cell in Python."""
     return scope_filter(
         me, cell=model.cell_code, community=model.community_code, street=model.street_code
     )
@@ -146,7 +148,7 @@ def list_residents(
     stmt: Select[*tuple[Any, ...]] = (
         select(Resident, Stay, state)
         .join(Stay, Stay.resident_id == Resident.id)
-        .where(Resident.status == "active", in_scope(me, Stay))
+        .where(Resident.status == "active", rows_in_scope(me, Stay))
     )
     if present:
         stmt = stmt.where(state.in_(PRESENT_STATES), Stay.season >= first_present_season(on))
@@ -181,7 +183,9 @@ def list_residents(
 def get_resident_row(session: Session, me: Principal, resident_id: int) -> Resident:
     """The resident, if in the caller's scope; NotFound otherwise (existence does not leak)."""
     _persons_only(me)
-    row = session.scalar(select(Resident).where(Resident.id == resident_id, in_scope(me, Resident)))
+    row = session.scalar(
+        select(Resident).where(Resident.id == resident_id, rows_in_scope(me, Resident))
+    )
     if row is None or row.status == "purged":
         raise NotFound(f"no resident {resident_id}")
     return row
@@ -198,13 +202,13 @@ def get_archive(
     state = stay_state(on).label("state")
     stays = session.execute(
         select(Stay, state)
-        .where(Stay.resident_id == r.id, in_scope(me, Stay))
+        .where(Stay.resident_id == r.id, rows_in_scope(me, Stay))
         .order_by(Stay.season.desc())
     ).all()
     out["stays"] = [_stay_dict(s, st) for s, st in stays]
     reports = session.scalars(
         select(IntakeReport)
-        .where(IntakeReport.resident_id == r.id, in_scope(me, IntakeReport))
+        .where(IntakeReport.resident_id == r.id, rows_in_scope(me, IntakeReport))
         .order_by(IntakeReport.reported_at, IntakeReport.id)
     ).all()
     out["reports"] = [report_summary(x) for x in reports]
@@ -221,7 +225,7 @@ def get_archive(
         }
         for e in session.scalars(
             select(ResidentEvent)
-            .where(ResidentEvent.resident_id == r.id, in_scope(me, ResidentEvent))
+            .where(ResidentEvent.resident_id == r.id, rows_in_scope(me, ResidentEvent))
             .order_by(ResidentEvent.at, ResidentEvent.id)
         )
     ]
@@ -235,7 +239,7 @@ def get_archive(
         }
         for c in session.scalars(
             select(ConcernEntry)
-            .where(ConcernEntry.resident_id == r.id, in_scope(me, ConcernEntry))
+            .where(ConcernEntry.resident_id == r.id, rows_in_scope(me, ConcernEntry))
             .order_by(ConcernEntry.created_at)
         )
     ]
@@ -249,7 +253,7 @@ def get_archive(
         }
         for h in session.scalars(
             select(HealthCheck)
-            .where(HealthCheck.resident_id == r.id, in_scope(me, HealthCheck))
+            .where(HealthCheck.resident_id == r.id, rows_in_scope(me, HealthCheck))
             .order_by(HealthCheck.season)
         )
     ]

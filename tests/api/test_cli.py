@@ -29,13 +29,19 @@ def run(engine):
     return _run
 
 
-def test_locate_prints_json(run):
-    result = run("locate", "129.0235", "47.7012")
-    if result.returncode == 2:  # the demo core may not cover this exact point
-        assert "outside the covered area" in result.stderr
-    else:
-        assert result.returncode == 0, result.stderr
-        assert len(json.loads(result.stdout)["cell_code"]) == 15
+def test_locate_prints_json(run, engine):
+    with engine.connect() as conn:
+        code, lon, lat = conn.execute(
+            text(
+                "SELECT code, ST_X(p), ST_Y(p) FROM (SELECT code, ST_PointOnSurface(geom) p"
+                " FROM grid_cell ORDER BY code LIMIT 1) q"
+            )
+        ).one()
+    result = run("locate", f"{lon:.7f}", f"{lat:.7f}")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["cell_code"] == code
+    outside = run("locate", "125.0", "45.0")  # Harbin's south, far from Yichun
+    assert outside.returncode == 2 and "outside the covered area" in outside.stderr
 
 
 @pytest.mark.parametrize(

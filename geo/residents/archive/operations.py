@@ -33,7 +33,7 @@ from geo.residents.models import (
     ResidentEvent,
     Stay,
 )
-from geo.residents.service import in_scope
+from geo.residents.service import rows_in_scope
 
 R = IntakeReport
 _HC_ORDER = {"declined": 0, "invited": 1, "booked": 2, "done": 3}
@@ -94,7 +94,7 @@ def _events(
 def _resident(session: Session, me: Principal, resident_id: int) -> Resident:
     row = session.scalar(
         select(Resident).where(
-            Resident.id == resident_id, Resident.status == "active", in_scope(me, Resident)
+            Resident.id == resident_id, Resident.status == "active", rows_in_scope(me, Resident)
         )
     )
     if row is None:
@@ -337,7 +337,7 @@ def departures_due(
     rows = session.execute(
         select(Stay, Resident.name, Resident.phone_masked)
         .join(Resident, Resident.id == Stay.resident_id)
-        .where(state == "departure_due", in_scope(me, Stay), Resident.status == "active")
+        .where(state == "departure_due", rows_in_scope(me, Stay), Resident.status == "active")
         .order_by(Stay.expected_departure, Stay.id)
     ).all()
     return [
@@ -368,7 +368,8 @@ def confirm_departures(
     intake.lock(session)
     ids = [stay_id for stay_id, _ in departures]
     stays = {
-        s.id: s for s in session.scalars(select(Stay).where(Stay.id.in_(ids), in_scope(me, Stay)))
+        s.id: s
+        for s in session.scalars(select(Stay).where(Stay.id.in_(ids), rows_in_scope(me, Stay)))
     }
     residents = {
         r.id: r

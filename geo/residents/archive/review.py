@@ -25,7 +25,7 @@ from geo.residents.intake import pipeline as intake
 from geo.residents.intake import routing
 from geo.residents.intake.routing import Scope
 from geo.residents.models import IntakeReport, Resident
-from geo.residents.service import in_scope
+from geo.residents.service import rows_in_scope
 
 R = IntakeReport
 
@@ -39,7 +39,7 @@ def review_queue(session: Session, me: Principal, *, limit: int = 100) -> list[d
 
     reports = session.scalars(
         select(R)
-        .where(R.decision == "review", in_scope(me, R))
+        .where(R.decision == "review", rows_in_scope(me, R))
         .order_by(R.received_at, R.id)
         .limit(limit)
     ).all()
@@ -48,7 +48,7 @@ def review_queue(session: Session, me: Principal, *, limit: int = 100) -> list[d
         r.id: r
         for r in session.scalars(
             select(Resident).where(
-                Resident.id.in_(ids), Resident.status == "active", in_scope(me, Resident)
+                Resident.id.in_(ids), Resident.status == "active", rows_in_scope(me, Resident)
             )
         )
     }
@@ -109,7 +109,9 @@ def resolve_reviews(
     ids = [d[0] for d in decisions]
     reports = {
         x.id: x
-        for x in session.scalars(select(R).where(R.id.in_(ids), in_scope(me, R)).with_for_update())
+        for x in session.scalars(
+            select(R).where(R.id.in_(ids), rows_in_scope(me, R)).with_for_update()
+        )
     }
     writer = ArchiveWriter(session)
     rows = {r["id"]: r for r in _rows_of_reports(session, ids)}
@@ -186,7 +188,7 @@ def _link_target(session: Session, me: Principal, resident_id: int | None) -> in
     if resident_id is None:
         raise InvalidInput("action=link needs resident_id")
     visible = select(Resident.id).where(
-        Resident.id == resident_id, Resident.status == "active", in_scope(me, Resident)
+        Resident.id == resident_id, Resident.status == "active", rows_in_scope(me, Resident)
     )
     if session.scalar(visible) is None:
         raise NotFound(f"no resident {resident_id} in your scope")
