@@ -165,6 +165,15 @@ def register_encrypted(column: InstrumentedAttribute[Any], context: str) -> None
         ENCRYPTED.append(EncryptedColumn(column, context))
 
 
+def registered() -> list[EncryptedColumn]:
+    """Every encrypted column, whatever models the caller happened to import (the CLI imports
+    lazily: a column missed here would keep its old key and be lost when the key is retired)."""
+    from geo.core.base import import_all_models
+
+    import_all_models()
+    return list(ENCRYPTED)
+
+
 def rekey_columns(
     session: Session, *, dry_run: bool = False, keyring: Keyring | None = None
 ) -> dict[str, int]:
@@ -175,7 +184,7 @@ def rekey_columns(
     ring = keyring or default_keyring()
     counts: dict[str, int] = {}
     current = f"{VERSION}:{ring.active}:%"
-    for enc in ENCRYPTED:
+    for enc in registered():
         model = enc.column.class_
         (pk,) = model.__mapper__.primary_key
         rows = session.execute(
@@ -220,7 +229,7 @@ def rekey_in_batches(
     ring = keyring or default_keyring()
     current = f"{VERSION}:{ring.active}:%"
     counts: dict[str, int] = {}
-    for enc in ENCRYPTED:
+    for enc in registered():
         model = enc.column.class_
         (pk,) = model.__mapper__.primary_key
         old = (enc.column.is_not(None), enc.column.not_like(current))
@@ -260,7 +269,7 @@ def count_by_key(session: Session) -> dict[str, dict[str, int]]:
     """Per encrypted column: how many values each key id holds (what a retired key would
     strand)."""
     out: dict[str, dict[str, int]] = {}
-    for enc in ENCRYPTED:
+    for enc in registered():
         kid = func.split_part(enc.column, ":", 2)
         rows = session.execute(
             select(kid, func.count()).where(enc.column.is_not(None)).group_by(kid)
