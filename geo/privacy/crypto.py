@@ -3,7 +3,8 @@
 A ciphertext is one text value ``v1:<key id>:<base64url(nonce | ciphertext | tag)>``: the key id
 sits beside the ciphertext, so keys rotate without a flag day. New writes use the active key
 (HOUNIAO_ENCRYPTION_KEY_ID); every key still in HOUNIAO_ENCRYPTION_KEYS decrypts; `houniao privacy
-rotate-keys` re-encrypts old values under the active key, after which the old key can be removed.
+rotate-keys` re-encrypts old values under the active key in committed batches while the API serves
+(`rekey_in_batches`), after which the old key can be removed (`count_by_key` shows none left).
 
 The `context` (e.g. "resident.id_number") is bound in as associated data: a ciphertext copied into
 another column, or another kind of field, does not decrypt.
