@@ -40,10 +40,10 @@ class CsrfRefused(Forbidden):
     """A cookie-authenticated change without this session's CSRF token."""
 
 
-def token_for_session(session_id: str) -> str:
-    """The CSRF token of one login session."""
-    key = security_settings().secret_key.encode()
-    mac = hmac.new(key, b"houniao-csrf|" + session_id.encode(), hashlib.sha256).digest()
+def token_for_session(session_id: str, key: str | None = None) -> str:
+    """The CSRF token of one login session (under the signing key, or a former `key`)."""
+    secret = (key or security_settings().secret_key).encode()
+    mac = hmac.new(secret, b"houniao-csrf|" + session_id.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
@@ -77,7 +77,10 @@ async def csrf_guard(request: Request) -> None:
             f" (CSRF token missing: a change signed in by cookie must send {CSRF_HEADER}"
             f" or the {CSRF_FIELD} form field of the page; reload the page)"
         )
-    if not hmac.compare_digest(sent, token_for_session(str(claims["sid"]))):
+    sid = str(claims["sid"])
+    if not any(  # a page served before a key rotation still posts with its token
+        hmac.compare_digest(sent, token_for_session(sid, key)) for key in tokens.verification_keys()
+    ):
         raise CsrfRefused(
             "CSRF 令牌无效，请求被拒绝：请刷新页面后重试。"
             " (CSRF token invalid: it belongs to another or an ended session; reload the page)"

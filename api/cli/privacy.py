@@ -44,18 +44,40 @@ def purge(
 
 
 @app.command("rotate-keys")
-def rotate_keys(dry_run: bool = typer.Option(False, "--dry-run")) -> None:
-    """Re-encrypt every value written under an older key with HOUNIAO_ENCRYPTION_KEY_ID."""
+def rotate_keys(
+    dry_run: bool = typer.Option(False, "--dry-run", help="count, change nothing"),
+    batch_size: int = typer.Option(
+        crypto.DEFAULT_BATCH, "--batch-size", min=1, help="rows per transaction (committed each)"
+    ),
+) -> None:
+    """Re-encrypt every value written under an older key with HOUNIAO_ENCRYPTION_KEY_ID.
+
+    Safe while the API serves: one short transaction per batch; run it again to resume."""
+
+    def progress(column: str, done: int) -> None:
+        err.print(f"{column}: {done} re-encrypted")
+
     with open_session() as session:
-        as_system(session)
-        counts = crypto.rekey_columns(session, dry_run=dry_run)
+        counts = crypto.rekey_in_batches(
+            session, batch_size=batch_size, dry_run=dry_run, begin=as_system, progress=progress
+        )
         if not dry_run:
-            audit.record(session, cli_actor(), "privacy.rekey", detail={"counts": counts})
+            as_system(session)
+            audit.record(
+                session,
+                cli_actor(),
+                "privacy.rekey",
+                detail={"counts": counts, "active_key": crypto.default_keyring().active},
+            )
+        remaining = crypto.count_by_key(session)
+    active = crypto.default_keyring().active
     print_json(
         {
-            "active_key": crypto.default_keyring().active,
+            "active_key": active,
             "dry_run": dry_run,
+            "batch_size": batch_size,
             "re_encrypted" if not dry_run else "to_re_encrypt": counts,
+            "by_key": remaining,
         }
     )
 

@@ -100,7 +100,47 @@ def encode_access_token(
         "nbf": issued,
         "exp": expires,
     }
-    return jwt.encode(claims, s.secret_key, algorithm=ALGORITHM), jti, expires
+    token = jwt.encode(
+        claims, s.secret_key, algorithm=ALGORITHM, headers={"kid": key_id(s.secret_key)}
+    )
+    return token, jti, expires
+
+
+def key_id(secret: str) -> str:
+    """The `kid` header naming a signing key (a digest prefix: it says which, reveals nothing)."""
+    return hashlib.sha256(b"houniao-jwt-kid|" + secret.encode()).hexdigest()[:12]
+
+
+def verification_keys() -> list[str]:
+    """The signing key first, then the former keys still accepted (HOUNIAO_PREVIOUS_SECRET_KEYS):
+    a rotation does not sign everyone out; tokens signed with a former key live out their time."""
+    s = security_settings()
+    return [s.secret_key, *(k for k in s.previous_secret_keys if k != s.secret_key)]
+
+
+def _verify(token: str, *, verify_exp: bool = True) -> dict[str, Any]:
+    """jwt.decode with the key the token's `kid` names (every accepted key for a token without
+    one, from before kids); jwt.InvalidTokenError otherwise."""
+    kid = jwt.get_unverified_header(token).get("kid")
+    keys = verification_keys()
+    candidates = [k for k in keys if key_id(k) == kid] if kid is not None else keys
+    if not candidates:
+        raise jwt.InvalidSignatureError("unknown signing key")
+    options: Any = {"require": _REQUIRED, "verify_exp": verify_exp}
+    for i, key in enumerate(candidates):
+        try:
+            return jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options=options,
+            )
+        except jwt.InvalidSignatureError:
+            if i == len(candidates) - 1:
+                raise
+    raise jwt.InvalidSignatureError("unknown signing key")  # pragma: no cover
 
 
 def access_token_expiry(token: str) -> datetime:
@@ -110,16 +150,8 @@ def access_token_expiry(token: str) -> datetime:
 
 def decode_access_token(token: str) -> dict[str, Any]:
     """Verified claims; Unauthorized for anything else (alg=none, forged, expired, malformed)."""
-    s = security_settings()
     try:
-        claims = jwt.decode(
-            token,
-            s.secret_key,
-            algorithms=[ALGORITHM],
-            audience=AUDIENCE,
-            issuer=ISSUER,
-            options={"require": _REQUIRED},
-        )
+        claims = _verify(token)
     except jwt.ExpiredSignatureError:
         raise Unauthorized("access token expired", headers=_bearer_error()) from None
     except jwt.InvalidTokenError:
@@ -295,14 +327,7 @@ def _claims_even_if_expired(token: str) -> dict[str, Any] | None:
     """The claims of an access token we signed, expired or not (its session id is still true);
     None for anything else."""
     try:
-        claims = jwt.decode(
-            token,
-            security_settings().secret_key,
-            algorithms=[ALGORITHM],
-            audience=AUDIENCE,
-            issuer=ISSUER,
-            options={"require": _REQUIRED, "verify_exp": False},
-        )
+        claims = _verify(token, verify_exp=False)
     except jwt.InvalidTokenError:
         return None
     return claims if claims.get("typ") == "access" else None

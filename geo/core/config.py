@@ -70,7 +70,10 @@ class SecuritySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOUNIAO_", extra="ignore")
 
     env: str = ""  # development | production; unset: production's rules
-    secret_key: str = DEV_SECRET_KEY  # signs access tokens
+    secret_key: str = DEV_SECRET_KEY  # signs access tokens and CSRF tokens
+    # Former secret keys (JSON list in HOUNIAO_PREVIOUS_SECRET_KEYS): they still verify access and
+    # CSRF tokens, never sign. Keep one for the access-token lifetime after a rotation.
+    previous_secret_keys: list[str] = []
     # Key id -> base64 of a 32-byte AES key (JSON in HOUNIAO_ENCRYPTION_KEYS); new writes use
     # `encryption_key_id`, older ids still decrypt.
     encryption_keys: dict[str, str] = {DEV_ENCRYPTION_KEY_ID: DEV_ENCRYPTION_KEY}

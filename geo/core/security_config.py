@@ -91,13 +91,17 @@ def _dev_keys_in_use(s: SecuritySettings) -> list[str]:
 
 def _weak_keys(s: SecuritySettings, keys: dict[str, bytes], skip: list[str]) -> list[str]:
     """Explicitly given keys that do not look random (`skip`: the development keys in use)."""
-    from geo.core.config import DEV_ENCRYPTION_KEY
+    from geo.core.config import DEV_ENCRYPTION_KEY, DEV_SECRET_KEY
 
     problems = []
     for name, value in (("HOUNIAO_SECRET_KEY", s.secret_key), ("HOUNIAO_HMAC_KEY", s.hmac_key)):
         why = None if name in skip else weak_text_key(value)
         if why:
             problems.append(f"{name} is {why}; make one with {MAKE_TEXT_KEY}")
+    for i, value in enumerate(s.previous_secret_keys):
+        why = None if value == DEV_SECRET_KEY else weak_text_key(value)
+        if why:
+            problems.append(f"HOUNIAO_PREVIOUS_SECRET_KEYS[{i}] is {why}")
     for kid, raw in keys.items():
         why = None if s.encryption_keys[kid] == DEV_ENCRYPTION_KEY else weak_aes_key(raw)
         if why:

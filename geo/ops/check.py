@@ -184,6 +184,8 @@ def _keys(session: Session) -> Check:
         f"active key {sec.encryption_key_id!r} of {sorted(sec.encryption_keys)};"
         f" values per key id {dict(sorted(in_use.items()))}"
     )
+    if sec.previous_secret_keys:  # retire them once the access-token lifetime has passed
+        detail += f"; {len(sec.previous_secret_keys)} former signing key(s) still verify tokens"
     if old:
         return Check(
             "keys", WARN, f"{detail}; {old} under older keys: `houniao privacy rotate-keys`"

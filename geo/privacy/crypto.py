@@ -3,7 +3,8 @@
 A ciphertext is one text value ``v1:<key id>:<base64url(nonce | ciphertext | tag)>``: the key id
 sits beside the ciphertext, so keys rotate without a flag day. New writes use the active key
 (HOUNIAO_ENCRYPTION_KEY_ID); every key still in HOUNIAO_ENCRYPTION_KEYS decrypts; `houniao privacy
-rotate-keys` re-encrypts old values under the active key, after which the old key can be removed.
+rotate-keys` re-encrypts old values under the active key in committed batches while the API serves
+(`rekey_in_batches`), after which the old key can be removed (`count_by_key` shows none left).
 
 The `context` (e.g. "resident.id_number") is bound in as associated data: a ciphertext copied into
 another column, or another kind of field, does not decrypt.
@@ -27,12 +28,13 @@ import binascii
 import hashlib
 import hmac
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from geo.core.config import security_settings
@@ -164,6 +166,15 @@ def register_encrypted(column: InstrumentedAttribute[Any], context: str) -> None
         ENCRYPTED.append(EncryptedColumn(column, context))
 
 
+def registered() -> list[EncryptedColumn]:
+    """Every encrypted column, whatever models the caller happened to import (the CLI imports
+    lazily: a column missed here would keep its old key and be lost when the key is retired)."""
+    from geo.core.base import import_all_models
+
+    import_all_models()
+    return list(ENCRYPTED)
+
+
 def rekey_columns(
     session: Session, *, dry_run: bool = False, keyring: Keyring | None = None
 ) -> dict[str, int]:
@@ -174,7 +185,7 @@ def rekey_columns(
     ring = keyring or default_keyring()
     counts: dict[str, int] = {}
     current = f"{VERSION}:{ring.active}:%"
-    for enc in ENCRYPTED:
+    for enc in registered():
         model = enc.column.class_
         (pk,) = model.__mapper__.primary_key
         rows = session.execute(
@@ -190,3 +201,79 @@ def rekey_columns(
                 .values({enc.column.key: rekey(token, context=enc.context, keyring=ring)})
             )
     return counts
+
+
+DEFAULT_BATCH = 500
+
+
+def rekey_in_batches(
+    session: Session,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    dry_run: bool = False,
+    keyring: Keyring | None = None,
+    begin: Callable[[Session], None] | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> dict[str, int]:
+    """Re-encrypt old-key values under the active key, committing every `batch_size` rows.
+
+    For a live site: each batch is one short transaction, so the API keeps serving and no lock
+    is held for long. Resumable: values already under the active key are never selected, so a
+    run cut short is simply run again. A value the application changed meanwhile is left to its
+    writer (the UPDATE requires the ciphertext read), and the next run picks it up if it is still
+    old. `begin(session)` is called at the start of every transaction (e.g. `as_system`);
+    `progress(column, done)` after every batch. Returns the values re-encrypted per column (with
+    `dry_run`: the values to re-encrypt, nothing changed).
+    """
+    if batch_size < 1:
+        raise ValueError("batch size must be at least 1")
+    ring = keyring or default_keyring()
+    current = f"{VERSION}:{ring.active}:%"
+    counts: dict[str, int] = {}
+    for enc in registered():
+        model = enc.column.class_
+        (pk,) = model.__mapper__.primary_key
+        old = (enc.column.is_not(None), enc.column.not_like(current))
+        if begin:
+            begin(session)
+        if dry_run:
+            counts[enc.label] = session.scalar(select(func.count()).where(*old)) or 0
+            continue
+        done, last = 0, None
+        while True:
+            query = select(pk, enc.column).where(*old).order_by(pk).limit(batch_size)
+            if last is not None:
+                query = query.where(pk > last)
+            rows = session.execute(query).all()
+            if not rows:
+                session.commit()
+                break
+            for pk_value, token in rows:
+                result = session.execute(
+                    update(model)
+                    .where(pk == pk_value, enc.column == token)
+                    .values({enc.column.key: rekey(token, context=enc.context, keyring=ring)})
+                    .execution_options(synchronize_session=False)
+                )
+                done += result.rowcount  # type: ignore[attr-defined]
+            last = rows[-1][0]
+            session.commit()
+            if begin:
+                begin(session)
+            if progress:
+                progress(enc.label, done)
+        counts[enc.label] = done
+    return counts
+
+
+def count_by_key(session: Session) -> dict[str, dict[str, int]]:
+    """Per encrypted column: how many values each key id holds (what a retired key would
+    strand)."""
+    out: dict[str, dict[str, int]] = {}
+    for enc in registered():
+        kid = func.split_part(enc.column, ":", 2)
+        rows = session.execute(
+            select(kid, func.count()).where(enc.column.is_not(None)).group_by(kid)
+        ).all()
+        out[enc.label] = {str(k): int(n) for k, n in rows}
+    return out

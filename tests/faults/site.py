@@ -124,10 +124,11 @@ class Site:
     def url(self) -> str:
         return self.cluster.url()
 
-    def serve(self, **env: str) -> Server:
+    def serve(self, port: int | None = None, **env: str) -> Server:
         """Start one more API process on this site's database (scheduler off unless `env`
-        says otherwise); returns once /healthz answers 200."""
-        port = free_port()
+        says otherwise; on `port`, e.g. a stopped server's, or a free one); returns once /healthz
+        answers 200."""
+        port = port or free_port()
         log = self.cluster.root / f"uvicorn-{port}.log"
         full_env = {
             **os.environ,

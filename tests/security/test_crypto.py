@@ -77,6 +77,51 @@ def test_rekey_columns_re_encrypts_registered_columns(session):
     assert crypto.rekey_columns(session, dry_run=True, keyring=after)["account.phone_enc"] == 0
 
 
+def test_rekey_in_batches_commits_per_batch_and_resumes(session):
+    before = Keyring({"2025": OLD}, "2025")
+    after = Keyring({"2025": OLD, "2026": NEW}, "2026")
+    for i in range(5):
+        session.add(
+            Account(
+                name=f"t-batch-{i}",
+                role="planner",
+                display_name="",
+                phone_enc=crypto.encrypt(f"1381234567{i}", context="account.phone", keyring=before),
+            )
+        )
+    session.flush()
+    dry = crypto.rekey_in_batches(session, dry_run=True, keyring=after)
+    assert dry["account.phone_enc"] == 5
+
+    class Interrupted(Exception):
+        pass
+
+    seen: list[tuple[str, int]] = []
+
+    def stop_after_first_batch(column: str, done: int) -> None:
+        seen.append((column, done))
+        raise Interrupted  # the operator's Ctrl-C, a lost connection...
+
+    with pytest.raises(Interrupted):
+        crypto.rekey_in_batches(
+            session, batch_size=2, keyring=after, progress=stop_after_first_batch
+        )
+    assert seen == [("account.phone_enc", 2)]  # the first batch is committed
+    assert crypto.count_by_key(session)["account.phone_enc"] == {"2025": 3, "2026": 2}
+    progress: list[int] = []
+    resumed = crypto.rekey_in_batches(
+        session, batch_size=2, keyring=after, progress=lambda c, n: progress.append(n)
+    )
+    assert resumed["account.phone_enc"] == 3 and progress[:2] == [2, 3]  # the rest only
+    assert crypto.count_by_key(session)["account.phone_enc"] == {"2026": 5}
+    phones = session.scalars(select(Account.phone_enc).where(Account.name.like("t-batch-%")))
+    assert sorted(crypto.decrypt(t, context="account.phone", keyring=after) for t in phones) == [
+        f"1381234567{i}" for i in range(5)
+    ]
+    with pytest.raises(ValueError, match="batch size"):
+        crypto.rekey_in_batches(session, batch_size=0, keyring=after)
+
+
 def test_lookup_hash_is_keyed_and_stable():
     h = crypto.lookup_hash("13812345678", kind="phone")
     assert h == crypto.lookup_hash("13812345678", kind="phone") and len(h) == 64

@@ -342,3 +342,72 @@ def test_only_channel_accounts_get_api_keys(session):
 def test_password_hashes_are_argon2id(session, worker):
     stored = session.scalar(select(Account.password_hash).where(Account.id == worker.id))
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
+
+
+@pytest.fixture
+def rotate(monkeypatch):
+    """rotate(secret, previous): restart-equivalent of new HOUNIAO_SECRET_KEY and
+    HOUNIAO_PREVIOUS_SECRET_KEYS (the settings are read again)."""
+
+    def apply(secret: str, previous: list[str]) -> None:
+        monkeypatch.setenv("HOUNIAO_SECRET_KEY", secret)
+        monkeypatch.setenv("HOUNIAO_PREVIOUS_SECRET_KEYS", json.dumps(previous))
+        security_settings.cache_clear()
+
+    yield apply
+    monkeypatch.undo()
+    security_settings.cache_clear()
+
+
+def test_secret_key_rotation_signs_nobody_out(session, app_client, worker, rotate):
+    import secrets
+
+    old_key = security_settings().secret_key
+    before = tokens.start_session(session, worker).access_token
+    assert jwt.get_unverified_header(before)["kid"] == tokens.key_id(old_key)
+    # A token from before kids existed (no kid header) is tried against every accepted key.
+    legacy = jwt.encode(_claims(session, worker), old_key, algorithm="HS256")
+    assert "kid" not in jwt.get_unverified_header(legacy)
+    client = app_client()
+
+    new_key = secrets.token_urlsafe(32)
+    rotate(new_key, [old_key])  # step 1: sign with the new key, still accept the old one
+    after = tokens.start_session(session, worker).access_token
+    assert (
+        jwt.get_unverified_header(after)["kid"] == tokens.key_id(new_key) != tokens.key_id(old_key)
+    )
+    jwt.decode(after, new_key, algorithms=["HS256"], audience=tokens.AUDIENCE)
+    for token in (before, legacy, after):
+        assert _me(client, token).status_code == 200
+    # A kid we never issued, or the right kid with another key's signature: 401.
+    forged = jwt.encode(_claims(session, worker), secrets.token_urlsafe(32), algorithm="HS256")
+    wrong = jwt.encode(
+        _claims(session, worker),
+        "x" * 40,
+        algorithm="HS256",
+        headers={"kid": tokens.key_id(new_key)},
+    )
+    stranger = jwt.encode(
+        _claims(session, worker), "x" * 40, algorithm="HS256", headers={"kid": "0" * 12}
+    )
+    for token in (forged, wrong, stranger):
+        assert _me(client, token).status_code == 401
+
+    rotate(new_key, [])  # step 2, after the access-token lifetime: the old key is retired
+    assert _me(client, before).status_code == 401
+    assert _me(client, legacy).status_code == 401
+    assert _me(client, after).status_code == 200
+
+
+def test_csrf_tokens_of_pages_served_before_a_rotation_still_verify(rotate):
+    import hmac
+    import secrets
+
+    from api import csrf
+
+    old_key = security_settings().secret_key
+    page_token = csrf.token_for_session("sid-1")
+    rotate(secrets.token_urlsafe(32), [old_key])
+    assert csrf.token_for_session("sid-1") != page_token  # new pages get the new key's token
+    accepted = [csrf.token_for_session("sid-1", k) for k in tokens.verification_keys()]
+    assert any(hmac.compare_digest(page_token, t) for t in accepted)
