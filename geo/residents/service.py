@@ -64,7 +64,8 @@ def stay_state(on: date) -> ColumnElement[str]:
 
 def rows_in_scope(me: Principal, model: Any) -> ColumnElement[bool]:
     """The SQL condition: rows of `model` (its cell, community and street columns) that the
-    caller's scope covers. `geo.access.in_scope` answers the same for one known cell in Python."""
+    caller's scope covers. `geo.access.principal.in_scope` answers the same for one known cell in
+    Python."""
     return scope_filter(
         me, cell=model.cell_code, community=model.community_code, street=model.street_code
     )
