@@ -912,9 +912,12 @@ ROWS: dict[str, list[Probe]] = {
             promise=refuses_with_the_policy,
             promise_refusals=True,
         ),
-        # Holding the id is the credential: the reporter (no account) and every signed-in
-        # account follow it alike; requests.json with ids is limited to a signed-in scope.
-        Probe("/open311/v2/requests/{request_id}.json", promise=follows_without_the_reporter),
+        # The reporter (no account) holds the id; signed-in accounts see cases of their scope.
+        Probe(
+            "/open311/v2/requests/{request_id}.json",
+            callers=(None,),
+            promise=follows_without_the_reporter,
+        ),
         Probe(
             "/open311/v2/requests.json",
             params={"service_request_id": True},
