@@ -89,7 +89,9 @@ def hexagons(
     features = []
     for hex_id in sorted(set(visible) | set(hidden)):
         shown = suppress_small(visible.get(hex_id, 0), threshold) if hex_id in visible else None
-        ring = [[lng, lat] for lat, lng in h3.cell_to_boundary(hex_id)]
+        # 6 decimals (~0.1 m), as RFC 7946 advises: full floats bloat the page, and their digit
+        # runs can read as phone numbers to anyone scanning it for personal data
+        ring = [[round(lng, 6), round(lat, 6)] for lat, lng in h3.cell_to_boundary(hex_id)]
         features.append(
             {
                 "type": "Feature",

@@ -164,6 +164,20 @@ class Cluster:
             timeout=timeout + 10,
         )
 
+    def start_after_crash(self, timeout: float = 30) -> None:
+        """Start after a kill, retrying as a service manager would: a backend forked just before
+        the kill may hold the old shared memory a moment longer, and PostgreSQL refuses to start
+        beside it ("pre-existing shared memory block is still in use")."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.start()
+                return
+            except subprocess.CalledProcessError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
     def stop(self, mode: str = "fast") -> None:
         if self.running():
             run_owner(PG_BIN / "pg_ctl", "-D", self.data, "-m", mode, "-w", "stop")

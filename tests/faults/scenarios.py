@@ -82,7 +82,7 @@ def kill_postmaster(site: Site, *, down_seconds: float = 1.5) -> Outcome:
         dead = time.monotonic()
         writers.wait_answer(dead, success=False, timeout=10)
         time.sleep(down_seconds)
-        site.cluster.start()
+        site.cluster.start_after_crash()
         ready = time.monotonic()
         writers.wait_answer(ready, success=True, timeout=60)
         time.sleep(AFTER)
