@@ -3,10 +3,12 @@ every non-loopback request blocked. Screenshots go to artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import httpx
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy import text
 
 from tests.browser import OfflinePage, offline_page, wait_until
@@ -54,7 +56,8 @@ def test_dispatch_map_draws_every_layer_and_open_case(site, browser):
         # cell clipped by a district border may lie outside it: try paths until one answers.
         paths, tips = p.page.locator("path.leaflet-interactive"), p.page.locator(".leaflet-tooltip")
         for i in range(min(paths.count(), 30)):
-            paths.nth(i).hover(force=True)
+            with contextlib.suppress(PlaywrightError):  # outside the viewport: try the next
+                paths.nth(i).hover(force=True, timeout=2000)
             if tips.count():
                 break
         tooltip = tips.first.inner_text(timeout=5000)

@@ -18,7 +18,9 @@ ID_NUMBER = re.compile(
     r"(?<![0-9])[1-9][0-9]{5}(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
     r"[0-9]{3}[0-9Xx](?![0-9])"
 )
-MOBILE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
+# A number standing alone: not a digit run inside an identifier (folium's element ids are random
+# hex, and one in a few hundred holds eleven digits that start like a mobile number).
+MOBILE = re.compile(r"(?<![0-9A-Za-z_])1[3-9][0-9]{9}(?![0-9A-Za-z_])")
 
 
 def public_numbers(session) -> set[str]:
