@@ -14,6 +14,20 @@ from sqlalchemy import text
 from tests.browser import OfflinePage, offline_page, wait_until
 from tests.maps.conftest import OWN_CELL
 
+# Opens the tooltip bound to the first layer that has one (a GeoJSON group opens it on its first
+# feature), as hovering that feature does.
+OPEN_FIRST_TOOLTIP = """() => {
+  const map = Object.values(window).find((v) => v instanceof L.Map);
+  let opened = false;
+  map.eachLayer((layer) => {
+    if (!opened && layer.getTooltip && layer.getTooltip()) {
+      layer.openTooltip();  // a feature hidden in a cluster opens nothing: try the next layer
+      opened = layer.isTooltipOpen();
+    }
+  });
+  return opened;
+}"""
+
 pytestmark = pytest.mark.browser
 
 OTHER_CELL = "230717002001001"
@@ -60,6 +74,8 @@ def test_dispatch_map_draws_every_layer_and_open_case(site, browser):
                 paths.nth(i).hover(force=True, timeout=2000)
             if tips.count():
                 break
+        if not tips.count():  # every hovered box centre missed its path: open one as a hover would
+            p.page.evaluate(OPEN_FIRST_TOOLTIP)
         tooltip = tips.first.inner_text(timeout=5000)
         assert re.search(r"[\u4e00-\u9fff]", tooltip)
         assert_clean(p)
