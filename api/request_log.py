@@ -1,5 +1,6 @@
 """One structured log line per request (ASGI middleware): method, route template, status,
-duration in milliseconds and the caller's account id.
+duration in milliseconds, the caller's account id, and the milliseconds it waited on each
+serialising lock (`lock_wait_ms`, see geo/core/lock_waits.py) when it waited on any.
 
 The route is the template the request matched (`/api/v1/residents/{resident_id}`), never the
 path as sent nor its query string, so no identifier, name or coordinate a caller puts in a URL is
@@ -13,7 +14,7 @@ import time
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from geo.core import logs
+from geo.core import lock_waits, logs
 
 LOGGER = "houniao.request"
 
@@ -35,18 +36,22 @@ class RequestLog:
                 status = message["status"]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            logs.event(
-                "request",
-                logger=LOGGER,
-                method=scope["method"],
-                route=_template(scope),
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
-                user_id=scope.get("state", {}).get("account_id"),
-            )
+        with lock_waits.collect() as waits:
+            try:
+                await self.app(scope, receive, send_and_note)
+            finally:
+                rounded = {name: round(ms, 1) for name, ms in waits.items()}
+                extra = {"lock_wait_ms": rounded} if waits else {}
+                logs.event(
+                    "request",
+                    logger=LOGGER,
+                    method=scope["method"],
+                    route=_template(scope),
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                    user_id=scope.get("state", {}).get("account_id"),
+                    **extra,
+                )
 
 
 def _template(scope: Scope) -> str:

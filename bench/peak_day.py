@@ -23,6 +23,7 @@ from gevent import monkey
 monkey.patch_all()  # locust's users are greenlets: patch before anything opens a socket
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
@@ -42,6 +43,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+SERVER_LOG = ROOT / "var" / "bench-peak-server.log"  # JSON lines: one per request, with lock waits
 sys.path.insert(0, str(ROOT))
 
 from bench.scratch import drop_database, free_port, recreate_database, scratch_url  # noqa: E402
@@ -63,7 +65,7 @@ class City:
     cells: list[str]
     tiles: list[tuple[int, int, int]]
     grid_tokens: list[tuple[str, str]]  # (bearer token, own cell)
-    channel_keys: list[str]
+    channel_keys: list[tuple[str, str]]  # (API key, its channel)
     dispatcher: str
     planner: str
 
@@ -98,7 +100,8 @@ class GridWorker(FastHttpUser):
     @task(2)
     def register_resident(self) -> None:
         lon, lat = self.rng.choice(CITY.points)
-        body = {"crs": "wgs84", "report": person(self.rng, lon, lat, f"gw-{uuid.uuid4().hex}")}
+        report = person(self.rng, lon, lat, f"gw-{uuid.uuid4().hex}")
+        body = {"channel": "grid_worker", "crs": "wgs84", "report": report}
         self.client.post(
             "/api/v1/intake/reports",
             json=body,
@@ -129,12 +132,13 @@ class ChannelIntake(FastHttpUser):
 
     def on_start(self) -> None:
         self.rng = random.Random()
-        self.key = self.rng.choice(CITY.channel_keys)
+        self.key, self.channel = self.rng.choice(CITY.channel_keys)
 
     @task
     def report(self) -> None:
         lon, lat = self.rng.choice(CITY.points)
-        body = {"crs": "wgs84", "report": person(self.rng, lon, lat, f"ch-{uuid.uuid4().hex}")}
+        report = person(self.rng, lon, lat, f"ch-{uuid.uuid4().hex}")
+        body = {"channel": self.channel, "crs": "wgs84", "report": report}
         self.client.post(
             "/api/v1/intake/reports",
             json=body,
@@ -277,7 +281,7 @@ def prepare(url_string: str, grid_workers: int) -> tuple[list, list, list, list,
         keys = []
         for i, channel in enumerate(CHANNELS[1:]):
             a = account(f"peak-channel-{i}", "channel", channel=channel)
-            keys.append(apikeys.create_key(s, a))
+            keys.append((apikeys.create_key(s, a), channel))
         dispatcher = token(account("peak-dispatcher", "dispatcher"))
         planner = token(account("peak-planner", "planner"))
         s.commit()
@@ -305,14 +309,13 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
 
 def serve(url_string: str, port: int) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": url_string, "HOUNIAO_SCHEDULER": "0"}
-    log = (ROOT / "var").resolve()
-    log.mkdir(exist_ok=True)
+    SERVER_LOG.parent.mkdir(exist_ok=True)
     server = subprocess.Popen(
         [str(Path(sys.executable).with_name("houniao")), "serve", "--port", str(port)],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=(log / "bench-peak-server.log").open("w"),
+        stderr=SERVER_LOG.open("w"),
     )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and server.poll() is None:
@@ -337,11 +340,12 @@ class Step:
     seconds: float
     rps: float
     rows: dict[str, dict[str, float]]  # route -> figures
+    requests: list[dict[str, Any]]  # the server's request log lines of the step
 
 
-def run_step(users: int, budget: int) -> Step:
+def run_step(users: int, budget: int, classes: list[type] | None = None) -> Step:
     """`users` locust users (all spawned at once) until `budget` requests are done."""
-    env = Environment(user_classes=USERS, events=events, host=CITY.base)
+    env = Environment(user_classes=classes or USERS, events=events, host=CITY.base)
     status_5xx: dict[str, int] = {}
 
     def count_5xx(name: str, response: Any, **_: Any) -> None:
@@ -368,7 +372,31 @@ def run_step(users: int, budget: int) -> Step:
             "errors": e.num_failures,
             "5xx": status_5xx.get(name, 0),
         }
-    return Step(users, seconds, env.stats.total.num_requests / seconds, rows)
+    return Step(users, seconds, env.stats.total.num_requests / seconds, rows, [])
+
+
+def run_unloaded(budget: int) -> Step:
+    """Each kind of user alone, one at a time (one locust user of one class picks one class)."""
+    steps = [run_step(1, max(20, budget // len(USERS)), [cls]) for cls in USERS]
+    rows = {name: r for step in steps for name, r in step.rows.items()}
+    seconds = sum(step.seconds for step in steps)
+    return Step(1, seconds, sum(r["n"] for r in rows.values()) / seconds, rows, [])
+
+
+def lock_waits(log: Path, start: int) -> tuple[int, list[dict[str, Any]]]:
+    """The request lines the server logged since byte `start`: (end offset, lines)."""
+    with log.open("rb") as f:
+        f.seek(start)
+        raw = f.read()
+    lines = []
+    for line in raw.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # uvicorn's own start-up lines
+        if entry.get("event") == "request":
+            lines.append(entry)
+    return start + len(raw), lines
 
 
 def main() -> None:
@@ -401,8 +429,13 @@ def main() -> None:
         CITY = City(
             f"http://127.0.0.1:{port}", points, cells, tiles, grid, keys, dispatcher, planner
         )
-        unloaded = run_step(1, args.unloaded)
-        steps = [run_step(u, args.budget) for u in args.users]
+        unloaded = run_unloaded(args.unloaded)
+        offset, _ = lock_waits(SERVER_LOG, 0)
+        steps = []
+        for u in args.users:
+            step = run_step(u, args.budget)
+            offset, step.requests = lock_waits(SERVER_LOG, offset)
+            steps.append(step)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -429,6 +462,7 @@ def report(unloaded: Step, steps: list[Step]) -> None:
             f"{name[:44]:<44} {r['n']:>6.0f} {r['rps']:>7.1f} {r['p50']:>5.0f}m {r['p95']:>5.0f}m"
             f" {r['p99']:>5.0f}m {r['errors']:>4.0f} {r['5xx']:>4.0f} {r['p95'] / base:>11.1f}x"
         )
+    print_lock_waits(best)
     total_5xx = sum(r["5xx"] for s in steps for r in s.rows.values())
     total_err = sum(r["errors"] for s in steps for r in s.rows.values())
     total = sum(r["n"] for s in steps for r in s.rows.values())
@@ -436,6 +470,29 @@ def report(unloaded: Step, steps: list[Step]) -> None:
         f"\nall load steps: {total} requests, {total_err} errors ({total_err / total:.2%}),"
         f" {total_5xx} answered 5xx"
     )
+
+
+def print_lock_waits(step: Step) -> None:
+    """Per serialising lock at the saturation step: how many requests took it, how long they
+    waited (p50/p95/max), and the share of those requests' time spent waiting."""
+    print(f"\nlock waits at {step.users} users (from the server's request log):")
+    print(
+        f"{'lock':<22} {'requests':>8} {'waited>1ms':>10}"
+        f" {'p50':>7} {'p95':>7} {'max':>7} {'share':>6}"
+    )
+    for lock in sorted({k for r in step.requests for k in r.get("lock_wait_ms", {})}):
+        took = [r for r in step.requests if lock in r.get("lock_wait_ms", {})]
+        waits = sorted(r["lock_wait_ms"][lock] for r in took)
+        share = sum(waits) / max(1e-9, sum(r["duration_ms"] for r in took))
+        print(
+            f"{lock:<22} {len(took):>8} {sum(w > 1 for w in waits):>10}"
+            f" {pct(waits, 0.50):>5.1f}ms {pct(waits, 0.95):>5.1f}ms {waits[-1]:>5.0f}ms"
+            f" {share:>6.1%}"
+        )
+
+
+def pct(sorted_values: list[float], q: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
 if __name__ == "__main__":

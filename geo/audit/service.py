@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from geo.access.principal import Principal
 from geo.audit.chain import GENESIS, HASHED_FIELDS, clean_detail, row_hash
 from geo.audit.models import OUTCOMES, AuditEvent
+from geo.core import lock_waits
 from geo.core.errors import InvalidInput
 
 _PENDING = "houniao.audit.pending"
@@ -74,7 +75,8 @@ def flush(session: Session) -> int:
         return 0
     # audit_chain_head() takes the append lock (held to COMMIT) and returns the current head;
     # it is SECURITY DEFINER, so callers who may not read the log can still extend it.
-    head = session.execute(text("SELECT seq, row_hash FROM audit_chain_head()")).one()
+    with lock_waits.waiting("audit_chain"):
+        head = session.execute(text("SELECT seq, row_hash FROM audit_chain_head()")).one()
     seq, prev = head.seq or 0, head.row_hash or GENESIS
     for values in pending:
         seq += 1

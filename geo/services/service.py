@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from geo.access.principal import PUBLIC, Principal, Role, apply_rls, in_scope
 from geo.audit import service as audit
+from geo.core import lock_waits
 from geo.core.clock import db_now
 from geo.core.errors import Forbidden, InvalidInput, InvalidTransition, NotFound, RateLimited
 from geo.privacy import crypto, ids, masking
@@ -55,7 +56,8 @@ def _check_public_rate(session: Session, key: str, at: datetime) -> None:
     Counted in the database (every API process agrees) under a transaction lock per address, so
     concurrent requests from one address cannot all slip under the limit.
     """
-    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 13))"), {"k": key})
+    with lock_waits.waiting("service_request_rate"):
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 13))"), {"k": key})
     n, oldest = session.execute(
         text("SELECT n, oldest FROM service_request_recent(:k, :since)"),
         {"k": key, "since": at - PUBLIC_WINDOW},

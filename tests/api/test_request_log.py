@@ -65,6 +65,12 @@ def test_one_line_per_request_with_template_status_duration_and_account(client, 
     assert PHONE not in raw and "987654321" not in raw and "note=" not in raw
 
 
+def test_a_request_that_waited_on_no_lock_has_no_lock_field(client, captured):
+    assert client.get("/healthz").status_code == 200
+    (line,) = [x for x in _read(captured) if x["event"] == "request"]
+    assert "lock_wait_ms" not in line
+
+
 def test_anonymous_and_unmatched_requests_are_logged_without_their_path(client, captured):
     assert client.get(f"/no/such/{PHONE}").status_code == 404
     assert client.get("/healthz").status_code == 200

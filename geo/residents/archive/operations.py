@@ -140,7 +140,7 @@ def merge(
     checks and cases move over; it stays as a `merged` row pointing at the survivor."""
     if survivor_id == other_id:
         raise InvalidInput("cannot merge an archive into itself")
-    intake.lock(session)
+    intake.take_lock(session)
     survivor = _resident(session, me, survivor_id)
     other = _resident(session, me, other_id)
     moved = list(
@@ -214,7 +214,7 @@ def split(
 ) -> dict[str, Any]:
     """Move `report_ids` out of an archive into a new one (a wrong link or merge undone). Both
     archives must keep at least one report with a location."""
-    intake.lock(session)
+    intake.take_lock(session)
     source = _resident(session, me, resident_id)
     own = set(
         session.scalars(select(R.id).where(R.resident_id == source.id, R.decision.in_(LINKED)))
@@ -296,7 +296,7 @@ def edit(
     fields = {k: v for k, v in changes.items() if v is not None}
     if not fields:
         raise InvalidInput("nothing to change")
-    intake.lock(session)
+    intake.take_lock(session)
     r = _resident(session, me, resident_id)
     scope = {
         "cell_code": r.cell_code,
@@ -365,7 +365,7 @@ def confirm_departures(
     note: str | None = None,
 ) -> list[int]:
     """Close stays: each confirmation is the grid worker's report of the departure date."""
-    intake.lock(session)
+    intake.take_lock(session)
     ids = [stay_id for stay_id, _ in departures]
     stays = {
         s.id: s

@@ -105,7 +105,7 @@ def resolve_reviews(
     note: str | None = None,
 ) -> list[dict[str, Any]]:
     """Several review decisions (report id, link | new | reject, resident id) at once."""
-    intake.lock(session)
+    intake.take_lock(session)
     ids = [d[0] for d in decisions]
     reports = {
         x.id: x

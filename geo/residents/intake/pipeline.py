@@ -23,10 +23,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
-from geo.core import clock
+from geo.core import clock, lock_waits
 from geo.residents import sensitive
 from geo.residents.archive.store import ArchiveWriter, linkage_rows
 from geo.residents.intake import records
@@ -46,7 +46,7 @@ from geo.spatial.addresses.results import AddressMatch
 from geo.spatial.batch import CellIndex
 from geo.spatial.crs import Crs, to_wgs84
 
-__all__ = ["Intake", "Item", "ReportOutcome", "Submission", "lock", "report_row"]
+__all__ = ["Intake", "Item", "ReportOutcome", "Submission", "report_row", "take_lock"]
 
 LOCK_KEY = 0x686F6E6E69616F  # pg_advisory_xact_lock key of the intake ("honniao")
 UNPLACED = "a report from a grid worker or staff needs an address or coordinates in their scope"
@@ -70,7 +70,7 @@ class Intake:
         self.today = today or clock.today()
         self.chunk = chunk
         if lock:
-            session.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
+            take_lock(session)
         self.index = LinkageIndex()
         self.loaded_keys: set[tuple[str, ...]] = set()
         self.cells = CellIndex.from_session(session)
@@ -394,6 +394,7 @@ class Intake:
         return outcome, "received"
 
 
-def lock(session: Session) -> None:
+def take_lock(session: Session) -> None:
     """Take the intake's lock (review decisions, merges and splits relink too)."""
-    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+    with lock_waits.waiting("intake"):
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
