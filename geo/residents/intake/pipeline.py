@@ -3,14 +3,17 @@
 One `Intake` per transaction. It takes a transaction-level advisory lock, so two intakes never
 link concurrently (two reports about one new person must not found two archives) - except a dry
 run (`lock=False`), which is rolled back and must not queue behind a long import - and keeps a
-linkage index of the archives it has seen in memory. Reports are processed in chunks: checked
-(`records.normalize`), placed (coordinates through `geo.spatial.batch.CellIndex` after conversion
-from their declared crs; addresses through the gazetteer, `geocode_many`), candidate archives loaded
-in one query per chunk, linked one by one in order (`linkage.LinkageIndex.link`), then written
-in bulk: reports, then the archives they touched, recomputed from all their reports
-(`geo.residents.archive.values`), and their stays. Linkage scores city-wide;
-`geo.residents.intake.routing` bounds the outcome by the submitter's scope and says which review
-queue a report waits in.
+linkage index of the archives it has seen in memory. The lock is taken only when the first chunk
+is checked against what is stored (duplicates, then linkage): loading the cell index and
+geocoding addresses depend on no other intake, so they run before it, outside the queue
+(measured in bench/peak_day.py: under load a report waited on the lock for most of its time).
+Reports are processed in chunks: checked (`records.normalize`), placed (coordinates through
+`geo.spatial.batch.CellIndex` after conversion from their declared crs; addresses through the
+gazetteer, `geocode_many`), candidate archives loaded in one query per chunk, linked one by one in
+order (`linkage.LinkageIndex.link`), then written in bulk: reports, then the archives they touched,
+recomputed from all their reports (`geo.residents.archive.values`), and their stays. Linkage scores
+city-wide; `geo.residents.intake.routing` bounds the outcome by the submitter's scope and says which
+review queue a report waits in.
 
 Every report is stored, rejected ones included, with its raw payload (masked; the full payload
 encrypted), its geocoding result and its decision.
@@ -69,8 +72,7 @@ class Intake:
         self.session = session
         self.today = today or clock.today()
         self.chunk = chunk
-        if lock:
-            take_lock(session)
+        self._lock_pending = lock  # taken by the first chunk, after placing and geocoding
         self.index = LinkageIndex()
         self.loaded_keys: set[tuple[str, ...]] = set()
         self.cells = CellIndex.from_session(session)
@@ -166,6 +168,9 @@ class Intake:
         ]
         for it, n in zip(items, normalized, strict=True):
             n.problems[:0] = it.problems
+        if self._lock_pending:
+            take_lock(self.session)
+            self._lock_pending = False
         self._duplicates(sub, start, items, normalized, fingerprints)
         located = self._locate(normalized)
         evidence = [self._evidence(n, loc) for n, loc in zip(normalized, located, strict=True)]
