@@ -6,11 +6,12 @@ from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
-from geo.core.base import Base, import_all_models
+from geo.core.base import Base
 from geo.core.clock import install_city_zone
 from geo.core.config import database_settings, security_settings
+from geo.models import load_models
 
-import_all_models()
+load_models()
 target_metadata = Base.metadata
 
 

@@ -16,6 +16,9 @@ from api.cli import (
     users,
 )
 from api.cli.errors import root_app
+from geo.models import load_models
+
+load_models()  # every table, encrypted column and purger (geo/models.py), before any command
 
 app = root_app(help="Houniao 候鸟: grid management for seasonal residents.", no_args_is_help=True)
 app.add_typer(db.app, name="db")

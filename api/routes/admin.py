@@ -9,17 +9,29 @@ from fastapi import APIRouter
 
 from api.auth import CurrentUser, access
 from api.deps import SessionDep
+from api.responses import returns
 from geo.access.principal import Role
 from geo.accounts import apikeys
 from geo.accounts import service as accounts
-from geo.accounts.schemas import AccountCreate, AccountUpdate, RevealRequest
+from geo.accounts.schemas import (
+    AccountCreate,
+    AccountList,
+    AccountRead,
+    AccountUpdate,
+    ApiKeyIssued,
+    ApiKeysRevoked,
+    GeneratedPassword,
+    LockoutsCleared,
+    RevealedField,
+    RevealRequest,
+)
 from geo.audit import service as audit
 
 router = APIRouter(prefix="/api/v1/admin/users", tags=["admin"])
 ADMIN = access(Role.admin)
 
 
-@router.get("", summary="All accounts (personal fields masked)", **ADMIN)
+@router.get("", summary="All accounts (personal fields masked)", **returns(AccountList), **ADMIN)
 def list_users(session: SessionDep, me: CurrentUser, role: Role | None = None) -> dict[str, Any]:
     rows = accounts.list_accounts(session, role=role)
     audit.record(
@@ -29,7 +41,11 @@ def list_users(session: SessionDep, me: CurrentUser, role: Role | None = None) -
 
 
 @router.post(
-    "", status_code=201, summary="Create an account (password or API key shown once)", **ADMIN
+    "",
+    status_code=201,
+    summary="Create an account (password or API key shown once)",
+    **returns(AccountRead),
+    **ADMIN,
 )
 def create_user(session: SessionDep, me: CurrentUser, body: AccountCreate) -> dict[str, Any]:
     created = accounts.create_account(session, me, **body.model_dump())
@@ -41,14 +57,21 @@ def create_user(session: SessionDep, me: CurrentUser, body: AccountCreate) -> di
     return out
 
 
-@router.get("/{name}", summary="One account (personal fields masked)", **ADMIN)
+@router.get(
+    "/{name}", summary="One account (personal fields masked)", **returns(AccountRead), **ADMIN
+)
 def get_user(session: SessionDep, me: CurrentUser, name: str) -> dict[str, Any]:
     account = accounts.get_account(session, name)
     audit.record(session, me, "account.read", object_type="account", object_ids=[account.id])
     return accounts.view(account, api_keys=apikeys.active_keys(session, account))
 
 
-@router.patch("/{name}", summary="Change role, scope, activity or personal fields", **ADMIN)
+@router.patch(
+    "/{name}",
+    summary="Change role, scope, activity or personal fields",
+    **returns(AccountRead),
+    **ADMIN,
+)
 def update_user(
     session: SessionDep, me: CurrentUser, name: str, body: AccountUpdate
 ) -> dict[str, Any]:
@@ -56,18 +79,26 @@ def update_user(
     return accounts.view(account)
 
 
-@router.post("/{name}/password", summary="Reset to a generated password (shown once)", **ADMIN)
+@router.post(
+    "/{name}/password",
+    summary="Reset to a generated password (shown once)",
+    **returns(GeneratedPassword),
+    **ADMIN,
+)
 def reset_password(session: SessionDep, me: CurrentUser, name: str) -> dict[str, str]:
     return {"password": accounts.set_password(session, me, name)}
 
 
-@router.post("/{name}/unlock", summary="Lift a login lockout", **ADMIN)
+@router.post("/{name}/unlock", summary="Lift a login lockout", **returns(LockoutsCleared), **ADMIN)
 def unlock(session: SessionDep, me: CurrentUser, name: str) -> dict[str, int]:
     return {"cleared": accounts.unlock(session, me, name)}
 
 
 @router.post(
-    "/{name}/reveal", summary="The full phone or ID number, with a purpose (audited)", **ADMIN
+    "/{name}/reveal",
+    summary="The full phone or ID number, with a purpose (audited)",
+    **returns(RevealedField),
+    **ADMIN,
 )
 def reveal(session: SessionDep, me: CurrentUser, name: str, body: RevealRequest) -> dict[str, Any]:
     value = accounts.reveal_field(
@@ -76,7 +107,12 @@ def reveal(session: SessionDep, me: CurrentUser, name: str, body: RevealRequest)
     return {"name": name, "field": body.field, "value": value}
 
 
-@router.post("/{name}/api-key", summary="Rotate a channel account's API key (shown once)", **ADMIN)
+@router.post(
+    "/{name}/api-key",
+    summary="Rotate a channel account's API key (shown once)",
+    **returns(ApiKeyIssued),
+    **ADMIN,
+)
 def rotate_key(session: SessionDep, me: CurrentUser, name: str) -> dict[str, str]:
     account = accounts.get_account(session, name)
     key = apikeys.rotate(session, account)
@@ -84,7 +120,12 @@ def rotate_key(session: SessionDep, me: CurrentUser, name: str) -> dict[str, str
     return {"api_key": key}
 
 
-@router.delete("/{name}/api-key", summary="Revoke every API key of an account", **ADMIN)
+@router.delete(
+    "/{name}/api-key",
+    summary="Revoke every API key of an account",
+    **returns(ApiKeysRevoked),
+    **ADMIN,
+)
 def revoke_keys(session: SessionDep, me: CurrentUser, name: str) -> dict[str, int]:
     account = accounts.get_account(session, name)
     revoked = apikeys.revoke_all(session, account)

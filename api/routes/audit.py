@@ -9,13 +9,20 @@ from fastapi import APIRouter, Query
 
 from api.auth import CurrentUser, access
 from api.deps import SessionDep
+from api.responses import returns
 from geo.access.principal import Role
 from geo.audit import service as audit
+from geo.audit.schemas import AuditPage, VerifyReportRead
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
 
-@router.get("", summary="Audit events, newest first (admins)", **access(Role.admin))
+@router.get(
+    "",
+    summary="Audit events, newest first (admins)",
+    **returns(AuditPage),
+    **access(Role.admin),
+)
 def list_events(
     session: SessionDep,
     me: CurrentUser,
@@ -64,7 +71,10 @@ def list_events(
 
 
 @router.get(
-    "/verify", summary="Check the hash chain: the first edited or removed row", **access(Role.admin)
+    "/verify",
+    summary="Check the hash chain: the first edited or removed row",
+    **returns(VerifyReportRead),
+    **access(Role.admin),
 )
 def verify(session: SessionDep, me: CurrentUser) -> dict[str, Any]:
     report = audit.verify(session)

@@ -9,11 +9,13 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from api.auth import CurrentUser, authenticated, client_addr, public
 from api.deps import SessionDep
+from api.responses import returns
 from geo.access.principal import ROLE_LABELS, Role
 from geo.accounts import login, tokens
 from geo.accounts import service as accounts
-from geo.accounts.schemas import PasswordChange, RefreshRequest
+from geo.accounts.schemas import MeRead, PasswordChange, RefreshRequest, TokenPairRead
 from geo.core.inputs import Text
+from geo.core.outputs import Message
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 5.1
@@ -44,7 +46,12 @@ class PasswordForm(OAuth2PasswordRequestForm):
         )
 
 
-@router.post("/token", summary="Sign in with name and password (OAuth2 password flow)", **public())
+@router.post(
+    "/token",
+    summary="Sign in with name and password (OAuth2 password flow)",
+    **returns(TokenPairRead),
+    **public(),
+)
 def token(
     request: Request,
     response: Response,
@@ -63,7 +70,10 @@ def token(
 
 
 @router.post(
-    "/refresh", summary="A new token pair for a refresh token (which is then spent)", **public()
+    "/refresh",
+    summary="A new token pair for a refresh token (which is then spent)",
+    **returns(TokenPairRead),
+    **public(),
 )
 def refresh(
     request: Request, response: Response, session: SessionDep, body: RefreshRequest
@@ -73,13 +83,20 @@ def refresh(
     return pair.as_dict()
 
 
-@router.post("/logout", summary="Revoke this access token and its login session", **authenticated())
+@router.post(
+    "/logout",
+    summary="Revoke this access token and its login session",
+    **returns(Message),
+    **authenticated(),
+)
 def logout(session: SessionDep, me: CurrentUser) -> dict[str, str]:
     tokens.logout(session, me)
     return {"detail": "signed out"}
 
 
-@router.get("/me", summary="The caller's account, role and scope", **authenticated())
+@router.get(
+    "/me", summary="The caller's account, role and scope", **returns(MeRead), **authenticated()
+)
 def me(me: CurrentUser) -> dict[str, Any]:
     return {
         "name": me.name,
@@ -91,7 +108,10 @@ def me(me: CurrentUser) -> dict[str, Any]:
 
 
 @router.post(
-    "/password", summary="Change my password (every session of mine ends)", **authenticated()
+    "/password",
+    summary="Change my password (every session of mine ends)",
+    **returns(Message),
+    **authenticated(),
 )
 def change_password(session: SessionDep, me: CurrentUser, body: PasswordChange) -> dict[str, str]:
     accounts.change_own_password(session, me, body.current_password, body.new_password)

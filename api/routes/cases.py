@@ -14,10 +14,23 @@ from api import lifecycle
 from api.auth import CurrentUser, MaybeUser, RequestCredentials, access, public
 from api.deps import SessionDep
 from api.params import BboxParam
+from api.responses import returns
 from geo.access.principal import Role, app_engine
 from geo.cases import feed, idempotency, kpis, queries, service, stream
 from geo.cases.catalogue import catalogue
-from geo.cases.schemas import CaseCreate, RevealPhone, TransitionRequest
+from geo.cases.schemas import (
+    CaseCatalogue,
+    CaseCreate,
+    CaseEventRead,
+    CaseFeature,
+    CaseFiled,
+    CasePage,
+    CasePhoneRevealed,
+    KpiReport,
+    OpenCases,
+    RevealPhone,
+    TransitionRequest,
+)
 from geo.cases.stream import SessionOpener
 from geo.cases.workflow import Status, Tier
 from geo.core.db import session_scope
@@ -54,6 +67,7 @@ def _headers_for(case: dict[str, Any]) -> dict[str, str]:
     "/cases",
     status_code=201,
     summary="File a case (any caller; Idempotency-Key makes retries safe)",
+    response_model=CaseFiled,
     **public(),
 )
 def create_case(
@@ -93,6 +107,7 @@ def _created_headers(body: dict[str, Any]) -> dict[str, str]:
     "/cases",
     response_class=GeoJSONResponse,
     summary="Cases in the caller's scope, newest first (GeoJSON, paged)",
+    **returns(CasePage),
     **access(*READERS, scope="cell"),
 )
 def list_cases(
@@ -137,6 +152,7 @@ def list_cases(
     "/cases/open.geojson",
     response_class=GeoJSONResponse,
     summary="Every open case in scope, for live maps (ETag; 304 when unchanged)",
+    response_model=OpenCases,
     **access(*READERS, scope="cell"),
 )
 def open_cases(
@@ -210,6 +226,7 @@ async def case_changes(
     "/cases/{case_id}",
     response_class=GeoJSONResponse,
     summary="One case (GeoJSON Feature) with its summons, duplicates and your next actions",
+    response_model=CaseFeature,
     **access(*READERS, scope="cell"),
 )
 def get_case(
@@ -243,6 +260,7 @@ def _expected_version(case_id: int, if_match: str | None) -> int | None:
     "/cases/{case_id}/transitions",
     response_class=GeoJSONResponse,
     summary="One workflow step (If-Match required); 409 lists the allowed next steps",
+    response_model=CaseFeature,
     **access(*READERS, scope="cell"),
 )
 def transition(
@@ -262,6 +280,7 @@ def transition(
 @router.post(
     "/cases/{case_id}/reveal-phone",
     summary="The reporter's full phone number, to call back (purpose required; audited)",
+    **returns(CasePhoneRevealed),
     **access(*sorted(service.REVEAL_ROLES), scope="cell"),
 )
 def reveal_phone(
@@ -276,6 +295,7 @@ def reveal_phone(
 @router.get(
     "/cases/{case_id}/events",
     summary="The case's append-only timeline, oldest first",
+    **returns(list[CaseEventRead]),
     **access(*READERS, scope="cell"),
 )
 def case_events(session: SessionDep, me: CurrentUser, case_id: int) -> list[dict[str, Any]]:
@@ -285,6 +305,7 @@ def case_events(session: SessionDep, me: CurrentUser, case_id: int) -> list[dict
 @router.get(
     "/case-catalogue",
     summary="Categories with their time limits per grade, and the departments a street summons",
+    **returns(CaseCatalogue),
     **public(),
 )
 def case_catalogue(session: SessionDep) -> dict[str, Any]:
@@ -294,6 +315,7 @@ def case_catalogue(session: SessionDep) -> dict[str, Any]:
 @router.get(
     "/kpis",
     summary="Response, on-time, resolution and satisfaction rates, medians per stage, overdue",
+    **returns(KpiReport),
     description=(
         "Staff and dispatchers: exact figures in their scope, any grouping, `from`/`to` or a"
         " window. Planners: one window (`month` or `season`, default the current season), at"

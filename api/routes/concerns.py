@@ -8,16 +8,32 @@ from fastapi import APIRouter, Query
 
 from api.auth import CurrentUser, access
 from api.deps import SessionDep
+from api.responses import returns
 from geo.access.principal import Role
 from geo.core import clock
 from geo.residents import concerns, health_checks
-from geo.residents.schemas import ConcernCreate, ConcernToCase, ConcernUpdate, HealthCheckUpdate
+from geo.residents.schemas import (
+    ConcernCase,
+    ConcernCreate,
+    ConcernPage,
+    ConcernRead,
+    ConcernToCase,
+    ConcernUpdate,
+    HealthCheckList,
+    HealthCheckSet,
+    HealthCheckUpdate,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["concern log", "health checks"])
 PERSONS = (Role.grid_worker, Role.community_staff, Role.street_staff)
 
 
-@router.get("/concerns", summary="Concern-log entries in the caller's cells", **access(*PERSONS))
+@router.get(
+    "/concerns",
+    summary="Concern-log entries in the caller's cells",
+    **returns(ConcernPage),
+    **access(*PERSONS),
+)
 def list_concerns(
     session: SessionDep,
     me: CurrentUser,
@@ -43,6 +59,7 @@ def list_concerns(
 @router.post(
     "/concerns",
     summary="Write a concern-log entry (on a resident or a place)",
+    **returns(ConcernRead),
     status_code=201,
     **access(*PERSONS),
 )
@@ -51,7 +68,10 @@ def create_concern(session: SessionDep, me: CurrentUser, body: ConcernCreate) ->
 
 
 @router.get(
-    "/concerns/{entry_id}", summary="One concern-log entry", **access(*PERSONS, scope="cell")
+    "/concerns/{entry_id}",
+    summary="One concern-log entry",
+    **returns(ConcernRead),
+    **access(*PERSONS, scope="cell"),
 )
 def get_concern(session: SessionDep, me: CurrentUser, entry_id: int) -> dict[str, Any]:
     return concerns.get(session, me, entry_id)
@@ -60,6 +80,7 @@ def get_concern(session: SessionDep, me: CurrentUser, entry_id: int) -> dict[str
 @router.patch(
     "/concerns/{entry_id}",
     summary="Follow up an entry (open -> following -> resolved)",
+    **returns(ConcernRead),
     **access(*PERSONS, scope="cell"),
 )
 def update_concern(
@@ -71,6 +92,7 @@ def update_concern(
 @router.post(
     "/concerns/{entry_id}/case",
     summary="Turn an entry into a case (48-hour loop)",
+    **returns(ConcernCase),
     status_code=201,
     **access(*PERSONS, scope="cell"),
 )
@@ -83,6 +105,7 @@ def concern_to_case(
 @router.get(
     "/health-checks",
     summary="65+ health check: eligible residents this season and their participation",
+    **returns(HealthCheckList),
     **access(*PERSONS),
 )
 def list_health_checks(
@@ -97,6 +120,7 @@ def list_health_checks(
 @router.put(
     "/health-checks/{resident_id}/{season}",
     summary="Record participation: invited, booked, done, declined (no results)",
+    **returns(HealthCheckSet),
     **access(*PERSONS, scope="cell"),
 )
 def set_health_check(

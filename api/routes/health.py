@@ -9,11 +9,12 @@ from fastapi.responses import JSONResponse
 
 from api.deps import SessionDep
 from geo.core import health
+from geo.core.health import Health
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
 def healthz(session: SessionDep) -> Any:
     status = health.check(session)
     return JSONResponse(status, status_code=200 if status["ok"] else 503)

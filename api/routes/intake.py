@@ -16,10 +16,12 @@ from sqlalchemy.orm import Session
 
 from api.auth import CurrentUser, access
 from api.deps import SessionDep, request_scope
+from api.responses import returns
 from geo.access.principal import Role, as_system
 from geo.core.db import get_engine, session_factory
 from geo.residents.intake import reports, submissions
 from geo.residents.intake.records import IntakeRequest
+from geo.residents.schemas import IntakeReceipt, IntakeReportPage, IntakeReportRead
 
 router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
 SUBMITTERS = (Role.channel, Role.grid_worker)
@@ -42,6 +44,7 @@ SystemSession = Annotated[Session, Depends(system_session, scope="function")]
 @router.post(
     "/reports",
     summary="Submit one report or a batch (channel accounts: X-API-Key)",
+    **returns(IntakeReceipt),
     **access(*SUBMITTERS),
 )
 def submit_reports(body: IntakeRequest, me: CurrentUser, system: SystemSession) -> dict[str, Any]:
@@ -58,6 +61,7 @@ def submit_reports(body: IntakeRequest, me: CurrentUser, system: SystemSession) 
 @router.get(
     "/reports",
     summary="Reports: a channel's own, or those placed in the caller's scope",
+    **returns(IntakeReportPage),
     **access(*READERS),
 )
 def list_reports(
@@ -76,6 +80,7 @@ def list_reports(
 @router.get(
     "/reports/{report_id}",
     summary="One report, as received and as decided",
+    **returns(IntakeReportRead),
     **access(*READERS, scope="cell"),
 )
 def get_report(session: SessionDep, me: CurrentUser, report_id: int) -> dict[str, Any]:

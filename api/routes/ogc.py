@@ -23,12 +23,21 @@ from fastapi.routing import APIRoute
 from api.auth import public
 from api.deps import SessionDep
 from api.params import bbox_query
+from api.responses import returns
 from api.routes.spatial import GEOJSON, GeoJSONResponse
 from api.viewer import ViewerDep, cache_control
 from geo.core.errors import InvalidInput
 from geo.spatial.features import items as features
 from geo.spatial.features import registry
 from geo.spatial.features.registry import Collection
+from geo.spatial.schemas import (
+    OgcCollectionDoc,
+    OgcCollections,
+    OgcConformance,
+    OgcFeature,
+    OgcItems,
+    OgcLanding,
+)
 
 JSON = "application/json"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
@@ -91,7 +100,11 @@ def _url(request: Request, name: str, **params: Any) -> str:
 
 
 @router.get(
-    "", name="ogc_landing", summary="Landing page of the OGC API - Features service", **public()
+    "",
+    name="ogc_landing",
+    summary="Landing page of the OGC API - Features service",
+    **returns(OgcLanding),
+    **public(),
 )
 def landing(request: Request, f: Format = None) -> dict[str, Any]:
     _json_only(f)
@@ -114,7 +127,11 @@ def landing(request: Request, f: Format = None) -> dict[str, Any]:
 
 
 @router.get(
-    "/conformance", name="ogc_conformance", summary="Conformance classes implemented", **public()
+    "/conformance",
+    name="ogc_conformance",
+    summary="Conformance classes implemented",
+    **returns(OgcConformance),
+    **public(),
 )
 def conformance(f: Format = None) -> dict[str, Any]:
     _json_only(f)
@@ -143,7 +160,11 @@ def _collection_doc(request: Request, session: Any, c: Collection, viewer: Any) 
 
 
 @router.get(
-    "/collections", name="ogc_collections", summary="The feature collections offered", **public()
+    "/collections",
+    name="ogc_collections",
+    summary="The feature collections offered",
+    **returns(OgcCollections),
+    **public(),
 )
 def list_collections(
     request: Request, session: SessionDep, viewer: ViewerDep, response: Response, f: Format = None
@@ -163,6 +184,7 @@ def list_collections(
     "/collections/{collection_id}",
     name="ogc_collection",
     summary="One feature collection",
+    **returns(OgcCollectionDoc),
     **public(),
 )
 def get_collection(
@@ -184,6 +206,7 @@ def get_collection(
     name="ogc_items",
     response_class=GeoJSONResponse,
     summary="Features of a collection: bbox filter, paging by limit/offset with next links",
+    **returns(OgcItems),
     **public(),
 )
 def get_items(
@@ -266,6 +289,7 @@ def _property_filters(request: Request, collection: Collection) -> dict[str, str
     name="ogc_item",
     response_class=GeoJSONResponse,
     summary="One feature",
+    **returns(OgcFeature),
     **public(),
 )
 def get_item(

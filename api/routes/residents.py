@@ -16,19 +16,33 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from api.auth import CurrentUser, access
 from api.deps import SessionDep
 from api.params import WindowParam
+from api.responses import returns
 from api.routes.intake import SystemSession
 from geo.access.principal import Role
 from geo.core.inputs import CRS_LENGTH, Text
 from geo.planning import aggregates
+from geo.planning.schemas import Density, Flows, Origins
 from geo.residents import service
 from geo.residents.archive import operations, review
 from geo.residents.intake import excel, imports
 from geo.residents.schemas import (
+    ArchiveRead,
     DepartureConfirm,
+    DepartureConfirmed,
+    DeparturesDue,
+    ImportResult,
     MergeRequest,
+    ResidentCounts,
     ResidentEdit,
+    ResidentEdited,
+    ResidentPage,
+    ResidentRevealed,
+    ResidentsMerged,
+    ResidentSplit,
     RevealRequest,
+    ReviewDecided,
     ReviewDecision,
+    ReviewQueue,
     SplitRequest,
 )
 
@@ -42,6 +56,7 @@ Season = Annotated[int | None, Query(ge=2000, le=2100, description="default: the
 @router.get(
     "/residents",
     summary="Residents present in the caller's cells now (masked)",
+    **returns(ResidentPage),
     **access(*PERSONS, scope="cell"),
 )
 def list_residents(
@@ -69,7 +84,10 @@ def list_residents(
 
 
 @router.get(
-    "/residents/counts", summary="Residents present per cell (counts only)", **access(*COUNTS)
+    "/residents/counts",
+    summary="Residents present per cell (counts only)",
+    **returns(ResidentCounts),
+    **access(*COUNTS),
 )
 def counts(
     session: SessionDep,
@@ -82,6 +100,7 @@ def counts(
 @router.get(
     "/residents/density",
     summary="Residents per cell and month of one window (small counts suppressed)",
+    **returns(Density),
     **access(*AGGREGATES),
 )
 def density(session: SessionDep, me: CurrentUser, window: WindowParam) -> dict[str, Any]:
@@ -91,6 +110,7 @@ def density(session: SessionDep, me: CurrentUser, window: WindowParam) -> dict[s
 @router.get(
     "/residents/flows",
     summary="Arrivals and departures per month and community, and the city's",
+    **returns(Flows),
     **access(*AGGREGATES),
 )
 def flows(session: SessionDep, me: CurrentUser, window: WindowParam) -> dict[str, Any]:
@@ -100,6 +120,7 @@ def flows(session: SessionDep, me: CurrentUser, window: WindowParam) -> dict[str
 @router.get(
     "/residents/origins",
     summary="Residents of one season by province and city of origin (来源地)",
+    **returns(Origins),
     **access(*AGGREGATES),
 )
 def origins(session: SessionDep, me: CurrentUser, window: WindowParam) -> dict[str, Any]:
@@ -109,6 +130,7 @@ def origins(session: SessionDep, me: CurrentUser, window: WindowParam) -> dict[s
 @router.get(
     "/residents/review",
     summary="Reports the linkage left for the grid worker to decide",
+    **returns(ReviewQueue),
     **access(*PERSONS),
 )
 def review_queue(
@@ -121,6 +143,7 @@ def review_queue(
 @router.post(
     "/residents/review/{report_id}",
     summary="Decide a report in review: link to an archive, a new archive, or reject",
+    **returns(ReviewDecided),
     **access(*PERSONS, scope="cell"),
 )
 def decide_review(
@@ -134,6 +157,7 @@ def decide_review(
 @router.get(
     "/residents/departures",
     summary="Stays past their expected departure with no report since: to confirm",
+    **returns(DeparturesDue),
     **access(*PERSONS),
 )
 def departures(
@@ -145,6 +169,7 @@ def departures(
 @router.post(
     "/stays/{stay_id}/departure",
     summary="Confirm a departure: closes the stay",
+    **returns(DepartureConfirmed),
     **access(*PERSONS, scope="cell"),
 )
 def confirm_departure(
@@ -159,6 +184,7 @@ def confirm_departure(
 @router.post(
     "/residents/import",
     summary="Upload an Excel/CSV list (Chinese headers); dry run unless commit",
+    **returns(ImportResult),
     **access(Role.community_staff, Role.street_staff),
 )
 def upload(
@@ -186,6 +212,7 @@ def upload(
 @router.get(
     "/residents/{resident_id}",
     summary="动态管理档案: one archive with stays, reports, history (masked, audited)",
+    **returns(ArchiveRead),
     **access(*PERSONS, scope="cell"),
 )
 def get_resident(session: SessionDep, me: CurrentUser, resident_id: int) -> dict[str, Any]:
@@ -195,6 +222,7 @@ def get_resident(session: SessionDep, me: CurrentUser, resident_id: int) -> dict
 @router.patch(
     "/residents/{resident_id}",
     summary="Correct or add facts (recorded as the grid worker's own report)",
+    **returns(ResidentEdited),
     **access(*PERSONS, scope="cell"),
 )
 def edit_resident(
@@ -211,6 +239,7 @@ def edit_resident(
 @router.post(
     "/residents/{resident_id}/reveal",
     summary="Reveal a full ID or phone number: needs a purpose, audited",
+    **returns(ResidentRevealed),
     **access(*PERSONS, scope="cell"),
 )
 def reveal(
@@ -224,6 +253,7 @@ def reveal(
 @router.post(
     "/residents/{resident_id}/merge",
     summary="Merge another archive into this one",
+    **returns(ResidentsMerged),
     **access(*PERSONS, scope="cell"),
 )
 def merge(
@@ -241,6 +271,7 @@ def merge(
 @router.post(
     "/residents/{resident_id}/split",
     summary="Move reports that are about another person into a new archive",
+    **returns(ResidentSplit),
     **access(*PERSONS, scope="cell"),
 )
 def split(

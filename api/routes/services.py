@@ -14,6 +14,7 @@ from api.auth import CurrentUser, MaybeUser, access, client_addr, public
 from api.deps import SessionDep
 from api.errors import status_for
 from api.params import CrsParam, Lat, Lon
+from api.responses import returns
 from api.routes.card import _crs as card_crs
 from api.routes.card import _point as card_point
 from geo.access.principal import Principal, Role, apply_rls
@@ -22,7 +23,15 @@ from geo.core.clock import db_now
 from geo.core.errors import DomainError, InvalidInput
 from geo.core.inputs import Text
 from geo.services import catalogue, queries, service
-from geo.services.schemas import ServiceRequestCreate, ServiceTransition
+from geo.services.schemas import (
+    AreasOffering,
+    ServiceCatalogue,
+    ServiceRequestCreate,
+    ServiceRequestPage,
+    ServiceRequestPhone,
+    ServiceRequestRead,
+    ServiceTransition,
+)
 from geo.services.workflow import Status
 from geo.spatial.crs import point_to_wgs84
 from maps import service_request as request_page
@@ -38,6 +47,7 @@ RequestId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the request's i
 @router.get(
     "/service-items",
     summary="The requestable catalogue: 6 categories, 48 items, each with its code and due time",
+    **returns(ServiceCatalogue),
     **public(),
 )
 def list_items() -> dict[str, Any]:
@@ -47,6 +57,7 @@ def list_items() -> dict[str, Any]:
 @router.get(
     "/service-items/{item_code}/areas",
     summary="The k nearest service areas offering one item, distance in metres on the ellipsoid",
+    **returns(AreasOffering),
     **public(),
 )
 def areas_offering(
@@ -75,6 +86,7 @@ def areas_offering(
         422: {"description": "unknown item, bad point or crs, oversized text"},
         429: {"description": "too many requests from this address (no account)"},
     },
+    **returns(ServiceRequestRead),
     **public(),
 )
 def create_request(
@@ -93,6 +105,7 @@ def create_request(
 @router.get(
     "/service-requests/public/{public_id}",
     summary="A request as its maker follows it, by the public id returned when it was made",
+    **returns(ServiceRequestRead),
     **public(),
 )
 def get_public(session: SessionDep, public_id: str) -> dict[str, Any]:
@@ -103,6 +116,7 @@ def get_public(session: SessionDep, public_id: str) -> dict[str, Any]:
 @router.post(
     "/service-requests/public/{public_id}/transitions",
     summary="The maker's own steps by public id: cancel (with a reason), rate (1-5) once done",
+    **returns(ServiceRequestRead),
     **public(),
 )
 def public_transition(
@@ -121,6 +135,7 @@ def _check_public_id(public_id: str) -> None:
     "/service-requests",
     summary="Service requests in the caller's scope (staff: the areas of their community or"
     " street; grid workers: their cells and their own), open ones first by due time",
+    **returns(ServiceRequestPage),
     **access(*READERS, scope="cell"),
 )
 def list_requests(
@@ -149,6 +164,7 @@ def list_requests(
 @router.get(
     "/service-requests/{service_request_id}",
     summary="One service request in the caller's scope, with its timeline",
+    **returns(ServiceRequestRead),
     **access(*READERS, scope="cell"),
 )
 def get_request(
@@ -161,6 +177,7 @@ def get_request(
     "/service-requests/{service_request_id}/transitions",
     summary="Staff of the serving area: accept, fulfil, hand_over (reason), cancel (reason);"
     " the grid worker who made it: cancel, rate. 409 lists what the caller may do instead",
+    **returns(ServiceRequestRead),
     **access(*READERS, scope="cell"),
 )
 def transition(
@@ -173,6 +190,7 @@ def transition(
     "/service-requests/{service_request_id}/reveal-phone",
     summary="The requester's full phone number, to call them back: staff and grid workers in"
     " scope, with a purpose and reason; audited (service_request.reveal)",
+    **returns(ServiceRequestPhone),
     **access(*READERS, scope="cell"),
 )
 def reveal_phone(

@@ -9,11 +9,21 @@ from fastapi.responses import JSONResponse
 
 from api.deps import SessionDep
 from api.params import BboxParam, CrsParam, Lat, Lon
+from api.responses import returns
 from geo.spatial import locate as locating
 from geo.spatial.addresses import geocode as geocoding
 from geo.spatial.boundaries import queries
 from geo.spatial.geojson import feature, feature_collection
 from geo.spatial.places import service as places
+from geo.spatial.schemas import (
+    AddressMatchFeature,
+    CellCollection,
+    CellFeature,
+    CommunityCollection,
+    DistrictCollection,
+    LocationRead,
+    ServiceAreaCollection,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["spatial"])
 GEOJSON = "application/geo+json"
@@ -24,7 +34,11 @@ class GeoJSONResponse(JSONResponse):
     media_type = GEOJSON
 
 
-@router.get("/locate", summary="Which grid cell is this point in, and who is its grid worker")
+@router.get(
+    "/locate",
+    summary="Which grid cell is this point in, and who is its grid worker",
+    **returns(LocationRead),
+)
 def locate(
     session: SessionDep, lon: Lon, lat: Lat, crs: CrsParam, release: Release = None
 ) -> dict[str, Any]:
@@ -34,6 +48,7 @@ def locate(
 @router.get(
     "/geocode",
     response_class=GeoJSONResponse,
+    **returns(AddressMatchFeature),
     summary="Which grid cell is this address in; says how it matched (exact/fuzzy/community/none)",
     description=(
         "A GeoJSON Feature: the matched point, or geometry null when the address was not placed."
@@ -61,14 +76,20 @@ def geocode(
 
 
 @router.get(
-    "/cells/{code}", response_class=GeoJSONResponse, summary="One grid cell as a GeoJSON Feature"
+    "/cells/{code}",
+    response_class=GeoJSONResponse,
+    summary="One grid cell as a GeoJSON Feature",
+    **returns(CellFeature),
 )
 def get_cell(session: SessionDep, code: str, release: Release = None) -> dict[str, Any]:
     return feature(queries.cell(session, code, release), id_key="code")
 
 
 @router.get(
-    "/cells", response_class=GeoJSONResponse, summary="Grid cells, paged, optionally in a bbox"
+    "/cells",
+    response_class=GeoJSONResponse,
+    summary="Grid cells, paged, optionally in a bbox",
+    **returns(CellCollection),
 )
 def list_cells(
     request: Request,
@@ -93,12 +114,22 @@ def list_cells(
     )
 
 
-@router.get("/communities", response_class=GeoJSONResponse, summary="All communities (社区)")
+@router.get(
+    "/communities",
+    response_class=GeoJSONResponse,
+    summary="All communities (社区)",
+    **returns(CommunityCollection),
+)
 def list_communities(session: SessionDep, release: Release = None) -> dict[str, Any]:
     return feature_collection(queries.communities(session, release), id_key="code")
 
 
-@router.get("/districts", response_class=GeoJSONResponse, summary="County-level divisions (区县)")
+@router.get(
+    "/districts",
+    response_class=GeoJSONResponse,
+    summary="County-level divisions (区县)",
+    **returns(DistrictCollection),
+)
 def list_districts(session: SessionDep, release: Release = None) -> dict[str, Any]:
     return feature_collection(queries.districts(session, release), id_key="code")
 
@@ -107,6 +138,7 @@ def list_districts(session: SessionDep, release: Release = None) -> dict[str, An
     "/service-areas/nearest",
     response_class=GeoJSONResponse,
     summary="The k nearest service areas (候鸟服务区), distance in metres on the ellipsoid",
+    **returns(ServiceAreaCollection),
 )
 def nearest_service_areas(
     session: SessionDep,

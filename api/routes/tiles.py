@@ -8,9 +8,11 @@ from fastapi import APIRouter, Path, Request, Response
 
 from api.auth import public
 from api.deps import SessionDep
+from api.responses import returns
 from api.viewer import ViewerDep, cache_control
 from geo.spatial.features import registry
 from geo.spatial.features import tiles as mvt
+from geo.spatial.schemas import TileJSON
 
 router = APIRouter(prefix="/tiles", tags=["GIS: vector tiles"])
 
@@ -44,7 +46,12 @@ def get_tile(
     return Response(data, media_type=mvt.MEDIA_TYPE, headers=headers)
 
 
-@router.get("/{layer}.json", summary="TileJSON 3.0 of one vector-tile layer", **public())
+@router.get(
+    "/{layer}.json",
+    summary="TileJSON 3.0 of one vector-tile layer",
+    **returns(TileJSON),
+    **public(),
+)
 def get_tilejson(
     request: Request, session: SessionDep, viewer: ViewerDep, layer: Layer
 ) -> dict[str, Any]:

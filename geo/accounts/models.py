@@ -89,8 +89,10 @@ class Account(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
-register_encrypted(Account.phone_enc, "account.phone")
-register_encrypted(Account.id_number_enc, "account.id_number")
+def register() -> None:
+    """Declare the encrypted columns (called by `geo.models.load_models`)."""
+    register_encrypted(Account.phone_enc, "account.phone")
+    register_encrypted(Account.id_number_enc, "account.id_number")
 
 
 class AuthSession(Base):

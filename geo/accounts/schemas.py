@@ -8,6 +8,7 @@ from pydantic import Field
 
 from geo.access.principal import Channel, Role
 from geo.core.inputs import StrictModel
+from geo.core.outputs import ReadModel, Timestamp
 from geo.privacy.ids import IdNumber, Mobile
 from geo.privacy.reveal import Purpose
 
@@ -63,3 +64,84 @@ class RefreshRequest(StrictModel):
 class PasswordChange(StrictModel):
     current_password: str = Field(max_length=256)
     new_password: str = Field(max_length=256)
+
+
+# --- responses ----------------------------------------------------------------------------------
+
+
+class ScopeRead(ReadModel):
+    """An account's scope: only the members its role uses are present."""
+
+    cells: list[str] | None = None
+    community: str | None = None
+    street: str | None = None
+    department: str | None = None
+    channel: str | None = None
+
+
+class ApiKeyRead(ReadModel):
+    prefix: str
+    created_at: Timestamp
+    expires_at: Timestamp | None
+    last_used_at: Timestamp | None
+
+
+class AccountRead(ReadModel):
+    """What an admin sees of an account: masked personal fields, never secrets."""
+
+    id: int
+    name: str
+    display_name: str
+    role: str
+    role_label: str
+    scope: ScopeRead
+    is_active: bool
+    has_password: bool
+    phone: str | None = Field(description="masked")
+    id_number: str | None = Field(description="masked")
+    created_at: Timestamp
+    last_login_at: Timestamp | None
+    api_keys: list[ApiKeyRead] | None = Field(None, description="active keys (one account)")
+    password: str | None = Field(None, description="generated password, shown once (create)")
+    api_key: str | None = Field(None, description="channel API key, shown once (create)")
+
+
+class AccountList(ReadModel):
+    users: list[AccountRead]
+
+
+class GeneratedPassword(ReadModel):
+    password: str = Field(description="shown once")
+
+
+class LockoutsCleared(ReadModel):
+    cleared: int
+
+
+class RevealedField(ReadModel):
+    name: str
+    field: str
+    value: str | None
+
+
+class ApiKeyIssued(ReadModel):
+    api_key: str = Field(description="shown once")
+
+
+class ApiKeysRevoked(ReadModel):
+    revoked: int
+
+
+class TokenPairRead(ReadModel):
+    access_token: str
+    token_type: str
+    expires_in: int = Field(description="seconds")
+    refresh_token: str
+
+
+class MeRead(ReadModel):
+    name: str
+    role: str
+    role_label: str
+    scope: ScopeRead
+    via: str = Field(description="token | api_key | anonymous | cli")

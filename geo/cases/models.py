@@ -276,7 +276,9 @@ class CaseIdempotency(Base):
     created_at: Mapped[datetime] = mapped_column(TS, server_default=sql_now(), index=True)
 
 
-register_encrypted(Case.reporter_phone_enc, "case.reporter_phone")
+def register() -> None:
+    """Declare the encrypted column (called by `geo.models.load_models`)."""
+    register_encrypted(Case.reporter_phone_enc, "case.reporter_phone")
 
 
 def _table(model: type[Base]) -> Table:

@@ -1,15 +1,18 @@
-"""Request bodies of the cases domain. Unknown fields are refused: no mass assignment of status,
-tier, cell or owner; those follow from the workflow and the location."""
+"""Request bodies and response models of the cases domain. Unknown fields of a body are refused:
+no mass assignment of status, tier, cell or owner; those follow from the workflow and the
+location."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field
 
 from geo.cases.workflow import ACTIONS, CancelReason, Grade
 from geo.core.inputs import CRS_LENGTH, MAX_ID, StrictModel
+from geo.core.outputs import OpenModel, ReadModel
 from geo.privacy.reveal import Purpose
+from geo.spatial.schemas import Feature, FeatureCollection
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -106,3 +109,244 @@ class ServiceRequestForm(StrictModel):
     phone: str | None = Field(default=None, max_length=20)
     description: str = Field(default="", max_length=2000)
     media_url: str | None = Field(default=None, max_length=500)
+
+
+# --- responses ----------------------------------------------------------------------------------
+
+
+class CaseReporterRead(ReadModel):
+    kind: str
+    channel: str | None = None
+    name: str | None = None
+    phone: str | None = Field(None, description="masked")
+    resident_id: int | None = None
+
+
+class CaseProperties(ReadModel):
+    """A case as its readers see it; timestamps are ISO 8601 text in the city's zone."""
+
+    id: int
+    public_id: str
+    category: str
+    category_label: str
+    category_en: str | None
+    grade: str
+    status: str
+    tier: str
+    description: str
+    address: str | None
+    cell_code: str
+    community_code: str
+    street_code: str
+    district_code: str
+    created_by: str
+    assigned_worker_id: int | None
+    duplicate_of: int | None
+    cancel_reason: str | None
+    reopen_count: int
+    solved: bool | None
+    satisfaction: int | None
+    version: int = Field(description="bumped by every step; the ETag is case-{id}-v{version}")
+    clock_state: str
+    reported_at: str
+    response_due_at: str | None
+    tier_due_at: str | None
+    due_at: str | None
+    responded_at: str | None
+    dispatched_at: str | None
+    started_at: str | None
+    escalated_at: str | None
+    resolved_at: str | None
+    confirmed_at: str | None
+    closed_at: str | None
+    cancelled_at: str | None
+    updated_at: str
+    status_label: str
+    tier_label: str
+    grade_label: str
+    clock_label: str
+    reporter: CaseReporterRead
+    summons: list[dict[str, Any]] | None = Field(None, description="one case only")
+    allowed_actions: list[dict[str, str]] | None = Field(
+        None, description="one case only: the steps the caller may take next"
+    )
+    possible_duplicates: list[dict[str, Any]] | None = Field(None, description="one case only")
+
+
+CaseFeature = Feature[CaseProperties]
+CasePage = FeatureCollection[CaseProperties]
+
+
+class CaseFiled(ReadModel):
+    case: dict[str, Any] = Field(
+        description="the case as a GeoJSON Feature; for a public filer, its Open311 view"
+    )
+    possible_duplicates: list[dict[str, Any]]
+
+
+class OpenCaseProperties(ReadModel):
+    """A lean open case for live maps."""
+
+    id: int
+    category: str
+    category_label: str
+    grade: str
+    status: str
+    status_label: str
+    tier: str
+    tier_label: str
+    clock_state: str
+    clock_label: str
+    reported_at: str
+    due_at: str | None
+    tier_due_at: str | None
+    cell_code: str
+    version: int
+
+
+OpenCases = FeatureCollection[OpenCaseProperties]
+
+
+class CasePhoneRevealed(ReadModel):
+    case_id: int
+    field: str
+    value: str | None
+
+
+class CaseEventRead(ReadModel):
+    id: int
+    case_id: int
+    at: str
+    action: str
+    from_status: str | None
+    to_status: str | None
+    from_tier: str | None
+    to_tier: str | None
+    actor: str
+    actor_role: str
+    note: str | None
+    data: dict[str, Any]
+
+
+class GradeLimits(ReadModel):
+    grade_label: str
+    response_hours: float | None
+    grid_hours: float | None
+    community_hours: float | None
+    total_hours: float | None
+
+
+class CaseCategoryRead(ReadModel):
+    code: str
+    name_zh: str
+    name_en: str | None
+    description_zh: str | None
+    default_grade: str
+    duplicate_radius_m: int
+    duplicate_window_hours: float | None
+    limits: dict[str, GradeLimits] = Field(description="per grade: simple, complex, urgent")
+
+
+class CaseDepartmentRead(ReadModel):
+    code: str
+    name_zh: str
+    short_zh: str | None
+    name_en: str | None
+    ack_hours: float | None
+    report_hours: float | None
+
+
+class CaseCatalogue(ReadModel):
+    categories: list[CaseCategoryRead]
+    departments: list[CaseDepartmentRead]
+
+
+class KpiRow(OpenModel):
+    """One group's figures: the group's keys, then the counts and rates (planners: small counts
+    suppressed, `suppressed` says so). Open: members follow the grouping and the role."""
+
+    cases: int | None = None
+    cancelled: int | None = None
+    response_rate: float | None = None
+    on_time_rate: float | None = None
+    resolution_rate: float | None = None
+    satisfaction_rate: float | None = None
+    overdue_count: int | None = None
+    overdue_open: int | None = None
+    escalated: int | None = None
+    median_hours: dict[str, float | None] | None = None
+    counts: dict[str, int | None] | None = None
+    suppressed: bool | None = None
+    cell: str | None = None
+    community: str | None = None
+    street: str | None = None
+    category: str | None = None
+    month: str | None = None
+
+
+class KpiReport(ReadModel):
+    group_by: list[str]
+    rows: list[KpiRow]
+    definitions: dict[str, str]
+
+
+# --- Open311 GeoReport v2 -----------------------------------------------------------------------
+
+
+class Open311Endpoint(ReadModel):
+    specification: str
+    url: str
+    changeset: str
+    type: str
+    formats: list[str]
+
+
+class Open311Discovery(ReadModel):
+    changeset: str
+    contact: str
+    key_service: str
+    requests_policy: str = Field(description="who may list which requests")
+    endpoints: list[Open311Endpoint]
+
+
+class Open311Service(ReadModel):
+    service_code: str
+    service_name: str
+    description: str | None
+    metadata: bool
+    type: str
+    keywords: str | None
+    group: str | None
+
+
+class Open311ServiceDefinition(ReadModel):
+    service_code: str
+    attributes: list[dict[str, Any]]
+
+
+class Open311Request(ReadModel):
+    """A request's status as Open311 shows it: never the reporter's name or phone."""
+
+    service_request_id: str
+    status: str
+    status_notes: str | None
+    service_name: str | None
+    service_code: str
+    description: str | None
+    agency_responsible: str | None
+    service_notice: str | None
+    requested_datetime: str
+    updated_datetime: str | None
+    expected_datetime: str | None
+    address: str | None
+    address_id: str | None
+    zipcode: str | None
+    lat: float | None
+    long: float | None
+    media_url: str | None
+
+
+class Open311Filed(ReadModel):
+    service_request_id: str = Field(description="unguessable: holding it is how you follow it")
+    service_notice: str
+    account_id: str | None

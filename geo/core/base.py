@@ -17,14 +17,3 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-def import_all_models() -> None:
-    """Import every models module so Base.metadata knows all tables (Alembic, tests)."""
-    import geo.accounts.models  # noqa: F401
-    import geo.audit.models  # noqa: F401
-    import geo.cases.models  # noqa: F401
-    import geo.residents.models  # noqa: F401
-    import geo.services.models  # noqa: F401
-    import geo.spatial.boundaries.models  # noqa: F401
-    import geo.spatial.places.models  # noqa: F401

@@ -16,17 +16,13 @@ from sqlalchemy import func, literal, select, text
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-# The models register their encrypted columns when imported.
-import geo.accounts.models  # noqa: F401
-import geo.cases.models  # noqa: F401
-import geo.residents.models  # noqa: F401
 from geo.access.principal import as_system
 from geo.privacy import crypto
 
 
 def encrypted_columns() -> list[crypto.EncryptedColumn]:
-    """Every encrypted personal-data column (their models are imported above)."""
-    return list(crypto.ENCRYPTED)
+    """Every encrypted personal-data column (registered by `geo.models.load_models`)."""
+    return crypto.registered()
 
 
 @dataclass

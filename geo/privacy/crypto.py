@@ -167,11 +167,12 @@ def register_encrypted(column: InstrumentedAttribute[Any], context: str) -> None
 
 
 def registered() -> list[EncryptedColumn]:
-    """Every encrypted column, whatever models the caller happened to import (the CLI imports
-    lazily: a column missed here would keep its old key and be lost when the key is retired)."""
-    from geo.core.base import import_all_models
+    """Every encrypted column. The models declare them in `geo.models.load_models()`, which each
+    entry point runs; before that this refuses, since a column missed here would keep its old key
+    and be lost when the key is retired."""
+    from geo.models import require_loaded
 
-    import_all_models()
+    require_loaded("the encrypted-column registry")
     return list(ENCRYPTED)
 
 

@@ -2,11 +2,13 @@
 (and so every aggregate) stay. Seasons are the city's (geo.core.clock: season Y runs from 1 May of Y
 to 30 April of Y+1).
 
-Each domain that stores personal data registers a purger next to its models::
+Each domain that stores personal data writes a purger next to its models and registers it in its
+models' `register()`, which `geo.models.load_models()` runs at startup::
 
-    @retention.purger("resident")
     def purge_residents(session, cutoff: date, dry_run: bool) -> int:
         ...  # anonymise residents with no stay ending on or after `cutoff`; return how many
+
+    retention.register_purger("resident", purge.purge_residents)
 
 `houniao privacy purge [--dry-run]` runs them all in one transaction and audits the counts.
 """
@@ -26,17 +28,15 @@ from geo.accounts.tokens import rowcount
 from geo.audit import service as audit
 from geo.core import clock
 from geo.core.config import security_settings
+from geo.models import require_loaded
 
 Purger = Callable[[Session, date, bool], int]
 PURGERS: dict[str, Purger] = {}
 
 
-def purger(name: str) -> Callable[[Purger], Purger]:
-    def register(fn: Purger) -> Purger:
-        PURGERS[name] = fn
-        return fn
-
-    return register
+def register_purger(name: str, fn: Purger) -> None:
+    """Add a domain's purger (each domain's `register()`, run by `geo.models.load_models`)."""
+    PURGERS[name] = fn
 
 
 def cutoff(today: date, seasons: int) -> date:
@@ -61,6 +61,7 @@ def purge(
     dry_run: bool = False,
 ) -> dict[str, object]:
     """Run every registered purger; counts per purger. The caller commits (or, dry, rolls back)."""
+    require_loaded("privacy purge")  # else PURGERS could be silently empty
     keep = seasons or security_settings().retention_seasons
     limit = cutoff(today or clock.today(), keep)
     as_system(session, actor.name)
@@ -70,7 +71,6 @@ def purge(
     return {"cutoff": limit.isoformat(), "seasons": keep, "dry_run": dry_run, "counts": counts}
 
 
-@purger("account_personal_data")
 def purge_disabled_accounts(session: Session, limit: date, dry_run: bool) -> int:
     """Staff phone and ID numbers of accounts disabled before the cutoff."""
     where = and_(
@@ -88,7 +88,6 @@ def purge_disabled_accounts(session: Session, limit: date, dry_run: bool) -> int
     return rowcount(session.execute(stmt))
 
 
-@purger("expired_logins")
 def purge_expired_logins(session: Session, limit: date, dry_run: bool) -> int:
     """Login sessions (with their client address and user agent) past their absolute limit,
     and revoked-token rows past their expiry: nothing to check against any more."""
@@ -101,3 +100,9 @@ def purge_expired_logins(session: Session, limit: date, dry_run: bool) -> int:
             or 0
         )
     return tokens.prune(session, now=now)["sessions"]
+
+
+def register() -> None:
+    """The accounts' purgers, defined here (called by `geo.models.load_models`)."""
+    register_purger("account_personal_data", purge_disabled_accounts)
+    register_purger("expired_logins", purge_expired_logins)

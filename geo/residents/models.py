@@ -415,11 +415,19 @@ class HealthCheck(Base):
     updated_at: Mapped[datetime] = mapped_column(TS, server_default=sql_now())
 
 
-register_encrypted(Resident.id_number_enc, "resident.id_number")
-register_encrypted(Resident.phone_enc, "resident.phone")
-register_encrypted(IntakeReport.id_number_enc, "intake_report.id_number")
-register_encrypted(IntakeReport.phone_enc, "intake_report.phone")
-register_encrypted(IntakeReport.payload_enc, "intake_report.payload")
+def register() -> None:
+    """What the residents domain registers (called by `geo.models.load_models`): its encrypted
+    columns, the key cases.resident_id -> resident.id, and the retention purger."""
+    from geo.privacy import retention
+    from geo.residents import purge
+
+    register_encrypted(Resident.id_number_enc, "resident.id_number")
+    register_encrypted(Resident.phone_enc, "resident.phone")
+    register_encrypted(IntakeReport.id_number_enc, "intake_report.id_number")
+    register_encrypted(IntakeReport.phone_enc, "intake_report.phone")
+    register_encrypted(IntakeReport.payload_enc, "intake_report.payload")
+    _link_cases_to_residents()
+    retention.register_purger("resident", purge.purge_residents)
 
 
 def _link_cases_to_residents() -> None:
@@ -435,9 +443,3 @@ def _link_cases_to_residents() -> None:
         table.append_constraint(
             ForeignKeyConstraint(["resident_id"], ["resident.id"], ondelete="SET NULL")
         )
-
-
-_link_cases_to_residents()
-
-# The retention purger is registered by importing its module (needs the classes above).
-from geo.residents import purge as _purge  # noqa: E402, F401

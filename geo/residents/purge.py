@@ -16,14 +16,12 @@ from sqlalchemy import exists, select, text, update
 from sqlalchemy.orm import Session
 
 from geo.core.clock import season_of, sql_now
-from geo.privacy import retention
 from geo.residents import sensitive
 from geo.residents.models import ConcernEntry, IntakeReport, Resident, Stay
 
 ANONYMISED = "[已匿名]"  # anonymised
 
 
-@retention.purger("resident")
 def purge_residents(session: Session, limit: date, dry_run: bool) -> int:
     """Anonymise residents whose latest stay is in a season before `limit`; how many."""
     recent = exists().where(Stay.resident_id == Resident.id, Stay.season >= season_of(limit))

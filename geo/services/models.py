@@ -129,7 +129,12 @@ class ServiceRequestEvent(Base):
 
 
 PHONE_CONTEXT = "service_request.phone"
-register_encrypted(ServiceRequest.phone_enc, PHONE_CONTEXT)
+
+
+def register() -> None:
+    """Declare the encrypted column (called by `geo.models.load_models`)."""
+    register_encrypted(ServiceRequest.phone_enc, PHONE_CONTEXT)
+
 
 REQUESTS = cast(Table, ServiceRequest.__table__)
 EVENTS = cast(Table, ServiceRequestEvent.__table__)

@@ -20,7 +20,8 @@ from sqlalchemy.engine import Engine
 
 from geo.audit.chain import LOCK_KEY
 from geo.core import migrate
-from geo.core.base import Base, import_all_models
+from geo.core.base import Base
+from geo.models import load_models
 from tests.db import recreate_database, test_database_url
 
 OURS_ONLY = {"spatial_ref_sys", "alembic_version"}
@@ -53,7 +54,7 @@ def _tables(engine: Engine) -> set[str]:
 
 
 def _autogenerate_diff(engine: Engine) -> list:
-    import_all_models()
+    load_models()
     with engine.connect() as conn:
         context = MigrationContext.configure(
             conn,
