@@ -10,7 +10,11 @@ flight (default 32): the memory API and the SQL API from a bare-asyncio HTTP/1.1
 baseline). Rounds interleave the three, so load from other work on the machine hits all alike;
 the table shows each one's median round and its ratio to the baseline's.
 
+With --granian, a third API (memory, one granian worker) in the same rounds: the serving stack
+chosen by measurement (bench/RESULTS.md).
+
     .venv/bin/python bench/locate_serving.py [--requests 4000] [--concurrency 32] [--rounds 3]
+        [--granian] [--keep] [--reuse]
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--granian", action="store_true", help="also the API under granian")
     parser.add_argument("--reuse", action="store_true", help="use the kept scratch database")
     args = parser.parse_args()
     if not args.reuse:
@@ -64,6 +69,10 @@ def run(url: URL, args: argparse.Namespace) -> None:
             ports[label] = port = free_port(args.port + len(ports))
             servers.append(serve(url, port, 1))
         os.environ.pop("HOUNIAO_LOCATE_CACHE")
+        if args.granian:
+            label = "API from memory, granian 1 worker"
+            ports[label] = port = free_port(args.port + len(ports))
+            servers.append(serve(url, port, 1, server="granian"))
         engine = create_engine(url, pool_size=args.concurrency)
 
         def raw_sql(lon: float, lat: float) -> int:

@@ -59,6 +59,7 @@ class LocateCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._loading = threading.Lock()  # one reader at a time: a cold start's requests wait
         self._releases: dict[int, _Release] = {}
         self._active: int | None = None
         self.generation = 0  # bumped by every invalidation
@@ -98,15 +99,18 @@ class LocateCache:
     def load(self, session: Session, release: int | None = None) -> None:
         """Read a release (default: the active one) into memory; raises NotFound as
         `resolve_release` does. Kept only if no invalidation happened meanwhile."""
-        generation = self.generation
-        rid = resolve_release(session, release)
-        held = self._releases.get(rid) or _read(session, rid)
-        with self._lock:
-            if generation != self.generation:
-                return
-            self._releases[rid] = held
-            if release is None:
-                self._active = rid
+        with self._loading:
+            generation = self.generation
+            rid = resolve_release(session, release)
+            if rid in self._releases and (release is not None or self._active == rid):
+                return  # another request loaded it while this one waited
+            held = self._releases.get(rid) or _read(session, rid)
+            with self._lock:
+                if generation != self.generation:
+                    return
+                self._releases[rid] = held
+                if release is None:
+                    self._active = rid
 
 
 def _read(session: Session, rid: int) -> _Release:
