@@ -31,8 +31,8 @@ def serve(
     port: int = typer.Option(8000),
     workers: int = typer.Option(
         0,
-        help="worker processes; 0 (default): HOUNIAO_WORKERS, else one per CPU. The scheduler"
-        " still makes each pass once (the advisory-lock leader, geo/ops/leader.py)",
+        help="worker processes; 0 (default): HOUNIAO_WORKERS, else 1. The scheduler still"
+        " makes each pass once (the advisory-lock leader, geo/ops/leader.py)",
     ),
 ) -> None:
     """Serve the API and maps (uvicorn). Refuses to start, before listening, on unsafe security
@@ -41,7 +41,7 @@ def serve(
 
     import uvicorn
 
-    workers = workers or int(os.environ.get("HOUNIAO_WORKERS") or 0) or os.cpu_count() or 1
+    workers = workers or int(os.environ.get("HOUNIAO_WORKERS") or 0) or 1
 
     try:
         security_settings()
