@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import errors, hardening, lifecycle, scheduler
+from api import errors, hardening, lifecycle, locate_cache, scheduler
 from api.auth import declare_public_routes
 from api.limits import RequestLimits
 from api.request_log import RequestLog
@@ -51,6 +51,7 @@ def create_app() -> FastAPI:
     )
     errors.install(app)
     hardening.install(app)  # security headers, trusted proxies, access log, settings check
+    locate_cache.install(app)  # point -> cell from memory, dropped on release activation
     lifecycle.install(app)  # SIGTERM ends SSE streams and the scheduler instead of waiting
     app.add_middleware(RequestLimits)  # body size (413), NUL in path or query (422)
     app.add_middleware(RequestLog)  # one log line per request (outermost: it sees 413s too)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from geo.access.principal import app_engine
@@ -50,3 +51,11 @@ def get_session() -> Iterator[Session]:
 # 2xx for a write that failed to commit, nor reads a row its previous request created but whose
 # commit has not landed yet (FastAPI's default "request" scope ends after the response).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def session_for(request: Request) -> AbstractContextManager[Session]:
+    """The request's session, opened by a handler only when it needs one (an async handler that
+    mostly answers from memory): the same source and unit of work as SessionDep, and the same
+    override (tests)."""
+    provider = request.app.dependency_overrides.get(get_session, get_session)
+    return contextmanager(provider)()

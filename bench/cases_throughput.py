@@ -13,9 +13,10 @@ bearer token.
 2. transitions: C clients each take their own cases through accept, dispatch, start,
    give_feedback, confirm, close with If-Match: transitions/s, p50, p99; same in-process baseline.
 3. open.geojson with 10,000 open cases (bulk-inserted; the trigger sets their deadlines): the bare
-   SQL (the same rows and ST_AsGeoJSON, fetched with psycopg), `feed.open_cases` + json.dumps
-   in-process, and GET /api/v1/cases/open.geojson over HTTP (200, and 304 with If-None-Match);
-   medians of --rounds runs and the ratios to the bare SQL.
+   SQL (the same rows and ST_AsGeoJSON, fetched with psycopg), `feed.open_cases_json` (the
+   FeatureCollection built by PostgreSQL) in-process, and GET /api/v1/cases/open.geojson over
+   HTTP (200, and 304 with If-None-Match); medians of --rounds interleaved rounds and the ratios
+   to the bare SQL. `--only-geojson` skips 1 and 2.
 
     .venv/bin/python bench/cases_throughput.py [--clients 1 4 8] [--per-client 40] [--open 10000]
 """
@@ -23,7 +24,6 @@ bearer token.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import sys
@@ -266,48 +266,59 @@ def timed(fn: Callable[[], Any], rounds: int) -> tuple[float, Any]:
 
 
 def bench_geojson(engine, url: URL, port: int, people: People, rounds: int) -> dict[str, Any]:
+    """Each round runs every path once, in turn (interleaved: other load hits all alike)."""
     import psycopg
 
     dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn) as conn:
-        bare_ms, rows = timed(lambda: conn.execute(BARE_SQL).fetchall(), rounds)
+    conn = psycopg.connect(dsn)
+    http = httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers=people.dispatcher[1], timeout=120
+    )
+    out: dict[str, Any] = {}
+
+    def bare() -> int:
+        out["rows"] = len(conn.execute(BARE_SQL).fetchall())
+        return out["rows"]
 
     def service_call() -> int:
         with Session(engine) as s:
             as_system(s)
-            body = json.dumps(
-                feed.open_cases(s, people.dispatcher[0]), ensure_ascii=False, separators=(",", ":")
-            )
+            out["bytes"] = len(feed.open_cases_json(s, people.dispatcher[0]).encode())
             s.rollback()
-        return len(body)
-
-    service_ms, size = timed(service_call, rounds)
+        return out["bytes"]
 
     def etag_call() -> str:
         with Session(engine) as s:
             as_system(s)
             return feed.open_etag(s, people.dispatcher[0])
 
-    etag_ms, _ = timed(etag_call, rounds)
-    with httpx.Client(
-        base_url=f"http://127.0.0.1:{port}", headers=people.dispatcher[1], timeout=120
-    ) as http:
-        http_ms, r = timed(lambda: http.get("/api/v1/cases/open.geojson"), rounds)
-        tag = r.headers["ETag"]
-        not_modified_ms, r304 = timed(
-            lambda: http.get("/api/v1/cases/open.geojson", headers={"If-None-Match": tag}), rounds
-        )
-    assert r.status_code == 200 and r304.status_code == 304
-    return {
-        "features": len(r.json()["features"]),
-        "rows": len(rows),
-        "bytes": size,
-        "bare": bare_ms,
-        "service": service_ms,
-        "etag": etag_ms,
-        "http": http_ms,
-        "http304": not_modified_ms,
-    }
+    def get() -> httpx.Response:
+        r = http.get("/api/v1/cases/open.geojson")
+        assert r.status_code == 200
+        out["tag"] = r.headers["ETag"]
+        return r
+
+    def get304() -> httpx.Response:
+        r = http.get("/api/v1/cases/open.geojson", headers={"If-None-Match": out["tag"]})
+        assert r.status_code == 304
+        return r
+
+    paths = {"bare": bare, "service": service_call, "etag": etag_call, "http": get}
+    paths["http304"] = get304
+    times: dict[str, list[float]] = {k: [] for k in paths}
+    try:
+        for fn in paths.values():
+            fn()  # warm-up
+        out["features"] = len(get().json()["features"])
+        for _ in range(rounds):
+            for key, fn in paths.items():
+                t = time.perf_counter()
+                fn()
+                times[key].append(time.perf_counter() - t)
+    finally:
+        http.close()
+        conn.close()
+    return {**out, **{k: statistics.median(v) * 1000 for k, v in times.items()}}
 
 
 def main() -> None:
@@ -317,16 +328,19 @@ def main() -> None:
     ap.add_argument("--open", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
+    ap.add_argument("--only-geojson", action="store_true", help="skip create and transition")
     args = ap.parse_args()
+    if args.only_geojson:
+        args.clients = []
 
     url = scratch_url("bench_cases")
     print(f"scratch database {url.database}: migrate and load the Yichun grid ...", flush=True)
     recreate_database(url)
     migrate.upgrade("head", url.render_as_string(hide_password=False))
-    engine = create_engine(url, pool_size=max(args.clients) + 2, max_overflow=4)
+    engine = create_engine(url, pool_size=max(args.clients, default=1) + 2, max_overflow=4)
     with Session(engine) as s:
         load_yichun(s)
-        people = People(s, max(args.clients))
+        people = People(s, max(args.clients, default=1))
         s.commit()
     port = free_port(8766)
     server = serve(url, port)
@@ -364,11 +378,12 @@ def main() -> None:
         bulk_open_cases(engine, args.open)
         g = bench_geojson(engine, url, port, people, args.rounds)
         print(f"\nopen cases: {g['features']:,} features, {g['bytes'] / 1e6:.1f} MB of GeoJSON")
+        print(f"medians of {args.rounds} interleaved rounds")
         print("| what | median ms | / bare SQL |")
         print("| --- | ---: | ---: |")
         for key, label in (
             ("bare", "bare SQL (psycopg, rows)"),
-            ("service", "feed.open_cases + json.dumps"),
+            ("service", "feed.open_cases_json (built in SQL)"),
             ("http", "GET open.geojson (200)"),
             ("etag", "ETag only (feed.open_etag)"),
             ("http304", "GET open.geojson, If-None-Match (304)"),

@@ -50,9 +50,12 @@ from geo.spatial.boundaries.releases import resolve_release
 SEED = 20260604
 
 
-def scratch_database(drop_only: bool = False) -> URL:
-    """(Re)create `<name>_bench_locate`, migrated and loaded; or only drop it."""
+def scratch_database(drop_only: bool = False, reuse: bool = False) -> URL:
+    """(Re)create `<name>_bench_locate`, migrated and loaded; or only drop it (or, with `reuse`,
+    take it as a previous --keep left it)."""
     url = scratch_url("bench_locate")
+    if reuse:
+        return url
     drop_database(url, create=not drop_only)
     if not drop_only:
         migrate.upgrade("head", url.render_as_string(hide_password=False))

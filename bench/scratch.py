@@ -39,37 +39,27 @@ def free_port(preferred: int) -> int:
             return int(sock.getsockname()[1])
 
 
-def serve(url: URL, port: int, workers: int = 1) -> subprocess.Popen:
-    """The real API (uvicorn, scheduler off) on `port` against `url`, once /healthz answers."""
+def serve(url: URL, port: int, workers: int = 1, server: str = "uvicorn") -> subprocess.Popen:
+    """The real API (uvicorn, or granian; scheduler off) on `port` against `url`, once /healthz
+    answers."""
     env = {
         **os.environ,
         "DATABASE_URL": url.render_as_string(hide_password=False),
         "HOUNIAO_SCHEDULER": "0",
     }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    host = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    command = {
+        "uvicorn": ["uvicorn", "api.app:app", *host, "--log-level", "warning"],
+        "granian": ["granian", "--interface", "asgi", *host, "--log-level", "warning"]
+        + ["--no-access-log", "api.app:app"],
+    }[server]
+    process = subprocess.Popen([sys.executable, "-m", *command], cwd=ROOT, env=env)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and server.poll() is None:
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return server
+                return process
         except httpx.HTTPError:
             time.sleep(0.3)
-    server.terminate()
+    process.terminate()
     raise SystemExit(f"the API on port {port} did not answer /healthz within 60 s")

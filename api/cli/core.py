@@ -29,18 +29,29 @@ def locate(
 def serve(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
-    workers: int = typer.Option(1),
+    workers: int = typer.Option(
+        0,
+        help="worker processes; 0 (default): HOUNIAO_WORKERS, else one per CPU. The scheduler"
+        " still makes each pass once (the advisory-lock leader, geo/ops/leader.py)",
+    ),
 ) -> None:
     """Serve the API and maps (uvicorn). Refuses to start, before listening, on unsafe security
     settings (development keys without HOUNIAO_ENV=development, weak keys)."""
+    import os
+
     import uvicorn
+
+    workers = workers or int(os.environ.get("HOUNIAO_WORKERS") or 0) or os.cpu_count() or 1
 
     try:
         security_settings()
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"Houniao API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    typer.echo(
+        f"Houniao API on http://{host}:{port}  (docs: http://{host}:{port}/docs;"
+        f" {workers} worker process{'es' if workers > 1 else ''})"
+    )
     uvicorn.run(
         "api.app:app",
         host=host,
@@ -53,4 +64,8 @@ def serve(
         # The app logs each request itself (api/request_log.py: route template, never a query
         # string), so uvicorn's access line would only repeat it.
         access_log=False,
+        # A worker answers the supervisor's health ping from a thread; while it imports the
+        # app (numpy, pandas, shapely: the GIL held for seconds on a busy machine) it cannot,
+        # and uvicorn's 5 s default killed every worker at start (seen under the test suite).
+        timeout_worker_healthcheck=60,
     )

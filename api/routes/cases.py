@@ -3,7 +3,6 @@ the timeline, the live feed for maps (GeoJSON with ETag/304, Server-Sent Events)
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Annotated, Any
 
@@ -164,8 +163,7 @@ def open_cases(
     headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
     if if_none_match is not None and tag in (t.strip() for t in if_none_match.split(",")):
         return Response(status_code=304, headers=headers)
-    body = json.dumps(feed.open_cases(session, me), ensure_ascii=False, separators=(",", ":"))
-    return Response(body, media_type=GEOJSON, headers=headers)
+    return Response(feed.open_cases_json(session, me), media_type=GEOJSON, headers=headers)
 
 
 def feed_sessions() -> SessionOpener:

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import SessionDep
-from api.params import BboxParam, CrsParam, Lat, Lon
+from api.deps import SessionDep, session_for
+from api.params import (
+    BboxParam,
+    CrsParam,
+    Lat,
+    Lon,
+    openapi_parameter,
+    query_crs,
+    query_float,
+    query_int,
+)
 from api.responses import returns
 from geo.spatial import locate as locating
 from geo.spatial.addresses import geocode as geocoding
 from geo.spatial.boundaries import queries
+from geo.spatial.crs import ACCEPTED, Crs
 from geo.spatial.geojson import feature, feature_collection
+from geo.spatial.locate_memory import LocateCache
 from geo.spatial.places import service as places
 from geo.spatial.schemas import (
     AddressMatchFeature,
@@ -34,15 +46,48 @@ class GeoJSONResponse(JSONResponse):
     media_type = GEOJSON
 
 
+_LOCATE_PARAMETERS = [
+    openapi_parameter("lon", "number", "longitude, in the named crs", required=True, example=129),
+    openapi_parameter("lat", "number", "latitude, in the named crs", required=True, example=47.7),
+    openapi_parameter("crs", "string", f"coordinate system of lon/lat: {ACCEPTED}"),
+    openapi_parameter("release", "integer", "boundary release id; default: the active one"),
+]
+
+
 @router.get(
     "/locate",
     summary="Which grid cell is this point in, and who is its grid worker",
     **returns(LocationRead),
+    openapi_extra={"parameters": _LOCATE_PARAMETERS},
 )
-def locate(
-    session: SessionDep, lon: Lon, lat: Lat, crs: CrsParam, release: Release = None
-) -> dict[str, Any]:
-    return locating.locate(session, lon, lat, crs, release).as_dict()
+async def locate(request: Request) -> Response:
+    # The hot path: the query read by hand (api/params.py says why), the answer from memory
+    # (geo/spatial/locate_memory.py) on the event loop; the database, in a worker thread, only
+    # to load a release or while the cache is not live.
+    lon, lat = query_float(request, "lon"), query_float(request, "lat")
+    crs, release = query_crs(request), query_int(request, "release")
+    cache: LocateCache = request.app.state.locate_cache
+    answer = cache.lookup(lon, lat, crs, release)
+    if answer is None:
+        answer = await run_in_threadpool(_locate_from_db, request, cache, lon, lat, crs, release)
+    return JSONResponse(answer.as_dict())
+
+
+def _locate_from_db(
+    request: Request,
+    cache: LocateCache,
+    lon: float,
+    lat: float,
+    crs: Crs,
+    release: int | None,
+) -> locating.Location:
+    with session_for(request) as session:
+        if cache.live:
+            cache.load(session, release)
+            answer = cache.lookup(lon, lat, crs, release)
+            if answer is not None:
+                return answer
+        return locating.locate(session, lon, lat, crs, release)
 
 
 @router.get(

@@ -19,6 +19,7 @@ urban cores up to 300 km apart.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from itertools import pairwise
 
@@ -244,6 +245,25 @@ class CellIndex:
         m = np.flatnonzero(value <= -2)
         out[ok[m]] = self._exact(x[ok[m]], y[ok[m]], -2 - value[m])
         return out
+
+    def assign_one(self, lon: float, lat: float) -> int:
+        """`assign_index` for one point in plain Python (a few microseconds instead of the ~150
+        of numpy's per-call overhead): the raster answers, the exact test only in mixed pixels."""
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            return -1
+        fx = (lon - self._origin[0]) / self._size[0]
+        fy = (lat - self._origin[1]) / self._size[1]
+        if not (0 <= fx < self._ncols and 0 <= fy < self._nrows):
+            return -1
+        row, col = math.floor(fy), math.floor(fx)
+        tile = int(self._dir[(row // _TILE) * self._tcols + col // _TILE])
+        if tile < 0:
+            return -1
+        value = int(self._tiles[tile * _TILE * _TILE + (row % _TILE) * _TILE + col % _TILE])
+        if value > -2:
+            return value  # a cell index, or _EMPTY (-1)
+        x, y = np.array([lon], dtype=np.float64), np.array([lat], dtype=np.float64)
+        return int(self._exact(x, y, np.array([-2 - value], dtype=np.int64))[0])
 
     def assign(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.object_]:
         """The code of each point's cell; None where outside every cell or not finite."""

@@ -78,6 +78,17 @@ class ValidationReport:
 _FATAL = {"invalid_geometry", "bad_code", "duplicate_code", "unknown_parent", "wrong_type"}
 
 
+# Every activation NOTIFYs this channel (delivered on commit): the API's locate caches
+# (geo/spatial/locate_memory.py) drop what they hold.
+CHANNEL = "houniao_boundaries"
+
+
+def notify_boundaries_changed(session: Session) -> None:
+    """Tell every listening API process, once this transaction commits, to drop its locate
+    cache."""
+    session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+
+
 def active_release_id(session: Session) -> int | None:
     return session.execute(
         text("SELECT id FROM boundary_release WHERE status = 'active'")
@@ -395,6 +406,7 @@ def activate_release(session: Session, release_id: int) -> None:
         ),
         {"id": release_id},
     )
+    notify_boundaries_changed(session)
     logs.event("release.activated", logger=LOGGER, release_id=release_id, previous=previous)
 
 
