@@ -11,6 +11,7 @@ from api.request_log import RequestLog
 from api.routes import (
     admin,
     audit,
+    bookings,
     card,
     cases,
     concerns,
@@ -71,6 +72,7 @@ def create_app() -> FastAPI:
     app.include_router(concerns.router)
     app.include_router(services.router)
     app.include_router(services.pages)
+    app.include_router(bookings.router)
     mount_static(app)
     declare_public_routes(app)  # the spatial core's public routes (api/auth.py)
     return app

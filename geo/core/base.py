@@ -23,6 +23,7 @@ def import_all_models() -> None:
     """Import every models module so Base.metadata knows all tables (Alembic, tests)."""
     import geo.accounts.models  # noqa: F401
     import geo.audit.models  # noqa: F401
+    import geo.bookings.models  # noqa: F401
     import geo.cases.models  # noqa: F401
     import geo.residents.models  # noqa: F401
     import geo.services.models  # noqa: F401
