@@ -19,6 +19,7 @@ from api.routes import (
     docs,
     export,
     health,
+    health_appointments,
     intake,
     maps,
     ogc,
@@ -73,6 +74,7 @@ def create_app() -> FastAPI:
     app.include_router(services.router)
     app.include_router(services.pages)
     app.include_router(bookings.router)
+    app.include_router(health_appointments.router)
     mount_static(app)
     declare_public_routes(app)  # the spatial core's public routes (api/auth.py)
     return app

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.access.principal import Principal, Role
-from geo.bookings import service, spaces
+from geo.bookings import health, service, spaces
 from geo.bookings.schemas import HoursSpan, RoomBookingCreate, SpaceCreate
 from geo.core.clock import as_city, city_date, db_now
 
@@ -64,3 +64,7 @@ def bookings_sampler(session: Session, samples: Any, lon: float, lat: float) -> 
     )
     samples.scoped.add("booking_id")
     samples.markers.add(MARKER)
+    # The residents sampler's resident (65+, present in the matrix cell) invited to the check.
+    invited = health.invite(session, staff, int(samples.path["resident_id"]))
+    samples.path.update(appointment_id=str(invited["id"]), invitation_code=invited["public_id"])
+    samples.scoped.add("appointment_id")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from api.errors import status_for
 from geo.access.principal import Principal, apply_rls, as_system
 from geo.bookings import service
-from geo.bookings.schemas import RoomBookingCreate, SeatBookingCreate
+from geo.bookings.schemas import BookingTransition, RoomBookingCreate, SeatBookingCreate
 from geo.core.clock import install_city_zone
 from geo.core.errors import Conflict
 from tests.bookings.conftest import World, make_world
@@ -145,3 +145,98 @@ def test_fifty_clients_the_last_seat_of_a_course(crowd):
         )
         == 2
     )
+
+
+# --- the last place of a health-check day --------------------------------------------------------
+
+ELDER = "并发测试老人"
+
+
+def wipe_health(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(text("SET LOCAL houniao.role = 'system'"))
+        mine = "SELECT id FROM resident WHERE name LIKE :n"
+        apps = f"SELECT id FROM health_appointment WHERE resident_id IN ({mine})"
+        n = {"n": ELDER + "%"}
+        conn.execute(
+            text(f"DELETE FROM booking_event WHERE kind = 'health' AND booking_id IN ({apps})"), n
+        )
+        conn.execute(text(f"DELETE FROM health_appointment WHERE resident_id IN ({mine})"), n)
+        conn.execute(text(f"DELETE FROM health_check WHERE resident_id IN ({mine})"), n)
+        conn.execute(text(f"DELETE FROM stay WHERE resident_id IN ({mine})"), n)
+        conn.execute(text("DELETE FROM resident WHERE name LIKE :n"), n)
+        days = "SELECT id FROM check_centre WHERE code = 'TJZZ'"
+        conn.execute(text(f"DELETE FROM check_day WHERE centre_id IN ({days})"))
+        conn.execute(text("DELETE FROM check_centre WHERE code = 'TJZZ'"))
+
+
+@pytest.fixture
+def elders(engine: Engine) -> Iterator[tuple[Engine, list[str], str]]:
+    """50 invited residents of 65+ and a centre with two places on a day, one already taken."""
+    from datetime import timedelta
+
+    from geo.bookings import health
+    from geo.core.clock import city_date, current_season, db_now
+    from tests.bookings.residents import make_resident
+    from tests.cases.conftest import CELL
+
+    wipe_health(engine)
+    staff = Principal(role="community_staff", name="conc-health", community=CELL[:12])
+    with Session(engine) as s:
+        as_system(s)
+        area = s.execute(text("SELECT id FROM service_area ORDER BY id LIMIT 1")).scalar_one()
+        centre = health.create_centre(
+            s, Principal.system(), code="TJZZ", name="并发体检点", area_id=area, daily_capacity=2
+        )
+        day = city_date(db_now(s)) + timedelta(days=3)
+        health.open_days(s, centre, [day, day + timedelta(days=1)])
+        ids = [
+            make_resident(s, f"{ELDER}{i:02d}", current_season() - 70, CELL)
+            for i in range(CLIENTS + 1)
+        ]
+        apply_rls(s, staff)
+        codes = [health.invite(s, staff, r)["public_id"] for r in ids]
+        s.commit()
+    with Session(engine) as s:  # one of the two places taken
+        health.transition(
+            s,
+            Principal.anonymous(),
+            public_id=codes.pop(),
+            req=BookingTransition(action="book", centre="TJZZ", day=day),
+        )
+        s.commit()
+    wide = install_city_zone(create_engine(engine.url, pool_size=CLIENTS, max_overflow=0))
+    try:
+        yield wide, codes, day.isoformat()
+    finally:
+        wide.dispose()
+        wipe_health(engine)
+
+
+def test_fifty_clients_the_last_health_check_place(elders):
+    from geo.bookings import health
+
+    engine, codes, day = elders
+    req = BookingTransition(action="book", centre="TJZZ", day=day)
+    n = iter(range(CLIENTS))
+    mine = {i: codes[i] for i in range(CLIENTS)}
+    lock = threading.Lock()
+
+    def work(s: Session, me: Principal) -> Any:
+        with lock:
+            code = mine[next(n)]
+        return health.transition(s, me, public_id=code, req=req)
+
+    won, lost = _outcome(race(engine, work))
+    assert len(won) == 1 and len(lost) == CLIENTS - 1
+    for exc in lost:
+        assert status_for(exc) == 409
+        assert exc.extra["alternatives"]["same_centre"][0]["free"] == 2
+    booked = "SELECT booked FROM check_day WHERE centre_id = (SELECT id FROM check_centre WHERE code = 'TJZZ') AND day = :d"
+    assert _scalar(engine, booked, d=day) == 2
+    apps = "SELECT id FROM health_appointment WHERE status = 'booked' AND check_day_id IS NOT NULL AND resident_id IN (SELECT id FROM resident WHERE name LIKE :n)"
+    assert _scalar(engine, f"SELECT count(*) FROM ({apps}) q", n=ELDER + "%") == 2
+    every = "SELECT id FROM health_appointment WHERE resident_id IN (SELECT id FROM resident WHERE name LIKE :n)"
+    events = f"SELECT count(*) FROM booking_event WHERE kind = 'health' AND action = 'book' AND booking_id IN ({every})"
+    assert _scalar(engine, events, n=ELDER + "%") == 2
