@@ -62,8 +62,8 @@ def staff_of(me: Principal, community_code: str) -> bool:
 
 def effective_roles(me: Principal, row: Any, *, holds_public_id: bool = False) -> frozenset[str]:
     roles = {me.role}
-    if staff_of(me, row.community_code):
-        roles.add(STAFF)
+    if me.role == SYSTEM or staff_of(me, row.community_code):
+        roles.add(STAFF)  # maintenance (the CLI) acts as the centre's staff
     if holds_public_id or (me.account_id is not None and row.created_by_account == me.account_id):
         roles.add(REQUESTER)
     return frozenset(roles)

@@ -25,11 +25,11 @@ CLIENTS = 50
 TAG = "Z"  # codes ZFO1, ZDA1, ZFA1 and course Z-SF: this module's own rows
 
 
-def wipe(engine: Engine) -> None:
+def wipe(engine: Engine, tag: str = TAG) -> None:
     with engine.begin() as conn:
         conn.execute(text("SET LOCAL session_replication_role = replica"))  # append-only log
         conn.execute(text("SET LOCAL houniao.role = 'system'"))
-        spaces = "SELECT id FROM activity_space WHERE code LIKE 'Z%'"
+        spaces = f"SELECT id FROM activity_space WHERE code LIKE '{tag}%'"
         for sql in (
             f"DELETE FROM booking_event WHERE (kind = 'room' AND booking_id IN (SELECT id FROM"
             f" space_booking WHERE space_id IN ({spaces}))) OR (kind = 'seat' AND booking_id IN"
