@@ -11,6 +11,7 @@ from api.request_log import RequestLog
 from api.routes import (
     admin,
     audit,
+    bookings,
     card,
     cases,
     concerns,
@@ -18,6 +19,7 @@ from api.routes import (
     docs,
     export,
     health,
+    health_appointments,
     intake,
     maps,
     ogc,
@@ -74,6 +76,8 @@ def create_app() -> FastAPI:
     app.include_router(concerns.router)
     app.include_router(services.router)
     app.include_router(services.pages)
+    app.include_router(bookings.router)
+    app.include_router(health_appointments.router)
     mount_static(app)
     declare_public_routes(app)  # the spatial core's public routes (api/auth.py)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from api.cli import (
     audit,
+    bookings,
     boundaries,
     cases,
     core,
@@ -30,6 +31,7 @@ app.add_typer(export.app, name="export")
 app.add_typer(users.app, name="users")
 app.add_typer(privacy.app, name="privacy")
 app.add_typer(audit.app, name="audit")
+app.add_typer(bookings.app, name="bookings")
 app.add_typer(ops.backup_app, name="backup")
 core.register(app)
 geocode.register(app)

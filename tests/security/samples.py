@@ -95,10 +95,17 @@ def _service_requests(session: Session, samples: Samples, lon: float, lat: float
     service_requests_sampler(session, samples, lon, lat)
 
 
+def _bookings(session: Session, samples: Samples, lon: float, lat: float) -> None:
+    from tests.bookings.samples import bookings_sampler
+
+    bookings_sampler(session, samples, lon, lat)
+
+
 SAMPLERS: list[Callable[[Session, Samples, float, float], None]] = [
     _case,
     _residents,
     _service_requests,
+    _bookings,
 ]
 
 

@@ -1,0 +1,1 @@
+"""Activity spaces (活动空间), their bookings and course seats, and health-check appointments."""

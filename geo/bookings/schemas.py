@@ -1,0 +1,87 @@
+"""Request bodies of spaces, bookings and health-check appointments. Unknown fields are refused
+(no mass assignment of status, counters or owner: those follow from the workflow)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from pydantic import ConfigDict, Field
+
+from geo.bookings.workflow import ACTIONS
+from geo.core.inputs import MAX_ID, StrictModel
+
+_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class HoursSpan(StrictModel):
+    model_config = _STRICT
+
+    period: str = Field(pattern="^(peak|off)$", description="peak: May-October; off: the rest")
+    weekday: int = Field(ge=1, le=7, description="ISO weekday, 1 = Monday")
+    opens: time
+    closes: time
+    kind: str = Field(default="regular", pattern="^(regular|staggered|extended)$")
+
+
+class SpaceCreate(StrictModel):
+    """A room of a service centre (功能空间) and its opening hours."""
+
+    model_config = _STRICT
+
+    code: str = Field(min_length=2, max_length=12, pattern="^[A-Za-z0-9-]+$")
+    name: str = Field(min_length=1, max_length=50)
+    area_id: int = Field(ge=1, le=MAX_ID, description="the service area (服务区) it belongs to")
+    capacity: int = Field(ge=1, le=500)
+    uses: list[str] = Field(min_length=1, max_length=12, description="一室多用: its uses")
+    slot_minutes: int = Field(default=60, description="30, 60, 90 or 120")
+    description: str | None = Field(default=None, max_length=500)
+    hours: list[HoursSpan] = Field(default_factory=list, max_length=60)
+
+
+class RoomBookingCreate(StrictModel):
+    """A slot (or a few consecutive slots) of a room, for one of its uses."""
+
+    model_config = _STRICT
+
+    space: str = Field(min_length=2, max_length=12, description="the space's code")
+    starts_at: datetime = Field(description="start; without an offset: Yichun wall-clock time")
+    slots: int = Field(default=1, ge=1, le=4, description="consecutive slots")
+    purpose: str = Field(min_length=1, max_length=20, description="one of the space's uses")
+    party_size: int = Field(default=1, ge=1, le=500)
+    name: str | None = Field(default=None, max_length=50, description="how to address them")
+
+
+class SeatBookingCreate(StrictModel):
+    """A seat of a course session, or a place on its waitlist."""
+
+    model_config = _STRICT
+
+    session_id: int = Field(ge=1, le=MAX_ID)
+    name: str | None = Field(default=None, max_length=50)
+    waitlist: bool = Field(default=False, description="queue when full instead of a 409")
+
+
+class BookingTransition(StrictModel):
+    """One step: cancel (reason), attend, no_show (staff), book (health: centre and day)."""
+
+    model_config = _STRICT
+
+    action: str = Field(max_length=20, description="one of: " + ", ".join(ACTIONS))
+    reason: str | None = Field(default=None, max_length=300, description="cancel")
+    note: str | None = Field(default=None, max_length=300)
+    centre: str | None = Field(default=None, max_length=12, description="health book")
+    day: date | None = Field(default=None, description="health book")
+
+
+class HealthInvite(StrictModel):
+    model_config = _STRICT
+
+    resident_id: int = Field(ge=1, le=MAX_ID)
+
+
+class ClosureCreate(StrictModel):
+    model_config = _STRICT
+
+    starts_at: datetime
+    ends_at: datetime
+    reason: str = Field(min_length=2, max_length=200)
