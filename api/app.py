@@ -19,6 +19,7 @@ from api.routes import (
     export,
     health,
     intake,
+    lists,
     maps,
     ogc,
     open311,
@@ -71,6 +72,7 @@ def create_app() -> FastAPI:
     app.include_router(concerns.router)
     app.include_router(services.router)
     app.include_router(services.pages)
+    app.include_router(lists.router)
     mount_static(app)
     declare_public_routes(app)  # the spatial core's public routes (api/auth.py)
     return app

@@ -95,10 +95,17 @@ def _service_requests(session: Session, samples: Samples, lon: float, lat: float
     service_requests_sampler(session, samples, lon, lat)
 
 
+def _lists(session: Session, samples: Samples, lon: float, lat: float) -> None:
+    from tests.community.lists.samples import lists_sampler
+
+    lists_sampler(session, samples, lon, lat)
+
+
 SAMPLERS: list[Callable[[Session, Samples, float, float], None]] = [
     _case,
     _residents,
     _service_requests,
+    _lists,
 ]
 
 
