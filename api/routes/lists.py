@@ -35,8 +35,12 @@ from geo.community.lists.schemas import (
 router = APIRouter(prefix="/api/v1/lists", tags=["demand and resource lists"])
 STAFF = (Role.community_staff, Role.street_staff)
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Community = Annotated[str | None, Query(pattern=r"^[0-9]{12}$", description="12-digit code")]
-Street = Annotated[str | None, Query(pattern=r"^[0-9]{9}$", description="9-digit code")]
+Community = Annotated[
+    str | None, Query(max_length=12, pattern=r"^[0-9]{12}$", description="12-digit code")
+]
+Street = Annotated[
+    str | None, Query(max_length=9, pattern=r"^[0-9]{9}$", description="9-digit code")
+]
 Category = Annotated[str | None, Query(max_length=20, description="catalogue category")]
 Stale = Annotated[bool | None, Query(description="only (true) or no (false) stale entries")]
 Limit = Annotated[int, Query(ge=1, le=500)]

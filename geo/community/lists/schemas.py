@@ -100,8 +100,8 @@ class MatchRequest(StrictModel):
 
     model_config = _STRICT
 
-    community: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
-    street: str | None = Field(default=None, pattern=r"^[0-9]{9}$")
+    community: str | None = Field(default=None, max_length=12, pattern=r"^[0-9]{12}$")
+    street: str | None = Field(default=None, max_length=9, pattern=r"^[0-9]{9}$")
     max_distance_m: float = Field(default=3000, gt=0, le=50_000)
     commit: bool = False
     owner: str | None = Field(default=None, min_length=2, max_length=50)

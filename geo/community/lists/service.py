@@ -64,9 +64,7 @@ def _category(category: str | None, item: str | None) -> tuple[str, str | None]:
     return category, None
 
 
-def _window(
-    session: Session, start: date, end: date, valid: date | None, what: str
-) -> date:
+def _window(session: Session, start: date, end: date, valid: date | None, what: str) -> date:
     if valid is not None and valid < queries.today(session):
         raise InvalidInput("valid_until is in the past: an entry is added to be current")
     if end < start:
@@ -186,7 +184,9 @@ def create_resource(
     """Add a resource at a point in the caller's scope; returns its id."""
     _staff_only(me)
     category, item = _category(data.category, data.item)
-    valid = _window(session, data.available_from, data.available_until, data.valid_until, "available")
+    valid = _window(
+        session, data.available_from, data.available_until, data.valid_until, "available"
+    )
     masked, enc, hashed = _protect(data.contact_phone)
     where = _place(session, me, data.lon, data.lat, data.crs)
     at = now or db_now(session)
