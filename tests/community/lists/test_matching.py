@@ -98,16 +98,17 @@ def _brute_force(session) -> dict[int, int]:
         text(
             "SELECT id, category, item_code, people, needed_from, needed_until, ST_X(geom) x,"
             " ST_Y(geom) y FROM community_demand WHERE status = 'open' AND valid_until >= :t"
+            " AND street_code = :s"
         ),
-        {"t": t},
+        {"t": t, "s": COMMUNITY[:9]},
     ).all()
     res = session.execute(
         text(
             "SELECT id, category, item_code, capacity, available_from, available_until,"
             " ST_X(geom) x, ST_Y(geom) y FROM community_resource"
-            " WHERE status = 'active' AND valid_until >= :t"
+            " WHERE status = 'active' AND valid_until >= :t AND street_code = :s"
         ),
-        {"t": t},
+        {"t": t, "s": COMMUNITY[:9]},
     ).all()
     out = {}
     for d in dem:
