@@ -234,10 +234,14 @@ def main() -> None:
             ).all()
         )
         pairs = [
-            (m[0], m[1], float(m[2]))
+            (m.demand_id, m.resource_id, float(m.distance_m))
             for m in session.execute(
                 text(matching.CANDIDATES_SQL.format(place="street_code")),
-                {"code": street, "max_m": MAX_M},
+                {
+                    "code": street,
+                    "max_m": MAX_M,
+                    "today": session.scalar(text("SELECT city_today()")),
+                },
             ).all()
         ]
         t0 = time.perf_counter()

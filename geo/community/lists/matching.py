@@ -38,7 +38,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.access.principal import SYSTEM, Principal, Role, in_scope
-from geo.community.lists import service
+from geo.community.lists import queries, service
 from geo.community.lists.schemas import MatchRequest, PlanCreate
 from geo.core.errors import InvalidInput, NotFound
 
@@ -49,30 +49,36 @@ CANDIDATES_SQL = """
 WITH used AS (
     SELECT resource_id, sum(people) AS used FROM service_plan
     WHERE status IN ('active', 'done') GROUP BY resource_id
-), dem AS (
-    SELECT id, category, item_code, people, needed_from, needed_until, geom
+), dem AS MATERIALIZED (  -- each row's geography cast once, not once per pair
+    SELECT id, category, item_code, people, needed_from, needed_until, geom::geography AS g
     FROM community_demand
-    WHERE {place} = :code AND status = 'open' AND valid_until >= city_today()
-), res AS (
-    SELECT rs.id, rs.category, rs.item_code, rs.available_from, rs.available_until, rs.geom,
+    WHERE {place} = :code AND status = 'open' AND valid_until >= :today
+), res AS MATERIALIZED (
+    SELECT rs.id, rs.category, rs.item_code, rs.available_from, rs.available_until,
+           rs.geom::geography AS g,
            rs.capacity - coalesce(u.used, 0) AS remaining
     FROM community_resource rs LEFT JOIN used u ON u.resource_id = rs.id
-    WHERE rs.{place} = :code AND rs.status = 'active' AND rs.valid_until >= city_today()
+    WHERE rs.{place} = :code AND rs.status = 'active' AND rs.valid_until >= :today
 )
-SELECT dem.id AS demand_id, res.id AS resource_id, dem.people, res.remaining,
-       ST_Distance(dem.geom::geography, res.geom::geography, true) AS distance_m
-FROM dem JOIN res
-  ON res.category = dem.category
- AND (res.item_code IS NULL OR dem.item_code IS NULL OR res.item_code = dem.item_code)
- AND res.available_from <= dem.needed_until AND dem.needed_from <= res.available_until
- AND res.remaining >= dem.people
- AND ST_DWithin(dem.geom::geography, res.geom::geography, :max_m, true)
+SELECT * FROM (
+    SELECT dem.id AS demand_id, res.id AS resource_id, dem.people, res.remaining,
+           ST_Distance(dem.g, res.g, true) AS distance_m
+    FROM dem JOIN res
+      ON res.category = dem.category
+     AND (res.item_code IS NULL OR dem.item_code IS NULL OR res.item_code = dem.item_code)
+     AND res.available_from <= dem.needed_until AND dem.needed_from <= res.available_until
+     AND res.remaining >= dem.people
+     -- a cheap test on the sphere first (1 % slack: sphere and ellipsoid differ by < 0.6 %)
+     AND ST_DWithin(dem.g, res.g, :max_m * 1.01, false)
+    OFFSET 0  -- computes the exact distance on the ellipsoid once per pair, not per use
+) pairs
+WHERE distance_m <= :max_m
 ORDER BY distance_m, demand_id, resource_id
 """
 
 OPEN_SQL = """
 SELECT id, community_code, title, people FROM community_demand
-WHERE {place} = :code AND status = 'open' AND valid_until >= city_today() ORDER BY id
+WHERE {place} = :code AND status = 'open' AND valid_until >= :today ORDER BY id
 """
 IDLE_SQL = """
 SELECT rs.id, rs.community_code, rs.title,
@@ -80,7 +86,7 @@ SELECT rs.id, rs.community_code, rs.title,
                                WHERE sp.resource_id = rs.id
                                  AND sp.status IN ('active', 'done')), 0) AS remaining
 FROM community_resource rs
-WHERE rs.{place} = :code AND rs.status = 'active' AND rs.valid_until >= city_today()
+WHERE rs.{place} = :code AND rs.status = 'active' AND rs.valid_until >= :today
   AND NOT EXISTS (SELECT 1 FROM service_plan sp
                   WHERE sp.resource_id = rs.id AND sp.status = 'active')
 ORDER BY rs.id
@@ -160,7 +166,8 @@ def run(session: Session, me: Principal, req: MatchRequest) -> dict[str, Any]:
     if req.commit and not req.owner:
         raise InvalidInput("commit needs an owner (责任人) for the plans it makes")
     place, code = _target(me, req)
-    params = {"code": code, "max_m": req.max_distance_m}
+    # The city's date once (the one clock, in SQL), not per row.
+    params = {"code": code, "max_m": req.max_distance_m, "today": queries.today(session)}
     pairs = session.execute(text(CANDIDATES_SQL.format(place=place)), params).all()
     result = greedy(pairs)
     if req.commit:
@@ -182,7 +189,7 @@ def run(session: Session, me: Principal, req: MatchRequest) -> dict[str, Any]:
             "people": x.people,
             "reason": result.reasons.get(x.id, "no_candidate"),
         }
-        for x in session.execute(text(OPEN_SQL.format(place=place)), {"code": code})
+        for x in session.execute(text(OPEN_SQL.format(place=place)), params)
         if x.id not in matched
     ]
     idle = [
@@ -192,7 +199,7 @@ def run(session: Session, me: Principal, req: MatchRequest) -> dict[str, Any]:
             "title": x.title,
             "remaining": int(x.remaining),
         }
-        for x in session.execute(text(IDLE_SQL.format(place=place)), {"code": code})
+        for x in session.execute(text(IDLE_SQL.format(place=place)), params)
         if x.id not in used
     ]
     return {
