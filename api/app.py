@@ -21,6 +21,7 @@ from api.routes import (
     health,
     health_appointments,
     intake,
+    lists,
     maps,
     ogc,
     open311,
@@ -78,6 +79,7 @@ def create_app() -> FastAPI:
     app.include_router(services.pages)
     app.include_router(bookings.router)
     app.include_router(health_appointments.router)
+    app.include_router(lists.router)
     mount_static(app)
     declare_public_routes(app)  # the spatial core's public routes (api/auth.py)
     return app

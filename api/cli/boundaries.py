@@ -23,6 +23,7 @@ def load_yichun() -> None:
     service areas and the address gazetteer. Does nothing if the demo is already loaded."""
     # The demo generators (and the intake they feed) load here, not with every command.
     from geo.demo import cases as demo_cases
+    from geo.demo import lists as demo_lists
     from geo.demo import load as demo
     from geo.demo import residents_load as demo_residents
     from geo.demo import services as demo_services
@@ -32,9 +33,12 @@ def load_yichun() -> None:
         if demo.demo_loaded(session):
             if demo_residents.residents_loaded(session):
                 # A database loaded before service requests existed gets them now (else nothing).
-                added = demo_services.load_demo_requests(session)
-                if added:
-                    print_json({"service_requests": added})
+                added = {
+                    "service_requests": demo_services.load_demo_requests(session),
+                    "lists": demo_lists.load_demo_lists(session),
+                }
+                if any(added.values()):
+                    print_json(added)
                     return
                 err.print("Yichun demo data is already loaded; nothing to do.")
                 return
@@ -49,7 +53,7 @@ def load_yichun() -> None:
             print_json(counts)
             return
         with progress_bar() as bar:
-            task = bar.add_task("loading Yichun", total=5 + len(demo_cases.YEARS) + 1 + 8 + 1)
+            task = bar.add_task("loading Yichun", total=5 + len(demo_cases.YEARS) + 1 + 8 + 2)
 
             def step(description: str, rows: int) -> None:
                 bar.update(task, advance=1, description=f"{description} ({rows:,})")
@@ -58,6 +62,7 @@ def load_yichun() -> None:
             counts["residents"] = demo_residents.load_demo_residents(session, step)  # via intake
             counts["cases"] = demo_cases.load_demo_cases(session, step)  # through the workflow
             counts["service_requests"] = demo_services.load_demo_requests(session, step)
+            counts["lists"] = demo_lists.load_demo_lists(session, step)  # through the service
         demo_accounts = create_demo_accounts(session)  # one per role, printed below
     print_json(counts)
     print_demo_accounts(demo_accounts)

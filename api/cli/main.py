@@ -14,6 +14,7 @@ from api.cli import (
     ops,
     privacy,
     residents,
+    services,
     users,
 )
 from api.cli.errors import root_app
@@ -32,6 +33,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(privacy.app, name="privacy")
 app.add_typer(audit.app, name="audit")
 app.add_typer(bookings.app, name="bookings")
+app.add_typer(services.app, name="services")
 app.add_typer(ops.backup_app, name="backup")
 core.register(app)
 geocode.register(app)

@@ -315,6 +315,19 @@ def _escalate_overdue(w: Walk) -> None:
     assert re.search(r"escalated [1-9]\d* case", done.stderr)
 
 
+def _services(w: Walk) -> None:
+    """The lists on the loaded site (its demo lists): what is unmatched, stale, a dry match."""
+    streets = json.loads(ok(w.read("services", "unmatched")).stdout)
+    assert streets and all(s["communities"] for s in streets)
+    stale = json.loads(ok(w.read("services", "stale")).stdout)
+    assert set(stale) == {"demands", "resources"}
+    street = streets[0]["street_code"]
+    dry = ok(w.read("services", "match", "--street", street))
+    out = json.loads(dry.stdout)
+    assert out["level"] == "street" and not out["committed"] and "dry run" in dry.stderr
+    assert "owner" in failed(w.read("services", "match", "--street", street, "--commit"))
+
+
 def _kpis(w: Walk) -> None:
     out = json.loads(ok(w.read("kpis")).stdout)
     assert out["group_by"] == [] and out["rows"]
@@ -406,6 +419,9 @@ SCENARIOS: dict[tuple[str, ...], Callable[[Walk], None]] = {
     ("audit", "verify"): _audit_verify,
     ("privacy", "purge"): _privacy_purge,
     ("cases", "escalate-overdue"): _escalate_overdue,
+    ("services", "unmatched"): _services,
+    ("services", "stale"): _services,
+    ("services", "match"): _services,
     ("kpis",): _kpis,
     ("export", "gpkg"): _export_gpkg,
     ("serve",): _serve,

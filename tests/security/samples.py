@@ -99,6 +99,10 @@ def _bookings(session: Session, samples: Samples, lon: float, lat: float) -> Non
     from tests.bookings.samples import bookings_sampler
 
     bookings_sampler(session, samples, lon, lat)
+def _lists(session: Session, samples: Samples, lon: float, lat: float) -> None:
+    from tests.community.lists.samples import lists_sampler
+
+    lists_sampler(session, samples, lon, lat)
 
 
 SAMPLERS: list[Callable[[Session, Samples, float, float], None]] = [
@@ -106,6 +110,7 @@ SAMPLERS: list[Callable[[Session, Samples, float, float], None]] = [
     _residents,
     _service_requests,
     _bookings,
+    _lists,
 ]
 
 

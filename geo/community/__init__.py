@@ -1,0 +1,2 @@
+"""Community services beyond single requests: the demand and resource lists with matching
+(`lists/`), and the residents' council (`council/`)."""
