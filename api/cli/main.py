@@ -11,6 +11,7 @@ from api.cli import (
     export,
     geocode,
     ops,
+    planning,
     privacy,
     residents,
     users,
@@ -28,6 +29,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(privacy.app, name="privacy")
 app.add_typer(audit.app, name="audit")
 app.add_typer(ops.backup_app, name="backup")
+app.add_typer(planning.app, name="planning")
 core.register(app)
 geocode.register(app)
 cases.register(app)

@@ -81,3 +81,22 @@ def test_models_forecast_a_steady_series_as_it_was() -> None:
         pred = predict(model, past, ["a", "a", "b"])
         assert np.allclose(pred.mean, past[:, 0]), model
         assert (pred.low <= pred.mean).all() and (pred.mean <= pred.high).all()
+
+
+def test_planners_read_presence_and_forecast_over_http(seasons: Session, client) -> None:  # noqa: ANN001
+    from tests.residents.conftest import make_caller
+
+    planner = make_caller(seasons, "p-planner", "planner").headers
+    dispatcher = make_caller(seasons, "p-dispatcher", "dispatcher").headers
+    seasons.commit()
+    url = "/api/v1/planning/forecast?season=2025&level=street"
+    assert client.get(url, headers=dispatcher).status_code == 403
+    body = client.get(url, headers=planner).json()
+    assert body["level"] == "street" and len(body["rows"]) == 2 * 12
+    got = client.get("/api/v1/planning/presence?season=2024&level=district", headers=planner)
+    assert got.status_code == 200 and got.json()["rows"][0]["area"] == "230717"
+    bad = client.get("/api/v1/planning/presence?season=2024&level=house", headers=planner)
+    assert bad.status_code == 422 and "level must be one of" in bad.text
+    for part in ("flows", "peaks"):
+        r = client.get(f"/api/v1/planning/presence/{part}?season=2024", headers=planner)
+        assert r.status_code == 200 and r.json()["rows"]
