@@ -52,8 +52,10 @@ def main() -> None:
     groups = [s.community_code for s in series]
     data = _matrix(series)
     seasons = presence_history.SEASONS
-    print(f"synthetic history: {len(series)} cells, {len(set(groups))} communities, "
-          f"seasons {seasons[0]}-{seasons[-1]}, seed {args.seed}")  # fmt: skip
+    print(
+        f"synthetic history: {len(series)} cells, {len(set(groups))} communities, "
+        f"seasons {seasons[0]}-{seasons[-1]}, seed {args.seed}"
+    )
     summary: dict[str, list[np.ndarray]] = {m: [] for m in MODELS}
     for train_to, target in FOLDS:
         train = data[:, : seasons.index(train_to) + 1]
@@ -62,8 +64,10 @@ def main() -> None:
         _, train_comm = bottom_up(groups, train.reshape(len(series), -1))
         train_comm = train_comm.reshape(len(communities), -1, 12)
         print(f"\ntrain to {train_to}, predict {target}: {len(communities)} communities")
-        print(f"{'model':<16}{'MASE mean':>10}{'median':>8}{'rel. naive':>11}{'sMAPE %':>9}"
-              f"{'cover80':>9}{'beats naive':>13}{'seconds':>9}")  # fmt: skip
+        print(
+            f"{'model':<16}{'MASE mean':>10}{'median':>8}{'rel. naive':>11}{'sMAPE %':>9}"
+            f"{'cover80':>9}{'beats naive':>13}{'seconds':>9}"
+        )
         scored = {}
         for model in MODELS:
             t0 = time.perf_counter()
@@ -74,10 +78,12 @@ def main() -> None:
             naive = scored.get("seasonal_naive", s)["mase"]
             summary[model].append(s["mase"] / naive)  # relative MAE: MASE against the naive
             beats = np.nanmean(s["mase"] < naive)
-            print(f"{model:<16}{np.nanmean(s['mase']):>10.3f}{np.nanmedian(s['mase']):>8.3f}"
-                  f"{np.nanmean(s['mase'] / naive):>11.3f}"
-                  f"{s['smape'].mean():>9.1f}{s['coverage'].mean():>9.2f}"
-                  f"{beats:>13.0%}{seconds:>9.2f}")  # fmt: skip
+            print(
+                f"{model:<16}{np.nanmean(s['mase']):>10.3f}{np.nanmedian(s['mase']):>8.3f}"
+                f"{np.nanmean(s['mase'] / naive):>11.3f}"
+                f"{s['smape'].mean():>9.1f}{s['coverage'].mean():>9.2f}"
+                f"{beats:>13.0%}{seconds:>9.2f}"
+            )
         if args.per_community:
             print("community      " + "".join(f"{m[:14]:>16}" for m in MODELS) + "  (MASE)")
             for i, c in enumerate(communities):

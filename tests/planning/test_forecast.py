@@ -100,3 +100,49 @@ def test_planners_read_presence_and_forecast_over_http(seasons: Session, client)
     for part in ("flows", "peaks"):
         r = client.get(f"/api/v1/planning/presence/{part}?season=2024", headers=planner)
         assert r.status_code == 200 and r.json()["rows"]
+
+
+def test_the_density_page_shows_the_forecast_beside_this_season(seasons: Session) -> None:
+    from geo.planning import map_data
+    from maps.density import density_map
+
+    outlook = map_data.outlook(seasons, PLANNER, 2024)
+    city = forecast.forecast(seasons, PLANNER, Level.city, 2025)["rows"]
+    assert [m for m, _, _ in outlook] == [
+        "05",
+        "06",
+        "07",
+        "08",
+        "09",
+        "10",
+        "11",
+        "12",
+        "01",
+        "02",
+        "03",
+        "04",
+    ]
+    assert [ahead for _, _, ahead in outlook] == [r["residents"] for r in city]
+    assert all(this is None or this == 0 or this >= 10 for _, this, _ in outlook)
+    empty = {"type": "FeatureCollection", "features": []}
+    ring = [[128.9, 47.7], [128.91, 47.7], [128.91, 47.71], [128.9, 47.7]]
+    cell = {
+        "type": "Feature",
+        "id": "230717001001001",
+        "properties": {"name": "网格", "code": "230717001001001"},
+    }
+    cells = {
+        **empty,
+        "features": [{**cell, "geometry": {"type": "Polygon", "coordinates": [ring]}}],
+    }
+    page = density_map(
+        cells=cells,
+        monthly={},
+        hexes=empty,
+        flows=[],
+        origins=[],
+        threshold=10,
+        season=2024,
+        outlook=outlook,
+    )
+    assert "本季与下季预测" in page and "暂无" not in page

@@ -69,8 +69,9 @@ def test_no_hidden_count_follows_from_every_level_of_a_window(world: Session) ->
                 published["origin", level, r["area"], p] = v
     assert _small([v for v in published.values()]) == []
     assert any(v is None for v in published.values()), "the world has small counts to hide"
-    communities = [a for lv, *rest in published if lv == "n" and rest[0] == Level.community
-                   for a in [rest[1]]]  # fmt: skip
+    communities = [
+        a for lv, *rest in published if lv == "n" and rest[0] == Level.community for a in [rest[1]]
+    ]
     for c in communities:
         cells = [k for k in published if k[0] == "n" and k[1] == Level.cell and k[2][:12] == c]
         bands = [k for k in published if k[:3] == ("band", Level.community, c)]
