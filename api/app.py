@@ -25,6 +25,7 @@ from api.routes import (
     maps,
     ogc,
     open311,
+    planning,
     residents,
     services,
     spatial,
@@ -74,6 +75,7 @@ def create_app() -> FastAPI:
     app.include_router(console.router)
     app.include_router(intake.router)
     app.include_router(residents.router)
+    app.include_router(planning.router)
     app.include_router(concerns.router)
     app.include_router(services.router)
     app.include_router(services.pages)

@@ -55,6 +55,7 @@ def density_map(
     threshold: int,
     season: int | None = None,
     basemap: str = "none",
+    outlook: list[tuple[str, int | None, int | None]] | None = None,
 ) -> str:
     """HTML of the planner map.
 
@@ -72,6 +73,9 @@ def density_map(
         [(province, count or None)] for the origins chart.
     season
         The season shown (its year), with links to the seasons either side.
+    outlook
+        [(month 'MM', residents in the city this season, next season's forecast)], both
+        None where suppressed; empty or None: no forecast (too little history).
     """
     m = base_map(basemap, zoom=11)
     months = sorted(monthly)
@@ -122,7 +126,7 @@ def density_map(
             ],
         )
     )
-    panel = _side_panel(flows, origins, threshold, season)
+    panel = _side_panel(flows, origins, threshold, season, outlook or [])
     m.get_root().html.add_child(Element(panel))
     return render_offline(m)
 
@@ -143,7 +147,20 @@ def _side_panel(
     origins: list[tuple[str, int | None]],
     threshold: int,
     season: int | None,
+    outlook: list[tuple[str, int | None, int | None]],
 ) -> str:
+    chart_outlook = (
+        bar_chart(
+            "本季与下季预测 this season / next (forecast)",
+            [(month, this) for month, this, _ in outlook],
+            series2=[ahead for _, _, ahead in outlook],
+            legend=("本季", "下季预测"),
+            width=360,
+        )
+        + "<br>"
+        if outlook
+        else "<p style='margin:2px 0'>下季预测：历史不足两季，暂无。</p>"
+    )
     chart_flows = bar_chart(
         "每月到达与离开 arrivals / departures",
         [(f["month"][2:], f["arrivals"]) for f in flows],
@@ -158,5 +175,5 @@ def _side_panel(
         "font:12px 'Noto Sans CJK SC',sans-serif;max-height:60vh;overflow:auto\">"
         f"<h3 style='margin:2px 0'>候鸟季节密度 · 规划视图</h3>{_season_links(season)}"
         f"<p style='margin:2px 0'>仅显示汇总；少于 {escape(str(threshold))} 的数不公开。</p>"
-        f"{chart_flows}<br>{chart_origins}</div>"
+        f"{chart_outlook}{chart_flows}<br>{chart_origins}</div>"
     )

@@ -12,6 +12,7 @@ from api.cli import (
     export,
     geocode,
     ops,
+    planning,
     privacy,
     residents,
     services,
@@ -35,6 +36,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(bookings.app, name="bookings")
 app.add_typer(services.app, name="services")
 app.add_typer(ops.backup_app, name="backup")
+app.add_typer(planning.app, name="planning")
 core.register(app)
 geocode.register(app)
 cases.register(app)

@@ -93,6 +93,7 @@ def density(session: SessionDep, me: CurrentUser, window: WindowParam) -> HTMLRe
         threshold=k,
         season=window.season,
         basemap=map_settings().basemap,
+        outlook=planning.outlook(session, me, window.season),
     )
     return script_page(html)
 

@@ -18,9 +18,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.access.principal import Principal
-from geo.planning import aggregates
+from geo.core.errors import InvalidInput
+from geo.planning import aggregates, forecast, presence
+from geo.planning.presence import Level
 from geo.privacy.masking import suppress_small
-from geo.privacy.windows import Window
+from geo.privacy.windows import Window, season_months
 from geo.spatial.boundaries.models import in_release
 from geo.spatial.boundaries.releases import resolve_release
 
@@ -51,6 +53,23 @@ def origins(session: Session, me: Principal, season: int) -> list[tuple[str, int
     rows = aggregates.origins(session, me, Window(season))["provinces"]
     pairs = [(r["province"], r["residents"]) for r in rows]
     return sorted(pairs, key=lambda p: (p[1] is None, -(p[1] or 0), p[0]))
+
+
+def outlook(
+    session: Session, me: Principal, season: int
+) -> list[tuple[str, int | None, int | None]]:
+    """(month 'MM', residents present in the city that month of `season`, the forecast for that
+    month of the next season), each as the API publishes it; empty where the forecast lacks
+    history (fewer than two earlier seasons)."""
+    try:
+        ahead = forecast.forecast(session, me, Level.city, season + 1)["rows"]
+    except InvalidInput:
+        return []
+    out = []
+    for month, row in zip(season_months(season), ahead, strict=True):
+        rows = presence.presence(session, me, Window(season, month), Level.city)["rows"]
+        out.append((month[5:], rows[0]["residents"] if rows else 0, row["residents"]))
+    return out
 
 
 def peak_month(monthly: dict[str, dict[str, int | None]]) -> str | None:

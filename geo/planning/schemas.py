@@ -1,9 +1,10 @@
 """Response models of the planners' aggregates: one season (or one month of it), small counts
-suppressed (a suppressed count is null; `threshold` is the smallest count shown)."""
+suppressed (a suppressed count is null; `threshold` is the smallest count shown); then the
+presence, weekly flows, peaks and forecast figures (None = suppressed)."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from geo.core.outputs import ReadModel
 
@@ -59,3 +60,67 @@ class ProvinceRow(ReadModel):
 class Origins(Window):
     rows: list[OriginRow]
     provinces: list[ProvinceRow]
+
+
+# -- presence kept current and next season's forecast -----------------------------------------
+
+
+class PresenceRow(BaseModel):
+    area: str
+    residents: int | None
+    residents_year_before: int | None
+    age_bands: dict[str, int | None] | None = None  # communities and above
+    origins: dict[str, int | None] | None = None
+
+
+class PresenceRead(BaseModel):
+    season: int
+    month: str | None
+    threshold: int
+    level: str
+    rows: list[PresenceRow]
+
+
+class WeeklyFlowRow(BaseModel):
+    week: str  # its Monday
+    community_code: str  # or "city"
+    arrivals: int | None
+    departures: int | None
+
+
+class FlowsRead(BaseModel):
+    season: int
+    threshold: int
+    rows: list[WeeklyFlowRow]
+
+
+class PeakRow(BaseModel):
+    community_code: str
+    peak_day: str | None
+    peak_day_residents: int | None
+    peak_month: str | None
+    peak_month_residents: int | None
+
+
+class PeaksRead(BaseModel):
+    season: int
+    threshold: int
+    rows: list[PeakRow]
+
+
+class ForecastRow(BaseModel):
+    area: str
+    month: str
+    residents: int | None
+    low: int | None
+    high: int | None
+
+
+class ForecastRead(BaseModel):
+    season: int
+    level: str
+    model: str
+    interval: float
+    seasons_of_history: int
+    threshold: int
+    rows: list[ForecastRow]

@@ -1,0 +1,80 @@
+"""`houniao planning presence|flows|peaks|forecast|rebuild`: the planners' figures as JSON (the
+same suppressed aggregates the API publishes), and a full rebuild of the presence tables."""
+
+from __future__ import annotations
+
+import getpass
+
+import typer
+from sqlalchemy import text
+
+from api.cli.output import err, print_json
+from geo.access.principal import Principal, as_system
+from geo.core import clock
+from geo.core.db import session_scope
+from geo.privacy import windows
+
+app = typer.Typer(help="Planners' figures: presence, flows, peaks, forecast (suppressed).")
+LEVEL = typer.Option("community", help="cell | community | street | district | city")
+
+
+def _me() -> Principal:
+    return Principal.system(f"cli:{getpass.getuser()}")
+
+
+@app.command("presence")
+def presence_cmd(
+    season: int | None = typer.Option(None, help="a season (its year); default the current"),
+    month: str | None = typer.Option(None, help="a month YYYY-MM instead of a season"),
+    level: str = LEVEL,
+) -> None:
+    """Residents present per area in one window, with the same window a year before."""
+    from geo.planning import presence
+
+    window = windows.current() if season is None and month is None else None
+    with session_scope() as session:
+        as_system(session, _me().name)
+        window = window or windows.window(month=month, season=season)
+        print_json(presence.presence(session, _me(), window, presence.level_of(level)))
+
+
+@app.command("flows")
+def flows_cmd(season: int | None = typer.Option(None, help="default the current")) -> None:
+    """Arrivals and departures per week and community, and the city's."""
+    from geo.planning import presence
+
+    with session_scope() as session:
+        as_system(session, _me().name)
+        print_json(presence.flows(session, _me(), season or clock.current_season()))
+
+
+@app.command("peaks")
+def peaks_cmd(season: int | None = typer.Option(None, help="default the current")) -> None:
+    """Peak day and peak month per community of a season."""
+    from geo.planning import presence
+
+    with session_scope() as session:
+        as_system(session, _me().name)
+        print_json(presence.peaks(session, _me(), season or clock.current_season()))
+
+
+@app.command("forecast")
+def forecast_cmd(
+    season: int | None = typer.Option(None, help="default the next"), level: str = LEVEL
+) -> None:
+    """Next season's residents per area and month, with an 80 % interval."""
+    from geo.planning import forecast, presence
+
+    with session_scope() as session:
+        as_system(session, _me().name)
+        print_json(forecast.forecast(session, _me(), presence.level_of(level), season))
+
+
+@app.command("rebuild")
+def rebuild_cmd() -> None:
+    """Recompute the presence tables from every stay (they are kept current without this;
+    after a restore from an old dump, say)."""
+    with session_scope() as session:
+        session.execute(text("SELECT presence_rebuild()"))
+        days = session.scalar(text("SELECT count(*) FROM presence_day"))
+    err.print(f"presence rebuilt: {days} cell-days")

@@ -1,0 +1,70 @@
+"""Planners' figures over HTTP: residents present (kept current from stays), weekly flows, peaks
+and next season's forecast; aggregates only, small counts suppressed (geo/planning)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.auth import CurrentUser, access
+from api.deps import SessionDep
+from api.params import WindowParam
+from geo.access.principal import Role
+from geo.core import clock
+from geo.planning import forecast as forecasts
+from geo.planning import presence as figures
+from geo.planning.schemas import FlowsRead, ForecastRead, PeaksRead, PresenceRead
+
+router = APIRouter(prefix="/api/v1/planning", tags=["planning"])
+LevelParam = Annotated[
+    str, Query(description="cell | community | street | district | city", max_length=20)
+]
+SeasonParam = Annotated[int | None, Query(ge=2000, le=2100, description="default: the current")]
+
+
+@router.get(
+    "/presence",
+    summary="Residents present per area in one window, with the year before (suppressed)",
+    response_model=PresenceRead,
+    **access(Role.planner),
+)
+def presence(
+    session: SessionDep, me: CurrentUser, window: WindowParam, level: LevelParam = "community"
+) -> dict[str, Any]:
+    return figures.presence(session, me, window, figures.level_of(level))
+
+
+@router.get(
+    "/presence/flows",
+    summary="Arrivals and departures per week and community, and the city's (suppressed)",
+    response_model=FlowsRead,
+    **access(Role.planner),
+)
+def flows(session: SessionDep, me: CurrentUser, season: SeasonParam = None) -> dict[str, Any]:
+    return figures.flows(session, me, clock.current_season() if season is None else season)
+
+
+@router.get(
+    "/presence/peaks",
+    summary="Peak day and peak month per community of a season (suppressed)",
+    response_model=PeaksRead,
+    **access(Role.planner),
+)
+def peaks(session: SessionDep, me: CurrentUser, season: SeasonParam = None) -> dict[str, Any]:
+    return figures.peaks(session, me, clock.current_season() if season is None else season)
+
+
+@router.get(
+    "/forecast",
+    summary="Next season's residents per area and month with an 80% interval (suppressed)",
+    response_model=ForecastRead,
+    **access(Role.planner),
+)
+def forecast(
+    session: SessionDep,
+    me: CurrentUser,
+    level: LevelParam = "community",
+    season: Annotated[int | None, Query(ge=2000, le=2100, description="default: the next")] = None,
+) -> dict[str, Any]:
+    return forecasts.forecast(session, me, figures.level_of(level), season)

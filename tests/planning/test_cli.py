@@ -1,0 +1,24 @@
+"""`houniao planning ...` through its entry point, against the test database (no residents in
+it outside the tests' rolled-back transactions, so the figures are empty)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.api.test_cli import run  # noqa: F401  (the fixture)
+
+
+def test_presence_and_rebuild_from_the_command_line(run) -> None:  # noqa: ANN001, F811
+    out = run("planning", "presence", "--season", "2024", "--level", "street")
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    assert body["level"] == "street" and body["season"] == 2024 and body["threshold"] == 10
+    bad = run("planning", "presence", "--level", "house")
+    assert bad.returncode != 0 and "level must be one of" in bad.stderr
+    rebuilt = run("planning", "rebuild")
+    assert rebuilt.returncode == 0 and "presence rebuilt" in rebuilt.stderr
+
+
+def test_forecast_without_history_says_what_it_needs(run) -> None:  # noqa: ANN001, F811
+    out = run("planning", "forecast", "--season", "2027")
+    assert out.returncode != 0 and "at least 2 earlier seasons" in out.stderr
