@@ -20,6 +20,7 @@ from api.routes import (
     health,
     intake,
     maps,
+    mobile,
     ogc,
     open311,
     residents,
@@ -66,6 +67,7 @@ def create_app() -> FastAPI:
     app.include_router(open311.router)
     app.include_router(maps.router)
     app.include_router(console.router)
+    app.include_router(mobile.router)
     app.include_router(intake.router)
     app.include_router(residents.router)
     app.include_router(concerns.router)

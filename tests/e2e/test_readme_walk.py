@@ -769,7 +769,7 @@ def lands_on_its_own_page(r: httpx.Response, caller: str | None, w: Walker) -> N
         assert location == {
             "dispatcher": "/maps/dispatch",
             "planner": "/maps/density",
-            "grid_worker": f"/maps/cell/{OWN_CELL}",
+            "grid_worker": "/m/",
         }.get(caller, "/maps/")
 
 
