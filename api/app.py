@@ -23,6 +23,7 @@ from api.routes import (
     intake,
     lists,
     maps,
+    mobile,
     ogc,
     open311,
     planning,
@@ -73,6 +74,7 @@ def create_app() -> FastAPI:
     app.include_router(open311.router)
     app.include_router(maps.router)
     app.include_router(console.router)
+    app.include_router(mobile.router)
     app.include_router(intake.router)
     app.include_router(residents.router)
     app.include_router(planning.router)

@@ -20,7 +20,7 @@ from geo.access.principal import PUBLIC, ROLE_LABELS, Principal, Role
 from geo.spatial.cellview import cells_in_scope
 from maps import pages
 
-HTML_PREFIXES = ("/maps/", "/card", "/console")
+HTML_PREFIXES = ("/maps/", "/card", "/console", "/m/")
 HOME = "/maps/"
 LOGIN = "/maps/login"
 
@@ -79,9 +79,9 @@ def landing(me: Principal) -> str:
             return "/maps/dispatch"
         case Role.planner:
             return "/maps/density"
-        case Role.grid_worker if len(me.cells) == 1:
-            return f"/maps/cell/{me.cells[0]}"
-    return HOME  # several cells, a community or street, or a role without a map
+        case Role.grid_worker:
+            return "/m/"  # the phone app: their cells' map and today's work
+    return HOME  # a community or street, or a role without a map of its own
 
 
 def home_links(session: Session, me: Principal) -> list[tuple[str, str]]:
@@ -94,7 +94,9 @@ def home_links(session: Session, me: Principal) -> list[tuple[str, str]]:
         case Role.planner:
             links.append(("/maps/density", "候鸟密度地图（汇总数据）Seasonal density map"))
         case Role.grid_worker | Role.community_staff | Role.street_staff:
-            if me.role != Role.grid_worker:
+            if me.role == Role.grid_worker:
+                links.append(("/m/", "网格员手机端：今日工作（可离线）Phone app"))
+            else:
                 links.append(("/console", "事件工作台（本辖区）Case console of my area"))
             links += [
                 (f"/maps/cell/{code}", f"网格地图 {name}（{code}）")

@@ -104,14 +104,20 @@ def offline_page(
     viewport: tuple[int, int] = (1024, 768),
     locale: str = "zh-CN",
     timezone_id: str = clock.CITY_TZ_NAME,
+    service_workers: bool = False,
 ) -> Iterator[OfflinePage]:
-    """A fresh context and page in `browser` that may only reach this machine."""
+    """A fresh context and page in `browser` that may only reach this machine.
+
+    Service workers are blocked unless `service_workers` (the phone app's offline test): a
+    worker's own fetches bypass the guard below, so a test allowing them must check that its
+    worker asks only this origin (the phone app's `sw.js` handles same-origin requests only)."""
     width, height = viewport
     context = browser.new_context(
         viewport={"width": width, "height": height},
         locale=locale,
         timezone_id=timezone_id,
-        service_workers="block",  # a service worker's fetches would bypass the route below
+        # a service worker's fetches would bypass the route below
+        service_workers="allow" if service_workers else "block",
     )
     result = OfflinePage(context.new_page())
 

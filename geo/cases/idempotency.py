@@ -1,4 +1,6 @@
-"""`Idempotency-Key` for case creation: a retry replays the first answer.
+"""`Idempotency-Key` for writes that must happen once: filing a case, and the grid worker's
+phone app's queued writes (a concern-log entry, an intake report, a departure, an entry turned
+into a case). A retry replays the first answer.
 
 In the request's own transaction:
 
@@ -11,7 +13,9 @@ In the request's own transaction:
 The lock is released when the transaction ends, after the stored answer is committed, so a retry
 either sees the request in flight or sees its committed answer; never a second case. A failed
 request stores nothing, so its retry runs afresh. `file_once` runs the three steps around the
-filing; keys belong to the calling account (or, without one, to its role).
+filing, `once` around any other write; keys belong to the calling account (or, without one,
+to its role). Every kind shares one table (`case_idempotency`): the request hash holds the path,
+so a key sent again to another path is refused as reused, never mistaken for a replay.
 """
 
 from __future__ import annotations
@@ -64,6 +68,63 @@ def actor(me: Principal) -> str:
     return f"account:{me.account_id}" if me.account_id is not None else me.role
 
 
+def once(
+    session: Session,
+    me: Principal,
+    key: str | None,
+    *,
+    method: str,
+    path: str,
+    payload: Any,
+    work: Callable[[], dict[str, Any]],
+    status: int = 201,
+    case_id: Callable[[dict[str, Any]], int | None] = lambda body: None,
+) -> Outcome:
+    """Run `work` at most once per (caller, key): a second request with the same key and body
+    gets the first answer back (`replayed`), with another body a 422, while the first is still
+    running a 409. Without a key the work simply runs. `work`'s answer is stored as JSON (dates
+    as ISO strings), so a replay reads exactly as the stored answer does."""
+    key_actor = actor(me)
+    req_hash = request_hash(method, path, payload)
+    if key is not None:
+        if me.role == PUBLIC and len(key) < 16:
+            raise InvalidInput(
+                "anonymous callers need an unguessable Idempotency-Key (16+ characters, a UUID)"
+            )
+        replay = begin(session, actor=key_actor, key=key, req_hash=req_hash)
+        if replay is not None:
+            return Outcome(replay.status, replay.body, replayed=True)
+    result = jsonable(work())
+    if key is not None:
+        remember(
+            session,
+            actor=key_actor,
+            key=key,
+            req_hash=req_hash,
+            status=status,
+            body=result,
+            case_id=case_id(result),
+        )
+    return Outcome(status, result, replayed=False)
+
+
+def jsonable(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` as it reads once stored in JSONB: dates and times as ISO 8601 strings.
+
+    >>> from datetime import date
+    >>> jsonable({"on": date(2026, 11, 30), "n": [1]})
+    {'on': '2026-11-30', 'n': [1]}
+    """
+
+    def iso(value: Any) -> Any:
+        if hasattr(value, "isoformat"):
+            return value.isoformat()
+        raise TypeError(f"{type(value).__name__} is not JSON")
+
+    loaded: dict[str, Any] = json.loads(json.dumps(body, default=iso, ensure_ascii=False))
+    return loaded
+
+
 def file_once(
     session: Session,
     me: Principal,
@@ -80,28 +141,17 @@ def file_once(
     Without a key the work simply runs. Anonymous callers need an unguessable key (16+
     characters), since their keys are shared by the whole public role.
     """
-    key_actor = actor(me)
-    req_hash = request_hash(method, path, payload)
-    if key is not None:
-        if me.role == PUBLIC and len(key) < 16:
-            raise InvalidInput(
-                "anonymous callers need an unguessable Idempotency-Key (16+ characters, a UUID)"
-            )
-        replay = begin(session, actor=key_actor, key=key, req_hash=req_hash)
-        if replay is not None:
-            return Outcome(replay.status, replay.body, replayed=True)
-    result = work()
-    if key is not None:
-        remember(
-            session,
-            actor=key_actor,
-            key=key,
-            req_hash=req_hash,
-            status=status,
-            body=result,
-            case_id=result["case"].get("id"),
-        )
-    return Outcome(status, result, replayed=False)
+    return once(
+        session,
+        me,
+        key,
+        method=method,
+        path=path,
+        payload=payload,
+        work=work,
+        status=status,
+        case_id=lambda body: body["case"].get("id"),
+    )
 
 
 def request_hash(method: str, path: str, body: Any) -> str:

@@ -136,11 +136,13 @@ def list_residents(
     season: int | None = None,
     cell: str | None = None,
     q: str | None = None,
+    address: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> dict[str, Any]:
     """Residents with a stay in the caller's scope: present on `on` (default today), or of a
-    season; each with that stay. Paged; audited as one read of the listed records."""
+    season; each with that stay; `q` part of the name, `address` part of the stay's address (a
+    building, 3号楼). Paged; audited as one read of the listed records."""
     _persons_only(me)
     on = on or clock.today()
     if not 1 <= limit <= MAX_LIMIT:
@@ -159,6 +161,8 @@ def list_residents(
         stmt = stmt.where(Stay.cell_code == cell)
     if q:
         stmt = stmt.where(Resident.name.contains(q, autoescape=True))
+    if address:
+        stmt = stmt.where(Stay.address.contains(address, autoescape=True))
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
     rows = session.execute(
         stmt.order_by(Stay.cell_code, Resident.name, Resident.id, Stay.season.desc())

@@ -28,7 +28,7 @@ SCOPES = {
 LANDING = {
     Role.dispatcher: "/maps/dispatch",
     Role.planner: "/maps/density",
-    Role.grid_worker: f"/maps/cell/{OWN_CELL}",
+    Role.grid_worker: "/m/",
     Role.community_staff: "/maps/",
     Role.street_staff: "/maps/",
     Role.admin: "/maps/",
@@ -133,7 +133,7 @@ def test_a_cell_outside_the_scope_is_a_404_page(client, session, people) -> None
     headers = bearer(session, people[Role.grid_worker])
     page = client.get(f"/maps/cell/{OTHER_CELL}", headers={**headers, **BROWSER})
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
-    assert "不在您的管理范围内" in page.text and f'href="/maps/cell/{OWN_CELL}"' in page.text
+    assert "不在您的管理范围内" in page.text and 'href="/m/"' in page.text  # the phone app
     api = client.get(f"/maps/cell/{OTHER_CELL}", headers=headers)
     assert api.status_code == 404 and "detail" in api.json()
 

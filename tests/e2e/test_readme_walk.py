@@ -512,6 +512,8 @@ def who_agrees(who: str, role_sets: list[set[str]]) -> bool:
             return all(r == {who} for r in role_sets)
         case "dispatcher, community/street staff":
             return all(r == {"dispatcher", "community_staff", "street_staff"} for r in role_sets)
+        case "grid worker":
+            return all(r == {"grid_worker"} for r in role_sets)
         case "grid worker (own cells), community/street staff":
             return all(r == staff for r in role_sets)
         case "channels, grid workers, staff":
@@ -785,7 +787,7 @@ def lands_on_its_own_page(r: httpx.Response, caller: str | None, w: Walker) -> N
         assert location == {
             "dispatcher": "/maps/dispatch",
             "planner": "/maps/density",
-            "grid_worker": f"/maps/cell/{OWN_CELL}",
+            "grid_worker": "/m/",
         }.get(caller, "/maps/")
 
 
@@ -1007,6 +1009,20 @@ ROWS: dict[str, list[Probe]] = {
             "/console/cases/999999999",
             type="text/html",
             statuses={c: 404 for c in ("dispatcher", "community_staff", "street_staff")},
+        ),
+    ],
+    "/m/": [
+        Probe("/m/", type="text/html"),
+        Probe(
+            "/m/",
+            type="text/html",
+            headers=BROWSER,
+            statuses={None: 303},
+            promise=a_readable_page,
+            promise_refusals=True,
+        ),
+        Probe(  # an archive that does not exist: 404 for the grid worker, as outside the cell
+            "/m/residents/999999999", type="text/html", statuses={"grid_worker": 404}
         ),
     ],
     "/maps/cell/{code}": [
