@@ -19,7 +19,10 @@ def load_models() -> None:
         return
     from geo.accounts import models as accounts
     from geo.audit import models as audit  # noqa: F401  (tables only)
+    from geo.bookings import models as bookings  # noqa: F401  (tables only)
     from geo.cases import models as cases
+    from geo.community.lists import models as lists
+    from geo.planning import models as planning  # noqa: F401  (tables only)
     from geo.privacy import retention
     from geo.residents import models as residents
     from geo.services import models as services
@@ -30,6 +33,7 @@ def load_models() -> None:
     cases.register()
     residents.register()  # after cases: it adds the key cases.resident_id -> resident.id
     services.register()
+    lists.register()
     retention.register()  # the accounts' purgers
     _loaded = True
 

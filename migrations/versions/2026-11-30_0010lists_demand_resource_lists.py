@@ -1,7 +1,7 @@
 """lists: demand and resource lists per community, service plans, their event log; RLS
 
 Revision ID: 0010lists
-Revises: 0008svc
+Revises: 0009book
 Create Date: 2026-11-30 03:56:37.979295
 
 - `community_demand` (需求清单): category, optional catalogue item, people, season, source,
@@ -26,7 +26,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0010lists"
-down_revision: str | None = "0008svc"
+down_revision: str | None = "0009book"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

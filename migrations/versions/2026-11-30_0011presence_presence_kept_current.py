@@ -1,7 +1,7 @@
 """presence: residents present per cell and day, month and season, kept current by triggers
 
 Revision ID: 0011presence
-Revises: 0008svc
+Revises: 0010lists
 Create Date: 2026-11-30 04:15:00.000000
 
 - `presence_stay`: each stay's days present under the `stay_state` rule (a contiguous span:
@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011presence"
-down_revision: str | None = "0008svc"
+down_revision: str | None = "0010lists"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

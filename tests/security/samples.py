@@ -99,6 +99,8 @@ def _bookings(session: Session, samples: Samples, lon: float, lat: float) -> Non
     from tests.bookings.samples import bookings_sampler
 
     bookings_sampler(session, samples, lon, lat)
+
+
 def _lists(session: Session, samples: Samples, lon: float, lat: float) -> None:
     from tests.community.lists.samples import lists_sampler
 

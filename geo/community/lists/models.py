@@ -222,7 +222,12 @@ class ListEvent(Base):
 
 
 CONTACT_CONTEXT = "community_resource.contact"
-register_encrypted(Resource.contact_enc, CONTACT_CONTEXT)
+
+
+def register() -> None:
+    """Called by geo.models.load_models(): the contact column is encrypted personal data."""
+    register_encrypted(Resource.contact_enc, CONTACT_CONTEXT)
+
 
 DEMANDS = cast(Table, Demand.__table__)
 RESOURCES = cast(Table, Resource.__table__)
