@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from itertools import pairwise
+from threading import Lock
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,7 @@ _EMPTY = -1  # raster value: no cell. Cell indices are >= 0; mixed pixel m is st
 _PIXEL_BUDGET = 24_000_000  # ~96 MB of int32 pixels, however many cells there are
 _MAX_TILES = 1 << 22  # tile directory entries over the cells' extent (16 MB)
 _CHUNK = 1 << 22  # pixels written per step while filling, to bound memory
+_KEPT_RELEASES = 4  # indexes kept per process by CellIndex.of_release
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
@@ -132,6 +134,20 @@ class CellIndex:
         """Index the grid cells of a release (default: the active one), with their hierarchy."""
         frame, geoms = batch_queries.cells(session, release)
         return cls(frame["cell_code"].tolist(), geoms, attributes=frame)
+
+    @classmethod
+    def of_release(cls, session: Session, release: int | None = None) -> CellIndex:
+        """`from_session`, kept per process: a release's cells never change once written (a new
+        release carries rows forward under a new id), so its identity is a safe cache key. One
+        intake report used to rebuild the whole index (0.5 s at the demo's 1,143 cells)."""
+        key = batch_queries.release_identity(session, release)
+        with _KEPT_LOCK:
+            kept = _KEPT.get(key)
+            if kept is None:
+                kept = _KEPT[key] = cls.from_session(session, key[1])
+                while len(_KEPT) > _KEPT_RELEASES:
+                    del _KEPT[next(iter(_KEPT))]
+        return kept
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -303,3 +319,9 @@ class CellIndex:
         hit = np.where(hit, self._cand[pair], len(self.codes))
         best = np.minimum.reduceat(hit, np.cumsum(counts) - counts)
         return np.where(best < len(self.codes), best, -1)
+
+
+# CellIndex.of_release's indexes, oldest first; built under the lock (concurrent first callers
+# wait for one build instead of each making their own).
+_KEPT: dict[tuple[str, int, str], CellIndex] = {}
+_KEPT_LOCK = Lock()

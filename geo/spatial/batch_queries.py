@@ -36,3 +36,14 @@ def cells(session: Session, release: int | None = None) -> tuple[pd.DataFrame, n
     result = session.execute(CELLS_SQL, {"rid": resolve_release(session, release)})
     frame = pd.DataFrame(result.all(), columns=list(result.keys()))
     return frame, shapely.from_wkb([bytes(w) for w in frame.pop("wkb")])
+
+
+def release_identity(session: Session, release: int | None = None) -> tuple[str, int, str]:
+    """What names a release's cells for a cache: the database, the release id and when it was
+    written (a recreated database may reuse the id, never with the same instant)."""
+    rid = resolve_release(session, release)
+    written = session.execute(
+        text("SELECT created_at FROM boundary_release WHERE id = :rid"), {"rid": rid}
+    ).scalar_one()
+    url = session.get_bind().engine.url.render_as_string(hide_password=True)
+    return url, rid, written.isoformat()

@@ -75,7 +75,7 @@ class Intake:
         self._lock_pending = lock  # taken by the first chunk, after placing and geocoding
         self.index = LinkageIndex()
         self.loaded_keys: set[tuple[str, ...]] = set()
-        self.cells = CellIndex.from_session(session)
+        self.cells = CellIndex.of_release(session)
         self.geocoded: dict[str, AddressMatch] = {}
         self.writer = ArchiveWriter(session)
         # The current scope of every archive seen (kept current by the writer's refreshes).
