@@ -22,6 +22,7 @@ def load_yichun() -> None:
     """Load Yichun: real district boundaries, synthetic streets/communities/cells, workers,
     service areas and the address gazetteer. Does nothing if the demo is already loaded."""
     # The demo generators (and the intake they feed) load here, not with every command.
+    from geo.demo import bookings as demo_bookings
     from geo.demo import cases as demo_cases
     from geo.demo import load as demo
     from geo.demo import residents_load as demo_residents
@@ -33,8 +34,9 @@ def load_yichun() -> None:
             if demo_residents.residents_loaded(session):
                 # A database loaded before service requests existed gets them now (else nothing).
                 added = demo_services.load_demo_requests(session)
-                if added:
-                    print_json({"service_requests": added})
+                booked = demo_bookings.load_demo_bookings(session)
+                if added or booked:
+                    print_json({"service_requests": added, **booked})
                     return
                 err.print("Yichun demo data is already loaded; nothing to do.")
                 return
@@ -49,7 +51,7 @@ def load_yichun() -> None:
             print_json(counts)
             return
         with progress_bar() as bar:
-            task = bar.add_task("loading Yichun", total=5 + len(demo_cases.YEARS) + 1 + 8 + 1)
+            task = bar.add_task("loading Yichun", total=5 + len(demo_cases.YEARS) + 1 + 8 + 1 + 5)
 
             def step(description: str, rows: int) -> None:
                 bar.update(task, advance=1, description=f"{description} ({rows:,})")
@@ -58,6 +60,7 @@ def load_yichun() -> None:
             counts["residents"] = demo_residents.load_demo_residents(session, step)  # via intake
             counts["cases"] = demo_cases.load_demo_cases(session, step)  # through the workflow
             counts["service_requests"] = demo_services.load_demo_requests(session, step)
+            counts |= demo_bookings.load_demo_bookings(session, step)  # spaces, bookings, checks
         demo_accounts = create_demo_accounts(session)  # one per role, printed below
     print_json(counts)
     print_demo_accounts(demo_accounts)

@@ -137,7 +137,12 @@ def hold_room(
 
 
 def book_room(
-    session: Session, me: Principal, data: RoomBookingCreate, *, now: datetime | None = None
+    session: Session,
+    me: Principal,
+    data: RoomBookingCreate,
+    *,
+    now: datetime | None = None,
+    answer: bool = True,
 ) -> dict[str, Any]:
     """Book slots of a room for one of its uses. Raises Forbidden (a role that does not book,
     staff outside their scope), NotFound (no such space), InvalidInput (a use the room has not,
@@ -200,6 +205,8 @@ def book_room(
         object_ids=[booking_id],
         detail={"space": space.code, "slots": data.slots},
     )
+    if not answer:  # bulk loaders: no read-back
+        return {"id": booking_id, "public_id": public_id, "status": Status.booked.value}
     return _answer(session, me, Kind.room, booking_id, public_id)
 
 
@@ -212,7 +219,12 @@ def _answer(
 
 
 def book_seat(
-    session: Session, me: Principal, data: SeatBookingCreate, *, now: datetime | None = None
+    session: Session,
+    me: Principal,
+    data: SeatBookingCreate,
+    *,
+    now: datetime | None = None,
+    answer: bool = True,
 ) -> dict[str, Any]:
     """A seat of a course session: the counter moves only while seats are left (the row stays
     locked until commit, so the last seat goes to exactly one caller). Full: Conflict (409) with
@@ -287,6 +299,8 @@ def book_seat(
         object_ids=[seat_id],
         detail={"session_id": row.id},
     )
+    if not answer:
+        return {"id": seat_id, "public_id": public_id, "status": status.value}
     return _answer(session, me, Kind.seat, seat_id, public_id)
 
 
@@ -316,6 +330,7 @@ def transition(
     public_id: str | None = None,
     req: BookingTransition,
     now: datetime | None = None,
+    answer: bool = True,
 ) -> dict[str, Any]:
     """Apply one action to a room booking or seat in the caller's scope (by id), or as the
     anonymous holder of its public id; 409 with what the caller may do when not allowed."""
@@ -385,6 +400,8 @@ def transition(
             object_ids=[promoted],
             detail={"session_id": row.session_id, "freed_by": row.id},
         )
+    if not answer:
+        return {"id": row.id, "public_id": row.public_id, "status": t.to_status.value}
     if holder:
         return queries.get_public(session, row.public_id)
     return queries.get_booking(session, me, kind, row.id)
