@@ -235,7 +235,12 @@ def _rooms(
         start, _ = rng.choice(free)
         public = rng.random() < 0.3
         maker = (
-            Principal(role=PUBLIC, name=f"{DEMO_MARK}resident", via="anonymous")
+            Principal(
+                role=PUBLIC,
+                name=f"{DEMO_MARK}resident",
+                client_addr=f"demo-{made}",  # each its own address: the limit is per address
+                via="anonymous",
+            )
             if public
             else _staff(space.community_code)
         )
