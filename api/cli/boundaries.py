@@ -22,6 +22,7 @@ def load_yichun() -> None:
     """Load Yichun: real district boundaries, synthetic streets/communities/cells, workers,
     service areas and the address gazetteer. Does nothing if the demo is already loaded."""
     # The demo generators (and the intake they feed) load here, not with every command.
+    from geo.demo import bookings as demo_bookings
     from geo.demo import cases as demo_cases
     from geo.demo import lists as demo_lists
     from geo.demo import load as demo
@@ -36,6 +37,7 @@ def load_yichun() -> None:
                 added = {
                     "service_requests": demo_services.load_demo_requests(session),
                     "lists": demo_lists.load_demo_lists(session),
+                    **demo_bookings.load_demo_bookings(session),
                 }
                 if any(added.values()):
                     print_json(added)
@@ -53,7 +55,7 @@ def load_yichun() -> None:
             print_json(counts)
             return
         with progress_bar() as bar:
-            task = bar.add_task("loading Yichun", total=5 + len(demo_cases.YEARS) + 1 + 8 + 2)
+            task = bar.add_task("loading Yichun", total=5 + len(demo_cases.YEARS) + 1 + 8 + 1 + 1 + 5)
 
             def step(description: str, rows: int) -> None:
                 bar.update(task, advance=1, description=f"{description} ({rows:,})")
@@ -63,6 +65,7 @@ def load_yichun() -> None:
             counts["cases"] = demo_cases.load_demo_cases(session, step)  # through the workflow
             counts["service_requests"] = demo_services.load_demo_requests(session, step)
             counts["lists"] = demo_lists.load_demo_lists(session, step)  # through the service
+            counts |= demo_bookings.load_demo_bookings(session, step)  # spaces, bookings, checks
         demo_accounts = create_demo_accounts(session)  # one per role, printed below
     print_json(counts)
     print_demo_accounts(demo_accounts)

@@ -15,7 +15,15 @@ from api.auth import CurrentUser, MaybeUser, access, public
 from api.deps import SessionDep
 from geo.access.principal import Role
 from geo.bookings import queries, service, spaces
-from geo.bookings.schemas import BookingTransition, RoomBookingCreate, SeatBookingCreate
+from geo.bookings.schemas import (
+    BookingTransition,
+    FreeSlotsOut,
+    RoomBookingCreate,
+    RoomClash,
+    SeatBookingCreate,
+    SessionsOut,
+    SpacesOut,
+)
 from geo.bookings.workflow import Kind, Status
 from geo.core.clock import as_city, city_date, db_now
 from geo.core.errors import InvalidInput
@@ -51,6 +59,7 @@ def _window(session: SessionDep, start: date | None, end: date | None) -> tuple[
     "/spaces",
     summary="The activity spaces (功能空间): capacity, uses (一室多用) and opening hours per"
     " season period and weekday (staggered 错时 and extended 延时 spans)",
+    response_model=SpacesOut,
     **public(),
 )
 def list_spaces(
@@ -64,6 +73,7 @@ def list_spaces(
 @router.get(
     "/spaces/{space_code}/slots",
     summary="Free slots of one space on a day (taken, closed and past slots left out)",
+    response_model=FreeSlotsOut,
     **public(),
 )
 def free_slots(
@@ -88,6 +98,7 @@ def free_slots(
 @router.get(
     "/course-sessions",
     summary="Course sessions (书法, 编织, 古典舞, 蛋雕, 扎染 …) with teacher and free seats",
+    response_model=SessionsOut,
     **public(),
 )
 def course_sessions(
@@ -109,7 +120,7 @@ def course_sessions(
     status_code=201,
     summary="Book a slot of a room: anyone (answered with the booking code to keep), a grid"
     " worker for a resident, the centre's staff. Taken or closed: 409 with free alternatives",
-    responses={409: {"description": "taken or closed then; `alternatives` lists free slots"}},
+    responses={409: {"model": RoomClash, "description": "taken or closed then: free alternatives"}},
     **public(),
 )
 def book_room(

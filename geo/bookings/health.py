@@ -159,7 +159,12 @@ def _roles(me: Principal, row: Any, *, holder: bool) -> frozenset[str]:
 
 
 def invite(
-    session: Session, me: Principal, resident_id: int, *, now: datetime | None = None
+    session: Session,
+    me: Principal,
+    resident_id: int,
+    *,
+    now: datetime | None = None,
+    answer: bool = True,
 ) -> dict[str, Any]:
     """Invite an eligible resident (65+ this season, a stay of this season not departed, in the
     caller's scope). Returns the appointment with its invitation code (the resident books with
@@ -221,6 +226,8 @@ def invite(
         object_ids=[resident_id],
         detail={"season": season, "appointment_id": appointment_id},
     )
+    if not answer:  # bulk loaders: no read-back
+        return {"id": appointment_id, "status": Status.invited.value}
     return get_appointment(session, me, appointment_id)
 
 
@@ -235,6 +242,7 @@ def transition(
     public_id: str | None = None,
     req: BookingTransition,
     now: datetime | None = None,
+    answer: bool = True,
 ) -> dict[str, Any]:
     """book (centre, day), cancel, attend, miss; 409 with what the caller may do otherwise, and a
     full day is a 409 with other days and centres that have places."""
@@ -296,6 +304,8 @@ def transition(
         object_ids=[row.resident_id],
         detail={"appointment_id": row.id, "from": status.value, "to": t.to_status.value},
     )
+    if not answer:
+        return {"id": row.id, "status": t.to_status.value}
     if holder:
         return get_public(session, row.public_id)
     return get_appointment(session, me, row.id)

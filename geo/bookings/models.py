@@ -165,6 +165,12 @@ class SpaceBooking(Base):
             name="ex_space_booking_no_overlap",
         ),
         Index("ix_space_booking_scope", "community_code", "starts_at"),
+        Index(
+            "ix_space_booking_client",
+            "client_key",
+            "booked_at",
+            postgresql_where=text("client_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -185,6 +191,8 @@ class SpaceBooking(Base):
         ForeignKey("account.id", ondelete="SET NULL"), nullable=True, index=True
     )
     booked_at: Mapped[datetime] = mapped_column(TS)
+    # Keyed hash of an anonymous caller's address: the public rate limit counts by it.
+    client_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     cancelled_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     checked_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)  # attended / no-show
@@ -206,6 +214,12 @@ class CourseSeat(Base):
         ),
         Index("ix_course_seat_session", "session_id", "status", "queued_at"),
         Index("ix_course_seat_scope", "community_code", "starts_at"),
+        Index(
+            "ix_course_seat_client",
+            "client_key",
+            "queued_at",
+            postgresql_where=text("client_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -223,6 +237,7 @@ class CourseSeat(Base):
         ForeignKey("account.id", ondelete="SET NULL"), nullable=True, index=True
     )
     queued_at: Mapped[datetime] = mapped_column(TS)
+    client_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     booked_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     cancelled_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)

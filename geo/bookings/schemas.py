@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from geo.bookings.workflow import ACTIONS
 from geo.core.inputs import MAX_ID, StrictModel
@@ -85,3 +85,88 @@ class ClosureCreate(StrictModel):
     starts_at: datetime
     ends_at: datetime
     reason: str = Field(min_length=2, max_length=200)
+
+
+# --- responses (OpenAPI shows their shape) -------------------------------------------------------
+
+
+class Out(BaseModel):
+    """A response body: documented, not a request (no input rules)."""
+
+
+class HoursOut(Out):
+    period: str
+    weekday: int
+    opens: str
+    closes: str
+    kind: str
+    kind_label: str
+
+
+class SpaceOut(Out):
+    code: str
+    name: str
+    area_id: int
+    area_name: str
+    address: str
+    community_code: str
+    capacity: int
+    uses: list[str]
+    slot_minutes: int
+    description: str | None
+    hours: list[HoursOut]
+
+
+class SpacesOut(Out):
+    spaces: list[SpaceOut]
+
+
+class SlotOut(Out):
+    starts_at: datetime
+    ends_at: datetime
+
+
+class FreeSlotsOut(Out):
+    space: str
+    name: str
+    day: date
+    slot_minutes: int
+    free: list[SlotOut]
+
+
+class SessionOut(Out):
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    seats_taken: int
+    seats_free: int
+    course: str
+    title: str
+    use: str
+    teacher: str
+    space: str
+    space_name: str
+
+
+class SessionsOut(Out):
+    sessions: list[SessionOut]
+
+
+class AlternativeSlot(Out):
+    space: str
+    space_name: str
+    starts_at: str
+    ends_at: str
+
+
+class RoomAlternatives(Out):
+    same_space: list[AlternativeSlot] = Field(description="the next free slots of the same room")
+    other_spaces: list[AlternativeSlot] = Field(description="rooms with the same use, free then")
+
+
+class RoomClash(Out):
+    """409 of a taken or closed slot."""
+
+    detail: str
+    alternatives: RoomAlternatives

@@ -29,12 +29,46 @@ from geo.bookings.models import BOOKINGS, COURSES, EVENTS, SEATS, SESSIONS, SPAC
 from geo.bookings.schemas import BookingTransition, RoomBookingCreate, SeatBookingCreate
 from geo.bookings.workflow import Kind, Status, Transition, allowed, find
 from geo.core.clock import as_city, db_now
-from geo.core.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound
+from geo.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    RateLimited,
+)
+from geo.privacy import crypto
 
 b, st, ss, sp = BOOKINGS.c, SEATS.c, SESSIONS.c, SPACES.c
 _ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out over the phone
 PREFIX = {Kind.room: "KR", Kind.seat: "KC", Kind.health: "TJ"}
 BOOK_AHEAD = timedelta(days=60)
+# Without an account: at most this many bookings (rooms and seats) per client address per window,
+# so one caller cannot take a centre's whole week.
+PUBLIC_LIMIT = 5
+PUBLIC_WINDOW = timedelta(hours=1)
+
+
+def _public_key(session: Session, me: Principal, at: datetime) -> str | None:
+    """The anonymous caller's key (keyed hash of the address), after checking the limit:
+    RateLimited (429, Retry-After) past PUBLIC_LIMIT in PUBLIC_WINDOW. Counted in the database
+    under a transaction lock per address, so a burst cannot slip under it. None for accounts."""
+    if me.role != PUBLIC:
+        return None
+    key = crypto.lookup_hash(me.client_addr or "unknown", kind="client_addr")
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 14))"), {"k": key})
+    n, oldest = session.execute(
+        text("SELECT n, oldest FROM booking_recent(:k, :since)"),
+        {"k": key, "since": at - PUBLIC_WINDOW},
+    ).one()
+    if n >= PUBLIC_LIMIT:
+        wait = int((oldest + PUBLIC_WINDOW - at).total_seconds()) + 1
+        raise RateLimited(
+            f"too many bookings from this address ({PUBLIC_LIMIT} an hour without an account);"
+            f" try again in {wait} s, or ask your grid worker (网格员) or the centre",
+            retry_after=wait,
+        )
+    return key
 
 
 def new_public_id(kind: Kind) -> str:
@@ -97,6 +131,7 @@ def hold_room(
     at: datetime,
     party_size: int = 1,
     name: str | None = None,
+    client_key: str | None = None,
 ) -> int:
     """Insert the booking that holds [start, end) of a room; Conflict (409, with alternatives)
     when the exclusion constraint finds the room taken. The one insert of room bookings."""
@@ -121,6 +156,7 @@ def hold_room(
                     created_by_role=me.role,
                     created_by_account=me.account_id,
                     booked_at=at,
+                    client_key=client_key,
                     updated_at=at,
                 )
                 .returning(b.id)
@@ -137,7 +173,12 @@ def hold_room(
 
 
 def book_room(
-    session: Session, me: Principal, data: RoomBookingCreate, *, now: datetime | None = None
+    session: Session,
+    me: Principal,
+    data: RoomBookingCreate,
+    *,
+    now: datetime | None = None,
+    answer: bool = True,
 ) -> dict[str, Any]:
     """Book slots of a room for one of its uses. Raises Forbidden (a role that does not book,
     staff outside their scope), NotFound (no such space), InvalidInput (a use the room has not,
@@ -175,6 +216,7 @@ def book_room(
             f"{space.name} is closed then ({closed.reason}); choose one of the free alternatives",
             alternatives=spaces.alternatives(session, space, start, end, data.purpose, now=at),
         )
+    client_key = _public_key(session, me, at)
     public_id = new_public_id(Kind.room)
     if me.role == PUBLIC:
         queries.allow_public_ids(session, [public_id])
@@ -190,6 +232,7 @@ def book_room(
         at=at,
         party_size=data.party_size,
         name=data.name or None,
+        client_key=client_key,
     )
     log(session, me, Kind.room, booking_id, at, "book", None, Status.booked)
     audit.record(
@@ -200,6 +243,8 @@ def book_room(
         object_ids=[booking_id],
         detail={"space": space.code, "slots": data.slots},
     )
+    if not answer:  # bulk loaders: no read-back
+        return {"id": booking_id, "public_id": public_id, "status": Status.booked.value}
     return _answer(session, me, Kind.room, booking_id, public_id)
 
 
@@ -212,7 +257,12 @@ def _answer(
 
 
 def book_seat(
-    session: Session, me: Principal, data: SeatBookingCreate, *, now: datetime | None = None
+    session: Session,
+    me: Principal,
+    data: SeatBookingCreate,
+    *,
+    now: datetime | None = None,
+    answer: bool = True,
 ) -> dict[str, Any]:
     """A seat of a course session: the counter moves only while seats are left (the row stays
     locked until commit, so the last seat goes to exactly one caller). Full: Conflict (409) with
@@ -241,6 +291,7 @@ def book_seat(
     at = now or db_now(session)
     if row.starts_at <= at:
         raise InvalidInput("this session has started: choose a later one")
+    client_key = _public_key(session, me, at)
     taken = session.execute(
         update(SESSIONS)
         .where(ss.id == row.id, ss.seats_taken < ss.capacity)
@@ -272,6 +323,7 @@ def book_seat(
             created_by_role=me.role,
             created_by_account=me.account_id,
             queued_at=at,
+            client_key=client_key,
             booked_at=at if status == Status.booked else None,
             updated_at=at,
         )
@@ -287,6 +339,8 @@ def book_seat(
         object_ids=[seat_id],
         detail={"session_id": row.id},
     )
+    if not answer:
+        return {"id": seat_id, "public_id": public_id, "status": status.value}
     return _answer(session, me, Kind.seat, seat_id, public_id)
 
 
@@ -316,6 +370,7 @@ def transition(
     public_id: str | None = None,
     req: BookingTransition,
     now: datetime | None = None,
+    answer: bool = True,
 ) -> dict[str, Any]:
     """Apply one action to a room booking or seat in the caller's scope (by id), or as the
     anonymous holder of its public id; 409 with what the caller may do when not allowed."""
@@ -385,6 +440,8 @@ def transition(
             object_ids=[promoted],
             detail={"session_id": row.session_id, "freed_by": row.id},
         )
+    if not answer:
+        return {"id": row.id, "public_id": row.public_id, "status": t.to_status.value}
     if holder:
         return queries.get_public(session, row.public_id)
     return queries.get_booking(session, me, kind, row.id)

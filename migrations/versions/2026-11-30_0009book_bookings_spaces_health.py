@@ -15,6 +15,8 @@ Create Date: 2026-11-30 03:57:16.958715
   public holding a booking's public id: `houniao.booking_public_ids`);
 - `booking_event`: the append-only timeline of all three (a trigger refuses UPDATE, DELETE,
   TRUNCATE; UPDATE revoked from the app role);
+- `booking_recent(client, since)`: SECURITY DEFINER count of an anonymous caller's bookings
+  (keyed hash of the address) since an instant, for the public rate limit;
 - `space_busy(ids, from, to)`: SECURITY DEFINER, the busy times of spaces (no person), for free
   slots and alternatives whoever asks; `course_seat_promote(session, at)`: SECURITY DEFINER, the
   first waitlisted seat of a session booked when a seat is free (its event written inside);
@@ -114,6 +116,19 @@ AS $$
       AND b.status IN ('booked', 'attended', 'no_show')
 $$;
 
+CREATE FUNCTION booking_recent(client text, since timestamptz)
+RETURNS TABLE (n bigint, oldest timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public SET houniao.role = 'system'
+AS $$
+    SELECT count(*), min(t.at) FROM (
+        SELECT b.booked_at AS at FROM public.space_booking b
+         WHERE b.client_key = client AND b.booked_at >= since
+        UNION ALL
+        SELECT c.queued_at FROM public.course_seat c
+         WHERE c.client_key = client AND c.queued_at >= since) t
+$$;
+
 CREATE FUNCTION course_seat_promote(sess integer, at timestamptz)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
@@ -177,6 +192,7 @@ DROP POLICY IF EXISTS booking_event_of_visible_booking ON booking_event;
 DROP TRIGGER IF EXISTS health_appointment_sync ON health_appointment;
 DROP FUNCTION IF EXISTS health_appointment_sync();
 DROP FUNCTION IF EXISTS course_seat_promote(integer, timestamptz);
+DROP FUNCTION IF EXISTS booking_recent(text, timestamptz);
 DROP FUNCTION IF EXISTS space_busy(integer[], timestamptz, timestamptz);
 DROP TRIGGER IF EXISTS booking_event_no_truncate ON booking_event;
 DROP TRIGGER IF EXISTS booking_event_no_update ON booking_event;
@@ -190,6 +206,7 @@ def _grants() -> None:
     for fn in (
         "space_busy(integer[], timestamptz, timestamptz)",
         "course_seat_promote(integer, timestamptz)",
+        "booking_recent(text, timestamptz)",
     ):
         op.execute(f"REVOKE ALL ON FUNCTION {fn} FROM PUBLIC")
         op.execute(f"GRANT EXECUTE ON FUNCTION {fn} TO {app}")
@@ -330,6 +347,7 @@ def upgrade() -> None:
         sa.Column("created_by_role", sa.String(length=30), nullable=False),
         sa.Column("created_by_account", sa.Integer(), nullable=True),
         sa.Column("booked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("client_key", sa.String(length=64), nullable=True),
         sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("cancel_reason", sa.Text(), nullable=True),
         sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True),
@@ -385,6 +403,13 @@ def upgrade() -> None:
     )
     op.create_index(
         "ix_space_booking_scope", "space_booking", ["community_code", "starts_at"], unique=False
+    )
+    op.create_index(
+        "ix_space_booking_client",
+        "space_booking",
+        ["client_key", "booked_at"],
+        unique=False,
+        postgresql_where=sa.text("client_key IS NOT NULL"),
     )
     op.create_index(op.f("ix_space_booking_space_id"), "space_booking", ["space_id"], unique=False)
     op.create_table(
@@ -549,6 +574,7 @@ def upgrade() -> None:
         sa.Column("created_by_role", sa.String(length=30), nullable=False),
         sa.Column("created_by_account", sa.Integer(), nullable=True),
         sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("client_key", sa.String(length=64), nullable=True),
         sa.Column("booked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("cancel_reason", sa.Text(), nullable=True),
@@ -593,6 +619,13 @@ def upgrade() -> None:
     )
     op.create_index(
         "ix_course_seat_scope", "course_seat", ["community_code", "starts_at"], unique=False
+    )
+    op.create_index(
+        "ix_course_seat_client",
+        "course_seat",
+        ["client_key", "queued_at"],
+        unique=False,
+        postgresql_where=sa.text("client_key IS NOT NULL"),
     )
     op.create_index(
         "ix_course_seat_session", "course_seat", ["session_id", "status", "queued_at"], unique=False

@@ -233,3 +233,22 @@ def test_the_event_log_is_append_only(client, session, world):
     as_system(session)
     with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
         session.execute(text("UPDATE booking_event SET note = 'x'"))
+
+
+def test_without_an_account_five_bookings_an_hour_per_address(client, session, world):
+    for hour in (14, 15, 16, 18, 19):
+        made = _book(client, world, space=world.dance, starts_at=world.at(hour).isoformat())
+        assert made.status_code == 201, made.text
+    before = _count(session)
+    resp = _book(client, world, space=world.dance, starts_at=world.at(20).isoformat())
+    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) > 0
+    assert "5 an hour" in resp.json()["detail"]
+    seat = client.post("/api/v1/bookings/seats", json={"session_id": world.session_id})
+    assert seat.status_code == 429  # seats count too
+    assert _count(session) == before
+    other = client.post(
+        URL,
+        json={"space": world.dance, "starts_at": world.at(20).isoformat(), "purpose": "书法"},
+        headers={"X-Forwarded-For": "203.0.113.9"},  # not a trusted proxy: still this address
+    )
+    assert other.status_code == 429

@@ -326,6 +326,18 @@ def _services(w: Walk) -> None:
     out = json.loads(dry.stdout)
     assert out["level"] == "street" and not out["committed"] and "dry run" in dry.stderr
     assert "owner" in failed(w.read("services", "match", "--street", street, "--commit"))
+def _bookings(w: Walk) -> None:
+    """The staff's booking steps on the scratch database (no bookings there: the steps are
+    walked with data in tests/bookings/test_cli.py)."""
+    out = json.loads(ok(w.write("bookings", "list", "--from", "2026-07-01")).stdout)
+    assert out["total"] == 0 and out["bookings"] == []
+    assert json.loads(ok(w.write("bookings", "visits")).stdout) == []
+    assert "no room booking 999999" in failed(w.write("bookings", "attend", "999999"))
+    assert "no seat booking 999999" in failed(
+        w.write("bookings", "no-show", "999999", "--kind", "seat")
+    )
+    assert "no room booking" in failed(w.write("bookings", "cancel", "999999", "--reason", "测试"))
+    assert "YYYY-MM-DD" in failed(w.write("bookings", "list", "--from", "July"))
 
 
 def _kpis(w: Walk) -> None:
@@ -422,6 +434,11 @@ SCENARIOS: dict[tuple[str, ...], Callable[[Walk], None]] = {
     ("services", "unmatched"): _services,
     ("services", "stale"): _services,
     ("services", "match"): _services,
+    ("bookings", "list"): _bookings,
+    ("bookings", "attend"): _bookings,
+    ("bookings", "no-show"): _bookings,
+    ("bookings", "cancel"): _bookings,
+    ("bookings", "visits"): _bookings,
     ("kpis",): _kpis,
     ("export", "gpkg"): _export_gpkg,
     ("serve",): _serve,
@@ -962,6 +979,44 @@ ROWS: dict[str, list[Probe]] = {
     "/api/v1/service-requests…": [
         Probe("/api/v1/service-requests", params={"limit": 5}),
         Probe("/api/v1/service-requests/public/SR2222222222", statuses={c: 404 for c in CALLERS}),
+    ],
+    "/api/v1/spaces": [
+        Probe("/api/v1/spaces"),
+        Probe("/api/v1/spaces/XX99/slots", statuses={c: 404 for c in CALLERS}),
+        Probe("/api/v1/course-sessions"),
+    ],
+    "/api/v1/bookings/rooms": [
+        Probe(
+            "/api/v1/bookings/rooms",
+            method="POST",
+            body=lambda w, c: {"space": "XX99", "starts_at": "2027-07-01T09:00", "purpose": "书法"},
+            statuses={c: 404 for c in CALLERS},
+        ),
+        Probe(
+            "/api/v1/bookings/seats",
+            method="POST",
+            body=lambda w, c: {"session_id": 999999999},
+            statuses={c: 404 for c in CALLERS},
+        ),
+        Probe("/api/v1/bookings/public/KR2222222222", statuses={c: 404 for c in CALLERS}),
+    ],
+    "/api/v1/bookings…": [
+        Probe("/api/v1/bookings", params={"limit": 5}),
+        Probe("/api/v1/bookings/visits"),
+    ],
+    "/api/v1/health-checks/centres": [
+        Probe("/api/v1/health-checks/centres"),
+        Probe("/api/v1/health-checks/invitations/TJ2222222222", statuses={c: 404 for c in CALLERS}),
+    ],
+    "/api/v1/health-checks/invitations": [
+        Probe(
+            "/api/v1/health-checks/invitations",
+            method="POST",
+            body=lambda w, c: {"resident_id": 999999999},
+            statuses={"grid_worker": 404, "community_staff": 404, "street_staff": 404},
+        ),
+        Probe("/api/v1/health-checks/appointments", params={"limit": 5}),
+        Probe("/api/v1/health-checks/appointment-counts"),
     ],
     "/maps/login": [
         Probe("/maps/login", type="text/html"),
