@@ -15,6 +15,7 @@ from api.routes import (
     cases,
     concerns,
     console,
+    council,
     docs,
     export,
     health,
@@ -73,6 +74,7 @@ def create_app() -> FastAPI:
     app.include_router(services.router)
     app.include_router(services.pages)
     app.include_router(lists.router)
+    app.include_router(council.router)
     mount_static(app)
     declare_public_routes(app)  # the spatial core's public routes (api/auth.py)
     return app

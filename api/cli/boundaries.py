@@ -23,6 +23,7 @@ def load_yichun() -> None:
     service areas and the address gazetteer. Does nothing if the demo is already loaded."""
     # The demo generators (and the intake they feed) load here, not with every command.
     from geo.demo import cases as demo_cases
+    from geo.demo import council as demo_council
     from geo.demo import lists as demo_lists
     from geo.demo import load as demo
     from geo.demo import residents_load as demo_residents
@@ -36,6 +37,7 @@ def load_yichun() -> None:
                 added = {
                     "service_requests": demo_services.load_demo_requests(session),
                     "lists": demo_lists.load_demo_lists(session),
+                    "council_meetings": demo_council.load_demo_council(session),
                 }
                 if any(added.values()):
                     print_json(added)
@@ -53,7 +55,7 @@ def load_yichun() -> None:
             print_json(counts)
             return
         with progress_bar() as bar:
-            task = bar.add_task("loading Yichun", total=5 + len(demo_cases.YEARS) + 1 + 8 + 2)
+            task = bar.add_task("loading Yichun", total=5 + len(demo_cases.YEARS) + 1 + 8 + 3)
 
             def step(description: str, rows: int) -> None:
                 bar.update(task, advance=1, description=f"{description} ({rows:,})")
@@ -63,6 +65,7 @@ def load_yichun() -> None:
             counts["cases"] = demo_cases.load_demo_cases(session, step)  # through the workflow
             counts["service_requests"] = demo_services.load_demo_requests(session, step)
             counts["lists"] = demo_lists.load_demo_lists(session, step)  # through the service
+            counts["council_meetings"] = demo_council.load_demo_council(session, step)
         demo_accounts = create_demo_accounts(session)  # one per role, printed below
     print_json(counts)
     print_demo_accounts(demo_accounts)

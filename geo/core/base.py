@@ -24,6 +24,7 @@ def import_all_models() -> None:
     import geo.accounts.models  # noqa: F401
     import geo.audit.models  # noqa: F401
     import geo.cases.models  # noqa: F401
+    import geo.community.council.models  # noqa: F401
     import geo.community.lists.models  # noqa: F401
     import geo.residents.models  # noqa: F401
     import geo.services.models  # noqa: F401
