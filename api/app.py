@@ -16,6 +16,7 @@ from api.routes import (
     cases,
     concerns,
     console,
+    council,
     docs,
     export,
     health,
@@ -84,6 +85,7 @@ def create_app() -> FastAPI:
     app.include_router(bookings.router)
     app.include_router(health_appointments.router)
     app.include_router(lists.router)
+    app.include_router(council.router)
     mount_static(app)
     declare_public_routes(app)  # the spatial core's public routes (api/auth.py)
     return app

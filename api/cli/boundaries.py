@@ -24,6 +24,7 @@ def load_yichun() -> None:
     # The demo generators (and the intake they feed) load here, not with every command.
     from geo.demo import bookings as demo_bookings
     from geo.demo import cases as demo_cases
+    from geo.demo import council as demo_council
     from geo.demo import lists as demo_lists
     from geo.demo import load as demo
     from geo.demo import residents_load as demo_residents
@@ -38,6 +39,7 @@ def load_yichun() -> None:
                     "service_requests": demo_services.load_demo_requests(session),
                     "lists": demo_lists.load_demo_lists(session),
                     **demo_bookings.load_demo_bookings(session),
+                    "council_meetings": demo_council.load_demo_council(session),
                 }
                 if any(added.values()):
                     print_json(added)
@@ -55,7 +57,9 @@ def load_yichun() -> None:
             print_json(counts)
             return
         with progress_bar() as bar:
-            task = bar.add_task("loading Yichun", total=5 + len(demo_cases.YEARS) + 1 + 8 + 1 + 1 + 5)
+            # places, cases per year, residents, intake steps, services, lists, council, bookings
+            steps = 5 + len(demo_cases.YEARS) + 1 + 8 + 1 + 1 + 1 + 5
+            task = bar.add_task("loading Yichun", total=steps)
 
             def step(description: str, rows: int) -> None:
                 bar.update(task, advance=1, description=f"{description} ({rows:,})")
@@ -66,6 +70,7 @@ def load_yichun() -> None:
             counts["service_requests"] = demo_services.load_demo_requests(session, step)
             counts["lists"] = demo_lists.load_demo_lists(session, step)  # through the service
             counts |= demo_bookings.load_demo_bookings(session, step)  # spaces, bookings, checks
+            counts["council_meetings"] = demo_council.load_demo_council(session, step)
         demo_accounts = create_demo_accounts(session)  # one per role, printed below
     print_json(counts)
     print_demo_accounts(demo_accounts)

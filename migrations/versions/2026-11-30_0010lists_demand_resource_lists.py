@@ -30,7 +30,16 @@ down_revision: str | None = "0009book"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-TABLES = ("community_demand", "community_resource", "service_plan", "community_list_event")
+TABLES = (
+    "community_demand",
+    "community_resource",
+    "service_plan",
+    "community_list_event",
+    "council_meeting",
+    "council_attendance",
+    "council_suggestion",
+    "council_suggestion_event",
+)
 ROLE = "houniao_setting('role')"
 SCOPE = (
     f"({ROLE} = 'community_staff' AND community_code = houniao_setting('community'))"
@@ -58,6 +67,21 @@ CREATE TRIGGER community_list_event_no_update BEFORE UPDATE OR DELETE ON communi
     FOR EACH ROW EXECUTE FUNCTION community_list_event_append_only();
 CREATE TRIGGER community_list_event_no_truncate BEFORE TRUNCATE ON community_list_event
     FOR EACH STATEMENT EXECUTE FUNCTION community_list_event_append_only();
+"""
+COUNCIL_APPEND_ONLY = APPEND_ONLY.replace("community_list_event", "council_suggestion_event")
+# The suggester (no account) reads exactly the suggestion whose unguessable public id the
+# transaction names, and its steps.
+HOLDS = "houniao_setting('role') = 'public' AND public_id = houniao_setting('council_public_id')"
+COUNCIL_PUBLIC = f"""
+CREATE POLICY council_suggestion_holder ON council_suggestion FOR SELECT TO PUBLIC
+    USING ({HOLDS});
+CREATE POLICY council_suggestion_event_holder ON council_suggestion_event FOR SELECT TO PUBLIC
+    USING (suggestion_id IN (SELECT id FROM council_suggestion WHERE {HOLDS}));
+"""
+COUNCIL_APPEND_ONLY_DOWN = """
+DROP TRIGGER IF EXISTS council_suggestion_event_no_truncate ON council_suggestion_event;
+DROP TRIGGER IF EXISTS council_suggestion_event_no_update ON council_suggestion_event;
+DROP FUNCTION IF EXISTS council_suggestion_event_append_only();
 """
 APPEND_ONLY_DOWN = """
 DROP TRIGGER IF EXISTS community_list_event_no_truncate ON community_list_event;
@@ -339,15 +363,21 @@ def upgrade() -> None:
         unique=True,
         postgresql_where=sa.text("status <> 'cancelled'"),
     )
+    _council_upgrade()
     for table in TABLES:
         op.execute(_security(table))
     op.execute(APPEND_ONLY)
     app = f'"{op.get_context().opts["app_role"]}"'  # migrations/env.py: HOUNIAO_DB_ROLE
     # 0002auth's default privileges gave SELECT, INSERT, UPDATE: the event log is append-only.
     op.execute(f"REVOKE UPDATE ON community_list_event FROM {app}")
+    op.execute(COUNCIL_APPEND_ONLY)
+    op.execute(COUNCIL_PUBLIC)
+    op.execute(f"REVOKE UPDATE ON council_suggestion_event FROM {app}")
 
 
 def downgrade() -> None:
+    op.execute(COUNCIL_APPEND_ONLY_DOWN)
+    _council_downgrade()
     op.execute(APPEND_ONLY_DOWN)
     op.drop_index(
         "uq_service_plan_live_demand",
@@ -383,3 +413,172 @@ def downgrade() -> None:
         column_name="geom",
     )
     op.drop_geospatial_table("community_demand")
+
+
+def _council_upgrade() -> None:
+    op.create_table(
+        "council_meeting",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("community_code", sa.String(length=12), nullable=False),
+        sa.Column("street_code", sa.String(length=9), nullable=False),
+        sa.Column("held_on", sa.Date(), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.Column("place", sa.String(length=100), nullable=True),
+        sa.Column("minutes", sa.Text(), nullable=True),
+        sa.Column("created_by", sa.String(length=100), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("city_now()"),
+            nullable=False,
+        ),
+        sa.CheckConstraint(
+            "community_code ~ '^[0-9]{12}$' AND left(community_code, 9) = street_code",
+            name=op.f("ck_council_meeting_community_codes"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_council_meeting")),
+    )
+    op.create_index(
+        "ix_council_meeting_place", "council_meeting", ["community_code", "held_on"], unique=False
+    )
+    op.create_index(
+        op.f("ix_council_meeting_street_code"), "council_meeting", ["street_code"], unique=False
+    )
+    op.create_table(
+        "council_attendance",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("meeting_id", sa.BigInteger(), nullable=False),
+        sa.Column("community_code", sa.String(length=12), nullable=False),
+        sa.Column("street_code", sa.String(length=9), nullable=False),
+        sa.Column("name", sa.String(length=50), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.CheckConstraint(
+            "community_code ~ '^[0-9]{12}$' AND left(community_code, 9) = street_code",
+            name=op.f("ck_council_attendance_community_codes"),
+        ),
+        sa.CheckConstraint(
+            "kind IN ('seasonal', 'resident', 'staff', 'representative')",
+            name=op.f("ck_council_attendance_kind_known"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["meeting_id"],
+            ["council_meeting.id"],
+            name=op.f("fk_council_attendance_meeting_id_council_meeting"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_council_attendance")),
+    )
+    op.create_index(
+        op.f("ix_council_attendance_meeting_id"), "council_attendance", ["meeting_id"], unique=False
+    )
+    op.create_table(
+        "council_suggestion",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("public_id", sa.String(length=16), nullable=False),
+        sa.Column("community_code", sa.String(length=12), nullable=False),
+        sa.Column("street_code", sa.String(length=9), nullable=False),
+        sa.Column("meeting_id", sa.BigInteger(), nullable=True),
+        sa.Column("title", sa.String(length=100), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("suggester_name", sa.String(length=50), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("owner", sa.String(length=50), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("public_reply", sa.Text(), nullable=True),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=100), nullable=False),
+        sa.Column("version", sa.Integer(), server_default=sa.text("1"), nullable=False),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("city_now()"),
+            nullable=False,
+        ),
+        sa.CheckConstraint(
+            "(status = 'not_adopted') = (reason IS NOT NULL)",
+            name=op.f("ck_council_suggestion_reason_iff_not_adopted"),
+        ),
+        sa.CheckConstraint(
+            "community_code ~ '^[0-9]{12}$' AND left(community_code, 9) = street_code",
+            name=op.f("ck_council_suggestion_community_codes"),
+        ),
+        sa.CheckConstraint(
+            "status IN ('received', 'under_study', 'adopted', 'not_adopted', 'implemented')",
+            name=op.f("ck_council_suggestion_status_known"),
+        ),
+        sa.CheckConstraint("version >= 1", name=op.f("ck_council_suggestion_version_positive")),
+        sa.ForeignKeyConstraint(
+            ["meeting_id"],
+            ["council_meeting.id"],
+            name=op.f("fk_council_suggestion_meeting_id_council_meeting"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_council_suggestion")),
+        sa.UniqueConstraint("public_id", name=op.f("uq_council_suggestion_public_id")),
+    )
+    op.create_index(
+        op.f("ix_council_suggestion_meeting_id"), "council_suggestion", ["meeting_id"], unique=False
+    )
+    op.create_index(
+        "ix_council_suggestion_place",
+        "council_suggestion",
+        ["community_code", "status"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_council_suggestion_street_code"),
+        "council_suggestion",
+        ["street_code"],
+        unique=False,
+    )
+    op.create_table(
+        "council_suggestion_event",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("suggestion_id", sa.BigInteger(), nullable=False),
+        sa.Column("community_code", sa.String(length=12), nullable=False),
+        sa.Column("street_code", sa.String(length=9), nullable=False),
+        sa.Column(
+            "at", sa.DateTime(timezone=True), server_default=sa.text("city_now()"), nullable=False
+        ),
+        sa.Column("action", sa.String(length=20), nullable=False),
+        sa.Column("from_status", sa.String(length=20), nullable=True),
+        sa.Column("to_status", sa.String(length=20), nullable=False),
+        sa.Column("owner", sa.String(length=50), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.Column("actor_role", sa.String(length=30), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column(
+            "data",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+        sa.CheckConstraint(
+            "community_code ~ '^[0-9]{12}$' AND left(community_code, 9) = street_code",
+            name=op.f("ck_council_suggestion_event_community_codes"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["suggestion_id"],
+            ["council_suggestion.id"],
+            name=op.f("fk_council_suggestion_event_suggestion_id_council_suggestion"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_council_suggestion_event")),
+    )
+    op.create_index(
+        "ix_council_suggestion_event_suggestion",
+        "council_suggestion_event",
+        ["suggestion_id", "id"],
+        unique=False,
+    )
+
+
+def _council_downgrade() -> None:
+    op.drop_index("ix_council_suggestion_event_suggestion", table_name="council_suggestion_event")
+    op.drop_table("council_suggestion_event")
+    op.drop_index(op.f("ix_council_suggestion_street_code"), table_name="council_suggestion")
+    op.drop_index("ix_council_suggestion_place", table_name="council_suggestion")
+    op.drop_index(op.f("ix_council_suggestion_meeting_id"), table_name="council_suggestion")
+    op.drop_table("council_suggestion")
+    op.drop_index(op.f("ix_council_attendance_meeting_id"), table_name="council_attendance")
+    op.drop_table("council_attendance")
+    op.drop_index(op.f("ix_council_meeting_street_code"), table_name="council_meeting")
+    op.drop_index("ix_council_meeting_place", table_name="council_meeting")
+    op.drop_table("council_meeting")

@@ -531,6 +531,8 @@ def who_agrees(who: str, role_sets: list[set[str]]) -> bool:
             return all(r == {"dispatcher", "community_staff", "street_staff"} for r in role_sets)
         case "grid worker":
             return all(r == {"grid_worker"} for r in role_sets)
+        case "community/street staff":
+            return all(r == {"community_staff", "street_staff"} for r in role_sets)
         case "grid worker (own cells), community/street staff":
             return all(r == staff for r in role_sets)
         case "channels, grid workers, staff":
@@ -1017,6 +1019,19 @@ ROWS: dict[str, list[Probe]] = {
         ),
         Probe("/api/v1/health-checks/appointments", params={"limit": 5}),
         Probe("/api/v1/health-checks/appointment-counts"),
+    "/api/v1/lists/demands…": [
+        Probe("/api/v1/lists/demands", params={"limit": 5}),
+        Probe("/api/v1/lists/resources", params={"limit": 5}),
+        Probe("/api/v1/lists/plans", params={"limit": 5}),
+        Probe("/api/v1/lists/overview"),
+        Probe("/api/v1/lists/match", "POST", body=lambda w, caller: {}),  # a dry run
+    ],
+    "/api/v1/council/meetings…": [
+        Probe("/api/v1/council/meetings", params={"limit": 5}),
+        Probe("/api/v1/council/suggestions", params={"limit": 5}),
+        Probe(
+            "/api/v1/council/suggestions/public/JY2222222222", statuses={c: 404 for c in CALLERS}
+        ),
     ],
     "/maps/login": [
         Probe("/maps/login", type="text/html"),

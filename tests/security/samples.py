@@ -107,12 +107,19 @@ def _lists(session: Session, samples: Samples, lon: float, lat: float) -> None:
     lists_sampler(session, samples, lon, lat)
 
 
+def _council(session: Session, samples: Samples, lon: float, lat: float) -> None:
+    from tests.community.council.samples import council_sampler
+
+    council_sampler(session, samples, lon, lat)
+
+
 SAMPLERS: list[Callable[[Session, Samples, float, float], None]] = [
     _case,
     _residents,
     _service_requests,
     _bookings,
     _lists,
+    _council,
 ]
 
 

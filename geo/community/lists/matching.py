@@ -162,7 +162,7 @@ def run(session: Session, me: Principal, req: MatchRequest) -> dict[str, Any]:
     """Match a community's (or street's) open demands to its resources; with `commit`, each
     match becomes a service plan owned by `req.owner` (through `service.create_plan`, which
     re-checks the pair under locks)."""
-    service._staff_only(me)
+    service.staff_only(me)
     if req.commit and not req.owner:
         raise InvalidInput("commit needs an owner (责任人) for the plans it makes")
     place, code = _target(me, req)

@@ -43,7 +43,7 @@ d, r, p = DEMANDS.c, RESOURCES.c, PLANS.c
 STAFF = frozenset({*(x.value for x in queries.STAFF_ROLES), SYSTEM})
 
 
-def _staff_only(me: Principal) -> None:
+def staff_only(me: Principal) -> None:
     if me.role not in STAFF:
         raise Forbidden("only community and street staff keep the demand and resource lists")
 
@@ -124,7 +124,7 @@ def create_demand(
     session: Session, me: Principal, data: DemandCreate, *, now: datetime | None = None
 ) -> int:
     """Add a demand at a point in the caller's scope; returns its id."""
-    _staff_only(me)
+    staff_only(me)
     category, item = _category(data.category, data.item)
     valid = _window(session, data.needed_from, data.needed_until, data.valid_until, "needed")
     where = _place(session, me, data.lon, data.lat, data.crs)
@@ -182,7 +182,7 @@ def create_resource(
     session: Session, me: Principal, data: ResourceCreate, *, now: datetime | None = None
 ) -> int:
     """Add a resource at a point in the caller's scope; returns its id."""
-    _staff_only(me)
+    staff_only(me)
     category, item = _category(data.category, data.item)
     valid = _window(
         session, data.available_from, data.available_until, data.valid_until, "available"
@@ -245,7 +245,7 @@ def review(
     now: datetime | None = None,
 ) -> None:
     """renew (a new valid-until, not in the past), close a demand or retire a resource."""
-    _staff_only(me)
+    staff_only(me)
     table = DEMANDS if kind == "demand" else RESOURCES
     row = session.execute(
         select(table.c.id, table.c.status, table.c.community_code, table.c.valid_until)
@@ -312,7 +312,7 @@ def create_plan(
     locked, that the pair is still feasible: the demand open and current, the resource active,
     current, of the demand's category (and item), their dates overlapping, and capacity left
     for the demand's people. Conflict (409) saying which rule failed otherwise."""
-    _staff_only(me)
+    staff_only(me)
     dm = session.execute(
         select(
             d.id,
@@ -419,7 +419,7 @@ def plan_step(
 ) -> None:
     """finish a plan (its demand is closed) or cancel it with a reason (the demand is open
     again and its people's places go back to the resource)."""
-    _staff_only(me)
+    staff_only(me)
     row = session.execute(
         select(p.id, p.status, p.demand_id, p.community_code)
         .where(p.id == plan_id, queries.scope(me, PLANS))

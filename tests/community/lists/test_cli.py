@@ -1,8 +1,9 @@
 """`houniao services …` through the installed entry point, against the test database: a dry
 run lists matches, unmatched and idle entries; the stale list; bad options exit 2 with a line.
 
-Its rows are committed (the CLI is another process) in a community of another street, so the
-other tests of the lists, which work in the test community's street, never see them."""
+Its rows are committed (the CLI is another process) in the city's last community, so the
+other tests of the lists (the test community's street, the demo's first communities) never
+see them."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from tests.cases.conftest import FAR_STREET_CELL_SQL, point_in
+from tests.cases.conftest import point_in
 from tests.community.lists.conftest import STREET, demand, make_stale, resource
 from tests.db import test_database_url
 
+LAST_CELL_SQL = (
+    "SELECT code FROM grid_cell WHERE left(code, 9) <> :street ORDER BY code DESC LIMIT 1"
+)
 HOUNIAO = str(Path(sys.executable).with_name("houniao"))
 
 
@@ -27,7 +31,8 @@ HOUNIAO = str(Path(sys.executable).with_name("houniao"))
 def far(engine):
     """A demand, a resource that serves it, and a stale resource, committed in a far street."""
     with Session(engine) as session:
-        cell = session.execute(text(FAR_STREET_CELL_SQL), {"street": STREET}).scalar_one()
+        # The last cell of the city: far from the test street and from the demo's communities.
+        cell = session.execute(text(LAST_CELL_SQL), {"street": STREET}).scalar_one()
         x, y = point_in(session, cell)
         d = demand(session, x, y, title="CLI需求")
         r = resource(session, x, y, title="CLI资源")
