@@ -300,7 +300,12 @@ def bench_geojson(engine, url: URL, port: int, people: People, rounds: int) -> d
 
     def get304() -> httpx.Response:
         r = http.get("/api/v1/cases/open.geojson", headers={"If-None-Match": out["tag"]})
-        assert r.status_code == 304
+        if r.status_code == 200:
+            # The clock moved a case across due_soon/overdue since the tag was read (the bulk
+            # cases' deadlines fall on whole minutes after their insert): a new tag, rightly.
+            out["tag"] = r.headers["ETag"]
+            r = http.get("/api/v1/cases/open.geojson", headers={"If-None-Match": out["tag"]})
+        assert r.status_code == 304, r.status_code
         return r
 
     paths = {"bare": bare, "service": service_call, "etag": etag_call, "http": get}

@@ -13,6 +13,10 @@ from pathlib import Path
 # against DATABASE_URL.
 os.environ["HOUNIAO_ENV"] = "development"
 os.environ["HOUNIAO_SCHEDULER"] = "0"
+# `houniao serve` starts one worker per CPU unless told; the suite's servers (tests/live.py, the
+# README walk, the fault site) run one each: many of them share the machine's cores, and two
+# workers importing the app at once under that load outlast the tests' wait for /healthz.
+os.environ.setdefault("HOUNIAO_WORKERS", "1")
 
 from collections.abc import Iterator
 from datetime import datetime

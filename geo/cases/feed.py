@@ -65,6 +65,10 @@ def open_etag(session: Session, principal: Any, *, now: datetime | None = None) 
             )
         ).where(_OPEN, case_filter(principal))
     )
+    return _etag(principal, str(digest))
+
+
+def _etag(principal: Any, digest: str) -> str:
     scope = hashlib.sha256(scope_key(principal).encode()).hexdigest()[:8]
     return f'"open-{scope}-{digest}"'
 
@@ -75,6 +79,13 @@ def _iso(column: Any) -> Any:
 
 
 def open_cases_json(session: Session, principal: Any, *, now: datetime | None = None) -> str:
+    """`open_cases_json_etag` without the ETag."""
+    return open_cases_json_etag(session, principal, now=now)[0]
+
+
+def open_cases_json_etag(
+    session: Session, principal: Any, *, now: datetime | None = None
+) -> tuple[str, str]:
     """Every open case in scope as a FeatureCollection (small properties, for maps), as JSON
     text: PostgreSQL writes each Feature (text concatenation, one row per case, in id order),
     Python only joins them. 10,000 features for the dispatcher's map cost about the bare query
@@ -83,7 +94,8 @@ def open_cases_json(session: Session, principal: Any, *, now: datetime | None = 
 
     Each feature: id, a Point (ST_AsGeoJSON, GEOJSON_DECIMALS), and the case's id, category (code
     and label), grade, status, tier and clock state (each with its Chinese label), reported/due/
-    tier-due times (ISO 8601 as PostgreSQL's JSON writes them), cell and version.
+    tier-due times (ISO 8601 as PostgreSQL's JSON writes them), cell and version. With it, the
+    ETag `open_etag` gives, from the same rows (one statement: body and tag always agree).
     """
     at = now if now is not None else select(sql_now()).scalar_subquery()  # once, not per row
     state = clock.clock_state(at)
@@ -133,13 +145,16 @@ def open_cases_json(session: Session, principal: Any, *, now: datetime | None = 
         feature_text = feature_text.op("||")(
             literal(piece, Text) if isinstance(piece, str) else piece
         )
-    features = session.scalars(
-        select(feature_text)
+    rows = session.execute(
+        select(feature_text, func.concat(c.id, ":", c.version, ":", state))
         .join(CaseCategory, cat.code == c.category_code)
         .where(_OPEN, case_filter(principal))
         .order_by(c.id)
     ).all()
-    return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
+    body = '{"type":"FeatureCollection","features":[' + ",".join(r[0] for r in rows) + "]}"
+    # md5 over the same text open_etag's string_agg hashes (UTF-8 both sides).
+    digest = hashlib.md5(",".join(r[1] for r in rows).encode(), usedforsecurity=False)
+    return body, _etag(principal, digest.hexdigest())
 
 
 def _js(value: Any) -> Any:
