@@ -1004,6 +1004,17 @@ ROWS: dict[str, list[Probe]] = {
             promise_refusals=True,
         ),
     ],
+    "/api/v1/planning/presence": [
+        Probe("/api/v1/planning/presence", params={"season": 2026}, promise=no_small_count),
+        Probe(
+            "/api/v1/planning/presence",
+            params={"month": "2026-07", "level": "cell"},
+            promise=no_small_count,
+        ),
+        Probe("/api/v1/planning/presence/flows", params={"season": 2026}, promise=no_small_count),
+        Probe("/api/v1/planning/presence/peaks", params={"season": 2026}),
+        Probe("/api/v1/planning/forecast", params={"level": "street"}, promise=no_small_count),
+    ],
     "/maps/density": [
         Probe("/maps/density", type="text/html"),
         Probe(
