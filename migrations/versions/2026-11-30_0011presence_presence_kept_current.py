@@ -116,7 +116,11 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
             INSERT INTO presence_stay SELECT * FROM unnest(new_spans);
             PERFORM presence_apply(new_spans, 1);
         END IF;
-        IF old_spans IS NOT NULL THEN  -- counts the old spans brought to zero (by key)
+        IF cardinality(old_spans) > 500 THEN  -- a bulk change: one scan of each table
+            DELETE FROM presence_day WHERE residents = 0;
+            DELETE FROM presence_month WHERE residents = 0;
+            DELETE FROM presence_season WHERE residents = 0;
+        ELSIF old_spans IS NOT NULL THEN  -- the counts its old spans brought to zero, by key
             DELETE FROM presence_day t
             USING unnest(old_spans) p, generate_series(p.first_day, p.last_day, interval '1 day') d
             WHERE t.day = d::date AND t.community_code = p.community_code
