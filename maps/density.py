@@ -75,7 +75,7 @@ def density_map(
         The season shown (its year), with links to the seasons either side.
     outlook
         [(month 'MM', residents in the city this season, next season's forecast)], both
-        None where suppressed; empty or None: no forecast (too little history).
+        None where suppressed; empty: too little history for one; None: not asked for (a link).
     """
     m = base_map(basemap, zoom=11)
     months = sorted(monthly)
@@ -126,7 +126,7 @@ def density_map(
             ],
         )
     )
-    panel = _side_panel(flows, origins, threshold, season, outlook or [])
+    panel = _side_panel(flows, origins, threshold, season, outlook)
     m.get_root().html.add_child(Element(panel))
     return render_offline(m)
 
@@ -142,25 +142,35 @@ def _season_links(season: int | None) -> str:
     )
 
 
+def _outlook_chart(outlook: list[tuple[str, int | None, int | None]]) -> str:
+    """This season's residents in the city per month beside next season's forecast."""
+    if not outlook:
+        return "<p style='margin:2px 0'>下季预测：历史不足两季，暂无。</p>"
+    chart = bar_chart(
+        "本季与下季预测 this season / next (forecast)",
+        [(month, this) for month, this, _ in outlook],
+        series2=[ahead for _, _, ahead in outlook],
+        legend=("本季", "下季预测"),
+        width=360,
+    )
+    return chart + "<br>"
+
+
 def _side_panel(
     flows: list[dict[str, Any]],
     origins: list[tuple[str, int | None]],
     threshold: int,
     season: int | None,
-    outlook: list[tuple[str, int | None, int | None]],
+    outlook: list[tuple[str, int | None, int | None]] | None,
 ) -> str:
-    chart_outlook = (
-        bar_chart(
-            "本季与下季预测 this season / next (forecast)",
-            [(month, this) for month, this, _ in outlook],
-            series2=[ahead for _, _, ahead in outlook],
-            legend=("本季", "下季预测"),
-            width=360,
+    if outlook is None:  # not asked for: a link that asks (it takes a few seconds more)
+        chart_outlook = (
+            f"<p style='margin:2px 0'><a href='?season={season}&forecast=1'>下季预测</a></p>"
+            if season is not None
+            else ""
         )
-        + "<br>"
-        if outlook
-        else "<p style='margin:2px 0'>下季预测：历史不足两季，暂无。</p>"
-    )
+    else:
+        chart_outlook = _outlook_chart(outlook)
     chart_flows = bar_chart(
         "每月到达与离开 arrivals / departures",
         [(f["month"][2:], f["arrivals"]) for f in flows],

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Cookie, Form, Request, Response
+from fastapi import APIRouter, Cookie, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api import pages as web
@@ -80,7 +80,14 @@ def cell(session: SessionDep, me: CurrentUser, code: str) -> HTMLResponse:
     summary="Planner's seasonal density map (aggregates only)",
     **access(Role.planner),
 )
-def density(session: SessionDep, me: CurrentUser, window: WindowParam) -> HTMLResponse:
+def density(
+    session: SessionDep,
+    me: CurrentUser,
+    window: WindowParam,
+    forecast: Annotated[
+        bool, Query(description="add next season's forecast beside this one (slower)")
+    ] = False,
+) -> HTMLResponse:
     k = map_settings().disclosure_threshold
     monthly = planning.monthly_density(session, me, window)
     peak = planning.peak_month(monthly)
@@ -93,7 +100,7 @@ def density(session: SessionDep, me: CurrentUser, window: WindowParam) -> HTMLRe
         threshold=k,
         season=window.season,
         basemap=map_settings().basemap,
-        outlook=planning.outlook(session, me, window.season),
+        outlook=planning.outlook(session, me, window.season) if forecast else None,
     )
     return script_page(html)
 

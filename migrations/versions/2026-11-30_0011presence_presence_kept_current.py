@@ -116,10 +116,25 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
             INSERT INTO presence_stay SELECT * FROM unnest(new_spans);
             PERFORM presence_apply(new_spans, 1);
         END IF;
-        IF old_spans IS NOT NULL THEN
+        IF cardinality(old_spans) > 500 THEN  -- a bulk change: one scan of each table
             DELETE FROM presence_day WHERE residents = 0;
             DELETE FROM presence_month WHERE residents = 0;
             DELETE FROM presence_season WHERE residents = 0;
+        ELSIF old_spans IS NOT NULL THEN  -- the counts its old spans brought to zero, by key
+            DELETE FROM presence_day t
+            USING unnest(old_spans) p, generate_series(p.first_day, p.last_day, interval '1 day') d
+            WHERE t.day = d::date AND t.community_code = p.community_code
+              AND t.cell_code = p.cell_code AND t.residents = 0;
+            DELETE FROM presence_month t
+            USING unnest(old_spans) p,
+                  generate_series(date_trunc('month', p.first_day), p.last_day, interval '1 month') m
+            WHERE t.month = m::date AND t.community_code = p.community_code
+              AND t.cell_code = p.cell_code AND t.age_band = p.age_band
+              AND t.origin_province = p.origin_province AND t.residents = 0;
+            DELETE FROM presence_season t USING unnest(old_spans) p
+            WHERE t.season = p.season AND t.community_code = p.community_code
+              AND t.cell_code = p.cell_code AND t.age_band = p.age_band
+              AND t.origin_province = p.origin_province AND t.residents = 0;
         END IF;
     END;
 {SYSTEM_OFF}END $fn$;

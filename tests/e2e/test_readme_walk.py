@@ -326,6 +326,8 @@ def _services(w: Walk) -> None:
     out = json.loads(dry.stdout)
     assert out["level"] == "street" and not out["committed"] and "dry run" in dry.stderr
     assert "owner" in failed(w.read("services", "match", "--street", street, "--commit"))
+
+
 def _bookings(w: Walk) -> None:
     """The staff's booking steps on the scratch database (no bookings there: the steps are
     walked with data in tests/bookings/test_cli.py)."""
@@ -1019,6 +1021,7 @@ ROWS: dict[str, list[Probe]] = {
         ),
         Probe("/api/v1/health-checks/appointments", params={"limit": 5}),
         Probe("/api/v1/health-checks/appointment-counts"),
+    ],
     "/api/v1/lists/demands…": [
         Probe("/api/v1/lists/demands", params={"limit": 5}),
         Probe("/api/v1/lists/resources", params={"limit": 5}),
@@ -1105,6 +1108,17 @@ ROWS: dict[str, list[Probe]] = {
             promise=a_readable_page,
             promise_refusals=True,
         ),
+    ],
+    "/api/v1/planning/presence": [
+        Probe("/api/v1/planning/presence", params={"season": 2026}, promise=no_small_count),
+        Probe(
+            "/api/v1/planning/presence",
+            params={"month": "2026-07", "level": "cell"},
+            promise=no_small_count,
+        ),
+        Probe("/api/v1/planning/presence/flows", params={"season": 2026}, promise=no_small_count),
+        Probe("/api/v1/planning/presence/peaks", params={"season": 2026}),
+        Probe("/api/v1/planning/forecast", params={"level": "street"}, promise=no_small_count),
     ],
     "/maps/density": [
         Probe("/maps/density", type="text/html"),

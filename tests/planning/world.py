@@ -19,6 +19,35 @@ KINDS += ("origin", "purge", "batch")
 TABLES = ("presence_stay", "presence_day", "presence_month", "presence_season")
 
 
+# Stays of `:n` residents in one statement, spread over every cell and seasons 2021-2026 (ages and
+# origins from the session's random seed): the bench's population and the tests' bulk change.
+POPULATE = text(
+    """
+    WITH cells AS (SELECT code, row_number() OVER (ORDER BY code) AS n FROM grid_cell),
+    people AS (
+        INSERT INTO resident (birth_year, origin_province, cell_code, community_code,
+                              street_code, first_seen_at, last_seen_at)
+        SELECT 1940 + (random() * 40)::int,
+               (ARRAY['广东省', '上海市', '浙江省', '海南省', '江苏省', '福建省', NULL])
+                   [1 + (random() * 6)::int],
+               c.code, left(c.code, 12), left(c.code, 9), city_now(), city_now()
+        FROM generate_series(1, :n) i
+        JOIN cells c ON c.n = 1 + i % (SELECT count(*) FROM cells)
+        RETURNING id, cell_code)
+    INSERT INTO stay (resident_id, season, geom, precision, cell_code, community_code,
+                      street_code, arrived_on, expected_departure, departed_on,
+                      last_reported_on)
+    SELECT p.id, s.season, (SELECT ST_PointOnSurface(geom) FROM grid_cell g
+                            WHERE g.code = p.cell_code LIMIT 1), 'point',
+           p.cell_code, left(p.cell_code, 12), left(p.cell_code, 9),
+           a, a + 100, CASE WHEN random() < 0.8 THEN a + 60 + (random() * 60)::int END,
+           a + (random() * 90)::int
+    FROM people p, LATERAL (SELECT 2021 + (p.id % 6) AS season) s,
+         LATERAL (SELECT make_date(s.season, 5, 1) + (random() * 50)::int AS a) d
+    """
+)
+
+
 def point_sql(cell: str) -> str:
     return (
         "(SELECT ST_PointOnSurface(geom) FROM grid_cell WHERE code = '" + cell + "'"
