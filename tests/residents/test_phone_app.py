@@ -123,6 +123,10 @@ def test_residents_search_archive_and_scope(client, session, callers, worker, he
     refused = client.get(f"/m/residents/{rid}", headers={**cookie(other), "Accept": "text/html"})
     assert refused.status_code == 404 and "韩" not in refused.text
     assert client.get(f"/m/map/{CELL}", headers=cookie(other)).status_code == 404
+    # A browser without a sign-in is sent to sign in, and back.
+    anonymous = client.get("/m/", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"] == "/maps/login?next=/m/"
     # Not the phone app's role: refused.
     assert client.get("/m/", headers=cookie(callers["dispatcher"])).status_code == 403
 

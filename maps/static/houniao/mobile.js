@@ -139,10 +139,14 @@
       }
       list.appendChild(li);
     });
-    if (items.some(function (i) { return i.state === 'sent'; })) {
-      var clear = el('button', {type: 'button', id: 'outbox-clear'}, '清除已发送的记录');
-      clear.addEventListener('click', function () { O.clearSent(); });
-      var li = el('li', {'class': 'actions'}); li.appendChild(clear); list.appendChild(li);
+    var actions = $('#outbox-actions');
+    if (actions) {
+      actions.textContent = '';
+      if (items.some(function (i) { return i.state === 'sent'; })) {
+        var clear = el('button', {type: 'button', id: 'outbox-clear'}, '清除已发送的记录');
+        clear.addEventListener('click', function () { O.clearSent(); });
+        actions.appendChild(clear);
+      }
     }
   }
 
