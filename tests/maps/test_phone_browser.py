@@ -1,8 +1,9 @@
 """The grid worker's phone app (/m/) in headless Chromium at 390 x 844 against the demo site
 (real uvicorn, real database), every non-loopback request blocked, the service worker allowed:
 sign in and land on /m/; go offline; reload (the shell comes from the service worker's cache);
-log a concern with the phone's GPS (it waits in the outbox); come back online; the outbox sends
-it by itself and the database holds it exactly once, with the receipt shown on the phone."""
+log a concern and register a resident with the phone's GPS (they wait in the outbox); come
+back online; the outbox sends them by itself, in order, and the database holds each exactly
+once, with the receipts shown on the phone."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tests.maps.test_user_maps import assert_clean
 
 pytestmark = pytest.mark.browser
 MARKER = "路灯坏了三天（离线记录测试）"
+NEWCOMER = "离线登记测试"
 
 
 def _rows(site) -> int:
@@ -23,6 +25,16 @@ def _rows(site) -> int:
         return int(
             conn.execute(
                 text("SELECT count(*) FROM concern_entry WHERE text = :t"), {"t": MARKER}
+            ).scalar()
+            or 0
+        )
+
+
+def _registered(site) -> int:
+    with site.engine.connect() as conn:
+        return int(
+            conn.execute(
+                text("SELECT count(*) FROM resident WHERE name = :n"), {"n": NEWCOMER}
             ).scalar()
             or 0
         )
@@ -81,28 +93,41 @@ def test_offline_concern_is_queued_and_sent_exactly_once(site, browser):
         page.click("#concern-form button[type=submit]")
         wait_until(page, "document.querySelector('#flash').textContent.includes('待发送')")
         assert "离线" in page.locator("#flash").inner_text()
+        # A resident registered offline too: the form in the intake's fields, the GPS point.
+        page.goto(site.base + "/m/register")  # offline: cached
+        page.fill("#r-name", NEWCOMER)
+        page.select_option("#r-sex", "女")
+        page.fill("#r-birth", "1952")
+        page.fill("#r-origin", "广东广州")
+        page.click("#register-form button.locate")
+        wait_until(page, "document.querySelector('#r-where').textContent.includes('WGS84')")
+        page.click("#register-form button[type=submit]")
+        wait_until(page, "document.querySelector('#flash').textContent.includes('待发送')")
         page.goto(site.base + "/m/outbox")  # still offline: cached
-        item = page.locator("#outbox-list li.item").first
-        item.wait_for(timeout=10_000)
-        assert item.get_attribute("data-state") == "waiting" and "等待发送" in item.inner_text()
-        assert page.locator("#outbox-count").inner_text() == "1"
+        items = page.locator("#outbox-list li.item")
+        items.nth(1).wait_for(timeout=10_000)
+        assert [items.nth(i).get_attribute("data-state") for i in range(2)] == ["waiting"] * 2
+        assert "等待发送" in items.first.inner_text() and MARKER in items.first.inner_text()
+        assert page.locator("#outbox-count").inner_text() == "2"
         p.screenshot("phone-outbox-offline-390x844")
-        assert _rows(site) == 0  # nothing reached the server while offline
+        assert _rows(site) == 0 and _registered(site) == 0  # nothing reached the server
 
         context.set_offline(False)  # the 'online' event: the outbox sends by itself
         wait_until(
             page,
-            "document.querySelector('#outbox-list li.item[data-state=\"sent\"]') !== null",
-            timeout=20,
+            "document.querySelectorAll('#outbox-list li.item[data-state=\"sent\"]').length === 2",
+            timeout=30,
         )
-        sent = page.locator("#outbox-list li.item").first.inner_text()
-        assert "已发送" in sent and "回执" in sent and "服务器编号" in sent
-        assert _rows(site) == 1
+        for i in range(2):
+            sent = page.locator("#outbox-list li.item").nth(i).inner_text()
+            assert "已发送" in sent and "回执" in sent and "服务器编号" in sent
+        assert "登记 #" in page.locator("#outbox-list li.item").nth(1).inner_text()
+        assert _rows(site) == 1 and _registered(site) == 1
         page.reload()  # a second look sends nothing again
         page.locator("#outbox-list li.item").first.wait_for(timeout=10_000)
         page.click("#outbox-send")
         page.wait_for_timeout(500)
-        assert _rows(site) == 1
+        assert _rows(site) == 1 and _registered(site) == 1
         with site.engine.connect() as conn:
             cell = conn.execute(
                 text("SELECT cell_code FROM concern_entry WHERE text = :t"), {"t": MARKER}
