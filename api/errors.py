@@ -117,7 +117,7 @@ def _is_map_page(request: Request) -> bool:
     """A browser asking for a map page (API clients get the 401 they expect)."""
     return (
         request.method == "GET"
-        and request.url.path.startswith(("/maps/", "/console"))
+        and request.url.path.startswith(("/maps/", "/console", "/m/"))
         and "text/html" in request.headers.get("accept", "")
     )
 

@@ -37,10 +37,10 @@ from geo.core.errors import InvalidInput
 from geo.core.inputs import Text
 from geo.residents import concerns, worklist
 from geo.residents import service as residents
-from geo.residents.archive import operations
+from geo.residents.archive import operations, review
 from geo.residents.intake import submissions
 from geo.residents.models import CONCERN_LABELS, HOUSING_LABELS
-from geo.residents.schemas import ConcernCreate, ConcernToCase
+from geo.residents.schemas import ConcernCreate, ConcernToCase, ReviewDecision
 from geo.spatial import cellview
 from geo.spatial.addresses.geocode import geocode_address
 from maps import mobile as html
@@ -188,6 +188,17 @@ def departures(session: SessionDep, me: CurrentUser) -> str:
         "departures.html",
         **_base(me, "确认离开", "departures"),
         items=operations.departures_due(session, me),
+    )
+
+
+@router.get(
+    "/reviews",
+    summary="Reports the linkage left for me to decide, with evidence",
+    **access(*WORKER),
+)
+def reviews(session: SessionDep, me: CurrentUser) -> str:
+    return html.render(
+        "reviews.html", **_base(me, "待核对登记", "home"), items=review.review_queue(session, me)
     )
 
 
@@ -415,6 +426,44 @@ def confirm_departure(
         work=work,
     )
     return _answer(accept, outcome, "/m/departures", outcome.body["receipt"])
+
+
+@router.post(
+    "/reviews/{report_id}",
+    summary="Decide a report in review: link to an archive or found a new one",
+    **access(*WORKER, scope="cell"),
+)
+def decide_review(
+    me: CurrentUser,
+    system: SystemSession,
+    report_id: int,
+    action: Annotated[Text, Form(max_length=10)],
+    resident_id: Field = None,
+    note: LongField = None,
+    idempotency_key: IdempotencyKey = None,
+    accept: Accept = None,
+) -> Response:
+    given = {"action": action, "resident_id": _blank(resident_id), "note": _blank(note)}
+    body = _model(ReviewDecision, {k: v for k, v in given.items() if v is not None})
+
+    def work() -> dict[str, Any]:
+        done = review.resolve_review(
+            system, me, report_id, action=body.action, resident_id=body.resident_id, note=body.note
+        )
+        label = f"登记 #{report_id}：{html.DECISION_LABELS.get(done['decision'], done['decision'])}"
+        return _receipt("review", report_id, label, decision=done["decision"])
+
+    outcome = idempotency.once(
+        system,
+        me,
+        idempotency_key,
+        method="POST",
+        path=f"/m/reviews/{report_id}",
+        payload=given,
+        work=work,
+        status=200,
+    )
+    return _answer(accept, outcome, "/m/reviews", outcome.body["receipt"])
 
 
 def _model(model: Any, values: dict[str, Any]) -> Any:

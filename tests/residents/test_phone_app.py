@@ -123,6 +123,10 @@ def test_residents_search_archive_and_scope(client, session, callers, worker, he
     refused = client.get(f"/m/residents/{rid}", headers={**cookie(other), "Accept": "text/html"})
     assert refused.status_code == 404 and "韩" not in refused.text
     assert client.get(f"/m/map/{CELL}", headers=cookie(other)).status_code == 404
+    # A browser without a sign-in is sent to sign in, and back.
+    anonymous = client.get("/m/", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"] == "/maps/login?next=/m/"
     # Not the phone app's role: refused.
     assert client.get("/m/", headers=cookie(callers["dispatcher"])).status_code == 403
 
@@ -264,3 +268,34 @@ def test_departure_confirmed_once_and_not_across_cells(client, session, callers,
         not in client.get("/m/departures", headers=cookie(worker)).text
     )
     assert NEIGHBOUR != CELL
+
+
+def test_review_decided_with_the_evidence_shown(client, session, callers, worker, here):
+    for name, year in (("丁建国", 1950), ("丁志强", 1958)):
+        take_in(
+            session,
+            "grid_worker",
+            [{"name": name, "sex": "男", "birth_year": year, "address": here["address"]}],
+        )
+    (r,) = take_in(
+        session, "courier", [{"name": "丁先生", "phone": "13100000001", "address": here["address"]}]
+    )
+    session.commit()
+    page = client.get("/m/reviews", headers=cookie(worker))
+    assert page.status_code == 200 and f'id="review-{r.report_id}"' in page.text
+    assert "丁建国" not in page.text and "丁**" in page.text  # candidates masked
+    assert "131****0001" in page.text and "13100000001" not in page.text  # the evidence, masked
+    targets = re.findall(r'name="resident_id" value="(\d+)"', page.text)
+    assert len(targets) == 2
+    url = f"/m/reviews/{r.report_id}"
+    far = callers["far_grid"]
+    assert post(client, far, url, {"action": "new"}, csrf=csrf_of(client, far)).status_code == 404
+    csrf = csrf_of(client, worker)
+    form = {"action": "link", "resident_id": targets[0]}
+    done = post(client, worker, url, form, csrf=csrf, key="rev-1")
+    assert done.status_code == 200, done.text
+    assert done.json()["receipt"]["decision"] == "linked"
+    assert post(client, worker, url, form, csrf=csrf, key="rev-1").json() == done.json()
+    again = post(client, worker, url, {"action": "new"}, csrf=csrf, key="rev-2")
+    assert again.status_code == 409  # decided once; a second decision says what happened
+    assert f'id="review-{r.report_id}"' not in client.get("/m/reviews", headers=cookie(worker)).text

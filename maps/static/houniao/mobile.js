@@ -47,7 +47,8 @@
     O.add(url, label, fields).then(function (item) {
       var draftName = form.getAttribute('data-draft');
       if (draftName) { O.dropDraft(draftName); }
-      if (form.id && form.id.indexOf('dep-') === 0) { form.hidden = true; } else { form.reset(); }
+      var done = form.closest('.review') || (form.classList.contains('departure') ? form : null);
+      if (done) { done.hidden = true; } else { form.reset(); }  // decided: off the list
       $$('[id$="-where"]', form).forEach(function (p) { p.textContent = '尚未定位（坐标系 WGS84）。'; });
       say('已保存到待发送（第 ' + item.seq + ' 条）：' + label + (navigator.onLine ? '，正在发送…' : '。现在离线，恢复信号后自动发送。'));
       return O.flush();
@@ -139,10 +140,14 @@
       }
       list.appendChild(li);
     });
-    if (items.some(function (i) { return i.state === 'sent'; })) {
-      var clear = el('button', {type: 'button', id: 'outbox-clear'}, '清除已发送的记录');
-      clear.addEventListener('click', function () { O.clearSent(); });
-      var li = el('li', {'class': 'actions'}); li.appendChild(clear); list.appendChild(li);
+    var actions = $('#outbox-actions');
+    if (actions) {
+      actions.textContent = '';
+      if (items.some(function (i) { return i.state === 'sent'; })) {
+        var clear = el('button', {type: 'button', id: 'outbox-clear'}, '清除已发送的记录');
+        clear.addEventListener('click', function () { O.clearSent(); });
+        actions.appendChild(clear);
+      }
     }
   }
 
