@@ -56,16 +56,18 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_FROZEN] = cityclock.freeze_session(cityclock.city_time(at))
 
 
-# Marks by folder, so a run can leave a kind out (scripts/test's second clock run does).
-FOLDER_MARKS = {"faults": "faults", "e2e": "walk"}
+# Marks by folder or file, so a run can leave a kind out (scripts/test's second clock run does).
+# tests/e2e's browser and GDAL tests carry their own markers (`browser`, `gdal`).
+FOLDER_MARKS = {"faults": "faults", "e2e/test_readme_walk.py": "walk"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     tests = Path(__file__).resolve().parent
     for item in items:
-        folder = item.path.relative_to(tests).parts[0]
-        if folder in FOLDER_MARKS:
-            item.add_marker(FOLDER_MARKS[folder])
+        where = item.path.relative_to(tests).as_posix()
+        for prefix, mark in FOLDER_MARKS.items():
+            if where == prefix or where.startswith(prefix + "/"):
+                item.add_marker(mark)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

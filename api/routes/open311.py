@@ -18,10 +18,19 @@ from sqlalchemy.orm import Session
 from api.auth import MaybeUser, client_addr, optional_principal, public
 from api.deps import SessionDep
 from api.errors import status_for
+from api.responses import returns
 from geo.access.principal import Principal, apply_rls
 from geo.accounts import apikeys
 from geo.cases import open311, service
-from geo.cases.schemas import CaseCreate, ServiceRequestForm
+from geo.cases.schemas import (
+    CaseCreate,
+    Open311Discovery,
+    Open311Filed,
+    Open311Request,
+    Open311Service,
+    Open311ServiceDefinition,
+    ServiceRequestForm,
+)
 from geo.core import clock
 from geo.core.errors import DomainError, InvalidInput
 
@@ -49,7 +58,12 @@ def _failed(session: Session, exc: DomainError) -> JSONResponse:
     return error_response(status_for(exc), exc.detail)
 
 
-@router.get("/discovery.json", summary="Open311 service discovery", **public())
+@router.get(
+    "/discovery.json",
+    summary="Open311 service discovery",
+    **returns(Open311Discovery),
+    **public(),
+)
 def discovery(request: Request) -> dict[str, Any]:
     base = str(request.url_for("services")).rsplit("/", 1)[0]
     return {
@@ -70,12 +84,23 @@ def discovery(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/services.json", name="services", summary="Open311 service list", **public())
+@router.get(
+    "/services.json",
+    name="services",
+    summary="Open311 service list",
+    **returns(list[Open311Service]),
+    **public(),
+)
 def services(session: SessionDep) -> list[dict[str, Any]]:
     return open311.services(session)
 
 
-@router.get("/services/{code}.json", summary="Open311 service definition", **public())
+@router.get(
+    "/services/{code}.json",
+    summary="Open311 service definition",
+    **returns(Open311ServiceDefinition),
+    **public(),
+)
 def service_definition(session: SessionDep, code: str) -> Any:
     try:
         return open311.service_definition(session, code)
@@ -101,7 +126,12 @@ def _date(value: str | None, name: str) -> datetime | None:
     return clock.as_city(parsed)  # a time without an offset is Yichun's
 
 
-@router.get("/requests.json", summary="Open311: the status of service requests", **public())
+@router.get(
+    "/requests.json",
+    summary="Open311: the status of service requests",
+    **returns(list[Open311Request]),
+    **public(),
+)
 def list_requests(
     request: Request,
     session: SessionDep,
@@ -129,7 +159,12 @@ def list_requests(
         return _failed(session, exc)
 
 
-@router.get("/requests/{request_id}.json", summary="Open311: one service request", **public())
+@router.get(
+    "/requests/{request_id}.json",
+    summary="Open311: one service request",
+    **returns(list[Open311Request]),
+    **public(),
+)
 def get_request(session: SessionDep, request_id: str) -> Any:
     try:
         return [open311.get_request(session, request_id)]
@@ -189,6 +224,7 @@ _FORM_BODY = {
     "/requests.json",
     status_code=201,
     summary="Open311: file a service request (application/x-www-form-urlencoded)",
+    response_model=list[Open311Filed],
     openapi_extra={**public()["openapi_extra"], **_FORM_BODY},
 )
 async def create_request(request: Request, session: SessionDep, me: MaybeUser) -> Any:

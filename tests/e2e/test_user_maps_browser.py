@@ -12,7 +12,7 @@ from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy import text
 
 from tests.browser import OfflinePage, offline_page, wait_until
-from tests.maps.conftest import OWN_CELL
+from tests.site import OWN_CELL
 
 # Opens the tooltip bound to the first layer that has one (a GeoJSON group opens it on its first
 # feature), as hovering that feature does.
