@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import text
 
 from tests.browser import offline_page, wait_until
-from tests.maps.conftest import OWN_CELL
-from tests.maps.test_user_maps import assert_clean
+from tests.e2e.test_user_maps_browser import assert_clean
+from tests.site import OWN_CELL
 
 pytestmark = pytest.mark.browser
 MARKER = "路灯坏了三天（离线记录测试）"
