@@ -3,8 +3,9 @@ figures unprotected, in the same run, on the loaded demo database (read-only tra
 
 - KPIs by community for a season: the planner's protected table (first answer, nothing cached;
   then a month of it, cached) against the dispatcher's exact KPIs of the same season.
-- Flows + origins and density for a season: the protected answers against the bare counting
-  functions they read (`resident_flows`, `resident_origins`, `resident_density`).
+- Flows + origins and density for a season: the protected answers against the bare counts
+  they read (`resident_flows`, `resident_origins`; density: the season's `presence_month` rows,
+  twelve monthly presence tables protected with every level, bands and origins).
 
     DATABASE_URL=... .venv/bin/python bench/planner_aggregates.py [--seasons 2024 2025]
 """
@@ -67,9 +68,13 @@ def season_rows(s: Session, season: int) -> None:
         lambda: (aggregates.flows(s, PLANNER, window), aggregates.origins(s, PLANNER, window))
     )
     row(f"{season} flows + origins (vs bare functions)", both, raw)
-    raw = timed(lambda: bare(s, "resident_density", season))
+    months = text(
+        "SELECT * FROM presence_month WHERE month BETWEEN make_date(:s, 5, 1)"
+        " AND make_date(:s + 1, 4, 1)"
+    )
+    raw = timed(lambda: s.execute(months, {"s": season}).all())
     row(
-        f"{season} density (vs bare function)",
+        f"{season} density (vs bare presence_month)",
         timed(lambda: aggregates.density(s, PLANNER, window)),
         raw,
     )

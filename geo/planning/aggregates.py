@@ -4,9 +4,10 @@ One window at a time (geo.privacy.windows: a month, or a season's twelve months)
 from one protected table per season (geo.privacy.suppression), so that no count below the
 disclosure threshold can be read, or worked out from totals or from another window:
 
-- density: residents present in each cell in each month (stays of any season). Nothing sums
-  these, so each small count is hidden on its own; every cell of the active release is listed,
-  with 0 where nobody was present.
+- density: residents present in each cell in each month, taken from the month's protected
+  presence table (geo.planning.presence), so it agrees cell for cell with the presence figures
+  and nothing hidden there shows here; every cell of the active release is listed, with 0 where
+  nobody was present.
 - flows: arrivals and departures per community and month, and the city's per month
   (city = Σ communities, each month).
 - origins (seasons only): the season's residents per province and city of origin, and each
@@ -15,7 +16,8 @@ disclosure threshold can be read, or worked out from totals or from another wind
 Arrivals over a season's months and residents by origin count the same stays, so the two tables
 are protected together, linked through that (never published) total: no province hides behind a
 season's arrivals minus the visible provinces. Counts come from the owner-defined functions of
-migration 0004 (`resident_density`, `resident_flows`, `resident_origins`).
+migration 0004 (`resident_flows`, `resident_origins`); density from migration 0011's
+`presence_month`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sqlalchemy.orm import Session
 from geo.access.principal import Principal, Role
 from geo.core.config import map_settings
 from geo.core.errors import Forbidden, InvalidInput
+from geo.planning import presence
 from geo.privacy.suppression import Layout, protect
 from geo.privacy.windows import Window, season_months
 from geo.spatial.boundaries.models import in_release
@@ -41,27 +44,34 @@ CITY = "city"
 UNKNOWN_PROVINCE = "未知"
 SEASON_TOTAL = ("season residents",)  # arrivals over the season = its residents by origin
 FLOWS = ("arrivals", "departures")
-_DENSITY = text("SELECT month, cell_code, community_code, residents FROM resident_density(:a, :b)")
 _FLOWS = text("SELECT month, community_code, arrivals, departures FROM resident_flows(:a, :b)")
 _ORIGINS = text("SELECT origin_province, origin_city, residents FROM resident_origins(:a, :b)")
 
 
 def density(session: Session, me: Principal, window: Window) -> dict[str, Any]:
-    """Residents present per cell and month of the window; small counts hidden (None)."""
+    """Residents present per cell and month of the window; small counts hidden (None).
+
+    Each month's cells are read from that month's protected presence table
+    (geo.planning.presence.cells_of_month), the very values /api/v1/planning/presence publishes
+    for the month at level=cell: one table, one suppression, so no cell hidden there is shown
+    here or follows from a community, street or district total published there.
+
+    Definition (since presence): a stay counts in a month if `stay_state` calls it 'present' on
+    at least one day of it, within the stay's season (to 30 April) and not after the city's today.
+    The earlier `resident_density` (migrations 0004/0005) differed: every month from arrival to
+    the stay's end (departure, else today but not past the later of its last report and expected
+    departure, where `stay_state` turns 'departure_due' only 30 days without a report), not
+    clipped to the season, distinct residents per cell (presence: stays, so a resident with a
+    winter stay and the next season's counts twice in the month both touch, as in presence).
+    """
     _may_read(me)
-    months = set(window.months)
-    counts = {
-        (_month(r["month"]), r["cell_code"], r["community_code"]): r["residents"]
-        for r in _fetch(session, _DENSITY, window.season)
-        if _month(r["month"]) in months
-    }
-    keys = sorted(counts, key=lambda k: (k[0], k[1] is None, k[1] or "", k[2]))
-    shown: dict[tuple[str, str | None, str], int | None] = dict(
-        protect(Layout.build(keys, ()), counts, _k())
-    )
-    # Cells where nobody was present are shown as 0, not left out (zero discloses no one).
-    # Added after protection: no sum links density cells, so they change no hidden count.
-    present = {(month, cell) for month, cell, _ in counts}
+    shown: dict[tuple[str, str | None, str], int | None] = {}
+    for month in window.months:
+        for (cell, community), value in presence.cells_of_month(session, month).items():
+            shown[month, cell, community] = value
+    # Cells where nobody was present are shown as 0, not left out (zero discloses no one and
+    # is no part of any sum the presence table protects).
+    present = {(month, cell) for month, cell, _ in shown}
     for cell, community in _cells(session):
         for month in window.months:
             if (month, cell) not in present:

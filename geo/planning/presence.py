@@ -65,6 +65,7 @@ class _Cut:
     shown: dict[tuple[str, ...], int | None]
     areas: dict[Level, list[str]]
     provinces: list[str]
+    community_of: dict[str, str]  # cell key -> its community
 
     def residents(self, level: Level, area: str) -> int | None:
         return self.shown.get(("n", level, area), 0)
@@ -158,6 +159,21 @@ def peaks(session: Session, me: Principal, season: int) -> dict[str, Any]:
     return {"season": season, "threshold": _k(), "rows": rows}
 
 
+def cells_of_month(session: Session, month: str) -> dict[tuple[str | None, str], int | None]:
+    """{(cell code, or None for a stay without a cell, community): residents present} in a month,
+    exactly as the month's protected table publishes them (None where hidden). The residents'
+    density (geo.planning.aggregates) is cut from here, so the two can never disagree."""
+    first = date.fromisoformat(month + "-01")
+    cut = _cut(session, Window(clock.season_of(first), month))
+    out: dict[tuple[str | None, str], int | None] = {}
+    for (kind, level, *rest), value in cut.shown.items():
+        if kind == "n" and level == Level.cell:
+            cell = rest[0]
+            community = cut.community_of[cell]
+            out[None if cell.endswith(":") else cell, community] = value
+    return out
+
+
 def _raw_month_totals(session: Session, season: int, community: str) -> dict[str, int]:
     first, last = clock.season_bounds(season)
     rows = session.execute(
@@ -229,7 +245,8 @@ def _cut(session: Session, window: Window) -> _Cut:
     shown = protect(Layout.build(keys, sums), counts, _k())
     areas = {lv: sorted({k[2] for k in keys if k[0] == "n" and k[1] == lv}) for lv in Level}
     areas[Level.cell] = sorted(a for a in areas[Level.cell] if not a.endswith(":"))
-    return _Cut(shown, areas, sorted(provinces))
+    community_of = {cell: c for c, cells in tree[Level.community].items() for cell in cells}
+    return _Cut(shown, areas, sorted(provinces), community_of)
 
 
 def _rows(session: Session, window: Window) -> Iterable[tuple[str, str, str, str, int]]:
