@@ -7,6 +7,7 @@ Alembic and loaded with the Yichun demo through the real loader.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -63,3 +64,28 @@ def request_sessions(
             yield from request_scope(session)
 
     return override
+
+
+def race(engine: Engine, n: int, work: Callable[[Session, int], Any]) -> list[Any]:
+    """`work(session, i)` by n threads at once, each in its own transaction on its own (already
+    open) connection, committed; per thread its result, or the exception it raised."""
+    barrier = threading.Barrier(n)
+    out: list[Any] = [None] * n
+
+    def run(i: int) -> None:
+        with Session(engine) as s:
+            s.connection()  # connected before the start, so all n really race
+            barrier.wait()
+            try:
+                out[i] = work(s, i)
+                s.commit()
+            except Exception as exc:  # noqa: BLE001 - the outcome is what the test counts
+                s.rollback()
+                out[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return out

@@ -20,6 +20,7 @@ from geo.bookings.schemas import BookingTransition, RoomBookingCreate, SeatBooki
 from geo.core.clock import install_city_zone
 from geo.core.errors import Conflict
 from tests.bookings.conftest import World, make_world
+from tests.db import race
 
 CLIENTS = 50
 TAG = "Z"  # codes ZFO1, ZDA1, ZFA1 and course Z-SF: this module's own rows
@@ -59,30 +60,15 @@ def crowd(engine: Engine) -> Iterator[tuple[Engine, World]]:
         wipe(engine)
 
 
-def race(engine: Engine, work: Callable[[Session, Principal], Any]) -> list[Any]:
-    """`work` by CLIENTS anonymous callers at once, each in its own transaction."""
-    barrier = threading.Barrier(CLIENTS)
-    out: list[Any] = [None] * CLIENTS
+def race_anonymous(engine: Engine, work: Callable[[Session, Principal], Any]) -> list[Any]:
+    """`work` by CLIENTS anonymous callers (one address each) at once."""
 
-    def run(i: int) -> None:
+    def one(s: Session, i: int) -> Any:
         me = Principal.anonymous(f"198.51.100.{i}")
-        with Session(engine) as s:
-            s.connection()  # connected before the start, so all 50 really race
-            barrier.wait()
-            try:
-                apply_rls(s, me)
-                out[i] = work(s, me)
-                s.commit()
-            except Exception as exc:  # noqa: BLE001 - the outcome is what the test counts
-                s.rollback()
-                out[i] = exc
+        apply_rls(s, me)
+        return work(s, me)
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return out
+    return race(engine, CLIENTS, one)
 
 
 def _outcome(results: list[Any]) -> tuple[list[dict[str, Any]], list[Conflict]]:
@@ -103,7 +89,7 @@ def _scalar(engine: Engine, sql: str, **params: Any) -> Any:
 def test_fifty_clients_one_room_slot(crowd):
     engine, world = crowd
     body = RoomBookingCreate(space=world.forest, starts_at=world.at(15), purpose="书法")
-    won, lost = _outcome(race(engine, lambda s, me: service.book_room(s, me, body)))
+    won, lost = _outcome(race_anonymous(engine, lambda s, me: service.book_room(s, me, body)))
     assert len(won) == 1 and len(lost) == CLIENTS - 1
     for exc in lost:
         assert status_for(exc) == 409
@@ -128,7 +114,7 @@ def test_fifty_clients_the_last_seat_of_a_course(crowd):
         service.book_seat(s, me, SeatBookingCreate(session_id=world.session_id))
         s.commit()
     body = SeatBookingCreate(session_id=world.session_id)
-    won, lost = _outcome(race(engine, lambda s, me: service.book_seat(s, me, body)))
+    won, lost = _outcome(race_anonymous(engine, lambda s, me: service.book_seat(s, me, body)))
     assert len(won) == 1 and len(lost) == CLIENTS - 1
     for exc in lost:
         assert status_for(exc) == 409
@@ -228,7 +214,7 @@ def test_fifty_clients_the_last_health_check_place(elders):
             code = mine[next(n)]
         return health.transition(s, me, public_id=code, req=req)
 
-    won, lost = _outcome(race(engine, work))
+    won, lost = _outcome(race_anonymous(engine, work))
     assert len(won) == 1 and len(lost) == CLIENTS - 1
     for exc in lost:
         assert status_for(exc) == 409

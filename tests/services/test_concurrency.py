@@ -3,9 +3,7 @@ under a burst from one address, and two staff accepting one request serialise (o
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
@@ -18,6 +16,7 @@ from geo.services import service
 from geo.services.schemas import ServiceRequestCreate, ServiceTransition
 from geo.services.service import PUBLIC_LIMIT
 from tests.cases.conftest import CELL, point_in
+from tests.db import race
 
 MARK = "CONC-SVC-9d2b"
 ITEM, OFFERED = "tourism.02", "tourism:旅游线路推荐"
@@ -55,34 +54,11 @@ def place(engine: Engine) -> Iterator[tuple[float, float]]:
         _wipe(engine)
 
 
-def _race(engine: Engine, n: int, work: Callable[[Session], Any]) -> list[Any]:
-    """Run `work` in n threads, each on its own connection, started together; results or errors."""
-    barrier = threading.Barrier(n)
-    out: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        with Session(engine) as s:
-            barrier.wait()
-            try:
-                out[i] = work(s)
-                s.commit()
-            except Exception as exc:  # noqa: BLE001 - the outcome is what the test counts
-                s.rollback()
-                out[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return out
-
-
 def test_a_burst_from_one_address_gets_exactly_the_limit(engine, place):
     lon, lat = place
     body = ServiceRequestCreate(item=ITEM, lon=lon, lat=lat, description=MARK)
     me = Principal.anonymous("203.0.113.77")
-    results = _race(engine, 2 * PUBLIC_LIMIT, lambda s: service.create_request(s, me, body))
+    results = race(engine, 2 * PUBLIC_LIMIT, lambda s, _: service.create_request(s, me, body))
     made = [r for r in results if isinstance(r, dict)]
     limited = [r for r in results if isinstance(r, RateLimited)]
     assert (len(made), len(limited)) == (PUBLIC_LIMIT, PUBLIC_LIMIT), results
@@ -107,7 +83,7 @@ def test_two_staff_accepting_at_once_one_wins_one_gets_409(engine, place):
         ).scalar_one()
     staff = Principal(role=Role.community_staff.value, name="svc-conc-staff", community=CELL[:12])
     req = ServiceTransition(action="accept")
-    results = _race(engine, 2, lambda s: service.transition(s, staff, request_id=rid, req=req))
+    results = race(engine, 2, lambda s, _: service.transition(s, staff, request_id=rid, req=req))
     assert sorted(type(r).__name__ for r in results) == ["InvalidTransition", "dict"], results
     (lost,) = [r for r in results if isinstance(r, InvalidTransition)]
     assert "not possible from 'accepted'" in lost.detail

@@ -4,7 +4,6 @@ concurrent reports about one new person found an archive; the others link to it.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 from geo.access.principal import Principal, as_system
 from geo.core import clock
 from geo.residents.intake import submissions
+from tests.db import race
 from tests.residents.conftest import CELL, point_in
 
 SUBMITTER = "conc-intake-5e1f"  # names the batches this test commits, so it can remove them
@@ -60,10 +60,8 @@ def test_concurrent_reports_about_one_new_person_found_one_archive(engine, commi
     with Session(engine) as s:
         lon, lat = point_in(s, CELL)
     me = Principal.system(SUBMITTER)
-    barrier = threading.Barrier(CLIENTS)
-    results: list[Any] = [None] * CLIENTS
 
-    def report(i: int) -> None:
+    def report(s: Session, i: int) -> dict[str, Any]:
         body = {
             "external_id": f"conc-{i}",
             "name": "欧阳秀英",
@@ -72,23 +70,12 @@ def test_concurrent_reports_about_one_new_person_found_one_archive(engine, commi
             "lon": lon,
             "lat": lat,
         }
-        with Session(engine) as s:
-            as_system(s, "intake")
-            barrier.wait()
-            try:
-                results[i] = submissions.submit(
-                    s, me, [body], channel="police", crs="wgs84", received_at=clock.now()
-                )
-                s.commit()
-            except Exception as exc:  # noqa: BLE001 - the outcome is what the test counts
-                s.rollback()
-                results[i] = exc
+        as_system(s, "intake")
+        return submissions.submit(
+            s, me, [body], channel="police", crs="wgs84", received_at=clock.now()
+        )
 
-    threads = [threading.Thread(target=report, args=(i,)) for i in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    results = race(engine, CLIENTS, report)
     decisions = sorted(r["reports"][0]["decision"] for r in results if isinstance(r, dict))
     assert len(decisions) == CLIENTS, results
     assert decisions.count("new") == 1, decisions
