@@ -13,9 +13,12 @@ from fastapi import APIRouter, Path, Query, Response
 
 from api.auth import CurrentUser, MaybeUser, access, public
 from api.deps import SessionDep
+from api.responses import returns
 from geo.access.principal import Role
 from geo.bookings import queries, service, spaces
 from geo.bookings.schemas import (
+    BookingList,
+    BookingRead,
     BookingTransition,
     FreeSlotsOut,
     RoomBookingCreate,
@@ -23,6 +26,7 @@ from geo.bookings.schemas import (
     SeatBookingCreate,
     SessionsOut,
     SpacesOut,
+    VisitsRead,
 )
 from geo.bookings.workflow import Kind, Status
 from geo.core.clock import as_city, city_date, db_now
@@ -121,6 +125,7 @@ def course_sessions(
     summary="Book a slot of a room: anyone (answered with the booking code to keep), a grid"
     " worker for a resident, the centre's staff. Taken or closed: 409 with free alternatives",
     responses={409: {"model": RoomClash, "description": "taken or closed then: free alternatives"}},
+    **returns(BookingRead),
     **public(),
 )
 def book_room(
@@ -137,6 +142,7 @@ def book_room(
     summary="Book a seat of a course session (or, with waitlist: true, queue when it is full)."
     " Full: 409 with other sessions that have seats",
     responses={409: {"description": "no seat left; `alternatives.sessions` lists others"}},
+    **returns(BookingRead),
     **public(),
 )
 def book_seat(
@@ -150,6 +156,7 @@ def book_seat(
 @router.get(
     "/bookings/public/{booking_code}",
     summary="A booking as its holder follows it, by the code returned when booking",
+    **returns(BookingRead),
     **public(),
 )
 def get_public(session: SessionDep, booking_code: BookingCode) -> dict[str, Any]:
@@ -160,6 +167,7 @@ def get_public(session: SessionDep, booking_code: BookingCode) -> dict[str, Any]
 @router.post(
     "/bookings/public/{booking_code}/transitions",
     summary="The holder's own step by booking code: cancel (with a reason)",
+    **returns(BookingRead),
     **public(),
 )
 def public_transition(
@@ -174,6 +182,7 @@ def public_transition(
     "/bookings",
     summary="Bookings of the spaces of the caller's community or street (rooms or course"
     " seats), soonest first",
+    **returns(BookingList),
     **access(*STAFF, scope="cell"),
 )
 def list_bookings(
@@ -206,6 +215,7 @@ def list_bookings(
 @router.get(
     "/bookings/visits",
     summary="Visits per space and day in the caller's scope (people checked in)",
+    **returns(VisitsRead),
     **access(*STAFF),
 )
 def visits(
@@ -227,6 +237,7 @@ def _kind(kind: str) -> Kind:
 @router.get(
     "/bookings/{kind}/{booking_id}",
     summary="One booking of the caller's scope (kind room or seat), with its timeline",
+    **returns(BookingRead),
     **access(*STAFF, scope="cell"),
 )
 def get_booking(
@@ -242,6 +253,7 @@ def get_booking(
     "/bookings/{kind}/{booking_id}/transitions",
     summary="Staff of the space: attend, no_show, cancel (reason); 409 lists what the caller"
     " may do instead; a cancelled seat promotes the first on the waitlist",
+    **returns(BookingRead),
     **access(*STAFF, scope="cell"),
 )
 def transition(

@@ -12,9 +12,17 @@ from fastapi import APIRouter, Path, Query
 
 from api.auth import CurrentUser, MaybeUser, access, public
 from api.deps import SessionDep
+from api.responses import returns
 from geo.access.principal import Role
 from geo.bookings import health
-from geo.bookings.schemas import BookingTransition, HealthInvite
+from geo.bookings.schemas import (
+    AppointmentCounts,
+    AppointmentList,
+    AppointmentRead,
+    BookingTransition,
+    CentresRead,
+    HealthInvite,
+)
 from geo.bookings.workflow import Status
 from geo.core.clock import city_date, current_season, db_now
 from geo.core.errors import InvalidInput
@@ -37,6 +45,7 @@ def _check_code(code: str) -> None:
 @router.get(
     "/centres",
     summary="Check centres (体检点) and their free places per day",
+    **returns(CentresRead),
     **public(),
 )
 def centres(
@@ -57,6 +66,7 @@ def centres(
     status_code=201,
     summary="Invite an eligible resident (65+, present this season, in the caller's scope);"
     " answered with the invitation code the resident books with",
+    **returns(AppointmentRead),
     **access(*PEOPLE, scope="cell"),
 )
 def invite(session: SessionDep, me: CurrentUser, body: HealthInvite) -> dict[str, Any]:
@@ -66,6 +76,7 @@ def invite(session: SessionDep, me: CurrentUser, body: HealthInvite) -> dict[str
 @router.get(
     "/invitations/{invitation_code}",
     summary="An appointment as the resident follows it, by the invitation code",
+    **returns(AppointmentRead),
     **public(),
 )
 def get_invitation(session: SessionDep, invitation_code: InvitationCode) -> dict[str, Any]:
@@ -77,6 +88,7 @@ def get_invitation(session: SessionDep, invitation_code: InvitationCode) -> dict
     "/invitations/{invitation_code}/transitions",
     summary="The resident's steps by invitation code: book (centre, day), cancel. A full day:"
     " 409 with other days and centres that have places",
+    **returns(AppointmentRead),
     **public(),
 )
 def invitation_transition(
@@ -89,6 +101,7 @@ def invitation_transition(
 @router.get(
     "/appointments",
     summary="Appointments of the caller's scope in one season, with the resident's name (audited)",
+    **returns(AppointmentList),
     **access(*PEOPLE, scope="cell"),
 )
 def list_appointments(
@@ -115,6 +128,7 @@ def list_appointments(
     "/appointment-counts",
     summary="Invited, booked, attended, missed and cancelled per cell or community of the"
     " caller's scope",
+    **returns(AppointmentCounts),
     **access(*PEOPLE),
 )
 def appointment_counts(
@@ -130,6 +144,7 @@ def appointment_counts(
 @router.get(
     "/appointments/{appointment_id}",
     summary="One appointment of the caller's scope, with its timeline",
+    **returns(AppointmentRead),
     **access(*PEOPLE, scope="cell"),
 )
 def get_appointment(
@@ -142,6 +157,7 @@ def get_appointment(
     "/appointments/{appointment_id}/transitions",
     summary="book (centre, day) for the resident, cancel, attend, miss; 409 lists what the"
     " caller may do instead",
+    **returns(AppointmentRead),
     **access(*PEOPLE, scope="cell"),
 )
 def transition(

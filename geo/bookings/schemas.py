@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from geo.bookings.workflow import ACTIONS
 from geo.core.inputs import MAX_ID, StrictModel
+from geo.core.outputs import Day, ReadModel, Timestamp
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -170,3 +172,152 @@ class RoomClash(Out):
 
     detail: str
     alternatives: RoomAlternatives
+
+
+# --- bookings and appointments (what geo/bookings/queries.py and health.py answer) ---------------
+
+
+class BookingEventRead(ReadModel):
+    """One step of a booking's or an appointment's timeline."""
+
+    at: Timestamp
+    action: str
+    from_status: str | None
+    to_status: str
+    note: str | None
+    actor: str | None = Field(None, description="staff views only")
+    actor_role: str | None = Field(None, description="staff views only")
+    data: dict[str, Any] | None = Field(None, description="staff views only")
+
+
+class SpaceRef(ReadModel):
+    code: str
+    name: str
+
+
+class CourseRef(ReadModel):
+    code: str
+    title: str
+    teacher: str
+
+
+class BookingRead(ReadModel):
+    """A room booking (kind room) or a course seat (kind seat). Its holder (by booking code)
+    sees the public members and the timeline; the centre's staff also the id, the name, who
+    booked it and the version. Room members: purpose, party_size, course_hold; seat members:
+    session_id, course, queued_at. In a list the timeline is left out."""
+
+    id: int | None = Field(None, description="staff views only")
+    kind: str = Field(description="room or seat")
+    public_id: str = Field(description="the booking code (KR…/KC…)")
+    status: str
+    status_label: str
+    space: SpaceRef
+    starts_at: Timestamp
+    ends_at: Timestamp
+    booked_at: Timestamp | None = None
+    cancelled_at: Timestamp | None
+    cancel_reason: str | None
+    checked_at: Timestamp | None
+    allowed_actions: list[str]
+    purpose: str | None = Field(None, description="room")
+    party_size: int | None = Field(None, description="room")
+    course_hold: bool | None = Field(None, description="room: held for a course's sessions")
+    session_id: int | None = Field(None, description="seat")
+    course: CourseRef | None = Field(None, description="seat")
+    queued_at: Timestamp | None = Field(None, description="seat")
+    name: str | None = Field(None, description="staff views only")
+    created_by: str | None = Field(None, description="staff views only")
+    created_by_role: str | None = Field(None, description="staff views only")
+    version: int | None = Field(None, description="staff views only")
+    events: list[BookingEventRead] | None = Field(None, description="one booking, not a list")
+
+
+class BookingList(ReadModel):
+    total: int
+    limit: int
+    offset: int
+    bookings: list[BookingRead]
+
+
+class VisitRow(ReadModel):
+    space: str
+    day: Day
+    visits: int = Field(description="people checked in")
+
+
+class VisitsRead(ReadModel):
+    visits: list[VisitRow]
+
+
+class CheckDayRead(ReadModel):
+    day: Day
+    capacity: int
+    free: int
+
+
+class CentreRead(ReadModel):
+    code: str
+    name: str
+    address: str | None
+    street_code: str
+    daily_capacity: int
+    days: list[CheckDayRead]
+
+
+class CentresRead(ReadModel):
+    centres: list[CentreRead]
+
+
+class CentreRef(ReadModel):
+    code: str
+    name: str
+
+
+class AppointmentRead(ReadModel):
+    """A health-check appointment (participation only, never a result). The resident (by
+    invitation code) sees the public members and the timeline; the grid worker and staff in
+    scope also the resident, the cell and who invited; in a list also the resident's name."""
+
+    id: int | None = Field(None, description="staff views only")
+    public_id: str = Field(description="the invitation code (TJ…)")
+    season: int
+    status: str
+    status_label: str
+    centre: CentreRef | None
+    day: Day | None
+    allowed_actions: list[str]
+    resident_id: int | None = Field(None, description="staff views only")
+    cell_code: str | None = Field(None, description="staff views only")
+    community_code: str | None = Field(None, description="staff views only")
+    invited_at: Timestamp | None = Field(None, description="staff views only")
+    invited_by: str | None = Field(None, description="staff views only")
+    booked_at: Timestamp | None = Field(None, description="staff views only")
+    checked_at: Timestamp | None = Field(None, description="staff views only")
+    version: int | None = Field(None, description="staff views only")
+    name: str | None = Field(None, description="lists only: the resident's name (audited)")
+    events: list[BookingEventRead] | None = Field(None, description="one appointment only")
+
+
+class AppointmentList(ReadModel):
+    season: int
+    total: int
+    limit: int
+    offset: int
+    appointments: list[AppointmentRead]
+
+
+class AppointmentCount(ReadModel):
+    code: str = Field(description="the cell's or the community's code")
+    total: int
+    invited: int
+    booked: int
+    attended: int
+    missed: int
+    cancelled: int
+
+
+class AppointmentCounts(ReadModel):
+    season: int
+    by: str = Field(description="cell or community")
+    rows: list[AppointmentCount]
