@@ -58,7 +58,7 @@ def load_yichun() -> None:
             return
         with progress_bar() as bar:
             # places, cases per year, residents, intake steps, services, lists, council, bookings
-            steps = 5 + len(demo_cases.YEARS) + 1 + 8 + 1 + 1 + 1 + 5
+            steps = 5 + len(demo_cases.YEARS) + 1 + 8 + 1 + 1 + 1 + 4
             task = bar.add_task("loading Yichun", total=steps)
 
             def step(description: str, rows: int) -> None:

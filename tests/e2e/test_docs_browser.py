@@ -13,6 +13,7 @@ from api.deps import get_session
 from tests.browser import launch_chromium, offline_page, serve_app
 from tests.db import request_sessions
 
+METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 FETCHED = re.compile(r"""<(?:script|link)\b[^>]*?\b(?:src|href)=["']([^"']+)""")
 
 
@@ -41,7 +42,13 @@ def test_swagger_ui_lists_the_operations_offline(base_url, client) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     with launch_chromium() as browser, offline_page(browser, viewport=(1280, 900)) as p:
         p.page.goto(base_url + "/docs")
-        p.page.wait_for_selector(".opblock-summary-path", timeout=30_000)
+        # Swagger UI renders the operations in batches: wait for all of them, not the first.
+        operations = sum(1 for item in paths.values() for method in item if method in METHODS)
+        p.page.wait_for_function(
+            "n => document.querySelectorAll('.opblock-summary-path').length >= n",
+            arg=operations,
+            timeout=60_000,
+        )
         shown = set(
             p.page.locator(".opblock-summary-path").evaluate_all(
                 "nodes => nodes.map(n => n.getAttribute('data-path'))"
@@ -55,12 +62,7 @@ def test_swagger_ui_lists_the_operations_offline(base_url, client) -> None:
 @pytest.mark.browser
 def test_redoc_lists_the_operations_offline(base_url, client) -> None:
     spec = client.get("/openapi.json").json()
-    operations = sum(
-        1
-        for item in spec["paths"].values()
-        for method in item
-        if method in {"get", "put", "post", "delete", "patch", "head", "options"}
-    )
+    operations = sum(1 for item in spec["paths"].values() for method in item if method in METHODS)
     with launch_chromium() as browser, offline_page(browser, viewport=(1280, 900)) as p:
         p.page.goto(base_url + "/redoc")
         p.page.wait_for_selector("[data-section-id^='operation/']", timeout=60_000)
