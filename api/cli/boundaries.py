@@ -30,8 +30,9 @@ def load_yichun() -> None:
     from geo.demo import residents_load as demo_residents
     from geo.demo import services as demo_services
     from geo.demo.accounts import create_demo_accounts
+    from geo.planning.maintenance import presence_deferred
 
-    with session_scope() as session:
+    with session_scope() as session, presence_deferred(session):  # one rebuild at the end
         if demo.demo_loaded(session):
             if demo_residents.residents_loaded(session):
                 # A database loaded before service requests existed gets them now (else nothing).

@@ -6,7 +6,6 @@ from __future__ import annotations
 import getpass
 
 import typer
-from sqlalchemy import text
 
 from api.cli.output import err, print_json
 from geo.access.principal import Principal, as_system
@@ -74,7 +73,8 @@ def forecast_cmd(
 def rebuild_cmd() -> None:
     """Recompute the presence tables from every stay (they are kept current without this;
     after a restore from an old dump, say)."""
+    from geo.planning.maintenance import rebuild
+
     with session_scope() as session:
-        session.execute(text("SELECT presence_rebuild()"))
-        days = session.scalar(text("SELECT count(*) FROM presence_day"))
-    err.print(f"presence rebuilt: {days} cell-days")
+        days = rebuild(session)
+    err.print(f"presence rebuilt: {days:,} cell-days")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Date, Integer, SmallInteger, String
+from sqlalchemy import BigInteger, Date, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from geo.core.base import Base
@@ -33,6 +33,15 @@ class PresenceStay(Base):
     cell_code: Mapped[str] = mapped_column(String(15))
     age_band: Mapped[str] = mapped_column(String(8))
     origin_province: Mapped[str] = mapped_column(String(20))
+
+
+class PresenceDeferral(Base):
+    """A transaction of the owner that deferred the triggers for a bulk load (0012defer): they
+    skip while its row is here; `presence_resume()` removes it and rebuilds."""
+
+    __tablename__ = "presence_deferral"
+
+    xact: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
 
 
 class PresenceDay(Base):

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from geo.core.config import security_settings
+from geo.planning.maintenance import presence_deferred
 from tests.planning import world
+
+APP_ROLE = security_settings().db_role
 
 ORACLE_DAY = text(
     """
@@ -79,3 +86,34 @@ def test_bulk_changes_take_the_bulk_path_and_still_equal_a_rebuild(session: Sess
     assert not any(r[-1] == 0 for t in world.TABLES[1:] for r in after[t])  # no zero rows kept
     session.execute(text("DELETE FROM stay"))
     assert all(rows == [] for rows in world.snapshot(session).values())
+
+
+def test_a_deferred_bulk_load_skips_the_triggers_and_rebuilds_once(session: Session) -> None:
+    """Inside `presence_deferred` the triggers write nothing; leaving it rebuilds presence."""
+    before = world.snapshot(session)
+    with presence_deferred(session):
+        session.execute(text("SELECT setseed(0.25)"))
+        session.execute(world.POPULATE, {"n": 300})
+        assert world.snapshot(session) == before  # the triggers skipped
+    after = world.snapshot(session)
+    assert after != before and after == world.rebuilt(session)
+    session.execute(text("UPDATE stay SET arrived_on = arrived_on + 2"))  # triggers back on
+    assert world.snapshot(session) == world.rebuilt(session)
+
+
+def test_a_deferral_never_resumed_cannot_commit(engine: Engine) -> None:
+    with Session(engine) as s:
+        s.execute(text("SELECT presence_defer()"))
+        with pytest.raises(DBAPIError, match="deferred and never resumed"):
+            s.commit()
+        s.rollback()
+        assert s.scalar(text("SELECT count(*) FROM presence_deferral")) == 0
+
+
+def test_the_application_role_cannot_defer_presence(session: Session) -> None:
+    session.connection().exec_driver_sql(f'SET LOCAL ROLE "{APP_ROLE}"')
+    for sql in ("SELECT presence_defer()", "INSERT INTO presence_deferral VALUES (1)"):
+        nested = session.begin_nested()
+        with pytest.raises(DBAPIError, match="permission denied"):
+            session.execute(text(sql))
+        nested.rollback()
