@@ -81,6 +81,8 @@ def landing(me: Principal) -> str:
             return "/maps/density"
         case Role.grid_worker:
             return "/m/"  # the phone app: their cells' map and today's work
+        case Role.department:
+            return "/console/inbox"  # the summonses awaiting 报到 or 反馈
     return HOME  # a community or street, or a role without a map of its own
 
 
@@ -93,6 +95,8 @@ def home_links(session: Session, me: Principal) -> list[tuple[str, str]]:
             links.append(("/maps/dispatch", "指挥中心地图：全市未办结诉求 Live map of open cases"))
         case Role.planner:
             links.append(("/maps/density", "候鸟密度地图（汇总数据）Seasonal density map"))
+        case Role.department:
+            links.append(("/console/inbox", "部门待办：吹哨报到与反馈 Department inbox"))
         case Role.grid_worker | Role.community_staff | Role.street_staff:
             if me.role == Role.grid_worker:
                 links.append(("/m/", "网格员手机端：今日工作（可离线）Phone app"))

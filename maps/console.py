@@ -41,7 +41,12 @@ ACTION_HINTS = {
     "confirm": "记录群众是否满意",
     "reopen": "群众不满意，重新处置（时限照原截止时间继续）",
     "close": "办结",
+    "acknowledge": "部门报到：确认收到召集，开始处置",
+    "report_back": "部门反馈：向街道报告处置情况",
 }
+
+
+SUMMONS_LABELS = {"summoned": "待报到", "acknowledged": "待反馈", "reported": "已反馈"}
 
 
 def _when(value: datetime | str | None) -> datetime | None:
@@ -98,6 +103,15 @@ def time_left(due: datetime | str | None, state: str, at: datetime) -> str:
     return f"剩余 {duration(left)}" if left >= 0 else f"超时 {duration(left)}"
 
 
+def summons_left(due: datetime | str | None, at: datetime) -> str:
+    """Time left for a summons' pending step (报到 or 反馈), or how late it is."""
+    when = _when(due)
+    if when is None:
+        return "—"
+    left = (when - at).total_seconds()
+    return f"剩余 {duration(left)}" if left >= 0 else f"超时 {duration(left)}"
+
+
 def _env() -> Environment:
     env = Environment(
         loader=FileSystemLoader(_TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True
@@ -105,6 +119,8 @@ def _env() -> Environment:
     env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime)
     env.globals.update(
         time_left=time_left,
+        summons_left=summons_left,
+        SUMMONS_LABELS=SUMMONS_LABELS,
         CLOCK_LABELS=CLOCK_LABELS,
         CLOCK_ORDER=CLOCK_ORDER,
         STATUS_LABELS={k.value: v for k, v in STATUS_LABELS.items()},
@@ -123,6 +139,16 @@ _ENV = _env()
 def page(**context: Any) -> str:
     """The whole console: header, filters, queue, map frame and (optionally) an open case."""
     return _ENV.get_template("page.html").render(**context)
+
+
+def inbox(**context: Any) -> str:
+    """A department's inbox: its summonses, the step each waits for, and the case panel."""
+    return _ENV.get_template("inbox.html").render(**context)
+
+
+def inbox_rows(**context: Any) -> str:
+    """The inbox's counts and table (the target of its refresh)."""
+    return _ENV.get_template("inbox_rows.html").render(**context)
 
 
 def queue(**context: Any) -> str:

@@ -27,7 +27,7 @@ from api.csrf import csrf_guard, token_for
 from api.deps import SessionDep
 from api.hardening import framed_by_self, script_page
 from geo.access.principal import ROLE_LABELS, Principal, Role
-from geo.cases import queries, queue, service
+from geo.cases import inbox, queries, queue, service
 from geo.cases.catalogue import catalogue
 from geo.cases.schemas import TransitionRequest
 from geo.cases.workflow import TIER_LABELS, TRANSITIONS, Tier
@@ -47,6 +47,8 @@ router = APIRouter(
     dependencies=[Depends(csrf_guard)],  # before the role check: the cookie writes only with it
 )
 CONSOLE_ROLES = (Role.dispatcher, Role.street_staff, Role.community_staff)
+# A department works its summonses from an inbox (/console/inbox) through the same case panel.
+PANEL_ROLES = (*CONSOLE_ROLES, Role.department)
 ACTION_LABELS = {
     "report": "上报",
     "link_duplicate": "关联重复件",
@@ -120,6 +122,7 @@ def _panel_context(
         "departments": catalogue(session)["departments"] if "summon" in actions else [],
         "action_labels": ACTION_LABELS,
         "csrf_token": token_for(me),
+        "department": me.department if me.role == Role.department else None,
         "notice": notice,
         "prefill": prefill,
     }
@@ -131,6 +134,8 @@ def _page(
     filters: queue.QueueFilters,
     panel: dict[str, Any] | None = None,
 ) -> str:
+    if me.role == Role.department:
+        return _inbox_page(session, me, panel)
     q = queue.open_queue(session, me, filters)
     categories = [(c["code"], c["name_zh"]) for c in catalogue(session)["categories"]]
     context: dict[str, Any] = dict(
@@ -146,6 +151,31 @@ def _page(
         queue=q,
     )
     return html.page(**(context | (panel or {})))
+
+
+def _inbox_page(session: Session, me: Principal, panel: dict[str, Any] | None = None) -> str:
+    context: dict[str, Any] = dict(
+        me_name=me.name,
+        role_label=ROLE_LABELS.get(Role(me.role), me.role),
+        department=me.department,
+        csrf_token=token_for(me),
+        inbox=inbox.department_inbox(session, me),
+        recent_days=inbox.RECENT_DAYS,
+    )
+    return html.inbox(**(context | (panel or {})))
+
+
+@router.get(
+    "/inbox",
+    summary="A department's inbox of summoned cases (吹哨报到): acknowledge, then report back",
+    **access(Role.department),
+)
+def department_inbox(session: SessionDep, me: CurrentUser, hx_request: HxRequest = None) -> str:
+    if hx_request:  # the refresh of its list
+        return html.inbox_rows(
+            inbox=inbox.department_inbox(session, me), recent_days=inbox.RECENT_DAYS
+        )
+    return _inbox_page(session, me)
 
 
 @router.get("", summary="Dispatcher console: queue, live map, case panel", **access(*CONSOLE_ROLES))
@@ -175,7 +205,7 @@ def console_queue(
     return HTMLResponse(html.queue(queue=q), headers=headers)
 
 
-@router.get("/blank", summary="The empty case panel (htmx partial)", **access(*CONSOLE_ROLES))
+@router.get("/blank", summary="The empty case panel (htmx partial)", **access(*PANEL_ROLES))
 def blank_panel() -> str:
     return '<p class="hint">在左侧列表中选择一件事件，详情和可办理的操作会显示在这里。</p>'
 
@@ -208,7 +238,7 @@ def console_map(session: SessionDep, me: CurrentUser) -> HTMLResponse:
 @router.get(
     "/cases/{case_id}",
     summary="One case in the console's side panel (htmx partial; a whole page otherwise)",
-    **access(*CONSOLE_ROLES, scope="cell"),
+    **access(*PANEL_ROLES, scope="cell"),
 )
 def case_panel(
     session: SessionDep,
@@ -230,7 +260,7 @@ def _none_if_blank(value: str | None) -> str | None:
 @router.post(
     "/cases/{case_id}/transitions",
     summary="One workflow step from a panel form (version = the ETag's; CSRF token with cookie)",
-    **access(*CONSOLE_ROLES, scope="cell"),
+    **access(*PANEL_ROLES, scope="cell"),
 )
 def case_transition(
     session: SessionDep,
@@ -239,6 +269,7 @@ def case_transition(
     action: Annotated[Text, Form(max_length=30)],
     version: Annotated[int, Form(ge=1, description="the case version the form was built on")],
     note: Annotated[Text | None, Form(max_length=2000)] = None,
+    report: Annotated[Text | None, Form(max_length=2000, description="report_back")] = None,
     reason: Annotated[Text | None, Form(max_length=20)] = None,
     duplicate_of: Annotated[Text | None, Form(max_length=12)] = None,
     grade: Annotated[Text | None, Form(max_length=20)] = None,
@@ -253,6 +284,7 @@ def case_transition(
     given = {
         "action": action,
         "note": _none_if_blank(note),
+        "report": _none_if_blank(report),
         "reason": _none_if_blank(reason),
         "duplicate_of": _none_if_blank(duplicate_of),
         "grade": _none_if_blank(grade),

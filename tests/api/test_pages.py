@@ -32,7 +32,7 @@ LANDING = {
     Role.community_staff: "/maps/",
     Role.street_staff: "/maps/",
     Role.admin: "/maps/",
-    Role.department: "/maps/",
+    Role.department: "/console/inbox",
     Role.channel: "/maps/",
 }
 

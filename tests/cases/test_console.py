@@ -385,3 +385,90 @@ def test_street_staff_blow_the_whistle_from_the_panel(session, cases_client, cal
         {"i": case_id},
     ).all()
     assert rows == sorted(codes[:2])
+
+
+# --- a department's inbox (吹哨报到) ------------------------------------------------------------
+
+
+def _summon_health(session: Session, cases_client, callers, new_case) -> int:
+    """A case at the street tier, in handling, with 卫健委 summoned over the API."""
+    case_id = new_case("dispatched")["id"]
+    for by, body in (
+        ("dispatcher", {"action": "escalate"}),
+        ("dispatcher", {"action": "escalate"}),
+        ("street_staff", {"action": "start"}),
+        ("street_staff", {"action": "summon", "departments": ["health"]}),
+    ):
+        version = case_status(session, case_id)[1]
+        moved = cases_client.post(
+            f"/api/v1/cases/{case_id}/transitions",
+            json=body,
+            headers={**callers[by].headers, "If-Match": f'"case-{case_id}-v{version}"'},
+        )
+        assert moved.status_code == 200, moved.text
+    return case_id
+
+
+def test_a_department_acknowledges_and_reports_back_from_its_inbox(
+    session, cases_client, callers, new_case
+):
+    case_id = _summon_health(session, cases_client, callers, new_case)
+    health = callers["department"]
+    page = cases_client.get("/console/inbox", headers=cookie(health))
+    assert page.status_code == 200, page.text
+    assert f'data-case="{case_id}" data-state="summoned"' in page.text and "待报到" in page.text
+    token = re.search(r'data-csrf="([^"]+)"', page.text).group(1)
+    # Another department sees none of it, in its inbox or by the case's panel.
+    other = cases_client.get("/console/inbox", headers=cookie(callers["other_department"]))
+    assert other.status_code == 200 and f'data-case="{case_id}"' not in other.text
+    hidden = cases_client.get(
+        f"/console/cases/{case_id}", headers=cookie(callers["other_department"])
+    )
+    assert hidden.status_code == 404
+    # The dispatcher's console is not a department's.
+    assert cases_client.get("/console", headers=cookie(health)).status_code == 403
+    panel = cases_client.get(f"/console/cases/{case_id}", headers={**cookie(health), **HX})
+    assert panel.status_code == 200 and 'data-action="acknowledge"' in panel.text
+    assert 'data-action="report_back"' not in panel.text  # 报到 first
+    version = case_status(session, case_id)[1]
+    acked = post_form(
+        cases_client, health, case_id, {"action": "acknowledge", "version": version}, csrf=token
+    )
+    assert acked.status_code == 200, acked.text
+    assert 'name="report"' in acked.text and 'data-action="report_back"' in acked.text
+    rows = cases_client.get("/console/inbox", headers={**cookie(health), **HX})
+    assert f'data-case="{case_id}" data-state="acknowledged"' in rows.text
+    empty = post_form(
+        cases_client, health, case_id, {"action": "report_back", "version": version + 1}, csrf=token
+    )
+    assert empty.status_code == 422, "a report back without its report is explained"
+    done = post_form(
+        cases_client,
+        health,
+        case_id,
+        {"action": "report_back", "version": version + 1, "report": "已到场核查，已处置"},
+        csrf=token,
+    )
+    assert done.status_code == 200, done.text
+    report = session.scalar(
+        text("SELECT report FROM case_summons WHERE case_id = :i"), {"i": case_id}
+    )
+    assert report == "已到场核查，已处置"
+    rows = cases_client.get("/console/inbox", headers={**cookie(health), **HX})
+    assert f'data-case="{case_id}" data-state="reported"' in rows.text and "已反馈" in rows.text
+
+
+def test_a_department_change_without_the_csrf_token_is_refused(
+    session, cases_client, callers, new_case
+):
+    case_id = _summon_health(session, cases_client, callers, new_case)
+    version = case_status(session, case_id)[1]
+    refused = post_form(
+        cases_client,
+        callers["department"],
+        case_id,
+        {"action": "acknowledge", "version": version},
+        csrf=None,
+    )
+    assert refused.status_code == 403
+    assert case_status(session, case_id)[1] == version

@@ -1078,10 +1078,23 @@ ROWS: dict[str, list[Probe]] = {
             promise=a_readable_page,
             promise_refusals=True,
         ),
+    ],
+    "/console/inbox": [
+        Probe("/console/inbox", type="text/html"),
+        Probe(
+            "/console/inbox",
+            type="text/html",
+            headers=BROWSER,
+            statuses={None: 303},
+            promise=a_readable_page,
+            promise_refusals=True,
+        ),
         Probe(  # a case that does not exist (the walk files none): 404 for those who may look
             "/console/cases/999999999",
             type="text/html",
-            statuses={c: 404 for c in ("dispatcher", "community_staff", "street_staff")},
+            statuses={
+                c: 404 for c in ("dispatcher", "community_staff", "street_staff", "department")
+            },
         ),
     ],
     "/m/": [
