@@ -95,7 +95,7 @@ def department_inbox(
         .limit(limit)
     ).mappings()
     out = [dict(r) for r in rows]
-    counted = dict(
+    counted: dict[str, int] = dict(
         session.execute(
             select(state, func.count())
             .select_from(CaseSummons)
