@@ -14,6 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader
 
+from geo.cases.bulk import MAX_BULK
 from geo.cases.clock import CLOCK_LABELS
 from geo.cases.workflow import GRADE_LABELS, STATUS_LABELS, TIER_LABELS, CancelReason
 from geo.core.clock import as_city
@@ -129,6 +130,7 @@ def _env() -> Environment:
         CANCEL_LABELS=CANCEL_LABELS,
         REPORTER_KINDS=REPORTER_KINDS,
         ACTION_HINTS=ACTION_HINTS,
+        MAX_BULK=MAX_BULK,
     )
     return env
 

@@ -27,7 +27,7 @@ from api.csrf import csrf_guard, token_for
 from api.deps import SessionDep
 from api.hardening import framed_by_self, script_page
 from geo.access.principal import ROLE_LABELS, Principal, Role
-from geo.cases import inbox, queries, queue, service
+from geo.cases import bulk, inbox, queries, queue, service
 from geo.cases.catalogue import catalogue
 from geo.cases.schemas import TransitionRequest
 from geo.cases.workflow import TIER_LABELS, TRANSITIONS, Tier
@@ -90,6 +90,21 @@ def _filter_values(f: queue.QueueFilters) -> dict[str, str]:
     }
 
 
+def _filter_query(f: queue.QueueFilters) -> str:
+    return "&".join(f"{k}={v}" for k, v in _filter_values(f).items() if v)
+
+
+def _queue_html(q: queue.Queue, filters: queue.QueueFilters, me: Principal, **extra: Any) -> str:
+    """The queue partial: counts, bulk form (with the filters it returns to) and rows."""
+    return html.queue(
+        queue=q,
+        bulk_actions=_bulk_actions(),
+        filter_query=_filter_query(filters),
+        csrf_token=token_for(me),
+        **extra,
+    )
+
+
 def _scope_label(me: Principal) -> str:
     if me.role == Role.street_staff:
         return f"本街道（{me.street}）"
@@ -149,6 +164,8 @@ def _page(
         streets=queue.streets_in_scope(session, me),
         filters=_filter_values(filters),
         queue=q,
+        bulk_actions=_bulk_actions(),
+        filter_query=_filter_query(filters),
     )
     return html.page(**(context | (panel or {})))
 
@@ -200,9 +217,74 @@ def console_queue(
     q = queue.open_queue(session, me, filters)
     headers = {}
     if hx_trigger == "filters":  # the filter bar changed: the address bar follows
-        query = "&".join(f"{k}={v}" for k, v in _filter_values(filters).items() if v)
+        query = _filter_query(filters)
         headers["HX-Push-Url"] = "/console" + (f"?{query}" if query else "")
-    return HTMLResponse(html.queue(queue=q), headers=headers)
+    return HTMLResponse(_queue_html(q, filters, me), headers=headers)
+
+
+BULK_WHY = {
+    "stale": "已被他人更新，未办理（请刷新后再选）",
+    "not_found": "不存在或不在您的管理范围内",
+}
+
+
+@router.post(
+    "/bulk",
+    summary="One step (accept, dispatch, escalate) on the cases ticked in the queue",
+    **access(*CONSOLE_ROLES),
+)
+def bulk_transition(
+    session: SessionDep,
+    me: CurrentUser,
+    filters: FiltersDep,
+    action: Annotated[Text, Form(max_length=30)],
+    cases: Annotated[list[Annotated[str, Field(max_length=24)]], Form(max_length=200)] = [],  # noqa: B006  (FastAPI copies form defaults)
+    note: Annotated[Text | None, Form(max_length=2000)] = None,
+    hx_request: HxRequest = None,
+) -> Response:
+    label = ACTION_LABELS.get(action, action)
+    try:
+        outcomes = bulk.transition_many(
+            session, me, action, bulk.parse_selection(cases), note=_none_if_blank(note)
+        )
+    except InvalidInput as exc:
+        notice = {
+            "kind": "error",
+            "title": f"批量「{label}」没有办理（422）",
+            "lines": [exc.detail],
+        }
+        return _queue_answer(session, me, filters, notice, hx_request, status=422)
+    done = [o.case_id for o in outcomes if o.done]
+    lines = [f"#{o.case_id}：{BULK_WHY.get(o.why, o.why)}" for o in outcomes if not o.done]
+    notice = {
+        "kind": "ok" if not lines else ("stale" if done else "error"),
+        "title": f"批量「{label}」：已办理 {len(done)} 件，未办理 {len(lines)} 件",
+        "lines": lines,
+    }
+    headers = {"HX-Trigger": json.dumps({"houniao:casesChanged": done})} if done else {}
+    return _queue_answer(session, me, filters, notice, hx_request, headers=headers)
+
+
+def _queue_answer(
+    session: Session,
+    me: Principal,
+    filters: queue.QueueFilters,
+    notice: dict[str, Any],
+    hx_request: str | None,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The queue (htmx) or the whole console (a form posted without JavaScript), with `notice`."""
+    if hx_request:
+        body = _queue_html(queue.open_queue(session, me, filters), filters, me, bulk_notice=notice)
+    else:
+        body = _page(session, me, filters, {"bulk_notice": notice})
+    return HTMLResponse(body, status_code=status, headers=headers)
+
+
+def _bulk_actions() -> list[tuple[str, str]]:
+    return [(a, ACTION_LABELS[a]) for a in bulk.BULK_ACTIONS]
 
 
 @router.get("/blank", summary="The empty case panel (htmx partial)", **access(*PANEL_ROLES))

@@ -4,6 +4,7 @@ cannot cross into another street), CSRF refusals, workflow forms, and the 412 of
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -472,3 +473,58 @@ def test_a_department_change_without_the_csrf_token_is_refused(
     )
     assert refused.status_code == 403
     assert case_status(session, case_id)[1] == version
+
+
+# --- bulk actions ---------------------------------------------------------------------------
+
+
+def test_a_bulk_dispatch_does_each_case_it_may_and_says_why_not_for_the_rest(
+    session, cases_client, callers, new_case, far_case
+):
+    def bulk(caller: Caller, selection: list[str]) -> Any:
+        token = csrf_of(cases_client, caller)
+        return cases_client.post(
+            "/console/bulk",
+            data={"action": "dispatch", "cases": selection},
+            headers={**cookie(caller), **HX, "X-CSRF-Token": token},
+        )
+
+    ok = [new_case("accepted", by="dispatcher") for _ in range(2)]
+    stale = new_case("accepted", by="dispatcher")
+    selection = [f"{c['id']}:{case_status(session, c['id'])[1]}" for c in ok]
+    selection.append(f"{stale['id']}:{case_status(session, stale['id'])[1] - 1}")  # seen before
+    answer = bulk(callers["dispatcher"], selection)
+    assert answer.status_code == 200, answer.text
+    assert "已办理 2 件，未办理 1 件" in answer.text
+    assert f"#{stale['id']}：已被他人更新" in answer.text
+    assert [case_status(session, c["id"])[0] for c in ok] == ["dispatched", "dispatched"]
+    assert case_status(session, stale["id"])[0] == "accepted"
+    assert json.loads(answer.headers["HX-Trigger"])["houniao:casesChanged"] == [c["id"] for c in ok]
+    # A street's staff cannot reach another street's case by ticking its id.
+    far = bulk(callers["street_staff"], [f"{far_case['id']}:{far_case['properties']['version']}"])
+    assert far.status_code == 200 and "已办理 0 件，未办理 1 件" in far.text
+    assert f"#{far_case['id']}：不存在或不在您的管理范围内" in far.text
+    assert case_status(session, far_case["id"])[0] == "accepted"
+
+
+def test_a_bulk_action_needs_the_csrf_token_a_known_action_and_a_selection(
+    session, cases_client, callers, new_case
+):
+    me = callers["dispatcher"]
+    case = new_case("accepted", by="dispatcher")
+    pick = [f"{case['id']}:{case_status(session, case['id'])[1]}"]
+    no_token = cases_client.post(
+        "/console/bulk", data={"action": "dispatch", "cases": pick}, headers={**cookie(me), **HX}
+    )
+    assert no_token.status_code == 403
+    token = csrf_of(cases_client, me)
+    headers = {**cookie(me), **HX, "X-CSRF-Token": token}
+    for form, message in (
+        ({"action": "close", "cases": pick}, "not a bulk action"),
+        ({"action": "dispatch"}, "select at least one case"),
+        ({"action": "dispatch", "cases": ["12;drop"]}, "not a case selection"),
+        ({"action": "dispatch", "cases": [f"{i}:1" for i in range(1, 60)]}, "at most 50"),
+    ):
+        refused = cases_client.post("/console/bulk", data=form, headers=headers)
+        assert refused.status_code == 422 and message in refused.text, (form, refused.text[:300])
+    assert case_status(session, case["id"])[0] == "accepted"

@@ -48,6 +48,7 @@
     var filters = $('#filters');
     if (filters) { filters.addEventListener('change', mapFilters); }
     document.body.addEventListener('houniao:caseChanged', refreshQueue);
+    document.body.addEventListener('houniao:casesChanged', function () { say('批量办理完成。'); });
     document.body.addEventListener('htmx:afterSwap', function (e) {
       if (e.detail.target && e.detail.target.id === 'panel') {
         var notice = $('#panel #notice');
@@ -72,11 +73,76 @@
       }
       say('出错了（' + xhr.status + '）：' + (typeof detail === 'string' ? detail : JSON.stringify(detail)));
     });
-    document.addEventListener('keydown', function (e) {
-      if (e.key === 'Escape') { var c = $('#panel .close-panel'); if (c) { c.click(); } }
+    document.addEventListener('keydown', keys);
+    /* A refresh of the queue (live, each minute, a filter) keeps what was ticked for bulk. */
+    document.body.addEventListener('htmx:beforeSwap', function (e) {
+      if (e.detail.target && e.detail.target.id === 'queue') {
+        ticked = Array.prototype.map.call(
+          document.querySelectorAll('#queue input[name="cases"]:checked'), function (b) { return b.value; });
+        var cur = $('#queue tr.current');
+        currentCase = cur ? cur.getAttribute('data-case') : currentCase;
+      }
+    });
+    document.body.addEventListener('htmx:afterSwap', function (e) {
+      if (!e.detail.target || e.detail.target.id !== 'queue') { return; }
+      if ($('#bulk-notice')) { ticked = []; }  /* a bulk action answered: start afresh */
+      ticked.forEach(function (v) {
+        var box = document.querySelector('#queue input[name="cases"][value="' + v + '"]');
+        if (box) { box.checked = true; }
+      });
+      if (currentCase) { mark(document.getElementById('case-row-' + currentCase)); }
     });
     live();
   });
+
+  /* Keyboard-first triage: j / k move along the queue, Enter or o opens the case, x ticks it for
+     a bulk action, / goes to the filters, Escape closes the panel. Keys typed into a field are
+     the field's. */
+  var ticked = [];
+  var currentCase = null;
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll('#queue tr[data-case]')); }
+  function mark(row) {
+    rows().forEach(function (r) { r.classList.remove('current'); r.removeAttribute('aria-current'); });
+    if (!row) { return; }
+    row.classList.add('current');
+    row.setAttribute('aria-current', 'true');
+    currentCase = row.getAttribute('data-case');
+    var link = row.querySelector('a.open-case');
+    if (link) { link.focus({preventScroll: true}); }
+    row.scrollIntoView({block: 'nearest'});
+  }
+  function move(step) {
+    var all = rows();
+    if (!all.length) { return; }
+    var at = all.indexOf($('#queue tr.current'));
+    mark(all[Math.max(0, Math.min(all.length - 1, at < 0 ? 0 : at + step))]);
+  }
+  function keys(e) {
+    var t = e.target;
+    if (e.ctrlKey || e.metaKey || e.altKey) { return; }
+    if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) {
+      if (e.key === 'Escape') { t.blur(); }
+      return;
+    }
+    var cur = $('#queue tr.current');
+    switch (e.key) {
+      case 'j': move(1); break;
+      case 'k': move(-1); break;
+      case 'o': case 'Enter':
+        if (!cur) { return; }
+        openCase(cur.getAttribute('data-case'));
+        break;
+      case 'x':
+        if (!cur) { return; }
+        var box = cur.querySelector('input[name="cases"]');
+        if (box) { box.checked = !box.checked; }
+        break;
+      case '/': var f = $('#filters select'); if (f) { f.focus(); } break;
+      case 'Escape': var c = $('#panel .close-panel'); if (c) { c.click(); } break;
+      default: return;
+    }
+    e.preventDefault();
+  }
 
   /* Live: the case feed (Server-Sent Events) refreshes the queue when a case in scope changes,
      and marks an open panel whose case moved on. */
