@@ -27,7 +27,7 @@ from api.csrf import csrf_guard, token_for
 from api.deps import SessionDep
 from api.hardening import framed_by_self, script_page
 from geo.access.principal import ROLE_LABELS, Principal, Role
-from geo.cases import bulk, inbox, queries, queue, service
+from geo.cases import bulk, inbox, queries, queue, replies, service
 from geo.cases.catalogue import catalogue
 from geo.cases.schemas import TransitionRequest
 from geo.cases.workflow import TIER_LABELS, TRANSITIONS, Tier
@@ -136,6 +136,12 @@ def _panel_context(
         "workers": queue.grid_workers_of(session, props["cell_code"]) if dispatching else [],
         "departments": catalogue(session)["departments"] if "summon" in actions else [],
         "action_labels": ACTION_LABELS,
+        "replies": {
+            a: replies.templates_for(
+                a, props["category"], public_id=props["public_id"], address=props.get("address")
+            )
+            for a in actions
+        },
         "csrf_token": token_for(me),
         "department": me.department if me.role == Role.department else None,
         "notice": notice,

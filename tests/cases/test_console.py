@@ -528,3 +528,52 @@ def test_a_bulk_action_needs_the_csrf_token_a_known_action_and_a_selection(
         refused = cases_client.post("/console/bulk", data=form, headers=headers)
         assert refused.status_code == 422 and message in refused.text, (form, refused.text[:300])
     assert case_status(session, case["id"])[0] == "accepted"
+
+
+# --- reply templates ------------------------------------------------------------------------
+
+
+def test_the_panel_offers_reply_templates_of_the_case_category_filled_in(
+    session, cases_client, callers, new_case
+):
+    case = new_case("dispatched", by="dispatcher", category="medical")
+    for by, action in (("dispatcher", "escalate"), ("community_staff", "start")):
+        version = case_status(session, case["id"])[1]
+        moved = cases_client.post(
+            f"/api/v1/cases/{case['id']}/transitions",
+            json={"action": action},
+            headers={**callers[by].headers, "If-Match": f'"case-{case["id"]}-v{version}"'},
+        )
+        assert moved.status_code == 200, moved.text
+    panel = cases_client.get(
+        f"/console/cases/{case['id']}", headers={**cookie(callers["community_staff"]), **HX}
+    )
+    assert panel.status_code == 200 and 'data-action="give_feedback"' in panel.text
+    offered = re.search(
+        r'<select id="give_feedback-template"[^>]*data-target="give_feedback-note">(.*?)</select>',
+        panel.text,
+        re.S,
+    )
+    assert offered, "the feedback form offers its templates"
+    values = re.findall(r'<option value="([^"]+)"', offered.group(1))
+    assert values[0].startswith("已联系社区卫生服务站")  # the category's own first
+    public_id = case["properties"]["public_id"]
+    assert any(public_id in v for v in values), "{编号} filled in from the case"
+    assert not any("{" in v for v in values)
+
+
+def test_a_broken_templates_file_is_refused_with_its_reason(tmp_path, monkeypatch) -> None:
+    from geo.cases import replies
+
+    bad = tmp_path / "reply_templates.json"
+    for content, reason in (
+        ('{"fly_away": {"*": ["x"]}}', "not a workflow step"),
+        ('{"close": {"*": [""]}}', "1-500 characters"),
+        ('{"close": {"*": ["' + "长" * 501 + '"]}}', "1-500 characters"),
+    ):
+        bad.write_text(content, encoding="utf-8")
+        monkeypatch.setattr(replies, "TEMPLATES_FILE", bad)
+        replies._templates.cache_clear()
+        with pytest.raises(ValueError, match=reason):
+            replies.templates_for("close", "other", public_id="X", address=None)
+    replies._templates.cache_clear()

@@ -74,6 +74,14 @@
       say('出错了（' + xhr.status + '）：' + (typeof detail === 'string' ? detail : JSON.stringify(detail)));
     });
     document.addEventListener('keydown', keys);
+    /* A reply template fills the note (appended when something is typed already). */
+    document.body.addEventListener('change', function (e) {
+      var sel = e.target;
+      if (!sel.classList || !sel.classList.contains('reply-template') || !sel.value) { return; }
+      var box = document.getElementById(sel.getAttribute('data-target'));
+      if (box) { box.value = box.value ? box.value + '\n' + sel.value : sel.value; box.focus(); }
+      sel.value = '';
+    });
     /* A refresh of the queue (live, each minute, a filter) keeps what was ticked for bulk. */
     document.body.addEventListener('htmx:beforeSwap', function (e) {
       if (e.detail.target && e.detail.target.id === 'queue') {
