@@ -35,6 +35,7 @@ from api.routes import (
 )
 from api.routes import auth as auth_routes
 from api.static import mount_static
+from geo.cases import replies
 from geo.core import logs
 from geo.models import load_models
 from geo.spatial.crs import ACCEPTED
@@ -43,6 +44,7 @@ from geo.spatial.crs import ACCEPTED
 def create_app() -> FastAPI:
     logs.configure()  # JSON lines on stderr (geo/core/logs.py)
     load_models()  # every table, encrypted column and purger (geo/models.py)
+    replies.load_templates()  # a broken templates file stops the start, not a panel
     app = FastAPI(
         title="Houniao 候鸟 API",
         version="0.1.0",

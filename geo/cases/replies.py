@@ -20,7 +20,7 @@ MAX_TEMPLATE = 500  # characters; the note itself takes 2,000
 
 
 @cache
-def _templates() -> dict[str, dict[str, list[str]]]:
+def load_templates() -> dict[str, dict[str, list[str]]]:
     raw: dict[str, Any] = json.loads(TEMPLATES_FILE.read_text(encoding="utf-8"))
     raw.pop("_comment", None)
     for action, by_category in raw.items():
@@ -38,7 +38,7 @@ def _templates() -> dict[str, dict[str, list[str]]]:
 
 def templates_for(action: str, category: str, *, public_id: str, address: str | None) -> list[str]:
     """The templates offered for `action` on a case of `category`, filled in from the case."""
-    by_category = _templates().get(action, {})
+    by_category = load_templates().get(action, {})
     texts = [*by_category.get(category, []), *by_category.get("*", [])]
     fill = {"{编号}": public_id, "{地址}": address or "（未填写地址）"}
     out = []

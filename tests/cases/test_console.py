@@ -573,7 +573,7 @@ def test_a_broken_templates_file_is_refused_with_its_reason(tmp_path, monkeypatc
     ):
         bad.write_text(content, encoding="utf-8")
         monkeypatch.setattr(replies, "TEMPLATES_FILE", bad)
-        replies._templates.cache_clear()
+        replies.load_templates.cache_clear()
         with pytest.raises(ValueError, match=reason):
             replies.templates_for("close", "other", public_id="X", address=None)
-    replies._templates.cache_clear()
+    replies.load_templates.cache_clear()
