@@ -29,6 +29,7 @@ from api.routes import (
     open311,
     planning,
     residents,
+    selfreg,
     services,
     spatial,
     tiles,
@@ -84,6 +85,7 @@ def create_app() -> FastAPI:
     app.include_router(concerns.router)
     app.include_router(services.router)
     app.include_router(services.pages)
+    app.include_router(selfreg.pages)
     app.include_router(bookings.router)
     app.include_router(health_appointments.router)
     app.include_router(lists.router)

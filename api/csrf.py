@@ -86,3 +86,47 @@ async def csrf_guard(request: Request) -> None:
             " (CSRF token invalid: it belongs to another or an ended session; reload the page)"
         )
     setattr(request.state, VERIFIED, True)
+
+
+# --- public forms (no account): a signed, dated form token ----------------------------------------
+# A public form changes nothing on anyone's behalf (it never reads the sign-in cookie), so the
+# login-session token above does not apply. It still carries a token the server issued with the
+# page (an HMAC of the time it was issued, valid FORM_TOKEN_HOURS), and a cross-site `Origin` is
+# refused: a form posted from another site, or by a script that never loaded the page, is a 403.
+
+FORM_TOKEN_HOURS = 12
+
+
+def form_token(issued: int) -> str:
+    """The token of a public form issued at `issued` (Unix seconds)."""
+    return _form_token_under(issued, security_settings().secret_key)
+
+
+def check_public_form(request: Request, token: str | None, now: int) -> None:
+    """CsrfRefused (403) for a public form posted from another site or without a fresh token."""
+    origin = request.headers.get("origin")
+    host = request.headers.get("host", "")
+    if origin and origin != "null" and origin.split("://", 1)[-1] != host:
+        raise CsrfRefused("请求来自其他网站，已拒绝。 (cross-site form post refused)")
+    refused = CsrfRefused(
+        "表单已失效，请刷新页面后重新填写提交。"
+        f" (form token missing or expired: reload the page; it is valid {FORM_TOKEN_HOURS} h)"
+    )
+    if not token or "." not in token:
+        raise refused
+    issued_raw = token.split(".", 1)[0]
+    if not issued_raw.isdigit():
+        raise refused
+    issued = int(issued_raw)
+    if not 0 <= now - issued <= FORM_TOKEN_HOURS * 3600:
+        raise refused
+    if not any(
+        hmac.compare_digest(token, _form_token_under(issued, key))
+        for key in tokens.verification_keys()
+    ):
+        raise refused
+
+
+def _form_token_under(issued: int, key: str) -> str:
+    mac = hmac.new(key.encode(), b"houniao-form|" + str(issued).encode(), hashlib.sha256).digest()
+    return f"{issued}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"

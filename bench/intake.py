@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import splink_baseline  # noqa: E402
 from bench.scratch import drop_database, recreate_database, scratch_url  # noqa: E402
-from geo.access.principal import Channel, as_system  # noqa: E402
+from geo.access.principal import ACCOUNT_CHANNELS, as_system  # noqa: E402
 from geo.core import migrate  # noqa: E402
 from geo.demo import residents as demo  # noqa: E402
 from geo.demo.load import load_yichun  # noqa: E402
@@ -113,7 +113,7 @@ def run_intake(
         world.reports, key=lambda r: (r.reported_at.year, r.reported_at.month)
     ):
         reports = list(monthly)
-        for channel in Channel:
+        for channel in ACCOUNT_CHANNELS:
             part = [r for r in reports if r.channel == channel.value]
             if part:
                 outcomes += intake.submit(

@@ -47,12 +47,12 @@ SERVER_LOG = ROOT / "var" / "bench-peak-server.log"  # JSON lines: one per reque
 sys.path.insert(0, str(ROOT))
 
 from bench.scratch import drop_database, free_port, recreate_database, scratch_url  # noqa: E402
-from geo.access.principal import Channel  # noqa: E402
+from geo.access.principal import ACCOUNT_CHANNELS  # noqa: E402
 from geo.accounts import apikeys, tokens  # noqa: E402
 from geo.accounts.models import Account  # noqa: E402
 
 COMMUNITY = "230717001001"  # 伊美区 红升街道's first community: the grid workers' cells
-CHANNELS = tuple(c.value for c in Channel)  # grid_worker first: the others are API keys
+CHANNELS = tuple(c.value for c in ACCOUNT_CHANNELS)  # grid_worker first: the others are API keys
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 GIVEN = "秀英桂兰玉兰淑珍建国志强丽华海燕德明凤英国华春生"
 

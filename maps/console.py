@@ -8,7 +8,7 @@ default policy, `script-src 'self'`); the live map is the dispatcher's map in a 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -113,11 +113,16 @@ def summons_left(due: datetime | str | None, at: datetime) -> str:
     return f"剩余 {duration(left)}" if left >= 0 else f"超时 {duration(left)}"
 
 
+def _cn_day(day: date) -> str:
+    """A calendar date as 2026年11月30日 (already the city's)."""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 def _env() -> Environment:
     env = Environment(
         loader=FileSystemLoader(_TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True
     )
-    env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime)
+    env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime, cn_day=_cn_day)
     env.globals.update(
         time_left=time_left,
         summons_left=summons_left,
@@ -161,3 +166,8 @@ def queue(**context: Any) -> str:
 def panel(**context: Any) -> str:
     """One case: reporter (masked), place, clock, timeline, and the forms of allowed actions."""
     return _ENV.get_template("panel.html").render(**context)
+
+
+def bookings(**context: Any) -> str:
+    """The centre staff's list of the day's bookings per space (/console/bookings)."""
+    return _ENV.get_template("bookings.html").render(**context)

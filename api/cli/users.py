@@ -43,7 +43,8 @@ def add(
     department: str | None = typer.Option(None, help="department: its code, e.g. health"),
     channel: str | None = typer.Option(
         None,
-        help="channel: grid_worker | police | courier | delivery_rider | merchant | scenic_area",
+        help="channel: grid_worker | police | courier | delivery_rider | merchant | scenic_area"
+        " (self, residents registering themselves, has no account)",
     ),
     display_name: str = typer.Option("", help="姓名 / label shown to people"),
 ) -> None:

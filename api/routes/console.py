@@ -15,9 +15,11 @@ and forms post and redirect, so the console works (more slowly) without scripts 
 from __future__ import annotations
 
 import json
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Header, Query
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import Field, ValidationError
 from sqlalchemy.orm import Session
@@ -27,11 +29,15 @@ from api.csrf import csrf_guard, token_for
 from api.deps import SessionDep
 from api.hardening import framed_by_self, script_page
 from geo.access.principal import ROLE_LABELS, Principal, Role
+from geo.bookings import queries as booking_queries
+from geo.bookings import service as booking_service
+from geo.bookings.schemas import BookingTransition
+from geo.bookings.workflow import Kind
 from geo.cases import bulk, inbox, queries, queue, replies, service
 from geo.cases.catalogue import catalogue
 from geo.cases.schemas import TransitionRequest
 from geo.cases.workflow import TIER_LABELS, TRANSITIONS, Tier
-from geo.core.clock import db_now
+from geo.core.clock import as_city, city_date, db_now
 from geo.core.config import map_settings
 from geo.core.errors import InvalidInput, InvalidTransition, PreconditionFailed
 from geo.core.inputs import Text
@@ -431,3 +437,100 @@ def case_transition(
         html.panel(**context) if hx_request else _page(session, me, queue.QueueFilters(), context)
     )
     return HTMLResponse(body, status_code=status, headers=headers)
+
+
+# --- the centre staff's bookings of the day (活动空间预约) ------------------------------------
+
+BOOKING_STAFF = (Role.community_staff, Role.street_staff)
+BOOKING_ACTIONS = {"attend": "签到", "no_show": "未到"}
+
+
+def _bookings_page(
+    session: Session,
+    me: Principal,
+    day: date | None,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+) -> str:
+    on = day or city_date(db_now(session))
+    since = as_city(datetime.combine(on, time()))
+    until = since + timedelta(days=1)
+    per_space: dict[str, dict[str, Any]] = {}
+    for kind in (Kind.room, Kind.seat):
+        found = booking_queries.list_bookings(
+            session, me, kind, since=since, until=until, limit=500
+        )
+        for b in found["bookings"]:
+            entry = per_space.setdefault(
+                b["space"]["code"], {"name": b["space"]["name"], "rows": []}
+            )
+            entry["rows"].append(b)
+    for entry in per_space.values():
+        entry["rows"].sort(key=lambda b: (b["starts_at"], b["kind"], b["id"]))
+    return html.bookings(
+        me_name=me.name,
+        role_label=ROLE_LABELS.get(Role(me.role), me.role),
+        scope_label=_scope_label(me),
+        day=on,
+        spaces=sorted(per_space.items()),
+        csrf_token=token_for(me),
+        action_labels=BOOKING_ACTIONS,
+        notice=notice,
+        error=error,
+    )
+
+
+@router.get(
+    "/bookings",
+    summary="The day's bookings per space of the caller's community or street, with check-in"
+    " and no-show",
+    **access(*BOOKING_STAFF),
+)
+def bookings_page(
+    session: SessionDep, me: CurrentUser, day: Annotated[date | None, Query()] = None
+) -> str:
+    return _bookings_page(session, me, day)
+
+
+@router.post(
+    "/bookings/{kind}/{booking_id}",
+    summary="Check a booking in (attend) or record a no-show (CSRF token with the cookie)",
+    **access(*BOOKING_STAFF),
+)
+def booking_step(
+    session: SessionDep,
+    me: CurrentUser,
+    kind: Annotated[str, PathParam(max_length=10)],
+    booking_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)],
+    action: Annotated[Text, Form(max_length=20)],
+    day: Annotated[Text | None, Form(max_length=10)] = None,
+) -> Response:
+    if kind not in (Kind.room.value, Kind.seat.value):
+        raise InvalidInput("kind is room or seat")
+    if action not in BOOKING_ACTIONS:
+        raise InvalidInput(f"这里只办理签到或未到 (action: {', '.join(BOOKING_ACTIONS)})")
+    on = _day(day)
+    try:
+        with session.begin_nested():  # a refused step rolls back to here; the page still reads
+            done = booking_service.transition(
+                session,
+                me,
+                Kind(kind),
+                booking_id=booking_id,
+                req=BookingTransition(action=action),
+            )
+    except (InvalidTransition, InvalidInput) as exc:
+        page = _bookings_page(session, me, on, error=exc.detail)
+        return HTMLResponse(page, 409 if isinstance(exc, InvalidTransition) else 422)
+    label = f"{BOOKING_ACTIONS[action]}：{done['space']['name']} {done.get('name') or ''}"
+    return HTMLResponse(_bookings_page(session, me, on, notice=label.strip()))
+
+
+def _day(raw: str | None) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(f"日期应写作 2026-11-30 (day: {raw!r})") from None

@@ -15,7 +15,7 @@ a receipt (the server's id and time); a form posted without JavaScript is redire
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -30,10 +30,14 @@ from api.deps import SessionDep
 from api.hardening import framed_by_self, script_page
 from api.routes.intake import SystemSession
 from geo.access.principal import Principal, Role
+from geo.bookings import for_residents
+from geo.bookings import spaces as booking_spaces
+from geo.bookings.schemas import RoomBookingCreate, SeatBookingCreate
 from geo.cases import idempotency
 from geo.core import clock
+from geo.core.clock import db_now
 from geo.core.config import map_settings
-from geo.core.errors import InvalidInput
+from geo.core.errors import Conflict, InvalidInput
 from geo.core.inputs import Text
 from geo.residents import concerns, worklist
 from geo.residents import service as residents
@@ -180,6 +184,136 @@ def register_geocode(
     address: Annotated[str, Query(min_length=2, max_length=200)],
 ) -> str:
     return html.render("geocoded.html", m=geocode_address(session, address))
+
+
+# --- bookings for a resident (rooms, course seats) -----------------------------------------------
+
+
+def _booking_page(
+    session: SessionDep,
+    me: Principal,
+    *,
+    resident_id: int | None,
+    space: str | None,
+    day: date | None,
+    status: int = 200,
+    error: str | None = None,
+    clash: dict[str, Any] | None = None,
+    made: dict[str, Any] | None = None,
+) -> HTMLResponse:
+    now = db_now(session)
+    on = day or clock.city_date(now)
+    all_spaces = booking_spaces.list_spaces(session)
+    chosen = next((s for s in all_spaces if s["code"] == space), None)
+    free: list[tuple[datetime, datetime]] = []
+    if chosen is not None:
+        free = booking_spaces.free_slots(
+            session, booking_spaces.space_by_code(session, chosen["code"]), on, now=now
+        )
+    sessions = [
+        s
+        for s in booking_spaces.list_sessions(session, since=now, until=now + timedelta(days=14))
+        if s["seats_free"] > 0
+    ]
+    page = html.render(
+        "bookings.html",
+        **_base(me, "代居民预约", "bookings"),
+        residents=residents.list_residents(session, me, limit=200)["items"],
+        resident_id=resident_id,
+        spaces=all_spaces,
+        chosen=chosen,
+        day=on,
+        free=free,
+        sessions=sessions,
+        error=error,
+        clash=clash,
+        made=made,
+    )
+    return HTMLResponse(page, status)
+
+
+@router.get(
+    "/bookings",
+    summary="Book a room slot or a course seat for a resident of my cells",
+    **access(*WORKER),
+)
+def bookings_page(
+    session: SessionDep,
+    me: CurrentUser,
+    resident_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    space: Annotated[str | None, Query(max_length=12)] = None,
+    day: Annotated[date | None, Query()] = None,
+) -> HTMLResponse:
+    return _booking_page(session, me, resident_id=resident_id, space=space or None, day=day)
+
+
+@router.post(
+    "/bookings/room",
+    summary="Book a room slot for a resident of my cells (409: the page lists free alternatives)",
+    **access(*WORKER),
+)
+def book_room_for(
+    session: SessionDep,
+    me: CurrentUser,
+    resident_id: Annotated[int, Form(ge=1, le=2**31 - 1)],
+    space: Annotated[Text, Form(max_length=12)],
+    starts_at: Annotated[Text, Form(max_length=40)],
+    purpose: Annotated[Text, Form(max_length=20)],
+    party_size: Annotated[int, Form(ge=1, le=500)] = 1,
+) -> HTMLResponse:
+    body = _model(
+        RoomBookingCreate,
+        {"space": space, "starts_at": starts_at, "purpose": purpose, "party_size": party_size},
+    )
+    day = clock.city_date(body.starts_at) if body.starts_at.tzinfo else body.starts_at.date()
+    try:
+        with session.begin_nested():  # a refusal rolls back to here; the page still reads
+            made = for_residents.book_room(session, me, resident_id, body)
+    except Conflict as exc:
+        return _booking_page(
+            session,
+            me,
+            resident_id=resident_id,
+            space=space,
+            day=day,
+            status=409,
+            error=exc.detail,
+            clash=exc.extra.get("alternatives") or {},
+        )
+    return _booking_page(
+        session, me, resident_id=resident_id, space=space, day=day, status=201, made=made
+    )
+
+
+@router.post(
+    "/bookings/seat",
+    summary="Book a course seat for a resident of my cells (409: other sessions with seats)",
+    **access(*WORKER),
+)
+def book_seat_for(
+    session: SessionDep,
+    me: CurrentUser,
+    resident_id: Annotated[int, Form(ge=1, le=2**31 - 1)],
+    session_id: Annotated[int, Form(ge=1, le=2**31 - 1)],
+) -> HTMLResponse:
+    body = _model(SeatBookingCreate, {"session_id": session_id})
+    try:
+        with session.begin_nested():  # a refusal rolls back to here; the page still reads
+            made = for_residents.book_seat(session, me, resident_id, body)
+    except Conflict as exc:
+        return _booking_page(
+            session,
+            me,
+            resident_id=resident_id,
+            space=None,
+            day=None,
+            status=409,
+            error=exc.detail,
+            clash=exc.extra.get("alternatives") or {},
+        )
+    return _booking_page(
+        session, me, resident_id=resident_id, space=None, day=None, status=201, made=made
+    )
 
 
 @router.get("/departures", summary="Departures to confirm in my cells", **access(*WORKER))

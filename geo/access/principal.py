@@ -103,7 +103,10 @@ ALL_ROLES: tuple[Role, ...] = tuple(Role)
 
 
 class Channel(StrEnum):
-    """The six reporting channels (六联同治)."""
+    """Where intake reports come from: the six reporting channels (六联同治), each an account
+    with an API key, and residents registering their own stay (登记入口, `self`), which is no
+    account: the public form on the service card (`api/routes/selfreg.py`). `ACCOUNT_CHANNELS`
+    are the six an account (and its API key) may report for."""
 
     grid_worker = "grid_worker"  # 网格员
     police = "police"  # 公安
@@ -111,6 +114,7 @@ class Channel(StrEnum):
     delivery_rider = "delivery_rider"  # 外卖骑手
     merchant = "merchant"  # 商户
     scenic_area = "scenic_area"  # 景区工作人员
+    self_registration = "self"  # 本人登记: the resident, on the service card (no account)
 
 
 CHANNEL_LABELS = {
@@ -120,7 +124,10 @@ CHANNEL_LABELS = {
     Channel.delivery_rider: "外卖骑手",
     Channel.merchant: "商户",
     Channel.scenic_area: "景区",
+    Channel.self_registration: "本人登记",
 }
+# The six channels an account reports for (`self` has no account and no API key).
+ACCOUNT_CHANNELS: tuple[Channel, ...] = tuple(c for c in Channel if c != Channel.self_registration)
 
 
 @dataclass(frozen=True)

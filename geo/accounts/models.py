@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from geo.access.principal import Channel, Role
+from geo.access.principal import ACCOUNT_CHANNELS, Role
 from geo.core.base import Base
 from geo.core.clock import sql_now
 from geo.privacy.crypto import register_encrypted
@@ -43,7 +43,7 @@ class Account(Base):
         CheckConstraint(r"name ~ '^[a-z0-9][a-z0-9_.-]{1,63}$'", name="name_format"),
         CheckConstraint(_one_of("role", [r.value for r in Role]), name="role_known"),
         CheckConstraint(
-            "channel IS NULL OR " + _one_of("channel", [c.value for c in Channel]),
+            "channel IS NULL OR " + _one_of("channel", [c.value for c in ACCOUNT_CHANNELS]),
             name="channel_known",
         ),
         # Each scope column belongs to exactly one role, and that role must have it.

@@ -15,7 +15,15 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from geo.access.principal import CHANNEL_LABELS, PUBLIC, ROLE_LABELS, Channel, Principal, Role
+from geo.access.principal import (
+    ACCOUNT_CHANNELS,
+    CHANNEL_LABELS,
+    PUBLIC,
+    ROLE_LABELS,
+    Channel,
+    Principal,
+    Role,
+)
 from geo.accounts import apikeys, login, passwords, tokens
 from geo.accounts.models import Account
 from geo.audit import service as audit
@@ -146,10 +154,17 @@ def scope_columns(
     elif need == "department" and dept:
         _check_department(session, dept)
     elif need == "channel":
+        known = ", ".join(ACCOUNT_CHANNELS)
         try:
-            channel = Channel(str(channel)).value
+            parsed = Channel(str(channel))
         except ValueError:
-            raise InvalidInput(f"channel must be one of {', '.join(Channel)}") from None
+            raise InvalidInput(f"channel must be one of {known}") from None
+        if parsed not in ACCOUNT_CHANNELS:  # residents register themselves, with no account
+            raise InvalidInput(
+                f"channel {parsed.value!r} is the residents' own registration form (no account,"
+                f" no API key); an account's channel is one of {known}"
+            )
+        channel = parsed.value
     return {
         "role": r.value,
         "cells": cell_list,

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from geo.access.principal import Channel, Principal, as_system
+from geo.access.principal import ACCOUNT_CHANNELS, Principal, as_system
 from geo.accounts.models import Account
 from geo.core import clock
 from geo.demo import residents as demo
@@ -108,7 +108,7 @@ def load_demo_residents(
 
     for _, monthly in groupby(world.reports, key=month):
         reports = list(monthly)
-        for channel in Channel:
+        for channel in ACCOUNT_CHANNELS:
             part = [r for r in reports if r.channel == channel.value]
             if not part:
                 continue

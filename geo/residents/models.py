@@ -253,7 +253,17 @@ class IntakeReport(Base):
         ),
         CheckConstraint("decision <> 'rejected' OR reject_reason IS NOT NULL", name="reason"),
         CheckConstraint("answer IN ('received', 'rejected')", name="answer_known"),
+        # A resident's own registration holds the version of the consent text they agreed to.
+        CheckConstraint(
+            "(channel = 'self') = (consent_version IS NOT NULL)", name="self_consented"
+        ),
         Index("ix_intake_report_resident", "resident_id"),
+        Index(
+            "ix_intake_report_self_client",
+            "client_key",
+            "received_at",
+            postgresql_where=sql_text("client_key IS NOT NULL"),
+        ),
         Index("ix_intake_report_id_hash", "id_number_hash"),
         Index("ix_intake_report_phone_hash", "phone_hash"),
         Index("ix_intake_report_name_key", "name_key"),
@@ -335,6 +345,10 @@ class IntakeReport(Base):
     answer: Mapped[str] = mapped_column(String(10), server_default=sql_text("'received'"))
     decided_at: Mapped[datetime] = mapped_column(TS)
     decided_by: Mapped[str] = mapped_column(String(100))
+    # Self-registration (channel 'self'): the consent text's version, and a keyed hash of the
+    # client's address, by which the public form is rate-limited (no account to count by).
+    consent_version: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    client_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ResidentEvent(Base):

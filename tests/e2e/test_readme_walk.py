@@ -1097,6 +1097,9 @@ ROWS: dict[str, list[Probe]] = {
             },
         ),
     ],
+    "/console/bookings": [
+        Probe("/console/bookings", type="text/html"),
+    ],
     "/m/": [
         Probe("/m/", type="text/html"),
         Probe(
@@ -1110,6 +1113,9 @@ ROWS: dict[str, list[Probe]] = {
         Probe(  # an archive that does not exist: 404 for the grid worker, as outside the cell
             "/m/residents/999999999", type="text/html", statuses={"grid_worker": 404}
         ),
+    ],
+    "/m/bookings": [
+        Probe("/m/bookings", type="text/html"),
     ],
     "/maps/cell/{code}": [
         Probe(f"/maps/cell/{OWN_CELL}", type="text/html"),
@@ -1160,6 +1166,9 @@ ROWS: dict[str, list[Probe]] = {
     ],
     "/card/request": [
         Probe("/card/request", params={"at": True, "crs": "wgs84"}, type="text/html"),
+    ],
+    "/card/register": [
+        Probe("/card/register", params={"at": True, "crs": "wgs84"}, type="text/html"),
     ],
     "/tiles/{layer}/{z}/{x}/{y}.mvt": [
         Probe("/tiles/cells.json", promise=tilejson),

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from api.deps import get_session
 from api.routes import intake as intake_routes
-from geo.access.principal import Channel, Principal, as_system
+from geo.access.principal import ACCOUNT_CHANNELS, Channel, Principal, as_system
 from geo.accounts import apikeys, tokens
 from geo.accounts.models import Account
 from geo.residents.intake.pipeline import Intake, Item, ReportOutcome, Submission
@@ -66,7 +66,7 @@ def callers(session: Session) -> dict[str, Caller]:
         "planner": make_caller(session, "r-planner", "planner"),
         "admin": make_caller(session, "r-admin", "admin"),
     }
-    for channel in Channel:
+    for channel in ACCOUNT_CHANNELS:
         if channel == Channel.grid_worker:
             continue  # grid workers report as themselves (role grid_worker)
         name = f"r-{channel.value.replace('_', '-')}"

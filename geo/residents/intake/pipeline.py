@@ -29,6 +29,7 @@ import numpy as np
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
+from geo.access.principal import Channel
 from geo.core import clock, lock_waits
 from geo.residents import sensitive
 from geo.residents.archive.store import ArchiveWriter, linkage_rows
@@ -181,7 +182,13 @@ class Intake:
         rows: list[dict[str, Any]] = []
         for i, (it, n, loc, e) in enumerate(zip(items, normalized, located, evidence, strict=True)):
             decision, answer = self._decide(sub, n, loc, e)
-            decision, queue = route(decision, loc.scope, self.archives, sub.submitter)
+            decision, queue = route(
+                decision,
+                loc.scope,
+                self.archives,
+                sub.submitter,
+                unverified=sub.channel == Channel.self_registration,
+            )
             if decision.decision == "new":
                 rid = self.writer.new_resident_id()
                 decision = Outcome("new", rid, decision.score, decision.reasons)

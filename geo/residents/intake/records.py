@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from geo.access.principal import Channel
+from geo.access.principal import ACCOUNT_CHANNELS, Channel
 from geo.core import clock
 from geo.core.errors import InvalidInput
 from geo.core.inputs import CRS_LENGTH, MAX_TAGS, TAG_LENGTH, StrictModel, Tag
@@ -34,7 +34,7 @@ from geo.residents.models import HOUSING_LABELS, HousingType
 from geo.spatial.crs import ACCEPTED, Crs, parse_crs
 
 MAX_BATCH = 5000
-CHANNELS = ", ".join(c.value for c in Channel)
+CHANNELS = ", ".join(c.value for c in ACCOUNT_CHANNELS)  # `self` comes only from its form
 _HOUSING_ALIASES = {
     **{label: h for h, label in HOUSING_LABELS.items()},
     **{h.value: h for h in HousingType},
@@ -113,10 +113,18 @@ class IntakeRequest(StrictModel):
 
 
 def parse_channel(value: str) -> Channel:
+    """A channel a submission (API, file import) names: one of the six; `self` reports come
+    only from the residents' own form (`geo.residents.intake.selfreg`), with their consent."""
     try:
-        return Channel(value.strip().lower())
+        channel = Channel(value.strip().lower())
     except ValueError:
         raise InvalidInput(f"unknown channel {value!r}; one of: {CHANNELS}") from None
+    if channel not in ACCOUNT_CHANNELS:
+        raise InvalidInput(
+            f"channel {channel.value!r} is the residents' own registration form (/card/register),"
+            f" which records their consent; submissions name one of: {CHANNELS}"
+        )
+    return channel
 
 
 def parse_crs_name(value: str | None) -> Crs | None:

@@ -37,6 +37,9 @@ class Submission:
     # A person role's reports stay within its scope (geo.residents.intake.routing); None: the
     # system.
     submitter: Principal | None = None
+    # Self-registration (channel 'self'): the consent version agreed to, the client's key.
+    consent_version: str | None = None
+    client_key: str | None = None
 
 
 @dataclass
@@ -211,6 +214,8 @@ def report_row(
         "answer": answer,
         "decided_at": received,
         "decided_by": "intake",
+        "consent_version": sub.consent_version,
+        "client_key": sub.client_key,
     }
 
 

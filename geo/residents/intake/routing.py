@@ -10,6 +10,11 @@ what they report must neither bring an archive into their scope nor found one ou
   it was placed. Its place stays in `geom` and `geocode`; the scope columns of a report in
   review say who reviews it (`placement` gives the place back when it is decided).
 
+A resident's own registration (channel `self`, the public form) is unverified: anyone can type
+a name and a phone number, so it never links or founds an archive by itself. Linkage scores it
+as any report; a link becomes a review with that archive as the candidate, a new person a review
+where it was placed, and the cell's grid worker decides (link / new) with the evidence shown.
+
 Linkage itself scores city-wide (an ID number is one person wherever they were last seen); only
 the outcome is bounded here. Channels never read an archive, so their reports link city-wide,
 and what they are told does not depend on who is known (`geo.residents.intake.submissions`).
@@ -52,12 +57,19 @@ def route(
     placed: Scope | None,
     archives: Mapping[int, Scope],
     submitter: Principal | None,
+    *,
+    unverified: bool = False,
 ) -> tuple[Outcome, Scope | None]:
     """The outcome within the submitter's bounds, and the queue of a review (None: where the
-    report was placed).
+    report was placed). `unverified` (self-registration): every link or new archive waits for
+    review.
 
     `archives` holds the current scope of every archive the outcome names.
     """
+    if unverified and outcome.decision == "linked":
+        outcome = Outcome("review", None, outcome.score, outcome.reasons, (_candidate(outcome),))
+    elif unverified and outcome.decision == "new":
+        outcome = Outcome("review", None, None, (), outcome.candidates)
     if is_person(submitter) and outcome.decision in ("new", "linked"):
         assert submitter is not None
         inside = holds(submitter, placed)
