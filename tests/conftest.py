@@ -33,6 +33,7 @@ from geo.core import clock, migrate
 from geo.demo.load import load_yichun
 from tests import cityclock
 from tests.db import engine_for, recreate_database, request_sessions, test_database_url
+from tests.hmac_keys import use_keys  # noqa: F401 - a fixture (HMAC key rotation tests)
 from tests.site import Site, demo_site
 
 _FROZEN = pytest.StashKey[object]()  # the session's time-machine traveller, when frozen

@@ -1,4 +1,4 @@
-"""`houniao privacy purge|rotate-keys|check`: retention, key rotation, validation."""
+"""`houniao privacy purge|rotate-keys|rehash|check`: retention, key rotation, validation."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from datetime import date
 
 import typer
 
-from api.cli.output import err, print_json
+from api.cli.output import err, print_json, progress_bar
 from api.cli.users import cli_actor
 from geo.access.principal import as_system
 from geo.audit import service as audit
+from geo.core.config import security_settings
 from geo.core.db import session_scope
 from geo.privacy import crypto, ids, masking, retention
 
@@ -80,6 +81,56 @@ def rotate_keys(
             "by_key": remaining,
         }
     )
+
+
+@app.command("rehash")
+def rehash(
+    dry_run: bool = typer.Option(False, "--dry-run", help="count, change nothing"),
+    batch_size: int = typer.Option(
+        crypto.DEFAULT_BATCH, "--batch-size", min=1, help="rows per transaction (committed each)"
+    ),
+) -> None:
+    """Recompute every lookup hash (phone, ID number) made with an older HMAC key under
+    HOUNIAO_HMAC_KEY_ID, from the decrypted values.
+
+    Safe while the API serves (it looks up under every configured key meanwhile): one short
+    transaction per batch; run it again to resume. When `by_key` shows no hash under the old key
+    id, remove that key."""
+    active = security_settings().hmac_active_id
+    with open_session() as session:
+        todo = crypto.rehash_in_batches(session, dry_run=True, begin=as_system)
+        session.rollback()
+        if dry_run:
+            counts = todo
+        else:
+            with progress_bar() as bar:
+                tasks = {
+                    label: bar.add_task(label, total=sum(n.values()) or 1)
+                    for label, n in todo.items()
+                }
+
+                def progress(column: str, done: int) -> None:
+                    bar.update(tasks[column], completed=done)
+
+                counts = crypto.rehash_in_batches(
+                    session, batch_size=batch_size, begin=as_system, progress=progress
+                )
+            as_system(session)
+            audit.record(
+                session, cli_actor(), "privacy.rehash", detail={"counts": counts, "key": active}
+            )
+        remaining = crypto.count_hashes_by_key(session)
+    print_json(
+        {
+            "active_hmac_key": active,
+            "dry_run": dry_run,
+            "batch_size": batch_size,
+            "rehashed" if not dry_run else "to_rehash": counts,
+            "by_key": remaining,
+        }
+    )
+    if dry_run:
+        err.print("Dry run: nothing changed.")
 
 
 @app.command("check")

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from geo.access.principal import ACCOUNT_CHANNELS, Role
 from geo.core.base import Base
 from geo.core.clock import sql_now
-from geo.privacy.crypto import register_encrypted
+from geo.privacy.crypto import register_encrypted, register_hashed
 
 
 def _one_of(column: str, values: list[str]) -> str:
@@ -93,6 +93,8 @@ def register() -> None:
     """Declare the encrypted columns (called by `geo.models.load_models`)."""
     register_encrypted(Account.phone_enc, "account.phone")
     register_encrypted(Account.id_number_enc, "account.id_number")
+    register_hashed(Account.phone_hash, Account.phone_enc, "phone")
+    register_hashed(Account.id_number_hash, Account.id_number_enc, "id_number")
 
 
 class AuthSession(Base):

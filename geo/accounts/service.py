@@ -186,8 +186,8 @@ def _set_personal(
         if raw is None:
             continue
         value = validate(raw)
-        digest = crypto.lookup_hash(value, kind=field)
-        clash = select(Account.name).where(getattr(Account, f"{field}_hash") == digest)
+        digest, *older = crypto.lookup_hashes(value, kind=field)  # older: during a rotation
+        clash = select(Account.name).where(getattr(Account, f"{field}_hash").in_([digest, *older]))
         if account.id is not None:
             clash = clash.where(Account.id != account.id)
         if session.scalar(clash):

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from geo.cases.workflow import FINISHED, CancelReason, Grade, Status, Tier
 from geo.core.base import Base
 from geo.core.clock import sql_now
-from geo.privacy.crypto import register_encrypted
+from geo.privacy.crypto import register_encrypted, register_hashed
 
 
 class ReporterKind(StrEnum):
@@ -279,6 +279,7 @@ class CaseIdempotency(Base):
 def register() -> None:
     """Declare the encrypted column (called by `geo.models.load_models`)."""
     register_encrypted(Case.reporter_phone_enc, "case.reporter_phone")
+    register_hashed(Case.reporter_phone_hash, Case.reporter_phone_enc, "phone")
 
 
 def _table(model: type[Base]) -> Table:

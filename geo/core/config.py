@@ -13,6 +13,7 @@ DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/houniao"
 # The repository's development keys: accepted only with HOUNIAO_ENV=development.
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789abcdef"
 DEV_HMAC_KEY = "dev-only-hmac-key-change-me-0123456789abcdef"
+LEGACY_HMAC_KEY_ID = "1"  # the id of HOUNIAO_HMAC_KEY; hashes under it carry no key id
 DEV_ENCRYPTION_KEY_ID = "dev1"
 DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktYWVzLWtleS0zMi1ieXRlcy0wMDAwMDA="
 
@@ -78,7 +79,13 @@ class SecuritySettings(BaseSettings):
     # `encryption_key_id`, older ids still decrypt.
     encryption_keys: dict[str, str] = {DEV_ENCRYPTION_KEY_ID: DEV_ENCRYPTION_KEY}
     encryption_key_id: str = DEV_ENCRYPTION_KEY_ID
-    hmac_key: str = DEV_HMAC_KEY  # lookup hashes; never rotate
+    # Keys of the stored lookup hashes (HMAC-SHA256 of phone and ID numbers). One key: the
+    # single HOUNIAO_HMAC_KEY, whose id is "1" (its hashes carry no key id: they predate ids).
+    # Rotating: key id -> key in HOUNIAO_HMAC_KEYS (JSON), the current one in HOUNIAO_HMAC_KEY_ID;
+    # `houniao privacy rehash` moves the stored hashes to it (see `hmac_keyring`).
+    hmac_key: str = ""
+    hmac_keys: dict[str, str] = {}
+    hmac_key_id: str = ""
     access_token_minutes: int = 15
     refresh_token_days: int = 14
     session_days: int = 30  # absolute limit of one login, however often it is refreshed
@@ -96,6 +103,24 @@ class SecuritySettings(BaseSettings):
     trusted_proxies: str = ""
     # Secure flag of the map cookies; unset: on everywhere but development.
     cookie_secure: bool | None = None
+
+    @property
+    def hmac_keyring(self) -> dict[str, str]:
+        """Every configured lookup-hash key by id: HOUNIAO_HMAC_KEYS plus HOUNIAO_HMAC_KEY as id
+        "1"; with neither given, the development key as "1"."""
+        keys = dict(self.hmac_keys)
+        if self.hmac_key:
+            keys.setdefault(LEGACY_HMAC_KEY_ID, self.hmac_key)
+        return keys or {LEGACY_HMAC_KEY_ID: DEV_HMAC_KEY}
+
+    @property
+    def hmac_active_id(self) -> str:
+        """The key new lookup hashes are made with (HOUNIAO_HMAC_KEY_ID; needed only when more
+        than one key is configured)."""
+        if self.hmac_key_id:
+            return self.hmac_key_id
+        (only,) = self.hmac_keyring  # validated: one key when no id is named
+        return only
 
     @property
     def is_development(self) -> bool:

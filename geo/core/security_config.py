@@ -82,7 +82,7 @@ def _dev_keys_in_use(s: SecuritySettings) -> list[str]:
     found = []
     if s.secret_key == DEV_SECRET_KEY or _DEV_MARK in s.secret_key:
         found.append("HOUNIAO_SECRET_KEY")
-    if s.hmac_key == DEV_HMAC_KEY or _DEV_MARK in s.hmac_key:
+    if any(k == DEV_HMAC_KEY or _DEV_MARK in k for k in s.hmac_keyring.values()):
         found.append("HOUNIAO_HMAC_KEY")
     if DEV_ENCRYPTION_KEY in s.encryption_keys.values():
         found.append("HOUNIAO_ENCRYPTION_KEYS")
@@ -91,11 +91,17 @@ def _dev_keys_in_use(s: SecuritySettings) -> list[str]:
 
 def _weak_keys(s: SecuritySettings, keys: dict[str, bytes], skip: list[str]) -> list[str]:
     """Explicitly given keys that do not look random (`skip`: the development keys in use)."""
-    from geo.core.config import DEV_ENCRYPTION_KEY, DEV_SECRET_KEY
+    from geo.core.config import DEV_ENCRYPTION_KEY, DEV_HMAC_KEY, DEV_SECRET_KEY
 
     problems = []
-    for name, value in (("HOUNIAO_SECRET_KEY", s.secret_key), ("HOUNIAO_HMAC_KEY", s.hmac_key)):
-        why = None if name in skip else weak_text_key(value)
+    named = [] if "HOUNIAO_SECRET_KEY" in skip else [("HOUNIAO_SECRET_KEY", s.secret_key)]
+    for kid, value in s.hmac_keyring.items():
+        if value == DEV_HMAC_KEY or _DEV_MARK in value:
+            continue  # refused or allowed as a development key, not as a weak one
+        alone = kid not in s.hmac_keys  # HOUNIAO_HMAC_KEY, id "1"
+        named.append(("HOUNIAO_HMAC_KEY" if alone else f"HOUNIAO_HMAC_KEYS[{kid!r}]", value))
+    for name, value in named:
+        why = weak_text_key(value)
         if why:
             problems.append(f"{name} is {why}; make one with {MAKE_TEXT_KEY}")
     for i, value in enumerate(s.previous_secret_keys):
@@ -123,6 +129,26 @@ def trusted_proxy_networks(value: str) -> list[str]:
     return entries
 
 
+def _validate_hmac_keys(s: SecuritySettings) -> None:
+    """Lookup-hash key ids: short (a hash keeps 64 characters with its id), the current one
+    configured, named when there are several, and id "1" not given two different keys."""
+    from geo.core.config import LEGACY_HMAC_KEY_ID
+
+    for kid in s.hmac_keys:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,8}", kid):
+            raise ValueError(f"HOUNIAO_HMAC_KEYS: key id {kid!r}: use 1-8 letters, digits, _ or -")
+    given = s.hmac_keys.get(LEGACY_HMAC_KEY_ID)
+    if s.hmac_key and given is not None and given != s.hmac_key:
+        raise ValueError(
+            'HOUNIAO_HMAC_KEY is key id "1": HOUNIAO_HMAC_KEYS gives id "1" another key'
+        )
+    ring = sorted(s.hmac_keyring)
+    if s.hmac_key_id and s.hmac_key_id not in ring:
+        raise ValueError(f"HOUNIAO_HMAC_KEY_ID {s.hmac_key_id!r} is not among the key ids {ring}")
+    if not s.hmac_key_id and len(ring) > 1:
+        raise ValueError(f"HOUNIAO_HMAC_KEY_ID must name the current key among {ring}")
+
+
 def validate_security_settings(s: SecuritySettings) -> None:
     """Raise ValueError on a setting that would weaken the deployment."""
     if s.env and s.env not in ENVIRONMENTS:
@@ -138,6 +164,7 @@ def validate_security_settings(s: SecuritySettings) -> None:
     for kid in keys:
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,16}", kid):
             raise ValueError(f"encryption key id {kid!r}: use 1-16 letters, digits, _ or -")
+    _validate_hmac_keys(s)
     if s.db_role and not _ROLE_NAME.match(s.db_role):
         raise ValueError(f"HOUNIAO_DB_ROLE {s.db_role!r} is not a plain lower-case role name")
     for name in (
@@ -170,7 +197,7 @@ def validate_security_settings(s: SecuritySettings) -> None:
     # Production (named, or HOUNIAO_ENV unset): no built-in key, nothing guessable.
     problems = [f"{name} (the development key must not be used)" for name in dev_keys]
     problems += weak
-    if s.hmac_key == s.secret_key:
+    if s.secret_key in s.hmac_keyring.values():
         problems.append("HOUNIAO_HMAC_KEY must differ from HOUNIAO_SECRET_KEY")
     if "dev1" in keys and "HOUNIAO_ENCRYPTION_KEYS" not in dev_keys:
         problems.append("HOUNIAO_ENCRYPTION_KEYS (the development key id dev1 must not be used)")

@@ -2,7 +2,8 @@
 
 database (reachable, versions), migrations (at head), release (one active), scheduler (a
 leader), replica (lag, when HOUNIAO_REPLICA_URL is set), backup (newest base backup's age,
-archiver failures) and keys (configured, and every key id the data uses still configured).
+archiver failures) and keys (configured, and every key id the data uses still configured: the
+encryption keys of the values, the HMAC keys of the lookup hashes).
 Each check says ok, warn or fail; any fail makes the command exit non-zero.
 """
 
@@ -26,6 +27,7 @@ from geo.core.config import database_settings, security_settings
 from geo.ops import backup
 from geo.ops.fingerprint import encrypted_columns
 from geo.ops.leader import current_leader
+from geo.privacy import crypto
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
@@ -176,20 +178,41 @@ def _keys(session: Session) -> Check:
             select(key_id, func.count()).where(enc.column.is_not(None)).group_by(key_id)
         ):
             in_use[kid] = in_use.get(kid, 0) + int(n)
+    hashes: dict[str, int] = {}
+    for per_key in crypto.count_hashes_by_key(session).values():
+        for kid, n in per_key.items():
+            hashes[kid] = hashes.get(kid, 0) + n
+    hmac_ids = sorted(sec.hmac_keyring)
     missing = sorted(set(in_use) - set(sec.encryption_keys))
     if missing:
         return Check("keys", FAIL, f"data encrypted under key ids no longer configured: {missing}")
+    stranded = sorted(set(hashes) - set(hmac_ids))
+    if stranded:
+        return Check(
+            "keys",
+            FAIL,
+            f"lookup hashes under HMAC key ids no longer configured: {stranded} (lookups miss"
+            f" them: configure the key again, `houniao privacy rehash`)",
+        )
     old = sum(n for kid, n in in_use.items() if kid != sec.encryption_key_id)
+    old_hashes = sum(n for kid, n in hashes.items() if kid != sec.hmac_active_id)
     detail = (
         f"active key {sec.encryption_key_id!r} of {sorted(sec.encryption_keys)};"
-        f" values per key id {dict(sorted(in_use.items()))}"
+        f" values per key id {dict(sorted(in_use.items()))};"
+        f" HMAC key {sec.hmac_active_id!r} of {hmac_ids}; hashes per key id"
+        f" {dict(sorted(hashes.items()))}"
     )
     if sec.previous_secret_keys:  # retire them once the access-token lifetime has passed
         detail += f"; {len(sec.previous_secret_keys)} former signing key(s) still verify tokens"
+    todo = []
     if old:
-        return Check(
-            "keys", WARN, f"{detail}; {old} under older keys: `houniao privacy rotate-keys`"
-        )
+        todo.append(f"{old} values under older keys: `houniao privacy rotate-keys`")
+    if old_hashes:
+        todo.append(f"{old_hashes} hashes under older HMAC keys: `houniao privacy rehash`")
+    elif len(hmac_ids) > 1:
+        todo.append(f"no hash under HMAC keys other than {sec.hmac_active_id!r}: remove them")
+    if todo:
+        return Check("keys", WARN, f"{detail}; {'; '.join(todo)}")
     return Check("keys", OK, detail)
 
 

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from geo.access.principal import Channel
 from geo.core.base import Base
 from geo.core.clock import sql_now
-from geo.privacy.crypto import register_encrypted
+from geo.privacy.crypto import register_encrypted, register_hashed
 
 TS = DateTime(timezone=True)
 
@@ -440,6 +440,9 @@ def register() -> None:
     register_encrypted(IntakeReport.id_number_enc, "intake_report.id_number")
     register_encrypted(IntakeReport.phone_enc, "intake_report.phone")
     register_encrypted(IntakeReport.payload_enc, "intake_report.payload")
+    for model in (Resident, IntakeReport):
+        register_hashed(model.id_number_hash, model.id_number_enc, "id_number")
+        register_hashed(model.phone_hash, model.phone_enc, "phone")
     _link_cases_to_residents()
     retention.register_purger("resident", purge.purge_residents)
 

@@ -18,11 +18,13 @@ PHONE_PARTIAL_KIND = "phone_partial"
 
 @dataclass(frozen=True)
 class Protected:
-    """One sensitive value as stored: ciphertext, keyed hash, mask."""
+    """One sensitive value as stored: ciphertext, keyed hash, mask; and (during an HMAC key
+    rotation) its hashes under the older keys, to find rows not yet rehashed."""
 
     ciphertext: str
     lookup_hash: str
     masked: str
+    older_hashes: tuple[str, ...] = ()
 
 
 def valid_id_number(raw: str) -> str:
@@ -35,18 +37,22 @@ def valid_mobile(raw: str) -> str:
 
 
 def protect_id_number(value: str, context: str) -> Protected:
+    current, *older = crypto.lookup_hashes(value, kind=ID_KIND)
     return Protected(
         crypto.encrypt(value, context=f"{context}.id_number"),
-        id_hash(value),
+        current,
         masking.mask_id_number(value) or "",
+        tuple(older),
     )
 
 
 def protect_phone(value: str, context: str) -> Protected:
+    current, *older = crypto.lookup_hashes(value, kind=PHONE_KIND)
     return Protected(
         crypto.encrypt(value, context=f"{context}.phone"),
-        phone_hash(value),
+        current,
         masking.mask_phone(value) or "",
+        tuple(older),
     )
 
 

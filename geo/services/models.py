@@ -33,7 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from geo.core.base import Base
 from geo.core.clock import sql_now
-from geo.privacy.crypto import register_encrypted
+from geo.privacy.crypto import register_encrypted, register_hashed
 from geo.services.workflow import Status
 
 TS = DateTime(timezone=True)
@@ -134,6 +134,7 @@ PHONE_CONTEXT = "service_request.phone"
 def register() -> None:
     """Declare the encrypted column (called by `geo.models.load_models`)."""
     register_encrypted(ServiceRequest.phone_enc, PHONE_CONTEXT)
+    register_hashed(ServiceRequest.phone_hash, ServiceRequest.phone_enc, "phone")
 
 
 REQUESTS = cast(Table, ServiceRequest.__table__)

@@ -84,6 +84,8 @@ def test_check_reports_each_part_and_fails_when_one_is_wrong(
         assert all(line.startswith("ok") for line in lines.values()), lines
         assert "behind" in lines["replica"] and "h old" in lines["backup"]
         assert "houniao-scheduler pid" in lines["scheduler"]
+        # The HMAC key ids in use: the reporter's phone hash is under the single key, id "1".
+        assert "HMAC key '1' of ['1']; hashes per key id {'1': 1}" in lines["keys"], lines
 
         # Each fault is a failing line (in process: the same checks without a CLI start-up).
         for name, value in healthy.items():
@@ -95,6 +97,12 @@ def test_check_reports_each_part_and_fails_when_one_is_wrong(
         monkeypatch.setenv("HOUNIAO_ENCRYPTION_KEY_ID", "k2")
         security_settings.cache_clear()
         assert "no longer configured: ['dev1']" in failing(site.url)["keys"]
+        monkeypatch.undo()
+        # A new HMAC key without the old one: the stored hashes would be missed by every lookup.
+        monkeypatch.setenv("HOUNIAO_HMAC_KEYS", json.dumps({"k2": "k2-" + OTHER_KEY}))
+        monkeypatch.setenv("HOUNIAO_HMAC_KEY_ID", "k2")
+        security_settings.cache_clear()
+        assert "HMAC key ids no longer configured: ['1']" in failing(site.url)["keys"]
         monkeypatch.undo()
         security_settings.cache_clear()
         monkeypatch.setenv("HOUNIAO_REPLICA_URL", replica.url())

@@ -1,17 +1,21 @@
-"""Key rotation drill (issue 16): a new encryption key and a new signing key while writers write.
+"""Key rotation drill (issue 16): new encryption, HMAC and signing keys while writers write.
 
-The site runs with the development keys (encryption key id A = dev1, signing key S1). The operator
-then, as the README's procedure says:
+The site runs with the development keys (encryption key id A = dev1, HMAC key id "1", signing key
+S1). The operator then, as the README's procedure says:
 
-1. restarts the API with keys A + B, B current, and signing key S2 with S1 kept for verification
-   (HOUNIAO_PREVIOUS_SECRET_KEYS), writers still writing;
-2. runs `houniao privacy rotate-keys --batch-size 200` while they go on writing;
-3. restarts the API with B only (A retired), S1 still verifying until its tokens expire;
+1. restarts the API with encryption keys A + B, B current, HMAC keys "1" + k2, k2 current, and
+   signing key S2 with S1 kept for verification (HOUNIAO_PREVIOUS_SECRET_KEYS), writers still
+   writing;
+2. runs `houniao privacy rotate-keys --batch-size 200`, then `houniao privacy rehash --batch-size
+   200`, while they go on writing;
+3. restarts the API with B and k2 only (A and "1" retired), S1 still verifying until its tokens
+   expire;
 4. after the access-token lifetime, retires S1 too.
 
-Then every personal-data value decrypts with B alone, none is left under A, every acknowledged
-write is there once, the audit chain verifies, a token from before the rotation worked through
-steps 1-3 and a token refreshed after it is signed with S2.
+Then every personal-data value decrypts with B alone, none is left under A, every lookup hash is
+k2's, the people filed before the rotation are found again by phone (filing them again makes no
+new archive), every acknowledged write is there once, the audit chain verifies, a token from
+before the rotation worked through steps 1-3 and a token refreshed after it is signed with S2.
 """
 
 from __future__ import annotations
@@ -26,19 +30,26 @@ import time
 import httpx
 import jwt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from geo.access.principal import as_system
 from geo.accounts import tokens
 from geo.accounts.models import Account
-from geo.core.config import DEV_ENCRYPTION_KEY, DEV_ENCRYPTION_KEY_ID, security_settings
+from geo.core.config import (
+    DEV_ENCRYPTION_KEY,
+    DEV_ENCRYPTION_KEY_ID,
+    DEV_HMAC_KEY,
+    LEGACY_HMAC_KEY_ID,
+    security_settings,
+)
 from geo.privacy import crypto
+from geo.residents.models import Resident
 from tests.faults import census
 from tests.faults.site import CHANNEL, DISPATCHER, Site
 from tests.faults.writers import GIVEN, SURNAMES, Writers
 
-pytestmark = pytest.mark.timeout(120, func_only=True)
+pytestmark = pytest.mark.timeout(180, func_only=True)  # ~90 s on a busy 2-core machine
 
 A = DEV_ENCRYPTION_KEY_ID
 B = "k2"
@@ -46,15 +57,16 @@ BATCH = 200
 SEED = 600  # intake reports (with phones) filed under key A before the drill
 
 
-def _seed(site: Site, n: int) -> None:
-    """`n` intake reports in one batch from the first channel account."""
+def _seed(site: Site, n: int, tag: str = "seed") -> None:
+    """`n` intake reports in one batch from the first channel account (the same people for the
+    same `n`)."""
     rng = random.Random(16)
     reports = []
     for i in range(n):
         lon, lat = rng.choice(site.template.points)
         reports.append(
             {
-                "external_id": f"seed-{i}",
+                "external_id": f"{tag}-{i}",
                 "name": rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, 2)),
                 "phone": f"13{rng.randrange(10**9):09d}",
                 "birth_year": rng.randrange(1945, 1962),
@@ -101,6 +113,19 @@ def _restart(site: Site, **env: str) -> float:
     return time.monotonic() - start
 
 
+def _hashes_and_residents(site: Site) -> tuple[dict[str, dict[str, int]], int]:
+    """Per lookup-hash column: counts by HMAC key id; and the number of archives."""
+    engine = site.engine()
+    try:
+        with Session(engine) as session:
+            as_system(session)
+            by_key = crypto.count_hashes_by_key(session)
+            archives = session.scalar(select(func.count()).select_from(Resident)) or 0
+    finally:
+        engine.dispose()
+    return by_key, int(archives)
+
+
 def _values(site: Site) -> tuple[dict[str, dict[str, int]], dict[str, list[str]]]:
     """Per encrypted column: counts by key id, and every value."""
     engine = site.engine()
@@ -121,20 +146,29 @@ def test_key_rotation_under_writes_loses_nothing_and_signs_nobody_out(site: Site
     t0 = time.monotonic()
     old_secret = security_settings().secret_key
     key_b = base64.b64encode(os.urandom(32)).decode()
+    hmac_b = secrets.token_urlsafe(32)
     new_secret = secrets.token_urlsafe(32)
     both = {
         "HOUNIAO_ENCRYPTION_KEYS": json.dumps({A: DEV_ENCRYPTION_KEY, B: key_b}),
         "HOUNIAO_ENCRYPTION_KEY_ID": B,
+        "HOUNIAO_HMAC_KEYS": json.dumps({LEGACY_HMAC_KEY_ID: DEV_HMAC_KEY, B: hmac_b}),
+        "HOUNIAO_HMAC_KEY_ID": B,
         "HOUNIAO_SECRET_KEY": new_secret,
         "HOUNIAO_PREVIOUS_SECRET_KEYS": json.dumps([old_secret]),
     }
-    b_only = {**both, "HOUNIAO_ENCRYPTION_KEYS": json.dumps({B: key_b})}
+    b_only = {
+        **both,
+        "HOUNIAO_ENCRYPTION_KEYS": json.dumps({B: key_b}),
+        "HOUNIAO_HMAC_KEYS": json.dumps({B: hmac_b}),
+    }
     signed_b_only = {**b_only, "HOUNIAO_PREVIOUS_SECRET_KEYS": "[]"}
 
     _seed(site, SEED)  # personal data under A: the demo holds none
     before_counts, _ = _values(site)
     assert sum(before_counts["intake_report.phone_enc"].values()) >= SEED > 2 * BATCH
     assert all(set(c) <= {A} for c in before_counts.values()), before_counts
+    hashes_before, _ = _hashes_and_residents(site)
+    assert all(set(c) <= {LEGACY_HMAC_KEY_ID} for c in hashes_before.values()), hashes_before
     login = _pair(site)  # a dispatcher signed in before the rotation
     assert _me(site.base, login.access_token) == 200
 
@@ -157,6 +191,13 @@ def test_key_rotation_under_writes_loses_nothing_and_signs_nobody_out(site: Site
         again = json.loads(
             site.houniao("privacy", "rotate-keys", "--batch-size", str(BATCH), env=both).stdout
         )
+        # The lookup hashes: recomputed under k2 while the writers go on.
+        started_hash = time.monotonic()
+        run = site.houniao("privacy", "rehash", "--batch-size", str(BATCH), env=both)
+        rehash_seconds = time.monotonic() - started_hash
+        assert run.returncode == 0, run.stderr
+        rehashed = json.loads(run.stdout)
+        during_rehash = writers.statuses(started_hash, started_hash + rehash_seconds)
         # 3. Key A retired.
         away_2 = _restart(site, **b_only)
         retired = time.monotonic()
@@ -213,6 +254,16 @@ def test_key_rotation_under_writes_loses_nothing_and_signs_nobody_out(site: Site
     audit = site.houniao("audit", "verify", env=b_only)
     assert audit.returncode == 0, audit.stdout + audit.stderr
 
+    # Every lookup hash is k2's; the people filed under "1" are found again by phone.
+    hashes_after, archives = _hashes_and_residents(site)
+    assert all(set(c) <= {B} for c in hashes_after.values()), hashes_after
+    assert all(set(c) <= {B} for c in rehashed["by_key"].values()), rehashed["by_key"]
+    moved = sum(sum(c.values()) for c in rehashed["rehashed"].values())
+    assert rehashed["rehashed"]["intake_report.phone_hash"][LEGACY_HMAC_KEY_ID] >= SEED
+    assert set(during_rehash) <= {200, 201}, during_rehash
+    _seed(site, SEED, tag="again")  # the same people, under k2 alone
+    assert _hashes_and_residents(site)[1] == archives  # every one linked to its archive
+
     # 4. After the access-token lifetime: the old signing key retired too.
     _restart(site, **signed_b_only)
     assert _me(site.base, login.access_token) == 401
@@ -226,6 +277,12 @@ def test_key_rotation_under_writes_loses_nothing_and_signs_nobody_out(site: Site
                 "rekeyed_per_column": report["re_encrypted"],
                 "batch_size": BATCH,
                 "rekey_s": round(rekey_seconds, 2),
+                "rehashed": moved,
+                "rehashed_per_column": {
+                    c: sum(n.values()) for c, n in rehashed["rehashed"].items() if n
+                },
+                "rehash_s": round(rehash_seconds, 2),
+                "writes_during_rehash": sum(during_rehash.values()),
                 "writes_during_rekey": sum(during_rekey.values()),
                 "api_away_s": [round(away_1, 2), round(away_2, 2)],
                 "acknowledged": found.acknowledged,

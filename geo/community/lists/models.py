@@ -34,7 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from geo.core.base import Base
 from geo.core.clock import sql_now
-from geo.privacy.crypto import register_encrypted
+from geo.privacy.crypto import register_encrypted, register_hashed
 
 TS = DateTime(timezone=True)
 
@@ -227,6 +227,7 @@ CONTACT_CONTEXT = "community_resource.contact"
 def register() -> None:
     """Called by geo.models.load_models(): the contact column is encrypted personal data."""
     register_encrypted(Resource.contact_enc, CONTACT_CONTEXT)
+    register_hashed(Resource.contact_hash, Resource.contact_enc, "phone")
 
 
 DEMANDS = cast(Table, Demand.__table__)

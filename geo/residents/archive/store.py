@@ -76,8 +76,23 @@ def archive_rows(session: Session, resident_ids: Iterable[int]) -> dict[int, lis
         *ARCHIVE_COLUMNS, func.ST_X(R.geom).label("lon"), func.ST_Y(R.geom).label("lat")
     ).where(R.resident_id.in_(ids), R.decision.in_(LINKED))
     for row in session.execute(stmt).mappings():
-        out[row["resident_id"]].append(dict(row))
+        out[row["resident_id"]].append(_under_current_key(dict(row)))
     return out
+
+
+def _under_current_key(row: dict[str, Any]) -> dict[str, Any]:
+    """The report's lookup hashes as the current HMAC key makes them: during a rotation a report
+    not yet rehashed compares with new reports and the archive's other reports alike."""
+    for field, kind in (("id_number", sensitive.ID_KIND), ("phone", sensitive.PHONE_KIND)):
+        stored = row[f"{field}_hash"]
+        if stored is not None:
+            row[f"{field}_hash"] = crypto.current_hash(
+                stored,
+                kind=kind,
+                ciphertext=row[f"{field}_enc"],
+                context=f"intake_report.{field}",
+            )
+    return row
 
 
 def linkage_rows(session: Session, resident_ids: Iterable[int]) -> Iterator[tuple[int, Evidence]]:

@@ -18,6 +18,9 @@ class Evidence:
     birth_exact: bool = False  # from an ID number or a stated birth year, not from an age
     id_hash: str | None = None  # a full, valid ID number
     phone_hash: str | None = None  # a full mobile number
+    # During an HMAC key rotation: ("id" | "ph", hash under an older key), to find stored reports
+    # not yet rehashed (what is read back is compared under the current key).
+    older_keys: tuple[tuple[str, str], ...] = ()
     # keyed hashes of what a mask shows (also set for full numbers, from their masks)
     id_partial: str | None = None
     phone_partial: str | None = None

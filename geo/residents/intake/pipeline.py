@@ -356,6 +356,10 @@ class Intake:
             birth_exact=n.birth_exact,
             id_hash=n.id_number.lookup_hash if n.id_number else None,
             phone_hash=n.phone.lookup_hash if n.phone else None,
+            older_keys=(
+                *(("id", h) for h in (n.id_number.older_hashes if n.id_number else ())),
+                *(("ph", h) for h in (n.phone.older_hashes if n.phone else ())),
+            ),
             id_partial=sensitive.id_partial_hash(n.id_mask),
             phone_partial=sensitive.phone_partial_hash(n.phone_mask),
             season=n.season,
@@ -369,7 +373,8 @@ class Intake:
     def _load_candidates(self, evidence: Iterable[Evidence]) -> None:
         """Absorb every stored archive that shares a blocking key with the chunk (once), and
         note its current scope."""
-        keys = {k for e in evidence for k in blocking_keys(e)} - self.loaded_keys
+        keys = {k for e in evidence for k in (*blocking_keys(e), *e.older_keys)}
+        keys -= self.loaded_keys
         if not keys:
             return
         self.loaded_keys |= keys

@@ -22,7 +22,7 @@ SUBMITTER = "conc-intake-5e1f"  # names the batches this test commits, so it can
 CLIENTS = 6
 
 
-def _wipe(engine: Engine) -> None:
+def _wipe(engine: Engine, submitter: str = SUBMITTER) -> None:
     with engine.begin() as conn:
         conn.execute(text("SET LOCAL session_replication_role = replica"))  # append-only tables
         batches = "SELECT id FROM intake_batch WHERE submitted_by_name = :s"
@@ -35,15 +35,15 @@ def _wipe(engine: Engine) -> None:
                 " AND c.conrelid <> 'intake_report'::regclass"
             )
         ).all()
-        ids = conn.execute(text(residents), {"s": SUBMITTER}).scalars().all()
+        ids = conn.execute(text(residents), {"s": submitter}).scalars().all()
         for table, column in referencing:
             conn.execute(text(f"DELETE FROM {table} WHERE {column} = ANY(:i)"), {"i": ids})
         conn.execute(
-            text(f"DELETE FROM intake_report WHERE batch_id IN ({batches})"), {"s": SUBMITTER}
+            text(f"DELETE FROM intake_report WHERE batch_id IN ({batches})"), {"s": submitter}
         )
         conn.execute(text("DELETE FROM resident WHERE id = ANY(:i)"), {"i": ids})
         conn.execute(
-            text("DELETE FROM intake_batch WHERE submitted_by_name = :s"), {"s": SUBMITTER}
+            text("DELETE FROM intake_batch WHERE submitted_by_name = :s"), {"s": submitter}
         )
 
 
