@@ -104,9 +104,7 @@ class Assignment(Base):
     grid_worker_id: Mapped[int | None] = mapped_column(
         ForeignKey("grid_worker.id", ondelete="CASCADE"), nullable=True
     )
-    member_id: Mapped[int | None] = mapped_column(
-        ForeignKey("volunteer_member.id"), nullable=True
-    )
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("volunteer_member.id"), nullable=True)
     contact_name: Mapped[str] = mapped_column(String(50))
     assigned_by: Mapped[str] = mapped_column(String(100))
     assigned_at: Mapped[datetime] = mapped_column(TS, server_default=sql_now())

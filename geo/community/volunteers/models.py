@@ -224,9 +224,7 @@ class Backbone(Base):
     street_code: Mapped[str] = mapped_column(String(9), index=True)
     name: Mapped[str] = mapped_column(String(50))
     duty: Mapped[str] = mapped_column(String(50))
-    member_id: Mapped[int | None] = mapped_column(
-        ForeignKey("volunteer_member.id"), nullable=True
-    )
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("volunteer_member.id"), nullable=True)
     resident_id: Mapped[int | None] = mapped_column(
         ForeignKey("resident.id", ondelete="SET NULL"), nullable=True
     )
