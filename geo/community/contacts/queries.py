@@ -14,7 +14,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, Table, and_, case, func, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Table,
+    and_,
+    case,
+    func,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from geo.access.principal import Principal, Role, scope_filter
@@ -152,6 +163,7 @@ def overdue(
     days: int = 14,
     on: date | None = None,
     cell: str | None = None,
+    community: str | None = None,
     contact_kind: ContactKind | None = None,
     contact_id: int | None = None,
     limit: int = 200,
@@ -169,6 +181,8 @@ def overdue(
     where: list[ColumnElement[bool]] = [s.c.days_since >= days]
     if cell:
         where.append(s.c.cell_code == cell)
+    if community:
+        where.append(s.c.community_code == community)
     if contact_kind is not None:
         if contact_id is None:
             raise InvalidInput("contact_kind needs contact_id")
@@ -228,7 +242,12 @@ def overdue(
 
 
 def overdue_counts(
-    session: Session, me: Principal, *, days: int = 14, on: date | None = None
+    session: Session,
+    me: Principal,
+    *,
+    days: int = 14,
+    on: date | None = None,
+    community: str | None = None,
 ) -> dict[str, Any]:
     """Per cell in scope: residents present, those whose household has a designated contact,
     those overdue and those never contacted. Counts only (not audited: no person)."""
@@ -244,6 +263,7 @@ def overdue_counts(
             func.count().filter(s.c.days_since >= days).label("overdue"),
             func.count().filter(s.c.last_contacted_on.is_(None)).label("never_contacted"),
         )
+        .where(s.c.community_code == community if community else true())
         .group_by(s.c.cell_code)
         .order_by(s.c.cell_code)
     ).all()

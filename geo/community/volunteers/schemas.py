@@ -102,13 +102,6 @@ class BackboneCreate(StrictModel):
     resident_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
-class RevealRequest(StrictModel):
-    model_config = _STRICT
-
-    purpose: str = Field(max_length=30, description="emergency_contact, case_handling, ...")
-    reason: str = Field(min_length=4, max_length=200)
-
-
 # --- answers ---------------------------------------------------------------------------------
 
 
