@@ -26,6 +26,7 @@ from sqlalchemy import (
     true,
     type_coerce,
 )
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from geo.access.principal import Principal, Role, scope_filter
@@ -92,7 +93,7 @@ def present(me: Principal, on: date) -> Any:
             Stay.season >= first_present_season(on),
             state.in_(PRESENT_STATES),
         )
-        .distinct(Stay.resident_id)
+        .ext(distinct_on(Stay.resident_id))
         .order_by(Stay.resident_id, Stay.season.desc())
     )
 

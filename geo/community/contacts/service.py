@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from geo.access.principal import Principal, in_scope
@@ -223,7 +224,7 @@ def assign_defaults(
             )
             .exists()
         )
-        .distinct(p.c.household_key)
+        .ext(distinct_on(p.c.household_key))
         .order_by(p.c.household_key, p.c.resident_id)
     )
     ids = list(
