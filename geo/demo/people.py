@@ -233,7 +233,7 @@ def _activities(
         shift = rng.randint(3, 30) if upcoming else -rng.randint(3, 360)
         day = today + timedelta(days=shift)
         starts = as_city(datetime.combine(day, time(rng.choice([9, 14, 15]))))
-        capacity = max(works[i] + 2, rng.randint(10, 30)) if is_work else rng.randint(8, 30)
+        capacity = max(works[i] + 2, rng.randint(10, 20)) if is_work else rng.randint(6, 20)
         activity_id = volunteers.create_activity(
             session,
             me,
