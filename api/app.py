@@ -16,6 +16,7 @@ from api.routes import (
     cases,
     concerns,
     console,
+    contacts,
     council,
     docs,
     export,
@@ -33,6 +34,7 @@ from api.routes import (
     services,
     spatial,
     tiles,
+    volunteers,
 )
 from api.routes import auth as auth_routes
 from api.static import mount_static
@@ -90,6 +92,10 @@ def create_app() -> FastAPI:
     app.include_router(health_appointments.router)
     app.include_router(lists.router)
     app.include_router(council.router)
+    app.include_router(volunteers.router)
+    app.include_router(contacts.router)
+    app.include_router(volunteers.router)
+    app.include_router(contacts.router)
     mount_static(app)
     declare_public_routes(app)  # the spatial core's public routes (api/auth.py)
     return app

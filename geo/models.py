@@ -21,7 +21,10 @@ def load_models() -> None:
     from geo.audit import models as audit  # noqa: F401  (tables only)
     from geo.bookings import models as bookings  # noqa: F401  (tables only)
     from geo.cases import models as cases
+    from geo.community.contacts import models as contacts  # noqa: F401  (tables only)
+    from geo.community.council import models as council  # noqa: F401  (tables only)
     from geo.community.lists import models as lists
+    from geo.community.volunteers import models as volunteers
     from geo.planning import models as planning  # noqa: F401  (tables only)
     from geo.privacy import retention
     from geo.residents import models as residents
@@ -34,6 +37,7 @@ def load_models() -> None:
     residents.register()  # after cases: it adds the key cases.resident_id -> resident.id
     services.register()
     lists.register()
+    volunteers.register()
     retention.register()  # the accounts' purgers
     _loaded = True
 

@@ -27,6 +27,7 @@ def load_yichun() -> None:
     from geo.demo import council as demo_council
     from geo.demo import lists as demo_lists
     from geo.demo import load as demo
+    from geo.demo import people as demo_people
     from geo.demo import residents_load as demo_residents
     from geo.demo import services as demo_services
     from geo.demo.accounts import create_demo_accounts
@@ -41,6 +42,7 @@ def load_yichun() -> None:
                     "lists": demo_lists.load_demo_lists(session),
                     **demo_bookings.load_demo_bookings(session),
                     "council_meetings": demo_council.load_demo_council(session),
+                    **demo_people.load_demo_people(session),
                 }
                 if any(added.values()):
                     print_json(added)
@@ -58,8 +60,9 @@ def load_yichun() -> None:
             print_json(counts)
             return
         with progress_bar() as bar:
-            # places, cases per year, residents, intake steps, services, lists, council, bookings
-            steps = 5 + len(demo_cases.YEARS) + 1 + 8 + 1 + 1 + 1 + 4
+            # places, cases per year, residents, intake steps, services, lists, council, bookings,
+            # people (teams, activities, backbones, contacts)
+            steps = 5 + len(demo_cases.YEARS) + 1 + 8 + 1 + 1 + 1 + 4 + 4
             task = bar.add_task("loading Yichun", total=steps)
 
             def step(description: str, rows: int) -> None:
@@ -72,6 +75,7 @@ def load_yichun() -> None:
             counts["lists"] = demo_lists.load_demo_lists(session, step)  # through the service
             counts |= demo_bookings.load_demo_bookings(session, step)  # spaces, bookings, checks
             counts["council_meetings"] = demo_council.load_demo_council(session, step)
+            counts |= demo_people.load_demo_people(session, step)  # teams, activities, contacts
         demo_accounts = create_demo_accounts(session)  # one per role, printed below
     print_json(counts)
     print_demo_accounts(demo_accounts)

@@ -7,6 +7,7 @@ from api.cli import (
     bookings,
     boundaries,
     cases,
+    contacts,
     core,
     db,
     export,
@@ -35,6 +36,7 @@ app.add_typer(privacy.app, name="privacy")
 app.add_typer(audit.app, name="audit")
 app.add_typer(bookings.app, name="bookings")
 app.add_typer(services.app, name="services")
+app.add_typer(contacts.app, name="contacts")
 app.add_typer(ops.backup_app, name="backup")
 app.add_typer(planning.app, name="planning")
 core.register(app)

@@ -871,6 +871,7 @@ def _at(w: Walker) -> dict:
 
 # Each README row (by its first URL) and the requests that walk it. Params that need the
 # site's data are filled in by `concrete`.
+_STAFF_404 = {"community_staff": 404, "street_staff": 404}  # no such object in their scope
 ROWS: dict[str, list[Probe]] = {
     "/docs": [
         Probe("/docs", type="text/html", promise=vendored_only),
@@ -1043,6 +1044,29 @@ ROWS: dict[str, list[Probe]] = {
         Probe("/api/v1/council/suggestions", params={"limit": 5}),
         Probe(
             "/api/v1/council/suggestions/public/JY2222222222", statuses={c: 404 for c in CALLERS}
+        ),
+    ],
+    "/api/v1/volunteers/teams…": [
+        Probe("/api/v1/volunteers/teams", params={"limit": 5}),
+        Probe("/api/v1/volunteers/members/2147483646", statuses=_STAFF_404),
+        Probe("/api/v1/volunteers/activities", params={"limit": 5}),
+        Probe(
+            "/api/v1/volunteers/signups/2147483646/transitions",
+            "POST",
+            body=lambda w, caller: {"action": "cancel"},
+            statuses=_STAFF_404,
+        ),
+        Probe("/api/v1/volunteers/backbones", params={"limit": 5}),
+    ],
+    "/api/v1/contacts/assignments": [
+        Probe("/api/v1/contacts/assignments", params={"limit": 5}),
+        Probe("/api/v1/contacts/logs", params={"limit": 5}),
+        Probe("/api/v1/contacts/overdue", params={"limit": 5}),
+        Probe("/api/v1/contacts/overdue/counts"),
+        Probe(
+            f"/api/v1/contacts/cells/{OTHER_CELL}/default-assignments",
+            "POST",
+            statuses={"community_staff": 404, "street_staff": 404},
         ),
     ],
     "/maps/login": [

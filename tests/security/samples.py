@@ -113,6 +113,12 @@ def _council(session: Session, samples: Samples, lon: float, lat: float) -> None
     council_sampler(session, samples, lon, lat)
 
 
+def _people(session: Session, samples: Samples, lon: float, lat: float) -> None:
+    from tests.community.volunteers.samples import people_sampler
+
+    people_sampler(session, samples, lon, lat)
+
+
 SAMPLERS: list[Callable[[Session, Samples, float, float], None]] = [
     _case,
     _residents,
@@ -120,6 +126,7 @@ SAMPLERS: list[Callable[[Session, Samples, float, float], None]] = [
     _bookings,
     _lists,
     _council,
+    _people,
 ]
 
 
