@@ -1,7 +1,7 @@
 """self-registration: the intake's seventh source, residents registering their own stay
 
 Revision ID: 0014self
-Revises: 0012defer
+Revises: 0013people
 Create Date: 2026-11-30 12:00:00.000000
 
 Channel `self` (登记入口): a seasonal resident registers their own stay on the service card's
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014self"
-down_revision: str | None = "0012defer"
+down_revision: str | None = "0013people"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from geo.core.base import Base
 from geo.core.clock import sql_now
-from geo.privacy.crypto import register_encrypted
+from geo.privacy.crypto import register_encrypted, register_hashed
 
 TS = DateTime(timezone=True)
 
@@ -239,6 +239,7 @@ PHONE_CONTEXT = "volunteer_member.phone"
 def register() -> None:
     """Called by geo.models.load_models(): a member's phone is encrypted personal data."""
     register_encrypted(Member.phone_enc, PHONE_CONTEXT)
+    register_hashed(Member.phone_hash, Member.phone_enc, "phone")  # rehashed on key rotation
 
 
 TEAMS = cast(Table, Team.__table__)
