@@ -360,6 +360,21 @@ def list_assignments(
     return {"total": total, "assignments": out}
 
 
+def _log_columns() -> tuple[Any, ...]:
+    """What the contact log shows of a row (listed and just written alike)."""
+    return (
+        cl.id,
+        cl.resident_id,
+        cl.cell_code,
+        cl.household_key,
+        cl.channel,
+        cl.contacted_on,
+        cl.by_name,
+        cl.note,
+        cl.created_at,
+    )
+
+
 def list_contacts(
     session: Session,
     me: Principal,
@@ -378,17 +393,7 @@ def list_contacts(
         where.append(cl.cell_code == cell)
     total = session.scalar(select(func.count()).select_from(CONTACT_LOG).where(*where)) or 0
     rows = session.execute(
-        select(
-            cl.id,
-            cl.resident_id,
-            cl.cell_code,
-            cl.household_key,
-            cl.channel,
-            cl.contacted_on,
-            cl.by_name,
-            cl.note,
-            cl.created_at,
-        )
+        select(*_log_columns())
         .where(*where)
         .order_by(cl.contacted_on.desc(), cl.id.desc())
         .limit(limit)
@@ -415,18 +420,6 @@ def contacts_by_id(session: Session, me: Principal, ids: list[int]) -> list[dict
     if not ids:
         return []
     rows = session.execute(
-        select(
-            cl.id,
-            cl.resident_id,
-            cl.cell_code,
-            cl.household_key,
-            cl.channel,
-            cl.contacted_on,
-            cl.by_name,
-            cl.note,
-            cl.created_at,
-        )
-        .where(cl.id.in_(ids), scope(me, CONTACT_LOG))
-        .order_by(cl.id)
+        select(*_log_columns()).where(cl.id.in_(ids), scope(me, CONTACT_LOG)).order_by(cl.id)
     ).all()
     return [dict(r._mapping) | {"channel_label": CHANNEL_LABELS[Channel(r.channel)]} for r in rows]
