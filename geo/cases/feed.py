@@ -79,18 +79,18 @@ def _iso(column: Any) -> Any:
 
 
 def open_cases_json(session: Session, principal: Any, *, now: datetime | None = None) -> str:
-    """`open_cases_json_etag` without the ETag."""
-    return open_cases_json_etag(session, principal, now=now)[0]
+    """`open_cases_json_etag` without the ETag, as text."""
+    return open_cases_json_etag(session, principal, now=now)[0].decode()
 
 
 def open_cases_json_etag(
     session: Session, principal: Any, *, now: datetime | None = None
-) -> tuple[str, str]:
-    """Every open case in scope as a FeatureCollection (small properties, for maps), as JSON
-    text: PostgreSQL writes each Feature (text concatenation, one row per case, in id order),
-    Python only joins them. 10,000 features for the dispatcher's map cost about the bare query
-    (bench/cases_throughput.py); building them as dicts in Python cost ~6x, json_build_object
-    ~3x (its per-value type lookups).
+) -> tuple[bytes, str]:
+    """Every open case in scope as a FeatureCollection (small properties, for maps), as UTF-8
+    JSON: PostgreSQL writes each Feature (text concatenation) and joins them in id order into
+    one value, sent as it comes (one row, no per-feature decoding in Python). Building features
+    as dicts in Python cost ~6x the bare query (bench/cases_throughput.py), json_build_object
+    ~3x (its per-value type lookups), a row per feature joined in Python 2-4x.
 
     Each feature: id, a Point (ST_AsGeoJSON, GEOJSON_DECIMALS), and the case's id, category (code
     and label), grade, status, tier and clock state (each with its Chinese label), reported/due/
@@ -145,16 +145,22 @@ def open_cases_json_etag(
         feature_text = feature_text.op("||")(
             literal(piece, Text) if isinstance(piece, str) else piece
         )
-    rows = session.execute(
-        select(feature_text, func.concat(c.id, ":", c.version, ":", state))
+    by_id = aggregate_order_by(literal(","), c.id)
+    features = func.coalesce(func.string_agg(feature_text, by_id), literal("", Text))
+    collection = (
+        literal('{"type":"FeatureCollection","features":[', Text).op("||")(features).op("||")("]}")
+    )
+    state_list = func.string_agg(func.concat(c.id, ":", c.version, ":", state), by_id)
+    body, digest = session.execute(
+        select(
+            func.convert_to(collection, "UTF8"),  # bytes as the response sends them
+            func.md5(func.coalesce(state_list, "")),  # what open_etag hashes, same rows
+        )
+        .select_from(Case)
         .join(CaseCategory, cat.code == c.category_code)
         .where(_OPEN, case_filter(principal))
-        .order_by(c.id)
-    ).all()
-    body = '{"type":"FeatureCollection","features":[' + ",".join(r[0] for r in rows) + "]}"
-    # md5 over the same text open_etag's string_agg hashes (UTF-8 both sides).
-    digest = hashlib.md5(",".join(r[1] for r in rows).encode(), usedforsecurity=False)
-    return body, _etag(principal, digest.hexdigest())
+    ).one()
+    return bytes(body), _etag(principal, str(digest))
 
 
 def _js(value: Any) -> Any:
