@@ -27,7 +27,7 @@ from api.auth import MAP_COOKIE
 from geo.access.principal import Principal
 from geo.accounts import tokens
 from geo.core.config import security_settings
-from geo.core.errors import Forbidden
+from geo.core.errors import Forbidden, InvalidInput
 
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
@@ -103,16 +103,22 @@ def form_token(issued: int) -> str:
 
 
 def check_public_form(request: Request, token: str | None, now: int) -> None:
-    """CsrfRefused (403) for a public form posted from another site or without a fresh token."""
+    """CsrfRefused (403) for a public form posted from another site or with a stale or forged
+    token; InvalidInput (422) without one."""
     origin = request.headers.get("origin")
     host = request.headers.get("host", "")
     if origin and origin != "null" and origin.split("://", 1)[-1] != host:
         raise CsrfRefused("请求来自其他网站，已拒绝。 (cross-site form post refused)")
+    if not token:  # a form field missing, as any other: 422 (a wrong one is refused below)
+        raise InvalidInput(
+            "表单缺少令牌：请从服务卡页面打开表单后再提交。"
+            " (form_token missing: open the form from the card's page)"
+        )
     refused = CsrfRefused(
         "表单已失效，请刷新页面后重新填写提交。"
-        f" (form token missing or expired: reload the page; it is valid {FORM_TOKEN_HOURS} h)"
+        f" (form token expired or not ours: reload the page; it is valid {FORM_TOKEN_HOURS} h)"
     )
-    if not token or "." not in token:
+    if "." not in token:
         raise refused
     issued_raw = token.split(".", 1)[0]
     if not issued_raw.isdigit():

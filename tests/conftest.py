@@ -19,6 +19,8 @@ os.environ["HOUNIAO_SCHEDULER"] = "0"
 os.environ.setdefault("HOUNIAO_WORKERS", "1")
 
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import datetime
 
 import pytest
@@ -37,6 +39,7 @@ from tests.hmac_keys import use_keys  # noqa: F401 - a fixture (HMAC key rotatio
 from tests.site import Site, demo_site
 
 _FROZEN = pytest.StashKey[object]()  # the session's time-machine traveller, when frozen
+_SITE = pytest.StashKey[tuple[Future[Site], ExitStack]]()  # the demo site, building early
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,6 +72,34 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for prefix, mark in FOLDER_MARKS.items():
             if where == prefix or where.startswith(prefix + "/"):
                 item.add_marker(mark)
+
+
+@pytest.hookimpl(trylast=True)  # after -m/-k deselection: only when a selected test needs it
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start building the demo site (minutes: a real `houniao load yichun`) in the background as
+    the run starts, so it is ready when the browser tests and the README walk come; the load is
+    mostly the database server's and a subprocess's work, beside the other tests."""
+    if session.config.option.collectonly or not any(map(_uses_demo_site, session.items)):
+        return
+    stack = ExitStack()
+    pool = ThreadPoolExecutor(1, thread_name_prefix="demo-site")
+    session.config.stash[_SITE] = (pool.submit(lambda: stack.enter_context(demo_site())), stack)
+    pool.shutdown(wait=False)  # its one thread ends with the build
+
+
+def _uses_demo_site(item: pytest.Item) -> bool:
+    """Whether `item` gets this module's `site` (tests/faults and others define their own)."""
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.get("site", ()) if info is not None else ()
+    return bool(defs) and defs[-1].func.__module__ == __name__
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    started = session.config.stash.get(_SITE, None)
+    if started is not None:
+        future, stack = started
+        future.exception()  # wait for it (a failed build has nothing to close but its stack)
+        stack.close()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -111,10 +142,15 @@ def engine() -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def site() -> Iterator[Site]:
-    """The whole demo site served by uvicorn (tests/site.py): browser tests and the README walk."""
-    with demo_site() as s:
-        yield s
+def site(request: pytest.FixtureRequest) -> Iterator[Site]:
+    """The whole demo site served by uvicorn (tests/site.py): browser tests and the README walk.
+    Built from the start of the run (`pytest_collection_finish`); a failed build fails here."""
+    started = request.config.stash.get(_SITE, None)
+    if started is None:  # not foreseen at collection (a fixture requested dynamically)
+        with demo_site() as s:
+            yield s
+        return
+    yield started[0].result()
 
 
 @pytest.fixture

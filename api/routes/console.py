@@ -250,7 +250,7 @@ def bulk_transition(
     me: CurrentUser,
     filters: FiltersDep,
     action: Annotated[Text, Form(max_length=30)],
-    cases: Annotated[list[Annotated[str, Field(max_length=24)]], Form(max_length=200)] = [],  # noqa: B006  (FastAPI copies form defaults)
+    cases: Annotated[list[Annotated[Text, Field(max_length=24)]], Form(max_length=200)] = [],  # noqa: B006  (FastAPI copies form defaults)
     note: Annotated[Text | None, Form(max_length=2000)] = None,
     hx_request: HxRequest = None,
 ) -> Response:

@@ -153,10 +153,11 @@ def test_an_address_is_geocoded_and_shown_before_saving(client, session, here):
     assert row.cell_code == CELL
 
 
-def test_token_missing_or_cross_site_is_a_403(client, session, here):
+def test_token_missing_is_a_422_forged_or_cross_site_a_403(client, session, here):
     form = _form(client, here)
     del form["form_token"]
-    assert client.post(URL, data=form).status_code == 403
+    missing = client.post(URL, data=form)
+    assert missing.status_code == 422 and "表单缺少令牌" in missing.text
     forged = client.post(URL, data={**form, "form_token": "1.abc"})
     assert forged.status_code == 403 and "表单已失效" in forged.text
     cross = client.post(URL, data=_form(client, here), headers={"Origin": "https://evil.example"})
