@@ -39,6 +39,7 @@ from tests.hmac_keys import use_keys  # noqa: F401 - a fixture (HMAC key rotatio
 from tests.site import Site, demo_site
 
 _FROZEN = pytest.StashKey[object]()  # the session's time-machine traveller, when frozen
+SITE_TIMEOUT = 1500  # seconds for a test of the demo site: the build, shared, plus its own 600
 _SITE = pytest.StashKey[tuple[Future[Site], ExitStack]]()  # the demo site, building early
 
 
@@ -79,8 +80,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Start building the demo site (minutes: a real `houniao load yichun`) in the background as
     the run starts, so it is ready when the browser tests and the README walk come; the load is
     mostly the database server's and a subprocess's work, beside the other tests."""
-    if session.config.option.collectonly or not any(map(_uses_demo_site, session.items)):
+    users = [item for item in session.items if _uses_demo_site(item)]
+    if session.config.option.collectonly or not users:
         return
+    for item in users:  # the first of them may wait for the build: its minutes, then its own
+        item.add_marker(pytest.mark.timeout(SITE_TIMEOUT))
     stack = ExitStack()
     pool = ThreadPoolExecutor(1, thread_name_prefix="demo-site")
     session.config.stash[_SITE] = (pool.submit(lambda: stack.enter_context(demo_site())), stack)
