@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader
 
 from geo.cases.bulk import MAX_BULK
 from geo.cases.clock import CLOCK_LABELS
+from geo.cases.softlock import LOCK_TTL, RENEW_SECONDS
 from geo.cases.workflow import GRADE_LABELS, STATUS_LABELS, TIER_LABELS, CancelReason
 from geo.core.clock import as_city
 
@@ -113,6 +114,21 @@ def summons_left(due: datetime | str | None, at: datetime) -> str:
     return f"剩余 {duration(left)}" if left >= 0 else f"超时 {duration(left)}"
 
 
+def opened_ago(taken_at: datetime | str | None, at: datetime) -> str:
+    """When a soft lock's holder opened the case, from `at` (the database's now).
+
+    >>> from datetime import timedelta
+    >>> t = datetime(2026, 11, 30, 8, 0, tzinfo=as_city(datetime(2026, 11, 30)).tzinfo)
+    >>> opened_ago(t, t + timedelta(seconds=30)), opened_ago(t, t + timedelta(minutes=2, seconds=5))
+    ('刚刚打开', '2分钟前打开')
+    """
+    when = _when(taken_at)
+    if when is None:
+        return "—"
+    seconds = (at - when).total_seconds()
+    return "刚刚打开" if seconds < 60 else f"{duration(seconds)}前打开"
+
+
 def _cn_day(day: date) -> str:
     """A calendar date as 2026年11月30日 (already the city's)."""
     return f"{day.year}年{day.month}月{day.day}日"
@@ -136,6 +152,9 @@ def _env() -> Environment:
         REPORTER_KINDS=REPORTER_KINDS,
         ACTION_HINTS=ACTION_HINTS,
         MAX_BULK=MAX_BULK,
+        opened_ago=opened_ago,
+        RENEW_SECONDS=RENEW_SECONDS,
+        LOCK_MINUTES=int(LOCK_TTL.total_seconds() // 60),
     )
     return env
 
@@ -166,6 +185,16 @@ def queue(**context: Any) -> str:
 def panel(**context: Any) -> str:
     """One case: reporter (masked), place, clock, timeline, and the forms of allowed actions."""
     return _ENV.get_template("panel.html").render(**context)
+
+
+def soft_lock(**context: Any) -> str:
+    """Who is working on the case in the panel (its soft lock), polled to renew the caller's."""
+    return _ENV.get_template("soft_lock.html").render(**context)
+
+
+def saved_filters(**context: Any) -> str:
+    """The caller's saved filters (links), their delete buttons and the save form."""
+    return _ENV.get_template("saved_filters.html").render(**context)
 
 
 def bookings(**context: Any) -> str:

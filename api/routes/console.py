@@ -33,7 +33,7 @@ from geo.bookings import queries as booking_queries
 from geo.bookings import service as booking_service
 from geo.bookings.schemas import BookingTransition
 from geo.bookings.workflow import Kind
-from geo.cases import bulk, inbox, queries, queue, replies, service
+from geo.cases import bulk, inbox, queries, queue, replies, saved_filters, service, softlock
 from geo.cases.catalogue import catalogue
 from geo.cases.schemas import TransitionRequest
 from geo.cases.workflow import TIER_LABELS, TRANSITIONS, Tier
@@ -107,6 +107,7 @@ def _queue_html(q: queue.Queue, filters: queue.QueueFilters, me: Principal, **ex
         bulk_actions=_bulk_actions(),
         filter_query=_filter_query(filters),
         csrf_token=token_for(me),
+        me_account=me.account_id,
         **extra,
     )
 
@@ -152,7 +153,12 @@ def _panel_context(
         "department": me.department if me.role == Role.department else None,
         "notice": notice,
         "prefill": prefill,
+        **_lock_context(me, softlock.current(session, me, case_id), at),
     }
+
+
+def _lock_context(me: Principal, lock: softlock.SoftLock | None, at: datetime) -> dict[str, Any]:
+    return {"lock": lock, "lock_mine": lock is not None and lock.held_by(me), "lock_at": at}
 
 
 def _page(
@@ -178,6 +184,9 @@ def _page(
         queue=q,
         bulk_actions=_bulk_actions(),
         filter_query=_filter_query(filters),
+        saved=saved_filters.list_filters(session, me),
+        max_saved=saved_filters.MAX_PER_ACCOUNT,
+        me_account=me.account_id,
     )
     return html.page(**(context | (panel or {})))
 
@@ -393,6 +402,7 @@ def case_transition(
         request = TransitionRequest(**{k: v for k, v in given.items() if v is not None})
         with session.begin_nested():  # a refused step leaves nothing behind
             service.transition(session, me, case_id, request, expected_version=version)
+        softlock.take(session, me, case_id)  # each action renews the soft lock (advisory)
         notice = {"kind": "ok", "title": f"已办理：{label}", "lines": []}
     except PreconditionFailed:
         status = 412
@@ -437,6 +447,139 @@ def case_transition(
         html.panel(**context) if hx_request else _page(session, me, queue.QueueFilters(), context)
     )
     return HTMLResponse(body, status_code=status, headers=headers)
+
+
+# --- soft locks: who is working on a case (advisory, expiring by itself) ---------------------
+
+
+@router.post(
+    "/cases/{case_id}/lock",
+    summary="Take or renew the caller's soft lock on the case in their panel (htmx poll; CSRF"
+    " token with the cookie); answers who is working on it",
+    **access(*PANEL_ROLES, scope="cell"),
+)
+def take_lock(
+    session: SessionDep, me: CurrentUser, case_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+) -> str:
+    lock = softlock.take(session, me, case_id)
+    return html.soft_lock(case_id=case_id, polled=True, **_lock_context(me, lock, db_now(session)))
+
+
+@router.post(
+    "/cases/{case_id}/release",
+    summary="Close the case panel: release the caller's soft lock (CSRF token with the cookie)",
+    **access(*PANEL_ROLES, scope="cell"),
+)
+def release_lock(
+    session: SessionDep,
+    me: CurrentUser,
+    case_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)],
+    hx_request: HxRequest = None,
+) -> Response:
+    softlock.release(session, me, case_id)
+    if hx_request:
+        return HTMLResponse(blank_panel())
+    back = "/console/inbox" if me.role == Role.department else "/console"
+    return RedirectResponse(back, status_code=303)
+
+
+# --- saved filters (per account) --------------------------------------------------------------
+
+FilterField = Annotated[Text | None, Form(max_length=30)]
+
+
+def _saved_answer(
+    session: Session,
+    me: Principal,
+    values: dict[str, str],
+    notice: dict[str, Any],
+    hx_request: str | None,
+    *,
+    status: int = 200,
+) -> HTMLResponse:
+    """The saved-filters section (htmx) or the whole console (a form posted without scripts)."""
+    context: dict[str, Any] = dict(
+        saved=saved_filters.list_filters(session, me),
+        max_saved=saved_filters.MAX_PER_ACCOUNT,
+        filters=values,
+        csrf_token=token_for(me),
+        saved_notice=notice,
+    )
+    if hx_request:
+        return HTMLResponse(html.saved_filters(**context), status_code=status)
+    try:
+        filters = _filters(*(values[k] or None for k in ("tier", "category", "street", "clock")))
+    except InvalidInput:
+        filters = queue.QueueFilters()
+    page = _page(session, me, filters, {"saved_notice": notice})
+    return HTMLResponse(page, status_code=status)
+
+
+@router.post(
+    "/filters",
+    summary="Save the filter bar (tier, category, street, clock) under a name of the caller's"
+    " (at most 20, names up to 40 characters; CSRF token with the cookie)",
+    **access(*CONSOLE_ROLES),
+)
+def save_filter(
+    session: SessionDep,
+    me: CurrentUser,
+    name: Annotated[Text, Form(max_length=200, description="up to 40 characters")],
+    tier: FilterField = None,
+    category: FilterField = None,
+    street: FilterField = None,
+    clock: FilterField = None,
+    hx_request: HxRequest = None,
+) -> Response:
+    given = {
+        "tier": tier or "",
+        "category": category or "",
+        "street": street or "",
+        "clock": clock or "",
+    }
+    try:
+        filters = _filters(tier or None, category or None, street or None, clock or None)
+        codes = {c["code"] for c in catalogue(session)["categories"]}
+        if filters.category and filters.category not in codes:
+            raise InvalidInput(f"没有这个类别：{filters.category} (unknown category)")
+        values = _filter_values(filters)
+        saved = saved_filters.save(session, me, name, values)
+    except InvalidInput as exc:
+        notice = {"kind": "error", "title": "筛选没有保存（422）", "lines": [exc.detail]}
+        return _saved_answer(session, me, given, notice, hx_request, status=422)
+    if not hx_request:  # without scripts: straight to the console with the saved filter applied
+        return RedirectResponse("/console" + (f"?{saved.query}" if saved.query else ""), 303)
+    notice = {"kind": "ok", "title": f"已保存筛选「{saved.name}」", "lines": []}
+    return _saved_answer(session, me, values, notice, hx_request)
+
+
+@router.post(
+    "/filters/{filter_id}/delete",
+    summary="Delete one of the caller's saved filters (another account's: 404; CSRF token with"
+    " the cookie)",
+    **access(*CONSOLE_ROLES),
+)
+def delete_filter(
+    session: SessionDep,
+    me: CurrentUser,
+    filter_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
+    tier: FilterField = None,
+    category: FilterField = None,
+    street: FilterField = None,
+    clock: FilterField = None,
+    hx_request: HxRequest = None,
+) -> Response:
+    name = saved_filters.remove(session, me, filter_id)
+    if not hx_request:
+        return RedirectResponse("/console", status_code=303)
+    values = {
+        "tier": tier or "",
+        "category": category or "",
+        "street": street or "",
+        "clock": clock or "",
+    }
+    notice = {"kind": "ok", "title": f"已删除筛选「{name}」", "lines": []}
+    return _saved_answer(session, me, values, notice, hx_request)
 
 
 # --- the centre staff's bookings of the day (活动空间预约) ------------------------------------

@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -276,6 +277,44 @@ class CaseIdempotency(Base):
     created_at: Mapped[datetime] = mapped_column(TS, server_default=sql_now(), index=True)
 
 
+class CaseSoftLock(Base):
+    """Who is working on a case in the console (a soft lock): advisory, never blocking, ending
+    by itself at `expires_at`. One row per case; rows past `expires_at` count as absent and are
+    swept when a lock is taken (geo/cases/softlock.py)."""
+
+    __tablename__ = "case_soft_lock"
+    __table_args__ = (
+        CheckConstraint("expires_at > taken_at", name="expires_after_taken"),
+        Index("ix_case_soft_lock_holder", "holder_account"),
+        Index("ix_case_soft_lock_expires", "expires_at"),
+    )
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    holder_account: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    holder_name: Mapped[str] = mapped_column(String(100))
+    taken_at: Mapped[datetime] = mapped_column(TS)
+    expires_at: Mapped[datetime] = mapped_column(TS)
+
+
+class ConsoleSavedFilter(Base):
+    """A console user's saved filter bar (tier, category, street, clock) under a name of theirs;
+    private to the account (row-level security by `account_id`)."""
+
+    __tablename__ = "console_saved_filter"
+    __table_args__ = (
+        UniqueConstraint("account_id", "name", name="uq_console_saved_filter_name"),
+        CheckConstraint("char_length(name) BETWEEN 1 AND 40", name="name_length"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(40))
+    query: Mapped[str] = mapped_column(String(400))
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=sql_now())
+
+
 def register() -> None:
     """Declare the encrypted column (called by `geo.models.load_models`)."""
     register_encrypted(Case.reporter_phone_enc, "case.reporter_phone")
@@ -290,3 +329,5 @@ def _table(model: type[Base]) -> Table:
 CASES = _table(Case)
 EVENTS = _table(CaseEvent)
 SUMMONS = _table(CaseSummons)
+SOFT_LOCKS = _table(CaseSoftLock)
+SAVED_FILTERS = _table(ConsoleSavedFilter)

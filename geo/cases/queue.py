@@ -6,7 +6,8 @@ so overdue cases lead, then those with the least time left; cases whose clock ha
 scope is `case_filter`, the API's own rule, so a street or community sees only its cases.
 
 Counts per clock state are taken under the same filters except the clock state itself, so the
-numbers on top say what each clock filter would show.
+numbers on top say what each clock filter would show. Each row carries the case's live soft
+lock (`lock`: who has it open in their panel, geo/cases/softlock.py) or None.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from geo.access.principal import Principal, Role, scope_filter
-from geo.cases import clock
+from geo.cases import clock, softlock
 from geo.cases.models import Case, CaseCategory
 from geo.cases.queries import shape
 from geo.cases.scope import case_filter
@@ -135,7 +136,11 @@ def open_queue(
         .order_by(case((_RUNNING, 0), else_=1), c.due_at, c.id)
         .limit(limit)
     ).all()
-    return Queue([shape(r) | {"due": r.due_at} for r in rows], total, counts, at)
+    out = [shape(r) | {"due": r.due_at} for r in rows]
+    locks = softlock.locks_of(session, me, [r["id"] for r in out])
+    for r in out:  # who is working on it (a soft lock), for the row's marker
+        r["lock"] = locks.get(r["id"])
+    return Queue(out, total, counts, at)
 
 
 def streets_in_scope(session: Session, me: Principal) -> list[tuple[str, str]]:

@@ -1130,6 +1130,37 @@ ROWS: dict[str, list[Probe]] = {
             },
         ),
     ],
+    "/console/cases/{case_id}/lock": [
+        Probe(  # the walk files no case: 404 for those who may open a panel
+            "/console/cases/999999999/lock",
+            method="POST",
+            type="text/html",
+            statuses={
+                c: 404 for c in ("dispatcher", "community_staff", "street_staff", "department")
+            },
+        ),
+        Probe(
+            "/console/cases/999999999/release",
+            method="POST",
+            type="text/html",
+            statuses={
+                c: 404 for c in ("dispatcher", "community_staff", "street_staff", "department")
+            },
+        ),
+        Probe(  # a nameless filter: refused in words (422) for the console's users
+            "/console/filters",
+            method="POST",
+            type="text/html",
+            form=lambda w, c: {"name": " ", "clock": "overdue"},
+            statuses={c: 422 for c in ("dispatcher", "community_staff", "street_staff")},
+        ),
+        Probe(
+            "/console/filters/999999999/delete",
+            method="POST",
+            type="text/html",
+            statuses={c: 404 for c in ("dispatcher", "community_staff", "street_staff")},
+        ),
+    ],
     "/console/bookings": [
         Probe("/console/bookings", type="text/html"),
     ],

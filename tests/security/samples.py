@@ -147,6 +147,7 @@ def build(session: Session, account_name: str) -> Samples:
             "y": str(y),
             "collection_id": "cells",
             "feature_id": OWN_CELL,
+            "filter_id": "1",  # a console saved filter: private to its account, 404 to others
         },
         query={"lon": f"{lon:.6f}", "lat": f"{lat:.6f}", "address": address or "伊美区"},
     )

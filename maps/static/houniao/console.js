@@ -33,20 +33,86 @@
     if (e.data.houniao === 'open-case' && /^[0-9]+$/.test(String(e.data.id))) { openCase(e.data.id); }
   });
 
-  /* Counts on top: the title shows how many cases are overdue, and says when that grows. */
+  /* Counts on top: the title shows how many cases are overdue, and says when that grows; with
+     「超时提醒音」 ticked (remembered in this browser, off by default) a short beep sounds too. */
   function badge() {
     var counts = $('#queue .counts');
     if (!counts) { return; }
     var n = parseInt(counts.getAttribute('data-overdue') || '0', 10);
     document.title = (n > 0 ? '(' + n + ' 件超时) ' : '') + baseTitle;
-    if (lastOverdue !== null && n > lastOverdue) { say('新增超时事件：现有 ' + n + ' 件已超时。'); }
+    if (lastOverdue !== null && n > lastOverdue) {
+      say('新增超时事件：现有 ' + n + ' 件已超时。');
+      if (beepOn()) { beep(); }
+    }
     lastOverdue = n;
   }
 
+  /* The beep: WebAudio, no sound file. Browsers start audio only after a user gesture, so the
+     context is made (or resumed) when the box is ticked and on the first key or click. */
+  var BEEP_KEY = 'houniao.console.overdueBeep';
+  var audio = null;
+  function beepOn() {
+    try { return localStorage.getItem(BEEP_KEY) === 'on'; } catch (err) { return false; }
+  }
+  function audioContext() {
+    var AC = window.AudioContext || window.webkitAudioContext;
+    if (!AC) { return null; }
+    if (!audio) { audio = new AC(); }
+    if (audio.state === 'suspended') { audio.resume(); }
+    return audio;
+  }
+  function beep() {
+    var ctx = audioContext();
+    if (!ctx) { return; }
+    var t = ctx.currentTime, osc = ctx.createOscillator(), gain = ctx.createGain();
+    osc.type = 'sine';
+    osc.frequency.setValueAtTime(880, t);
+    gain.gain.setValueAtTime(0.0001, t);
+    gain.gain.exponentialRampToValueAtTime(0.25, t + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.3);
+    osc.connect(gain);
+    gain.connect(ctx.destination);
+    osc.start(t);
+    osc.stop(t + 0.32);
+  }
+  window.houniaoBeep = beep;
+  function beepToggle() {
+    var box = $('#beep-toggle');
+    if (!box) { return; }
+    box.checked = beepOn();
+    box.addEventListener('change', function () {
+      try { localStorage.setItem(BEEP_KEY, box.checked ? 'on' : 'off'); } catch (err) { /* private mode */ }
+      if (box.checked) { audioContext(); beep(); say('超时提醒音已打开。'); } else { say('超时提醒音已关闭。'); }
+    });
+    var wake = function () { if (beepOn()) { audioContext(); } };
+    document.addEventListener('keydown', wake, {once: true});
+    document.addEventListener('click', wake, {once: true});
+  }
+
+  /* The save-filter form carries the filter bar's values (hidden fields that follow the bar). */
+  function syncSaveForm() {
+    ['tier', 'category', 'street', 'clock'].forEach(function (k) {
+      var from = document.getElementById('f-' + k);
+      var to = document.querySelector('#save-filter input[data-filter="' + k + '"]');
+      if (from && to) { to.value = from.value; }
+    });
+  }
+
+  /* Leaving the page releases the soft lock of the open case (closing the panel does it too). */
+  window.addEventListener('pagehide', function () {
+    var panel = $('#panel article.case');
+    var token = document.body.getAttribute('data-csrf');
+    if (!panel || !token || !navigator.sendBeacon) { return; }
+    var form = new FormData();
+    form.append('csrf_token', token);
+    navigator.sendBeacon('/console/cases/' + panel.getAttribute('data-case') + '/release', form);
+  });
+
   document.addEventListener('DOMContentLoaded', function () {
     badge();
+    beepToggle();
     var filters = $('#filters');
-    if (filters) { filters.addEventListener('change', mapFilters); }
+    if (filters) { filters.addEventListener('change', mapFilters); filters.addEventListener('change', syncSaveForm); }
     document.body.addEventListener('houniao:caseChanged', refreshQueue);
     document.body.addEventListener('houniao:casesChanged', function () { say('批量办理完成。'); });
     document.body.addEventListener('htmx:afterSwap', function (e) {
