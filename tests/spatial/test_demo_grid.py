@@ -82,3 +82,22 @@ def test_the_grid_is_deterministic_and_its_counts_are_known():
         assert len(cell.code) == 15 and cell.code.isdigit() and cell.parent_code == cell.code[:12]
         assert isinstance(cell.geometry, shapely.Polygon) and cell.geometry.is_valid
         assert 150 <= (cell.households or 0) <= 500
+
+
+def _example(param: dict) -> object:
+    return param.get("example", param["schema"].get("examples", [None])[0])
+
+
+def test_the_documented_examples_land_in_a_cell(client):
+    """Every lon/lat example of the API docs (/docs) answers with a cell, not 'outside'."""
+    spec = client.get("/openapi.json").json()
+    tried = []
+    for path, ops in spec["paths"].items():
+        params = {p["name"]: _example(p) for p in ops.get("get", {}).get("parameters", [])}
+        if params.get("lon") is None or params.get("lat") is None or "{" in path:
+            continue
+        example = {"lon": params["lon"], "lat": params["lat"]}
+        r = client.get(path, params=example)
+        assert r.status_code in (200, 401), (path, example, r.text[:300])
+        tried.append((path, r.status_code))
+    assert {"/api/v1/locate", "/card"} <= {p for p, status in tried if status == 200}, tried
