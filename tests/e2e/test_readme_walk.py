@@ -351,6 +351,20 @@ def _bookings(w: Walk) -> None:
     assert "YYYY-MM-DD" in failed(w.write("bookings", "list", "--from", "July"))
 
 
+def _contacts(w: Walk) -> None:
+    """Who is overdue a contact on the loaded site: the list and the per-cell counts agree."""
+    listed = json.loads(ok(w.read("contacts", "overdue", "--community", COMMUNITY)).stdout)
+    assert listed["days"] == 14 and listed["total"] == sum(
+        c["overdue"] for c in listed["per_contact"]
+    )
+    counted = json.loads(
+        ok(w.read("contacts", "overdue", "--community", COMMUNITY, "--counts")).stdout
+    )
+    assert counted["on"] == listed["on"] and counted["overdue"] == listed["total"]
+    assert all(c["cell_code"].startswith(COMMUNITY) for c in counted["cells"])
+    assert "12-digit" in failed(w.read("contacts", "overdue", "--community", "12"))
+
+
 def _kpis(w: Walk) -> None:
     out = json.loads(ok(w.read("kpis")).stdout)
     assert out["group_by"] == [] and out["rows"]
@@ -450,6 +464,7 @@ SCENARIOS: dict[tuple[str, ...], Callable[[Walk], None]] = {
     ("bookings", "no-show"): _bookings,
     ("bookings", "cancel"): _bookings,
     ("bookings", "visits"): _bookings,
+    ("contacts", "overdue"): _contacts,
     ("kpis",): _kpis,
     ("export", "gpkg"): _export_gpkg,
     ("serve",): _serve,
