@@ -833,6 +833,7 @@ def lands_on_its_own_page(r: httpx.Response, caller: str | None, w: Walker) -> N
             "dispatcher": "/maps/dispatch",
             "planner": "/maps/density",
             "grid_worker": "/m/",
+            "department": "/console/inbox",
         }.get(caller, "/maps/")
 
 
