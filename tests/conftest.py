@@ -20,7 +20,6 @@ os.environ.setdefault("HOUNIAO_WORKERS", "1")
 
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
 from datetime import datetime
 
 import pytest
@@ -36,11 +35,12 @@ from geo.demo.load import load_yichun
 from tests import cityclock
 from tests.db import engine_for, recreate_database, request_sessions, test_database_url
 from tests.hmac_keys import use_keys  # noqa: F401 - a fixture (HMAC key rotation tests)
-from tests.site import Site, demo_site
+from tests.site import Site, SiteDatabase, build_once_per_run, serve_site
 
 _FROZEN = pytest.StashKey[object]()  # the session's time-machine traveller, when frozen
 SITE_TIMEOUT = 1500  # seconds for a test of the demo site: the build, shared, plus its own 600
-_SITE = pytest.StashKey[tuple[Future[Site], ExitStack]]()  # the demo site, building early
+_SITE = pytest.StashKey[Future[SiteDatabase]]()  # the demo site's database, building early
+SITE_GROUP = "demo-site"  # its users run on one pytest-xdist worker (--dist loadgroup)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,8 +57,15 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "city_clock(at): run the test with Python's and its session's SQL clock at `at`"
     )
     at = config.getoption("--city-clock")
-    if at and at != "real":  # before any connection is opened: PGOPTIONS is read when one is
+    if at and at != "real" and not _xdist_controller(config):
+        # before any connection is opened: PGOPTIONS is read when one is
         config.stash[_FROZEN] = cityclock.freeze_session(cityclock.city_time(at))
+
+
+def _xdist_controller(config: pytest.Config) -> bool:
+    """The process that hands tests to pytest-xdist's workers and runs none: it leaves the
+    clocks alone, since its workers inherit its environment and each freezes its own."""
+    return not hasattr(config, "workerinput") and getattr(config.option, "dist", "no") != "no"
 
 
 # Marks by folder or file, so a run can leave a kind out (scripts/test's second clock run does).
@@ -73,6 +80,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for prefix, mark in FOLDER_MARKS.items():
             if where == prefix or where.startswith(prefix + "/"):
                 item.add_marker(mark)
+        if _uses_demo_site(item):  # one server, on one worker: its tests share what they write
+            item.add_marker(pytest.mark.xdist_group(SITE_GROUP))
 
 
 @pytest.hookimpl(trylast=True)  # after -m/-k deselection: only when a selected test needs it
@@ -85,9 +94,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     for item in users:  # the first of them may wait for the build: its minutes, then its own
         item.add_marker(pytest.mark.timeout(SITE_TIMEOUT))
-    stack = ExitStack()
+    # Under pytest-xdist every worker starts this; one builds, the others wait on its lock.
+    workerinput = getattr(session.config, "workerinput", None)
+    run_id = workerinput["testrunuid"] if workerinput is not None else None
     pool = ThreadPoolExecutor(1, thread_name_prefix="demo-site")
-    session.config.stash[_SITE] = (pool.submit(lambda: stack.enter_context(demo_site())), stack)
+    session.config.stash[_SITE] = pool.submit(build_once_per_run, run_id)
     pool.shutdown(wait=False)  # its one thread ends with the build
 
 
@@ -101,12 +112,17 @@ def _uses_demo_site(item: pytest.Item) -> bool:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     started = session.config.stash.get(_SITE, None)
     if started is not None:
-        future, stack = started
-        future.exception()  # wait for it (a failed build has nothing to close but its stack)
-        stack.close()
+        started.exception()  # wait for the build: its subprocesses must not outlive the run
 
 
 def pytest_report_header(config: pytest.Config) -> str:
+    at = config.getoption("--city-clock")
+    if _xdist_controller(config) and at and at != "real":  # its workers' clock
+        city, host = cityclock.city_time(at), cityclock.city_time(at).astimezone()
+        return (
+            f"city clock (frozen, in every worker): {city:%Y-%m-%d %H:%M} {clock.CITY_TZ_NAME};"
+            f" host {host:%Y-%m-%d %H:%M %z}"
+        )
     frozen = "frozen" if _FROZEN in config.stash else "real"
     host = datetime.now().astimezone()  # the host's own zone, to show how far off it is
     return (
@@ -149,12 +165,10 @@ def engine() -> Iterator[Engine]:
 def site(request: pytest.FixtureRequest) -> Iterator[Site]:
     """The whole demo site served by uvicorn (tests/site.py): browser tests and the README walk.
     Built from the start of the run (`pytest_collection_finish`); a failed build fails here."""
-    started = request.config.stash.get(_SITE, None)
-    if started is None:  # not foreseen at collection (a fixture requested dynamically)
-        with demo_site() as s:
-            yield s
-        return
-    yield started[0].result()
+    started = request.config.stash.get(_SITE, None)  # None: requested dynamically, unforeseen
+    built = started.result() if started is not None else build_once_per_run(None)
+    with serve_site(built) as s:  # each worker that runs its users serves it (one, by group)
+        yield s
 
 
 @pytest.fixture

@@ -25,9 +25,15 @@ def server_url() -> URL:
     return make_url(database_settings().sqlalchemy_url)
 
 
+def shared_database_url(suffix: str = "") -> URL:
+    """A database of the whole run, shared by its pytest-xdist workers (the demo site's)."""
+    return server_url().set(database=os.environ.get("HOUNIAO_TEST_DB", "houniao_test") + suffix)
+
+
 def test_database_url(suffix: str = "") -> URL:
-    name = os.environ.get("HOUNIAO_TEST_DB", "houniao_test") + suffix
-    return server_url().set(database=name)
+    """This process's own test database (each pytest-xdist worker has one: `_gw0`, `_gw1` ...)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return shared_database_url((f"_{worker}" if worker else "") + suffix)
 
 
 def engine_for(url: URL) -> Engine:

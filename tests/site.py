@@ -2,19 +2,24 @@
 (boundaries, cases, residents, demo accounts) through the real CLI, one account per role made
 with the documented `houniao users add`, and the API served by uvicorn in a subprocess.
 
-Built once per test run by the session fixture `site` (tests/conftest.py) and shared by the
-browser tests of the maps and the README walk (tests/e2e)."""
+Built once per test run (once for all pytest-xdist workers) by the session fixture `site`
+(tests/conftest.py) and shared by the browser tests of the maps and the README walk (tests/e2e),
+which run on one worker (xdist group `demo-site`)."""
 
 from __future__ import annotations
 
+import fcntl
+import json
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
-from tests.db import recreate_database, test_database_url
+from tests.db import recreate_database, shared_database_url
 from tests.live import houniao, live_api
 
 PASSWORD = "map-test-password-1"
@@ -43,9 +48,19 @@ class Site:
     api_key: str = ""  # of the channel account (X-API-Key)
 
 
-@contextmanager
-def demo_site() -> Iterator[Site]:
-    url = test_database_url("_site")
+@dataclass(frozen=True)
+class SiteDatabase:
+    """A loaded demo database with its accounts: what the build leaves for a server."""
+
+    database_url: str
+    load_output: str
+    names: dict[str, str]
+    api_key: str
+
+
+def build_site_database() -> SiteDatabase:
+    """The minutes of a site: migrate, `houniao load yichun`, one account per role."""
+    url = shared_database_url("_site")
     recreate_database(url)
     dsn = url.render_as_string(hide_password=False)
     outputs = {}
@@ -60,9 +75,39 @@ def demo_site() -> Iterator[Site]:
         names[role] = name
         if role == "channel":  # printed once, on the last line of stdout
             api_key = result.stdout.strip().splitlines()[-1].strip()
-    engine = create_engine(url)
+    return SiteDatabase(dsn, outputs["load"].stderr, names, api_key)
+
+
+def build_once_per_run(run_id: str | None) -> SiteDatabase:
+    """The site database, built once per run: with pytest-xdist (`run_id`, the run's id shared by
+    its workers) the first worker builds under a file lock and the others read what it left."""
+    if run_id is None:
+        return build_site_database()
+    lock = Path(tempfile.gettempdir()) / f"houniao-site-{run_id}.lock"
+    done = lock.with_suffix(".json")
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # released when the file closes
+        if done.exists():
+            return SiteDatabase(**json.loads(done.read_text()))
+        built = build_site_database()
+        done.write_text(json.dumps(asdict(built)))
+        return built
+
+
+@contextmanager
+def serve_site(built: SiteDatabase) -> Iterator[Site]:
+    """The API served by uvicorn on the built database."""
+    engine = create_engine(built.database_url)
     try:
-        with live_api(dsn) as base:
-            yield Site(base, dsn, engine, PASSWORD, outputs["load"].stderr, names, api_key)
+        with live_api(built.database_url) as base:
+            yield Site(
+                base,
+                built.database_url,
+                engine,
+                PASSWORD,
+                built.load_output,
+                built.names,
+                built.api_key,
+            )
     finally:
         engine.dispose()
