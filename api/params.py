@@ -69,8 +69,8 @@ def window_query(
 CrsParam = Annotated[Crs, Depends(crs_query)]
 WindowParam = Annotated[windows.Window, Depends(window_query)]
 BboxParam = Annotated[tuple[float, float, float, float] | None, Depends(bbox_query)]
-Lon = Annotated[float, Query(description="longitude, in the named crs", examples=[129.02])]
-Lat = Annotated[float, Query(description="latitude, in the named crs", examples=[47.70])]
+Lon = Annotated[float, Query(description="longitude, in the named crs", examples=[128.905])]
+Lat = Annotated[float, Query(description="latitude, in the named crs", examples=[47.728])]
 
 
 # --- parsed by hand, for a hot route -------------------------------------------------------------

@@ -69,7 +69,7 @@ def count(reports: list[tuple[int, object]], m: Counter, u: Counter) -> None:
         index.absorb(truth, e)  # type: ignore[arg-type]
 
 
-def estimates(m: Counter, u: Counter) -> dict[str, dict[str, float]]:
+def estimates(m: Counter, u: Counter) -> dict[str, dict[str, float | None]]:
     p = {
         lv: (m[lv] / max(m["field:" + k], 1), u[lv] / max(u["field:" + k], 1))
         for lv, k in KIND.items()
@@ -77,10 +77,12 @@ def estimates(m: Counter, u: Counter) -> dict[str, dict[str, float]]:
     full_m, full_u = p["phone_agree"]
     p["phone_partial_agree"] = (full_m, full_u + p["phone_partial_agree"][1])
     p["phone_partial_differ"] = p["phone_differ"]
-    out = {}
+    out: dict[str, dict[str, float | None]] = {}
     for lv, (mi, ui) in p.items():
         m2, u2 = (1 - EPSILON) * mi + EPSILON * ui, (1 - EPSILON) * ui + EPSILON * mi
-        out[lv] = {"m": round(mi, 5), "u": round(ui, 5), "estimate": round(math.log2(m2 / u2), 2)}
+        # a level the generator never produces (origin by province alone) has no estimate
+        est = round(math.log2(m2 / u2), 2) if m2 > 0 and u2 > 0 else None
+        out[lv] = {"m": round(mi, 5), "u": round(ui, 5), "estimate": est}
     return out
 
 
@@ -126,9 +128,11 @@ def main() -> None:
     print(f"{m['pairs']:,} candidate pairs of one person, {u['pairs']:,} of two")
     print("| level | m | u | estimate | weight in use |\n| --- | ---: | ---: | ---: | ---: |")
     for lv, v in found.items():
-        weight = v["estimate"] if args.adopt else current["levels"][lv]["weight"]
+        est = v["estimate"]
+        weight = est if args.adopt and est is not None else current["levels"][lv]["weight"]
         current["levels"][lv] = {**v, "weight": weight}
-        print(f"| {lv} | {v['m']:.5f} | {v['u']:.5f} | {v['estimate']:.2f} | {weight:.2f} |")
+        shown = "-" if est is None else f"{est:.2f}"
+        print(f"| {lv} | {v['m']:.5f} | {v['u']:.5f} | {shown} | {weight:.2f} |")
     current["estimated_on"] = {
         "seeds": args.seeds,
         "per_season": args.per_season,

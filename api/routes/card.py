@@ -91,8 +91,10 @@ def _error_titles(exc: DomainError) -> tuple[str, str, str]:
 )
 def get_card(
     session: SessionDep,
-    lon: Annotated[str | None, Query(description="longitude in `crs`", examples=["129.02"])] = None,
-    lat: Annotated[str | None, Query(description="latitude in `crs`", examples=["47.70"])] = None,
+    lon: Annotated[
+        str | None, Query(description="longitude in `crs`", examples=["128.905"])
+    ] = None,
+    lat: Annotated[str | None, Query(description="latitude in `crs`", examples=["47.728"])] = None,
     crs: Annotated[str | None, Query(description=f"coordinate system: {ACCEPTED}")] = None,
 ) -> HTMLResponse:
     try:

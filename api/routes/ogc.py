@@ -217,7 +217,10 @@ def get_items(
     collection_id: CollectionId,
     bbox: Annotated[
         str | None,
-        Query(description="minLon,minLat,maxLon,maxLat (CRS84)", examples=["129,47.7,129.1,47.8"]),
+        Query(
+            description="minLon,minLat,maxLon,maxLat (CRS84)",
+            examples=["128.86,47.7,128.95,47.76"],
+        ),
     ] = None,
     limit: Annotated[
         int,

@@ -48,8 +48,10 @@ class GeoJSONResponse(JSONResponse):
 
 
 _LOCATE_PARAMETERS = [
-    openapi_parameter("lon", "number", "longitude, in the named crs", required=True, example=129),
-    openapi_parameter("lat", "number", "latitude, in the named crs", required=True, example=47.7),
+    openapi_parameter(
+        "lon", "number", "longitude, in the named crs", required=True, example=128.905
+    ),
+    openapi_parameter("lat", "number", "latitude, in the named crs", required=True, example=47.728),
     openapi_parameter("crs", "string", f"coordinate system of lon/lat: {ACCEPTED}"),
     openapi_parameter("release", "integer", "boundary release id; default: the active one"),
 ]

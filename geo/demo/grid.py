@@ -27,6 +27,7 @@ CELL_M = 380.0  # nominal cell width in metres
 JITTER = 0.22  # vertex jitter as a fraction of the cell width
 CELLS_PER_COMMUNITY = 3  # per side
 COMMUNITIES_PER_STREET = 2  # per side
+MIN_SHARE = 0.5  # a lattice cell less than half inside its district is dropped
 
 _TO_METRES = Transformer.from_crs(4326, 32652, always_xy=True)
 _TO_DEGREES = Transformer.from_crs(32652, 4326, always_xy=True)
@@ -84,63 +85,48 @@ def _lattice(center: tuple[float, float], nx: int, ny: int, rng: np.random.Gener
     return np.round(np.stack([lon, lat], axis=-1), 7)
 
 
-def _fit_center(
-    district: shapely.Geometry, seat: tuple[float, float], half_m: float
-) -> tuple[float, float]:
-    """Move the core from the seat toward the district's interior until it fits inside."""
-    target = district.representative_point()
-    sx, sy = seat
-    for step in np.linspace(0, 1, 41):
-        x, y = sx + (target.x - sx) * step, sy + (target.y - sy) * step
-        mx, my = _TO_METRES.transform(x, y)
-        box = shapely.box(mx - half_m, my - half_m, mx + half_m, my + half_m)
-        box_deg = shapely.transform(
-            box, lambda c: np.column_stack(_TO_DEGREES.transform(c[:, 0], c[:, 1]))
-        )
-        if district.contains(box_deg):
-            return x, y
-    raise ValueError("no room for the synthetic core inside the district")
-
-
 def _district_core(
     district: StagedBoundary, rng: np.random.Generator
 ) -> tuple[list[StagedBoundary], list[StagedBoundary], list[StagedBoundary]]:
     cols, rows = names.LAYOUT[district.code]
     k = CELLS_PER_COMMUNITY
     nx, ny = cols * k, rows * k
-    half = max(nx, ny) * CELL_M * 0.75  # room for rotation and jitter
-    center = _fit_center(district.geometry, names.SEATS[district.code], half)
-    verts = _lattice(center, nx, ny, rng)
+    seat = names.SEATS[district.code]
+    verts = _lattice(seat, nx, ny, rng)
+    area = district.geometry
+    shapely.prepare(area)
 
-    def cell_polygon(i: int, j: int) -> shapely.Polygon:
-        ring = [verts[j, i], verts[j, i + 1], verts[j + 1, i + 1], verts[j + 1, i], verts[j, i]]
-        return shapely.Polygon(ring)
+    def cell_polygon(i: int, j: int) -> shapely.Polygon | None:
+        return _clip(_quad(verts, i, j), area, shapely.Point(seat))
 
     street_names = names.STREET_NAMES.get(district.code, names.GENERIC_STREETS)
     community_names = list(names.COMMUNITY_NAMES)
     rng.shuffle(community_names)
-    streets, communities, cells = [], [], []
+    streets: list[StagedBoundary] = []
+    communities: list[StagedBoundary] = []
+    cells: list[StagedBoundary] = []
     # Streets are blocks of COMMUNITIES_PER_STREET x COMMUNITIES_PER_STREET communities.
     street_blocks: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for cj in range(rows):
         for ci in range(cols):
             key = (ci // COMMUNITIES_PER_STREET, cj // COMMUNITIES_PER_STREET)
             street_blocks.setdefault(key, []).append((ci, cj))
+    # Codes count the streets, communities and cells that remain inside the district, in lattice
+    # order (south to north, then west to east), so they stay consecutive.
     community_no = 0
-    for s_no, (_, members) in enumerate(
-        sorted(street_blocks.items(), key=lambda kv: (kv[0][1], kv[0][0])), 1
-    ):
-        street_code = f"{district.code}{s_no:03d}"
-        street_geoms = []
-        for c_no, (ci, cj) in enumerate(members, 1):
-            community_code = f"{street_code}{c_no:03d}"
+    for _, members in sorted(street_blocks.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        street_code = f"{district.code}{len(streets) + 1:03d}"
+        street_geoms: list[shapely.Geometry] = []
+        for ci, cj in members:
+            community_code = f"{street_code}{len(street_geoms) + 1:03d}"
             community_name = community_names[community_no % len(community_names)] + "社区"
-            community_no += 1
-            cell_geoms = []
-            for g_no, (gi, gj) in enumerate(
-                ((ci * k + a, cj * k + b) for b in range(k) for a in range(k)), 1
-            ):
+            cell_geoms: list[shapely.Polygon] = []
+            for gi, gj in ((ci * k + a, cj * k + b) for b in range(k) for a in range(k)):
+                households = int(rng.integers(300, 501))  # drawn for every lattice cell
                 poly = cell_polygon(gi, gj)
+                if poly is None:
+                    continue
+                g_no = len(cell_geoms) + 1
                 cell_geoms.append(poly)
                 cells.append(
                     StagedBoundary(
@@ -149,9 +135,13 @@ def _district_core(
                         name=f"{community_name}第{g_no}网格",
                         geometry=poly,
                         parent_code=community_code,
-                        households=int(rng.integers(300, 501)),
+                        # a clipped cell houses its share of a whole cell's households
+                        households=round(households * _share(poly, gi, gj, verts)),
                     )
                 )
+            if not cell_geoms:
+                continue
+            community_no += 1
             community_geom = shapely.union_all(cell_geoms)
             street_geoms.append(community_geom)
             communities.append(
@@ -159,13 +149,46 @@ def _district_core(
                     "community", community_code, community_name, community_geom, street_code
                 )
             )
+        if not street_geoms:
+            continue
         streets.append(
             StagedBoundary(
                 "street",
                 street_code,
-                street_names[(s_no - 1) % len(street_names)],
+                street_names[len(streets) % len(street_names)],
                 shapely.union_all(street_geoms),
                 district.code,
             )
         )
     return streets, communities, cells
+
+
+def _quad(verts: np.ndarray, i: int, j: int) -> shapely.Polygon:
+    ring = [verts[j, i], verts[j, i + 1], verts[j + 1, i + 1], verts[j + 1, i], verts[j, i]]
+    return shapely.Polygon(ring)
+
+
+def _share(poly: shapely.Polygon, i: int, j: int, verts: np.ndarray) -> float:
+    return min(1.0, float(poly.area / _quad(verts, i, j).area))
+
+
+def _clip(
+    cell: shapely.Polygon, district: shapely.Geometry, seat: shapely.Point
+) -> shapely.Polygon | None:
+    """The cell as far as it lies inside the district; None if less than MIN_SHARE of it does
+    (unless it holds the seat). A whole cell keeps its lattice vertices; a clipped one keeps its
+    largest piece (the piece with the seat, for the seat's cell); the new vertices are where the
+    lattice edges cross the boundary, unrounded (rounding would push them outside the district)."""
+    if district.contains(cell):
+        return cell
+    inside = shapely.intersection(cell, district)
+    pieces = sorted(
+        (g for g in shapely.get_parts(inside) if isinstance(g, shapely.Polygon) and g.area > 0),
+        key=lambda g: (not g.covers(seat), -g.area),
+    )
+    if not pieces:
+        return None
+    best = pieces[0]
+    if best.covers(seat) or best.area >= MIN_SHARE * cell.area:
+        return best
+    return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # County seats (WGS84, approximate town centres); the synthetic urban core is built around them.
 SEATS: dict[str, tuple[float, float]] = {
-    "230717": (128.905, 47.727),  # 伊美区
+    "230717": (128.905, 47.728),  # 伊美区: the city government (伊春市人民政府)
     "230718": (128.660, 47.720),  # 乌翠区
     "230719": (128.820, 47.850),  # 友好区
     "230722": (130.400, 48.890),  # 嘉荫县 朝阳镇

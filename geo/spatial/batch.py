@@ -139,7 +139,7 @@ class CellIndex:
     def of_release(cls, session: Session, release: int | None = None) -> CellIndex:
         """`from_session`, kept per process: a release's cells never change once written (a new
         release carries rows forward under a new id), so its identity is a safe cache key. One
-        intake report used to rebuild the whole index (0.5 s at the demo's 1,143 cells)."""
+        intake report used to rebuild the whole index (0.5 s for the demo's ~1,100 cells)."""
         key = batch_queries.release_identity(session, release)
         with _KEPT_LOCK:
             kept = _KEPT.get(key)

@@ -188,7 +188,7 @@ def test_non_finite_and_far_points_are_none(demo: Demo) -> None:
 
 def test_from_session_carries_the_hierarchy(demo: Demo, session: Session) -> None:
     attrs = demo.index.attributes
-    assert attrs is not None and len(attrs) == len(demo.index) == 1143
+    assert attrs is not None and len(attrs) == len(demo.index) == 1118
     assert attrs["cell_code"].tolist() == demo.index.codes.tolist()
     assert (attrs["cell_code"].str[:12] == attrs["community_code"]).all()
     with pytest.raises(NotFound):

@@ -118,6 +118,8 @@ def evidence_of(r: dict[str, Any]) -> Evidence:
         precision_m=PRECISION_M[Precision(r["precision"])] if r["precision"] else 30.0,
         cell_code=r["cell_code"],
         community_code=r["community_code"],
+        origin_province=r["origin_province"],
+        origin_city=r["origin_city"],
     )
 
 

@@ -9,6 +9,8 @@ weighs nothing); `geo.residents.intake.linkage` turns levels into weights. The l
   by what both show (province and last four); two full numbers never get here (they decide);
 - phone: full numbers agree or differ; with a mask on either side, the prefix and last four do;
 - sex; birth year (exact years, or a year implied by a stated age, with tolerance);
+- origin (来源地): the same city, the same province where one side names no city, or differ (a
+  text that did not parse into a province compares with nothing);
 - place: same season, by distance to the archive's stays; another season, by distance to any
   (people come back to the same flat; moving between seasons is no evidence either way).
 """
@@ -36,6 +38,7 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "phone": ("phone_agree", "phone_partial_agree", "phone_partial_differ", "phone_differ"),
     "sex": ("sex_agree", "sex_differ"),
     "birth": ("birth_exact", "birth_close", "birth_near", "birth_off", "birth_differ"),
+    "origin": ("origin_city_agree", "origin_province_agree", "origin_differ"),
     "place": (
         "place_same",
         "place_near",
@@ -61,6 +64,7 @@ def compare(e: Evidence, p: Profile) -> list[tuple[str, str]]:
         ("phone", _phone(e, p)),
         ("sex", _sex(e, p)),
         ("birth", _birth(e, p)),
+        ("origin", _origin(e, p)),
         ("place", _place(e, p)),
     ):
         if level is not None:
@@ -129,6 +133,21 @@ def _birth(e: Evidence, p: Profile) -> str | None:
     if gap <= 1:
         return "birth_close"
     return "birth_near" if gap <= 3 else "birth_off" if gap <= 5 else "birth_differ"
+
+
+def _origin(e: Evidence, p: Profile) -> str | None:
+    """By city where both sides name one, else by province; an origin that did not parse (no
+    province) compares with nothing."""
+    if e.origin_province is None or not p.origins:
+        return None
+    if e.origin_city is not None and any(city == e.origin_city for _, city in p.origins):
+        return "origin_city_agree"
+    same = [city for province, city in p.origins if province == e.origin_province]
+    if not same:
+        return "origin_differ"
+    if e.origin_city is None or None in same:
+        return "origin_province_agree"
+    return "origin_differ"  # another city of the same province
 
 
 def _place(e: Evidence, p: Profile) -> str | None:

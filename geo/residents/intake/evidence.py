@@ -30,6 +30,8 @@ class Evidence:
     precision_m: float = 30.0  # how far the point may be from where the person lives
     cell_code: str | None = None
     community_code: str | None = None
+    origin_province: str | None = None  # 来源地, parsed (full names, e.g. 广东省, 广州市)
+    origin_city: str | None = None
 
     @property
     def identifies(self) -> bool:
@@ -61,6 +63,7 @@ class Profile:
     phone_partials: set[str] = field(default_factory=set)
     places: list[Place] = field(default_factory=list)
     communities: set[str] = field(default_factory=set)
+    origins: set[tuple[str, str | None]] = field(default_factory=set)  # (province, city)
 
     def absorb(self, e: Evidence) -> None:
         if e.name is not None:
@@ -85,3 +88,5 @@ class Profile:
                 self.places.append(place)
         if e.community_code:
             self.communities.add(e.community_code)
+        if e.origin_province:
+            self.origins.add((e.origin_province, e.origin_city))

@@ -368,6 +368,8 @@ class Intake:
             precision_m=PRECISION_M[loc.precision] if loc.precision else 30.0,
             cell_code=loc.cell_code,
             community_code=loc.community_code,
+            origin_province=n.origin.province if n.origin else None,
+            origin_city=n.origin.city if n.origin else None,
         )
 
     def _load_candidates(self, evidence: Iterable[Evidence]) -> None:

@@ -161,3 +161,30 @@ def test_a_masked_id_number_with_a_full_name_links_without_a_place():
     stranger = ev("刘淑珍", sex="F", at=None)
     stranger.id_partial = id_partial_hash("2307**********5678")
     assert idx.link(stranger).decision != "linked"
+
+
+def _from(e: Evidence, origin: str) -> Evidence:
+    o = parse_origin(origin)
+    assert o is not None
+    e.origin_province, e.origin_city = o.province, o.city
+    return e
+
+
+def test_origin_agreeing_links_a_name_without_a_place_and_differing_keeps_it_apart():
+    """A ticket with a name and an origin, nothing else: the name alone (4) is below LINK; the
+    same city (广州 / 广东广州 / 上海市) makes it a link, another city or province a new person;
+    a province without a city agrees less than the city."""
+    idx = index_with((1, [_from(ev("傅翠兰", sex="F", year=1956, phone="p"), "上海")]))
+    alone = idx.link(ev("傅翠兰", at=None))
+    assert alone.decision == "review" and alone.score is not None and alone.score < LINK
+    same = idx.link(_from(ev("傅翠兰", at=None), "上海市"))
+    assert same.decision == "linked" and same.resident_id == 1
+    assert ("origin_city_agree", WEIGHTS["origin_city_agree"]) in same.reasons
+    other = idx.link(_from(ev("傅翠兰", at=None), "广东广州"))
+    assert other.decision == "new" and ("origin_differ", WEIGHTS["origin_differ"]) in other.reasons
+    idx = index_with((2, [_from(ev("马萍", sex="F", year=1959, phone="q"), "广东广州")]))
+    assert idx.link(_from(ev("马萍", at=None), "广州")).decision == "linked"
+    assert idx.link(_from(ev("马萍", at=None), "深圳")).decision == "new"  # same province
+    assert WEIGHTS["origin_province_agree"] < WEIGHTS["origin_city_agree"]
+    province = score(_from(ev("马萍", at=None), "广东省"), idx.profiles[2], idx)
+    assert ("origin_province_agree", WEIGHTS["origin_province_agree"]) in province.reasons
