@@ -138,3 +138,81 @@ def test_offline_concern_is_queued_and_sent_exactly_once(site, browser):
         page.goto(site.base + "/m/")
         p.screenshot("phone-home-1280x800")
         assert p.blocked == [] and p.errors == []
+
+
+def _stay_past_departure(site) -> tuple[int, str]:
+    """A stay of last season in my cell whose departure nobody confirmed: the demo confirms
+    every one, so one confirmation is taken back on the site's database (the report stays; the
+    phone's confirmation is the newer report). Its id and expected departure date."""
+    with site.engine.begin() as conn:
+        stay_id, expected = conn.execute(
+            text(
+                "SELECT s.id, s.expected_departure::text FROM stay s"
+                " JOIN resident r ON r.id = s.resident_id"
+                " WHERE s.cell_code = :c AND r.status = 'active' AND s.season = 2026"
+                " AND s.expected_departure IS NOT NULL AND s.departed_on IS NOT NULL"
+                " AND s.last_reported_on <= s.expected_departure ORDER BY s.id LIMIT 1"
+            ),
+            {"c": OWN_CELL},
+        ).one()
+        conn.execute(
+            text("UPDATE stay SET departed_on = NULL, departure_confirmed_by = NULL WHERE id = :s"),
+            {"s": stay_id},
+        )
+    return stay_id, expected
+
+
+def test_departure_confirmed_offline_once_and_another_cells_archive_is_404(site, browser):
+    stay_id, expected = _stay_past_departure(site)
+    with site.engine.connect() as conn:
+        elsewhere = conn.execute(
+            text("SELECT resident_id FROM stay WHERE cell_code <> :c ORDER BY id LIMIT 1"),
+            {"c": OWN_CELL},
+        ).scalar()
+    with offline_page(browser, viewport=(390, 844), service_workers=True) as p:
+        page, context = p.page, p.page.context
+        page.goto(site.base + "/m/")
+        page.fill("input[name=username]", site.names["grid_worker"])
+        page.fill("input[name=password]", site.password)
+        with page.expect_navigation():
+            page.click("button[type=submit]")
+        # Editing the URL to another cell's archive: not found, as if it did not exist.
+        answer = page.goto(f"{site.base}/m/residents/{elsewhere}")
+        assert answer is not None and answer.status == 404
+
+        page.goto(site.base + "/m/departures")
+        _wait_for_worker(page)
+        page.locator(f"#dep-{stay_id}").wait_for(timeout=10_000)
+        p.screenshot("phone-departures-390x844")
+        context.set_offline(True)
+        page.reload()  # offline: the page as last seen, from the service worker's cache
+        page.fill(f"#dep-note-{stay_id}", "邻居说已回南方（离线确认）")
+        page.click(f"#dep-{stay_id} button[type=submit]")
+        wait_until(page, "document.querySelector('#flash').textContent.includes('待发送')")
+        with site.engine.connect() as conn:
+            assert (
+                conn.execute(
+                    text("SELECT departed_on FROM stay WHERE id = :s"), {"s": stay_id}
+                ).scalar()
+                is None
+            )  # nothing reached the server
+
+        page.goto(site.base + "/m/outbox")
+        context.set_offline(False)
+        wait_until(
+            page,
+            "[...document.querySelectorAll('#outbox-list li.item')]"
+            ".some(li => li.dataset.state === 'sent' && li.innerText.includes('确认离开'))",
+            timeout=30,
+        )
+        page.reload()
+        page.locator("#outbox-list li.item").first.wait_for(timeout=10_000)
+        page.click("#outbox-send")  # sending again sends nothing twice
+        page.wait_for_timeout(500)
+        with site.engine.connect() as conn:
+            departed, by = conn.execute(
+                text("SELECT departed_on::text, departure_confirmed_by FROM stay WHERE id = :s"),
+                {"s": stay_id},
+            ).one()
+        assert departed == expected and by == site.names["grid_worker"]
+        assert p.blocked == [] and p.errors == []
