@@ -140,17 +140,18 @@ ELDER = "并发测试老人"
 
 def wipe_health(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text("SET LOCAL houniao.role = 'system'"))
         mine = "SELECT id FROM resident WHERE name LIKE :n"
         apps = f"SELECT id FROM health_appointment WHERE resident_id IN ({mine})"
         n = {"n": ELDER + "%"}
+        # Stays first, their presence triggers on: with them off the counts would outlive them.
+        conn.execute(text(f"DELETE FROM stay WHERE resident_id IN ({mine})"), n)
+        conn.execute(text("SET LOCAL session_replication_role = replica"))  # append-only log
         conn.execute(
             text(f"DELETE FROM booking_event WHERE kind = 'health' AND booking_id IN ({apps})"), n
         )
         conn.execute(text(f"DELETE FROM health_appointment WHERE resident_id IN ({mine})"), n)
         conn.execute(text(f"DELETE FROM health_check WHERE resident_id IN ({mine})"), n)
-        conn.execute(text(f"DELETE FROM stay WHERE resident_id IN ({mine})"), n)
         conn.execute(text("DELETE FROM resident WHERE name LIKE :n"), n)
         days = "SELECT id FROM check_centre WHERE code = 'TJZZ'"
         conn.execute(text(f"DELETE FROM check_day WHERE centre_id IN ({days})"))

@@ -45,10 +45,11 @@ def far(engine) -> Iterator[tuple[str, int, int]]:
     yield cell, late, fresh
     with Session(engine) as session:
         as_system(session)
-        session.execute(text("SET LOCAL session_replication_role = replica"))  # append-only log
         ids = {"ids": [late, fresh]}
-        session.execute(text("DELETE FROM contact_log WHERE resident_id = ANY(:ids)"), ids)
+        # Stays first, their presence triggers on: with them off the counts would outlive them.
         session.execute(text("DELETE FROM stay WHERE resident_id = ANY(:ids)"), ids)
+        session.execute(text("SET LOCAL session_replication_role = replica"))  # append-only log
+        session.execute(text("DELETE FROM contact_log WHERE resident_id = ANY(:ids)"), ids)
         session.execute(text("DELETE FROM resident WHERE id = ANY(:ids)"), ids)
         session.commit()
 
