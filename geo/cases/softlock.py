@@ -80,6 +80,17 @@ def locks_of(session: Session, me: Principal, case_ids: Iterable[int]) -> dict[i
     return {r.case_id: SoftLock(*r) for r in rows}
 
 
+def live_holders(session: Session, me: Principal) -> frozenset[tuple[int, int]]:
+    """(case id, holder account) of every live soft lock on a case `me` may see: the live feed
+    compares it poll to poll, so consoles learn who took or left a case without a reload."""
+    rows = session.execute(
+        select(L.case_id, L.holder_account).where(
+            L.expires_at > sql_now(), L.case_id.in_(select(C.id).where(case_filter(me)))
+        )
+    ).all()
+    return frozenset((r.case_id, r.holder_account) for r in rows)
+
+
 def current(session: Session, me: Principal, case_id: int) -> SoftLock | None:
     """The live soft lock of one case `me` may see, or None."""
     return locks_of(session, me, [case_id]).get(case_id)

@@ -4,7 +4,8 @@ Each poll opens a short session (row-level security as the caller), checks the c
 credentials again (so the stream ends at logout, when the account is disabled or its role or
 scope changes, when an API key is revoked, and when the access token expires) and sends the
 events in scope after the cursor. Event ids commit out of order (see geo/cases/feed.py), so each
-poll re-reads a trailing window of ids, skipping those already sent.
+poll re-reads a trailing window of ids, skipping those already sent. When the soft locks on cases
+in scope change (taken, released, expired), a `locks` message names the cases whose holder changed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from anyio import to_thread
 from sqlalchemy.orm import Session
 
 from geo.access.principal import Principal, apply_rls
-from geo.cases import feed
+from geo.cases import feed, softlock
 from geo.core.errors import Unauthorized
 
 TRAILING_IDS = 200  # the stream re-reads this many event ids back (late commits)
@@ -60,8 +61,11 @@ async def case_changes(
             apply_rls(s, me)
             return feed.last_event_id(s, me)
 
-    def poll(floor: int, after: int, seen: set[int]) -> list[dict[str, Any]] | str:
-        """New events in scope, or why the stream must end (the credentials no longer hold)."""
+    Holders = frozenset[tuple[int, int]]
+
+    def poll(floor: int, after: int, seen: set[int]) -> tuple[list[dict[str, Any]], Holders] | str:
+        """New events in scope and the live soft locks, or why the stream must end (the
+        credentials no longer hold)."""
         with opener() as s:
             try:
                 now_caller = caller(s)
@@ -71,9 +75,10 @@ async def case_changes(
             # Re-read a trailing window, but never before where this connection started: the
             # client had those already.
             since_id = max(floor, after - TRAILING_IDS)
-            return [
+            events = [
                 e for e in feed.events_after(s, now_caller, since_id) if e["event_id"] not in seen
             ]
+            return events, softlock.live_holders(s, now_caller)
 
     yield f"retry: 3000\n: houniao case feed for {me.role}\n\n"
     floor = cursor = await to_thread.run_sync(start)
@@ -84,11 +89,17 @@ async def case_changes(
     if token_expires is not None:
         expires = loop.time() + (token_expires - datetime.now(UTC)).total_seconds()
         deadline = min(deadline, expires)
+    holders: Holders | None = None  # the first poll's are what the page was drawn with
     while loop.time() < deadline and not await disconnected():
-        events = await to_thread.run_sync(poll, floor, cursor, seen)
-        if isinstance(events, str):
-            yield end(events)
+        polled = await to_thread.run_sync(poll, floor, cursor, seen)
+        if isinstance(polled, str):
+            yield end(polled)
             return
+        events, now_holders = polled
+        if holders is not None and now_holders != holders:
+            moved = sorted({case_id for case_id, _ in now_holders ^ holders})
+            yield f"event: locks\ndata: {json.dumps({'cases': moved})}\n\n"
+        holders = now_holders
         for e in events:
             seen.add(e["event_id"])
             cursor = max(cursor, e["event_id"])

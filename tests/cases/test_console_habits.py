@@ -5,7 +5,10 @@ saved filters (per account, with their limits, private to the account)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +20,7 @@ from sqlalchemy.orm import Session
 from geo.access.principal import Principal, apply_rls
 from geo.accounts import tokens
 from geo.accounts.models import Account
+from geo.cases import softlock, stream
 from geo.cases.saved_filters import MAX_PER_ACCOUNT
 from geo.cases.softlock import LOCK_TTL
 from geo.core.clock import db_now
@@ -244,6 +248,57 @@ def test_closing_the_panel_releases_the_lock(
     )
     assert acted.status_code == 200, acted.text
     assert holder(session, first) == "张三" and holder(session, second) is None
+
+
+def test_the_live_feed_tells_consoles_when_a_lock_is_taken_and_left(
+    session, callers, new_case: CaseFactory, zhang
+):
+    """The console's SSE stream sends `locks` (the cases whose holder changed) between polls,
+    so a second dispatcher's queue shows 「张三 正在处理」 without waiting for its minute."""
+    cid = new_case("accepted", by="dispatcher")["id"]
+    watcher = callers["dispatcher"].principal
+    moves = [
+        lambda: softlock.take(session, zhang.principal, cid),
+        lambda: softlock.release(session, zhang.principal, cid),
+    ]
+
+    @contextmanager
+    def opener() -> Iterator[Session]:
+        yield session
+
+    async def pause(_seconds: float) -> bool:  # between polls: 张三 acts, then the server stops
+        if not moves:
+            return True
+        moves.pop(0)()
+        return False
+
+    async def connected() -> bool:
+        return False
+
+    async def read() -> list[str]:
+        messages = stream.case_changes(
+            watcher,
+            opener,
+            caller=lambda _s: watcher,
+            since=None,
+            max_seconds=30,
+            poll_seconds=0.01,
+            token_expires=None,
+            disconnected=connected,
+            pause=pause,
+        )
+        return [m async for m in messages]
+
+    sent = asyncio.run(read())
+    locks = [m for m in sent if m.startswith("event: locks")]
+    assert locks == [f'event: locks\ndata: {{"cases": [{cid}]}}\n\n'] * 2  # taken, then left
+    # A dispatcher of another street is told nothing about it.
+    far = Principal(role="street_staff", name="far", street="230799999")
+    with session.begin_nested() as nested:
+        softlock.take(session, zhang.principal, cid)
+        assert softlock.live_holders(session, far) == frozenset()
+        assert softlock.live_holders(session, watcher) == {(cid, zhang.account_id)}
+        nested.rollback()
 
 
 # --- saved filters --------------------------------------------------------------------------

@@ -218,8 +218,8 @@
     e.preventDefault();
   }
 
-  /* Live: the case feed (Server-Sent Events) refreshes the queue when a case in scope changes,
-     and marks an open panel whose case moved on. */
+  /* Live: the case feed (Server-Sent Events) refreshes the queue when a case in scope changes
+     or its soft lock does, and marks an open panel whose case moved on. */
   var source = null;
   var pending = null;
   function live() {
@@ -234,6 +234,11 @@
         var banner = $('#stale-banner');
         if (banner) { banner.hidden = false; }
       }
+      clearTimeout(pending);
+      pending = setTimeout(refreshQueue, 300);
+    });
+    /* Someone took or left a case (soft lock): the queue's "正在处理" marks follow. */
+    source.addEventListener('locks', function () {
       clearTimeout(pending);
       pending = setTimeout(refreshQueue, 300);
     });
