@@ -60,9 +60,9 @@ def load_yichun() -> None:
             print_json(counts)
             return
         with progress_bar() as bar:
-            # places, cases per year, residents, intake steps, services, lists, council, bookings,
-            # people (teams, activities, backbones, contacts)
-            steps = 5 + len(demo_cases.YEARS) + 1 + 8 + 1 + 1 + 1 + 4 + 4
+            # places, network, cases per year, residents, intake steps, services, lists,
+            # council, bookings, people (teams, activities, backbones, contacts)
+            steps = 6 + len(demo_cases.YEARS) + 1 + 8 + 1 + 1 + 1 + 4 + 4
             task = bar.add_task("loading Yichun", total=steps)
 
             def step(description: str, rows: int) -> None:
