@@ -14,10 +14,12 @@ For one window (a season, or a month of it; geo.privacy.windows) and one catalog
 - gaps: cells with residents aged 65+ beyond 15 minutes' walk.
 
 Counts are protected as one table through the one suppression path (geo.privacy.suppression):
-per cell residents = 65+ + younger (the younger never published), each tier = the sum of its
-cells, the city = the sum of the tiers (per target) = the sum of its communities = the sum of
-their cells; whatever the window's presence table hides (cells, communities, the city) is
-hidden here too, so neither table opens the other.
+per cell residents = 65+ + younger (the younger not printed, but protected like any count, so
+residents minus 65+ never gives a small number), each tier = the sum of its cells, the city =
+the sum of the tiers (per target) = the sum of its communities = the sum of their cells. The
+window's presence table (geo.planning.presence) publishes the cells, communities and the city
+already: what it hides is hidden here, and what it shows is taken as known (`keep`), so the
+complements come from this table's own figures (65+, tiers) and neither table opens the other.
 """
 
 from __future__ import annotations
@@ -153,12 +155,14 @@ def _protected(
             sums.append(((kind, CITY), parts))
     if not cells:
         return {}
-    published = presence.published_cells(session, window)
-    hide = [("n", key[2]) for key, value in published.items() if value is None]
-    hide = [h for h in hide if h in counts]
-    keys = sorted(counts)
-    young = [("young", c) for c in cells]
-    return protect(Layout.build(keys, sums), counts, k, also_hide=hide, unpublished=young)
+    # What the presence table publishes stays as it is there: its hidden counts hidden here,
+    # its shown ones never taken as complements (hiding them here would hide nothing).
+    published = {
+        ("n", key[2]): value for key, value in presence.published_cells(session, window).items()
+    }
+    hide = [key for key, value in published.items() if value is None and key in counts]
+    keep = [key for key, value in published.items() if value is not None and key in counts]
+    return protect(Layout.build(sorted(counts), sums), counts, k, also_hide=hide, keep=keep)
 
 
 _TIER_NAMES = (*(str(t) for t in TIERS), BEYOND, UNLOCATED)

@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 from geo.access.principal import Principal, Role
 from geo.core.errors import Forbidden, InvalidInput
 from geo.planning import coverage, presence, walking
+from geo.planning.presence import Level
 from geo.privacy.windows import Window
 from geo.spatial.roads.network import build_topology, write_network
 from tests.planning.test_presence_figures import PLANNER
 from tests.security import planner_world
+from tests.security.linear_attack import recover
 
 GEOD = Geod(ellps="WGS84")
 K = 10
@@ -248,3 +250,51 @@ def test_only_planners_read_coverage(session: Session, client) -> None:  # noqa:
     body = got.json()
     assert body["method"] == "network" and body["tiers_minutes"] == [5, 10, 15]
     assert {t["tier"] for t in body["tiers"]["item"]} == {"5", "10", "15", "beyond", "unlocated"}
+
+
+def test_no_hidden_count_follows_from_coverage_and_presence_together(residents: Session) -> None:
+    window = Window(2024, "2024-07")
+    out = coverage.coverage(residents, PLANNER, window)
+    published: dict = {}
+    sums: list = []
+    cells_of: dict[str, list[str]] = {}
+    for level in (Level.cell, Level.community, Level.city):
+        for r in presence.presence(residents, PLANNER, window, level)["rows"]:
+            published["n", r["area"]] = r["residents"]
+            if level == Level.cell:
+                cells_of.setdefault(r["area"][:12], []).append(r["area"])
+    for cell in out["cells"]:
+        code = cell["cell_code"]
+        if published.get(("n", code)) is None and cell["residents"] is not None:
+            published["n", code] = cell["residents"]  # the reader takes whichever shows it
+        published["old", code] = cell["residents_65plus"]
+        published["young", code] = None  # never printed
+        if code in sum(cells_of.values(), []):
+            sums.append((("n", code), [("old", code), ("young", code)]))
+    published["old", "city"] = None  # not published: only the tiers
+    for community, cells in cells_of.items():
+        sums.append((("n", community), [("n", c) for c in cells]))
+    sums.append((("n", "city"), [("n", c) for c in cells_of]))
+    for target in coverage.TARGETS:
+        for row in out["tiers"][target]:
+            published["n", target, row["tier"]] = row["residents"]
+            published["old", target, row["tier"]] = row["residents_65plus"]
+        for kind in ("n", "old"):
+            tiers = [(kind, target, row["tier"]) for row in out["tiers"][target]]
+            sums.append(((kind, "city"), tiers))
+            for tier in {t[2] for t in tiers}:
+                members = [
+                    (kind, c["cell_code"])
+                    for c in out["cells"]
+                    if c[target]["tier"] == tier and c["cell_code"] in sum(cells_of.values(), [])
+                ]
+                if members:
+                    sums.append(((kind, target, tier), members))
+    assert any(v is None for v in published.values()), "the world has small counts to hide"
+    assert any(row["residents"] for row in out["tiers"]["item"]), "and tiers to show"
+    found = recover(published, sums)
+    # Nothing small can be worked out, nor any cell the presence table hides; what can be is a
+    # large count never printed (the under-65s of a cell, the city's 65+).
+    assert [(k, v) for k, v in found.items() if 0 < v < K] == []
+    assert [k for k in found if k[0] == "n"] == []
+    assert all(k[0] in ("young", "old") for k in found), found
