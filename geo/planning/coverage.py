@@ -215,7 +215,7 @@ def _gaps(
     shown: dict[tuple[str, ...], int | None],
     target: str,
 ) -> list[dict[str, Any]]:
-    """Cells beyond 15 minutes with residents aged 65+ (a hidden count may be any from 1)."""
+    """Cells beyond 15 minutes with residents aged 65+ (None: hidden, small or a complement)."""
     return [
         {
             "cell_code": p.code,
