@@ -181,3 +181,76 @@ walks AS (
 SELECT DISTINCT ON (key) key, target, metres FROM walks
 ORDER BY key, metres, CAST(target AS int)"""
 )
+
+
+def matrix(
+    session: Session,
+    origins: list[CellPoint],
+    sites: list[CellPoint],
+    *,
+    max_metres: float,
+    detour_factor: float,
+) -> tuple[Method, dict[tuple[str, str], float]]:
+    """{(origin code, site code): metres} for every pair within `max_metres`, by the active
+    network (else the straight line x detour factor), walked as `nearest` walks."""
+    if not origins or not sites:
+        return (Method.network if active_network(session) else Method.estimate), {}
+    network = active_network(session)
+    params = {
+        "k": [p.code for p in origins],
+        "x": [p.x for p in origins],
+        "y": [p.y for p in origins],
+        "sk": [p.code for p in sites],
+        "sx": [p.x for p in sites],
+        "sy": [p.y for p in sites],
+        "max": max_metres,
+    }
+    if network is None:
+        rows = session.execute(_MATRIX_ESTIMATE, {**params, "f": detour_factor})
+        return Method.estimate, {(o, t): m for o, t, m in rows}
+    rows = session.execute(_MATRIX_NETWORK, {**params, "n": network.id})
+    return Method.network, {(o, t): m for o, t, m in rows}
+
+
+_SITES = """
+cells AS (
+    SELECT k, ST_SetSRID(ST_MakePoint(x, y), 4326) AS geom
+    FROM unnest(CAST(:k AS text[]), CAST(:x AS float8[]), CAST(:y AS float8[])) AS c(k, x, y)),
+sites AS (
+    SELECT k, ST_SetSRID(ST_MakePoint(x, y), 4326) AS geom
+    FROM unnest(CAST(:sk AS text[]), CAST(:sx AS float8[]), CAST(:sy AS float8[])) AS s(k, x, y))"""
+
+_MATRIX_ESTIMATE = text(
+    f"""WITH {_SITES}
+SELECT c.k, s.k, ST_Distance(geography(c.geom), geography(s.geom)) * :f
+FROM cells c JOIN sites s
+  ON ST_DWithin(geography(c.geom), geography(s.geom), :max / :f)"""
+)
+
+_MATRIX_NETWORK = text(
+    f"""WITH {_SITES},
+snapped AS (
+    SELECT 'c' AS kind, c.k AS key, e.* FROM cells c {_SNAP.format(p="c.geom")}
+    UNION ALL
+    SELECT 't', s.k, e.* FROM sites s {_SNAP.format(p="s.geom")}),
+ends AS (
+    SELECT kind, key, source AS v, access + f * length_m AS off FROM snapped
+    UNION ALL
+    SELECT kind, key, target, access + (1 - f) * length_m FROM snapped),
+costs AS (
+    SELECT from_v AS start_vid, node AS end_vid, agg_cost FROM pgr_drivingDistance(
+        format('SELECT id, source, target, length_m AS cost, length_m AS reverse_cost'
+               ' FROM road_edge WHERE network_id = %s', CAST(:n AS int)),
+        (SELECT array_agg(DISTINCT CAST(v AS bigint)) FROM ends WHERE kind = 't'),
+        CAST(:max AS float8), directed => false, equicost => false)),
+walks AS (
+    SELECT c.key, t.key AS target, c.off + k.agg_cost + t.off AS metres
+    FROM ends c JOIN costs k ON k.end_vid = c.v
+    JOIN ends t ON t.kind = 't' AND t.v = k.start_vid
+    WHERE c.kind = 'c'
+    UNION ALL
+    SELECT c.key, t.key, c.access + abs(c.f - t.f) * c.length_m + t.access
+    FROM snapped c JOIN snapped t ON t.kind = 't' AND t.edge = c.edge
+    WHERE c.kind = 'c')
+SELECT key, target, min(metres) FROM walks GROUP BY 1, 2 HAVING min(metres) <= :max"""
+)
