@@ -1,4 +1,4 @@
-"""`houniao planning presence|flows|peaks|forecast|coverage|rebuild`: the planners' figures as
+"""`houniao planning presence|flows|peaks|forecast|coverage|sites|rebuild`: the planners' figures as
 JSON (the same suppressed aggregates the API publishes), and a full rebuild of the presence
 tables."""
 
@@ -88,6 +88,25 @@ def coverage_cmd(
         as_system(session, _me().name)
         window = window or windows.window(month=month, season=season)
         print_json(coverage.coverage(session, _me(), window, item, speed))
+
+
+@app.command("sites")
+def sites_cmd(
+    season: int | None = typer.Option(None, help="a season (its year); default the current"),
+    month: str | None = typer.Option(None, help="a month YYYY-MM instead of a season"),
+    item: str | None = typer.Option(None, help="a catalogue item 'category:item'; default any"),
+    new: int = typer.Option(5, help="how many new service areas (1-20)"),
+    speed: float | None = typer.Option(None, help="walking speed in km/h (default 4.5)"),
+) -> None:
+    """Candidate sites for new service areas: the cells whose centroids would bring the most
+    residents aged 65+ beyond 15 minutes' walk within it (maximal covering, PySAL spopt)."""
+    from geo.planning import sites
+
+    window = windows.current() if season is None and month is None else None
+    with session_scope() as session:
+        as_system(session, _me().name)
+        window = window or windows.window(month=month, season=season)
+        print_json(sites.candidate_sites(session, _me(), window, item, new, speed))
 
 
 @app.command("rebuild")

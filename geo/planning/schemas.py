@@ -173,3 +173,26 @@ class CoverageRead(BaseModel):
     tiers: dict[str, list[CoverageTier]]
     cells: list[CoverageCell]
     gaps: dict[str, list[CoverageGap]]
+
+
+class CandidateSite(BaseModel):
+    cell_code: str = Field(description="the site is this cell's centroid")
+    community_code: str
+    lon: float
+    lat: float
+    gap_cells_covered: list[str] = Field(description="gap cells it brings within 15 minutes")
+    adds_residents_65plus_shown: int = Field(description="their published 65+ counts, summed")
+    adds_cells_hidden: int = Field(description="of them, cells whose 65+ count is hidden")
+
+
+class CandidateSitesRead(BaseModel):
+    season: int
+    month: str | None
+    item: str | None
+    method: str
+    speed_kmh: float
+    within_minutes: int
+    threshold: int
+    gap_cells: int
+    gap_residents_65plus: int | None
+    sites: list[CandidateSite]

@@ -1240,6 +1240,7 @@ ROWS: dict[str, list[Probe]] = {
         Probe("/api/v1/planning/presence/peaks", params={"season": 2026}),
         Probe("/api/v1/planning/forecast", params={"level": "street"}, promise=no_small_count),
         Probe("/api/v1/planning/coverage", params={"season": 2026}, promise=no_small_count),
+        Probe("/api/v1/planning/coverage/sites", params={"season": 2026, "new_sites": 2}),
     ],
     "/maps/density": [
         Probe("/maps/density", type="text/html"),

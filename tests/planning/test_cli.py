@@ -38,3 +38,12 @@ def test_coverage_from_the_command_line(run) -> None:  # noqa: ANN001, F811
     assert bad.returncode == 2 and "unknown catalogue item" in bad.stderr
     slow = run("planning", "coverage", "--speed", "0.5")
     assert slow.returncode == 2 and "walking speed" in slow.stderr
+
+
+def test_candidate_sites_from_the_command_line(run) -> None:  # noqa: ANN001, F811
+    out = run("planning", "sites", "--season", "2024", "--new", "2")
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    assert body["within_minutes"] == 15 and body["sites"] == []  # nobody here, no gap to close
+    bad = run("planning", "sites", "--new", "50")
+    assert bad.returncode == 2 and "new_sites must be 1 to 20" in bad.stderr
