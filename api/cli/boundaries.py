@@ -43,6 +43,7 @@ def load_yichun() -> None:
                     **demo_bookings.load_demo_bookings(session),
                     "council_meetings": demo_council.load_demo_council(session),
                     **demo_people.load_demo_people(session),
+                    "road_edges": demo.load_network(session),  # before road networks existed
                 }
                 if any(added.values()):
                     print_json(added)
