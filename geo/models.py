@@ -31,6 +31,7 @@ def load_models() -> None:
     from geo.services import models as services
     from geo.spatial.boundaries import models as boundaries  # noqa: F401  (tables only)
     from geo.spatial.places import models as places  # noqa: F401  (tables only)
+    from geo.spatial.roads import models as roads  # noqa: F401  (tables only)
 
     accounts.register()
     cases.register()

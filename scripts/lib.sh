@@ -14,7 +14,7 @@ log() { printf '\033[1;34m[houniao]\033[0m %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
 
 ensure_debian_packages() {
-  local wanted=(postgresql-15-postgis-3 gdal-bin chromium fonts-noto-cjk)
+  local wanted=(postgresql-15-postgis-3 postgresql-15-pgrouting gdal-bin chromium fonts-noto-cjk)
   local missing=()
   for p in "${wanted[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] && return 0

@@ -43,6 +43,7 @@ def load_yichun() -> None:
                     **demo_bookings.load_demo_bookings(session),
                     "council_meetings": demo_council.load_demo_council(session),
                     **demo_people.load_demo_people(session),
+                    "road_edges": demo.load_network(session),  # before road networks existed
                 }
                 if any(added.values()):
                     print_json(added)
@@ -60,9 +61,9 @@ def load_yichun() -> None:
             print_json(counts)
             return
         with progress_bar() as bar:
-            # places, cases per year, residents, intake steps, services, lists, council, bookings,
-            # people (teams, activities, backbones, contacts)
-            steps = 5 + len(demo_cases.YEARS) + 1 + 8 + 1 + 1 + 1 + 4 + 4
+            # places, network, cases per year, residents, intake steps, services, lists,
+            # council, bookings, people (teams, activities, backbones, contacts)
+            steps = 6 + len(demo_cases.YEARS) + 1 + 8 + 1 + 1 + 1 + 4 + 4
             task = bar.add_task("loading Yichun", total=steps)
 
             def step(description: str, rows: int) -> None:

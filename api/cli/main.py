@@ -16,6 +16,7 @@ from api.cli import (
     planning,
     privacy,
     residents,
+    roads,
     services,
     users,
 )
@@ -29,6 +30,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(boundaries.load_app, name="load")
 app.add_typer(boundaries.import_app, name="import")
 boundaries.import_app.command("residents")(residents.import_residents)
+boundaries.import_app.command("roads")(roads.import_roads)
 app.add_typer(boundaries.releases_app, name="releases")
 app.add_typer(export.app, name="export")
 app.add_typer(users.app, name="users")

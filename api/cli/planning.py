@@ -1,5 +1,6 @@
-"""`houniao planning presence|flows|peaks|forecast|rebuild`: the planners' figures as JSON (the
-same suppressed aggregates the API publishes), and a full rebuild of the presence tables."""
+"""`houniao planning presence|flows|peaks|forecast|coverage|sites|rebuild`: the planners' figures as
+JSON (the same suppressed aggregates the API publishes), and a full rebuild of the presence
+tables."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from geo.core import clock
 from geo.core.db import session_scope
 from geo.privacy import windows
 
-app = typer.Typer(help="Planners' figures: presence, flows, peaks, forecast (suppressed).")
+app = typer.Typer(
+    help="Planners' figures: presence, flows, peaks, forecast, coverage (suppressed)."
+)
 LEVEL = typer.Option("community", help="cell | community | street | district | city")
 
 
@@ -67,6 +70,43 @@ def forecast_cmd(
     with session_scope() as session:
         as_system(session, _me().name)
         print_json(forecast.forecast(session, _me(), presence.level_of(level), season))
+
+
+@app.command("coverage")
+def coverage_cmd(
+    season: int | None = typer.Option(None, help="a season (its year); default the current"),
+    month: str | None = typer.Option(None, help="a month YYYY-MM instead of a season"),
+    item: str | None = typer.Option(None, help="a catalogue item 'category:item'; default any"),
+    speed: float | None = typer.Option(None, help="walking speed in km/h (default 4.5)"),
+) -> None:
+    """Walking coverage: each cell's walk to the nearest service area offering ITEM and to the
+    nearest health-check centre, residents (and 65+) within 5/10/15 minutes, and the gaps."""
+    from geo.planning import coverage
+
+    window = windows.current() if season is None and month is None else None
+    with session_scope() as session:
+        as_system(session, _me().name)
+        window = window or windows.window(month=month, season=season)
+        print_json(coverage.coverage(session, _me(), window, item, speed))
+
+
+@app.command("sites")
+def sites_cmd(
+    season: int | None = typer.Option(None, help="a season (its year); default the current"),
+    month: str | None = typer.Option(None, help="a month YYYY-MM instead of a season"),
+    item: str | None = typer.Option(None, help="a catalogue item 'category:item'; default any"),
+    new: int = typer.Option(5, help="how many new service areas (1-20)"),
+    speed: float | None = typer.Option(None, help="walking speed in km/h (default 4.5)"),
+) -> None:
+    """Candidate sites for new service areas: the cells whose centroids would bring the most
+    residents aged 65+ beyond 15 minutes' walk within it (maximal covering, PySAL spopt)."""
+    from geo.planning import sites
+
+    window = windows.current() if season is None and month is None else None
+    with session_scope() as session:
+        as_system(session, _me().name)
+        window = window or windows.window(month=month, season=season)
+        print_json(sites.candidate_sites(session, _me(), window, item, new, speed))
 
 
 @app.command("rebuild")

@@ -12,9 +12,18 @@ from api.deps import SessionDep
 from api.params import WindowParam
 from geo.access.principal import Role
 from geo.core import clock
+from geo.planning import coverage as walking_coverage
 from geo.planning import forecast as forecasts
 from geo.planning import presence as figures
-from geo.planning.schemas import FlowsRead, ForecastRead, PeaksRead, PresenceRead
+from geo.planning import sites as candidate_sites
+from geo.planning.schemas import (
+    CandidateSitesRead,
+    CoverageRead,
+    FlowsRead,
+    ForecastRead,
+    PeaksRead,
+    PresenceRead,
+)
 
 router = APIRouter(prefix="/api/v1/planning", tags=["planning"])
 LevelParam = Annotated[
@@ -68,3 +77,44 @@ def forecast(
     season: Annotated[int | None, Query(ge=2000, le=2100, description="default: the next")] = None,
 ) -> dict[str, Any]:
     return forecasts.forecast(session, me, figures.level_of(level), season)
+
+
+@router.get(
+    "/coverage",
+    summary="Walking coverage of service areas and health checks, gaps for 65+ (suppressed)",
+    response_model=CoverageRead,
+    **access(Role.planner),
+)
+def coverage(
+    session: SessionDep,
+    me: CurrentUser,
+    window: WindowParam,
+    item: Annotated[
+        str | None, Query(max_length=60, description="catalogue item 'category:item'")
+    ] = None,
+    speed_kmh: Annotated[
+        float | None, Query(gt=1, le=7, description="walking speed (default 4.5 km/h)")
+    ] = None,
+) -> dict[str, Any]:
+    return walking_coverage.coverage(session, me, window, item, speed_kmh)
+
+
+@router.get(
+    "/coverage/sites",
+    summary="Candidate new service areas covering the most 65+ beyond 15 minutes (MCLP)",
+    response_model=CandidateSitesRead,
+    **access(Role.planner),
+)
+def sites(
+    session: SessionDep,
+    me: CurrentUser,
+    window: WindowParam,
+    item: Annotated[
+        str | None, Query(max_length=60, description="catalogue item 'category:item'")
+    ] = None,
+    new_sites: Annotated[int, Query(ge=1, le=20, description="how many new sites")] = 5,
+    speed_kmh: Annotated[
+        float | None, Query(gt=1, le=7, description="walking speed (default 4.5 km/h)")
+    ] = None,
+) -> dict[str, Any]:
+    return candidate_sites.candidate_sites(session, me, window, item, new_sites, speed_kmh)

@@ -62,6 +62,21 @@ def map_settings() -> MapSettings:
     return MapSettings()
 
 
+class WalkSettings(BaseSettings):
+    """Walking coverage (prefix HOUNIAO_WALK_): an older person's pace, and the detour factor
+    that turns a straight line into an estimated walk where no road network is loaded."""
+
+    model_config = SettingsConfigDict(env_prefix="HOUNIAO_WALK_", extra="ignore")
+
+    speed_kmh: float = Field(default=4.5, gt=1.0, le=7.0)
+    detour_factor: float = Field(default=1.3, ge=1.0, le=3.0)
+
+
+@lru_cache
+def walk_settings() -> WalkSettings:
+    return WalkSettings()
+
+
 class SecuritySettings(BaseSettings):
     """Secrets, token lifetimes, lockout and HTTP hardening (prefix HOUNIAO_). Validated in
     geo/core/security_config.py: the built-in development keys work only with

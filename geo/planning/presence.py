@@ -174,6 +174,25 @@ def cells_of_month(session: Session, month: str) -> dict[tuple[str | None, str],
     return out
 
 
+def published_cells(session: Session, window: Window) -> dict[tuple[str, ...], int | None]:
+    """Residents present in the window per cell (a stay without a cell: `community:`), community
+    and the city, as the window's protected table publishes them (None where hidden), keyed
+    ("n", level, area). Other figures built on these counts (walking coverage) hide at least
+    what is hidden here."""
+    cut = _cut(session, window)
+    levels = (Level.cell, Level.community, Level.city)
+    return {k: v for k, v in cut.shown.items() if k[0] == "n" and k[1] in levels}
+
+
+def cell_ages(session: Session, window: Window) -> dict[tuple[str, str], dict[str, int]]:
+    """{(community, cell key): {age band: residents present}} in the window: the raw counts
+    (before suppression) the protected tables are made from; for the figures built on them."""
+    out: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for community, cell, band, _province, n in _rows(session, window):
+        out[community, cell or f"{community}:"][band] += n
+    return {k: dict(v) for k, v in out.items()}
+
+
 def _raw_month_totals(session: Session, season: int, community: str) -> dict[str, int]:
     first, last = clock.season_bounds(season)
     rows = session.execute(

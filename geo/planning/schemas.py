@@ -124,3 +124,75 @@ class ForecastRead(BaseModel):
     seasons_of_history: int
     threshold: int
     rows: list[ForecastRow]
+
+
+# -- walking coverage --------------------------------------------------------------------------
+
+
+class CoverageTier(BaseModel):
+    tier: str = Field(description="'5', '10', '15' (minutes), 'beyond' or 'unlocated'")
+    residents: int | None
+    residents_65plus: int | None
+    within_residents: int | None = Field(None, description="within the tier's minutes (cumul.)")
+    within_residents_65plus: int | None = None
+
+
+class CellWalk(BaseModel):
+    service_area_id: int | None
+    metres: float | None
+    minutes: float | None
+    tier: str
+
+
+class CoverageCell(BaseModel):
+    cell_code: str
+    community_code: str
+    residents: int | None
+    residents_65plus: int | None
+    item: CellWalk
+    health_check: CellWalk
+
+
+class CoverageGap(BaseModel):
+    cell_code: str
+    community_code: str
+    residents_65plus: int | None
+
+
+class CoverageRead(BaseModel):
+    season: int
+    month: str | None
+    item: str | None
+    method: str = Field(description="'network' (pgRouting) or 'estimate' (line x detour factor)")
+    network: str | None
+    speed_kmh: float
+    detour_factor: float | None
+    tiers_minutes: list[int]
+    threshold: int
+    service_areas: dict[str, int]
+    tiers: dict[str, list[CoverageTier]]
+    cells: list[CoverageCell]
+    gaps: dict[str, list[CoverageGap]]
+
+
+class CandidateSite(BaseModel):
+    cell_code: str = Field(description="the site is this cell's centroid")
+    community_code: str
+    lon: float
+    lat: float
+    gap_cells_covered: list[str] = Field(description="gap cells it brings within 15 minutes")
+    adds_residents_65plus_shown: int = Field(description="their published 65+ counts, summed")
+    adds_cells_hidden: int = Field(description="of them, cells whose 65+ count is hidden")
+
+
+class CandidateSitesRead(BaseModel):
+    season: int
+    month: str | None
+    item: str | None
+    method: str
+    speed_kmh: float
+    within_minutes: int
+    threshold: int
+    gap_cells: int
+    gap_residents_65plus: int | None
+    sites: list[CandidateSite]

@@ -9,7 +9,8 @@ city and its streets, or the city and its categories). `protect` hides
    cells the caller names (`also_hide`: a sub-count whose complement is small);
    cells that are never published (`unpublished`: a total that only links two tables, such as
    the season's arrivals, which equal its residents by origin) count as unknown to the reader
-   but need no protection themselves;
+   but need no protection themselves; cells another table already publishes (`keep`: a figure
+   built on the presence table keeps its published counts) are never chosen as complements;
 2. then more cells (complementary suppression), the smallest non-zero count first, until
    a. no sum has exactly one hidden cell (else: the total minus the visible parts), and
    b. no hidden cell follows from the published ones by any combination of the sums either (a
@@ -119,13 +120,15 @@ def protect(
     threshold: int,
     also_hide: Iterable[KeyT] = (),
     unpublished: Iterable[KeyT] = (),
+    keep: Iterable[KeyT] = (),
 ) -> dict[KeyT, int | None]:
     """Every cell of `layout` with its count (absent = 0), or None where it is suppressed."""
     keys = cast(tuple[KeyT, ...], layout.keys)
     values = tuple(int(counts.get(k, 0)) for k in keys)
     forced = tuple(sorted(layout.index[k] for k in set(also_hide)))
     never = frozenset(layout.index[k] for k in unpublished)
-    hidden = hidden_cells(layout, values, threshold, forced, never)
+    kept = frozenset(layout.index[k] for k in keep)
+    hidden = hidden_cells(layout, values, threshold, forced, never, kept)
     return {k: (None if i in hidden else values[i]) for i, k in enumerate(keys)}
 
 
@@ -136,12 +139,14 @@ def hidden_cells(
     threshold: int,
     forced: tuple[int, ...] = (),
     unpublished: frozenset[int] = frozenset(),
+    kept: frozenset[int] = frozenset(),
 ) -> frozenset[int]:
-    """Positions of the cells to hide: primary, then complementary until rules a and b hold."""
+    """Positions of the cells to hide: primary, then complementary until rules a and b hold;
+    complements are never taken from `kept` (published elsewhere: hiding them helps nothing)."""
     hidden = {i for i, v in enumerate(values) if 0 < v < threshold} | set(forced) | unpublished
     while True:
-        _close_sums(layout, values, hidden, unpublished)
-        cell = _fix_for_first_determined(layout, values, hidden, unpublished)
+        _close_sums(layout, values, hidden, unpublished, kept)
+        cell = _fix_for_first_determined(layout, values, hidden, unpublished, kept)
         if cell is None:
             return frozenset(hidden)
         hidden.add(cell)
@@ -153,7 +158,11 @@ def _cheapest(cells: Iterable[int], values: Sequence[int]) -> int | None:
 
 
 def _close_sums(
-    layout: Layout, values: Sequence[int], hidden: set[int], unpublished: frozenset[int]
+    layout: Layout,
+    values: Sequence[int],
+    hidden: set[int],
+    unpublished: frozenset[int],
+    kept: frozenset[int] = frozenset(),
 ) -> None:
     """Rule a: hide one more cell in every sum that has exactly one hidden cell, until none has
     (a sum whose one unknown is an unpublished total gives nothing away)."""
@@ -163,14 +172,18 @@ def _close_sums(
         unknown = [c for c in cells if c in hidden]
         if len(unknown) != 1 or unknown[0] in unpublished:
             continue
-        extra = _cheapest((c for c in cells if c not in hidden), values)
+        extra = _cheapest((c for c in cells if c not in hidden and c not in kept), values)
         if extra is not None:
             hidden.add(extra)
             pending.extend(layout.sums_of[extra])
 
 
 def _fix_for_first_determined(
-    layout: Layout, values: Sequence[int], hidden: set[int], unpublished: frozenset[int]
+    layout: Layout,
+    values: Sequence[int],
+    hidden: set[int],
+    unpublished: frozenset[int],
+    kept: frozenset[int] = frozenset(),
 ) -> int | None:
     """Rule b: for the first hidden cell that the sums still determine, the published cell to
     hide as well (the cheapest that makes it undetermined); None when no cell is determined."""
@@ -189,11 +202,11 @@ def _fix_for_first_determined(
             c
             for s in sums
             for c, _ in layout.members[s]
-            if c not in hidden and inside.issuperset(layout.sums_of[c])
+            if c not in hidden and c not in kept and inside.issuperset(layout.sums_of[c])
         ]
         freeing = [c for c in set(candidates) if algebra.frees(target, c)]
-        near = {c for s in layout.sums_of[target] for c, _ in layout.members[s]} - hidden
-        anywhere = set(range(len(values))) - hidden
+        near = {c for s in layout.sums_of[target] for c, _ in layout.members[s]} - hidden - kept
+        anywhere = set(range(len(values))) - hidden - kept
         for pool in (freeing, near, candidates, anywhere):  # the later ones only make progress
             choice = _cheapest(pool, values)
             if choice is not None:

@@ -236,6 +236,26 @@ def _import_residents(w: Walk) -> None:
     assert done["committed"] and done["counts"]["new"] == 2
 
 
+def _import_roads(w: Walk) -> None:
+    with w.scratch_engine.connect() as conn:
+        frame = gpd.read_postgis(
+            text(
+                "SELECT e.highway, e.geom FROM road_edge e JOIN road_network n"
+                " ON n.id = e.network_id AND n.active ORDER BY e.id LIMIT 200"
+            ),
+            conn,
+            geom_col="geom",
+        )
+    roads = w.tmp / "roads.gpkg"
+    frame.to_file(roads, engine="pyogrio")
+    loaded = json.loads(ok(w.write("import", "roads", roads, "--name", "walk-roads")).stdout)
+    assert loaded["active"] and loaded["edges"] > 0 and loaded["source_crs"].startswith("EPSG:4326")
+    bare = w.tmp / "bare.gpkg"
+    frame.set_crs(None, allow_override=True).to_file(bare, engine="pyogrio")
+    assert "--crs" in failed(w.write("import", "roads", bare))
+    ok(w.write("import", "roads", bare, "--crs", "wgs84", "--name", "walk-bare", "--no-activate"))
+
+
 def _releases_list(w: Walk) -> None:
     listed = json.loads(ok(w.read("releases", "list")).stdout)
     assert [r["status"] for r in listed].count("active") == 1
@@ -444,6 +464,7 @@ SCENARIOS: dict[tuple[str, ...], Callable[[Walk], None]] = {
     ("load", "yichun"): _load_yichun,
     ("import", "boundaries"): _import_boundaries,
     ("import", "residents"): _import_residents,
+    ("import", "roads"): _import_roads,
     ("releases", "list"): _releases_list,
     ("releases", "activate"): _releases_activate,
     ("locate",): _locate,
@@ -1218,6 +1239,8 @@ ROWS: dict[str, list[Probe]] = {
         Probe("/api/v1/planning/presence/flows", params={"season": 2026}, promise=no_small_count),
         Probe("/api/v1/planning/presence/peaks", params={"season": 2026}),
         Probe("/api/v1/planning/forecast", params={"level": "street"}, promise=no_small_count),
+        Probe("/api/v1/planning/coverage", params={"season": 2026}, promise=no_small_count),
+        Probe("/api/v1/planning/coverage/sites", params={"season": 2026, "new_sites": 2}),
     ],
     "/maps/density": [
         Probe("/maps/density", type="text/html"),

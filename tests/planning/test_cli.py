@@ -22,3 +22,28 @@ def test_presence_and_rebuild_from_the_command_line(run) -> None:  # noqa: ANN00
 def test_forecast_without_history_says_what_it_needs(run) -> None:  # noqa: ANN001, F811
     out = run("planning", "forecast", "--season", "2027")
     assert out.returncode != 0 and "at least 2 earlier seasons" in out.stderr
+
+
+def test_coverage_from_the_command_line(run) -> None:  # noqa: ANN001, F811
+    out = run("planning", "coverage", "--season", "2024", "--item", "health:中医理疗")
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    assert (
+        body["method"] == "network"
+        and body["speed_kmh"] == 4.5
+        and body["item"] == "health:中医理疗"
+    )
+    assert len(body["cells"]) > 1000 and set(body["gaps"]) == {"item", "health_check"}
+    bad = run("planning", "coverage", "--item", "nothing")
+    assert bad.returncode == 2 and "unknown catalogue item" in bad.stderr
+    slow = run("planning", "coverage", "--speed", "0.5")
+    assert slow.returncode == 2 and "walking speed" in slow.stderr
+
+
+def test_candidate_sites_from_the_command_line(run) -> None:  # noqa: ANN001, F811
+    out = run("planning", "sites", "--season", "2024", "--new", "2")
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    assert body["within_minutes"] == 15 and body["sites"] == []  # nobody here, no gap to close
+    bad = run("planning", "sites", "--new", "50")
+    assert bad.returncode == 2 and "new_sites must be 1 to 20" in bad.stderr

@@ -46,12 +46,12 @@ def read_boundaries(
     level = level_of(level_name)
     if not path.exists():
         raise InvalidInput(f"no such file: {path}")
-    frame = _read(path, layer)
+    frame = read_frame(path, layer)
     if len(frame) > MAX_FEATURES:
         raise InvalidInput(
             f"{len(frame)} features is more than the {MAX_FEATURES} one import takes"
         )
-    frame = _to_wgs84(frame, crs, path)
+    frame = frame_to_wgs84(frame, crs, path)
     code_col = code_col or _pick(frame, CODE_COLUMNS, "code", path)
     name_col = name_col or _pick(frame, NAME_COLUMNS, "name", path)
     return [
@@ -62,7 +62,8 @@ def read_boundaries(
     ]
 
 
-def _read(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+def read_frame(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+    """The file's features (its `layer`, needed when it has several), or InvalidInput."""
     try:
         layer = _layer(path, layer)
         frame = gpd.read_file(path, engine="pyogrio", layer=layer)
@@ -98,7 +99,8 @@ def _mojibake(frame: gpd.GeoDataFrame) -> bool:
     return False
 
 
-def _to_wgs84(frame: gpd.GeoDataFrame, crs: str | None, path: Path) -> gpd.GeoDataFrame:
+def frame_to_wgs84(frame: gpd.GeoDataFrame, crs: str | None, path: Path) -> gpd.GeoDataFrame:
+    """The frame in WGS84, from the caller's `crs` or else the file's label (neither: refused)."""
     if crs is None and frame.crs is None:
         raise InvalidInput(
             f"{path.name} declares no coordinate system; name it with --crs ({FILE_ACCEPTED})"

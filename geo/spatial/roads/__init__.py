@@ -1,0 +1,1 @@
+"""Road and footpath networks for walking distances (pgRouting)."""
