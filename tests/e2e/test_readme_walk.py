@@ -320,6 +320,23 @@ def _privacy_purge(w: Walk) -> None:
     assert "Dry run: nothing changed." in dry.stderr and isinstance(json.loads(dry.stdout), dict)
 
 
+def _privacy_keys(w: Walk) -> None:
+    """Key rotation's two passes, counted on the loaded site (dry runs): nothing under an older
+    key, and every encrypted value and lookup hash counted under the active key id."""
+    enc = json.loads(ok(w.read("privacy", "rotate-keys", "--dry-run")).stdout)
+    assert enc["dry_run"] and set(enc["to_re_encrypt"].values()) == {0}
+    with w.site.engine.connect() as conn:
+        phones = conn.execute(text("SELECT count(*) FROM resident WHERE phone_enc IS NOT NULL"))
+        assert enc["by_key"]["resident.phone_enc"] == {enc["active_key"]: phones.scalar()}
+    hashed = ok(w.read("privacy", "rehash", "--dry-run", "--batch-size", "100"))
+    out = json.loads(hashed.stdout)
+    assert "Dry run: nothing changed." in hashed.stderr and out["batch_size"] == 100
+    assert all(todo == {} for todo in out["to_rehash"].values())
+    assert set(out["by_key"]["resident.phone_hash"]) == {out["active_hmac_key"]}
+    refused = w.read("privacy", "rehash", "--batch-size", "0")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+
+
 def _escalate_overdue(w: Walk) -> None:
     from geo.access.principal import Principal
     from geo.cases import service
@@ -476,6 +493,8 @@ SCENARIOS: dict[tuple[str, ...], Callable[[Walk], None]] = {
     ("users", "revoke-key"): _users,
     ("audit", "verify"): _audit_verify,
     ("privacy", "purge"): _privacy_purge,
+    ("privacy", "rotate-keys"): _privacy_keys,
+    ("privacy", "rehash"): _privacy_keys,
     ("cases", "escalate-overdue"): _escalate_overdue,
     ("services", "unmatched"): _services,
     ("services", "stale"): _services,
