@@ -27,7 +27,6 @@ from geo.cases.models import Case, CaseCategory, CaseEvent
 from geo.cases.queries import shape
 from geo.cases.scope import case_filter, scope_key
 from geo.cases.workflow import FINISHED, STATUS_LABELS, TIER_LABELS
-from geo.core.clock import sql_now
 from geo.spatial.geojson import GEOJSON_DECIMALS, feature
 
 c = Case.__table__.c
@@ -87,7 +86,7 @@ def open_cases_json_etag(
     session: Session, principal: Any, *, now: datetime | None = None
 ) -> tuple[bytes, str]:
     """Every open case in scope as a FeatureCollection (small properties, for maps), as UTF-8
-    JSON: PostgreSQL writes each Feature (text concatenation) and joins them in id order into
+    JSON: PostgreSQL writes each Feature (one concat()) and joins them in id order into
     one value, sent as it comes (one row, no per-feature decoding in Python). Building features
     as dicts in Python cost ~6x the bare query (bench/cases_throughput.py), json_build_object
     ~3x (its per-value type lookups), a row per feature joined in Python 2-4x.
@@ -97,8 +96,9 @@ def open_cases_json_etag(
     tier-due times (ISO 8601 as PostgreSQL's JSON writes them), cell and version. With it, the
     ETag `open_etag` gives, from the same rows (one statement: body and tag always agree).
     """
-    at = now if now is not None else select(sql_now()).scalar_subquery()  # once, not per row
-    state = clock.clock_state(at)
+    # city_now() itself, not a scalar subquery of it: a subquery's parameter keeps PostgreSQL
+    # from inlining case_clock(), which cost ~30 % of the statement at 10,000 cases.
+    state = clock.clock_state(now)
     pieces: list[Any] = [
         '{"type":"Feature","id":',
         cast(c.id, Text),
@@ -137,14 +137,9 @@ def open_cases_json_etag(
         cast(c.version, Text),
         "}}",
     ]
-    feature_text = pieces[0]
-    for piece in pieces[1:]:
-        feature_text = (
-            literal(feature_text, Text) if isinstance(feature_text, str) else feature_text
-        )
-        feature_text = feature_text.op("||")(
-            literal(piece, Text) if isinstance(piece, str) else piece
-        )
+    # One concat() per feature: a chain of `||` copied the growing text at every step (~35 %
+    # slower at 10,000 cases). concat() reads NULL as '', so nullable values go through _js.
+    feature_text = func.concat(*(literal(p, Text) if isinstance(p, str) else p for p in pieces))
     by_id = aggregate_order_by(literal(","), c.id)
     features = func.coalesce(func.string_agg(feature_text, by_id), literal("", Text))
     collection = (
