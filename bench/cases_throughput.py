@@ -216,8 +216,9 @@ def bench_inprocess(engine, people: People, clients: int, per_client: int) -> tu
     )
 
 
-def bulk_open_cases(engine, n: int) -> None:
-    """`n` open cases at random gazetteer points across the city, in every running status."""
+def bulk_open_cases(engine, n: int, first: int = 1) -> None:
+    """`n` open cases at random gazetteer points across the city, in every running status
+    (public ids from `first` on: a second call needs the next)."""
     with engine.begin() as conn:
         conn.execute(
             text("""
@@ -234,12 +235,12 @@ def bulk_open_cases(engine, n: int) -> None:
                    (SELECT id FROM boundary_release WHERE status = 'active'),
                    'staff', 'bench', 'dispatcher',
                    now() - make_interval(mins => (g * 7) % 3000), now()
-            FROM generate_series(1, :n) g
+            FROM generate_series(:first, :first + :n - 1) g
             JOIN LATERAL (SELECT * FROM address_point ORDER BY id
                           OFFSET (g * 7919) % (SELECT count(*) FROM address_point) LIMIT 1) a
               ON true
         """),
-            {"n": n},
+            {"n": n, "first": first},
         )
         conn.execute(text("ANALYZE cases"))
 

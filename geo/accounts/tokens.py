@@ -31,6 +31,10 @@ AUDIENCE = "houniao-api"
 ALGORITHM = "HS256"
 _REQUIRED = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti", "sid", "ver", "typ"]
 REFRESH_PREFIX = "hnr_"
+# A spent refresh token presented again this soon, before its family moved on, is a lost answer
+# (two parts of one page renewing at once, a page unloaded or the signal dropped mid-response),
+# not theft: the OAuth 2.0 Security BCP's reuse interval, as Auth0's and Okta's grace periods.
+REUSE_LEEWAY = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -247,7 +251,9 @@ def refresh(
     """Exchange a refresh token for a new pair; the old one is spent.
 
     Presenting a spent token again means it was stolen (or the client is broken): the whole
-    session is revoked, and the reuse is audited.
+    session is revoked, and the reuse is audited. Except within REUSE_LEEWAY of its use while
+    no later token of the session has been used: the answer was lost, and a new pair is issued
+    (the lost one stays single-use and expires as usual).
     """
     current = _now(now)
     row = session.execute(
@@ -261,7 +267,7 @@ def refresh(
         raise Unauthorized("invalid refresh token")
     token, login, account = row.RefreshToken, row.AuthSession, row.Account
     actor = principal_for(account, client_addr=client_addr, session_id=str(login.id))
-    if token.used_at is not None:
+    if token.used_at is not None and not _answer_lost(session, token, current):
         if login.revoked_at is None:
             revoke_session(session, login, reason="refresh_reuse", now=current)
             audit.record(
@@ -280,10 +286,28 @@ def refresh(
         or not account.is_active
     ):
         raise Unauthorized("refresh token expired or revoked")
-    token.used_at = current
+    again = token.used_at is not None
+    token.used_at = token.used_at or current
     pair = _pair(session, account, login, current)
-    audit.record(session, actor, "auth.refresh", object_type="auth_session", object_ids=[login.id])
+    audit.record(
+        session,
+        actor,
+        "auth.refresh",
+        object_type="auth_session",
+        object_ids=[login.id],
+        detail={"within_reuse_leeway": True} if again else None,
+    )
     return pair
+
+
+def _answer_lost(session: Session, token: RefreshToken, current: datetime) -> bool:
+    """Whether a spent token is presented again within the leeway, its family unmoved."""
+    if token.used_at is None or current - token.used_at > REUSE_LEEWAY:
+        return False
+    used_since = select(RefreshToken.id).where(
+        RefreshToken.session_id == token.session_id, RefreshToken.used_at > token.used_at
+    )
+    return session.scalar(used_since.limit(1)) is None
 
 
 def revoke_session(

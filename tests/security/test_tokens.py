@@ -17,6 +17,7 @@ from geo.accounts import service as accounts
 from geo.accounts.models import Account, AuthSession
 from geo.audit.models import AuditEvent
 from geo.core.config import security_settings
+from geo.core.errors import Unauthorized
 from tests.security.conftest import add_account, as_owner, bearer
 
 PASSWORD = "Forest-City-838"
@@ -163,12 +164,24 @@ def test_refresh_rotates_and_reuse_revokes_the_session(session, app_client, work
     second = r.json()
     assert second["refresh_token"] != first.refresh_token
     assert _me(client, second["access_token"]).status_code == 200
-    # The spent token presented again: stolen. The whole session dies, new tokens included.
+    # The answer was lost (two parts of a page renewing at once, a dropped signal): the spent
+    # token again within the leeway, nothing used since, gets a pair of its own.
+    r = client.post("/api/v1/auth/refresh", json={"refresh_token": first.refresh_token})
+    assert r.status_code == 200, r.text
+    third = r.json()
+    assert len({first.refresh_token, second["refresh_token"], third["refresh_token"]}) == 3
+    r = client.post("/api/v1/auth/refresh", json={"refresh_token": third["refresh_token"]})
+    assert r.status_code == 200, r.text
+    fourth = r.json()
+    # The family moved on (a later token was used): the spent token again is stolen. The
+    # whole session dies, new tokens included.
     r = client.post("/api/v1/auth/refresh", json={"refresh_token": first.refresh_token})
     assert r.status_code == 401 and "session is revoked" in r.json()["detail"]
-    assert _me(client, second["access_token"]).status_code == 401
-    r = client.post("/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]})
-    assert r.status_code == 401
+    for access in (second["access_token"], fourth["access_token"]):
+        assert _me(client, access).status_code == 401
+    for spare in (second["refresh_token"], fourth["refresh_token"]):
+        r = client.post("/api/v1/auth/refresh", json={"refresh_token": spare})
+        assert r.status_code == 401
     as_owner(session)
     reason = session.scalar(
         select(AuthSession.revoked_reason).where(
@@ -177,6 +190,19 @@ def test_refresh_rotates_and_reuse_revokes_the_session(session, app_client, work
     )
     assert reason == "refresh_reuse"
     assert session.scalar(select(AuditEvent.seq).where(AuditEvent.action == "auth.refresh_reuse"))
+    leeway = session.scalars(
+        select(AuditEvent.detail).where(AuditEvent.action == "auth.refresh")
+    ).all()
+    assert {"within_reuse_leeway": True} in leeway  # the lost answer is on record
+
+
+def test_a_spent_refresh_token_after_the_leeway_revokes_the_session(session, worker):
+    first = tokens.start_session(session, worker)
+    used = datetime.now(UTC)
+    tokens.refresh(session, first.refresh_token, now=used)
+    later = used + tokens.REUSE_LEEWAY + timedelta(seconds=1)
+    with pytest.raises(Unauthorized, match="session is revoked"):
+        tokens.refresh(session, first.refresh_token, now=later)
 
 
 def test_refresh_token_is_stored_hashed(session, worker):

@@ -245,8 +245,13 @@
     source.addEventListener('end', reconnect);
     source.onerror = function () { if (source.readyState === EventSource.CLOSED) { reconnect(); } };
   }
+  /* A page being left closes its stream with an error: no renewal then, since the answer of a
+     refresh sent while unloading is dropped and the next page would present a spent token. */
+  var leaving = false;
+  window.addEventListener('pagehide', function () { leaving = true; if (source) { source.close(); } });
   function reconnect() {
     if (source) { source.close(); }
+    if (leaving) { return; }
     fetch('/maps/refresh', {method: 'POST', credentials: 'same-origin'}).then(function (r) {
       if (r.ok) { setTimeout(live, 1000); } else { say('实时更新已中断：登录已过期，请重新登录。'); }
     });
