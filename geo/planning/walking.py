@@ -150,26 +150,16 @@ _SNAP = """CROSS JOIN LATERAL (
           FROM road_edge r WHERE r.network_id = :n ORDER BY r.geom <-> {p} LIMIT 8) q
     ORDER BY q.access, q.edge LIMIT 1) e"""
 
-_NETWORK = text(
-    f"""WITH {_POINTS},
-snapped AS (
-    SELECT 'c' AS kind, c.k AS key, e.* FROM cells c {_SNAP.format(p="c.geom")}
-    UNION ALL
-    SELECT 't', t.id::text, e.* FROM targets t {_SNAP.format(p="t.geom")}),
-ends AS (
+# Shared by both network statements: each snapped point's two ends (its edge's vertices, with
+# the metres to each), the edges as pgRouting reads them, and the walks: through the network
+# between ends, or along one edge when both points snapped to it.
+_ENDS = """ends AS (
     SELECT kind, key, source AS v, access + f * length_m AS off FROM snapped
     UNION ALL
-    SELECT kind, key, target, access + (1 - f) * length_m FROM snapped),
-costs AS (
-    SELECT start_vid, end_vid, agg_cost FROM pgr_dijkstraCost(
-        format('SELECT id, source, target, length_m AS cost, length_m AS reverse_cost'
-               ' FROM road_edge WHERE network_id = %s', CAST(:n AS int)),
-        (SELECT array_agg(DISTINCT CAST(v AS bigint)) FROM ends WHERE kind = 't'),
-        (SELECT array_agg(DISTINCT CAST(v AS bigint)) FROM ends WHERE kind = 'c'),
-        directed => false)
-    UNION ALL
-    SELECT DISTINCT v, v, 0 FROM ends WHERE kind = 't'),
-walks AS (
+    SELECT kind, key, target, access + (1 - f) * length_m FROM snapped)"""
+_EDGES = """format('SELECT id, source, target, length_m AS cost, length_m AS reverse_cost'
+               ' FROM road_edge WHERE network_id = %s', CAST(:n AS int))"""
+_WALKS = """walks AS (
     SELECT c.key, t.key AS target, c.off + k.agg_cost + t.off AS metres
     FROM ends c JOIN costs k ON k.end_vid = c.v
     JOIN ends t ON t.kind = 't' AND t.v = k.start_vid
@@ -177,7 +167,24 @@ walks AS (
     UNION ALL
     SELECT c.key, t.key, c.access + abs(c.f - t.f) * c.length_m + t.access
     FROM snapped c JOIN snapped t ON t.kind = 't' AND t.edge = c.edge
-    WHERE c.kind = 'c')
+    WHERE c.kind = 'c')"""
+
+_NETWORK = text(
+    f"""WITH {_POINTS},
+snapped AS (
+    SELECT 'c' AS kind, c.k AS key, e.* FROM cells c {_SNAP.format(p="c.geom")}
+    UNION ALL
+    SELECT 't', t.id::text, e.* FROM targets t {_SNAP.format(p="t.geom")}),
+{_ENDS},
+costs AS (
+    SELECT start_vid, end_vid, agg_cost FROM pgr_dijkstraCost(
+        {_EDGES},
+        (SELECT array_agg(DISTINCT CAST(v AS bigint)) FROM ends WHERE kind = 't'),
+        (SELECT array_agg(DISTINCT CAST(v AS bigint)) FROM ends WHERE kind = 'c'),
+        directed => false)
+    UNION ALL
+    SELECT DISTINCT v, v, 0 FROM ends WHERE kind = 't'),
+{_WALKS}
 SELECT DISTINCT ON (key) key, target, metres FROM walks
 ORDER BY key, metres, CAST(target AS int)"""
 )
@@ -233,24 +240,12 @@ snapped AS (
     SELECT 'c' AS kind, c.k AS key, e.* FROM cells c {_SNAP.format(p="c.geom")}
     UNION ALL
     SELECT 't', s.k, e.* FROM sites s {_SNAP.format(p="s.geom")}),
-ends AS (
-    SELECT kind, key, source AS v, access + f * length_m AS off FROM snapped
-    UNION ALL
-    SELECT kind, key, target, access + (1 - f) * length_m FROM snapped),
+{_ENDS},
 costs AS (
     SELECT from_v AS start_vid, node AS end_vid, agg_cost FROM pgr_drivingDistance(
-        format('SELECT id, source, target, length_m AS cost, length_m AS reverse_cost'
-               ' FROM road_edge WHERE network_id = %s', CAST(:n AS int)),
+        {_EDGES},
         (SELECT array_agg(DISTINCT CAST(v AS bigint)) FROM ends WHERE kind = 't'),
         CAST(:max AS float8), directed => false, equicost => false)),
-walks AS (
-    SELECT c.key, t.key AS target, c.off + k.agg_cost + t.off AS metres
-    FROM ends c JOIN costs k ON k.end_vid = c.v
-    JOIN ends t ON t.kind = 't' AND t.v = k.start_vid
-    WHERE c.kind = 'c'
-    UNION ALL
-    SELECT c.key, t.key, c.access + abs(c.f - t.f) * c.length_m + t.access
-    FROM snapped c JOIN snapped t ON t.kind = 't' AND t.edge = c.edge
-    WHERE c.kind = 'c')
+{_WALKS}
 SELECT key, target, min(metres) FROM walks GROUP BY 1, 2 HAVING min(metres) <= :max"""
 )
