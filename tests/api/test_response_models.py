@@ -86,3 +86,19 @@ def test_a_model_documents_its_members(doc):
     assert {"type", "features", "numberMatched", "links"} <= set(page["properties"])
     me = schemas["MeRead"]["properties"]
     assert {"name", "role", "scope"} <= set(me)
+
+
+def test_no_route_is_registered_twice():
+    """A router included twice answers the same, but its operations appear twice under one id
+    (volunteers and contacts once were): each method and path is served by one route."""
+    from collections import Counter
+
+    from fastapi.routing import APIRoute
+
+    seen = Counter(
+        (method, route.path)
+        for route in create_app().routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    )
+    assert not [key for key, n in seen.items() if n > 1]
