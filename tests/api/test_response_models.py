@@ -4,6 +4,8 @@ they are named here."""
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 from api.app import create_app
@@ -89,16 +91,9 @@ def test_a_model_documents_its_members(doc):
 
 
 def test_no_route_is_registered_twice():
-    """A router included twice answers the same, but its operations appear twice under one id
-    (volunteers and contacts once were): each method and path is served by one route."""
-    from collections import Counter
-
-    from fastapi.routing import APIRoute
-
-    seen = Counter(
-        (method, route.path)
-        for route in create_app().routes
-        if isinstance(route, APIRoute)
-        for method in route.methods
-    )
-    assert not [key for key, n in seen.items() if n > 1]
+    """A router included twice answers the same, but each of its operations appears twice under
+    one id (volunteers and contacts once were); FastAPI says so while building the document."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        create_app().openapi()
+    assert not [str(w.message) for w in caught if "Duplicate Operation ID" in str(w.message)]
