@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from geo.core import logs
 from geo.core.errors import OutsideCoverage
 from geo.spatial.batch import CellIndex
-from geo.spatial.boundaries.releases import CHANNEL, resolve_release
+from geo.spatial.boundaries.releases import ACTIVE_RELEASE, CHANNEL, resolve_release
 from geo.spatial.crs import Crs, point_to_wgs84
 from geo.spatial.locate import LOOKS_SWAPPED, OUTSIDE_COVERAGE, Location
 
@@ -141,7 +141,8 @@ class Listener:
 
     def __init__(self, cache: LocateCache, url: str, retry_seconds: float = 1.0) -> None:
         self.cache = cache
-        self._conninfo = make_url(url).set(drivername="postgresql").render_as_string(False)
+        self._url = make_url(url)
+        self._conninfo = self._url.set(drivername="postgresql").render_as_string(False)
         self._retry = retry_seconds
         self._stop = threading.Event()
         self.listening = threading.Event()
@@ -163,10 +164,12 @@ class Listener:
                 with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.cache.set_live(True)
+                    ACTIVE_RELEASE.hear(self._url, live=True)
                     self.listening.set()
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=0.5):
                             self.cache.invalidate()
+                            ACTIVE_RELEASE.forget(self._url)
                             self.notifications += 1
             except psycopg.Error as exc:
                 logs.event(
@@ -178,6 +181,7 @@ class Listener:
             finally:
                 self.listening.clear()
                 self.cache.set_live(False)
+                ACTIVE_RELEASE.hear(self._url, live=False)
             self._stop.wait(self._retry)
 
 

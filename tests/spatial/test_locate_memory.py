@@ -160,10 +160,16 @@ def test_locate_after_activation_answers_from_the_new_release(scratch, tmp_path,
             assert before["release"] == old and not before["cell_name"].startswith("新")
             held = cache.lookup(*point)  # the request left the release in memory
             assert held is not None and held.release == old
+            item = f"/ogc/collections/cells/items/{before['cell_code']}"
+            assert client.get(item).json()["properties"]["name"] == before["cell_name"]
+            assert releases.ACTIVE_RELEASE.remembered(scratch.url) == old  # map reads' memo
 
             new = _renamed_release(scratch, tmp_path)
             assert wait_for(lambda: listener.notifications >= 1)  # the activation's NOTIFY
             assert cache.lookup(*point) is None  # dropped
+            assert releases.ACTIVE_RELEASE.remembered(scratch.url) is None  # and the memo
+            assert client.get(item).json()["properties"]["name"] == "新" + before["cell_name"]
+            assert releases.ACTIVE_RELEASE.remembered(scratch.url) == new
 
             after = client.get("/api/v1/locate", params=params).json()
             assert after["release"] == new != old
@@ -184,3 +190,4 @@ def test_locate_after_activation_answers_from_the_new_release(scratch, tmp_path,
     finally:
         listener.stop()
     assert not cache.live
+    assert releases.ACTIVE_RELEASE.remembered(scratch.url) is None  # nobody listens: ask

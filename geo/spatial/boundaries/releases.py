@@ -11,12 +11,14 @@ the active release's rows whose codes the import does not replace. Every check r
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import shapely
 from sqlalchemy import text
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from geo.core import logs
@@ -93,6 +95,58 @@ def active_release_id(session: Session) -> int | None:
     return session.execute(
         text("SELECT id FROM boundary_release WHERE status = 'active'")
     ).scalar_one_or_none()
+
+
+class ActiveReleaseMemo:
+    """The active release id per database, remembered only while a listener hears activations
+    there (api/locate_cache.py's, which calls `hear`/`forget`), so a map read (tiles, OGC items)
+    skips a round trip. Writes and lookups that must be exact ask the database
+    (`resolve_release`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: set[str] = set()
+        self._rids: dict[str, int] = {}
+        self._generation = 0
+
+    @staticmethod
+    def key(url: URL) -> str:
+        return f"{url.host}:{url.port}/{url.database}"
+
+    def hear(self, url: URL, live: bool) -> None:
+        """A listener on `url` started (live) or stopped listening; either way forget."""
+        key = self.key(url)
+        with self._lock:
+            (self._live.add if live else self._live.discard)(key)
+            self._rids.pop(key, None)
+            self._generation += 1
+
+    def forget(self, url: URL) -> None:
+        """A release was activated on `url`."""
+        with self._lock:
+            self._rids.pop(self.key(url), None)
+            self._generation += 1
+
+    def remembered(self, url: URL) -> int | None:
+        return self._rids.get(self.key(url))
+
+    def resolve(self, session: Session, release: int | None) -> int:
+        """`resolve_release`, from memory when no release is asked for and the memo is live."""
+        if release is not None:
+            return resolve_release(session, release)
+        key = self.key(session.get_bind().engine.url)
+        rid = self._rids.get(key)
+        if rid is not None:
+            return rid
+        generation = self._generation
+        rid = resolve_release(session, None)
+        with self._lock:
+            if key in self._live and generation == self._generation:
+                self._rids[key] = rid
+        return rid
+
+
+ACTIVE_RELEASE = ActiveReleaseMemo()
 
 
 def resolve_release(session: Session, release: int | None) -> int:

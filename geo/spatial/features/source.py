@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Select, column, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import Subquery
 
-from geo.spatial.boundaries.releases import resolve_release
+from geo.spatial.boundaries.releases import ACTIVE_RELEASE
 from geo.spatial.features.registry import Collection, Viewer
 
 
@@ -64,7 +64,7 @@ def source_query(
     source = text(collection.source)
     rid = None
     if collection.versioned:
-        rid = resolve_release(session, release)
+        rid = ACTIVE_RELEASE.resolve(session, release)  # map reads: from memory when live
         source = source.bindparams(rid=rid)
     src = source.columns(*(column(n) for n in sorted(names)), column("geom")).subquery("src")
     query = SourceQuery(collection, src, rid)

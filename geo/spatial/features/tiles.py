@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, cast, func, literal_column, select, text, true
+from sqlalchemy import BigInteger, Select, cast, func, literal_column, select, true
 from sqlalchemy.orm import Session
 
 from geo.core.errors import InvalidInput, NotFound
@@ -95,10 +95,6 @@ def tile(
         return b""
     query = source_query(session, collection, viewer, release)
     statement = tile_statement(query, address.z, address.x, address.y, collection.id)
-    # ST_AsMVTGeom's cost estimates push busy tiles over jit_above_cost, and compiling the plan
-    # then takes longer than running it (z12 over 100k points: 20 ms -> 75 ms). Off for this
-    # transaction only.
-    session.execute(text("SET LOCAL jit = off"))
     data = session.execute(statement).scalar_one()
     return bytes(data or b"")
 
