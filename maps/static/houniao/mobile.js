@@ -187,6 +187,7 @@
       O.all().then(function (items) {
         var mine = items.filter(function (i) { return i.url === url; });
         var settled = mine.filter(function (i) { return seen[i.seq] && i.state !== 'waiting'; })[0];
+        if (settled && O.busy()) { return; }  // the round goes on; its end calls again
         if (settled) {
           sessionStorage.setItem(FLASH, settled.state === 'sent'
             ? '已发送：' + (settled.receipt ? settled.receipt.label : settled.label)
