@@ -46,7 +46,7 @@
     var label = form.getAttribute('data-outbox');
     var extra = fields.text || fields.name || '';
     if (extra) { label += '：' + extra.slice(0, 20); }
-    var url = new URL(form.action, location.href).pathname;
+    var url = new URL(form.getAttribute('action'), location.href).pathname;  // not form.action: a field may be named action
     O.add(url, label, fields).then(function (item) {
       var draftName = form.getAttribute('data-draft');
       if (draftName) { O.dropDraft(draftName); }
