@@ -26,6 +26,7 @@ from api.routes import (
     lists,
     maps,
     mobile,
+    mobile_cases,
     ogc,
     open311,
     planning,
@@ -81,6 +82,7 @@ def create_app() -> FastAPI:
     app.include_router(maps.router)
     app.include_router(console.router)
     app.include_router(mobile.router)
+    app.include_router(mobile_cases.router)
     app.include_router(intake.router)
     app.include_router(residents.router)
     app.include_router(planning.router)

@@ -2,13 +2,16 @@
 queue at 1,000 and 10,000 open cases, each as a ratio to the bare feed fetch (GET
 /api/v1/cases/open.geojson from the same page, same cookie) measured in the same round; and the
 grid worker's phone home screen's transferred bytes on a first and a second visit (the service
-worker's cache).
+worker's cache); and the phone's first paint of its home (/m/) and of its case list (/m/cases)
+at the largest size, each as a ratio to the bare feed fetch from the same page as the grid worker
+(their cells' open cases), the service worker kept out so the server's page is what is timed.
 
 Scratch database `<DATABASE_URL's name>_bench_console` (the Yichun grid, accounts made with the
 real `houniao users add`, open cases bulk-inserted as bench/cases_throughput.py does), the real
 API under uvicorn, Debian's headless Chromium driven by playwright; loopback only.
 
     .venv/bin/python bench/console_pages.py [--open 1000 10000] [--rounds 5] [--keep]
+        [--phone-only]
 """
 
 from __future__ import annotations
@@ -88,6 +91,48 @@ def console_round(page, base: str) -> dict[str, float]:
     return {"fcp": fcp, "queue": queue, "feed": feed_ms, "feed_bytes": feed_bytes}
 
 
+PHONE_PAGES = (("/m/", "今日工作", "#n-cases"), ("/m/cases", "待办事件", "#case-list li"))
+
+
+def phone_round(page, base: str, path: str, ready: str) -> dict[str, float]:
+    """One cold load of a phone page (HTTP cache off, no service worker): first paint and the
+    page's content drawn, then the bare feed fetch (the grid worker's scope) from the same page."""
+    page.goto(base + path, wait_until="commit")
+    page.wait_for_selector(ready, timeout=60_000)
+    fcp, drawn = page.evaluate(PAINT)
+    feed_ms, feed_bytes, status = page.evaluate(FEED_FETCH)
+    if status != 200:
+        raise SystemExit(f"the feed answered {status} in the phone's page")
+    return {"fcp": fcp, "drawn": drawn, "feed": feed_ms, "feed_bytes": feed_bytes}
+
+
+def phone_paint(browser, base: str, rounds: int) -> None:
+    """The phone's first paint per page, as a ratio to the bare feed fetch, printed as a table."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, service_workers="block")
+    try:
+        page = context.new_page()
+        sign_in(page, base, "bench-grid", "/m/")
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})  # cold loads
+        print(
+            "\n| phone page | first paint ms | drawn ms | feed fetch ms (KB) | first paint / feed |"
+        )
+        print("| --- | ---: | ---: | ---: | ---: |")
+        for path, name, ready in PHONE_PAGES:
+            phone_round(page, base, path, ready)  # warm-up
+            done = [phone_round(page, base, path, ready) for _ in range(rounds)]
+            med = {k: statistics.median(r[k] for r in done) for k in done[0]}
+            print(
+                f"| {name} `{path}` | {med['fcp']:.0f} | {med['drawn']:.0f} |"
+                f" {med['feed']:.0f} ({med['feed_bytes'] / 1e3:.0f}) |"
+                f" {med['fcp'] / med['feed']:.2f} |",
+                flush=True,
+            )
+    finally:
+        context.close()
+
+
 def phone_bytes(browser, base: str) -> tuple[int, int]:
     """Bytes over the network for /m/ with its map frame (the Resource Timing transfer sizes,
     0 for what a cache answered): the first visit (sign-in lands there, nothing cached), then
@@ -111,6 +156,9 @@ def main() -> None:
     ap.add_argument("--open", type=int, nargs="+", default=[1_000, 10_000])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
+    ap.add_argument(
+        "--phone-only", action="store_true", help="the phone's figures only (no console rounds)"
+    )
     args = ap.parse_args()
 
     url = scratch_url("bench_console")
@@ -129,11 +177,12 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         with launch_chromium() as browser:
-            print(
-                "\n| open cases | console first paint ms | queue drawn ms | feed fetch ms"
-                " (MB) | first paint / feed | queue / feed |"
-            )
-            print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+            if not args.phone_only:
+                print(
+                    "\n| open cases | console first paint ms | queue drawn ms | feed fetch ms"
+                    " (MB) | first paint / feed | queue / feed |"
+                )
+                print("| ---: | ---: | ---: | ---: | ---: | ---: |")
             inserted = 0
             for n in args.open:
                 with engine.begin() as conn:  # the previous size's cases leave the queue
@@ -145,6 +194,8 @@ def main() -> None:
                     )
                 bulk_open_cases(engine, n, first=inserted + 1)
                 inserted += n
+                if args.phone_only:
+                    continue
                 context = browser.new_context(viewport={"width": 1280, "height": 800})
                 page = context.new_page()
                 sign_in(page, base, "bench-dispatcher", "/console")
@@ -161,6 +212,8 @@ def main() -> None:
                     f" {med['fcp'] / med['feed']:.2f} | {med['queue'] / med['feed']:.2f} |",
                     flush=True,
                 )
+            print(f"\nthe phone at {args.open[-1]:,} open cases (its grid worker: one cell)")
+            phone_paint(browser, base, args.rounds)
             first, second = phone_bytes(browser, base)
             print(
                 f"\nphone home /m/ (with its cell map): first visit {first / 1024:.0f} KiB,"

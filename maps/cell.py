@@ -33,8 +33,10 @@ def cell_map(
     concerns: dict[str, Any],
     service_area: dict[str, Any] | None,
     basemap: str = "none",
+    focus: dict[str, Any] | None = None,
 ) -> str:
-    """HTML of one cell's map. All inputs are GeoJSON in WGS84 (Feature or FeatureCollection)."""
+    """HTML of one cell's map. All inputs are GeoJSON in WGS84 (Feature or FeatureCollection);
+    `focus`, a point Feature with a `label` (the case the phone shows), gets a flag of its own."""
     one = {"type": "FeatureCollection", "features": [cell]}
     m = base_map(basemap, zoom=16)
     folium.GeoJson(
@@ -75,6 +77,8 @@ def cell_map(
     ).add_to(m)
     if service_area is not None:
         _service_area(m, service_area, basemap)
+    if focus is not None:
+        _focus(m, focus, basemap)
     LocateControl(strings={"title": "我的位置"}, flyTo=True).add_to(m)
     # The view holds the cell and its nearest service area, so the way there is on screen.
     in_view = [cell, service_area] if service_area else [cell]
@@ -127,3 +131,13 @@ def _service_area(m: folium.Map, feature: dict[str, Any], basemap: str) -> None:
     name = json.dumps(props["name"], ensure_ascii=False)
     call = f"houniao.routeToServiceArea({m.get_name()}, {lat}, {lon}, {name}, {WALKING_DETOUR});"
     m.add_child(Script(call))
+
+
+def _focus(m: folium.Map, feature: dict[str, Any], basemap: str) -> None:
+    shown = for_display({"type": "FeatureCollection", "features": [feature]}, basemap)
+    lon, lat = shown["features"][0]["geometry"]["coordinates"]
+    folium.Marker(
+        [lat, lon],
+        icon=folium.Icon(color="red", icon="flag"),
+        tooltip=feature["properties"]["label"],
+    ).add_to(m)

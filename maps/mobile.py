@@ -13,8 +13,17 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader
 
 from geo.access.principal import CHANNEL_LABELS
+from geo.cases.clock import CLOCK_LABELS
+from geo.cases.workflow import GRADE_LABELS, STATUS_LABELS, TIER_LABELS
 from geo.privacy.masking import mask_name
-from maps.console import cn_date, cn_datetime
+from maps.console import (
+    ACTION_HINTS,
+    CANCEL_LABELS,
+    REPORTER_KINDS,
+    cn_date,
+    cn_datetime,
+    time_left,
+)
 from maps.offline import STATIC_DIR
 
 __all__ = ["STATIC_DIR", "render"]
@@ -57,6 +66,14 @@ def _env() -> Environment:
         SEX_LABELS=SEX_LABELS,
         DECISION_LABELS=DECISION_LABELS,
         MATCH_LABELS=MATCH_LABELS,
+        time_left=time_left,  # the 48-hour clock, as the console says it
+        CLOCK_LABELS=CLOCK_LABELS,
+        STATUS_LABELS={k.value: v for k, v in STATUS_LABELS.items()},
+        TIER_LABELS={k.value: v for k, v in TIER_LABELS.items()},
+        GRADE_LABELS={k.value: v for k, v in GRADE_LABELS.items()},
+        CANCEL_LABELS=CANCEL_LABELS,
+        REPORTER_KINDS=REPORTER_KINDS,
+        ACTION_HINTS=ACTION_HINTS,
     )
     return env
 

@@ -10,8 +10,11 @@
     address: '地址', follow_up: '跟进事项', name: '姓名', sex: '性别', id_number: '身份证号', phone: '手机号',
     birth_year: '出生年份', origin: '来源地', occupation: '职业', arrived_on: '到达日期',
     expected_departure: '预计离开日期', housing_type: '住房类型', household_size: '同住人数', note: '备注',
-    departed_on: '离开日期', description: '事件描述', captured_at: '填写时间'
+    departed_on: '离开日期', description: '事件描述', captured_at: '填写时间',
+    action: '操作（流程步骤）', version: '事件版本（打开时）', grade: '等级', reason: '撤销原因',
+    duplicate_of: '重复的原事件编号', worker_id: '网格员编号'
   };
+  var FLASH = 'houniao-flash';
 
   function $(sel, root) { return (root || document).querySelector(sel); }
   function $$(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
@@ -43,7 +46,7 @@
     var label = form.getAttribute('data-outbox');
     var extra = fields.text || fields.name || '';
     if (extra) { label += '：' + extra.slice(0, 20); }
-    var url = new URL(form.action, location.href).pathname;
+    var url = new URL(form.getAttribute('action'), location.href).pathname;  // not form.action: a field may be named action
     O.add(url, label, fields).then(function (item) {
       var draftName = form.getAttribute('data-draft');
       if (draftName) { O.dropDraft(draftName); }
@@ -56,6 +59,10 @@
       var mine = items.filter(function (i) { return i.url === url; }).pop();
       if (mine && mine.state === 'sent') { say('已发送：' + (mine.receipt ? mine.receipt.label : mine.label)); }
       if (mine && mine.state === 'failed') { say('被退回：' + mine.message + '。请到“待发送”修改后重发。'); }
+      if (mine && mine.state !== 'waiting' && form.closest('#case-actions')) {  // a case step: the page afresh
+        sessionStorage.setItem(FLASH, $('#flash').textContent);
+        location.replace(location.pathname);
+      }
     });
   }
 
@@ -171,6 +178,44 @@
     return form;
   }
 
+  /* --- a case page: one step at a time. While a step of this case waits in the outbox its forms
+     are put away (the next step depends on the server's answer); once the step is sent, or
+     refused, the page is drawn afresh from the server with the outcome on top. --- */
+  function followCase(box) {
+    var url = box.getAttribute('data-url'), seen = {};
+    function check() {
+      O.all().then(function (items) {
+        var mine = items.filter(function (i) { return i.url === url; });
+        var settled = mine.filter(function (i) { return seen[i.seq] && i.state !== 'waiting'; })[0];
+        if (settled && O.busy()) { return; }  // the round goes on; its end calls again
+        if (settled) {
+          sessionStorage.setItem(FLASH, settled.state === 'sent'
+            ? '已发送：' + (settled.receipt ? settled.receipt.label : settled.label)
+            : '被退回：' + settled.message + ' 这一条保留在“待发送”中，可修改后重发或删除。');
+          location.replace(location.pathname);
+          return;
+        }
+        var waiting = mine.filter(function (i) { return i.state === 'waiting'; });
+        waiting.forEach(function (i) { seen[i.seq] = true; });
+        var note = $('#case-queued', box);
+        $('#case-forms', box).hidden = waiting.length > 0;
+        note.hidden = !waiting.length;
+        note.textContent = waiting.length ? '这件事件有 ' + waiting.length + ' 条操作等待发送（' +
+          waiting.map(function (i) { return i.label; }).join('；') + '）。发送后这里显示最新状态，再办理下一步。' : '';
+      });
+    }
+    document.addEventListener('houniao:outbox', check);
+    check();
+  }
+
+  /* --- the case list: keep the most urgent cases' pages on the phone for a walk without signal --- */
+  function keepCases(list) {
+    if (!navigator.onLine || !navigator.serviceWorker || !navigator.serviceWorker.controller) { return; }
+    $$('a[href^="/m/cases/"]', list).slice(0, 20).forEach(function (a) {
+      fetch(a.getAttribute('href'), {credentials: 'same-origin'}).then(function () {}, function () {});
+    });
+  }
+
   /* --- sign out: a shared phone keeps no personal data --- */
   function signOut(form, event) {
     event.preventDefault();
@@ -201,6 +246,12 @@
     if (sendNow) { sendNow.addEventListener('click', function () { O.flush(); }); }
     var sent = new URLSearchParams(location.search).get('sent');
     if (sent) { say('已发送：' + sent); }
+    var flash = sessionStorage.getItem(FLASH);
+    if (flash) { sessionStorage.removeItem(FLASH); say(flash); }
+    var caseBox = $('#case-actions');
+    if (caseBox) { followCase(caseBox); }
+    var caseList = $('#case-list');
+    if (caseList) { keepCases(caseList); }
     document.addEventListener('houniao:outbox', showCount);
     document.body.addEventListener('htmx:sendError', function () {
       say('离线：现在不能查询地址。可以直接保存，恢复信号后服务器按地址定位。');

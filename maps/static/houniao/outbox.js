@@ -163,6 +163,8 @@
     });
   }
 
-  window.HouniaoOutbox = {add: add, all: all, remove: remove, flush: flush, retry: retry, clearSent: clearSent,
+  function busy() { return flushing; }
+
+  window.HouniaoOutbox = {add: add, all: all, remove: remove, flush: flush, busy: busy, retry: retry, clearSent: clearSent,
                           saveDraft: saveDraft, draft: draft, dropDraft: dropDraft, wipe: wipe};
 })();

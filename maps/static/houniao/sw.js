@@ -3,9 +3,9 @@
    files: cache first. Writes never pass through here: the outbox (outbox.js) queues them.
    Signing out deletes the caches (mobile.js). Own code, no library. */
 'use strict';
-var CACHE = 'houniao-m-v1';
+var CACHE = 'houniao-m-v2';  // v2: the case pages and the scripts that work them
 var SHELL = [
-  '/m/', '/m/outbox', '/m/concerns', '/m/register', '/m/residents', '/m/departures',
+  '/m/', '/m/cases', '/m/outbox', '/m/concerns', '/m/register', '/m/residents', '/m/departures',
   '/static/houniao/mobile.css', '/static/houniao/mobile.js', '/static/houniao/outbox.js',
   '/static/vendor/htmx.org/dist/htmx.min.js'
 ];
@@ -30,7 +30,7 @@ self.addEventListener('activate', function (event) {
 function offlinePage() {
   var html = '<!doctype html><html lang="zh-CN"><meta charset="utf-8">' +
     '<meta name="viewport" content="width=device-width, initial-scale=1"><title>离线 · 候鸟网格员</title>' +
-    '<h1>当前离线</h1><p>这个页面还没有在本机保存过。已保存的页面：<a href="/m/">今日工作</a>、' +
+    '<h1>当前离线</h1><p>这个页面还没有在本机保存过。已保存的页面：<a href="/m/">今日工作</a>、<a href="/m/cases">待办事件</a>、' +
     '<a href="/m/concerns">民情记录本</a>、<a href="/m/register">登记居民</a>、<a href="/m/outbox">待发送</a>。</p></html>';
   return new Response(html, {status: 503, headers: {'Content-Type': 'text/html; charset=utf-8'}});
 }
