@@ -94,8 +94,6 @@ def create_app() -> FastAPI:
     app.include_router(council.router)
     app.include_router(volunteers.router)
     app.include_router(contacts.router)
-    app.include_router(volunteers.router)
-    app.include_router(contacts.router)
     mount_static(app)
     declare_public_routes(app)  # the spatial core's public routes (api/auth.py)
     return app
