@@ -24,7 +24,7 @@ from api.auth import public
 from api.deps import SessionDep
 from api.params import bbox_query
 from api.responses import returns
-from api.routes.spatial import GEOJSON, GeoJSONResponse
+from api.routes.spatial import GEOJSON, GeoJSONResponse, geojson_response
 from api.viewer import ViewerDep, cache_control
 from geo.core.errors import InvalidInput
 from geo.spatial.features import items as features
@@ -213,7 +213,6 @@ def get_items(
     request: Request,
     session: SessionDep,
     viewer: ViewerDep,
-    response: Response,
     collection_id: CollectionId,
     bbox: Annotated[
         str | None,
@@ -232,7 +231,7 @@ def get_items(
     ] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, description="features to skip")] = 0,
     f: Format = None,
-) -> dict[str, Any]:
+) -> Response:
     _json_only(f, "geojson")
     collection = features.offered(collection_id, viewer)
     properties = _property_filters(request, collection)
@@ -246,7 +245,6 @@ def get_items(
         limit=limit,
         offset=offset,
     )
-    response.headers["Cache-Control"] = cache_control(collection.public)
     links = [
         _link(str(request.url), "self", GEOJSON, "this page"),
         _link(
@@ -262,7 +260,7 @@ def get_items(
     if offset > 0:
         prev_url = request.url.include_query_params(offset=max(0, offset - limit), limit=limit)
         links.append(_link(str(prev_url), "prev", GEOJSON, "previous page"))
-    return {
+    body = {
         "type": "FeatureCollection",
         "features": page.features,
         "numberMatched": page.matched,
@@ -270,6 +268,7 @@ def get_items(
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "links": links,
     }
+    return _geojson(body, collection)
 
 
 def _property_filters(request: Request, collection: Collection) -> dict[str, str]:
@@ -299,15 +298,13 @@ def get_item(
     request: Request,
     session: SessionDep,
     viewer: ViewerDep,
-    response: Response,
     collection_id: CollectionId,
     feature_id: Annotated[str, Path(description="feature id (the code of a boundary)")],
     f: Format = None,
-) -> dict[str, Any]:
+) -> Response:
     _json_only(f, "geojson")
     collection = features.offered(collection_id, viewer)
     found = features.item(session, collection.id, feature_id, viewer=viewer)
-    response.headers["Cache-Control"] = cache_control(collection.public)
     found["links"] = [
         _link(str(request.url), "self", GEOJSON, "this feature"),
         _link(
@@ -317,4 +314,10 @@ def get_item(
             collection.title,
         ),
     ]
-    return found
+    return _geojson(found, collection)
+
+
+def _geojson(body: dict[str, Any], collection: Collection) -> Response:
+    """Features as PostGIS wrote them, sent without validating them against the response model
+    (api/routes/spatial.py says why): a page holds up to 10,000 features."""
+    return geojson_response(body, {"Cache-Control": cache_control(collection.public)})

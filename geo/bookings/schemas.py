@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from geo.bookings.workflow import ACTIONS
 from geo.core.inputs import MAX_ID, StrictModel
@@ -92,8 +92,9 @@ class ClosureCreate(StrictModel):
 # --- responses (OpenAPI shows their shape) -------------------------------------------------------
 
 
-class Out(BaseModel):
-    """A response body: documented, not a request (no input rules)."""
+class Out(ReadModel):
+    """A response body: documented, not a request (no input rules); an undeclared key is an
+    error, never silently dropped."""
 
 
 class HoursOut(Out):

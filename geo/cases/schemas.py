@@ -122,6 +122,33 @@ class CaseReporterRead(ReadModel):
     resident_id: int | None = None
 
 
+class SummonsRead(ReadModel):
+    """吹哨报到: a department summoned on the case, its 报到 and report back (times ISO 8601)."""
+
+    id: int
+    department_code: str
+    department_label: str
+    department_short: str
+    summoned_by: str
+    summoned_at: str
+    ack_due_at: str
+    acknowledged_at: str | None
+    report_due_at: str
+    reported_at: str | None
+    report: str | None
+    state: str = Field(description="summoned, acknowledged or reported")
+
+
+class PossibleDuplicate(ReadModel):
+    """An open case of the same category nearby and near in time, among those the caller sees."""
+
+    id: int
+    public_id: str
+    status: str
+    reported_at: str
+    distance_m: float
+
+
 class CaseProperties(ReadModel):
     """A case as its readers see it; timestamps are ISO 8601 text in the city's zone."""
 
@@ -166,11 +193,11 @@ class CaseProperties(ReadModel):
     grade_label: str
     clock_label: str
     reporter: CaseReporterRead
-    summons: list[dict[str, Any]] | None = Field(None, description="one case only")
+    summons: list[SummonsRead] | None = Field(None, description="one case only")
     allowed_actions: list[dict[str, str]] | None = Field(
         None, description="one case only: the steps the caller may take next"
     )
-    possible_duplicates: list[dict[str, Any]] | None = Field(None, description="one case only")
+    possible_duplicates: list[PossibleDuplicate] | None = Field(None, description="one case only")
 
 
 CaseFeature = Feature[CaseProperties]
@@ -178,10 +205,10 @@ CasePage = FeatureCollection[CaseProperties]
 
 
 class CaseFiled(ReadModel):
-    case: dict[str, Any] = Field(
+    case: CaseFeature | Open311Request = Field(
         description="the case as a GeoJSON Feature; for a public filer, its Open311 view"
     )
-    possible_duplicates: list[dict[str, Any]]
+    possible_duplicates: list[PossibleDuplicate]
 
 
 class OpenCaseProperties(ReadModel):

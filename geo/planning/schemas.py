@@ -4,7 +4,7 @@ presence, weekly flows, peaks and forecast figures (None = suppressed)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from geo.core.outputs import ReadModel
 
@@ -65,7 +65,7 @@ class Origins(Window):
 # -- presence kept current and next season's forecast -----------------------------------------
 
 
-class PresenceRow(BaseModel):
+class PresenceRow(ReadModel):
     area: str
     residents: int | None
     residents_year_before: int | None
@@ -73,7 +73,7 @@ class PresenceRow(BaseModel):
     origins: dict[str, int | None] | None = None
 
 
-class PresenceRead(BaseModel):
+class PresenceRead(ReadModel):
     season: int
     month: str | None
     threshold: int
@@ -81,20 +81,20 @@ class PresenceRead(BaseModel):
     rows: list[PresenceRow]
 
 
-class WeeklyFlowRow(BaseModel):
+class WeeklyFlowRow(ReadModel):
     week: str  # its Monday
     community_code: str  # or "city"
     arrivals: int | None
     departures: int | None
 
 
-class FlowsRead(BaseModel):
+class FlowsRead(ReadModel):
     season: int
     threshold: int
     rows: list[WeeklyFlowRow]
 
 
-class PeakRow(BaseModel):
+class PeakRow(ReadModel):
     community_code: str
     peak_day: str | None
     peak_day_residents: int | None
@@ -102,13 +102,13 @@ class PeakRow(BaseModel):
     peak_month_residents: int | None
 
 
-class PeaksRead(BaseModel):
+class PeaksRead(ReadModel):
     season: int
     threshold: int
     rows: list[PeakRow]
 
 
-class ForecastRow(BaseModel):
+class ForecastRow(ReadModel):
     area: str
     month: str
     residents: int | None
@@ -116,7 +116,7 @@ class ForecastRow(BaseModel):
     high: int | None
 
 
-class ForecastRead(BaseModel):
+class ForecastRead(ReadModel):
     season: int
     level: str
     model: str
@@ -129,7 +129,7 @@ class ForecastRead(BaseModel):
 # -- walking coverage --------------------------------------------------------------------------
 
 
-class CoverageTier(BaseModel):
+class CoverageTier(ReadModel):
     tier: str = Field(description="'5', '10', '15' (minutes), 'beyond' or 'unlocated'")
     residents: int | None
     residents_65plus: int | None
@@ -137,14 +137,14 @@ class CoverageTier(BaseModel):
     within_residents_65plus: int | None = None
 
 
-class CellWalk(BaseModel):
+class CellWalk(ReadModel):
     service_area_id: int | None
     metres: float | None
     minutes: float | None
     tier: str
 
 
-class CoverageCell(BaseModel):
+class CoverageCell(ReadModel):
     cell_code: str
     community_code: str
     residents: int | None
@@ -153,13 +153,13 @@ class CoverageCell(BaseModel):
     health_check: CellWalk
 
 
-class CoverageGap(BaseModel):
+class CoverageGap(ReadModel):
     cell_code: str
     community_code: str
     residents_65plus: int | None
 
 
-class CoverageRead(BaseModel):
+class CoverageRead(ReadModel):
     season: int
     month: str | None
     item: str | None
@@ -175,7 +175,7 @@ class CoverageRead(BaseModel):
     gaps: dict[str, list[CoverageGap]]
 
 
-class CandidateSite(BaseModel):
+class CandidateSite(ReadModel):
     cell_code: str = Field(description="the site is this cell's centroid")
     community_code: str
     lon: float
@@ -185,7 +185,7 @@ class CandidateSite(BaseModel):
     adds_cells_hidden: int = Field(description="of them, cells whose 65+ count is hidden")
 
 
-class CandidateSitesRead(BaseModel):
+class CandidateSitesRead(ReadModel):
     season: int
     month: str | None
     item: str | None

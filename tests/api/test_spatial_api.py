@@ -6,6 +6,13 @@ import pytest
 from sqlalchemy import text
 
 from geo.spatial.crs import Crs, from_wgs84
+from geo.spatial.schemas import (
+    CellCollection,
+    CellFeature,
+    CommunityCollection,
+    DistrictCollection,
+    LocationRead,
+)
 
 CELL = "230717001001005"  # the middle cell of a 3 x 3 community: all its vertices are shared
 
@@ -162,3 +169,19 @@ def test_openapi_documents_the_routes(client):
         "/api/v1/cells/{code}",
         "/api/v1/service-areas/nearest",
     } <= paths.keys()
+
+
+def test_prebuilt_answers_match_their_documented_models(client, inside):
+    """locate, a cell, cells, communities and districts are sent prebuilt (no validation per
+    request): here they are held to the response models the OpenAPI document shows."""
+    answers = [
+        (LocationRead, "/api/v1/locate", {"lon": inside[0], "lat": inside[1]}),
+        (CellFeature, f"/api/v1/cells/{CELL}", {}),
+        (CellCollection, "/api/v1/cells", {"limit": 3}),
+        (CommunityCollection, "/api/v1/communities", {}),
+        (DistrictCollection, "/api/v1/districts", {}),
+    ]
+    for model, path, params in answers:
+        r = client.get(path, params=params)
+        assert r.status_code == 200, (path, r.text)
+        model.model_validate(r.json())

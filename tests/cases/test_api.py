@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.deps import get_session
+from geo.cases import service
+from geo.cases.schemas import CaseFeature, CaseFiled, OpenCases, TransitionRequest
 from tests.cases.conftest import CELL, make_caller
 from tests.db import request_sessions
 
@@ -51,6 +53,34 @@ def test_anonymous_filer_gets_the_public_view_only(cases_client, body):
     assert set(case) >= {"service_request_id", "status", "status_notes"} and "reporter" not in case
     assert r.headers["Location"] == f"/open311/v2/requests/{case['service_request_id']}.json"
     assert r.json()["possible_duplicates"] == []
+
+
+def test_duplicates_and_summons_answer_their_documented_models(
+    cases_client, session, callers, body
+):
+    """The members of a filed case and of a case read back are typed: what they hold must fit."""
+    first = _create(cases_client, callers["dispatcher"], body).json()["case"]
+    filed = _create(cases_client, callers["dispatcher"], body).json()
+    CaseFiled.model_validate(filed)
+    assert first["id"] in [d["id"] for d in filed["possible_duplicates"]]
+    cid = filed["case"]["id"]
+    for who, action, kw in [
+        ("dispatcher", "accept", {}),
+        ("dispatcher", "dispatch", {}),
+        ("grid_worker", "start", {}),
+        ("dispatcher", "escalate", {}),
+        ("community_staff", "start", {}),
+        ("community_staff", "escalate", {}),
+        ("street_staff", "start", {}),
+        ("street_staff", "summon", {"departments": ["health"]}),
+    ]:
+        service.transition(
+            session, callers[who].principal, cid, TransitionRequest(action=action, **kw)
+        )
+    r = cases_client.get(f"/api/v1/cases/{cid}", headers=callers["street_staff"].headers)
+    assert r.status_code == 200, r.text
+    case = CaseFeature.model_validate(r.json())
+    assert case.properties.summons and case.properties.summons[0].department_code == "health"
 
 
 def test_bad_bodies_are_422(cases_client, callers, body):
@@ -168,6 +198,7 @@ def test_open_geojson_etag_304_and_change(cases_client, callers, new_case):
     h = callers["grid_worker"].headers
     r = cases_client.get("/api/v1/cases/open.geojson", headers=h)
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
+    OpenCases.model_validate(r.json())  # sent prebuilt from SQL: the documented model holds
     feats = {f["id"]: f for f in r.json()["features"]}
     p = feats[case["properties"]["id"]]["properties"]
     assert {

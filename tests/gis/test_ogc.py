@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from geo.spatial.boundaries.models import in_release
+from geo.spatial.schemas import OgcFeature, OgcItems
 from tests.gis.conftest import ACTIVE, CELL, COMMUNITY
 
 GEOJSON = "application/geo+json"
@@ -211,3 +212,15 @@ def test_limit_above_the_maximum_is_capped_not_refused(client):
 )
 def test_f_json_is_tolerated(client, path):
     assert client.get(path).status_code == 200
+
+
+def test_items_answer_what_the_document_declares(client):
+    """Items and an item are sent prebuilt (no validation per request): the test holds them to
+    the response models the OpenAPI document shows, and to the cache policy of the layer."""
+    page = client.get("/ogc/collections/cells/items?limit=50")
+    assert page.headers["cache-control"].startswith("public")
+    OgcItems.model_validate(page.json())
+    for path in [f"/ogc/collections/cells/items/{CELL}", "/ogc/collections/service_areas/items/1"]:
+        r = client.get(path)
+        assert r.headers["content-type"] == GEOJSON and r.headers["cache-control"]
+        OgcFeature.model_validate(r.json())

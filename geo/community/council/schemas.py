@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from geo.community.council.workflow import ACTIONS, Status
 from geo.core.inputs import MAX_ID, StrictModel
+from geo.core.outputs import ReadModel
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -58,12 +59,12 @@ class SuggestionStep(StrictModel):
     note: str | None = Field(default=None, max_length=500)
 
 
-class AttendeeRead(BaseModel):
+class AttendeeRead(ReadModel):
     name: str
     kind: str
 
 
-class MeetingRead(BaseModel):
+class MeetingRead(ReadModel):
     id: int
     community_code: str
     held_on: date
@@ -75,12 +76,12 @@ class MeetingRead(BaseModel):
     suggestions: int
 
 
-class MeetingList(BaseModel):
+class MeetingList(ReadModel):
     total: int
     meetings: list[MeetingRead]
 
 
-class StepRead(BaseModel):
+class StepRead(ReadModel):
     at: datetime
     action: str
     from_status: str | None
@@ -90,7 +91,7 @@ class StepRead(BaseModel):
     actor: str | None = None
 
 
-class SuggestionRead(BaseModel):
+class SuggestionRead(ReadModel):
     id: int
     public_id: str
     community_code: str
@@ -109,13 +110,13 @@ class SuggestionRead(BaseModel):
     steps: list[StepRead]
 
 
-class SuggestionList(BaseModel):
+class SuggestionList(ReadModel):
     total: int
     counts: dict[str, int] = Field(description="suggestions in scope per status")
     suggestions: list[SuggestionRead]
 
 
-class PublicSuggestion(BaseModel):
+class PublicSuggestion(ReadModel):
     """What the suggester reads by the public id: no names, no internal notes."""
 
     public_id: str

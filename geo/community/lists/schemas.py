@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from geo.community.lists.models import (
     DemandSource,
@@ -15,6 +15,7 @@ from geo.community.lists.models import (
     ResourceStatus,
 )
 from geo.core.inputs import CRS_LENGTH, MAX_ID, StrictModel
+from geo.core.outputs import ReadModel
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 CATEGORY = Field(max_length=20, description="catalogue category: tourism, errands, culture, ...")
@@ -110,7 +111,7 @@ class MatchRequest(StrictModel):
 # --- responses -------------------------------------------------------------------------------
 
 
-class DemandRead(BaseModel):
+class DemandRead(ReadModel):
     id: int
     community_code: str
     street_code: str
@@ -134,7 +135,7 @@ class DemandRead(BaseModel):
     version: int
 
 
-class ResourceRead(BaseModel):
+class ResourceRead(ReadModel):
     id: int
     community_code: str
     street_code: str
@@ -162,7 +163,7 @@ class ResourceRead(BaseModel):
     version: int
 
 
-class PlanRead(BaseModel):
+class PlanRead(ReadModel):
     id: int
     demand_id: int
     resource_id: int
@@ -178,7 +179,7 @@ class PlanRead(BaseModel):
     resource_title: str
 
 
-class EventRead(BaseModel):
+class EventRead(ReadModel):
     at: datetime
     action: str
     actor: str
@@ -196,22 +197,22 @@ class ResourceDetail(ResourceRead):
     plans: list[PlanRead]
 
 
-class DemandList(BaseModel):
+class DemandList(ReadModel):
     total: int
     demands: list[DemandRead]
 
 
-class ResourceList(BaseModel):
+class ResourceList(ReadModel):
     total: int
     resources: list[ResourceRead]
 
 
-class PlanList(BaseModel):
+class PlanList(ReadModel):
     total: int
     plans: list[PlanRead]
 
 
-class Match(BaseModel):
+class Match(ReadModel):
     demand_id: int
     resource_id: int
     people: int
@@ -219,7 +220,7 @@ class Match(BaseModel):
     plan_id: int | None = Field(default=None, description="when committed")
 
 
-class Unmatched(BaseModel):
+class Unmatched(ReadModel):
     demand_id: int
     community_code: str
     title: str
@@ -227,14 +228,14 @@ class Unmatched(BaseModel):
     reason: str = Field(description="no_candidate: nothing feasible; capacity_taken: nearer")
 
 
-class Idle(BaseModel):
+class Idle(ReadModel):
     resource_id: int
     community_code: str
     title: str
     remaining: int
 
 
-class MatchResult(BaseModel):
+class MatchResult(ReadModel):
     level: str
     code: str
     algorithm: str
@@ -246,7 +247,7 @@ class MatchResult(BaseModel):
     idle: list[Idle]
 
 
-class CommunityLists(BaseModel):
+class CommunityLists(ReadModel):
     community_code: str
     open_demands: int
     unmatched_demands: list[DemandRead]
@@ -255,7 +256,7 @@ class CommunityLists(BaseModel):
     stale_resources: int
 
 
-class StreetLists(BaseModel):
+class StreetLists(ReadModel):
     street_code: str
     open_demands: int
     idle_resources: int
@@ -263,6 +264,6 @@ class StreetLists(BaseModel):
     communities: list[CommunityLists]
 
 
-class ContactReveal(BaseModel):
+class ContactReveal(ReadModel):
     id: int
     contact_phone: str | None
