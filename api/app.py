@@ -29,6 +29,7 @@ from api.routes import (
     ogc,
     open311,
     planning,
+    planning_exports,
     residents,
     selfreg,
     services,
@@ -84,6 +85,7 @@ def create_app() -> FastAPI:
     app.include_router(intake.router)
     app.include_router(residents.router)
     app.include_router(planning.router)
+    app.include_router(planning_exports.router)
     app.include_router(concerns.router)
     app.include_router(services.router)
     app.include_router(services.pages)
