@@ -79,11 +79,12 @@ def season_cmd(
     from maps.report import plots
     from maps.report import season as report
 
+    folder = report.check_out_dir(out or Path(f"report-{season}"))  # before any work
+    plots.cjk_font()  # a missing font fails here, before minutes of work
     with session_scope() as session:
         as_system(session, _me().name)
-        season_figures.check_season(session, season)  # before anything is written
-        folder = report.check_out_dir(out or Path(f"report-{season}"))
-        plots.cjk_font()  # a missing font fails here, before minutes of work
+        season_figures.check_season(session, season)
+        report.check_out_dir(folder, create=True)
         with _progress(season_figures.STEPS + report.PLOT_STEPS) as step:
             figures = season_figures.season_figures(session, _me(), season, step)
             paths = report.write_report(figures, folder, step)

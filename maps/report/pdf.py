@@ -13,7 +13,7 @@ from pathlib import Path
 
 from geo.core.errors import DomainError
 
-CHROMIUM = Path(os.environ.get("HOUNIAO_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM = "/usr/bin/chromium"  # Debian's; another with HOUNIAO_CHROMIUM
 ARGS = (
     "--headless=new",
     "--no-sandbox",  # as root in a container, where the sandbox cannot start
@@ -36,9 +36,10 @@ class RendererMissing(DomainError):
 def html_to_pdf(html: Path, pdf: Path, timeout_s: float = 120) -> None:
     """Print the HTML file `html` to `pdf` (A4). Requests beyond the file itself are refused:
     the report is self-contained, and a PDF must not depend on the network."""
-    if not CHROMIUM.is_file():
+    chromium = Path(os.environ.get("HOUNIAO_CHROMIUM") or CHROMIUM)
+    if not chromium.is_file():
         raise RendererMissing(
-            f"the PDF renderer {CHROMIUM} is missing: install the Debian package chromium"
+            f"the PDF renderer {chromium} is missing: install the Debian package chromium"
             " (or name another with HOUNIAO_CHROMIUM)"
         )
     from playwright.sync_api import Route, sync_playwright
@@ -52,7 +53,7 @@ def html_to_pdf(html: Path, pdf: Path, timeout_s: float = 120) -> None:
             route.abort()
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(ARGS))
+        browser = pw.chromium.launch(executable_path=str(chromium), args=list(ARGS))
         try:
             page = browser.new_page()
             page.route("**/*", only_the_file)

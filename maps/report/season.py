@@ -173,16 +173,21 @@ def _plots(f: SeasonFigures, v: dict[str, Any], step: Step) -> dict[str, str]:
 PLOT_STEPS = 6  # the steps `write_report` reports: five plots and the PDF
 
 
-def check_out_dir(out: Path) -> Path:
-    """The folder the report goes to, created if missing; InvalidInput when it cannot be
-    written (a file of that name, no permission, a read-only file system) - before any work."""
+def check_out_dir(out: Path, create: bool = False) -> Path:
+    """The folder the report goes to; InvalidInput when it cannot be written (a file in the
+    way, no permission, a read-only file system), checked before any work. A missing folder is
+    checked by its nearest existing parent, and made only with `create`."""
     if out.exists() and not out.is_dir():
         raise InvalidInput(f"{out} is a file, not a folder: give --out a folder")
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir():
+        raise InvalidInput(f"cannot write the report to {out}: {existing} is a file")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        handle, probe = tempfile.mkstemp(prefix=".houniao-probe-", dir=out)
+        handle, probe = tempfile.mkstemp(prefix=".houniao-probe-", dir=existing)
         os.close(handle)
         os.unlink(probe)
+        if create:
+            out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InvalidInput(f"cannot write the report to {out}: {exc.strerror or exc}") from None
     return out

@@ -16,6 +16,8 @@ HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 EXEMPT = {
     ("get", "/api/v1/cases/changes"): "Server-Sent Events (text/event-stream)",
     ("get", "/api/v1/export/boundaries.gpkg"): "a GeoPackage file",
+    ("get", "/api/v1/planning/export.xlsx"): "an Excel workbook",
+    ("get", "/api/v1/planning/export.gpkg"): "a GeoPackage file",
 }
 
 
