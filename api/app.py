@@ -30,6 +30,7 @@ from api.routes import (
     ogc,
     open311,
     planning,
+    planning_exports,
     residents,
     selfreg,
     services,
@@ -86,6 +87,7 @@ def create_app() -> FastAPI:
     app.include_router(intake.router)
     app.include_router(residents.router)
     app.include_router(planning.router)
+    app.include_router(planning_exports.router)
     app.include_router(concerns.router)
     app.include_router(services.router)
     app.include_router(services.pages)

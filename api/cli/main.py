@@ -14,6 +14,7 @@ from api.cli import (
     geocode,
     ops,
     planning,
+    planning_exports,
     privacy,
     residents,
     roads,
@@ -41,6 +42,8 @@ app.add_typer(services.app, name="services")
 app.add_typer(contacts.app, name="contacts")
 app.add_typer(ops.backup_app, name="backup")
 app.add_typer(planning.app, name="planning")
+planning.app.command("export")(planning_exports.export_cmd)
+app.add_typer(planning_exports.report_app, name="report")
 core.register(app)
 geocode.register(app)
 cases.register(app)

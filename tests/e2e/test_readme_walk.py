@@ -12,6 +12,7 @@ Adding a command or a row without a walk here, or changing one, fails a test.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
 import os
@@ -419,6 +420,64 @@ def _kpis(w: Walk) -> None:
     assert "export HOUNIAO_ENV=development" in failed(bare)
 
 
+def _planning_export(w: Walk) -> None:
+    """A season of the loaded site as a workbook (a sheet per figure) and a GeoPackage (cell
+    polygons, EPSG:4326); counts shown are 0 or at least the threshold, hidden ones NULL."""
+    from openpyxl import load_workbook
+
+    book = w.tmp / "planning-2026.xlsx"
+    sheets = json.loads(
+        ok(w.read("planning", "export", "--season", "2026", "--format", "xlsx", book)).stdout
+    )
+    assert list(sheets) == [
+        "在住人数",
+        "年龄段",
+        "来源地",
+        "每周到离",
+        "高峰",
+        "预测",
+        "覆盖分层",
+        "覆盖缺口",
+    ]
+    assert load_workbook(book, read_only=True).sheetnames == ["说明", *sheets]
+    package = w.tmp / "planning-2026.gpkg"
+    layers = json.loads(ok(w.read("planning", "export", "--season", "2026", package)).stdout)
+    assert [name for name, _ in pyogrio.list_layers(package)] == list(layers)
+    cells = pyogrio.read_dataframe(package, layer="presence_cells")
+    assert cells.crs.to_epsg() == 4326 and cells["residents_suppressed"].any()
+    shown = cells.loc[~cells["residents_suppressed"], "residents"]
+    assert ((shown == 0) | (shown >= 10)).all() and shown.sum() > 0
+    assert cells.loc[cells["residents_suppressed"], "residents"].isna().all()
+    info = subprocess.run(  # GDAL's own client, as QGIS reads it
+        ["ogrinfo", "-ro", "-so", str(package), "presence_cells"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert info.returncode == 0 and "Geometry: Polygon" in info.stdout, info.stderr
+    assert f"Feature Count: {len(cells)}" in info.stdout and 'ID["EPSG",4326]' in info.stdout
+    assert "--format must be xlsx or gpkg" in failed(
+        w.read("planning", "export", "--format", "csv", w.tmp / "planning.csv")
+    )
+
+
+def _report_season(w: Walk) -> None:
+    """The season report of the loaded site: its sections in the HTML, a PDF of several pages
+    whose text holds the Chinese headings; a season before 2000 refused in one line."""
+    from pypdf import PdfReader
+
+    folder = w.tmp / "report-2026"
+    paths = json.loads(ok(w.read("report", "season", "2026", "--out", folder)).stdout)
+    html = Path(paths["html"]).read_text(encoding="utf-8")
+    for heading in ("概览", "按月在住人数（同比）", "步行覆盖与缺口", "下季预测"):
+        assert heading in html, heading
+    shown = [int(v.replace(",", "")) for v in re.findall(r'<td class="n">([0-9,]+)</td>', html)]
+    assert shown and all(v == 0 or v >= 10 for v in shown)
+    pdf = PdfReader(paths["pdf"])
+    assert len(pdf.pages) >= 5 and "概览" in pdf.pages[0].extract_text()
+    assert "seasons run from 2000 to 2100" in failed(w.read("report", "season", "1999"))
+
+
 def _export_gpkg(w: Walk) -> None:
     path = w.tmp / "boundaries.gpkg"
     assert "Wrote" in ok(w.read("export", "gpkg", path)).stderr
@@ -506,6 +565,8 @@ SCENARIOS: dict[tuple[str, ...], Callable[[Walk], None]] = {
     ("bookings", "visits"): _bookings,
     ("contacts", "overdue"): _contacts,
     ("kpis",): _kpis,
+    ("planning", "export"): _planning_export,
+    ("report", "season"): _report_season,
     ("export", "gpkg"): _export_gpkg,
     ("serve",): _serve,
     ("check",): _check,
@@ -913,6 +974,19 @@ def a_geopackage(r: httpx.Response, caller: str | None, w: Walker) -> None:
     assert r.content.startswith(b"SQLite format 3\x00")
 
 
+def a_workbook(r: httpx.Response, caller: str | None, w: Walker) -> None:
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(r.content), read_only=True)
+    assert book.sheetnames[:2] == ["说明", "在住人数"] and "预测" in book.sheetnames
+    assert 'filename="houniao-planning-2026.xlsx"' in r.headers["content-disposition"]
+
+
+def a_season_geopackage(r: httpx.Response, caller: str | None, w: Walker) -> None:
+    a_geopackage(r, caller, w)
+    assert 'filename="houniao-planning-2026.gpkg"' in r.headers["content-disposition"]
+
+
 def _tile(lon: float, lat: float, z: int = 14) -> str:
     """z/x/y of the XYZ tile holding a WGS84 point."""
     n = 1 << z
@@ -1260,6 +1334,23 @@ ROWS: dict[str, list[Probe]] = {
         Probe("/api/v1/planning/forecast", params={"level": "street"}, promise=no_small_count),
         Probe("/api/v1/planning/coverage", params={"season": 2026}, promise=no_small_count),
         Probe("/api/v1/planning/coverage/sites", params={"season": 2026, "new_sites": 2}),
+    ],
+    "/api/v1/planning/export.xlsx": [
+        Probe(
+            "/api/v1/planning/export.xlsx",
+            params={"season": 2026},
+            type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            promise=a_workbook,
+        ),
+        Probe(
+            "/api/v1/planning/export.gpkg",
+            params={"season": 2026},
+            type="application/geopackage+sqlite3",
+            promise=a_season_geopackage,
+        ),
+        Probe(  # before the first season: refused, not a file of nothing
+            "/api/v1/planning/export.xlsx", params={"season": 1999}, statuses={"planner": 422}
+        ),
     ],
     "/maps/density": [
         Probe("/maps/density", type="text/html"),
