@@ -39,8 +39,8 @@ def wipe(engine: Engine, tag: str = TAG) -> None:
             f"DELETE FROM course_session WHERE space_id IN ({spaces})",
             f"DELETE FROM space_booking WHERE space_id IN ({spaces})",
             f"DELETE FROM course WHERE space_id IN ({spaces})",
-            "DELETE FROM activity_space WHERE code LIKE 'Z%'",
-            "DELETE FROM service_area WHERE name LIKE '测试%伊家Z'",
+            f"DELETE FROM activity_space WHERE code LIKE '{tag}%'",
+            f"DELETE FROM service_area WHERE name LIKE '测试%伊家{tag}'",
         ):
             conn.execute(text(sql))
 
