@@ -26,9 +26,11 @@ from api.routes import (
     lists,
     maps,
     mobile,
+    mobile_health,
     ogc,
     open311,
     planning,
+    planning_services,
     residents,
     selfreg,
     services,
@@ -81,9 +83,11 @@ def create_app() -> FastAPI:
     app.include_router(maps.router)
     app.include_router(console.router)
     app.include_router(mobile.router)
+    app.include_router(mobile_health.router)  # /m/health: 65+ checks on the phone
     app.include_router(intake.router)
     app.include_router(residents.router)
     app.include_router(planning.router)
+    app.include_router(planning_services.router)  # requests, visits, checks in aggregate
     app.include_router(concerns.router)
     app.include_router(services.router)
     app.include_router(services.pages)
