@@ -817,6 +817,13 @@ def no_small_count(r: httpx.Response, caller: str | None, w: Walker) -> None:
     assert counts and all(v == "null" or int(v) == 0 or int(v) >= 10 for v in counts), counts
 
 
+def no_small_service_count(r: httpx.Response, caller: str | None, w: Walker) -> None:
+    """Community services in aggregate: every count null (hidden), 0, or at least 10."""
+    names = "requests|fulfilled|bookings|visits|invited|not_booked|booked|awaiting|attended|missed"
+    counts = re.findall(rf'"(?:{names})":\s*(null|\d+)', r.text)
+    assert counts and all(v == "null" or int(v) == 0 or int(v) >= 10 for v in counts), counts
+
+
 def a_season_of_cells(r: httpx.Response, caller: str | None, w: Walker) -> None:
     """The density map: the season asked for, its neighbours, a 0 class and the hidden class."""
     assert "<b>2026 季</b>" in r.text and "?season=2025" in r.text and "?season=2027" in r.text
@@ -1237,6 +1244,9 @@ ROWS: dict[str, list[Probe]] = {
     "/m/bookings": [
         Probe("/m/bookings", type="text/html"),
     ],
+    "/m/health": [
+        Probe("/m/health", type="text/html"),
+    ],
     "/maps/cell/{code}": [
         Probe(f"/maps/cell/{OWN_CELL}", type="text/html"),
         Probe(
@@ -1260,6 +1270,23 @@ ROWS: dict[str, list[Probe]] = {
         Probe("/api/v1/planning/forecast", params={"level": "street"}, promise=no_small_count),
         Probe("/api/v1/planning/coverage", params={"season": 2026}, promise=no_small_count),
         Probe("/api/v1/planning/coverage/sites", params={"season": 2026, "new_sites": 2}),
+    ],
+    "/api/v1/planning/services/requests": [
+        Probe(
+            "/api/v1/planning/services/requests",
+            params={"season": 2026},
+            promise=no_small_service_count,
+        ),
+        Probe(
+            "/api/v1/planning/services/visits",
+            params={"month": "2026-07"},
+            promise=no_small_service_count,
+        ),
+        Probe(
+            "/api/v1/planning/services/health-checks",
+            params={"season": 2026},
+            promise=no_small_service_count,
+        ),
     ],
     "/maps/density": [
         Probe("/maps/density", type="text/html"),
