@@ -27,10 +27,12 @@ from api.routes import (
     maps,
     mobile,
     mobile_cases,
+    mobile_health,
     ogc,
     open311,
     planning,
     planning_exports,
+    planning_services,
     residents,
     selfreg,
     services,
@@ -84,10 +86,12 @@ def create_app() -> FastAPI:
     app.include_router(console.router)
     app.include_router(mobile.router)
     app.include_router(mobile_cases.router)
+    app.include_router(mobile_health.router)  # /m/health: 65+ checks on the phone
     app.include_router(intake.router)
     app.include_router(residents.router)
     app.include_router(planning.router)
     app.include_router(planning_exports.router)
+    app.include_router(planning_services.router)  # requests, visits, checks in aggregate
     app.include_router(concerns.router)
     app.include_router(services.router)
     app.include_router(services.pages)

@@ -1,6 +1,7 @@
 """`houniao planning presence|flows|peaks|forecast|coverage|sites|rebuild`: the planners' figures as
 JSON (the same suppressed aggregates the API publishes), and a full rebuild of the presence
-tables."""
+tables; `services|visits|health-checks`: community services in aggregate (requests, bookings
+and visits of the activity spaces, health-check participation)."""
 
 from __future__ import annotations
 
@@ -118,3 +119,54 @@ def rebuild_cmd() -> None:
     with session_scope() as session:
         days = rebuild(session)
     err.print(f"presence rebuilt: {days:,} cell-days")
+
+
+# --- community services in aggregate (issue 13): requests, visits, health checks ---------------
+
+
+def _services_window(season: int | None, month: str | None) -> windows.Window:
+    if season is None and month is None:
+        return windows.current()
+    return windows.window(month=month, season=season)
+
+
+@app.command("services")
+def services_cmd(
+    season: int | None = typer.Option(None, help="a season (its year); default the current"),
+    month: str | None = typer.Option(None, help="a month YYYY-MM instead of a season"),
+) -> None:
+    """Service requests per community and category, and per item city-wide: count, fulfilled
+    share, median hours to fulfil, mean rating."""
+    from geo.planning import service_figures
+
+    with session_scope() as session:
+        as_system(session, _me().name)
+        window = _services_window(season, month)
+        print_json(service_figures.requests(session, _me(), window))
+
+
+@app.command("visits")
+def visits_cmd(
+    season: int | None = typer.Option(None, help="a season (its year); default the current"),
+    month: str | None = typer.Option(None, help="a month YYYY-MM (per day) instead of a season"),
+) -> None:
+    """Bookings and visits of the activity spaces per space and day (a month) or month."""
+    from geo.planning import service_figures
+
+    with session_scope() as session:
+        as_system(session, _me().name)
+        window = _services_window(season, month)
+        print_json(service_figures.visits(session, _me(), window))
+
+
+@app.command("health-checks")
+def health_checks_cmd(
+    season: int | None = typer.Option(None, help="a season (its year); default the current"),
+) -> None:
+    """Health-check participation (65+) per community: invited, booked, attended, missed."""
+    from geo.planning import service_figures
+
+    with session_scope() as session:
+        as_system(session, _me().name)
+        window = _services_window(season, None)
+        print_json(service_figures.health_checks(session, _me(), window))

@@ -1,6 +1,7 @@
 """50 concurrent clients, each on its own connection, on committed data: one room slot, the
-last seat of a course session. Exactly one wins; the 49 others get a Conflict (409) with free
-alternatives; no orphan rows (one booking, one event, the counter at capacity)."""
+last seat of a course session, the last place of a health-check day. Exactly one wins; the 49
+others get a Conflict (409) with free alternatives; no orphan rows (one booking, one event, one
+audit row for the winner, the counter at capacity)."""
 
 from __future__ import annotations
 
@@ -39,8 +40,8 @@ def wipe(engine: Engine, tag: str = TAG) -> None:
             f"DELETE FROM course_session WHERE space_id IN ({spaces})",
             f"DELETE FROM space_booking WHERE space_id IN ({spaces})",
             f"DELETE FROM course WHERE space_id IN ({spaces})",
-            "DELETE FROM activity_space WHERE code LIKE 'Z%'",
-            "DELETE FROM service_area WHERE name LIKE '测试%伊家Z'",
+            f"DELETE FROM activity_space WHERE code LIKE '{tag}%'",
+            f"DELETE FROM service_area WHERE name LIKE '测试%伊家{tag}'",
         ):
             conn.execute(text(sql))
 
@@ -104,6 +105,11 @@ def test_fifty_clients_one_room_slot(crowd):
         c=world.forest,
     )
     assert events == 1
+    audited = (
+        "SELECT count(*) FROM audit_event WHERE action = 'booking.room.book'"
+        f" AND object_ids && ARRAY(SELECT id::text FROM ({rooms}) q)"
+    )
+    assert _scalar(engine, audited, c=world.forest) == 1  # the winner's only
 
 
 def test_fifty_clients_the_last_seat_of_a_course(crowd):
@@ -131,6 +137,11 @@ def test_fifty_clients_the_last_seat_of_a_course(crowd):
         )
         == 2
     )
+    audited = (
+        "SELECT count(*) FROM audit_event WHERE action = 'booking.seat.book'"
+        f" AND object_ids && ARRAY(SELECT id::text FROM ({seats}) q)"
+    )
+    assert _scalar(engine, audited, i=sid) == 2  # the first seat's and the winner's
 
 
 # --- the last place of a health-check day --------------------------------------------------------
@@ -227,3 +238,8 @@ def test_fifty_clients_the_last_health_check_place(elders):
     every = "SELECT id FROM health_appointment WHERE resident_id IN (SELECT id FROM resident WHERE name LIKE :n)"
     events = f"SELECT count(*) FROM booking_event WHERE kind = 'health' AND action = 'book' AND booking_id IN ({every})"
     assert _scalar(engine, events, n=ELDER + "%") == 2
+    audited = (
+        "SELECT count(*) FROM audit_event WHERE action = 'health_appointment.book'"
+        " AND object_ids && ARRAY(SELECT id::text FROM resident WHERE name LIKE :n)"
+    )
+    assert _scalar(engine, audited, n=ELDER + "%") == 2

@@ -878,6 +878,13 @@ def no_small_count(r: httpx.Response, caller: str | None, w: Walker) -> None:
     assert counts and all(v == "null" or int(v) == 0 or int(v) >= 10 for v in counts), counts
 
 
+def no_small_service_count(r: httpx.Response, caller: str | None, w: Walker) -> None:
+    """Community services in aggregate: every count null (hidden), 0, or at least 10."""
+    names = "requests|fulfilled|bookings|visits|invited|not_booked|booked|awaiting|attended|missed"
+    counts = re.findall(rf'"(?:{names})":\s*(null|\d+)', r.text)
+    assert counts and all(v == "null" or int(v) == 0 or int(v) >= 10 for v in counts), counts
+
+
 def a_season_of_cells(r: httpx.Response, caller: str | None, w: Walker) -> None:
     """The density map: the season asked for, its neighbours, a 0 class and the hidden class."""
     assert "<b>2026 季</b>" in r.text and "?season=2025" in r.text and "?season=2027" in r.text
@@ -1311,6 +1318,9 @@ ROWS: dict[str, list[Probe]] = {
     "/m/bookings": [
         Probe("/m/bookings", type="text/html"),
     ],
+    "/m/health": [
+        Probe("/m/health", type="text/html"),
+    ],
     "/maps/cell/{code}": [
         Probe(f"/maps/cell/{OWN_CELL}", type="text/html"),
         Probe(
@@ -1350,6 +1360,23 @@ ROWS: dict[str, list[Probe]] = {
         ),
         Probe(  # before the first season: refused, not a file of nothing
             "/api/v1/planning/export.xlsx", params={"season": 1999}, statuses={"planner": 422}
+        ),
+    ],
+    "/api/v1/planning/services/requests": [
+        Probe(
+            "/api/v1/planning/services/requests",
+            params={"season": 2026},
+            promise=no_small_service_count,
+        ),
+        Probe(
+            "/api/v1/planning/services/visits",
+            params={"month": "2026-07"},
+            promise=no_small_service_count,
+        ),
+        Probe(
+            "/api/v1/planning/services/health-checks",
+            params={"season": 2026},
+            promise=no_small_service_count,
         ),
     ],
     "/maps/density": [
