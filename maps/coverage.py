@@ -37,6 +37,16 @@ def _tagged(features: list[dict[str, Any]], layer: str, **extra: Any) -> dict[st
     return {"type": "FeatureCollection", "features": tagged}
 
 
+def _tooltip(
+    collection: dict[str, Any], fields: list[str], aliases: list[str]
+) -> folium.GeoJsonTooltip | None:
+    """A tooltip for a layer's features; none for an empty layer (folium checks the fields
+    against the first feature, and an empty layer stays listed in the control)."""
+    if not collection["features"]:
+        return None
+    return folium.GeoJsonTooltip(fields=fields, aliases=aliases)
+
+
 def _point(lon: float, lat: float, **properties: Any) -> dict[str, Any]:
     return {
         "type": "Feature",
@@ -59,8 +69,9 @@ def coverage_map(
     m = base_map(basemap, zoom=11)
     by_code = {f["id"]: f for f in cells["features"]}
     fit_to(m, for_display(cells, basemap))
+    tiers = for_display(_tagged(data["tier_areas"]["features"], "tier"), basemap)
     folium.GeoJson(
-        for_display(_tagged(data["tier_areas"]["features"], "tier"), basemap),
+        tiers,
         name="步行时间圈 walking time (5/10/15 分钟)",
         style_function=lambda f: {
             "color": TIER_COLOURS[f["properties"]["tier"]],
@@ -68,25 +79,25 @@ def coverage_map(
             "fillColor": TIER_COLOURS[f["properties"]["tier"]],
             "fillOpacity": 0.55,
         },
-        tooltip=folium.GeoJsonTooltip(fields=["minutes"], aliases=["步行至服务区（分钟内）"]),
+        tooltip=_tooltip(tiers, ["minutes"], ["步行至服务区（分钟内）"]),
     ).add_to(m)
     gaps = [
         {**by_code[g["cell_code"]], "properties": {"label": _count(g["residents_65plus"], k)}}
         for g in walks["gaps"]["item"]
         if g["cell_code"] in by_code
     ]
-    if gaps:
-        folium.GeoJson(
-            for_display(_tagged(gaps, "gap"), basemap),
-            name="服务缺口 gaps: 65岁以上步行超过15分钟",
-            style_function=lambda f: {
-                "color": GAP,
-                "weight": 2.5,
-                "fillColor": GAP,
-                "fillOpacity": 0.35,
-            },
-            tooltip=folium.GeoJsonTooltip(fields=["label"], aliases=["缺口：65岁以上"]),
-        ).add_to(m)
+    gap_layer = for_display(_tagged(gaps, "gap"), basemap)
+    folium.GeoJson(
+        gap_layer,
+        name="服务缺口 gaps: 65岁以上步行超过15分钟",
+        style_function=lambda f: {
+            "color": GAP,
+            "weight": 2.5,
+            "fillColor": GAP,
+            "fillOpacity": 0.35,
+        },
+        tooltip=_tooltip(gap_layer, ["label"], ["缺口：65岁以上"]),
+    ).add_to(m)
     spots_fc = [
         {
             **by_code[c["cell_code"]],
@@ -100,41 +111,42 @@ def coverage_map(
         for c in spots["cells"]
         if c["class"] != "not_significant" and c["cell_code"] in by_code
     ]
-    if spots_fc:
-        folium.GeoJson(
-            for_display(_tagged(spots_fc, "hot"), basemap),
-            name="事件热点 hot spots of cases (Gi*)",
-            style_function=lambda f: {
-                "color": HOT if f["properties"]["class"] == "hot" else COLD,
-                "weight": 2,
-                "fillColor": HOT if f["properties"]["class"] == "hot" else COLD,
-                "fillOpacity": 0.5,
-            },
-            tooltip=folium.GeoJsonTooltip(fields=["kind", "z", "p"], aliases=["", "z", "p"]),
-        ).add_to(m)
+    spot_layer = for_display(_tagged(spots_fc, "hot"), basemap)
     folium.GeoJson(
-        for_display(_tagged(service_areas["features"], "area"), basemap),
+        spot_layer,
+        name="事件热点 hot spots of cases (Gi*)",
+        style_function=lambda f: {
+            "color": HOT if f["properties"]["class"] == "hot" else COLD,
+            "weight": 2,
+            "fillColor": HOT if f["properties"]["class"] == "hot" else COLD,
+            "fillOpacity": 0.5,
+        },
+        tooltip=_tooltip(spot_layer, ["kind", "z", "p"], ["", "z", "p"]),
+    ).add_to(m)
+    area_layer = for_display(_tagged(service_areas["features"], "area"), basemap)
+    folium.GeoJson(
+        area_layer,
         name="候鸟服务区 service areas",
         marker=folium.CircleMarker(
             radius=4, color=AREA, weight=2, fill=True, fill_color="#ffffff", fill_opacity=1
         ),
-        tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["服务区"]),
+        tooltip=_tooltip(area_layer, ["name"], ["服务区"]),
     ).add_to(m)
     sites_fc = [
         _point(s["lon"], s["lat"], rank=i, label=_adds(s), cell=s["cell_code"])
         for i, s in enumerate(found["sites"], start=1)
     ]
-    if sites_fc:
-        folium.GeoJson(
-            for_display(_tagged(sites_fc, "site"), basemap),
-            name="候选新服务区 candidate sites (MCLP)",
-            marker=folium.CircleMarker(
-                radius=9, color=SITE, weight=3, fill=True, fill_color="#cab2d6", fill_opacity=0.9
-            ),
-            tooltip=folium.GeoJsonTooltip(
-                fields=["rank", "label", "cell"], aliases=["候选点", "新增覆盖65岁以上", "网格"]
-            ),
-        ).add_to(m)
+    site_layer = for_display(_tagged(sites_fc, "site"), basemap)
+    folium.GeoJson(
+        site_layer,
+        name="候选新服务区 candidate sites (MCLP)",
+        marker=folium.CircleMarker(
+            radius=9, color=SITE, weight=3, fill=True, fill_color="#cab2d6", fill_opacity=0.9
+        ),
+        tooltip=_tooltip(
+            site_layer, ["rank", "label", "cell"], ["候选点", "新增覆盖65岁以上", "网格"]
+        ),
+    ).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     m.add_child(
         Legend(

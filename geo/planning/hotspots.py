@@ -68,7 +68,6 @@ MIN_PERMUTATIONS, MAX_PERMUTATIONS = 99, 99999
 SEED = 20261130
 TOUCH_DEGREES = 1e-7  # about 1 cm: neighbours whose shared vertices differ in the last digits
 CLASSES = ("hot", "cold", "not_significant")
-CLASS_LABELS = {"hot": "热点", "cold": "冷点", "not_significant": "不显著"}
 
 
 def hotspots(
@@ -90,7 +89,7 @@ def hotspots(
         if category not in codes:
             raise InvalidInput(
                 f"unknown case category {category!r}; categories are {', '.join(codes)}"
-                " (GET /api/v1/cases/catalogue lists them)"
+                " (GET /api/v1/case-catalogue lists them)"
             )
     cells = cell_codes(session, me)
     counts = case_counts(session, me, window, category)

@@ -55,3 +55,39 @@ def test_the_coverage_page_draws_what_the_apis_publish(residents: Session, clien
     shown = [int(v) for v in re.findall(r"(\d+) 人", html)]
     assert all(v == 0 or v >= walks["threshold"] for v in shown), shown
     assert "https://" not in re.sub(r'href="https://[^"]*"', "", html)  # vendored assets only
+
+
+def test_a_season_with_nothing_to_show_still_lists_every_layer() -> None:
+    from maps.coverage import coverage_map
+
+    ring = [[128.8, 47.7], [128.81, 47.7], [128.81, 47.71], [128.8, 47.7]]
+    cell = {
+        "type": "Feature",
+        "id": "230717001001001",
+        "properties": {"code": "230717001001001", "name": "001"},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+    empty = {"type": "FeatureCollection", "features": []}
+    walks = {
+        "threshold": 10,
+        "season": 2026,
+        "speed_kmh": 4.5,
+        "method": "estimate",
+        "service_areas": {"item": 0},
+        "tiers": {"item": []},
+        "gaps": {"item": []},
+    }
+    spots = {"cells": [], "summary": {"hot": 0, "cold": 0}, "permutations": 9999, "alpha": 0.05}
+    html = coverage_map(
+        cells={"type": "FeatureCollection", "features": [cell]},
+        service_areas=empty,
+        data={
+            "coverage": walks,
+            "tier_areas": empty,
+            "sites": {"sites": []},
+            "hotspots": spots,
+            "outlook": [],
+        },
+    )
+    assert "没有需要覆盖的缺口" in html and "历史不足两季" in html
+    assert html.count("L.geoJson(") >= 5  # tiers, gaps, hot spots, service areas, sites
