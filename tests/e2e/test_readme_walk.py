@@ -1261,6 +1261,10 @@ ROWS: dict[str, list[Probe]] = {
         Probe("/api/v1/planning/coverage", params={"season": 2026}, promise=no_small_count),
         Probe("/api/v1/planning/coverage/sites", params={"season": 2026, "new_sites": 2}),
     ],
+    "/api/v1/planning/hotspots": [
+        Probe("/api/v1/planning/hotspots", params={"season": 2026}),
+        Probe("/api/v1/planning/hotspots", params={"season": 2026, "category": "fire"}, ok=422),
+    ],
     "/maps/density": [
         Probe("/maps/density", type="text/html"),
         Probe(
@@ -1273,6 +1277,9 @@ ROWS: dict[str, list[Probe]] = {
             promise=refuses_ranges,
             promise_refusals=True,
         ),
+    ],
+    "/maps/coverage": [
+        Probe("/maps/coverage", params={"season": 2026}, type="text/html"),
     ],
     "/card": [
         Probe("/card", params={"at": True}, type="text/html", promise=the_card),
