@@ -95,6 +95,7 @@ def home_links(session: Session, me: Principal) -> list[tuple[str, str]]:
             links.append(("/maps/dispatch", "指挥中心地图：全市未办结诉求 Live map of open cases"))
         case Role.planner:
             links.append(("/maps/density", "候鸟密度地图（汇总数据）Seasonal density map"))
+            links.append(("/maps/coverage", "服务覆盖、候选点与事件热点 Coverage and hot spots"))
         case Role.department:
             links.append(("/console/inbox", "部门待办：吹哨报到与反馈 Department inbox"))
         case Role.grid_worker | Role.community_staff | Role.street_staff:

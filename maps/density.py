@@ -185,5 +185,11 @@ def _side_panel(
         "font:12px 'Noto Sans CJK SC',sans-serif;max-height:60vh;overflow:auto\">"
         f"<h3 style='margin:2px 0'>候鸟季节密度 · 规划视图</h3>{_season_links(season)}"
         f"<p style='margin:2px 0'>仅显示汇总；少于 {escape(str(threshold))} 的数不公开。</p>"
-        f"{chart_outlook}{chart_flows}<br>{chart_origins}</div>"
+        + (
+            f"<p style='margin:2px 0'><a href='/maps/coverage?season={season}'>"
+            "服务覆盖、候选新服务区与事件热点 ›</a></p>"
+            if season is not None
+            else ""
+        )
+        + f"{chart_outlook}{chart_flows}<br>{chart_origins}</div>"
     )

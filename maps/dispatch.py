@@ -58,17 +58,21 @@ def dispatch_map(
     interval_ms: int = 3000,
     basemap: str = "none",
     extra_scripts: tuple[str, ...] = (),
+    hotspots_url: str | None = None,
 ) -> str:
     """HTML of the dispatcher's live map. Boundaries and service areas are embedded (WGS84 in,
     shifted for display when the basemap is GCJ-02); cases come live from `feed_url`.
-    `extra_scripts` (files of maps/static/houniao) adapt it, e.g. when the console frames it."""
+    `extra_scripts` (files of maps/static/houniao) adapt it, e.g. when the console frames it.
+    `hotspots_url`: a layer of hot spots of cases, off until switched on, then read from there
+    (hotspots.js: the season's Gi* hot and cold cells, outlined on the cell layer)."""
     m = base_map(basemap, zoom=9)
-    folium.GeoJson(
+    cell_layer = folium.GeoJson(
         for_display(cells, basemap),
         name="网格 cells",
         style_function=lambda f: {"color": "#9e9ac8", "weight": 0.5, "fillOpacity": 0},
         tooltip=folium.GeoJsonTooltip(fields=["name", "code"], aliases=["网格", "编码"]),
-    ).add_to(m)
+    )
+    cell_layer.add_to(m)
     communities = for_display(communities, basemap)
     fit_to(m, communities)
     folium.GeoJson(
@@ -88,6 +92,10 @@ def dispatch_map(
         ),
     ).add_to(m)
     to_display = "window.houniaoToGcj02" if display_crs(basemap) is Crs.gcj02 else "null"
+    hot_layer = None
+    if hotspots_url is not None:
+        extra_scripts = (*extra_scripts, "hotspots.js")
+        hot_layer = folium.FeatureGroup(name="事件热点 hot spots（本季）", show=False).add_to(m)
     for script in ("gcj02.js", "dispatch.js", *extra_scripts):
         m.get_root().header.add_child(Element(f'<script src="/static/houniao/{script}"></script>'))
     # One source for the clock colours and labels: the legend here, the markers in dispatch.js.
@@ -112,4 +120,11 @@ def dispatch_map(
     m.add_child(Legend("48小时时限", [*rows, ("#ffffff", "○ 候鸟服务区")]))
     folium.LayerControl(collapsed=True).add_to(m)
     m.add_child(Script(f"houniao.redrawOnFilterChange({realtime.get_name()});"))
+    if hot_layer is not None:
+        m.add_child(
+            Script(
+                f"houniao.hotspotsLayer({m.get_name()}, {hot_layer.get_name()},"
+                f" {cell_layer.get_name()}, {json.dumps(hotspots_url)});"
+            )
+        )
     return render_offline(m)

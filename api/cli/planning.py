@@ -1,7 +1,7 @@
-"""`houniao planning presence|flows|peaks|forecast|coverage|sites|rebuild`: the planners' figures as
-JSON (the same suppressed aggregates the API publishes), and a full rebuild of the presence
-tables; `services|visits|health-checks`: community services in aggregate (requests, bookings
-and visits of the activity spaces, health-check participation)."""
+"""`houniao planning presence|flows|peaks|forecast|coverage|sites|hotspots|rebuild`: the
+planners' figures as JSON (the same suppressed aggregates the API publishes), and a full rebuild
+of the presence tables; `services|visits|health-checks`: community services in aggregate
+(requests, bookings and visits of the activity spaces, health-check participation)."""
 
 from __future__ import annotations
 
@@ -108,6 +108,24 @@ def sites_cmd(
         as_system(session, _me().name)
         window = window or windows.window(month=month, season=season)
         print_json(sites.candidate_sites(session, _me(), window, item, new, speed))
+
+
+@app.command("hotspots")
+def hotspots_cmd(
+    season: int | None = typer.Option(None, help="a season (its year); default the current"),
+    month: str | None = typer.Option(None, help="a month YYYY-MM instead of a season"),
+    category: str | None = typer.Option(None, help="a case category code; default every one"),
+    permutations: int = typer.Option(9999, help="conditional permutations (99-99999)"),
+) -> None:
+    """Hot and cold spots of cases per cell: Getis-Ord Gi* (PySAL esda) on queen contiguity,
+    pseudo p-values from permutations, significant at 0.05 after the false discovery rate."""
+    from geo.planning import hotspots
+
+    window = windows.current() if season is None and month is None else None
+    with session_scope() as session:
+        as_system(session, _me().name)
+        window = window or windows.window(month=month, season=season)
+        print_json(hotspots.hotspots(session, _me(), window, category, permutations))
 
 
 @app.command("rebuild")

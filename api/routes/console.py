@@ -334,6 +334,7 @@ def console_map(session: SessionDep, me: CurrentUser) -> HTMLResponse:
         categories=[(c["code"], c["name_zh"]) for c in catalogue(session)["categories"]],
         basemap=map_settings().basemap,
         extra_scripts=("console-map.js",),
+        hotspots_url="/api/v1/planning/hotspots",  # scoped as the feed: a street's cells
     )
     return framed_by_self(script_page(page))
 

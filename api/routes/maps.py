@@ -28,11 +28,13 @@ from geo.cases.workflow import TIER_LABELS
 from geo.core.config import map_settings, security_settings
 from geo.core.errors import InvalidInput, Unauthorized
 from geo.core.inputs import Text
+from geo.planning import coverage_map
 from geo.planning import map_data as planning
 from geo.spatial import cellview
 from geo.spatial.features.items import items
 from maps import pages
 from maps.cell import cell_map
+from maps.coverage import coverage_map as coverage_page
 from maps.density import density_map
 from maps.dispatch import dispatch_map
 
@@ -61,6 +63,7 @@ def dispatch(session: SessionDep, me: CurrentUser) -> HTMLResponse:
         tiers=[(t.value, label) for t, label in TIER_LABELS.items()],
         categories=categories,
         basemap=map_settings().basemap,
+        hotspots_url="/api/v1/planning/hotspots",
     )
     return script_page(html)
 
@@ -101,6 +104,31 @@ def density(
         season=window.season,
         basemap=map_settings().basemap,
         outlook=planning.outlook(session, me, window.season) if forecast else None,
+    )
+    return script_page(html)
+
+
+@router.get(
+    "/coverage",
+    summary="Planner's coverage page: walking-time areas, gaps, candidate sites, hot spots",
+    **access(Role.planner),
+)
+def coverage(
+    session: SessionDep,
+    me: CurrentUser,
+    window: WindowParam,
+    item: Annotated[
+        str | None, Query(max_length=60, description="catalogue item 'category:item'")
+    ] = None,
+    category: Annotated[
+        str | None, Query(max_length=30, description="hot spots of this case category")
+    ] = None,
+) -> HTMLResponse:
+    html = coverage_page(
+        cells=_collection(session, "cells"),
+        service_areas=_collection(session, "service_areas"),
+        data=coverage_map.page_data(session, me, window, item, category),
+        basemap=map_settings().basemap,
     )
     return script_page(html)
 

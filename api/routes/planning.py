@@ -14,6 +14,7 @@ from geo.access.principal import Role
 from geo.core import clock
 from geo.planning import coverage as walking_coverage
 from geo.planning import forecast as forecasts
+from geo.planning import hotspots as hot_spots
 from geo.planning import presence as figures
 from geo.planning import sites as candidate_sites
 from geo.planning.schemas import (
@@ -21,6 +22,7 @@ from geo.planning.schemas import (
     CoverageRead,
     FlowsRead,
     ForecastRead,
+    HotspotsRead,
     PeaksRead,
     PresenceRead,
 )
@@ -118,3 +120,23 @@ def sites(
     ] = None,
 ) -> dict[str, Any]:
     return candidate_sites.candidate_sites(session, me, window, item, new_sites, speed_kmh)
+
+
+@router.get(
+    "/hotspots",
+    summary="Hot and cold spots of cases per cell (Getis-Ord Gi*, permutations, FDR 0.05)",
+    response_model=HotspotsRead,
+    **access(Role.planner, Role.dispatcher, Role.street_staff, Role.community_staff),
+)
+def hotspots(
+    session: SessionDep,
+    me: CurrentUser,
+    window: WindowParam,
+    category: Annotated[
+        str | None, Query(max_length=30, description="a case category code, e.g. medical")
+    ] = None,
+    permutations: Annotated[
+        int, Query(ge=99, le=99999, description="conditional permutations (default 9999)")
+    ] = hot_spots.PERMUTATIONS,
+) -> dict[str, Any]:
+    return hot_spots.hotspots(session, me, window, category, permutations)

@@ -4,7 +4,7 @@ presence, weekly flows, peaks and forecast figures (None = suppressed)."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from geo.core.outputs import ReadModel
 
@@ -196,3 +196,35 @@ class CandidateSitesRead(ReadModel):
     gap_cells: int
     gap_residents_65plus: int | None
     sites: list[CandidateSite]
+
+
+# -- hot spots of cases ------------------------------------------------------------------------
+
+
+class HotspotCell(ReadModel):
+    cell_code: str
+    community_code: str
+    cases: int | None = Field(description="cases in the window; null for planners (no case rows)")
+    z: float | None = Field(description="Gi* z-score (esda Zs); null: no statistic for the area")
+    p: float | None = Field(description="two-sided pseudo p-value from the permutations")
+    class_: str = Field(alias="class", description="'hot', 'cold' or 'not_significant'")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class HotspotsRead(ReadModel):
+    season: int
+    month: str | None
+    category: str | None
+    statistic: str
+    weights: str
+    permutations: int
+    seed: int
+    alpha: float
+    correction: str = Field(description="'fdr': Benjamini-Hochberg over the area's cells")
+    p_cutoff: float | None = Field(description="a cell is significant at p <= this")
+    threshold: int
+    cases: int | None = Field(description="cases in the area (planners: null below threshold)")
+    counts_per_cell: bool
+    summary: dict[str, int]
+    cells: list[HotspotCell]

@@ -1379,6 +1379,10 @@ ROWS: dict[str, list[Probe]] = {
             promise=no_small_service_count,
         ),
     ],
+    "/api/v1/planning/hotspots": [
+        Probe("/api/v1/planning/hotspots", params={"season": 2026}),
+        Probe("/api/v1/planning/hotspots", params={"season": 2026, "category": "fire"}, ok=422),
+    ],
     "/maps/density": [
         Probe("/maps/density", type="text/html"),
         Probe(
@@ -1391,6 +1395,9 @@ ROWS: dict[str, list[Probe]] = {
             promise=refuses_ranges,
             promise_refusals=True,
         ),
+    ],
+    "/maps/coverage": [
+        Probe("/maps/coverage", params={"season": 2026}, type="text/html"),
     ],
     "/card": [
         Probe("/card", params={"at": True}, type="text/html", promise=the_card),

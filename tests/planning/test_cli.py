@@ -47,3 +47,15 @@ def test_candidate_sites_from_the_command_line(run) -> None:  # noqa: ANN001, F8
     assert body["within_minutes"] == 15 and body["sites"] == []  # nobody here, no gap to close
     bad = run("planning", "sites", "--new", "50")
     assert bad.returncode == 2 and "new_sites must be 1 to 20" in bad.stderr
+
+
+def test_hotspots_from_the_command_line(run) -> None:  # noqa: ANN001, F811
+    out = run("planning", "hotspots", "--season", "2024", "--category", "medical")
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    assert body["category"] == "medical" and body["cases"] == 0 and body["correction"] == "fdr"
+    assert len(body["cells"]) > 1000 and body["summary"]["hot"] == 0  # no case, no statistic
+    bad = run("planning", "hotspots", "--category", "fire")
+    assert bad.returncode == 2 and "unknown case category" in bad.stderr
+    few = run("planning", "hotspots", "--permutations", "5")
+    assert few.returncode == 2 and "permutations must be 99 to 99999" in few.stderr
