@@ -11,13 +11,16 @@ For one window (a season, or a month of it; geo.privacy.windows) and one catalog
   geo.planning.presence), and per tier of the 15-minute community life circle (GB 50180-2018:
   within 5, 10 and 15 minutes, and beyond - cells that reach no service area are beyond);
   residents whose stay has no cell are `unlocated`;
-- gaps: cells with residents aged 65+ beyond 15 minutes' walk.
+- gaps: cells with residents aged 65+ beyond 15 minutes' walk;
+- loads: per service area, the residents (and 65+) present in its walking catchment, the cells
+  whose nearest area it is within 15 minutes (for the peak load, ask for the peak month).
 
 Counts are protected as one table through the one suppression path (geo.privacy.suppression):
 per cell residents = 65+ + younger (the younger not printed, but protected like any count, so
 residents minus 65+ never gives a small number), each tier = the sum of its cells, the city =
-the sum of the tiers (per target) = the sum of its communities = the sum of their cells. The
-window's presence table (geo.planning.presence) publishes the cells, communities and the city
+the sum of the tiers (per target) = the sum of its communities = the sum of their cells, each
+area's load = the sum of its catchment's cells. The window's presence table
+(geo.planning.presence) publishes the cells, communities and the city
 already: what it hides is hidden here, and what it shows is taken as known (`keep`), so the
 complements come from this table's own figures (65+, tiers) and neither table opens the other.
 """
@@ -96,7 +99,8 @@ def coverage(
         for p in points:
             walk = walks[target].get(p.code)
             tiers[target, p.code] = tier_of(walk.metres / metres_per_minute if walk else None)
-    shown = _protected(session, window, tiers, k)
+    catchments = _catchments(points, walks, tiers, target_areas)
+    shown = _protected(session, window, tiers, catchments, k)
     return {
         "season": window.season,
         "month": window.month,
@@ -111,11 +115,58 @@ def coverage(
         "tiers": {t: _tier_rows(shown, t) for t in TARGETS},
         "cells": [_cell_row(p, walks, tiers, shown, metres_per_minute) for p in points],
         "gaps": {t: _gaps(points, tiers, shown, t) for t in TARGETS},
+        "loads": {t: _loads(catchments, shown, t) for t in TARGETS},
     }
 
 
+def _catchments(
+    points: list[walking.CellPoint],
+    walks: dict[str, dict[str, walking.Nearest]],
+    tiers: dict[tuple[str, str], str],
+    target_areas: dict[str, list[int]],
+) -> dict[tuple[str, int], list[str]]:
+    """Per target and service area, the cells whose nearest area it is within 15 minutes' walk
+    (its catchment); every area offering the target is listed, an idle one with no cells."""
+    catchments: dict[tuple[str, int], list[str]] = {
+        (target, area): [] for target, areas in target_areas.items() for area in areas
+    }
+    within = {str(t) for t in TIERS}
+    for target in TARGETS:
+        for p in points:
+            walk = walks[target].get(p.code)
+            if walk is not None and tiers[target, p.code] in within:
+                catchments.setdefault((target, walk.service_area_id), []).append(p.code)
+    return catchments
+
+
+def _loads(
+    catchments: dict[tuple[str, int], list[str]],
+    shown: dict[tuple[str, ...], int | None],
+    target: str,
+) -> list[dict[str, Any]]:
+    """The load on each service area: residents (and 65+) present in its catchment."""
+    return [
+        {
+            "service_area_id": area,
+            "cells": len(cells),
+            "residents": shown.get(("n", target, _area_key(area)), 0),
+            "residents_65plus": shown.get(("old", target, _area_key(area)), 0),
+        }
+        for (t, area), cells in sorted(catchments.items())
+        if t == target
+    ]
+
+
+def _area_key(area: int) -> str:
+    return f"area:{area}"
+
+
 def _protected(
-    session: Session, window: Window, tiers: dict[tuple[str, str], str], k: int
+    session: Session,
+    window: Window,
+    tiers: dict[tuple[str, str], str],
+    catchments: dict[tuple[str, int], list[str]],
+    k: int,
 ) -> dict[tuple[str, ...], int | None]:
     """The window's coverage counts as one protected table (module docstring)."""
     counts: dict[tuple[str, ...], int] = defaultdict(int)
@@ -147,6 +198,14 @@ def _protected(
     for (target, tier), cs in sorted(members.items()):
         for kind in ("n", "old"):
             sums.append(((kind, target, tier), [(kind, c) for c in cs]))
+    for (target, area), members_of_area in sorted(catchments.items()):
+        present = [c for c in members_of_area if ("n", c) in counts]
+        if not present:
+            continue
+        for kind in ("n", "old"):
+            key = (kind, target, _area_key(area))
+            counts[key] = sum(counts[kind, c] for c in present)
+            sums.append((key, [(kind, c) for c in present]))
     for target in TARGETS:
         for kind in ("n", "old"):
             parts: list[Key] = [

@@ -159,6 +159,13 @@ class CoverageGap(ReadModel):
     residents_65plus: int | None
 
 
+class CoverageLoad(ReadModel):
+    service_area_id: int
+    cells: int = Field(description="cells whose nearest area this is, within 15 minutes' walk")
+    residents: int | None = Field(description="residents present in those cells (None: hidden)")
+    residents_65plus: int | None
+
+
 class CoverageRead(ReadModel):
     season: int
     month: str | None
@@ -173,6 +180,10 @@ class CoverageRead(ReadModel):
     tiers: dict[str, list[CoverageTier]]
     cells: list[CoverageCell]
     gaps: dict[str, list[CoverageGap]]
+    loads: dict[str, list[CoverageLoad]] = Field(
+        description="per target, the load on each service area: residents present within its"
+        " walking catchment (the window's month: `month=` the peak month for the peak load)"
+    )
 
 
 class CandidateSite(ReadModel):

@@ -196,6 +196,31 @@ def test_counts_are_population_weighted_and_small_ones_hidden(residents: Session
             assert by_cell[area]["residents"] is None
 
 
+def test_the_load_on_each_service_area_is_its_catchments_residents(residents: Session) -> None:
+    """Peaks: each area's load = the residents present in the cells whose nearest area it is
+    within 15 minutes; the loads add up to the residents within 15 minutes; every area listed."""
+    window = Window(2024)
+    out = coverage.coverage(residents, PLANNER, window)
+    loads = out["loads"]["item"]
+    assert len(loads) == out["service_areas"]["item"]  # idle areas too
+    values = [v for r in loads for v in (r["residents"], r["residents_65plus"])]
+    assert all(v is None or v == 0 or v >= K for v in values)
+    truth: dict[int, int] = {}
+    ages = {cell: sum(b.values()) for (_, cell), b in presence.cell_ages(residents, window).items()}
+    for c in out["cells"]:
+        walk = c["item"]
+        if walk["tier"] in ("5", "10", "15"):
+            truth[walk["service_area_id"]] = truth.get(walk["service_area_id"], 0) + ages.get(
+                c["cell_code"], 0
+            )
+    assert any(v >= K for v in truth.values()), "some area carries a load worth showing"
+    for r in loads:
+        assert r["residents"] is None or r["residents"] == truth.get(r["service_area_id"], 0)
+    within_15 = out["tiers"]["item"][2]["within_residents"]
+    if within_15 is not None and all(r["residents"] is not None for r in loads):
+        assert sum(r["residents"] for r in loads) == within_15
+
+
 def test_the_cells_point_is_the_mean_of_its_residents_only_when_they_are_many(
     residents: Session,
 ) -> None:
@@ -290,6 +315,19 @@ def test_no_hidden_count_follows_from_coverage_and_presence_together(residents: 
                 ]
                 if members:
                     sums.append(((kind, target, tier), members))
+        for load in out["loads"][target]:
+            members = [
+                c["cell_code"]
+                for c in out["cells"]
+                if c[target]["service_area_id"] == load["service_area_id"]
+                and c[target]["tier"] in ("5", "10", "15")
+                and c["cell_code"] in sum(cells_of.values(), [])
+            ]
+            if members:
+                for kind, field in (("n", "residents"), ("old", "residents_65plus")):
+                    key = (kind, target, f"area:{load['service_area_id']}")
+                    published[key] = load[field]
+                    sums.append((key, [(kind, c) for c in members]))
     assert any(v is None for v in published.values()), "the world has small counts to hide"
     assert any(row["residents"] for row in out["tiers"]["item"]), "and tiers to show"
     found = recover(published, sums)
