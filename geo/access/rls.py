@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from geo.core.clock import install_city_zone
 from geo.core.config import database_settings, security_settings
-from geo.core.db import CONNECT_ARGS
+from geo.core.db import connect_args
 
 ROLE_NAMES = frozenset(
     {
@@ -193,7 +193,7 @@ def app_engine() -> Engine:
             pool_size=10,
             max_overflow=20,
             pool_pre_ping=True,
-            connect_args=CONNECT_ARGS,  # JIT off, as geo.core.db
+            connect_args=connect_args(),  # JIT off, as geo.core.db
             hide_parameters=True,  # as geo.core.db: no personal data in error messages
         )
     )

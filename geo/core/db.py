@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -19,7 +20,11 @@ HIDE_PARAMETERS = {"hide_parameters": True}
 # JIT off on every connection: the app's statements are short, and compiling a plan costs more
 # than it saves (busy MVT tiles: 20 ms -> 75 ms with JIT, whose cost estimates ST_AsMVTGeom
 # crosses). Set at connect, not per statement: a `SET LOCAL` per request is a round trip.
-CONNECT_ARGS = {"options": "-c jit=off"}
+# libpq's PGOPTIONS (the frozen test clock rides on it) is kept: an `options` argument replaces it.
+
+
+def connect_args() -> dict[str, str]:
+    return {"options": f"{os.environ.get('PGOPTIONS', '')} -c jit=off".strip()}
 
 
 @lru_cache
@@ -29,7 +34,7 @@ def get_engine(url: str | None = None) -> Engine:
         pool_size=10,
         max_overflow=20,
         pool_pre_ping=True,
-        connect_args=CONNECT_ARGS,
+        connect_args=connect_args(),
         **HIDE_PARAMETERS,
     )
     return install_city_zone(engine)

@@ -10,7 +10,7 @@ from tests.db import test_database_url
 
 
 def test_the_app_engines_run_without_jit():
-    """JIT is off at connect (geo/core/db.py CONNECT_ARGS): the tile path no longer spends a
+    """JIT is off at connect (geo/core/db.py connect_args): the tile path no longer spends a
     round trip per request on `SET LOCAL jit = off`."""
     engines = (get_engine(test_database_url().render_as_string(hide_password=False)), app_engine())
     for engine in engines:
