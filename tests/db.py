@@ -75,14 +75,19 @@ def request_sessions(
 def race(engine: Engine, n: int, work: Callable[[Session, int], Any]) -> list[Any]:
     """`work(session, i)` by n threads at once, each in its own transaction on its own (already
     open) connection, committed; per thread its result, or the exception it raised."""
-    barrier = threading.Barrier(n)
+    barrier = threading.Barrier(n, timeout=60)
     out: list[Any] = [None] * n
 
     def run(i: int) -> None:
         with Session(engine) as s:
-            s.connection()  # connected before the start, so all n really race
-            barrier.wait()
             try:
+                s.connection()  # connected before the start, so all n really race
+            except Exception as exc:  # noqa: BLE001 - e.g. too many clients: fail, never hang
+                barrier.abort()
+                out[i] = exc
+                return
+            try:
+                barrier.wait()
                 out[i] = work(s, i)
                 s.commit()
             except Exception as exc:  # noqa: BLE001 - the outcome is what the test counts

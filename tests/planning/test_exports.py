@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from geo.access.principal import Role
 from geo.planning.exports import SHEETS
+from geo.spatial.boundaries.models import in_release
 from tests.planning.test_forecast import seasons  # noqa: F401  (the fixture)
 from tests.security.conftest import add_account, app_client, bearer  # noqa: F401
 
@@ -120,7 +121,7 @@ def test_geopackage_layers_on_the_cells_with_nulls_for_suppressed_counts(
     cells = seasons.scalar(
         text(
             "SELECT count(*) FROM grid_cell g JOIN boundary_release r ON r.status = 'active'"
-            " AND g.release_low <= r.id AND g.release_high >= r.id"
+            f" AND {in_release('g', 'r.id')}"
         )
     )
     for layer in layers:
