@@ -47,7 +47,7 @@ def bbox_query(
     return x0, y0, x1, y1
 
 
-def window_query(
+def named_window_query(
     month: Annotated[
         str | None, Query(description="one month, YYYY-MM", examples=["2025-07"])
     ] = None,
@@ -57,17 +57,25 @@ def window_query(
     ] = None,
     season_from: Annotated[int | None, Query(include_in_schema=False)] = None,
     season_to: Annotated[int | None, Query(include_in_schema=False)] = None,
-) -> windows.Window:
-    """A fixed window of published aggregates; ranges (which overlap) are refused by name."""
+) -> windows.Window | None:
+    """The fixed window named, None if none is; ranges (which overlap) are refused by name."""
     if season_from is not None or season_to is not None:
         raise InvalidInput(f"ranges of seasons are not published: {windows.HINT}")
     if month is None and season is None:
-        return windows.current()
+        return None
     return windows.window(month=month, season=season)
+
+
+def window_query(
+    named: Annotated[windows.Window | None, Depends(named_window_query)],
+) -> windows.Window:
+    """A fixed window of published aggregates, the current season if none is named."""
+    return windows.current() if named is None else named
 
 
 CrsParam = Annotated[Crs, Depends(crs_query)]
 WindowParam = Annotated[windows.Window, Depends(window_query)]
+NamedWindowParam = Annotated[windows.Window | None, Depends(named_window_query)]
 BboxParam = Annotated[tuple[float, float, float, float] | None, Depends(bbox_query)]
 Lon = Annotated[float, Query(description="longitude, in the named crs", examples=[128.905])]
 Lat = Annotated[float, Query(description="latitude, in the named crs", examples=[47.728])]

@@ -62,10 +62,16 @@ def base_map(
     **kwargs: Any,
 ) -> folium.Map:
     """A map with the chosen basemap. maxZoom is set even without tiles: MarkerCluster needs it."""
-    if basemap not in BASEMAPS:
-        raise InvalidInput(f"unknown basemap {basemap!r}; accepted: {', '.join(BASEMAPS)}")
+    _known(basemap)
     center = _shift_latlon(center, basemap)
     m = folium.Map(location=center, zoom_start=zoom, tiles=None, maxZoom=19, **kwargs)
+    add_basemap(m, basemap, tianditu_key)
+    return m
+
+
+def add_basemap(m: folium.Map, basemap: str, tianditu_key: str = "") -> None:
+    """A metric scale bar and, unless `basemap` is "none", its tiles."""
+    _known(basemap)
     m.add_child(Script(f"L.control.scale({{imperial: false}}).addTo({m.get_name()});"))
     if basemap != "none":
         url, attribution = _TILES[basemap]
@@ -77,7 +83,11 @@ def base_map(
         folium.TileLayer(
             url, attr=attribution, name="底图 basemap", max_zoom=19, subdomains=subdomains
         ).add_to(m)
-    return m
+
+
+def _known(basemap: str) -> None:
+    if basemap not in BASEMAPS:
+        raise InvalidInput(f"unknown basemap {basemap!r}; accepted: {', '.join(BASEMAPS)}")
 
 
 def _shift_latlon(center: tuple[float, float], basemap: str) -> tuple[float, float]:

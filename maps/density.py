@@ -38,7 +38,9 @@ def _colour(count: int | None) -> str:
 
 
 def _timestamp(month: str) -> str:
-    return str(int(datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC).timestamp()))
+    """The slider's key of a month: its 15th, so the label (formatted in the browser's own zone)
+    names the same month wherever the browser is."""
+    return str(int(datetime.strptime(month + "-15", "%Y-%m-%d").replace(tzinfo=UTC).timestamp()))
 
 
 def _style(count: int | None) -> dict[str, Any]:
@@ -56,6 +58,8 @@ def density_map(
     season: int | None = None,
     basemap: str = "none",
     outlook: list[tuple[str, int | None, int | None]] | None = None,
+    peak: str | None = None,
+    outlines: dict[str, dict[str, Any]] | None = None,
 ) -> str:
     """HTML of the planner map.
 
@@ -76,11 +80,17 @@ def density_map(
     outlook
         [(month 'MM', residents in the city this season, next season's forecast)], both
         None where suppressed; empty: too little history for one; None: not asked for (a link).
+    peak
+        The month the slider starts at ('YYYY-MM'), and whose occupied cells frame the view.
+    outlines
+        {'districts' | 'streets': FeatureCollection}: drawn as lines, for context without a
+        basemap.
     """
     m = base_map(basemap, zoom=11)
     months = sorted(monthly)
     cells = for_display(cells, basemap)
-    fit_to(m, cells)
+    fit_to(m, _occupied(cells, monthly.get(peak, {}) if peak else {}) or cells)
+    add_outlines(m, outlines or {}, basemap)
     ids = [f["id"] for f in cells["features"]]
     styledict = {
         str(i): {_timestamp(month): _style(monthly[month].get(code, 0)) for month in months}
@@ -89,7 +99,12 @@ def density_map(
     indexed = {**cells, "features": [{**f, "id": str(i)} for i, f in enumerate(cells["features"])]}
     if months:
         TimeSliderChoropleth(
-            indexed, styledict=styledict, name="按月密度 monthly density", overlay=True
+            indexed,
+            styledict=styledict,
+            name="按月密度 monthly density",
+            overlay=True,
+            date_options="YYYY年M月",
+            init_timestamp=months.index(peak) if peak in months else 0,
         ).add_to(m)
     folium.GeoJson(
         indexed,
@@ -129,6 +144,36 @@ def density_map(
     panel = _side_panel(flows, origins, threshold, season, outlook)
     m.get_root().html.add_child(Element(panel))
     return render_offline(m)
+
+
+OUTLINES = {  # collection: (layer name, line colour, weight)
+    "districts": ("区界 districts", "#333", 2.2),
+    "streets": ("街道界 streets", "#777", 1.2),
+}
+
+
+def add_outlines(m: folium.Map, outlines: dict[str, dict[str, Any]], basemap: str) -> None:
+    """District and street boundaries as lines without fill (which would catch the pointer
+    over the cells beneath)."""
+    for key, collection in outlines.items():
+        name, colour, weight = OUTLINES[key]
+        if not collection["features"]:
+            continue
+        folium.GeoJson(
+            for_display(collection, basemap),
+            name=name,
+            style_function=lambda _f, c=colour, w=weight: {
+                "color": c,
+                "weight": w,
+                "fill": False,
+            },
+        ).add_to(m)
+
+
+def _occupied(cells: dict[str, Any], counts: dict[str, int | None]) -> dict[str, Any] | None:
+    """The cells where anyone was present (a hidden count too: someone is); None if none."""
+    features = [f for f in cells["features"] if counts.get(f["id"], 0) != 0]
+    return {**cells, "features": features} if features else None
 
 
 def _season_links(season: int | None) -> str:
@@ -186,6 +231,9 @@ def _side_panel(
         f"<h3 style='margin:2px 0'>候鸟季节密度 · 规划视图</h3>{_season_links(season)}"
         f"<p style='margin:2px 0'>仅显示汇总；少于 {escape(str(threshold))} 的数不公开。</p>"
         + (
+            f"<p style='margin:2px 0'><a href='/maps/density/compare?season={season}'>"
+            f"两季对比 ‹{season - 1} | {season}›</a> · "
+            f"<a href='/maps/density/table?season={season}'>表格与 CSV 下载</a></p>"
             f"<p style='margin:2px 0'><a href='/maps/coverage?season={season}'>"
             "服务覆盖、候选新服务区与事件热点 ›</a></p>"
             if season is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 from string import Template
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader
 
@@ -41,4 +42,12 @@ def error_page(
         hint=hint_zh,
         detail=detail,
         links=links,
+    )
+
+
+def density_table_page(table: Any, threshold: int, csv_url: str) -> str:
+    """The planner's density as a table (geo.planning.density_table.DensityTable): the map's
+    numbers, a hidden count written "少于N", the peak month's column marked."""
+    return _ENV.get_template("planner/density_table.html").render(
+        table=table, threshold=threshold, peak=table.peak, csv_url=csv_url
     )

@@ -73,6 +73,7 @@ def _xdist_controller(config: pytest.Config) -> bool:
 FOLDER_MARKS = {"faults": "faults", "e2e/test_readme_walk.py": "walk"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's, which reads xdist_group to group tests
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     tests = Path(__file__).resolve().parent
     for item in items:

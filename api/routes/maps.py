@@ -20,7 +20,7 @@ from api import pages as web
 from api.auth import MAP_COOKIE, CurrentUser, access, authenticated, client_addr, public
 from api.deps import SessionDep
 from api.hardening import script_page
-from api.params import WindowParam
+from api.params import NamedWindowParam, WindowParam
 from geo.access.principal import Role
 from geo.accounts import login, tokens
 from geo.cases.catalogue import catalogue
@@ -28,14 +28,17 @@ from geo.cases.workflow import TIER_LABELS
 from geo.core.config import map_settings, security_settings
 from geo.core.errors import InvalidInput, Unauthorized
 from geo.core.inputs import Text
-from geo.planning import coverage_map
+from geo.planning import coverage_map, presence
 from geo.planning import map_data as planning
+from geo.planning.density_table import density_table
+from geo.privacy.windows import Window
 from geo.spatial import cellview
 from geo.spatial.features.items import items
 from maps import pages
 from maps.cell import cell_map
 from maps.coverage import coverage_map as coverage_page
 from maps.density import density_map
+from maps.density_compare import compare_map
 from maps.dispatch import dispatch_map
 
 REFRESH_COOKIE = "houniao_refresh"
@@ -43,6 +46,10 @@ REFRESH_COOKIE = "houniao_refresh"
 REFRESH_PATH = "/maps"
 router = APIRouter(prefix="/maps", tags=["maps"], default_response_class=HTMLResponse)
 ALL = 10_000  # more than every cell, community and service area of a city
+SeasonQuery = Annotated[
+    int | None,
+    Query(ge=2000, le=2100, description="a season by its year; default the latest with residents"),
+]
 
 
 def _collection(session: SessionDep, collection_id: str) -> dict:
@@ -86,11 +93,12 @@ def cell(session: SessionDep, me: CurrentUser, code: str) -> HTMLResponse:
 def density(
     session: SessionDep,
     me: CurrentUser,
-    window: WindowParam,
+    named: NamedWindowParam,
     forecast: Annotated[
         bool, Query(description="add next season's forecast beside this one (slower)")
     ] = False,
 ) -> HTMLResponse:
+    window = named or Window(presence.latest_season(session))
     k = map_settings().disclosure_threshold
     monthly = planning.monthly_density(session, me, window)
     peak = planning.peak_month(monthly)
@@ -104,8 +112,66 @@ def density(
         season=window.season,
         basemap=map_settings().basemap,
         outlook=planning.outlook(session, me, window.season) if forecast else None,
+        peak=peak,
+        outlines=_outlines(session),
     )
     return script_page(html)
+
+
+def _outlines(session: SessionDep) -> dict[str, dict]:
+    return {key: _collection(session, key) for key in ("districts", "streets")}
+
+
+@router.get(
+    "/density/compare",
+    summary="Planner's two seasons side by side: the same month of each (aggregates only)",
+    **access(Role.planner),
+)
+def density_compare(
+    session: SessionDep,
+    me: CurrentUser,
+    season: SeasonQuery = None,
+    other: Annotated[
+        int | None,
+        Query(ge=2000, le=2100, description="the season on the left; default the one before"),
+    ] = None,
+    month: Annotated[
+        int | None, Query(ge=1, le=12, description="calendar month 1-12; default the peak")
+    ] = None,
+) -> HTMLResponse:
+    right = presence.latest_season(session) if season is None else season
+    left = right - 1 if other is None else other
+    if left == right:
+        raise InvalidInput(f"compare two different seasons: other={left} is season={right}")
+    by_month = [planning.monthly_density(session, me, Window(s)) for s in (left, right)]
+    if month is None:
+        peak = planning.peak_month(by_month[1]) or planning.peak_month(by_month[0])
+        month = int(peak[5:]) if peak else 7
+    months = tuple(planning.month_of(s, month) for s in (left, right))
+    html = compare_map(
+        cells=_collection(session, "cells"),
+        outlines=_outlines(session),
+        seasons=(left, right),
+        months=(months[0], months[1]),
+        counts=(by_month[0].get(months[0], {}), by_month[1].get(months[1], {})),
+        threshold=map_settings().disclosure_threshold,
+        basemap=map_settings().basemap,
+    )
+    return script_page(html)
+
+
+@router.get(
+    "/density/table",
+    summary="Planner's density as a table of cells by month, with its CSV (aggregates only)",
+    **access(Role.planner),
+)
+def density_table_page(session: SessionDep, me: CurrentUser, season: SeasonQuery = None) -> str:
+    season = presence.latest_season(session) if season is None else season
+    return pages.density_table_page(
+        density_table(session, me, season),
+        map_settings().disclosure_threshold,
+        f"/api/v1/residents/density.csv?season={season}",
+    )
 
 
 @router.get(

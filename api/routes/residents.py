@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from api.auth import CurrentUser, access
 from api.deps import SessionDep
@@ -20,7 +20,7 @@ from api.responses import returns
 from api.routes.intake import SystemSession
 from geo.access.principal import Role
 from geo.core.inputs import CRS_LENGTH, Text
-from geo.planning import aggregates
+from geo.planning import aggregates, density_table, presence
 from geo.planning.schemas import Density, Flows, Origins
 from geo.residents import service
 from geo.residents.archive import operations, review
@@ -105,6 +105,37 @@ def counts(
 )
 def density(session: SessionDep, me: CurrentUser, window: WindowParam) -> dict[str, Any]:
     return aggregates.density(session, me, window)
+
+
+@router.get(
+    "/residents/density.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "CSV, UTF-8 with BOM"}},
+    summary="One season's residents per cell and month as CSV for Excel (small counts empty)",
+    description=(
+        "The planner's density table (/maps/density/table): one row per cell of the active"
+        " release with its community, one column per month (May to April), Chinese headers."
+        " A hidden count is an empty field, and the last column names that row's hidden months."
+    ),
+    **access(Role.planner),
+)
+def density_csv(
+    session: SessionDep,
+    me: CurrentUser,
+    season: Annotated[
+        int | None,
+        Query(
+            ge=2000, le=2100, description="a season (its year); default the latest with residents"
+        ),
+    ] = None,
+) -> Response:
+    season = presence.latest_season(session) if season is None else season
+    table = density_table.density_table(session, me, season)
+    return Response(
+        density_table.to_csv(table),
+        media_type=density_table.CSV_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="houniao-density-{season}.csv"'},
+    )
 
 
 @router.get(

@@ -124,3 +124,8 @@ def hexagons(
             }
         )
     return {"type": "FeatureCollection", "features": features}
+
+
+def month_of(season: int, month: int) -> str:
+    """'YYYY-MM' of calendar month `month` (1-12) within `season` (May to April)."""
+    return next(m for m in season_months(season) if int(m[5:]) == month)

@@ -159,6 +159,15 @@ def peaks(session: Session, me: Principal, season: int) -> dict[str, Any]:
     return {"season": season, "threshold": _k(), "rows": rows}
 
 
+def latest_season(session: Session) -> int:
+    """The latest season, up to the current one, in which anyone was present: where a planner's
+    page starts (the current season is empty in its first days). The current one if none."""
+    latest = session.execute(
+        text("SELECT max(season) FROM presence_season WHERE season <= city_season(city_today())")
+    ).scalar_one()
+    return clock.current_season() if latest is None else int(latest)
+
+
 def cells_of_month(session: Session, month: str) -> dict[tuple[str | None, str], int | None]:
     """{(cell code, or None for a stay without a cell, community): residents present} in a month,
     exactly as the month's protected table publishes them (None where hidden). The residents'

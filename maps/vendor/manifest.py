@@ -129,6 +129,15 @@ BUNDLES: tuple[Bundle, ...] = (
         ("Control.FullScreen.js", "Control.FullScreen.css", "icon-fullscreen.svg", "LICENSE"),
         note="3.0.0 ships no minified script; the CDN's .min.js maps to Control.FullScreen.js.",
     ),
+    # folium.plugins.DualMap (the planner's two seasons side by side)
+    Bundle(
+        "leaflet.sync",
+        "BSD-2-Clause",
+        "leaflet.sync@0.2.4",
+        ("L.Map.Sync.js", "LICENSE"),
+        note="folium links the repository's unversioned L.Map.Sync.min.js; npm ships the same "
+        "script unminified.",
+    ),
     # The dispatcher console (/console, api/routes/console.py): partial page updates.
     Bundle("htmx.org", "0BSD", "htmx.org@2.0.11", ("dist/htmx.min.js", "LICENSE")),
     # The API docs at /docs (Swagger UI) and /redoc (ReDoc): api/routes/docs.py links them.
@@ -206,6 +215,10 @@ CDN_URLS: dict[str, str] = {
     ),
     "https://cdnjs.cloudflare.com/ajax/libs/leaflet-locatecontrol/0.66.2/L.Control.Locate.min.css": (  # noqa: E501
         "leaflet.locatecontrol/dist/L.Control.Locate.min.css"
+    ),
+    # DualMap
+    "https://cdn.jsdelivr.net/gh/jieter/Leaflet.Sync/L.Map.Sync.min.js": (
+        "leaflet.sync/L.Map.Sync.js"
     ),
     # Fullscreen
     "https://cdn.jsdelivr.net/npm/leaflet.fullscreen@3.0.0/Control.FullScreen.min.js": (

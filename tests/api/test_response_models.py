@@ -26,6 +26,7 @@ NO_BODY = {"204", "205"}
 NOT_JSON = {
     "text/html",  # pages (maps, console, phone app, card)
     "text/event-stream",  # the live case stream (SSE)
+    "text/csv",  # the planner's density table
     "application/geopackage+sqlite3",  # the boundaries export, the planners' figures
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",  # planners' workbook
     "application/vnd.mapbox-vector-tile",  # vector tiles

@@ -893,6 +893,32 @@ def a_season_of_cells(r: httpx.Response, caller: str | None, w: Walker) -> None:
     assert all(v == 0 or v >= 10 for v in drawn), drawn
 
 
+def two_seasons_side_by_side(r: httpx.Response, caller: str | None, w: Walker) -> None:
+    assert "2025 季 · 8月" in r.text and "2026 季 · 8月" in r.text and ".sync(" in r.text
+    drawn = [int(v) for v in re.findall(r"(\d+) 人", r.text)]
+    assert all(v == 0 or v >= 10 for v in drawn), drawn
+
+
+def a_table(r: httpx.Response, caller: str | None, w: Walker) -> None:
+    """The density table: a row per cell, no count below the threshold shown."""
+    shown = [int(v) for v in re.findall(r'<td class="n">(\d+)</td>', r.text)]
+    assert shown and min(shown) >= 10 and "少于10" in r.text
+    assert "/api/v1/residents/density.csv?season=2026" in r.text
+
+
+def a_csv_for_excel(r: httpx.Response, caller: str | None, w: Walker) -> None:
+    assert r.content.startswith(b"\xef\xbb\xbf") and "网格编码" in r.text
+    assert "attachment" in r.headers["content-disposition"]
+
+
+def refuses_in_words(words: str) -> Callable[[httpx.Response, str | None, Walker], None]:
+    def promise(r: httpx.Response, caller: str | None, w: Walker) -> None:
+        if r.status_code == 422:
+            assert words in r.text
+
+    return promise
+
+
 def refuses_ranges(r: httpx.Response, caller: str | None, w: Walker) -> None:
     if r.status_code == 422:
         assert "season=YYYY" in r.text
@@ -1318,6 +1344,12 @@ ROWS: dict[str, list[Probe]] = {
     "/m/bookings": [
         Probe("/m/bookings", type="text/html"),
     ],
+    "/m/cases": [
+        Probe("/m/cases", type="text/html", promise=a_readable_page),
+        Probe(  # a case that does not exist: 404 for the grid worker, as outside the cell
+            "/m/cases/999999999", type="text/html", statuses={"grid_worker": 404}
+        ),
+    ],
     "/m/health": [
         Probe("/m/health", type="text/html"),
     ],
@@ -1385,6 +1417,26 @@ ROWS: dict[str, list[Probe]] = {
     ],
     "/maps/density": [
         Probe("/maps/density", type="text/html"),
+        Probe(
+            "/maps/density/compare",
+            params={"season": 2026, "month": 8},
+            type="text/html",
+            promise=two_seasons_side_by_side,
+        ),
+        Probe(
+            "/maps/density/compare",
+            params={"season": 2026, "other": 2026},
+            ok=422,
+            promise=refuses_in_words("two different seasons"),
+            promise_refusals=True,
+        ),
+        Probe("/maps/density/table", params={"season": 2026}, type="text/html", promise=a_table),
+        Probe(
+            "/api/v1/residents/density.csv",
+            params={"season": 2026},
+            type="text/csv",
+            promise=a_csv_for_excel,
+        ),
         Probe(
             "/maps/density", params={"season": 2026}, type="text/html", promise=a_season_of_cells
         ),
