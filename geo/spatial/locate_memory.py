@@ -16,6 +16,8 @@ may still answer from the old release for the milliseconds the notification take
 from __future__ import annotations
 
 import logging
+import select
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -145,6 +147,9 @@ class Listener:
         self._conninfo = self._url.set(drivername="postgresql").render_as_string(False)
         self._retry = retry_seconds
         self._stop = threading.Event()
+        # stop() writes here to wake the thread at once, not at its next poll: an app's shutdown
+        # (every test client's too) would otherwise wait up to the poll interval.
+        self._wake_r, self._wake_w = socket.socketpair()
         self.listening = threading.Event()
         self.notifications = 0
         self._thread = threading.Thread(target=self._run, name="locate-listener", daemon=True)
@@ -155,8 +160,12 @@ class Listener:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake_w.send(b"x")
         self._thread.join(timeout=5)
         self.cache.set_live(False)
+        if not self._thread.is_alive():
+            self._wake_r.close()
+            self._wake_w.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -167,10 +176,11 @@ class Listener:
                     ACTIVE_RELEASE.hear(self._url, live=True)
                     self.listening.set()
                     while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=0.5):
+                        for _ in conn.notifies(timeout=0):  # what has arrived, without waiting
                             self.cache.invalidate()
                             ACTIVE_RELEASE.forget(self._url)
                             self.notifications += 1
+                        select.select([conn.fileno(), self._wake_r], [], [], 5.0)
             except psycopg.Error as exc:
                 logs.event(
                     "locate.listener_disconnected",
@@ -182,7 +192,8 @@ class Listener:
                 self.listening.clear()
                 self.cache.set_live(False)
                 ACTIVE_RELEASE.hear(self._url, live=False)
-            self._stop.wait(self._retry)
+            if not self._stop.is_set():
+                select.select([self._wake_r], [], [], self._retry)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
