@@ -144,12 +144,14 @@ def hidden_cells(
     """Positions of the cells to hide: primary, then complementary until rules a and b hold;
     complements are never taken from `kept` (published elsewhere: hiding them helps nothing)."""
     hidden = {i for i, v in enumerate(values) if 0 < v < threshold} | set(forced) | unpublished
-    while True:
-        _close_sums(layout, values, hidden, unpublished, kept)
-        cell = _fix_for_first_determined(layout, values, hidden, unpublished, kept)
-        if cell is None:
-            return frozenset(hidden)
-        hidden.add(cell)
+    settled: set[_ComponentKey] = set()
+    with threadpool_limits(limits=1, user_api="blas"):  # small dense work: threads only wait
+        while True:
+            _close_sums(layout, values, hidden, unpublished, kept)
+            cell = _fix_for_first_determined(layout, values, hidden, unpublished, kept, settled)
+            if cell is None:
+                return frozenset(hidden)
+            hidden.add(cell)
 
 
 def _cheapest(cells: Iterable[int], values: Sequence[int]) -> int | None:
@@ -184,10 +186,17 @@ def _fix_for_first_determined(
     hidden: set[int],
     unpublished: frozenset[int],
     kept: frozenset[int] = frozenset(),
+    settled: set[_ComponentKey] | None = None,
 ) -> int | None:
     """Rule b: for the first hidden cell that the sums still determine, the published cell to
-    hide as well (the cheapest that makes it undetermined); None when no cell is determined."""
+    hide as well (the cheapest that makes it undetermined); None when no cell is determined.
+
+    `settled` holds the components already found to determine no cell: a round hides one more
+    cell, so most components come back unchanged, and their algebra is not done again."""
     for sums in _components(layout, hidden):
+        key = (tuple(sums), frozenset(c for s in sums for c, _ in layout.members[s] if c in hidden))
+        if settled is not None and key in settled:
+            continue
         algebra = _Algebra(layout, sums, hidden)
         determined = [
             c
@@ -195,6 +204,8 @@ def _fix_for_first_determined(
             if c not in unpublished and lev > 1 - 1e-6
         ]
         if not determined:
+            if settled is not None:
+                settled.add(key)
             continue
         target = determined[0]
         inside = set(sums)
@@ -212,6 +223,10 @@ def _fix_for_first_determined(
             if choice is not None:
                 return choice
     return None
+
+
+# A component of sums and the hidden cells in them: what rule b's algebra depends on.
+_ComponentKey = tuple[tuple[int, ...], frozenset[int]]
 
 
 def _components(layout: Layout, hidden: set[int]) -> list[list[int]]:
@@ -258,12 +273,11 @@ class _Algebra:
             (self.rows[:, :, None], self.rows[:, None, :]),
             self.coefs[:, :, None] * self.coefs[:, None, :],
         )
-        with threadpool_limits(limits=1, user_api="blas"):  # small dense work: threads only wait
-            eigenvalues, vectors = np.linalg.eigh(gram)
-            keep = eigenvalues > max(eigenvalues.max(initial=0.0), 1.0) * 1e-10
-            basis = vectors[:, keep]
-            self.pinv = (basis / eigenvalues[keep]) @ basis.T
-            self.projector = basis @ basis.T
+        eigenvalues, vectors = np.linalg.eigh(gram)
+        keep = eigenvalues > max(eigenvalues.max(initial=0.0), 1.0) * 1e-10
+        basis = vectors[:, keep]
+        self.pinv = (basis / eigenvalues[keep]) @ basis.T
+        self.projector = basis @ basis.T
 
     def _columns(self, cells: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """Each cell's sums (as rows of this component) and coefficients, padded with zeros."""

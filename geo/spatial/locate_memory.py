@@ -180,7 +180,7 @@ class Listener:
                             self.cache.invalidate()
                             ACTIVE_RELEASE.forget(self._url)
                             self.notifications += 1
-                        select.select([conn.fileno(), self._wake_r], [], [], 5.0)
+                        select.select([conn.fileno(), self._wake_r.fileno()], [], [], 5.0)
             except psycopg.Error as exc:
                 logs.event(
                     "locate.listener_disconnected",

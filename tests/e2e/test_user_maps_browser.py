@@ -154,3 +154,37 @@ def test_planner_map_never_shows_a_suppressed_count(site, browser):
         assert drawn(p) > 0
         assert_clean(p)
         p.screenshot("density")
+        label = p.page.evaluate("document.querySelector('[id^=slider_] output').textContent")
+        assert re.fullmatch(r"202[67]年\d{1,2}月", label), label  # the peak month, in Chinese
+
+
+MAPS = "Object.values(window).filter((v) => v instanceof L.Map)"
+
+
+def test_planner_compares_two_seasons_and_reads_the_table(site, browser):
+    cells = httpx.get(site.base + "/api/v1/cells", params={"limit": 1}).json()["numberMatched"]
+    with offline_page(browser) as p:
+        path = "/maps/density/compare?season=2026&month=8"
+        assert sign_in(p, site, "t-planner", path) == 200
+        p.page.wait_for_timeout(1000)
+        assert p.page.evaluate(f"{MAPS}.length") == 2
+        assert drawn(p) >= 2 * cells  # every cell on both sides
+        # The two maps move together: pan and zoom the left one, the right one follows.
+        p.page.evaluate(f"{MAPS}[0].setView([47.75, 128.95], 13, {{animate: false}})")
+        p.page.wait_for_timeout(300)
+        right = p.page.evaluate(
+            f"() => {{ const m = {MAPS}[1]; const c = m.getCenter();"
+            " return [c.lat, c.lng, m.getZoom()]; }"
+        )
+        assert abs(right[0] - 47.75) < 1e-3 and abs(right[1] - 128.95) < 1e-3 and right[2] == 13
+        assert "2025 季 · 8月" in p.page.content() and "2026 季 · 8月" in p.page.content()
+        assert_clean(p)
+        p.screenshot("density-compare")
+        p.page.goto(site.base + "/maps/density/table?season=2026")
+        assert p.page.locator("tbody tr").count() == cells
+        href = p.page.get_attribute("a[download]", "href")
+        csv = p.page.request.get(site.base + href)
+        assert csv.status == 200 and csv.body().startswith(b"\xef\xbb\xbf")
+        assert csv.body().decode("utf-8-sig").count("\r\n") == cells + 1
+        assert_clean(p)
+        p.screenshot("density-table")
