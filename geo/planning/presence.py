@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -94,13 +94,38 @@ def presence(session: Session, me: Principal, window: Window, level: Level) -> d
         if level in _BREAKDOWN_LEVELS:
             row["age_bands"] = now.bands(level, area)
             row["origins"] = now.origins(level, area)
+            row["age_bands_year_before"] = before.bands(level, area)
+            row["origins_year_before"] = before.origins(level, area)
         rows.append(row)
     return {**_about(window), "level": level.value, "rows": rows}
 
 
 def flows(session: Session, me: Principal, season: int) -> dict[str, Any]:
-    """Arrivals and departures per ISO week (its Monday) and community, and the city's."""
+    """Arrivals and departures per ISO week (its Monday) and community, and the city's, each
+    beside the same week a year before (52 weeks earlier: the same weekday, the same place in the
+    season), as that season's own protected table publishes it."""
     _may_read(me)
+    now, before = _weekly_flows(session, season), _weekly_flows(session, season - 1)
+    rows = []
+    for (week, area), values in now.items():
+        earlier = before.get(((date.fromisoformat(week) - YEAR_OF_WEEKS).isoformat(), area), {})
+        rows.append(
+            {
+                "week": week,
+                "community_code": area,
+                **values,
+                **{f"{k}_year_before": earlier.get(k, 0) for k in _FLOWS},
+            }
+        )
+    return {"season": season, "threshold": _k(), "rows": rows}
+
+
+YEAR_OF_WEEKS = timedelta(weeks=52)
+
+
+def _weekly_flows(session: Session, season: int) -> dict[tuple[str, str], dict[str, int | None]]:
+    """{(week, community or city): {arrivals, departures}} of a season, protected as one table;
+    a week with no arrival or departure anywhere is absent (zero)."""
     counts: dict[tuple[str, ...], int] = defaultdict(int)
     weeks: dict[str, set[str]] = defaultdict(set)
     for r in session.execute(text("SELECT * FROM presence_flows(:s)"), {"s": season}).mappings():
@@ -115,20 +140,40 @@ def flows(session: Session, me: Principal, season: int) -> dict[str, Any]:
         for kind in ("arrivals", "departures")
     ]
     shown = protect(Layout.build(sorted(counts), sums), counts, _k())
-    rows = [
-        {"week": w, "community_code": area, **{k: shown[k, area, w] for k in _FLOWS}}
+    return {
+        (w, area): {k: shown[k, area, w] for k in _FLOWS}
         for w, cs in sorted(weeks.items())
         for area in [*sorted(cs), CITY]
-    ]
-    return {"season": season, "threshold": _k(), "rows": rows}
+    }
 
 
 _FLOWS = ("arrivals", "departures")
 
 
 def peaks(session: Session, me: Principal, season: int) -> dict[str, Any]:
-    """Per community: the peak day (and its residents present) and the peak month of a season."""
+    """Per community: the peak day (and its residents present) and the peak month of a season,
+    beside the season before's."""
     _may_read(me)
+    now, before = _peaks_of(session, season), _peaks_of(session, season - 1)
+    # a community where nobody was present that season: no peak, zero residents (not hidden)
+    none = {
+        "peak_day": None,
+        "peak_day_residents": 0,
+        "peak_month": None,
+        "peak_month_residents": 0,
+    }
+    rows = [
+        {
+            "community_code": community,
+            **now.get(community, none),
+            **{f"{k}_year_before": v for k, v in before.get(community, none).items()},
+        }
+        for community in sorted(set(now) | set(before))
+    ]
+    return {"season": season, "threshold": _k(), "rows": rows}
+
+
+def _peaks_of(session: Session, season: int) -> dict[str, dict[str, Any]]:
     first, last = clock.season_bounds(season)
     days = session.execute(
         text(
@@ -140,23 +185,20 @@ def peaks(session: Session, me: Principal, season: int) -> dict[str, Any]:
         {"a": first, "b": last},
     ).all()
     months = {m: _cut(session, Window(season, m)) for m in season_months(season)}
-    rows = []
+    out = {}
     for community, day, total in days:
         shown = suppress_small(total, _k())
         counts = {m: cut.residents(Level.community, community) for m, cut in months.items()}
         raw = _raw_month_totals(session, season, community)
         month = max(raw, key=lambda m: (raw[m], m)) if raw else None
         month_count = counts.get(month) if month else None
-        rows.append(
-            {
-                "community_code": community,
-                "peak_day": day.isoformat() if shown else None,
-                "peak_day_residents": shown,
-                "peak_month": month if month_count is not None else None,
-                "peak_month_residents": month_count,
-            }
-        )
-    return {"season": season, "threshold": _k(), "rows": rows}
+        out[community] = {
+            "peak_day": day.isoformat() if shown else None,
+            "peak_day_residents": shown,
+            "peak_month": month if month_count is not None else None,
+            "peak_month_residents": month_count,
+        }
+    return out
 
 
 def latest_season(session: Session) -> int:

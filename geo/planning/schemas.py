@@ -71,6 +71,8 @@ class PresenceRow(ReadModel):
     residents_year_before: int | None
     age_bands: dict[str, int | None] | None = None  # communities and above
     origins: dict[str, int | None] | None = None
+    age_bands_year_before: dict[str, int | None] | None = None
+    origins_year_before: dict[str, int | None] | None = None
 
 
 class PresenceRead(ReadModel):
@@ -86,6 +88,8 @@ class WeeklyFlowRow(ReadModel):
     community_code: str  # or "city"
     arrivals: int | None
     departures: int | None
+    arrivals_year_before: int | None  # the same week 52 weeks earlier
+    departures_year_before: int | None
 
 
 class FlowsRead(ReadModel):
@@ -100,6 +104,10 @@ class PeakRow(ReadModel):
     peak_day_residents: int | None
     peak_month: str | None
     peak_month_residents: int | None
+    peak_day_year_before: str | None
+    peak_day_residents_year_before: int | None
+    peak_month_year_before: str | None
+    peak_month_residents_year_before: int | None
 
 
 class PeaksRead(ReadModel):

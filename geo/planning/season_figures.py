@@ -241,26 +241,48 @@ def _presence_table(
 
 
 def _breakdowns(by_level: dict[Level, dict[str, Any]], names: dict[str, str]) -> tuple[Table, ...]:
-    bands, origins = [], []
+    bands: list[dict[str, Any]] = []
+    origins: list[dict[str, Any]] = []
     for level, out in by_level.items():
         for r in out["rows"]:
             where = {"level": _label(level), "area": r["area"], "name": names.get(r["area"], "")}
-            for band, n in (r.get("age_bands") or {}).items():
-                bands.append({**where, "band": band, "residents": n})
-            for province, n in (r.get("origins") or {}).items():
-                origins.append({**where, "province": province, "residents": n})
+            for out_rows, key, figure in (
+                (bands, "band", "age_bands"),
+                (origins, "province", "origins"),
+            ):
+                now, before = r.get(figure) or {}, r.get(f"{figure}_year_before") or {}
+                for part in [*now, *(p for p in before if p not in now)]:
+                    out_rows.append(
+                        {
+                            **where,
+                            key: part,
+                            "residents": now.get(part, 0),
+                            "residents_year_before": before.get(part, 0),
+                        }
+                    )
+    year_before = Column("residents_year_before", "上年同期", count=True)
     return (
         Table(
             "age_bands",
             "年龄段（全季在住）",
-            (*_AREA, Column("band", "年龄段"), Column("residents", "在住人数", count=True)),
+            (
+                *_AREA,
+                Column("band", "年龄段"),
+                Column("residents", "在住人数", count=True),
+                year_before,
+            ),
             bands,
             "社区及以上层级；unknown = 出生年份未知。",
         ),
         Table(
             "origins",
             "来源省份（全季在住）",
-            (*_AREA, Column("province", "来源省份"), Column("residents", "在住人数", count=True)),
+            (
+                *_AREA,
+                Column("province", "来源省份"),
+                Column("residents", "在住人数", count=True),
+                year_before,
+            ),
             origins,
             "社区及以上层级；未知 = 来源地未登记。",
         ),
@@ -275,6 +297,8 @@ def _flows_table(out: dict[str, Any], names: dict[str, str]) -> Table:
             "name": names.get(r["community_code"], ""),
             "arrivals": r["arrivals"],
             "departures": r["departures"],
+            "arrivals_year_before": r["arrivals_year_before"],
+            "departures_year_before": r["departures_year_before"],
         }
         for r in out["rows"]
     ]
@@ -287,10 +311,15 @@ def _flows_table(out: dict[str, Any], names: dict[str, str]) -> Table:
             Column("name", "名称"),
             Column("arrivals", "到达", count=True),
             Column("departures", "离开", count=True),
+            Column("arrivals_year_before", "上年同周到达", count=True),
+            Column("departures_year_before", "上年同周离开", count=True),
         ),
         rows,
-        "city = 全市（各社区之和）。",
+        "city = 全市（各社区之和）。上年同周：52 周之前的同一周。",
     )
+
+
+_PEAK_KEYS = ("peak_day", "peak_day_residents", "peak_month", "peak_month_residents")
 
 
 def _peaks_table(out: dict[str, Any], names: dict[str, str]) -> Table:
@@ -302,6 +331,7 @@ def _peaks_table(out: dict[str, Any], names: dict[str, str]) -> Table:
             "peak_day_residents": r["peak_day_residents"],
             "peak_month": r["peak_month"],
             "peak_month_residents": r["peak_month_residents"],
+            **{f"{k}_year_before": r[f"{k}_year_before"] for k in _PEAK_KEYS},
         }
         for r in out["rows"]
     ]
@@ -315,9 +345,13 @@ def _peaks_table(out: dict[str, Any], names: dict[str, str]) -> Table:
             Column("peak_day_residents", "高峰日在住", count=True),
             Column("peak_month", "高峰月"),
             Column("peak_month_residents", "高峰月在住", count=True),
+            Column("peak_day_year_before", "上季高峰日"),
+            Column("peak_day_residents_year_before", "上季高峰日在住", count=True),
+            Column("peak_month_year_before", "上季高峰月"),
+            Column("peak_month_residents_year_before", "上季高峰月在住", count=True),
         ),
         rows,
-        "高峰人数被抑制时，高峰日（月）也不公开。",
+        "高峰人数被抑制时，高峰日（月）也不公开。0：该季无人在住。",
     )
 
 
