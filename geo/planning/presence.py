@@ -24,11 +24,12 @@ rule says otherwise, but what has not happened yet is the forecast's (geo.planni
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -256,8 +257,32 @@ def _raw_month_totals(session: Session, season: int, community: str) -> dict[str
     return {m.isoformat()[:7]: n for m, n in rows}
 
 
+_CUTS = "houniao.presence_cuts"
+
+
+@contextmanager
+def cuts_cached(session: Session) -> Iterator[None]:
+    """Within: each window's protected table is cut once, however many figures read it (a batch
+    that writes nothing in between: a season's workbook and report read ~170 cuts of ~26)."""
+    session.info[_CUTS] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_CUTS, None)
+
+
 def _cut(session: Session, window: Window) -> _Cut:
-    """The window's counts at every level, protected as one table."""
+    """The window's counts at every level, protected as one table (once per window inside
+    `cuts_cached`)."""
+    cache = session.info.get(_CUTS)
+    if cache is None:
+        return _cut_now(session, window)
+    if window not in cache:
+        cache[window] = _cut_now(session, window)
+    return cast(_Cut, cache[window])
+
+
+def _cut_now(session: Session, window: Window) -> _Cut:
     counts: dict[tuple[str, ...], int] = defaultdict(int)
     tree: dict[Level, dict[str, set[str]]] = {lv: defaultdict(set) for lv in Level}
     provinces: set[str] = set()

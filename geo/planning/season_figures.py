@@ -141,6 +141,11 @@ def season_figures(
     """Every figure of `season` as published to `me` (a planner, or the system for the CLI);
     `step` is told the name of each figure as it is done (a progress bar)."""
     presence._may_read(me)
+    with presence.cuts_cached(session):
+        return _season_figures(session, me, season, step)
+
+
+def _season_figures(session: Session, me: Principal, season: int, step: Step) -> SeasonFigures:
     window = check_season(session, season)
     names = area_names(session)
     k = presence._k()
