@@ -51,7 +51,9 @@ def _point_in_own_cell(site) -> tuple[float, float]:
 
 
 def _wait_for_worker(page) -> None:
-    wait_until(page, "navigator.serviceWorker.controller !== null", timeout=20)
+    # The worker controls the page once its install has fetched the shell (eleven server-rendered
+    # pages and scripts): seconds on a busy 2-core machine, so the wait is generous.
+    wait_until(page, "navigator.serviceWorker.controller !== null", timeout=60)
     wait_until(
         page,
         "caches.keys().then(k => k.length > 0)",  # a promise: evaluate awaits it
