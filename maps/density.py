@@ -26,7 +26,7 @@ SUPPRESSED = "#d9d9d9"
 ZERO = "#deebf7"  # a pale blue, apart from the yellow-red ramp and the suppressed grey
 
 
-def _colour(count: int | None) -> str:
+def colour_of(count: int | None) -> str:
     if count is None:
         return SUPPRESSED
     if count == 0:
@@ -44,7 +44,7 @@ def _timestamp(month: str) -> str:
 
 
 def _style(count: int | None) -> dict[str, Any]:
-    return {"color": _colour(count), "opacity": 0.75}
+    return {"color": colour_of(count), "opacity": 0.75}
 
 
 def density_map(
@@ -89,7 +89,7 @@ def density_map(
     m = base_map(basemap, zoom=11)
     months = sorted(monthly)
     cells = for_display(cells, basemap)
-    fit_to(m, _occupied(cells, monthly.get(peak, {}) if peak else {}) or cells)
+    fit_to(m, occupied_cells(cells, monthly.get(peak, {}) if peak else {}) or cells)
     add_outlines(m, outlines or {}, basemap)
     ids = [f["id"] for f in cells["features"]]
     styledict = {
@@ -122,25 +122,13 @@ def density_map(
             style_function=lambda _f, c=count: {
                 "color": "#444",
                 "weight": 0.5,
-                "fillColor": _colour(c),
+                "fillColor": colour_of(c),
                 "fillOpacity": 0.7,
             },
             tooltip=f"六边形 {f['properties']['h3']}：高峰月常住候鸟 {label}",
         ).add_to(hex_layer)
     folium.LayerControl(collapsed=False).add_to(m)
-    m.add_child(
-        Legend(
-            "候鸟人数（每网格·月）",
-            [
-                (ZERO, "0（无人）"),
-                *[
-                    (c, f"{lo}–{hi - 1}")
-                    for c, lo, hi in zip(COLOURS, BINS, BINS[1:] + [10_000], strict=False)
-                ],
-                (SUPPRESSED, f"少于{threshold}，不公开"),
-            ],
-        )
-    )
+    m.add_child(density_legend(threshold))
     panel = _side_panel(flows, origins, threshold, season, outlook)
     m.get_root().html.add_child(Element(panel))
     return render_offline(m)
@@ -170,7 +158,7 @@ def add_outlines(m: folium.Map, outlines: dict[str, dict[str, Any]], basemap: st
         ).add_to(m)
 
 
-def _occupied(cells: dict[str, Any], counts: dict[str, int | None]) -> dict[str, Any] | None:
+def occupied_cells(cells: dict[str, Any], counts: dict[str, int | None]) -> dict[str, Any] | None:
     """The cells where anyone was present (a hidden count too: someone is); None if none."""
     features = [f for f in cells["features"] if counts.get(f["id"], 0) != 0]
     return {**cells, "features": features} if features else None
@@ -199,6 +187,21 @@ def _outlook_chart(outlook: list[tuple[str, int | None, int | None]]) -> str:
         width=360,
     )
     return chart + "<br>"
+
+
+def density_legend(threshold: int) -> Legend:
+    """The colour classes of residents per cell and month, a hidden count's grey last."""
+    return Legend(
+        "候鸟人数（每网格·月）",
+        [
+            (ZERO, "0（无人）"),
+            *[
+                (c, f"{lo}–{hi - 1}")
+                for c, lo, hi in zip(COLOURS, BINS, BINS[1:] + [10_000], strict=False)
+            ],
+            (SUPPRESSED, f"少于{threshold}，不公开"),
+        ],
+    )
 
 
 def _side_panel(

@@ -15,8 +15,8 @@ from branca.element import Element
 from folium.plugins import DualMap
 
 from geo.privacy.windows import season_months
-from maps.base import YICHUN_CENTER, Legend, add_basemap, fit_to, for_display
-from maps.density import BINS, COLOURS, SUPPRESSED, ZERO, _colour, _occupied, add_outlines
+from maps.base import YICHUN_CENTER, add_basemap, fit_to, for_display
+from maps.density import add_outlines, colour_of, density_legend, occupied_cells
 from maps.offline import render_offline
 
 
@@ -46,7 +46,7 @@ def _choropleth(
         style_function=lambda f: {
             "color": "#555",
             "weight": 0.5,
-            "fillColor": _colour(counts.get(f["id"], 0)),
+            "fillColor": colour_of(counts.get(f["id"], 0)),
             "fillOpacity": 0.75,
         },
         tooltip=folium.GeoJsonTooltip(
@@ -70,25 +70,13 @@ def compare_map(
     to another season."""
     page = DualMap(location=YICHUN_CENTER, zoom_start=11, tiles=None, maxZoom=19)
     shown = for_display(cells, basemap)
-    occupied = _occupied(shown, counts[1]) or _occupied(shown, counts[0]) or shown
+    occupied = occupied_cells(shown, counts[1]) or occupied_cells(shown, counts[0]) or shown
     for m, month, by_cell in zip((page.m1, page.m2), months, counts, strict=True):
         add_basemap(m, basemap)
         add_outlines(m, outlines, basemap)
         _choropleth(m, shown, by_cell, threshold, f"{month} 候鸟密度")
         fit_to(m, occupied)
-    page.m1.add_child(
-        Legend(
-            "候鸟人数（每网格·月）",
-            [
-                (ZERO, "0（无人）"),
-                *[
-                    (c, f"{lo}–{hi - 1}")
-                    for c, lo, hi in zip(COLOURS, BINS, BINS[1:] + [10_000], strict=False)
-                ],
-                (SUPPRESSED, f"少于{threshold}，不公开"),
-            ],
-        )
-    )
+    page.m1.add_child(density_legend(threshold))
     page.m1.get_root().html.add_child(Element(_header(seasons, months)))
     return render_offline(page)
 
