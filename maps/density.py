@@ -90,7 +90,6 @@ def density_map(
     months = sorted(monthly)
     cells = for_display(cells, basemap)
     fit_to(m, occupied_cells(cells, monthly.get(peak, {}) if peak else {}) or cells)
-    add_outlines(m, outlines or {}, basemap)
     ids = [f["id"] for f in cells["features"]]
     styledict = {
         str(i): {_timestamp(month): _style(monthly[month].get(code, 0)) for month in months}
@@ -127,6 +126,9 @@ def density_map(
             },
             tooltip=f"六边形 {f['properties']['h3']}：高峰月常住候鸟 {label}",
         ).add_to(hex_layer)
+    # After the time slider: when its layer is added it restyles every path already on the page
+    # (white, dashed), which would wash the outlines out.
+    add_outlines(m, outlines or {}, basemap)
     folium.LayerControl(collapsed=False).add_to(m)
     m.add_child(density_legend(threshold))
     panel = _side_panel(flows, origins, threshold, season, outlook)

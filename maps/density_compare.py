@@ -92,16 +92,16 @@ def _header(seasons: tuple[int, int], months: tuple[str, str]) -> str:
         else f"<a href='?season={right}&amp;other={left}&amp;month={mm}'>{mm}月</a>"
         for mm in order
     )
-    box = (
-        "position:fixed;top:8px;z-index:9999;background:rgba(255,255,255,.95);padding:4px 10px;"
+    box = (  # in double-quoted attributes: the font's name is quoted in single quotes
+        "position:fixed;z-index:9999;background:rgba(255,255,255,.95);padding:4px 10px;"
         "border-radius:6px;box-shadow:0 1px 4px #888;font:14px 'Noto Sans CJK SC',sans-serif"
     )
     return (
-        f"<div id='houniao-left' style='{box};left:60px'><b>{left} 季 · {int(months[0][5:])}月"
-        f"</b>（{escape(months[0])}）</div>"
-        f"<div id='houniao-right' style='{box};left:calc(50% + 60px)'><b>{right} 季 · "
+        f'<div id="houniao-left" style="{box};top:8px;left:60px"><b>{left} 季 · '
+        f"{int(months[0][5:])}月</b>（{escape(months[0])}）</div>"
+        f'<div id="houniao-right" style="{box};top:8px;left:calc(50% + 60px)"><b>{right} 季 · '
         f"{int(months[1][5:])}月</b>（{escape(months[1])}）</div>"
-        f"<div id='houniao-panel' style='{box};top:auto;bottom:24px;right:10px;max-width:46%'>"
+        f'<div id="houniao-panel" style="{box};bottom:24px;right:10px;max-width:46%">'
         f"<h3 style='margin:2px 0'>两季对比 · 同月候鸟密度</h3><p style='margin:2px 0'>{links}</p>"
         f"<p style='margin:2px 0'><a href='?season={right}&amp;other={left - 1}&amp;month={here}'>"
         f"‹ 左侧改为 {left - 1} 季</a> · "
