@@ -1,12 +1,11 @@
 """The intake: reports from the six channels -> checked, placed in a cell, linked, stored.
 
-One `Intake` per transaction. It takes a transaction-level advisory lock, so two intakes never
-link concurrently (two reports about one new person must not found two archives) - except a dry
-run (`lock=False`), which is rolled back and must not queue behind a long import - and keeps a
-linkage index of the archives it has seen in memory. The lock is taken only when the first chunk
-is checked against what is stored (duplicates, then linkage): loading the cell index and
-geocoding addresses depend on no other intake, so they run before it, outside the queue
-(measured in bench/peak_day.py: under load a report waited on the lock for most of its time).
+One `Intake` per transaction, with a linkage index of the archives it has seen in memory. Its
+locks (`geo.residents.intake.locks`) keep two intakes from deciding about the same person or
+rewriting the same archive at once: a request that fits in one chunk locks only the keys its
+reports could link under, so intakes about other people run beside it; a larger import, like a
+review decision, takes the intake to itself. A dry run (`lock=False`) is rolled back and takes no
+lock. Checking, placing and geocoding depend on no other intake and run before any lock.
 Reports are processed in chunks: checked (`records.normalize`), placed (coordinates through
 `geo.spatial.batch.CellIndex` after conversion from their declared crs; addresses through the
 gazetteer, `geocode_many`), candidate archives loaded in one query per chunk, linked one by one in
@@ -27,13 +26,14 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import insert, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from geo.access.principal import Channel
-from geo.core import clock, lock_waits
+from geo.core import clock
 from geo.residents import sensitive
 from geo.residents.archive.store import ArchiveWriter, linkage_rows
-from geo.residents.intake import records
+from geo.residents.intake import locks, records
 from geo.residents.intake.linkage import Evidence, LinkageIndex, Outcome, blocking_keys
 from geo.residents.intake.reports import (
     Item,
@@ -52,10 +52,10 @@ from geo.spatial.crs import Crs, to_wgs84
 
 __all__ = ["Intake", "Item", "ReportOutcome", "Submission", "report_row", "take_lock"]
 
-LOCK_KEY = 0x686F6E6E69616F  # pg_advisory_xact_lock key of the intake ("honniao")
 UNPLACED = "a report from a grid worker or staff needs an address or coordinates in their scope"
 CHUNK = 2000
 ANALYZE_AFTER = 5000  # reports written before the first in-transaction ANALYZE
+DEADLOCK_RETRIES = 3  # writes of two keyed intakes can deadlock in the presence triggers
 Progress = Callable[[int], None]  # reports done so far
 
 
@@ -73,7 +73,8 @@ class Intake:
         self.session = session
         self.today = today or clock.today()
         self.chunk = chunk
-        self._lock_pending = lock  # taken by the first chunk, after placing and geocoding
+        self._lock = lock
+        self._exclusive = False  # taken once for good: every later chunk is covered
         self.index = LinkageIndex()
         self.loaded_keys: set[tuple[str, ...]] = set()
         self.cells = CellIndex.of_release(session)
@@ -125,6 +126,9 @@ class Intake:
         )
         outcomes: list[ReportOutcome] = []
         fingerprints: dict[str, int] = {}
+        if self._lock and not self._exclusive and len(items) > self.chunk:
+            locks.take_exclusive(self.session)
+            self._exclusive = True
         for start in range(0, len(items), self.chunk):
             part = items[start : start + self.chunk]
             outcomes += self._chunk(sub, batch_id, start, part, received, fingerprints)
@@ -169,12 +173,22 @@ class Intake:
         ]
         for it, n in zip(items, normalized, strict=True):
             n.problems[:0] = it.problems
-        if self._lock_pending:
-            take_lock(self.session)
-            self._lock_pending = False
-        self._duplicates(sub, start, items, normalized, fingerprints)
-        located = self._locate(normalized)
-        evidence = [self._evidence(n, loc) for n, loc in zip(normalized, located, strict=True)]
+        keyed = self._lock and not self._exclusive
+        if keyed:
+            located = self._locate(normalized)
+            evidence = [self._evidence(n, loc) for n, loc in zip(normalized, located, strict=True)]
+            locks.take_keyed(self.session, self._lock_keys(sub, normalized, evidence))
+            placed = [not n.problems for n in normalized]
+            self._duplicates(sub, start, items, normalized, fingerprints)
+            # A duplicate is stored unplaced, as if found before placing.
+            located = [
+                loc if not n.problems or not fresh else Located()
+                for n, loc, fresh in zip(normalized, located, placed, strict=True)
+            ]
+        else:
+            self._duplicates(sub, start, items, normalized, fingerprints)
+            located = self._locate(normalized)
+            evidence = [self._evidence(n, loc) for n, loc in zip(normalized, located, strict=True)]
         self._load_candidates(
             [e for e, n in zip(evidence, normalized, strict=True) if not n.problems]
         )
@@ -216,11 +230,40 @@ class Intake:
                     truth=it.truth,
                 )
             )
-        ids = self.writer.write(rows)
+        if keyed:
+            locks.lock_archives(self.session, (r["resident_id"] for r in rows if r["resident_id"]))
+        ids = self._write(rows)
         for o, rid in zip(outcomes, ids, strict=True):
             o.report_id = rid
         self._analyze_when_grown(len(rows))
         return outcomes
+
+    def _lock_keys(
+        self, sub: Submission, normalized: list[records.Normalized], evidence: list[Evidence]
+    ) -> set[tuple[Any, ...]]:
+        """Every key under which these reports could meet another intake's: the channel's
+        external ids, and the blocking keys (old key ids too) linkage looks candidates up by."""
+        keys: set[tuple[Any, ...]] = set()
+        for n, e in zip(normalized, evidence, strict=True):
+            if n.problems:
+                continue
+            if n.external_id:
+                keys.add(("external", sub.channel.value, sub.submitted_by, n.external_id))
+            keys.update(blocking_keys(e), e.older_keys)
+        return keys
+
+    def _write(self, rows: list[dict[str, Any]]) -> list[int]:
+        """`writer.write` from a savepoint, again if PostgreSQL ended it as a deadlock's victim:
+        two intakes adding to the same cell-days in the presence triggers' separate passes
+        (inserted stays, then updated ones) can each hold a row the other waits for."""
+        for attempt in range(1, DEADLOCK_RETRIES + 1):
+            try:
+                with self.session.begin_nested():
+                    return self.writer.write(rows)
+            except DBAPIError as exc:
+                if attempt == DEADLOCK_RETRIES or getattr(exc.orig, "sqlstate", "") != "40P01":
+                    raise
+        raise AssertionError("unreachable")
 
     def _analyze_when_grown(self, written: int) -> None:
         """Refresh planner statistics once the tables have grown by half since the last time.
@@ -414,6 +457,5 @@ class Intake:
 
 
 def take_lock(session: Session) -> None:
-    """Take the intake's lock (review decisions, merges and splits relink too)."""
-    with lock_waits.waiting("intake"):
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+    """The intake to oneself (review decisions, merges and splits relink archives by id)."""
+    locks.take_exclusive(session)

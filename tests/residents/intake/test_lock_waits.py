@@ -1,4 +1,4 @@
-"""The intake serialises on one lock; a request that queued on it says so on its log line
+"""A report that queued on the intake's lock says so on its log line
 (`lock_wait_ms`), which is how bench/peak_day.py measures lock waits under load."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 from sqlalchemy import text
 
 from geo.core import logs
-from geo.residents.intake import pipeline
+from geo.residents.intake import locks
 from tests.residents.conftest import CELL, point_in
 
 
@@ -28,7 +28,7 @@ def test_a_report_queued_on_the_intake_lock_says_how_long_it_waited(
     logs.configure(stream=out)
     blocker = engine.connect()
     holding = blocker.begin()
-    blocker.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": pipeline.LOCK_KEY})
+    blocker.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": locks.LOCK_KEY})
     answers = []
     headers = callers["police"].headers
     filing = threading.Thread(

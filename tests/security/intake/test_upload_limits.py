@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from geo.core.errors import InvalidInput
 from geo.residents.intake import excel
-from geo.residents.intake.pipeline import LOCK_KEY
+from geo.residents.intake.locks import LOCK_KEY
 from tests.security.intake.helpers import IMPORT, row_xml, xlsx_bytes
 from tests.security.intake.test_payloads import _xlsx
 
