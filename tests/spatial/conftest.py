@@ -1,4 +1,5 @@
-"""Shared helpers of the GIS-tool tests: tile arithmetic and a point inside a known cell."""
+"""Shared helpers of the spatial tests (features: tiles, OGC API, exports; places: the card): tile
+arithmetic and a point inside a known cell."""
 
 from __future__ import annotations
 
