@@ -8,6 +8,8 @@ import math
 import pytest
 from sqlalchemy import text
 
+from tests.places import point_in
+
 CELL = "230717001001005"  # the middle cell of a 3 x 3 community in 伊美区
 COMMUNITY = CELL[:12]
 ACTIVE = "(SELECT id FROM boundary_release WHERE status = 'active')"  # SQL: the active release
@@ -29,11 +31,4 @@ def rid(session) -> int:
 @pytest.fixture
 def inside(session) -> tuple[float, float]:
     """A point well inside CELL (WGS84)."""
-    row = session.execute(
-        text(
-            "SELECT ST_X(p), ST_Y(p) FROM"
-            " (SELECT ST_PointOnSurface(geom) p FROM grid_cell WHERE code = :c) q"
-        ),
-        {"c": CELL},
-    ).one()
-    return float(row[0]), float(row[1])
+    return point_in(session, CELL)
