@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader
 from geo.access.principal import CHANNEL_LABELS
 from geo.cases.clock import CLOCK_LABELS
 from geo.cases.workflow import GRADE_LABELS, STATUS_LABELS, TIER_LABELS
+from geo.core.clock import CITY_TZ_NAME
 from geo.privacy.masking import mask_name
 from maps.console import (
     ACTION_HINTS,
@@ -74,6 +75,7 @@ def _env() -> Environment:
         CANCEL_LABELS=CANCEL_LABELS,
         REPORTER_KINDS=REPORTER_KINDS,
         ACTION_HINTS=ACTION_HINTS,
+        CITY_ZONE=CITY_TZ_NAME,  # mobile.js formats the outbox's times in it (data-city-zone)
     )
     return env
 

@@ -4,7 +4,7 @@ Ruff's DTZ rules catch `date.today()` and naive `datetime.now()` in Python; this
 ruff cannot see: SQL that reads the database session's clock or zone (`current_date`, bare
 `now()`, `localtimestamp` ...) in the strings and SQLAlchemy calls of geo/, api/ and maps/, in SQL
 files, and in the migrations after 0004 (their upgrades; a downgrade restores the old SQL), plus
-any second definition of the city's time zone.
+any second definition of the city's time zone (also in the pages' own scripts and templates).
 """
 
 from __future__ import annotations
@@ -130,7 +130,12 @@ def test_the_city_zone_is_defined_once():
                 f"{path.relative_to(ROOT)}: {m.group(0)}"
                 for m in re.finditer(r"\bZoneInfo\b|timezone\(timedelta\(hours=8\)\)", text)
             ]
-    assert found == [], "the city's zone is geo.core.clock.CITY_TZ"
+    for folder in ("maps/static/houniao", "maps/templates"):  # the project's own pages
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.suffix in (".js", ".html"):
+                text = path.read_text(encoding="utf-8")
+                found += [f"{path.relative_to(ROOT)}: {m}" for m in CITY_ZONE.findall(text)]
+    assert found == [], "the city's zone is geo.core.clock.CITY_TZ (pages: data-city-zone)"
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.orm import Session
 
-from geo.access.principal import Principal, Role, scope_filter
+from geo.access.principal import Principal, Role, in_scope, scope_filter
 from geo.audit import service as audit
 from geo.core import clock
 from geo.core.errors import Forbidden, InvalidInput, NotFound
@@ -364,22 +364,19 @@ def counts_by_cell(session: Session, me: Principal, *, on: date | None = None) -
         .mappings()
         .all()
     )
-    cells = [dict(r) for r in rows if _count_in_scope(me, r["cell_code"], r["community_code"])]
+    cells = [
+        dict(r)
+        for r in rows
+        if in_scope(
+            me,
+            cell_code=r["cell_code"],
+            community_code=r["community_code"],
+            city_wide=(Role.dispatcher,),
+        )
+    ]
     return {
         "on": on,
         "cells": cells,
         "total_present": sum(r["present"] for r in cells),
         "total_departure_due": sum(r["departure_due"] for r in cells),
     }
-
-
-def _count_in_scope(me: Principal, cell: str | None, community: str) -> bool:
-    if me.role in (Role.dispatcher.value, "system"):
-        return True
-    if me.role == Role.grid_worker.value:
-        return cell is not None and cell in me.cells
-    if me.role == Role.community_staff.value:
-        return community == me.community
-    if me.role == Role.street_staff.value:
-        return community[:9] == me.street
-    return False

@@ -12,7 +12,7 @@ from geo.accounts import service as accounts
 from geo.accounts import tokens
 from geo.accounts.models import Account
 from geo.spatial.boundaries.models import in_release
-from tests.gis.conftest import ACTIVE
+from tests.spatial.conftest import ACTIVE
 
 OWN_CELL = "230717001001001"
 OTHER_CELL = "230717002001001"

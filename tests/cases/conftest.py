@@ -24,6 +24,7 @@ from geo.cases import service
 from geo.cases.schemas import CaseCreate, TransitionRequest
 from geo.core import clock
 from tests.db import request_sessions
+from tests.places import point_in
 
 CELL = "230717001001005"  # middle cell of a 3 x 3 community in 伊美区 (see tests/api)
 OTHER_CELL = "230717001001001"  # same community, another cell
@@ -59,18 +60,6 @@ def city_iso(at: datetime) -> str:
     """An instant as the API renders it: in Yichun's offset (+08:00), the zone of every
     database connection (geo.core.clock.install_city_zone)."""
     return clock.as_city(at).isoformat()
-
-
-def point_in(session: Session, cell: str) -> tuple[float, float]:
-    """A WGS84 point well inside a cell."""
-    row = session.execute(
-        text(
-            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid_cell"
-            " WHERE code = :c ORDER BY release_low DESC LIMIT 1) q"
-        ),
-        {"c": cell},
-    ).one()
-    return float(row[0]), float(row[1])
 
 
 def make_caller(session: Session, name: str, role: str, **scope: Any) -> Caller:

@@ -102,14 +102,31 @@ def test_same_if_match_from_two_connections_exactly_one_wins(committed):
     assert _events(committed, cid, "accept") + _events(committed, cid, "cancel") == 1
 
 
+def _blocked_by(engine, waiter: int, holder: int, timeout: float = 20) -> bool:
+    """Whether backend `waiter` is seen waiting on a lock `holder` holds (pg_blocking_pids)."""
+    deadline = time.monotonic() + timeout
+    with engine.connect() as conn:
+        while time.monotonic() < deadline:
+            blockers = conn.execute(text("SELECT pg_blocking_pids(:p)"), {"p": waiter}).scalar_one()
+            if holder in blockers:
+                return True
+            time.sleep(0.02)
+    return False
+
+
 def test_the_second_writer_waits_for_the_first_then_sees_its_version(committed):
+    """Events, not durations: the first writer holds the row until the database shows the
+    second waiting on it, and the second finishes only once the first lets go (commits)."""
     (cid,) = _file(committed)
-    locked = threading.Event()
+    first_pid: dict[str, int] = {}
+    second_pid: dict[str, int] = {}
+    locked, started, releasing = threading.Event(), threading.Event(), threading.Event()
     outcome: dict[str, Any] = {}
 
     def first() -> None:
         with Session(committed) as s:
             as_system(s)
+            first_pid["pid"] = s.scalar(text("SELECT pg_backend_pid()"))
             service.transition(
                 s,
                 dispatcher_principal(),
@@ -118,21 +135,24 @@ def test_the_second_writer_waits_for_the_first_then_sees_its_version(committed):
                 expected_version=1,
             )
             locked.set()
-            time.sleep(0.4)  # hold the row lock
+            started.wait(10)
+            outcome["blocked"] = _blocked_by(committed, second_pid["pid"], first_pid["pid"])
+            releasing.set()  # before the commit: the second may wake the instant it lands
             s.commit()
 
     def second() -> None:
         locked.wait(10)
-        started = time.monotonic()
         with Session(committed) as s:
             as_system(s)
+            second_pid["pid"] = s.scalar(text("SELECT pg_backend_pid()"))
+            started.set()
             try:
                 service.transition(
                     s, dispatcher_principal(), cid, TransitionRequest(action="accept")
                 )
             except InvalidTransition as exc:
                 outcome["error"] = exc
-            outcome["waited"] = time.monotonic() - started
+            outcome["after_first"] = releasing.is_set()
 
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
     for t in threads:
@@ -140,9 +160,10 @@ def test_the_second_writer_waits_for_the_first_then_sees_its_version(committed):
     for t in threads:
         t.join(30)
     # no If-Match: the second writer blocked on the row, then found the status moved on (409)
+    assert outcome.get("blocked"), "the second writer never waited on the first one's row lock"
+    assert outcome.get("after_first"), "the second writer finished while the first held the row"
     assert isinstance(outcome.get("error"), InvalidTransition)
     assert outcome["error"].extra["status"] == "accepted"
-    assert outcome["waited"] >= 0.3  # it blocked on the first writer's row lock
     assert _version(committed, cid) == (2, "accepted")
     assert _events(committed, cid, "accept") == 1
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import launch_chromium
-from tests.gis.conftest import inside  # noqa: F401 - a fixture shared with tests/gis
+from tests.spatial.conftest import inside  # noqa: F401 - a fixture shared with tests/spatial
 
 
 @pytest.fixture(scope="module")

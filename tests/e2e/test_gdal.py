@@ -18,8 +18,8 @@ from sqlalchemy import text
 
 from geo.spatial.boundaries.models import in_release
 from tests.db import test_database_url
-from tests.gis.conftest import ACTIVE
 from tests.live import live_api
+from tests.spatial.conftest import ACTIVE
 
 pytestmark = pytest.mark.gdal
 

@@ -22,6 +22,7 @@ from geo.accounts.models import Account
 from geo.residents.intake.pipeline import Intake, Item, ReportOutcome, Submission
 from geo.residents.intake.records import parse_crs_name
 from tests.db import request_sessions
+from tests.places import point_in
 
 CELL = "230717001001005"  # 伊美区, first street, first community, middle cell
 NEIGHBOUR = "230717001001001"  # same community, another cell
@@ -87,17 +88,6 @@ def client(session: Session) -> Iterator[TestClient]:
     )
     with TestClient(app) as c:
         yield c
-
-
-def point_in(session: Session, cell: str) -> tuple[float, float]:
-    row = session.execute(
-        text(
-            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid_cell"
-            " WHERE code = :c ORDER BY release_low DESC LIMIT 1) q"
-        ),
-        {"c": cell},
-    ).one()
-    return float(row[0]), float(row[1])
 
 
 def building_in(session: Session, cell: str, n: int = 0) -> tuple[str, float, float]:

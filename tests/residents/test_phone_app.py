@@ -100,6 +100,14 @@ def test_home_shows_my_cell_and_todays_work(client, session, worker, here):
     assert sw.status_code == 200 and sw.headers["content-type"].startswith("text/javascript")
 
 
+def test_pages_name_the_city_zone_the_outbox_writes_times_in(client, worker):
+    """mobile.js formats the outbox's times in the zone the page names (defined once, in
+    geo/core/clock.py); without it the phone's own zone would be used."""
+    page = client.get("/m/outbox", headers=cookie(worker))
+    assert page.status_code == 200, page.text
+    assert f'data-city-zone="{clock.CITY_TZ_NAME}"' in page.text
+
+
 def test_residents_search_archive_and_scope(client, session, callers, worker, here):
     rid = resident(session, here)
     listed = client.get("/m/residents", headers=cookie(worker))

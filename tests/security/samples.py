@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.access.principal import Principal
+from tests.places import point_in
 from tests.security.conftest import OWN_CELL
 
 REPORTER_PHONE = "13912345678"  # a resident's number: never unmasked in any listed response
@@ -34,18 +35,6 @@ class Samples:
 
     def path_value(self, path: str, name: str) -> str | None:
         return self.overrides.get((path, name), self.path.get(name))
-
-
-def _point(session: Session, cell: str) -> tuple[float, float]:
-    return tuple(
-        session.execute(
-            text(
-                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM grid_cell"
-                " WHERE code = :c ORDER BY release_low DESC LIMIT 1) q"
-            ),
-            {"c": cell},
-        ).one()
-    )
 
 
 def _tile(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -135,7 +124,7 @@ SAMPLERS: list[Callable[[Session, Samples, float, float], None]] = [
 
 
 def build(session: Session, account_name: str) -> Samples:
-    lon, lat = _point(session, OWN_CELL)
+    lon, lat = point_in(session, OWN_CELL)
     x, y = _tile(lon, lat, 14)
     address = session.scalar(
         text("SELECT full_address FROM address_point WHERE cell_code = :c ORDER BY id LIMIT 1"),

@@ -20,10 +20,13 @@
   function $$(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
   function say(text) { var f = $('#flash'); if (f) { f.textContent = text; } }
 
+  /* An instant as the city writes it, in the city's zone: the page names the zone
+     (data-city-zone, from geo/core/clock.py), so it is defined once. */
   function cnTime(iso) {
     if (!iso) { return ''; }
     var d = new Date(iso);
-    var parts = new Intl.DateTimeFormat('zh-CN', {timeZone: 'Asia/Shanghai', year: 'numeric', month: 'numeric',
+    var zone = document.body.dataset.cityZone;
+    var parts = new Intl.DateTimeFormat('zh-CN', {timeZone: zone, year: 'numeric', month: 'numeric',
       day: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false}).formatToParts(d);
     var p = {}; parts.forEach(function (x) { p[x.type] = x.value; });
     return p.year + '年' + p.month + '月' + p.day + '日 ' + p.hour + ':' + p.minute;

@@ -3,7 +3,7 @@
    files: cache first. Writes never pass through here: the outbox (outbox.js) queues them.
    Signing out deletes the caches (mobile.js). Own code, no library. */
 'use strict';
-var CACHE = 'houniao-m-v2';  // v2: the case pages and the scripts that work them
+var CACHE = 'houniao-m-v3';  // v3: mobile.js takes the city's zone from the page (data-city-zone)
 var SHELL = [
   '/m/', '/m/cases', '/m/outbox', '/m/concerns', '/m/register', '/m/residents', '/m/departures',
   '/static/houniao/mobile.css', '/static/houniao/mobile.js', '/static/houniao/outbox.js',

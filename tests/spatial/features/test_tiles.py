@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from geo.spatial.boundaries.models import in_release
-from tests.gis.conftest import ACTIVE, CELL, tile_of
+from tests.spatial.conftest import ACTIVE, CELL, tile_of
 
 MVT = "application/vnd.mapbox-vector-tile"
 HAN = re.compile(r"[\u4e00-\u9fff]")

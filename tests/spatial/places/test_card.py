@@ -12,7 +12,7 @@ from sqlalchemy import text
 from geo.spatial.boundaries import queries
 from geo.spatial.crs import Crs, from_wgs84
 from maps.card import card_page, distance_text, qr_svg, worker_vcard
-from tests.gis.conftest import CELL
+from tests.spatial.conftest import CELL
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 FETCHED = re.compile(r"""<(?:script|link|img|iframe|source)\b[^>]*?\b(?:src|href)=["']([^"']+)""")

@@ -15,7 +15,7 @@ from geo.access.principal import Principal, Role, scope_filter
 from geo.spatial.boundaries.models import in_release
 from geo.spatial.features import registry
 from geo.spatial.features.registry import Collection, Field
-from tests.gis.conftest import CELL, tile_of
+from tests.spatial.conftest import CELL, tile_of
 
 SCOPED = "test_my_cells"
 

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from geo.spatial.boundaries.models import in_release
 from geo.spatial.schemas import OgcFeature, OgcItems
-from tests.gis.conftest import ACTIVE, CELL, COMMUNITY
+from tests.spatial.conftest import ACTIVE, CELL, COMMUNITY
 
 GEOJSON = "application/geo+json"
 HAN = re.compile(r"[\u4e00-\u9fff]")

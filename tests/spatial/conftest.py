@@ -1,4 +1,5 @@
-"""Shared helpers of the GIS-tool tests: tile arithmetic and a point inside a known cell."""
+"""Shared helpers of the spatial tests (features: tiles, OGC API, exports; places: the card): tile
+arithmetic and a point inside a known cell."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import math
 
 import pytest
 from sqlalchemy import text
+
+from tests.places import point_in
 
 CELL = "230717001001005"  # the middle cell of a 3 x 3 community in 伊美区
 COMMUNITY = CELL[:12]
@@ -28,11 +31,4 @@ def rid(session) -> int:
 @pytest.fixture
 def inside(session) -> tuple[float, float]:
     """A point well inside CELL (WGS84)."""
-    row = session.execute(
-        text(
-            "SELECT ST_X(p), ST_Y(p) FROM"
-            " (SELECT ST_PointOnSurface(geom) p FROM grid_cell WHERE code = :c) q"
-        ),
-        {"c": CELL},
-    ).one()
-    return float(row[0]), float(row[1])
+    return point_in(session, CELL)
