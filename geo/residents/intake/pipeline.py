@@ -5,7 +5,9 @@ locks (`geo.residents.intake.locks`) keep two intakes from deciding about the sa
 rewriting the same archive at once: a request that fits in one chunk locks only the keys its
 reports could link under, so intakes about other people run beside it; a larger import, like a
 review decision, takes the intake to itself. A dry run (`lock=False`) is rolled back and takes no
-lock. Checking, placing and geocoding depend on no other intake and run before any lock.
+lock. Checking, placing and geocoding depend on no other intake and run before any lock. An
+intake that would hold more than `KEYED_LOCK_BUDGET` key locks (a bulk load submitting batch after
+batch in one transaction) takes the exclusive lock instead.
 Reports are processed in chunks: checked (`records.normalize`), placed (coordinates through
 `geo.spatial.batch.CellIndex` after conversion from their declared crs; addresses through the
 gazetteer, `geocode_many`), candidate archives loaded in one query per chunk, linked one by one in
@@ -56,6 +58,9 @@ UNPLACED = "a report from a grid worker or staff needs an address or coordinates
 CHUNK = 2000
 ANALYZE_AFTER = 5000  # reports written before the first in-transaction ANALYZE
 DEADLOCK_RETRIES = 3  # writes of two keyed intakes can deadlock in the presence triggers
+# Key locks one intake may hold; past it, the exclusive lock (PostgreSQL's lock table is shared by
+# every session, 64 per connection: a bulk load locking key by key would fill it).
+KEYED_LOCK_BUDGET = 256
 Progress = Callable[[int], None]  # reports done so far
 
 
@@ -75,6 +80,7 @@ class Intake:
         self.chunk = chunk
         self._lock = lock
         self._exclusive = False  # taken once for good: every later chunk is covered
+        self._held: set[tuple[Any, ...]] = set()  # key locks taken so far
         self.index = LinkageIndex()
         self.loaded_keys: set[tuple[str, ...]] = set()
         self.cells = CellIndex.of_release(session)
@@ -177,7 +183,13 @@ class Intake:
         if keyed:
             located = self._locate(normalized)
             evidence = [self._evidence(n, loc) for n, loc in zip(normalized, located, strict=True)]
-            locks.take_keyed(self.session, self._lock_keys(sub, normalized, evidence))
+            keys = self._lock_keys(sub, normalized, evidence) - self._held
+            if len(self._held) + len(keys) > KEYED_LOCK_BUDGET:
+                locks.take_exclusive(self.session)
+                self._exclusive, keyed = True, False
+            else:
+                locks.take_keyed(self.session, keys)
+                self._held |= keys
             placed = [not n.problems for n in normalized]
             self._duplicates(sub, start, items, normalized, fingerprints)
             # A duplicate is stored unplaced, as if found before placing.

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from geo.access.principal import Principal, as_system
 from geo.core import clock
-from geo.residents.intake import locks, submissions
+from geo.residents.intake import locks, pipeline, submissions
 from tests.db import race
 from tests.residents.conftest import CELL, NEIGHBOUR, point_in
 
@@ -172,3 +172,33 @@ def test_many_intakes_into_one_cell_at_once_all_land(engine, committed):
         ).one()
     assert reports_filed == CLIENTS * per_client
     assert stays >= 1
+
+
+def _intake_locks(s: Session) -> dict[str, int]:
+    """This session's advisory locks: the intake's own (by mode) and the others (keys, archives)."""
+    rows = s.execute(
+        text(
+            "SELECT (objsubid = 1 AND classid::bigint = :hi AND objid::bigint = :lo), mode,"
+            " count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+            " GROUP BY 1, 2"
+        ),
+        {"hi": locks.LOCK_KEY >> 32, "lo": locks.LOCK_KEY & 0xFFFFFFFF},
+    ).all()
+    return {("intake " if own else "keys ") + mode: n for own, mode, n in rows}
+
+
+def test_a_request_locks_its_keys_and_a_bulk_load_the_whole_intake(engine, committed):
+    with Session(engine) as s:
+        lon, lat = point_in(s, CELL)
+        _file(s, [_person(7, lon, lat)])
+        held = _intake_locks(s)
+        assert held.get("intake ShareLock") == 1 and "intake ExclusiveLock" not in held, held
+        assert 4 <= held.get("keys ExclusiveLock", 0) <= 10, held  # its keys and its archive
+        s.rollback()
+        many = [_person(200 + i, lon, lat) for i in range(pipeline.KEYED_LOCK_BUDGET // 2 + 1)]
+        _file(
+            s, many
+        )  # a phone and an external id each: > 256 keys; a lock table shared by every session would fill up
+        held = _intake_locks(s)
+        assert held.get("intake ExclusiveLock") == 1 and "keys ExclusiveLock" not in held, held
+        s.rollback()
