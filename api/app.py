@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from api import errors, hardening, lifecycle, locate_cache, scheduler
 from api.auth import declare_public_routes
 from api.limits import RequestLimits
+from api.reads import ReadYourWrites, read_router
 from api.request_log import RequestLog
 from api.routes import (
     admin,
@@ -69,6 +70,8 @@ def create_app() -> FastAPI:
     locate_cache.install(app)  # point -> cell from memory, dropped on release activation
     lifecycle.install(app)  # SIGTERM ends SSE streams and the scheduler instead of waiting
     app.add_middleware(RequestLimits)  # body size (413), NUL in path or query (422)
+    if read_router() is not None:  # a read replica: writes tell their writer the WAL position
+        app.add_middleware(ReadYourWrites)
     app.add_middleware(RequestLog)  # one log line per request (outermost: it sees 413s too)
     app.include_router(health.router)
     app.include_router(docs.router)

@@ -1,6 +1,7 @@
 """One structured log line per request (ASGI middleware): method, route template, status,
 duration in milliseconds, the caller's account id, and the milliseconds it waited on each
-serialising lock (`lock_wait_ms`, see geo/core/lock_waits.py) when it waited on any.
+serialising lock (`lock_wait_ms`, see geo/core/lock_waits.py) when it waited on any, and with a
+read replica which database served its map reads (`read`, `read_reason`; api/reads.py).
 
 The route is the template the request matched (`/api/v1/residents/{resident_id}`), never the
 path as sent nor its query string, so no identifier, name or coordinate a caller puts in a URL is
@@ -42,6 +43,8 @@ class RequestLog:
             finally:
                 rounded = {name: round(ms, 1) for name, ms in waits.items()}
                 extra = {"lock_wait_ms": rounded} if waits else {}
+                # which database served the map reads (api/reads.py), with a read replica
+                extra.update(scope.get("state", {}).get("read_log", {}))
                 logs.event(
                     "request",
                     logger=LOGGER,

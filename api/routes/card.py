@@ -13,9 +13,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
 from api.auth import public
-from api.deps import SessionDep
 from api.errors import status_for
 from api.hardening import script_page
+from api.reads import PublicReadSessionDep
 from geo.core.config import map_settings
 from geo.core.errors import DomainError, InvalidInput, NotFound, OutsideCoverage
 from geo.spatial.crs import ACCEPTED, Crs, parse_crs
@@ -90,7 +90,7 @@ def _error_titles(exc: DomainError) -> tuple[str, str, str]:
     **public(),
 )
 def get_card(
-    session: SessionDep,
+    session: PublicReadSessionDep,
     lon: Annotated[
         str | None, Query(description="longitude in `crs`", examples=["128.905"])
     ] = None,

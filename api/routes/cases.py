@@ -13,6 +13,7 @@ from api import lifecycle
 from api.auth import CurrentUser, MaybeUser, RequestCredentials, access, public
 from api.deps import SessionDep
 from api.params import BboxParam
+from api.reads import ReadSessionDep
 from api.responses import returns
 from geo.access.principal import Role, app_engine
 from geo.cases import feed, idempotency, kpis, queries, service, stream
@@ -155,7 +156,7 @@ def list_cases(
     **access(*READERS, scope="cell"),
 )
 def open_cases(
-    session: SessionDep,
+    session: ReadSessionDep,
     me: CurrentUser,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:

@@ -21,8 +21,8 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from api.auth import public
-from api.deps import SessionDep
 from api.params import bbox_query
+from api.reads import ReadSessionDep
 from api.responses import returns
 from api.routes.spatial import GEOJSON, GeoJSONResponse, geojson_response
 from api.viewer import ViewerDep, cache_control
@@ -167,7 +167,11 @@ def _collection_doc(request: Request, session: Any, c: Collection, viewer: Any) 
     **public(),
 )
 def list_collections(
-    request: Request, session: SessionDep, viewer: ViewerDep, response: Response, f: Format = None
+    request: Request,
+    session: ReadSessionDep,
+    viewer: ViewerDep,
+    response: Response,
+    f: Format = None,
 ) -> dict[str, Any]:
     _json_only(f)
     offered = [c for c in registry.collections() if c.ogc and c.visible_to(viewer)]
@@ -189,7 +193,7 @@ def list_collections(
 )
 def get_collection(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     viewer: ViewerDep,
     response: Response,
     collection_id: CollectionId,
@@ -211,7 +215,7 @@ def get_collection(
 )
 def get_items(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     viewer: ViewerDep,
     collection_id: CollectionId,
     bbox: Annotated[
@@ -296,7 +300,7 @@ def _property_filters(request: Request, collection: Collection) -> dict[str, str
 )
 def get_item(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     viewer: ViewerDep,
     collection_id: CollectionId,
     feature_id: Annotated[str, Path(description="feature id (the code of a boundary)")],

@@ -16,6 +16,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from api.auth import CurrentUser, access
 from api.deps import SessionDep
 from api.params import WindowParam
+from api.reads import ReadSessionDep
 from api.responses import returns
 from api.routes.intake import SystemSession
 from geo.access.principal import Role
@@ -103,7 +104,7 @@ def counts(
     **returns(Density),
     **access(*AGGREGATES),
 )
-def density(session: SessionDep, me: CurrentUser, window: WindowParam) -> dict[str, Any]:
+def density(session: ReadSessionDep, me: CurrentUser, window: WindowParam) -> dict[str, Any]:
     return aggregates.density(session, me, window)
 
 
@@ -120,7 +121,7 @@ def density(session: SessionDep, me: CurrentUser, window: WindowParam) -> dict[s
     **access(Role.planner),
 )
 def density_csv(
-    session: SessionDep,
+    session: ReadSessionDep,
     me: CurrentUser,
     season: Annotated[
         int | None,

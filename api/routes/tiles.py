@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 
 from api.auth import public
-from api.deps import SessionDep
+from api.reads import ReadSessionDep
 from api.responses import returns
 from api.viewer import ViewerDep, cache_control
 from geo.spatial.features import registry
@@ -32,7 +32,7 @@ Layer = Annotated[str, Path(description="collection id, e.g. cells, communities,
     **public(),  # public layers for anyone; scoped layers per caller (api/viewer.py)
 )
 def get_tile(
-    session: SessionDep,
+    session: ReadSessionDep,
     viewer: ViewerDep,
     layer: Layer,
     z: Annotated[int, Path(description=f"zoom, 0-{mvt.MAX_ZOOM}")],
@@ -53,7 +53,7 @@ def get_tile(
     **public(),
 )
 def get_tilejson(
-    request: Request, session: SessionDep, viewer: ViewerDep, layer: Layer
+    request: Request, session: ReadSessionDep, viewer: ViewerDep, layer: Layer
 ) -> dict[str, Any]:
     template = str(request.url_for("get_tile", layer=layer, z="{z}", x="{x}", y="{y}"))
     template = template.replace("%7B", "{").replace("%7D", "}")

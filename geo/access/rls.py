@@ -184,16 +184,21 @@ def install_db_role(engine: Engine, role: str, *, production: bool = False) -> N
 
 
 @lru_cache
-def app_engine() -> Engine:
-    """The API's engine: the DATABASE_URL user, switched to HOUNIAO_DB_ROLE on connect."""
+def app_engine(url: str | None = None, *, connect_timeout: int | None = None) -> Engine:
+    """The API's engine: the DATABASE_URL user (or `url`'s: the read replica's), switched to
+    HOUNIAO_DB_ROLE on connect. `connect_timeout` (seconds): give up on a host that does not
+    answer (the replica's, so that a lost replica costs a read that long at most, once)."""
     sec = security_settings()
+    args: dict[str, Any] = connect_args()  # JIT off, as geo.core.db
+    if connect_timeout is not None:
+        args["connect_timeout"] = connect_timeout
     engine = install_city_zone(
         create_engine(
-            database_settings().sqlalchemy_url,
+            url or database_settings().sqlalchemy_url,
             pool_size=10,
             max_overflow=20,
             pool_pre_ping=True,
-            connect_args=connect_args(),  # JIT off, as geo.core.db
+            connect_args=args,
             hide_parameters=True,  # as geo.core.db: no personal data in error messages
         )
     )

@@ -27,12 +27,47 @@ class DatabaseSettings(BaseSettings):
 
     @property
     def sqlalchemy_url(self) -> str:
-        # Accept the libpq-style scheme people paste from psql docs.
-        url = self.database_url
-        for prefix in ("postgres://", "postgresql://"):
-            if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix) :]
-        return url
+        return sqlalchemy_url(self.database_url)
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Accept the libpq-style scheme people paste from psql docs.
+
+    >>> sqlalchemy_url("postgres://u@h/db")
+    'postgresql+psycopg://u@h/db'
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class ReplicaSettings(BaseSettings):
+    """A streaming read replica for map reads (prefix HOUNIAO_; see api/reads.py).
+
+    Unset `read_database_url`: every read goes to the primary. `houniao check` reports the lag
+    of the same replica against the same bound (`max_replica_lag_seconds`)."""
+
+    model_config = SettingsConfigDict(env_prefix="HOUNIAO_", extra="ignore")
+
+    read_database_url: str | None = None
+    # Beyond this the replica is "lagging": reads go to the primary, and the check fails.
+    max_replica_lag_seconds: float = Field(default=10.0, gt=0)
+    # A caller who wrote reads from the replica once it has replayed the write, waiting at most
+    # this long for it (then the primary).
+    read_wait_ms: float = Field(default=100.0, ge=0, le=5000)
+    # After the replica failed (unreachable, lagging, not streaming), the primary serves every
+    # read for this long before the replica is tried again.
+    read_retry_seconds: float = Field(default=5.0, gt=0)
+
+    @property
+    def read_url(self) -> str | None:
+        return sqlalchemy_url(self.read_database_url) if self.read_database_url else None
+
+
+@lru_cache
+def replica_settings() -> ReplicaSettings:
+    return ReplicaSettings()
 
 
 class SpatialSettings(BaseSettings):

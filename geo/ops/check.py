@@ -1,7 +1,7 @@
 """`houniao check`: what an operator looks at first, one line per check.
 
 database (reachable, versions), migrations (at head), release (one active), scheduler (a
-leader), replica (lag, when HOUNIAO_REPLICA_URL is set), backup (newest base backup's age,
+leader), replica (lag of HOUNIAO_READ_DATABASE_URL's, when set), backup (newest base backup's age,
 archiver failures) and keys (configured, and every key id the data uses still configured: the
 encryption keys of the values, the HMAC keys of the lookup hashes).
 Each check says ok, warn or fail; any fail makes the command exit non-zero.
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from alembic.script import ScriptDirectory
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
@@ -22,8 +23,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from geo.access.principal import as_system
-from geo.core import clock, migrate
-from geo.core.config import database_settings, security_settings
+from geo.core import clock, migrate, replica
+from geo.core.config import ReplicaSettings, database_settings, security_settings
 from geo.ops import backup
 from geo.ops.fingerprint import encrypted_columns
 from geo.ops.leader import current_leader
@@ -35,8 +36,12 @@ OK, WARN, FAIL = "ok", "warn", "fail"
 class CheckSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOUNIAO_", extra="ignore")
 
-    replica_url: str | None = None  # a streaming replica serving map reads, if any
-    max_replica_lag_seconds: float = 30.0
+    # The replica the API reads maps from (api/reads.py); HOUNIAO_REPLICA_URL is its older name,
+    # still read so that a check set up with it does not silently stop checking.
+    replica_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("HOUNIAO_READ_DATABASE_URL", "HOUNIAO_REPLICA_URL"),
+    )
 
 
 @dataclass(frozen=True)
@@ -108,19 +113,14 @@ def _scheduler(session: Session) -> Check:
 def _replica(_: Session) -> Check:
     settings = CheckSettings()
     if not settings.replica_url:
-        return Check("replica", OK, "none configured (HOUNIAO_REPLICA_URL)")
+        return Check("replica", OK, "none configured (HOUNIAO_READ_DATABASE_URL)")
     url = make_url(settings.replica_url).set(drivername="postgresql+psycopg")
     where = f"{url.host}:{url.port}"
+    limit = ReplicaSettings().max_replica_lag_seconds  # the bound the API's reads obey
     engine = create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 5})
     try:
-        with engine.connect() as replica:
-            standby, lag = replica.execute(
-                text(
-                    "SELECT pg_is_in_recovery(), CASE WHEN pg_last_wal_receive_lsn() ="
-                    " pg_last_wal_replay_lsn() THEN 0 ELSE extract(epoch FROM"
-                    " city_now() - pg_last_xact_replay_timestamp()) END"
-                )
-            ).one()
+        with engine.connect() as conn:
+            standby, lag = replica.lag(conn)
     except SQLAlchemyError as exc:
         cause = getattr(exc, "orig", None) or exc
         return Check("replica", FAIL, f"{where} unreachable ({type(cause).__name__})")
@@ -128,13 +128,14 @@ def _replica(_: Session) -> Check:
         engine.dispose()
     if not standby:
         return Check("replica", FAIL, f"{where} is not in recovery: not a replica (promoted?)")
-    lag = float(lag or 0)
-    status = OK if lag <= settings.max_replica_lag_seconds else FAIL
-    return Check(
-        "replica",
-        status,
-        f"{where} replays {lag:.1f} s behind (limit {settings.max_replica_lag_seconds:.0f} s)",
-    )
+    lag = lag or 0.0  # None: no transaction replayed yet to date it by (just started)
+    if lag > limit:
+        return Check(
+            "replica",
+            FAIL,
+            f"{where} replays {lag:.1f} s behind (limit {limit:g} s): map reads go to the primary",
+        )
+    return Check("replica", OK, f"{where} replays {lag:.1f} s behind (limit {limit:g} s)")
 
 
 def _backup(session: Session) -> Check:
