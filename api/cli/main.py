@@ -19,6 +19,7 @@ from api.cli import (
     residents,
     roads,
     services,
+    synthetic,
     users,
 )
 from api.cli.errors import root_app
@@ -29,6 +30,7 @@ load_models()  # every table, encrypted column and purger (geo/models.py), befor
 app = root_app(help="Houniao 候鸟: grid management for seasonal residents.", no_args_is_help=True)
 app.add_typer(db.app, name="db")
 app.add_typer(boundaries.load_app, name="load")
+boundaries.load_app.command("synthetic")(synthetic.load_synthetic)
 app.add_typer(boundaries.import_app, name="import")
 boundaries.import_app.command("residents")(residents.import_residents)
 boundaries.import_app.command("roads")(roads.import_roads)

@@ -32,7 +32,7 @@ import pyogrio
 import pytest
 import shapely
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 from starlette.routing import compile_path
 
@@ -40,6 +40,7 @@ from api.app import create_app
 from api.auth import route_policies
 from geo.access.principal import PUBLIC, Role
 from geo.core import migrate
+from geo.core.db import drop_database
 from geo.demo.load import load_yichun
 from geo.spatial.boundaries.models import in_release
 from geo.spatial.crs import Crs, from_wgs84, parse_file_crs
@@ -160,6 +161,20 @@ def _load_yichun(w: Walk) -> None:
     # stderr labels each account; its secret goes to stdout, so the labels run on in stderr
     shown = re.findall(r"DEMO (\w+)\s+demo-", first)
     assert sorted(shown) == sorted(r for r in w.site.names), shown
+
+
+def _load_synthetic(w: Walk) -> None:
+    """A tiny province on the database the command derives from the scratch one (checked row by
+    row in tests/demo/test_synthetic.py); the scratch database itself is never written."""
+    tiny = ("--cells", "20", "--residents", "50", "--stays", "100", "--open-cases", "10")
+    done = ok(w.write("load", "synthetic", *tiny, "--replace"))
+    out = json.loads(done.stdout)
+    try:
+        assert out["database"] == f"{make_url(w.scratch).database}_synthetic"
+        assert out["counts"]["residents"] == 50 and out["counts"]["open_cases"] == 10
+        assert "through COPY" in done.stderr and re.search(r"━+ (\d+)/\1 ", done.stderr)
+    finally:
+        drop_database(make_url(w.scratch).set(database=out["database"]))
 
 
 ACTIVE_RELEASE = "(SELECT id FROM boundary_release WHERE status = 'active')"
@@ -538,6 +553,7 @@ SCENARIOS: dict[tuple[str, ...], Callable[[Walk], None]] = {
     ("db", "upgrade"): _db_upgrade,
     ("db", "downgrade"): _db_downgrade,
     ("load", "yichun"): _load_yichun,
+    ("load", "synthetic"): _load_synthetic,
     ("import", "boundaries"): _import_boundaries,
     ("import", "residents"): _import_residents,
     ("import", "roads"): _import_roads,
