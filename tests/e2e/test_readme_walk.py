@@ -660,6 +660,8 @@ def who_agrees(who: str, role_sets: list[set[str]]) -> bool:
             return all(r == {"grid_worker"} for r in role_sets)
         case "community/street staff":
             return all(r == {"community_staff", "street_staff"} for r in role_sets)
+        case "community/street/centre staff":
+            return all(r == {"community_staff", "street_staff", "centre_staff"} for r in role_sets)
         case "grid worker (own cells), community/street staff":
             return all(r == staff for r in role_sets)
         case "channels, grid workers, staff":
