@@ -970,6 +970,7 @@ def lands_on_its_own_page(r: httpx.Response, caller: str | None, w: Walker) -> N
             "planner": "/maps/density",
             "grid_worker": "/m/",
             "department": "/console/inbox",
+            "centre_staff": "/console/bookings",
         }.get(caller, "/maps/")
 
 
