@@ -83,6 +83,8 @@ def landing(me: Principal) -> str:
             return "/m/"  # the phone app: their cells' map and today's work
         case Role.department:
             return "/console/inbox"  # the summonses awaiting 报到 or 反馈
+        case Role.centre_staff:
+            return "/console/bookings"  # the day's bookings of their centre's spaces
     return HOME  # a community or street, or a role without a map of its own
 
 
@@ -98,6 +100,8 @@ def home_links(session: Session, me: Principal) -> list[tuple[str, str]]:
             links.append(("/maps/coverage", "服务覆盖、候选点与事件热点 Coverage and hot spots"))
         case Role.department:
             links.append(("/console/inbox", "部门待办：吹哨报到与反馈 Department inbox"))
+        case Role.centre_staff:
+            links.append(("/console/bookings", "服务中心：今日活动空间预约 Bookings of the day"))
         case Role.grid_worker | Role.community_staff | Role.street_staff:
             if me.role == Role.grid_worker:
                 links.append(("/m/", "网格员手机端：今日工作（可离线）Phone app"))

@@ -34,7 +34,9 @@ ACCOUNTS = {
     "admin": ("t-admin",),
     "department": ("t-health", "--department", "health"),
     "channel": ("t-police", "--channel", "police"),
+    "centre_staff": ("t-centre", "--area"),  # + the demo centre's area, known after the load
 }
+DEMO_CENTRE_AREA_SQL = "SELECT service_area_id FROM account WHERE name = 'demo-centre'"
 
 
 @dataclass
@@ -69,7 +71,13 @@ def build_site_database() -> SiteDatabase:
         assert result.returncode == 0, result.stderr[-3000:]
         outputs[args[0]] = result
     names, api_key = {}, ""
+    engine = create_engine(dsn)
+    with engine.connect() as conn:  # the area `houniao load yichun` gave its centre account
+        centre_area = str(conn.exec_driver_sql(DEMO_CENTRE_AREA_SQL).scalar_one())
+    engine.dispose()
     for role, (name, *scope) in ACCOUNTS.items():
+        if role == "centre_staff":
+            scope = [*scope, centre_area]
         result = houniao(dsn, "users", "add", name, "--role", role, *scope, "--password", PASSWORD)
         assert result.returncode == 0, result.stderr[-3000:]
         names[role] = name

@@ -34,7 +34,7 @@ def add(
     role: str = typer.Option(
         ...,
         help="admin | dispatcher | street_staff | community_staff | "
-        "grid_worker | department | planner | channel",
+        "grid_worker | department | planner | channel | centre_staff",
     ),
     password: str | None = typer.Option(None, help="default: generate one and print it"),
     cell: list[str] = typer.Option([], help="grid_worker: a 15-digit cell code (repeatable)"),
@@ -45,6 +45,9 @@ def add(
         None,
         help="channel: grid_worker | police | courier | delivery_rider | merchant | scenic_area"
         " (self, residents registering themselves, has no account)",
+    ),
+    area: str | None = typer.Option(
+        None, help="centre_staff: the id of their service area (服务区), e.g. 12"
     ),
     display_name: str = typer.Option("", help="姓名 / label shown to people"),
 ) -> None:
@@ -61,6 +64,7 @@ def add(
             street=street,
             department=department,
             channel=channel,
+            area=area,
             display_name=display_name,
         )
         print_json(accounts.view(created.account))
@@ -109,6 +113,7 @@ def set_role(
     street: str | None = typer.Option(None),
     department: str | None = typer.Option(None),
     channel: str | None = typer.Option(None),
+    area: str | None = typer.Option(None, help="centre_staff: their service area's id"),
 ) -> None:
     """Change role and scope (replaces the whole scope; existing tokens stop working)."""
     with open_session() as session:
@@ -122,6 +127,7 @@ def set_role(
             street=street,
             department=department,
             channel=channel,
+            area=area,
         )
         print_json(accounts.view(account))
 

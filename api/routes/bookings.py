@@ -34,7 +34,7 @@ from geo.core.errors import InvalidInput
 
 router = APIRouter(prefix="/api/v1", tags=["activity spaces and bookings"])
 
-STAFF = (Role.community_staff, Role.street_staff)
+STAFF = (Role.community_staff, Role.street_staff, Role.centre_staff)
 BookingId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the booking's id")]
 SpaceCode = Annotated[str, Path(min_length=2, max_length=12, description="e.g. KJ01")]
 BookingCode = Annotated[

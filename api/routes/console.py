@@ -43,6 +43,7 @@ from geo.core.errors import InvalidInput, InvalidTransition, PreconditionFailed
 from geo.core.inputs import Text
 from geo.privacy.masking import mask_name
 from geo.spatial.features.items import items
+from geo.spatial.places import service as places
 from maps import console as html
 from maps.dispatch import dispatch_map
 
@@ -585,7 +586,7 @@ def delete_filter(
 
 # --- the centre staff's bookings of the day (活动空间预约) ------------------------------------
 
-BOOKING_STAFF = (Role.community_staff, Role.street_staff)
+BOOKING_STAFF = (Role.community_staff, Role.street_staff, Role.centre_staff)
 BOOKING_ACTIONS = {"attend": "签到", "no_show": "未到"}
 
 
@@ -615,7 +616,7 @@ def _bookings_page(
     return html.bookings(
         me_name=me.name,
         role_label=ROLE_LABELS.get(Role(me.role), me.role),
-        scope_label=_scope_label(me),
+        scope_label=_booking_scope_label(session, me),
         day=on,
         spaces=sorted(per_space.items()),
         csrf_token=token_for(me),
@@ -669,6 +670,12 @@ def booking_step(
         return HTMLResponse(page, 409 if isinstance(exc, InvalidTransition) else 422)
     label = f"{BOOKING_ACTIONS[action]}：{done['space']['name']} {done.get('name') or ''}"
     return HTMLResponse(_bookings_page(session, me, on, notice=label.strip()))
+
+
+def _booking_scope_label(session: Session, me: Principal) -> str:
+    if me.role == Role.centre_staff and me.area is not None:
+        return f"本服务区（{places.area_name(session, me.area) or me.area}）"
+    return _scope_label(me)
 
 
 def _day(raw: str | None) -> date | None:

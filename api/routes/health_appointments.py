@@ -30,6 +30,8 @@ from geo.core.errors import InvalidInput
 router = APIRouter(prefix="/api/v1/health-checks", tags=["health-check appointments"])
 
 PEOPLE = (Role.grid_worker, Role.community_staff, Role.street_staff)
+# The check centre's desk (centre staff): the appointments booked at it, attended or missed.
+DESK = (*PEOPLE, Role.centre_staff)
 AppointmentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 InvitationCode = Annotated[
     str, Path(min_length=4, max_length=16, description="the invitation code (TJ…)")
@@ -102,7 +104,7 @@ def invitation_transition(
     "/appointments",
     summary="Appointments of the caller's scope in one season, with the resident's name (audited)",
     **returns(AppointmentList),
-    **access(*PEOPLE, scope="cell"),
+    **access(*DESK, scope="cell"),
 )
 def list_appointments(
     session: SessionDep,
@@ -145,7 +147,7 @@ def appointment_counts(
     "/appointments/{appointment_id}",
     summary="One appointment of the caller's scope, with its timeline",
     **returns(AppointmentRead),
-    **access(*PEOPLE, scope="cell"),
+    **access(*DESK, scope="cell"),
 )
 def get_appointment(
     session: SessionDep, me: CurrentUser, appointment_id: AppointmentId
@@ -158,7 +160,7 @@ def get_appointment(
     summary="book (centre, day) for the resident, cancel, attend, miss; 409 lists what the"
     " caller may do instead",
     **returns(AppointmentRead),
-    **access(*PEOPLE, scope="cell"),
+    **access(*DESK, scope="cell"),
 )
 def transition(
     session: SessionDep, me: CurrentUser, appointment_id: AppointmentId, body: BookingTransition

@@ -40,7 +40,7 @@ router = APIRouter(prefix="/api/v1", tags=["service requests"])
 pages = APIRouter(tags=["public service card"])
 
 # Who reads requests one by one (each only their scope: 404 outside it).
-READERS = (Role.grid_worker, Role.community_staff, Role.street_staff)
+READERS = (Role.grid_worker, Role.community_staff, Role.street_staff, Role.centre_staff)
 RequestId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the request's id")]
 
 

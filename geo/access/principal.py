@@ -84,6 +84,10 @@ class Role(StrEnum):
     department = "department"  # 职能部门: cases summoned to that department
     planner = "planner"  # 规划分析: aggregates only, never a person or a point
     channel = "channel"  # one of the six reporting channels (六联同治): its own submissions
+    # 服务中心: staff of one service area (候鸟服务区) at its centre: the requests it serves, the
+    # bookings of its activity spaces, the health checks booked at its check centre; no resident
+    # archive, no case.
+    centre_staff = "centre_staff"
 
 
 ROLE_LABELS = {
@@ -95,6 +99,7 @@ ROLE_LABELS = {
     Role.department: "职能部门",
     Role.planner: "规划分析",
     Role.channel: "上报渠道",
+    Role.centre_staff: "服务中心",
 }
 
 PUBLIC = "public"  # pseudo-role of an anonymous caller (the service card, public case reports)
@@ -146,6 +151,7 @@ class Principal:
     street: str | None = None  # street staff: 9-digit code
     department: str | None = None  # department: its name, e.g. 卫健委
     channel: str | None = None  # channel: a Channel value
+    area: int | None = None  # centre staff: the id of their service area
     session_id: str | None = None  # login session (refresh-token family) of a token
     token_id: str | None = None  # jti of the access token
     client_addr: str | None = None
@@ -175,7 +181,7 @@ class Principal:
         out: dict[str, Any] = {}
         if self.cells:
             out["cells"] = list(self.cells)
-        for key in ("community", "street", "department", "channel"):
+        for key in ("community", "street", "department", "channel", "area"):
             if getattr(self, key):
                 out[key] = getattr(self, key)
         return out
@@ -272,7 +278,7 @@ def in_scope(
 
 # --- scope in the database: session settings read by the policies ------------------------------
 
-SETTINGS = ("role", "account", "cells", "community", "street", "department", "channel")
+SETTINGS = ("role", "account", "cells", "community", "street", "department", "channel", "area")
 
 
 def rls_settings(me: Principal) -> dict[str, str]:
@@ -285,6 +291,7 @@ def rls_settings(me: Principal) -> dict[str, str]:
         "street": me.street or "",
         "department": me.department or "",
         "channel": me.channel or "",
+        "area": "" if me.area is None else str(me.area),
     }
 
 

@@ -29,6 +29,7 @@ ROLE_NAMES = frozenset(
         "department",
         "planner",
         "channel",
+        "centre_staff",
     }
 )  # geo.access.principal.Role, checked there
 

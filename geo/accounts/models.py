@@ -57,6 +57,9 @@ class Account(Base):
         ),
         CheckConstraint("(role = 'channel') = (channel IS NOT NULL)", name="scope_channel"),
         CheckConstraint(
+            "(role = 'centre_staff') = (service_area_id IS NOT NULL)", name="scope_service_area"
+        ),
+        CheckConstraint(
             r"cardinality(cells) = 0 OR array_to_string(cells, ',') ~ '^[0-9]{15}(,[0-9]{15})*$'",
             name="cells_digits",
         ),
@@ -75,6 +78,11 @@ class Account(Base):
     street_code: Mapped[str | None] = mapped_column(String(9), nullable=True)
     department: Mapped[str | None] = mapped_column(String(50), nullable=True)
     channel: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    # Centre staff: their service area (候鸟服务区). A service area in use by an account cannot
+    # be deleted (no ON DELETE): move the account first.
+    service_area_id: Mapped[int | None] = mapped_column(
+        ForeignKey("service_area.id"), nullable=True, index=True
+    )
     password_hash: Mapped[str | None] = mapped_column(Text, nullable=True)  # None: API key only
     phone_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
     phone_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -16,6 +16,9 @@ from geo.privacy.reveal import Purpose
 CellCode = Annotated[str, Field(max_length=15, description="15-digit grid code")]
 CommunityCode = Annotated[str, Field(max_length=12, description="12-digit community code")]
 StreetCode = Annotated[str, Field(max_length=9, description="9-digit street code")]
+AreaId = Annotated[
+    int, Field(ge=1, le=2**31 - 1, description="centre staff: the id of their service area")
+]
 
 
 class AccountCreate(StrictModel):
@@ -32,6 +35,7 @@ class AccountCreate(StrictModel):
     street: StreetCode | None = None
     department: str | None = Field(None, max_length=50)
     channel: Channel | None = None
+    area: AreaId | None = None
     phone: Mobile | None = Field(None, description="staff mobile (实名制), stored encrypted")
     id_number: IdNumber | None = Field(None, description="staff ID number, stored encrypted")
 
@@ -47,6 +51,7 @@ class AccountUpdate(StrictModel):
     street: StreetCode | None = None
     department: str | None = Field(None, max_length=50)
     channel: Channel | None = None
+    area: AreaId | None = None
     phone: Mobile | None = None
     id_number: IdNumber | None = None
 
@@ -77,6 +82,7 @@ class ScopeRead(ReadModel):
     street: str | None = None
     department: str | None = None
     channel: str | None = None
+    area: int | None = Field(None, description="centre staff: their service area's id")
 
 
 class ApiKeyRead(ReadModel):

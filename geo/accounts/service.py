@@ -32,8 +32,9 @@ from geo.privacy import crypto, ids, masking
 from geo.privacy.reveal import reveal
 from geo.spatial.boundaries.models import in_release
 from geo.spatial.boundaries.releases import active_release_id
+from geo.spatial.places.models import ServiceArea
 
-SCOPE_FIELDS = ("cells", "community", "street", "department", "channel")
+SCOPE_FIELDS = ("cells", "community", "street", "department", "channel", "area")
 # The one scope field each scoped role must have; other roles have none.
 REQUIRED_SCOPE = {
     Role.grid_worker: "cells",
@@ -41,6 +42,7 @@ REQUIRED_SCOPE = {
     Role.street_staff: "street",
     Role.department: "department",
     Role.channel: "channel",
+    Role.centre_staff: "area",
 }
 _LEVEL_TABLE = {"cells": ("grid_cell", 15), "community": ("community", 12), "street": ("street", 9)}
 PERSONAL_FIELDS = {"phone": "account.phone", "id_number": "account.id_number"}
@@ -89,6 +91,25 @@ def _check_department(session: Session, code: str) -> None:
             raise InvalidInput(f"department: no department with code {code!r}")
 
 
+def _check_area(session: Session, area: Any) -> int:
+    """The id of an existing service area (centre staff's scope), or InvalidInput naming it."""
+    try:
+        area_id = int(str(area).strip())
+    except ValueError:
+        raise InvalidInput(
+            f"area: a service area is named by its id (a whole number), got {area!r}"
+        ) from None
+    found = None
+    if 1 <= area_id <= 2**31 - 1:
+        found = session.scalar(select(ServiceArea.id).where(ServiceArea.id == area_id))
+    if found is None:
+        raise InvalidInput(
+            f"area: no service area {area_id} (the ids are listed by"
+            " /api/v1/service-areas/nearest and /api/v1/service-items/{item_code}/areas)"
+        )
+    return area_id
+
+
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{1,63}")  # the table's CHECK name_format
 
 
@@ -129,6 +150,7 @@ def scope_columns(
     street: str | None = None,
     department: str | None = None,
     channel: str | None = None,
+    area: int | str | None = None,
 ) -> dict[str, Any]:
     """Validated scope columns for a role: the one it needs, set; all others, empty."""
     r = parse_role(role)
@@ -140,6 +162,7 @@ def scope_columns(
         "street": street,
         "department": dept,
         "channel": channel,
+        "area": area,
     }
     need = REQUIRED_SCOPE.get(r)
     for field, value in given.items():
@@ -165,6 +188,8 @@ def scope_columns(
                 f" no API key); an account's channel is one of {known}"
             )
         channel = parsed.value
+    elif need == "area":
+        area = _check_area(session, area)
     return {
         "role": r.value,
         "cells": cell_list,
@@ -172,6 +197,7 @@ def scope_columns(
         "street_code": street,
         "department": dept,
         "channel": channel,
+        "service_area_id": area if need == "area" else None,
     }
 
 
@@ -211,6 +237,7 @@ def create_account(
     street: str | None = None,
     department: str | None = None,
     channel: str | None = None,
+    area: int | str | None = None,
     phone: str | None = None,
     id_number: str | None = None,
     now: datetime | None = None,
@@ -226,6 +253,7 @@ def create_account(
         street=street,
         department=department,
         channel=channel,
+        area=area,
     )
     generated = None
     if password is None and scope["role"] != Role.channel:
@@ -291,6 +319,7 @@ def update_account(
             street=changes.get("street"),
             department=changes.get("department"),
             channel=changes.get("channel"),
+            area=changes.get("area"),
         )
         for column, value in scope.items():
             setattr(account, column, value)

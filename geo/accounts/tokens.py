@@ -78,6 +78,7 @@ def principal_for(account: Account, **extra: Any) -> Principal:
         street=account.street_code,
         department=account.department,
         channel=account.channel,
+        area=account.service_area_id,
         **extra,
     )
 

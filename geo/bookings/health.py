@@ -25,6 +25,7 @@ from geo.bookings.models import APPOINTMENTS, CENTRES, DAYS
 from geo.bookings.schemas import BookingTransition
 from geo.bookings.service import log, new_public_id
 from geo.bookings.workflow import (
+    CENTRE,
     REQUESTER,
     STAFF,
     STATUS_LABELS,
@@ -123,10 +124,16 @@ def centres(
 # --- scope ---------------------------------------------------------------------------------------
 
 
+def _days_of_area(area_id: int) -> Any:
+    """The check days of the check centres of a service area (centre staff's appointments)."""
+    return select(d.id).join(CENTRES, ce.id == d.centre_id).where(ce.area_id == area_id)
+
+
 def appointment_filter(me: Principal, public_ids: Sequence[str] = ()) -> ColumnElement[bool]:
     """Appointments in the caller's scope: the same rule as the RLS policy
-    `health_appointment_read` (the resident's cell, community or street; the public: the
-    invitation codes it holds)."""
+    `health_appointment_read` (the resident's cell, community or street; centre staff: those
+    booked on a day of a check centre of their service area; the public: the invitation codes
+    it holds)."""
     if me.role == SYSTEM:
         return true()
     clauses: list[ColumnElement[bool]] = []
@@ -136,6 +143,8 @@ def appointment_filter(me: Principal, public_ids: Sequence[str] = ()) -> ColumnE
         clauses.append(a.community_code == me.community)
     if me.role == Role.street_staff and me.street:
         clauses.append(a.street_code == me.street)
+    if me.role == Role.centre_staff and me.area is not None:
+        clauses.append(a.check_day_id.in_(_days_of_area(me.area)))
     if me.role == PUBLIC and public_ids:
         clauses.append(a.public_id.in_(list(public_ids)))
     return or_(*clauses) if clauses else false()
@@ -150,6 +159,8 @@ def _roles(me: Principal, row: Any, *, holder: bool) -> frozenset[str]:
     )
     if staff:
         roles |= {STAFF, REQUESTER}  # the grid worker and staff book for the resident too
+    if me.role == Role.centre_staff and me.area is not None and row.centre_area_id == me.area:
+        roles.add(CENTRE)  # the check centre's desk: attended or missed, nothing else
     if holder:
         roles.add(REQUESTER)
     return frozenset(roles)
@@ -256,7 +267,17 @@ def transition(
     else:
         clause = appointment_filter(me) & (a.id == appointment_id)
         missing = f"no health-check appointment {appointment_id}"
-    row = session.execute(select(APPOINTMENTS).where(clause).with_for_update()).first()
+    centre_area = (
+        select(ce.area_id)
+        .join(DAYS, d.centre_id == ce.id)
+        .where(d.id == a.check_day_id)
+        .scalar_subquery()
+    )
+    row = session.execute(
+        select(APPOINTMENTS, centre_area.label("centre_area_id"))
+        .where(clause)
+        .with_for_update(of=APPOINTMENTS)
+    ).first()
     if row is None:
         raise NotFound(missing)
     status = Status(row.status)
@@ -388,6 +409,7 @@ _COLS = (
     d.day,
     ce.code.label("centre"),
     ce.name.label("centre_name"),
+    ce.area_id.label("centre_area_id"),
 )
 _FROM = APPOINTMENTS.outerjoin(DAYS, d.id == a.check_day_id).outerjoin(
     CENTRES, ce.id == d.centre_id
@@ -465,9 +487,11 @@ def list_appointments(
     if cell:
         where.append(a.cell_code == cell)
     total = session.scalar(select(func.count()).select_from(APPOINTMENTS).where(*where)) or 0
+    # An outer join: centre staff see no resident row (RLS), so no name; the appointment's
+    # invitation code (`public_id`) is what the resident shows at the check centre's desk.
     rows = session.execute(
         select(*_COLS, Resident.name)
-        .select_from(_FROM.join(Resident, Resident.id == a.resident_id))
+        .select_from(_FROM.outerjoin(Resident, Resident.id == a.resident_id))
         .where(*where)
         .order_by(d.day.nulls_last(), a.cell_code, a.id)
         .limit(limit)

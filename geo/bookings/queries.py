@@ -16,11 +16,14 @@ from geo.core.errors import NotFound
 
 b, st, sp, ss, c, e = BOOKINGS.c, SEATS.c, SPACES.c, SESSIONS.c, COURSES.c, EVENTS.c
 
-BOOKING_ROLES = frozenset(
-    {PUBLIC, Role.grid_worker.value, Role.community_staff.value, Role.street_staff.value}
+STAFF_ROLES = frozenset(
+    {Role.community_staff.value, Role.street_staff.value, Role.centre_staff.value}
 )
-STAFF_ROLES = frozenset({Role.community_staff.value, Role.street_staff.value})
-READING_ROLES = frozenset({Role.grid_worker.value, *STAFF_ROLES})
+BOOKING_ROLES = frozenset({PUBLIC, Role.grid_worker.value, *STAFF_ROLES})
+# Who also sees the bookings they made themselves (centre staff see all of their centre's).
+READING_ROLES = frozenset(
+    {Role.grid_worker.value, Role.community_staff.value, Role.street_staff.value}
+)
 TABLES: dict[Kind, Table] = {Kind.room: BOOKINGS, Kind.seat: SEATS}
 
 
@@ -29,8 +32,9 @@ def booking_filter(
 ) -> ColumnElement[bool]:
     """Bookings (or seats) in the caller's scope: the same rule as their RLS policies.
 
-    Staff see those of the spaces of their community or street, an account its own bookings,
-    an anonymous caller exactly those whose public ids it holds.
+    Staff see those of the spaces of their community or street, centre staff those of the spaces
+    of their service area, an account its own bookings, an anonymous caller exactly those whose
+    public ids it holds.
     """
     t = table.c
     if me.role == SYSTEM:
@@ -40,6 +44,8 @@ def booking_filter(
         clauses.append(t.community_code == me.community)
     if me.role == Role.street_staff and me.street:
         clauses.append(t.street_code == me.street)
+    if me.role == Role.centre_staff and me.area is not None:
+        clauses.append(t.space_id.in_(select(sp.id).where(sp.area_id == me.area)))
     if me.role in READING_ROLES and me.account_id is not None:
         clauses.append(t.created_by_account == me.account_id)
     if me.role == PUBLIC and public_ids:
@@ -54,15 +60,19 @@ def allow_public_ids(session: Session, public_ids: Sequence[str]) -> None:
     )
 
 
-def staff_of(me: Principal, community_code: str) -> bool:
-    return (me.role == Role.community_staff and me.community == community_code) or (
-        me.role == Role.street_staff and me.street == community_code[:9]
+def staff_of(me: Principal, community_code: str, area_id: int | None) -> bool:
+    """Whether `me` is staff of a space in that community and service area."""
+    return (
+        (me.role == Role.community_staff and me.community == community_code)
+        or (me.role == Role.street_staff and me.street == community_code[:9])
+        or (me.role == Role.centre_staff and area_id is not None and me.area == area_id)
     )
 
 
 def effective_roles(me: Principal, row: Any, *, holds_public_id: bool = False) -> frozenset[str]:
+    """`staff` and `requester` of one booking row (with its space's `space_area_id`)."""
     roles = {me.role}
-    if me.role == SYSTEM or staff_of(me, row.community_code):
+    if me.role == SYSTEM or staff_of(me, row.community_code, row.space_area_id):
         roles.add(STAFF)  # maintenance (the CLI) acts as the centre's staff
     if holds_public_id or (me.account_id is not None and row.created_by_account == me.account_id):
         roles.add(REQUESTER)
@@ -101,6 +111,7 @@ _ROOM = (
     b.version,
     sp.code.label("space"),
     sp.name.label("space_name"),
+    sp.area_id.label("space_area_id"),
 )
 _SEAT = (
     st.id,
@@ -125,6 +136,7 @@ _SEAT = (
     c.teacher,
     sp.code.label("space"),
     sp.name.label("space_name"),
+    sp.area_id.label("space_area_id"),
 )
 _ROOM_FROM = BOOKINGS.join(SPACES, sp.id == b.space_id)
 _SEAT_FROM = (

@@ -76,14 +76,17 @@ def new_public_id(kind: Kind) -> str:
     return PREFIX[kind] + "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
 
 
-def _check_maker(me: Principal, community_code: str) -> None:
+def _check_maker(me: Principal, community_code: str, area_id: int) -> None:
     if me.role not in queries.BOOKING_ROLES:
         raise Forbidden(
             f"the role {me.role!r} does not book activity spaces: residents book them (without"
             " an account), grid workers for residents, and the centre's staff"
         )
-    if me.role in queries.STAFF_ROLES and not queries.staff_of(me, community_code):
-        raise Forbidden("staff book the spaces of their own community or street")
+    if me.role in queries.STAFF_ROLES and not queries.staff_of(me, community_code, area_id):
+        raise Forbidden(
+            "staff book the spaces of their own community or street (centre staff: of their"
+            " own service area)"
+        )
 
 
 def log(
@@ -193,7 +196,7 @@ def book_room(
     too many people, a time outside its slots and hours, in the past or too far ahead), Conflict
     (taken or closed then: 409 with free alternatives)."""
     space = spaces.space_by_code(session, data.space)
-    _check_maker(me, space.community_code)
+    _check_maker(me, space.community_code, space.area_id)
     if data.purpose not in space.uses:
         raise InvalidInput(
             f"{space.name} is not booked for {data.purpose!r}; its uses: {', '.join(space.uses)}"
@@ -286,6 +289,7 @@ def book_seat(
             COURSES.c.title,
             sp.community_code,
             sp.street_code,
+            sp.area_id,
             b.status.label("hold"),
         )
         .join(COURSES, COURSES.c.id == ss.course_id)
@@ -295,7 +299,7 @@ def book_seat(
     ).first()
     if row is None or row.hold == Status.cancelled.value:
         raise NotFound(f"no course session {data.session_id}")
-    _check_maker(me, row.community_code)
+    _check_maker(me, row.community_code, row.area_id)
     at = now or db_now(session)
     if row.starts_at <= at:
         raise InvalidInput("this session has started: choose a later one")
@@ -394,7 +398,10 @@ def transition(
     else:
         clause = queries.booking_filter(me, table) & (t_c.id == booking_id)
         missing = f"no {kind.value} booking {booking_id}"
-    row = session.execute(select(table).where(clause).with_for_update()).first()
+    area = select(sp.area_id).where(sp.id == t_c.space_id).scalar_subquery()
+    row = session.execute(
+        select(table, area.label("space_area_id")).where(clause).with_for_update(of=table)
+    ).first()
     if row is None:
         raise NotFound(missing)
     if kind == Kind.room and row.kind == "course":

@@ -14,7 +14,10 @@ Three kinds share the shape of geo/services/workflow.py:
 
 Effective roles on one booking (already known to be in the caller's scope): ``staff`` (the
 space's or the resident's community/street staff; the cell's grid worker for health checks),
-``requester`` (the account that booked, or whoever holds the booking's unguessable public id).
+``requester`` (the account that booked, or whoever holds the booking's unguessable public id),
+``centre`` (for health checks: the staff of the service area whose check centre the appointment
+is booked at; they record attended or missed, they neither book nor cancel). The staff of a
+space's service area (centre staff) are its ``staff``.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ HOLDING: frozenset[Status] = frozenset({Status.booked, Status.attended, Status.n
 
 STAFF = "staff"
 REQUESTER = "requester"
+CENTRE = "centre"
 SYSTEM = "system"  # the promotion of a waitlisted seat, done by the cancellation that frees it
 
 
@@ -84,8 +88,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     *_rows(K.seat, "no_show", (S.booked,), S.no_show, {STAFF}, "登记未到"),
     *_rows(K.health, "book", (S.invited, S.missed, S.cancelled), S.booked, BOTH, "预约体检"),
     *_rows(K.health, "cancel", (S.booked,), S.cancelled, BOTH, "取消预约"),
-    *_rows(K.health, "attend", (S.booked,), S.attended, {STAFF}, "已体检"),
-    *_rows(K.health, "miss", (S.booked,), S.missed, {STAFF}, "未到体检"),
+    *_rows(K.health, "attend", (S.booked,), S.attended, {STAFF, CENTRE}, "已体检"),
+    *_rows(K.health, "miss", (S.booked,), S.missed, {STAFF, CENTRE}, "未到体检"),
 )
 ACTIONS: tuple[str, ...] = tuple(dict.fromkeys(t.action for t in TRANSITIONS))
 

@@ -84,16 +84,22 @@ def area(session: Session, area_id: int, item: Item, lon: float, lat: float) -> 
 # --- scope ---------------------------------------------------------------------------------------
 
 FILING_ROLES = frozenset({PUBLIC, Role.grid_worker.value})
-STAFF_ROLES = frozenset({Role.community_staff.value, Role.street_staff.value})
-READING_ROLES = frozenset({Role.grid_worker.value, *STAFF_ROLES})
+STAFF_ROLES = frozenset(
+    {Role.community_staff.value, Role.street_staff.value, Role.centre_staff.value}
+)
+# Who also sees the requests they filed themselves (centre staff file none).
+READING_ROLES = frozenset(
+    {Role.grid_worker.value, Role.community_staff.value, Role.street_staff.value}
+)
 
 
 def request_filter(me: Principal, public_ids: Sequence[str] = ()) -> ColumnElement[bool]:
     """Requests in the caller's scope, the same rule as the RLS policy `service_request_read`.
 
     Not `geo.access.principal.scope_filter`: staff scope is the *serving area's* community or street
-    (`area_*`), while a grid worker's is the resident's cell; a filing account also sees its own
-    requests, and an anonymous caller exactly those whose public ids it holds.
+    (`area_*`), centre staff's the serving area itself, while a grid worker's is the resident's
+    cell; a filing account also sees its own requests, and an anonymous caller exactly those
+    whose public ids it holds.
     """
     if me.role == SYSTEM:
         return true()
@@ -104,6 +110,8 @@ def request_filter(me: Principal, public_ids: Sequence[str] = ()) -> ColumnEleme
         clauses.append(r.area_community_code == me.community)
     if me.role == Role.street_staff and me.street:
         clauses.append(r.area_street_code == me.street)
+    if me.role == Role.centre_staff and me.area is not None:
+        clauses.append(r.area_id == me.area)
     if me.role in READING_ROLES and me.account_id is not None:
         clauses.append(r.created_by_account == me.account_id)
     if me.role == PUBLIC and public_ids:
@@ -120,11 +128,13 @@ def allow_public_ids(session: Session, public_ids: Sequence[str]) -> None:
 
 
 def effective_roles(me: Principal, row: Any, *, holds_public_id: bool = False) -> frozenset[str]:
-    """`staff` for the serving area's community or street staff, `requester` for the filing
-    account or the holder of the public id (see geo/services/workflow.py)."""
+    """`staff` for the serving area's community, street or centre staff, `requester` for the
+    filing account or the holder of the public id (see geo/services/workflow.py)."""
     roles = {me.role}
-    if (me.role == Role.community_staff and me.community == row.area_community_code) or (
-        me.role == Role.street_staff and me.street == row.area_street_code
+    if (
+        (me.role == Role.community_staff and me.community == row.area_community_code)
+        or (me.role == Role.street_staff and me.street == row.area_street_code)
+        or (me.role == Role.centre_staff and me.area == row.area_id)
     ):
         roles.add(STAFF)
     if holds_public_id or (me.account_id is not None and row.created_by_account == me.account_id):

@@ -355,7 +355,9 @@ def _handover_target(session: Session, req: ServiceTransition, row: Any) -> dict
     return target
 
 
-REVEAL_ROLES = frozenset({Role.community_staff, Role.street_staff, Role.grid_worker})
+REVEAL_ROLES = frozenset(
+    {Role.community_staff, Role.street_staff, Role.centre_staff, Role.grid_worker}
+)
 
 
 def reveal_phone(

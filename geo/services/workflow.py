@@ -7,7 +7,8 @@ reason before it is fulfilled.
 
 Effective roles on one request (it is already known to be in the caller's scope):
 
-- ``staff``: community staff of the area's community, street staff of the area's street;
+- ``staff``: community staff of the area's community, street staff of the area's street,
+  centre staff of the area itself;
 - ``requester``: the account that made it (a grid worker for a resident), or an anonymous caller
   holding its unguessable public id.
 

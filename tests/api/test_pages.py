@@ -33,6 +33,7 @@ LANDING = {
     Role.street_staff: "/maps/",
     Role.admin: "/maps/",
     Role.department: "/console/inbox",
+    Role.centre_staff: "/console/bookings",
     Role.channel: "/maps/",
 }
 
@@ -41,15 +42,17 @@ LANDING = {
 def people(session) -> dict[Role, str]:
     """One account per role (with a password), by role: its login name."""
     names = {}
+    area = session.scalar(text("SELECT min(id) FROM service_area"))
     for role in Role:
         name = f"p-{role.value.replace('_', '-')}"
+        scope = {"area": area} if role == Role.centre_staff else SCOPES.get(role, {})
         accounts.create_account(
             session,
             Principal.system(),
             name=name,
             role=role.value,
             password=PASSWORD,
-            **SCOPES.get(role, {}),
+            **scope,
         )
         names[role] = name
     session.commit()

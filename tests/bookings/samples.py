@@ -1,6 +1,7 @@
-"""Route-matrix samples of bookings (tests/security/samples.py): a space in the matrix cell's
-community and a room booking in it made by that community's staff, so own-scope staff see it and
-the other street's do not."""
+"""Route-matrix samples of bookings (tests/security/samples.py): a space of the matrix area (the
+matrix cell's community) and a room booking in it made by that community's staff, and the
+residents sampler's resident invited and booked at a check centre of that area, so own-scope
+staff and the area's centre staff see them and the other street's do not."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from geo.access.principal import Principal, Role
 from geo.bookings import health, service, spaces
-from geo.bookings.schemas import HoursSpan, RoomBookingCreate, SpaceCreate
+from geo.bookings.schemas import BookingTransition, HoursSpan, RoomBookingCreate, SpaceCreate
 from geo.core.clock import as_city, city_date, db_now
+from tests.security.conftest import matrix_area
 
 MARKER = "MATRIX-BOOKING-8e2f 书法"
 CODE = "MX01"
@@ -27,14 +29,7 @@ def bookings_sampler(session: Session, samples: Any, lon: float, lat: float) -> 
         ),
         {"x": lon, "y": lat},
     )
-    area = session.scalar(
-        text(
-            "INSERT INTO service_area (name, community_code, address, opening_hours, services,"
-            " geom) VALUES ('矩阵测试党群伊家', :c, '矩阵测试地址', 'Mo-Su 08:00-20:00', '{}',"
-            " ST_SetSRID(ST_MakePoint(:x, :y), 4326)) RETURNING id"
-        ),
-        {"c": cell[:12], "x": lon, "y": lat},
-    )
+    area = matrix_area(session, cell)
     hours = [
         HoursSpan(period=p, weekday=d, opens=time(8), closes=time(20))
         for p in ("peak", "off")
@@ -66,5 +61,21 @@ def bookings_sampler(session: Session, samples: Any, lon: float, lat: float) -> 
     samples.markers.add(MARKER)
     # The residents sampler's resident (65+, present in the matrix cell) invited to the check.
     invited = health.invite(session, staff, int(samples.path["resident_id"]))
+    # ... and booked at the area's check centre, so its centre staff see the appointment too.
+    centre = health.create_centre(
+        session,
+        Principal.system("matrix"),
+        code="MXTJ",
+        name="矩阵体检点",
+        area_id=area,
+        daily_capacity=5,
+    )
+    health.open_days(session, centre, [day])
+    health.transition(
+        session,
+        staff,
+        appointment_id=invited["id"],
+        req=BookingTransition(action="book", centre="MXTJ", day=day),
+    )
     samples.path.update(appointment_id=str(invited["id"]), invitation_code=invited["public_id"])
     samples.scoped.add("appointment_id")

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from geo.access.principal import as_system
 from geo.core.clock import current_season
 from geo.demo import bookings as demo
+from geo.demo.accounts import demo_area
 from tests.bookings.residents import make_resident
 
 
@@ -74,3 +75,9 @@ def test_demo_bookings_deterministic_calibrated_and_loaded_once(session, monkeyp
         )
     ).scalar_one()
     assert mirrored == counts["health_checks"]
+    # The demo centre-staff account's area: one with activity spaces to list.
+    area = demo_area(session)
+    spaces = session.execute(
+        text("SELECT count(*) FROM activity_space WHERE area_id = :a"), {"a": area}
+    ).scalar_one()
+    assert spaces >= 1

@@ -676,6 +676,8 @@ def who_agrees(who: str, role_sets: list[set[str]]) -> bool:
             return all(r == {"grid_worker"} for r in role_sets)
         case "community/street staff":
             return all(r == {"community_staff", "street_staff"} for r in role_sets)
+        case "community/street/centre staff":
+            return all(r == {"community_staff", "street_staff", "centre_staff"} for r in role_sets)
         case "grid worker (own cells), community/street staff":
             return all(r == staff for r in role_sets)
         case "channels, grid workers, staff":
@@ -984,6 +986,7 @@ def lands_on_its_own_page(r: httpx.Response, caller: str | None, w: Walker) -> N
             "planner": "/maps/density",
             "grid_worker": "/m/",
             "department": "/console/inbox",
+            "centre_staff": "/console/bookings",
         }.get(caller, "/maps/")
 
 

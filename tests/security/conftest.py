@@ -24,6 +24,33 @@ from tests.db import request_sessions
 OWN_CELL = "230717001001001"  # the demo grid worker's cell
 OTHER_CELL = "230717002001001"  # another street, so another community and cell too
 APP_ROLE = security_settings().db_role
+MATRIX_AREA = "矩阵测试服务区"  # the service area of a cell's community the samples live in
+
+MATRIX_AREA_SQL = text(
+    """
+    INSERT INTO service_area (name, community_code, address, opening_hours, services, geom)
+    SELECT :name, left(code, 12), '矩阵测试地址', 'Mo-Su 08:00-20:00', '{}',
+           ST_PointOnSurface(geom)
+      FROM grid_cell WHERE code = :cell ORDER BY release_low DESC LIMIT 1
+    RETURNING id
+    """
+)
+
+
+def matrix_area(session: Session, cell: str) -> int:
+    """The test's service area in `cell`'s community, at a point of the cell (made once per
+    test): centre staff of that scope serve it; the samples' request, spaces and check centre
+    belong to the one of OWN_CELL."""
+    found = session.scalar(
+        text(
+            "SELECT id FROM service_area WHERE name = :name AND community_code = :c"
+            " ORDER BY id LIMIT 1"
+        ),
+        {"name": MATRIX_AREA, "c": cell[:12]},
+    )
+    if found is not None:
+        return int(found)
+    return int(session.execute(MATRIX_AREA_SQL, {"name": MATRIX_AREA, "cell": cell}).scalar_one())
 
 
 def scope_for(role: Role, cell: str) -> dict:
@@ -42,12 +69,15 @@ def add_account(
     session: Session, name: str, role: Role, cell: str = OWN_CELL, password_hash: str | None = None
 ) -> Account:
     """An account inserted directly (no argon2 cost) for tests that issue tokens themselves."""
+    scope = scope_for(role, cell)
+    if role == Role.centre_staff:
+        scope = {"service_area_id": matrix_area(session, cell)}
     account = Account(
         name=name,
         display_name=name,
         role=role.value,
         password_hash=password_hash,
-        **scope_for(role, cell),
+        **scope,
     )
     session.add(account)
     session.flush()
@@ -131,8 +161,11 @@ def app_client(session: Session) -> Iterator[Callable[..., TestClient]]:
         c.__exit__(None, None, None)
 
 
-def principal(role: Role, cell: str = OWN_CELL, account_id: int = 1) -> Principal:
-    """A Principal built in code (no account row), for filter and RLS tests."""
+def principal(
+    role: Role, cell: str = OWN_CELL, account_id: int = 1, area: int | None = None
+) -> Principal:
+    """A Principal built in code (no account row), for filter and RLS tests (centre staff: give
+    their `area`)."""
     s = scope_for(role, cell)
     return Principal(
         role=role.value,
@@ -143,6 +176,7 @@ def principal(role: Role, cell: str = OWN_CELL, account_id: int = 1) -> Principa
         street=s.get("street_code"),
         department=s.get("department"),
         channel=s.get("channel"),
+        area=area,
     )
 
 

@@ -21,6 +21,7 @@ from geo.audit.models import AuditEvent
 from geo.core.errors import InvalidInput
 from geo.demo import accounts as demo
 from geo.privacy import crypto, retention
+from geo.spatial.places.models import ServiceArea
 
 
 @pytest.fixture
@@ -77,6 +78,10 @@ def test_users_add_prints_a_generated_password_and_scopes_the_account(run, sessi
         (["--role", "channel", "--channel", "pigeon"], "channel must be one of"),
         (["--role", "overlord"], "role must be one of"),
         (["--role", "planner", "--password", "123"], "at least 10"),
+        (["--role", "centre_staff"], "needs --area"),
+        (["--role", "centre_staff", "--area", "999999999"], "no service area 999999999"),
+        (["--role", "centre_staff", "--area", "twelve"], "named by its id"),
+        (["--role", "planner", "--area", "1"], "has no area scope"),
     ],
 )
 def test_users_add_refuses_bad_scopes(run, args, message):
@@ -152,6 +157,13 @@ def test_demo_accounts_one_per_role_loudly(run, session):
     assert names["demo-street"].street_code == "230717001"
     assert names["demo-health"].department == "health"
     assert names["demo-rider"].channel == "delivery_rider"
+    # No activity spaces in the test database: the first service area of the demo community.
+    first_area = session.scalar(
+        select(ServiceArea.id)
+        .where(ServiceArea.community_code == demo.DEMO_CELL[:12])
+        .order_by(ServiceArea.id)
+    )
+    assert first_area is not None and names["demo-centre"].service_area_id == first_area
     again = run("users", "demo")
     assert "exist already" in again.output
     assert demo.create_demo_accounts(session) == []

@@ -129,6 +129,8 @@ CASES = [
     (principal(Role.dispatcher), set()),  # personal data: counts only, never rows
     (principal(Role.planner), set()),
     (principal(Role.admin), set()),
+    # centre staff work requests and bookings of their service area: no resident, stay or case
+    (principal(Role.centre_staff, OWN_CELL, area=1), set()),
     (Principal.anonymous(), set()),
     (Principal(role="grid_worker", name="no cells", account_id=5), set()),
     (Principal(role="superhero", name="made-up role", account_id=5), set()),

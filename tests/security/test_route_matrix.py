@@ -38,7 +38,10 @@ from tests.security.conftest import (
 )
 from tests.security.test_rls import PROBE, create_probe
 
-CELL_SCOPED = {Role.grid_worker, Role.community_staff, Role.street_staff}
+# Roles scoped to a place: the own caller's scope holds the samples, the other's does not (centre
+# staff: the matrix area of OWN_CELL's community, which serves the samples' request, spaces and
+# check centre; and that of OTHER_CELL's).
+CELL_SCOPED = {Role.grid_worker, Role.community_staff, Role.street_staff, Role.centre_staff}
 # Roles whose scope is not a place: the cell samples are never theirs.
 OTHER_SCOPED = {Role.department, Role.channel}
 REFUSAL_KEYS = {"detail", "retry_after"}

@@ -1,6 +1,6 @@
 """Route-matrix samples of service requests (tests/security/samples.py): a request made at the
-matrix's own cell and served by an area of that cell's community, so own-scope staff and the
-cell's grid worker see it and the other street's do not."""
+matrix's own cell and served by the matrix area of that cell's community, so own-scope staff,
+the area's centre staff and the cell's grid worker see it and the other street's do not."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from geo.access.principal import Principal
 from geo.services import service
 from geo.services.schemas import ServiceRequestCreate
+from tests.security.conftest import matrix_area
 
 MARKER = "MATRIX-SERVICE-5c1e 陪诊"
 ITEM, OFFERED = "tourism.01", "tourism:景区导览"
@@ -27,11 +28,10 @@ def service_requests_sampler(session: Session, samples: Any, lon: float, lat: fl
     )
     session.execute(
         text(
-            "INSERT INTO service_area (name, community_code, address, opening_hours, services,"
-            " geom) VALUES ('矩阵测试服务区', :c, '矩阵测试地址', 'Mo-Su 08:00-20:00', :s,"
-            " ST_SetSRID(ST_MakePoint(:x, :y), 4326))"
+            "UPDATE service_area SET services = array_append(services, :s),"
+            " geom = ST_SetSRID(ST_MakePoint(:x, :y), 4326) WHERE id = :id"
         ),
-        {"c": cell[:12], "s": [OFFERED], "x": lon, "y": lat},
+        {"id": matrix_area(session, cell), "s": OFFERED, "x": lon, "y": lat},
     )
     made = service.create_request(
         session,

@@ -25,6 +25,12 @@ NEAREST_SQL = text(
 )
 
 
+def area_name(session: Session, area_id: int) -> str | None:
+    """The name of a service area (public information), None when there is none."""
+    name = session.scalar(text("SELECT name FROM service_area WHERE id = :id"), {"id": area_id})
+    return None if name is None else str(name)
+
+
 def nearest_service_areas(
     session: Session, lon: float, lat: float, crs: Crs = Crs.wgs84, k: int = 1
 ) -> list[dict[str, Any]]:
