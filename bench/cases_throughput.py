@@ -58,6 +58,7 @@ from geo.cases import feed, service  # noqa: E402
 from geo.cases.schemas import CaseCreate, TransitionRequest  # noqa: E402
 from geo.core import migrate  # noqa: E402
 from geo.demo.load import load_yichun  # noqa: E402
+from geo.models import load_models  # noqa: E402
 
 SEED = 20260605
 COMMUNITY = "230717001001"  # 伊美区 红升街道: the bench's grid worker walks its cells
@@ -328,6 +329,7 @@ def bench_geojson(engine, url: URL, port: int, people: People, rounds: int) -> d
 
 
 def main() -> None:
+    load_models()  # every table the ORM may meet (an account refers to a service area)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 4, 8])
     ap.add_argument("--per-client", type=int, default=40)

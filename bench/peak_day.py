@@ -50,6 +50,7 @@ from bench.scratch import drop_database, free_port, recreate_database, scratch_u
 from geo.access.principal import ACCOUNT_CHANNELS  # noqa: E402
 from geo.accounts import apikeys, tokens  # noqa: E402
 from geo.accounts.models import Account  # noqa: E402
+from geo.models import load_models  # noqa: E402
 
 COMMUNITY = "230717001001"  # 伊美区 红升街道's first community: the grid workers' cells
 CHANNELS = tuple(c.value for c in ACCOUNT_CHANNELS)  # grid_worker first: the others are API keys
@@ -401,6 +402,7 @@ def lock_waits(log: Path, start: int) -> tuple[int, list[dict[str, Any]]]:
 
 
 def main() -> None:
+    load_models()  # every table the ORM may meet (an account refers to a service area)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--users", type=int, nargs="+", default=[6, 12, 24, 48])
     ap.add_argument("--budget", type=int, default=3000, help="requests per load step")
