@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -130,6 +131,7 @@ class Collection:
 
 _REGISTRY: dict[str, Collection] = {}
 _loaded = False
+_loading = threading.RLock()
 
 
 def register(collection: Collection, *, replace: bool = False) -> Collection:
@@ -146,11 +148,17 @@ def unregister(collection_id: str) -> None:
 
 
 def _load_providers() -> None:
+    """Import the modules that register collections, once. Marked loaded only after the imports:
+    the first requests of a fresh server race here, and one that saw the flag before the
+    imports finished answered 404 for a layer that exists (seen under load in peak_day.py)."""
     global _loaded
-    if not _loaded:
-        _loaded = True
-        for module in PROVIDERS:
-            importlib.import_module(module)
+    if _loaded:
+        return
+    with _loading:  # re-entrant: a provider being imported may itself read the registry
+        if not _loaded:
+            for module in PROVIDERS:
+                importlib.import_module(module)
+            _loaded = True
 
 
 def collections() -> list[Collection]:
