@@ -88,3 +88,17 @@ def drop_database(url: URL, *, create: bool = False) -> None:
 
 def recreate_database(url: URL) -> None:
     drop_database(url, create=True)
+
+
+def analyze_own_tables(session: Session) -> None:
+    """Planner statistics for this database's own tables after a bulk load (inside its
+    transaction, which autovacuum cannot see into). Not a database-wide ANALYZE: that also locks
+    the server's shared catalogs (pg_authid) until the transaction ends, stalling every other
+    database's ANALYZE."""
+    tables = session.scalars(
+        text(
+            "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables"
+            " WHERE schemaname = 'public'"
+        )
+    ).all()
+    session.execute(text("ANALYZE " + ", ".join(tables)))

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from geo.core.db import analyze_own_tables
 from geo.demo import grid, places, roads
 from geo.spatial.addresses.normalize import compound_key
 from geo.spatial.boundaries import releases
@@ -118,15 +119,7 @@ def load_yichun(session: Session, progress: Progress = _noop) -> dict[str, int]:
     # The trigram index's pending list is not flushed without autovacuum; unflushed, exact
     # compound lookups take ~30 ms instead of ~0.4 ms.
     session.execute(text("SELECT gin_clean_pending_list('ix_address_point_compound_trgm')"))
-    # This database's own tables only: a database-wide ANALYZE also locks the server's shared
-    # catalogs (pg_authid) until the transaction ends, stalling every other database's ANALYZE.
-    tables = session.scalars(
-        text(
-            "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables"
-            " WHERE schemaname = 'public'"
-        )
-    ).all()
-    session.execute(text("ANALYZE " + ", ".join(tables)))
+    analyze_own_tables(session)
     return {
         "release": release_id,
         "districts": len(boundaries.districts),

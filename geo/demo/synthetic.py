@@ -27,7 +27,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
 from geo.core.config import database_settings
-from geo.core.db import HIDE_PARAMETERS, drop_database
+from geo.core.db import HIDE_PARAMETERS, analyze_own_tables, drop_database
 from geo.core.errors import InvalidInput
 from geo.demo import synthetic_grid
 from geo.demo.synthetic_cases import CASE_COLUMNS, EVENT_COLUMNS, Cases
@@ -306,15 +306,9 @@ def load_cases(
 
 
 def analyze(session: Session, report: Report) -> None:
-    """Planner statistics for this database's own tables (see geo/demo/load.py on why not all)."""
+    """Planner statistics for this database's own tables."""
     started = time.monotonic()
-    tables = session.scalars(
-        text(
-            "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables"
-            " WHERE schemaname = 'public'"
-        )
-    ).all()
-    session.execute(text("ANALYZE " + ", ".join(tables)))
+    analyze_own_tables(session)
     report.timed("analyze", started, 0)
 
 
