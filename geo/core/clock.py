@@ -130,11 +130,16 @@ def db_now(session: Session) -> datetime:
     return session.scalar(select(sql_now()))  # type: ignore[return-value]
 
 
+# The server's own wall clock in SQL: for what is matched against its commit and WAL-replay
+# timestamps (backups, replica lag), never for the city's dates.
+SERVER_WALL_CLOCK_SQL = "clock_timestamp()"
+
+
 def server_wall_clock(conn: Connection) -> datetime:
     """The database server's own wall clock, in UTC, never shifted: the clock of its commit
     timestamps, so the one for what is matched against them (a backup's times against a
     point-in-time restore target). Never for the city's dates: use `now()` or `sql_now()`."""
-    moment: datetime = conn.scalar(text("SELECT clock_timestamp()"))
+    moment: datetime = conn.scalar(text(f"SELECT {SERVER_WALL_CLOCK_SQL}"))
     return moment.astimezone(UTC)
 
 

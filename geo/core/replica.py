@@ -17,6 +17,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Boolean, UserDefinedType
 
+from geo.core.clock import SERVER_WALL_CLOCK_SQL
+
 _LSN = re.compile(r"^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$")
 
 # Seconds the replica's data is behind: 0 when it has replayed all it received, else the age of
@@ -25,7 +27,7 @@ _LSN = re.compile(r"^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$")
 # by this measure; `streaming` below tells the two apart.
 LAG_SQL = (
     "CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
-    " ELSE extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) END"
+    f" ELSE extract(epoch FROM {SERVER_WALL_CLOCK_SQL} - pg_last_xact_replay_timestamp()) END"
 )
 # A WAL receiver process exists (the view shows only live ones; its pid is visible to any role).
 STREAMING_SQL = "EXISTS (SELECT FROM pg_stat_wal_receiver)"
