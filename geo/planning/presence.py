@@ -24,11 +24,12 @@ rule says otherwise, but what has not happened yet is the forecast's (geo.planni
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import text
@@ -283,10 +284,19 @@ def _cut(session: Session, window: Window) -> _Cut:
 
 
 def _cut_now(session: Session, window: Window) -> _Cut:
+    return _cut_of(_rows(session, window), _k())
+
+
+@lru_cache(maxsize=64)
+def _cut_of(rows: tuple[tuple[str, str, str, str, int], ...], threshold: int) -> _Cut:
+    """The protected table of these rows, shared by every request that reads the same rows: the
+    cut is a pure function of them (and the threshold), and building it is most of a planner's
+    density request (~0.3 s of Python for the demo's month); the rows' SQL is a few ms. Read
+    only: callers share the instance."""
     counts: dict[tuple[str, ...], int] = defaultdict(int)
     tree: dict[Level, dict[str, set[str]]] = {lv: defaultdict(set) for lv in Level}
     provinces: set[str] = set()
-    for community, cell, band, province, n in _rows(session, window):
+    for community, cell, band, province, n in rows:
         cell_key = cell or f"{community}:"  # a stay without a cell: its community's own part
         path = {
             Level.cell: cell_key,
@@ -337,14 +347,14 @@ def _cut_now(session: Session, window: Window) -> _Cut:
                     )
     keys = sorted(counts)
     sums = [(t, ps) for t, ps in sums if t in counts and ps]
-    shown = protect(Layout.build(keys, sums), counts, _k())
+    shown = protect(Layout.build(keys, sums), counts, threshold)
     areas = {lv: sorted({k[2] for k in keys if k[0] == "n" and k[1] == lv}) for lv in Level}
     areas[Level.cell] = sorted(a for a in areas[Level.cell] if not a.endswith(":"))
     community_of = {cell: c for c, cells in tree[Level.community].items() for cell in cells}
     return _Cut(shown, areas, sorted(provinces), community_of)
 
 
-def _rows(session: Session, window: Window) -> Iterable[tuple[str, str, str, str, int]]:
+def _rows(session: Session, window: Window) -> tuple[tuple[str, str, str, str, int], ...]:
     if window.month:
         query = (
             "SELECT community_code, cell_code, age_band, origin_province, residents"
@@ -357,7 +367,7 @@ def _rows(session: Session, window: Window) -> Iterable[tuple[str, str, str, str
             " FROM presence_season WHERE season = :s AND season <= city_season(city_today())"
         )
         params = {"s": window.season}
-    return [tuple(r) for r in session.execute(text(query), params)]
+    return tuple(tuple(r) for r in session.execute(text(query), params))
 
 
 def _year_before(window: Window) -> Window:

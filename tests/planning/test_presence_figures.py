@@ -93,6 +93,24 @@ def test_month_counts_residents_present_on_any_day_of_it(world: Session) -> None
     assert rows[0]["residents"] == present_june
 
 
+def test_a_month_read_again_after_stays_change_shows_the_change(world: Session) -> None:
+    # protected cuts are shared between requests (keyed by their rows): never a stale one
+    def shown() -> int:
+        return presence.presence(world, PLANNER, Window(2024, "2024-07"), Level.city)["rows"][0][
+            "residents"
+        ]
+
+    before = shown()
+    left = world.execute(
+        text(
+            "UPDATE stay SET departed_on = arrived_on WHERE id IN (SELECT id FROM stay"
+            " WHERE arrived_on < date '2024-07-01' AND departed_on > date '2024-07-01'"
+            " ORDER BY id LIMIT 3)"
+        )
+    ).rowcount
+    assert left == 3 and shown() == before - 3
+
+
 def test_weekly_flows_add_up_to_the_season(world: Session) -> None:
     out = presence.flows(world, PLANNER, 2024)
     city = [r for r in out["rows"] if r["community_code"] == "city"]
