@@ -367,7 +367,7 @@ def _rows(session: Session, window: Window) -> tuple[tuple[str, str, str, str, i
             " FROM presence_season WHERE season = :s AND season <= city_season(city_today())"
         )
         params = {"s": window.season}
-    return tuple(tuple(r) for r in session.execute(text(query), params))
+    return tuple(map(tuple, session.execute(text(query), params).all()))
 
 
 def _year_before(window: Window) -> Window:
