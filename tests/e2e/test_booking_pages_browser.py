@@ -5,8 +5,9 @@ every non-loopback request blocked), with screenshots in artifacts/screenshots/:
   day, see the free slots; the slot is taken by someone else meanwhile (the public API), so
   booking it answers 409 and the page lists the free alternatives; booking the next free slot
   succeeds with a booking code, and the database holds one booking of each slot;
-- the centre staff's list (/console/bookings, 1280 x 800): a booking of tonight that has begun
-  is checked in (签到) through the bookings' workflow, and the database says attended.
+- the service centre staff's list (/console/bookings, 1280 x 800, role centre_staff of the
+  space's service area): a booking of tonight that has begun is checked in (签到) through the
+  bookings' workflow, and the database says attended; another area's booking is not listed.
 """
 
 from __future__ import annotations
@@ -103,9 +104,9 @@ def test_phone_books_a_slot_and_a_clash_lists_alternatives(site, browser):
         assert_clean(p)
 
 
-def _tonight_booking(site) -> tuple[str, str, str]:
+def _tonight_booking(site) -> tuple[int, str, str]:
     """A room booking of today that has begun and is still booked (made before it began, as
-    the service allows), in a demo space; (space community, booking code, its start)."""
+    the service allows), in a demo space; (space's service area, booking code, its start)."""
     with Session(site.engine) as s:
         as_system(s)
         now = db_now(s)
@@ -130,15 +131,28 @@ def _tonight_booking(site) -> tuple[str, str, str]:
             now=start - timedelta(hours=2),
         )
         s.commit()
-    return row.community_code, made["public_id"], start.isoformat()
+    return row.area_id, made["public_id"], start.isoformat()
+
+
+def _booking_elsewhere(site, area: int) -> str:
+    with site.engine.connect() as conn:
+        conn.execute(text("SET houniao.role = 'system'"))
+        return conn.execute(
+            text(
+                "SELECT b.public_id FROM space_booking b JOIN activity_space s ON s.id = b.space_id"
+                " WHERE s.area_id <> :a ORDER BY b.id LIMIT 1"
+            ),
+            {"a": area},
+        ).scalar_one()
 
 
 def test_console_checks_in_a_booking_of_the_day(site, browser):
-    community, booking_code, _ = _tonight_booking(site)
+    area, booking_code, _ = _tonight_booking(site)
+    elsewhere = _booking_elsewhere(site, area)
     made = houniao(
         site.database_url,
-        *("users", "add", "t-centre-staff", "--role", "community_staff"),
-        *("--community", community, "--password", site.password),
+        *("users", "add", "t-centre-staff", "--role", "centre_staff"),
+        *("--area", str(area), "--password", site.password),
     )
     assert made.returncode == 0, made.stderr[-2000:]
     with offline_page(browser, viewport=(1280, 800)) as p:
@@ -146,6 +160,7 @@ def test_console_checks_in_a_booking_of_the_day(site, browser):
         assert sign_in(p, site, "t-centre-staff", "/console/bookings") == 200
         row = page.locator("tr", has_text=booking_code)
         assert row.count() == 1 and "已预约" in row.inner_text()
+        assert page.locator("tr", has_text=elsewhere).count() == 0
         with page.expect_navigation():
             row.get_by_role("button", name="签到").click()
         assert "已办理" in page.locator("#status").inner_text()
