@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from api import errors, hardening, lifecycle, locate_cache, scheduler
 from api.auth import declare_public_routes
+from api.lanes import HeavyLane
 from api.limits import RequestLimits
 from api.reads import ReadYourWrites, read_router
 from api.request_log import RequestLog
@@ -69,6 +70,7 @@ def create_app() -> FastAPI:
     hardening.install(app)  # security headers, trusted proxies, access log, settings check
     locate_cache.install(app)  # point -> cell from memory, dropped on release activation
     lifecycle.install(app)  # SIGTERM ends SSE streams and the scheduler instead of waiting
+    app.add_middleware(HeavyLane)  # aggregates, exports, intake: a few places per worker
     app.add_middleware(RequestLimits)  # body size (413), NUL in path or query (422)
     if read_router() is not None:  # a read replica: writes tell their writer the WAL position
         app.add_middleware(ReadYourWrites)

@@ -13,7 +13,8 @@ Runs on a scratch database `<DATABASE_URL's name>_bench_peak` (created, migrated
 `houniao serve` with its default workers (all cores). Locust runs in this process: on a 2-core
 machine the load generator takes a share of the cores it measures, as said beside the figures.
 
-    .venv/bin/python bench/peak_day.py [--users 6 12 24 48] [--budget 3000] [--keep]
+    .venv/bin/python bench/peak_day.py [--users 6 12 24 48] [--budget 3000] [--heavy-places 0 1]
+                                       [--keep]
 """
 
 from __future__ import annotations
@@ -309,8 +310,9 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
     return x, y
 
 
-def serve(url_string: str, port: int) -> subprocess.Popen:
+def serve(url_string: str, port: int, heavy_places: int) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": url_string, "HOUNIAO_SCHEDULER": "0"}
+    env["HOUNIAO_HEAVY_PLACES"] = str(heavy_places)  # api/lanes.py
     SERVER_LOG.parent.mkdir(exist_ok=True)
     server = subprocess.Popen(
         [str(Path(sys.executable).with_name("houniao")), "serve", "--port", str(port)],
@@ -408,6 +410,13 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=3000, help="requests per load step")
     ap.add_argument("--unloaded", type=int, default=300, help="requests in the unloaded step")
     ap.add_argument("--grid-workers", type=int, default=20)
+    ap.add_argument(
+        "--heavy-places",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="the slow lane's places per worker (api/lanes.py), one run each; 0: no lane",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = ap.parse_args()
 
@@ -423,7 +432,6 @@ def main() -> None:
         f"scratch database {url.database}: migrated and loaded in {time.perf_counter() - t:.0f} s"
     )
     port = free_port(8766)
-    server = serve(url_string, port)
     global CITY
     try:
         points, cells, tiles, grid, keys, dispatcher, planner = prepare(
@@ -432,19 +440,24 @@ def main() -> None:
         CITY = City(
             f"http://127.0.0.1:{port}", points, cells, tiles, grid, keys, dispatcher, planner
         )
-        unloaded = run_unloaded(args.unloaded)
-        offset, _ = lock_waits(SERVER_LOG, 0)
-        steps = []
-        for u in args.users:
-            step = run_step(u, args.budget)
-            offset, step.requests = lock_waits(SERVER_LOG, offset)
-            steps.append(step)
+        for places in args.heavy_places:
+            server = serve(url_string, port, places)
+            try:
+                unloaded = run_unloaded(args.unloaded)
+                offset, _ = lock_waits(SERVER_LOG, 0)
+                steps = []
+                for u in args.users:
+                    step = run_step(u, args.budget)
+                    offset, step.requests = lock_waits(SERVER_LOG, offset)
+                    steps.append(step)
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+            print(f"\n== HOUNIAO_HEAVY_PLACES={places} (api/lanes.py; 0: no slow lane) ==")
+            report(unloaded, steps)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
         if not args.keep:
             drop_database(url)
-    report(unloaded, steps)
 
 
 def report(unloaded: Step, steps: list[Step]) -> None:

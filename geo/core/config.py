@@ -232,6 +232,19 @@ def spatial_settings() -> SpatialSettings:
     return SpatialSettings()
 
 
+class ServingSettings(BaseSettings):
+    """How the API shares a worker between light and CPU-heavy requests (api/lanes.py)."""
+
+    model_config = SettingsConfigDict(env_prefix="HOUNIAO_", extra="ignore")
+
+    heavy_places: int = Field(default=1, ge=0, le=64)  # per worker process; 0: no slow lane
+
+
+@lru_cache
+def serving_settings() -> ServingSettings:
+    return ServingSettings()
+
+
 class RequestLimitSettings(BaseSettings):
     """How large a request body may be (prefix HOUNIAO_LIMIT_); larger ones are a 413."""
 
