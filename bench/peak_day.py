@@ -14,7 +14,7 @@ Runs on a scratch database `<DATABASE_URL's name>_bench_peak` (created, migrated
 machine the load generator takes a share of the cores it measures, as said beside the figures.
 
     .venv/bin/python bench/peak_day.py [--users 6 12 24 48] [--budget 3000] [--heavy-places 0 1]
-                                       [--keep]
+                                       [--keep] [--reuse]
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ import gevent  # noqa: E402
 import httpx  # noqa: E402
 from locust import FastHttpUser, constant, events, task  # noqa: E402
 from locust.env import Environment  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -269,6 +269,9 @@ def prepare(url_string: str, grid_workers: int) -> tuple[list, list, list, list,
         ).one()
 
         def account(name: str, role: str, **scope: Any) -> Account:
+            kept = s.scalar(select(Account).where(Account.name == name))  # --reuse
+            if kept is not None:
+                return kept
             a = Account(name=name, display_name=name, role=role, **scope)
             s.add(a)
             s.flush()
@@ -418,19 +421,22 @@ def main() -> None:
         help="the slow lane's places per worker (api/lanes.py), one run each; 0: no lane",
     )
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
+    ap.add_argument(
+        "--reuse", action="store_true", help="use the scratch database kept by an earlier --keep"
+    )
     args = ap.parse_args()
 
     url = scratch_url("bench_peak")
     url_string = url.render_as_string(hide_password=False).replace("+psycopg", "")
-    recreate_database(url)
-    env = {**os.environ, "DATABASE_URL": url_string, "HOUNIAO_SCHEDULER": "0"}
-    houniao = str(Path(sys.executable).with_name("houniao"))
-    t = time.perf_counter()
-    for command in (("db", "upgrade"), ("load", "yichun")):
-        subprocess.run([houniao, *command], env=env, check=True, capture_output=True)
-    print(
-        f"scratch database {url.database}: migrated and loaded in {time.perf_counter() - t:.0f} s"
-    )
+    if not args.reuse:
+        recreate_database(url)
+        env = {**os.environ, "DATABASE_URL": url_string, "HOUNIAO_SCHEDULER": "0"}
+        houniao = str(Path(sys.executable).with_name("houniao"))
+        t = time.perf_counter()
+        for command in (("db", "upgrade"), ("load", "yichun")):
+            subprocess.run([houniao, *command], env=env, check=True, capture_output=True)
+        elapsed = time.perf_counter() - t
+        print(f"scratch database {url.database}: migrated and loaded in {elapsed:.0f} s")
     port = free_port(8766)
     global CITY
     try:
