@@ -84,12 +84,13 @@ class CaseEventFeed:
             as_system(session, "system:tile-cache")
             # before the events' snapshot: whatever committed before this position is in them
             position = replica.lsn_number(replica.wal_position(session))
+            starting = self._after is None
             if self._after is None:
-                self._after, rows = feed.newest_event_id(session), []
-            else:
-                since = max(0, self._after - TRAILING_IDS)
-                rows = [r for r in feed.event_points_after(session, since) if r[0] not in self._seen]
-        self.cache.evict_points((lon, lat) for _, lon, lat in rows)
+                self._after = feed.newest_event_id(session)
+            since = max(0, self._after - TRAILING_IDS)
+            rows = [r for r in feed.event_points_after(session, since) if r[0] not in self._seen]
+        if not starting:  # at the start the cache holds no case tile: the window is only seen
+            self.cache.evict_points((lon, lat) for _, lon, lat in rows)
         if rows:
             self._seen.update(r[0] for r in rows)
             self._after = max(self._after, *(r[0] for r in rows))

@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from geo.access.principal import Role, rls_settings
+from geo.access.principal import PUBLIC, Principal, Role, rls_settings
 from geo.spatial.boundaries.releases import ACTIVE_RELEASE
 from geo.spatial.features import registry
 from geo.spatial.features import tiles as mvt
@@ -70,7 +70,12 @@ def scope_key(collection: Collection, viewer: Viewer | None) -> tuple[tuple[str,
     (a channel's cases are those it filed)."""
     if collection.public:
         return None
-    settings = rls_settings(viewer) if viewer is not None else {"role": "public"}
+    if viewer is None:
+        settings = {"role": PUBLIC}
+    elif isinstance(viewer, Principal):
+        settings = rls_settings(viewer)
+    else:  # what the scope reads of another kind of viewer is unknown: never share it
+        raise TypeError(f"a scoped layer's tile needs a Principal, got {type(viewer).__name__}")
     if settings.get("role") != Role.channel:
         settings.pop("account", None)
     return tuple(sorted(settings.items()))
