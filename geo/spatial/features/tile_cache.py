@@ -40,6 +40,7 @@ from geo.spatial.features import tiles as mvt
 from geo.spatial.features.registry import Collection, Viewer
 
 MARGIN = mvt.BUFFER / mvt.EXTENT  # a feature this close to a tile's edge is drawn in it too
+OVERHEAD = 200  # bytes an entry costs beside its tile (key, bookkeeping), roughly
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,11 @@ class Key:
     z: int
     x: int
     y: int
+
+    @property
+    def by_events(self) -> bool:
+        """A case layer's tile (dropped by case events), not a boundary layer's."""
+        return self.release is None
 
 
 @dataclass(frozen=True)
@@ -128,16 +134,16 @@ class TileCache:
     def put(self, key: Key, entry: Entry, generation: int) -> bool:
         """Keep `entry` unless something was invalidated since `generation` was read (or the
         feed its layer needs is not read, or it alone outgrows the cache)."""
-        size = len(entry.data) + 200  # the key and bookkeeping, roughly
+        size = len(entry.data) + OVERHEAD
         with self._lock:
             if generation != self.generation or size > self.max_bytes:
                 return False
-            if key.release is None and not self.feed_live:
+            if key.by_events and not self.feed_live:
                 return False
             self._remove(key)
             self._entries[key] = entry
             self.bytes += size
-            if key.release is None:
+            if key.by_events:
                 self._by_tile.setdefault(key.z, {}).setdefault((key.x, key.y), set()).add(key)
             while self.bytes > self.max_bytes:
                 self._remove(next(iter(self._entries)))
@@ -147,8 +153,8 @@ class TileCache:
         entry = self._entries.pop(key, None)
         if entry is None:
             return
-        self.bytes -= len(entry.data) + 200
-        if key.release is None:
+        self.bytes -= len(entry.data) + OVERHEAD
+        if key.by_events:
             at = self._by_tile.get(key.z, {})
             held = at.get((key.x, key.y), set())
             held.discard(key)
@@ -177,7 +183,7 @@ class TileCache:
         """A release was activated: drop the boundary layers' tiles."""
         with self._lock:
             self.generation += 1
-            for key in [k for k in self._entries if k.release is not None]:
+            for key in [k for k in self._entries if not k.by_events]:
                 self._remove(key)
 
     def set_feed(self, live: bool, position: int | None = None) -> None:
@@ -187,7 +193,7 @@ class TileCache:
             if live != self.feed_live:
                 self.generation += 1
                 if not live:
-                    for key in [k for k in self._entries if k.release is None]:
+                    for key in [k for k in self._entries if k.by_events]:
                         self._remove(key)
             self.feed_live, self.feed_position = live, position if live else None
 

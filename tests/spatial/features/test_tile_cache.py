@@ -20,7 +20,7 @@ from sqlalchemy.pool import NullPool
 
 from api.app import create_app
 from api.deps import get_session
-from geo.core import migrate
+from geo.core import clock, migrate
 from geo.core.clock import install_city_zone
 from geo.core.config import database_settings
 from geo.core.db import drop_database, get_engine
@@ -277,3 +277,19 @@ def test_release_activation_serves_the_new_release(app_on, scratch, places, tmp_
     after = names()
     assert after[CELL] == "新" + before[CELL]
     assert stats(client)["hit"] == 1 and stats(client)["miss"] == 2
+
+
+def test_the_cache_keeps_to_its_bytes_least_recently_used_out_first():
+    cache = tile_cache.TileCache(max_bytes=3 * (1000 + tile_cache.OVERHEAD))
+    keys = [tile_cache.Key("cells", 1, None, 15, x, 0) for x in range(4)]
+    entry = tile_cache.Entry(b"x" * 1000, tile_cache.etag(b"x" * 1000), None)
+    now = clock.now()
+    for key in keys[:3]:
+        assert cache.put(key, entry, cache.generation)
+    assert cache.get(keys[0], now) is not None  # used: the next put drops keys[1]
+    assert cache.put(keys[3], entry, cache.generation)
+    assert cache.bytes <= cache.max_bytes and cache.get(keys[1], now) is None
+    assert all(cache.get(k, now) is not None for k in (keys[0], keys[2], keys[3]))
+    stale = cache.generation
+    cache.drop_releases()  # an invalidation while a tile was being made: it is not kept
+    assert not cache.put(keys[1], entry, stale) and cache.stats()["entries"] == 0
