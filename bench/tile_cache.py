@@ -176,7 +176,7 @@ def plan_day(
                 day[int(t)].steps.append((action, n))
     for v in viewers:
         dispatcher = v.role == "dispatcher"
-        for _ in range(args.sessions if dispatcher else max(1, args.sessions // 2)):
+        for _ in range(args.sessions):
             minute = rng.choice(DAY[:-30])
             if dispatcher:
                 lon, lat = rng.choice(points[rng.choice(cells)])
@@ -253,10 +253,11 @@ def serve(cache_mb: str) -> Iterator[tuple[str, Any]]:
 
     os.environ["HOUNIAO_TILE_CACHE_MB"] = cache_mb
     app = create_app()
-    logging.getLogger("houniao.request").setLevel(logging.WARNING)  # a line per tile otherwise
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    # keep-alive outlasting the other server's turn: uvicorn closes idle connections after 5 s
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=600)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started:
@@ -267,6 +268,28 @@ def serve(cache_mb: str) -> Iterator[tuple[str, Any]]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+class ServerTimes(logging.Handler):
+    """The servers' request log lines (api/request_log.py), kept instead of printed: their own
+    duration of each tile by what the cache did (hit, miss, bypass; uncached: cache off)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_outcome: dict[str, list[float]] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        fields = getattr(record, "fields", {})
+        if "tile_cache" in fields:
+            self.by_outcome.setdefault(fields["tile_cache"], []).append(fields["duration_ms"])
+
+    @classmethod
+    def install(cls) -> ServerTimes:
+        handler = cls()
+        logger = logging.getLogger("houniao.request")
+        logger.propagate = False  # not a JSON line per tile on stderr
+        logger.addHandler(handler)
+        return handler
 
 
 @dataclass
@@ -341,7 +364,7 @@ def main() -> None:
     parser.add_argument("--open", type=int, default=60, help="cases open at 08:00")
     parser.add_argument("--dispatchers", type=int, default=4)
     parser.add_argument("--grid-workers", type=int, default=20)
-    parser.add_argument("--sessions", type=int, default=4, help="map sessions per dispatcher")
+    parser.add_argument("--sessions", type=int, default=4, help="map sessions per viewer")
     parser.add_argument("--moves", type=int, default=6, help="views per session")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
@@ -370,13 +393,14 @@ def main() -> None:
         with ExitStack() as stack:
             on_base, on_app = stack.enter_context(serve("64"))
             off_base, _ = stack.enter_context(serve("0"))
+            times = ServerTimes.install()
             started = time.perf_counter()
             tallies = asyncio.run(
                 replay(day, {"on": on_base, "off": off_base}, writer, args.concurrency)
             )
             wall = time.perf_counter() - started
             counts = on_app.state.tile_cache.stats()
-        report(args, day, tallies, counts, wall)
+        report(args, day, tallies, counts, wall, times.by_outcome)
     finally:
         if not args.keep:
             get_engine().dispose()
@@ -389,6 +413,7 @@ def report(
     tallies: dict[str, Tally],
     counts: dict[str, Any],
     wall: float,
+    server_ms: dict[str, list[float]],
 ) -> None:
     requests = sum(len(m.tiles) for m in day.values())
     steps = sum(len(m.steps) for m in day.values())
@@ -415,6 +440,14 @@ def report(
         *(f"| {m} | {rps:,.0f} | {p50:.1f} | {p99:.1f} | {e} |" for m, rps, p50, p99, e in rows),
         f"| **ratio on / off** | **{rows[0][1] / rows[1][1]:.2f}x** |"
         f" {rows[0][2] / rows[1][2]:.2f}x | {rows[0][3] / rows[1][3]:.2f}x | |",
+        "",
+        "Inside the servers (request log `duration_ms`, from the request's arrival to its"
+        " answer): "
+        + "; ".join(
+            f"{outcome} p50 {percentile(ms, 50):.1f} ms, p99 {percentile(ms, 99):.1f} ms"
+            f" ({len(ms):,})"
+            for outcome, ms in sorted(server_ms.items())
+        ),
     ]
     print("\n".join(lines))
     if args.record:
