@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import errors, hardening, lifecycle, locate_cache, scheduler
+from api import errors, hardening, lifecycle, locate_cache, scheduler, tile_cache
 from api.auth import declare_public_routes
 from api.lanes import HeavyLane
 from api.limits import RequestLimits
@@ -69,10 +69,13 @@ def create_app() -> FastAPI:
     errors.install(app)
     hardening.install(app)  # security headers, trusted proxies, access log, settings check
     locate_cache.install(app)  # point -> cell from memory, dropped on release activation
+    tile_cache.install(app)  # vector tiles from memory, dropped by case events and activations
     lifecycle.install(app)  # SIGTERM ends SSE streams and the scheduler instead of waiting
     app.add_middleware(HeavyLane)  # aggregates, exports, intake: a few places per worker
     app.add_middleware(RequestLimits)  # body size (413), NUL in path or query (422)
-    if read_router() is not None:  # a read replica: writes tell their writer the WAL position
+    # A read replica or the tile cache: writes tell their writer the WAL position, so the
+    # writer's next map read has the write.
+    if read_router() is not None or app.state.tile_cache is not None:
         app.add_middleware(ReadYourWrites)
     app.add_middleware(RequestLog)  # one log line per request (outermost: it sees 413s too)
     app.include_router(health.router)

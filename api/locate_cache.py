@@ -1,7 +1,8 @@
 """The process's locate cache (geo/spatial/locate_memory.py) and its listener thread.
 
 `install` puts a `LocateCache` on `app.state` and wraps the lifespan: while the app runs, a
-`Listener` on DATABASE_URL drops the cache whenever a boundary release is activated.
+`Listener` on DATABASE_URL drops the cache whenever a boundary release is activated (and the
+tile cache's boundary tiles, api/tile_cache.py).
 HOUNIAO_LOCATE_CACHE=0 leaves the listener off, so every locate runs its SQL (benchmarks'
 baseline; a database that cannot LISTEN, such as one behind a transaction pooler).
 """
@@ -16,6 +17,7 @@ from typing import Any
 from anyio import to_thread
 from fastapi import FastAPI
 
+from api import tile_cache
 from geo.core.config import database_settings
 from geo.spatial.locate_memory import Listener, LocateCache
 
@@ -33,7 +35,8 @@ def install(app: FastAPI) -> None:
     async def lifespan(app: Any) -> AsyncIterator[Any]:
         listener = None
         if enabled():
-            listener = Listener(cache, database_settings().sqlalchemy_url).start()
+            url = database_settings().sqlalchemy_url
+            listener = Listener(cache, url, on_activation=tile_cache.on_activation(app)).start()
         app.state.locate_listener = listener
         try:
             async with inner(app) as state:

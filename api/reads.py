@@ -52,7 +52,7 @@ from api.deps import SessionDep, request_scope
 from geo.access.principal import app_engine, rls_settings
 from geo.core import logs, replica
 from geo.core.config import ReplicaSettings, replica_settings, security_settings
-from geo.core.db import session_factory
+from geo.core.db import get_engine, session_factory
 from geo.ops.unavailable import unavailable
 
 LOGGER = "houniao.replica"
@@ -196,8 +196,8 @@ def requested_lsn(request: Request) -> str | None:
 
 
 def _primary_position() -> str | None:
-    try:
-        with app_engine().connect() as conn:
+    try:  # the pooled engine: a new one per write cost each write a fresh connection
+        with get_engine().connect() as conn:
             return replica.wal_position(conn)
     except SQLAlchemyError as exc:  # the write stands; its writer may read a stale map once
         logs.event(

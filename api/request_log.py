@@ -1,7 +1,8 @@
 """One structured log line per request (ASGI middleware): method, route template, status,
 duration in milliseconds, the caller's account id, and the milliseconds it waited on each
 serialising lock (`lock_wait_ms`, see geo/core/lock_waits.py) when it waited on any, and with a
-read replica which database served its map reads (`read`, `read_reason`; api/reads.py).
+read replica which database served its map reads (`read`, `read_reason`; api/reads.py), and for a
+vector tile what the tile cache did (`tile_cache`).
 
 The route is the template the request matched (`/api/v1/residents/{resident_id}`), never the
 path as sent nor its query string, so no identifier, name or coordinate a caller puts in a URL is
@@ -43,8 +44,11 @@ class RequestLog:
             finally:
                 rounded = {name: round(ms, 1) for name, ms in waits.items()}
                 extra = {"lock_wait_ms": rounded} if waits else {}
+                state = scope.get("state", {})
                 # which database served the map reads (api/reads.py), with a read replica
-                extra.update(scope.get("state", {}).get("read_log", {}))
+                extra.update(state.get("read_log", {}))
+                if "tile_cache" in state:  # hit, miss, bypass, uncached (api/tile_cache.py)
+                    extra["tile_cache"] = state["tile_cache"]
                 logs.event(
                     "request",
                     logger=LOGGER,

@@ -13,6 +13,9 @@ from pathlib import Path
 # against DATABASE_URL.
 os.environ["HOUNIAO_ENV"] = "development"
 os.environ["HOUNIAO_SCHEDULER"] = "0"
+# The tile cache reads DATABASE_URL's case events, which are not the test's (rolled back, or
+# another database): off, but in its own tests (tests/spatial/features/test_tile_cache.py).
+os.environ["HOUNIAO_TILE_CACHE_MB"] = "0"
 # `houniao serve` starts one worker per CPU unless told; the suite's servers (tests/live.py, the
 # README walk, the fault site) run one each: many of them share the machine's cores, and two
 # workers importing the app at once under that load outlast the tests' wait for /healthz.

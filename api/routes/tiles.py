@@ -1,11 +1,13 @@
-"""Mapbox vector tiles of the registered collections, and a TileJSON per layer."""
+"""Mapbox vector tiles of the registered collections (through the process's tile cache,
+api/tile_cache.py; ETag and 304), and a TileJSON per layer."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Header, Path, Request, Response
 
+from api import tile_cache
 from api.auth import public
 from api.reads import ReadSessionDep
 from api.responses import returns
@@ -25,6 +27,7 @@ Layer = Annotated[str, Path(description="collection id, e.g. cells, communities,
     responses={
         200: {"content": {mvt.MEDIA_TYPE: {}}, "description": "a Mapbox vector tile"},
         204: {"description": "no feature in this tile"},
+        304: {"description": "the tile is unchanged since the ETag sent in If-None-Match"},
         404: {"description": "unknown layer"},
         422: {"description": "z/x/y outside the tile pyramid"},
     },
@@ -32,18 +35,23 @@ Layer = Annotated[str, Path(description="collection id, e.g. cells, communities,
     **public(),  # public layers for anyone; scoped layers per caller (api/viewer.py)
 )
 def get_tile(
+    request: Request,
     session: ReadSessionDep,
     viewer: ViewerDep,
     layer: Layer,
     z: Annotated[int, Path(description=f"zoom, 0-{mvt.MAX_ZOOM}")],
     x: Annotated[int, Path(description="column, 0 .. 2^z - 1")],
     y: Annotated[int, Path(description="row from the top, 0 .. 2^z - 1")],
+    if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    data = mvt.tile(session, layer, z, x, y, viewer=viewer)
+    served = tile_cache.serve(request, session, viewer, layer, z, x, y)
     headers = {"Cache-Control": cache_control(registry.get(layer, viewer).public)}
-    if not data:
+    if served.etag is None:
         return Response(status_code=204, headers=headers)
-    return Response(data, media_type=mvt.MEDIA_TYPE, headers=headers)
+    headers["ETag"] = served.etag  # a digest of the bytes: the same from the cache or not
+    if if_none_match and served.etag in (t.strip() for t in if_none_match.split(",")):
+        return Response(status_code=304, headers=headers)
+    return Response(served.data, media_type=mvt.MEDIA_TYPE, headers=headers)
 
 
 @router.get(

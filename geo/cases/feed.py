@@ -225,3 +225,24 @@ def events_after(
             }
         )
     return out
+
+
+def event_points_after(session: Session, after_id: int, *, limit: int = 5000) -> list[Any]:
+    """(event id, lon, lat of its case) of every event with id > after_id, oldest first, in
+    whatever scope the session reads (the tile cache reads them as the system: it drops tiles,
+    it shows nothing)."""
+    return list(
+        session.execute(
+            select(e.id, func.ST_X(c.geom), func.ST_Y(c.geom))
+            .select_from(CaseEvent)
+            .join(Case, c.id == e.case_id)
+            .where(e.id > after_id)
+            .order_by(e.id)
+            .limit(limit)
+        ).all()
+    )
+
+
+def newest_event_id(session: Session) -> int:
+    """The newest event id the session sees (0: none)."""
+    return session.scalar(select(func.coalesce(func.max(e.id), 0))) or 0

@@ -12,13 +12,20 @@ from typing import Any
 from sqlalchemy import ColumnElement
 
 from geo.access.principal import Principal, Role
+from geo.cases.clock import DUE_SOON
 from geo.cases.scope import case_filter
 from geo.spatial.features.registry import Collection, Field, register
 
+# When the clock state changes next by time alone (case_clock(): on_track until DUE_SOON before
+# the due time, due_soon until it, then overdue for good; met and missed do not change): a tile
+# cache keeps a tile no longer than that.
+_DUE_SOON = f"interval '{int(DUE_SOON.total_seconds())} seconds'"
 SOURCE = (
     "SELECT o.id, o.category_code AS category, k.name_zh AS category_label,"
     " o.status::text AS status, o.tier::text AS tier, o.clock_state, o.cell_code,"
-    " o.community_code, o.street_code, o.geom"
+    " o.community_code, o.street_code, o.geom,"
+    f" CASE o.clock_state WHEN 'on_track' THEN o.due_at - {_DUE_SOON}"
+    " WHEN 'due_soon' THEN o.due_at END AS clock_changes_at"
     " FROM case_open o JOIN case_category k ON k.code = o.category_code"
 )
 
@@ -59,5 +66,7 @@ OPEN_CASES = register(
         scope=_scope,
         export=False,
         queryables=("category", "status", "tier", "clock_state"),
+        changed_by="case_events",  # every change of a case is an event at its point
+        changes_at="clock_changes_at",
     )
 )

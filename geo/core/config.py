@@ -70,6 +70,23 @@ def replica_settings() -> ReplicaSettings:
     return ReplicaSettings()
 
 
+class TileCacheSettings(BaseSettings):
+    """The API's vector-tile cache, one per worker process (prefix HOUNIAO_TILE_CACHE_; see
+    api/tile_cache.py). Read when the app is created."""
+
+    model_config = SettingsConfigDict(env_prefix="HOUNIAO_TILE_CACHE_", extra="ignore")
+
+    # Bytes of tiles each process keeps (least recently used out first); 0 turns the cache off.
+    mb: float = Field(default=64.0, ge=0)
+    # How often each process reads new case events to drop the tiles they touch: the longest a
+    # tile may show a case's old state to anyone but the case's own writer.
+    poll_ms: float = Field(default=500.0, ge=10, le=60_000)
+
+
+def tile_cache_settings() -> TileCacheSettings:
+    return TileCacheSettings()
+
+
 class SpatialSettings(BaseSettings):
     """Spatial defaults of the deployment."""
 

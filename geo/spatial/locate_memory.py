@@ -141,8 +141,15 @@ def _outside_message(index: CellIndex, lon: float, lat: float, crs: Crs) -> str:
 class Listener:
     """LISTENs for activations on its own connection and invalidates `cache`; reconnects."""
 
-    def __init__(self, cache: LocateCache, url: str, retry_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        cache: LocateCache,
+        url: str,
+        retry_seconds: float = 1.0,
+        on_activation: Callable[[], None] | None = None,  # e.g. the tile cache's
+    ) -> None:
         self.cache = cache
+        self._on_activation = on_activation
         self._url = make_url(url)
         self._conninfo = self._url.set(drivername="postgresql").render_as_string(False)
         self._retry = retry_seconds
@@ -179,6 +186,8 @@ class Listener:
                         for _ in conn.notifies(timeout=0):  # what has arrived, without waiting
                             self.cache.invalidate()
                             ACTIVE_RELEASE.forget(self._url)
+                            if self._on_activation is not None:
+                                self._on_activation()
                             self.notifications += 1
                         select.select([conn.fileno(), self._wake_r.fileno()], [], [], 5.0)
             except psycopg.Error as exc:

@@ -104,9 +104,17 @@ class Collection:
     minzoom: int = 0  # tiles below this zoom are empty (the layer would be a smear)
     maxzoom: int = 22
     queryables: tuple[str, ...] = ()  # fields OGC items may filter on by equality
+    # What tells a tile cache the rows changed, beside a release for versioned layers:
+    # "case_events" (the case event feed, by each event's case point); None: nothing, so an
+    # unversioned layer without it is never cached.
+    changed_by: Literal["case_events"] | None = None
+    # A source column (not a field): when the row's fields next change by time alone (NULL:
+    # never), such as the 48-hour clock's state; a cached tile is kept no later than its earliest.
+    changes_at: str | None = None
 
     def __post_init__(self) -> None:
         names = [self.id, self.id_column, *(f.name for f in self.fields), *self.queryables]
+        names += [self.changes_at] if self.changes_at else []
         bad = [n for n in names if not _IDENT.match(n)]
         if bad:  # these names are written into SQL: only plain identifiers
             raise ValueError(f"collection {self.id!r}: not a plain identifier: {bad}")
@@ -119,6 +127,11 @@ class Collection:
     @property
     def public(self) -> bool:
         return self.roles is None
+
+    @property
+    def cached_by(self) -> Literal["release", "case_events"] | None:
+        """What invalidates this layer's cached tiles; None: the layer is not cached."""
+        return "release" if self.versioned else self.changed_by
 
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields]

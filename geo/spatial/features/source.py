@@ -61,6 +61,8 @@ def source_query(
     before) or no boundary release is active.
     """
     names = {collection.id_column, *collection.field_names()}
+    if collection.changes_at:
+        names.add(collection.changes_at)
     source = text(collection.source)
     rid = None
     if collection.versioned:

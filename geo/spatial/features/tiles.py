@@ -9,9 +9,10 @@ to nothing at that zoom are dropped by `ST_AsMVTGeom`. An empty tile is empty by
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, cast, func, literal_column, select, true
+from sqlalchemy import BigInteger, Select, cast, func, literal_column, null, select, true
 from sqlalchemy.orm import Session
 
 from geo.core.errors import InvalidInput, NotFound
@@ -45,7 +46,8 @@ class TileAddress:
 
 
 def tile_statement(query: SourceQuery, z: int, x: int, y: int, layer: str) -> Select[Any]:
-    """The ST_AsMVT statement of tile z/x/y over `query`, one layer named `layer`.
+    """The ST_AsMVT statement of tile z/x/y over `query`, one layer named `layer`: one row of
+    the tile and the earliest `changes_at` of its features (NULL when the collection has none).
 
     The features are those intersecting the tile envelope (index-assisted, in EPSG:4326: a Web
     Mercator envelope is a lon/lat rectangle), projected and clipped by ST_AsMVTGeom.
@@ -59,18 +61,35 @@ def tile_statement(query: SourceQuery, z: int, x: int, y: int, layer: str) -> Se
     mvt_geom = func.ST_AsMVTGeom(
         func.ST_Transform(query.geom, 3857), bounds.c.env, EXTENT, BUFFER, True
     ).label("mvt_geom")
+    changes = [query.col(c.changes_at).label("changes_at")] if c.changes_at else []
     features = (
-        query.select(*fid, *query.attributes(), mvt_geom)
+        query.select(*fid, *query.attributes(), *changes, mvt_geom)
         .join_from(query.src, bounds, true())
         .where(func.ST_Intersects(query.geom, bounds.c.env4326))
         .cte("features")
     )
-    args: list[Any] = [literal_column("features"), layer, EXTENT, "mvt_geom"]
+    drawn = features.c.mvt_geom.is_not(None)
+    # ST_AsMVT encodes every column of its rows but the geometry and id: `changes_at` stays out
+    rows = select(*(col for col in features.c if col.name != "changes_at")).where(drawn)
+    rows_alias = rows.subquery("mvt_rows")
+    args: list[Any] = [literal_column("mvt_rows"), layer, EXTENT, "mvt_geom"]
     if c.int_id:
         args.append("mvt_fid")
-    return (
-        select(func.ST_AsMVT(*args)).select_from(features).where(features.c.mvt_geom.is_not(None))
-    )
+    mvt = select(func.ST_AsMVT(*args)).select_from(rows_alias).scalar_subquery()
+    earliest: Any = null()
+    if changes:
+        earliest = select(func.min(features.c.changes_at)).where(drawn).scalar_subquery()
+    return select(mvt, earliest)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A tile as made: its bytes, the boundary release it shows (None: unversioned) and when its
+    features next change by time alone (None: not by time)."""
+
+    data: bytes
+    release: int | None
+    changes_at: datetime | None
 
 
 def tile(
@@ -89,14 +108,28 @@ def tile(
     tiles) and InvalidInput for an address outside the tile pyramid. Returns b"" when no feature
     falls in the tile, or when z is below the collection's `minzoom`.
     """
+    return render(session, collection_id, z, x, y, viewer=viewer, release=release).data
+
+
+def render(
+    session: Session,
+    collection_id: str,
+    z: int,
+    x: int,
+    y: int,
+    *,
+    viewer: Viewer | None = None,
+    release: int | None = None,
+) -> Rendered:
+    """`tile`, with the release it read and when its features change by time alone."""
     collection = _tiled(collection_id, viewer)
     address = TileAddress(z, x, y)
     if z < collection.minzoom:
-        return b""
+        return Rendered(b"", None, None)
     query = source_query(session, collection, viewer, release)
     statement = tile_statement(query, address.z, address.x, address.y, collection.id)
-    data = session.execute(statement).scalar_one()
-    return bytes(data or b"")
+    data, changes_at = session.execute(statement).one()
+    return Rendered(bytes(data or b""), query.release, changes_at)
 
 
 def _tiled(collection_id: str, viewer: Viewer | None) -> Collection:
