@@ -19,7 +19,8 @@ days again before grouping: at 1/10 of national scale (1 M stays) the rebuild to
 - `presence_spans(stay ids)`: one row per stay from that function (same columns as before);
 - `presence_rebuild()`: the day counts per cell from the span ends (+1 on the first day, -1 on
   the day after the last, a running sum per cell, each run of equal counts written as its days)
-  and the month counts from a series of months per span, as before. The incremental path
+  and the month counts from a series of months per span, as before; the day and month tables'
+  primary keys are built after their rows, not kept up to date row by row. The incremental path
   (`presence_refresh`, the triggers) is unchanged and uses the new `presence_spans`.
 
 `stay_present_until` is inlined like `stay_state` (no SET clause: it reads no table).
@@ -73,11 +74,16 @@ AS $$
     WHERE s.id = ANY (stay_ids) AND s.arrived_on <= e.last_day
 $$;
 
--- work_mem: the sorts below hold a row per span end and per cell-day; 4 MB spills them to disk
+-- The day and month tables are written without their primary keys, which are built once at the
+-- end (1.5x faster at 1 M stays than keeping them up to date row by row); TRUNCATE holds the
+-- tables' exclusive lock until commit anyway. work_mem: the span ends' sort stays in memory.
 CREATE OR REPLACE FUNCTION presence_rebuild() RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public SET work_mem = '64MB'
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
+SET work_mem = '64MB' SET maintenance_work_mem = '256MB'
 AS $fn$
 {SYSTEM_ON}    TRUNCATE presence_stay, presence_day, presence_month, presence_season;
+    ALTER TABLE presence_day DROP CONSTRAINT pk_presence_day;
+    ALTER TABLE presence_month DROP CONSTRAINT pk_presence_month;
     INSERT INTO presence_stay
     SELECT {SPAN_COLUMNS}
     WHERE s.arrived_on <= e.last_day;
@@ -97,13 +103,16 @@ AS $fn$
         WINDOW w AS (PARTITION BY x.community_code, x.cell_code ORDER BY x.day))
     SELECT d::date, r.community_code, r.cell_code, r.residents
     FROM runs r, generate_series(r.day, r.next_change - 1, interval '1 day') d
-    WHERE r.residents > 0
-    ORDER BY 1, 2, 3;  -- in key order the primary key is appended to, not searched (~1.6x)
+    WHERE r.residents > 0;
+    ALTER TABLE presence_day ADD CONSTRAINT pk_presence_day
+        PRIMARY KEY (day, community_code, cell_code);
     INSERT INTO presence_month (month, community_code, cell_code, age_band, origin_province, residents)
     SELECT m::date, p.community_code, p.cell_code, p.age_band, p.origin_province, count(*)
     FROM presence_stay p,
          generate_series(date_trunc('month', p.first_day), p.last_day, interval '1 month') m
-    GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5;
+    GROUP BY 1, 2, 3, 4, 5;
+    ALTER TABLE presence_month ADD CONSTRAINT pk_presence_month
+        PRIMARY KEY (month, community_code, cell_code, age_band, origin_province);
     INSERT INTO presence_season (season, community_code, cell_code, age_band, origin_province, residents)
     SELECT p.season, p.community_code, p.cell_code, p.age_band, p.origin_province, count(*)
     FROM presence_stay p GROUP BY 1, 2, 3, 4, 5;

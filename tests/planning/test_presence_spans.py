@@ -9,6 +9,7 @@ import importlib.util
 import random
 from datetime import date, timedelta
 from types import ModuleType
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -118,7 +119,7 @@ def _insert_edges(session: Session, today: date) -> None:
         )
 
 
-def _walked(session: Session) -> dict[str, list[tuple]]:
+def _walked(session: Session) -> dict[str, list[tuple[Any, ...]]]:
     """The four tables as 0011presence's walk rebuilds them (in a savepoint, rolled back)."""
     nested = session.begin_nested()
     session.execute(text(_revision().FUNCTIONS_DOWN))
