@@ -16,7 +16,7 @@ from api.params import BboxParam
 from api.reads import ReadSessionDep
 from api.responses import returns
 from geo.access.principal import Role, app_engine
-from geo.cases import feed, idempotency, kpis, queries, service, stream
+from geo.cases import clusters, feed, idempotency, kpis, queries, service, stream
 from geo.cases.catalogue import catalogue
 from geo.cases.schemas import (
     CaseCatalogue,
@@ -27,6 +27,7 @@ from geo.cases.schemas import (
     CasePage,
     CasePhoneRevealed,
     KpiReport,
+    OpenCaseClusters,
     OpenCases,
     RevealPhone,
     TransitionRequest,
@@ -168,6 +169,25 @@ def open_cases(
         return Response(status_code=304, headers=_feed_headers(tag))
     body, tag = feed.open_cases_json_etag(session, me)
     return Response(body, media_type=GEOJSON, headers=_feed_headers(tag))
+
+
+@router.get(
+    "/cases/open/clusters.geojson",
+    response_class=GeoJSONResponse,
+    summary="Open cases in scope as clusters, one per square of the map's grid at zoom z",
+    response_model=OpenCaseClusters,
+    **access(*READERS, scope="cell"),
+)
+def open_case_clusters(
+    session: ReadSessionDep,
+    me: CurrentUser,
+    bbox: BboxParam,
+    z: Annotated[int, Query(ge=0, le=clusters.MAX_ZOOM, description="the map's zoom")],
+) -> Response:
+    """For a map zoomed out past a street (a province holds a million open cases): a point
+    per square of 64 screen pixels with the count of cases and of each clock state."""
+    body = clusters.open_case_clusters_json(session, me, zoom=z, bbox=bbox)
+    return Response(body, media_type=GEOJSON, headers={"Cache-Control": "private, no-cache"})
 
 
 def _feed_headers(tag: str) -> dict[str, str]:

@@ -234,6 +234,18 @@ class OpenCaseProperties(ReadModel):
 OpenCases = FeatureCollection[OpenCaseProperties]
 
 
+class CaseClusterProperties(ReadModel):
+    """The open cases in one square of the map's grid (`geo.cases.clusters`)."""
+
+    count: int
+    on_track: int
+    due_soon: int
+    overdue: int
+
+
+OpenCaseClusters = FeatureCollection[CaseClusterProperties]
+
+
 class CasePhoneRevealed(ReadModel):
     case_id: int
     field: str

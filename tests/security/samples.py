@@ -70,6 +70,7 @@ def _case(session: Session, samples: Samples, lon: float, lat: float) -> None:
     samples.markers.add(marker)
     samples.overrides[("/open311/v2/services/{code}.json", "code")] = "medical"
     samples.extra_query["/api/v1/cases/changes"] = {"max_seconds": "0.3", "poll_seconds": "0.2"}
+    samples.query["z"] = "8"  # the open cases' clusters: a zoom that holds a street
     # A season's files take seconds of figures each: the matrix asks for one with nobody present
     # (the planner's answer is a 404; the file itself: tests/planning/test_exports.py).
     for kind in ("xlsx", "gpkg"):

@@ -1,0 +1,94 @@
+"""Open cases as clusters, for a map zoomed out past a street.
+
+The live feed (`geo.cases.feed`) sends every open case in scope as a marker: right for a street
+or a city (10,000 cases, ~4 MB), not for a province's dispatcher (1,000,000 open cases would be
+~400 MB of GeoJSON). Here PostgreSQL snaps each case to a square of the map's grid at the zoom
+asked for (a square per `SQUARE_PX` screen pixels, `ST_SnapToGrid` in degrees) and sends one
+point per non-empty square: the number of cases and how many are on track, due soon and
+overdue, placed at their mean position. The answer is bounded by the squares on the screen, not
+by the cases; the scope is `case_filter`, the rule of every case query.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from geo.cases import clock
+from geo.cases.models import Case
+from geo.cases.scope import case_filter
+from geo.cases.workflow import FINISHED
+from geo.core.errors import InvalidInput
+from geo.spatial.geojson import GEOJSON_DECIMALS
+
+SQUARE_PX = 64  # a cluster per 64 x 64 screen pixels: 16 per 256-pixel tile
+MAX_ZOOM = 16  # past a street's zoom the feed's markers are fewer than the squares
+STATES = ("on_track", "due_soon", "overdue")
+
+c = Case.__table__.c
+
+
+def square_degrees(zoom: int) -> float:
+    """The side of a cluster square at `zoom`, in degrees of longitude (web map tiles).
+
+    >>> square_degrees(0)
+    90.0
+    """
+    if not 0 <= zoom <= MAX_ZOOM:
+        raise InvalidInput(f"zoom must be 0 to {MAX_ZOOM}")
+    return 360.0 / (1 << zoom) * SQUARE_PX / 256
+
+
+def open_case_clusters(
+    session: Session,
+    principal: Any,
+    *,
+    zoom: int,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> dict[str, Any]:
+    """The open cases in scope (and in `bbox`, WGS84 lon/lat) as one Point feature per square
+    of the zoom's grid that holds any, with `count` and the count per clock state."""
+    size = square_degrees(zoom)
+    state = clock.clock_state()
+    where = [c.status.notin_([s.value for s in FINISHED]), case_filter(principal)]
+    if bbox is not None:
+        where.append(c.geom.intersects(func.ST_MakeEnvelope(*bbox, 4326)))
+    square = func.ST_SnapToGrid(c.geom, size)
+    rows = session.execute(
+        select(
+            func.avg(func.ST_X(c.geom)),
+            func.avg(func.ST_Y(c.geom)),
+            func.count(),
+            *(func.count().filter(state == s) for s in STATES),
+        )
+        .where(*where)
+        .group_by(square)
+        .order_by(square)
+    ).all()
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {
+                "type": "Point",
+                "coordinates": [round(lon, GEOJSON_DECIMALS), round(lat, GEOJSON_DECIMALS)],
+            },
+            "properties": {"count": n, **dict(zip(STATES, counts, strict=True))},
+        }
+        for lon, lat, n, *counts in rows
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def open_case_clusters_json(
+    session: Session,
+    principal: Any,
+    *,
+    zoom: int,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> bytes:
+    """`open_case_clusters` as the UTF-8 JSON the route sends."""
+    found = open_case_clusters(session, principal, zoom=zoom, bbox=bbox)
+    return json.dumps(found, separators=(",", ":")).encode()
