@@ -80,6 +80,7 @@ _ESCALATE = text(
           AND tier <> 'street'
           AND CASE tier WHEN 'grid' THEN grid_due_at ELSE community_due_at END < :at
         ORDER BY id
+        LIMIT :limit
         FOR UPDATE SKIP LOCKED
     ), moved AS (
         UPDATE cases c
@@ -105,13 +106,18 @@ NOTE = "时限已过，自动升级 (tier limit passed)"
 
 
 def escalate_overdue(
-    session: Session, *, now: datetime | None = None, actor: Principal = SYSTEM
+    session: Session,
+    *,
+    now: datetime | None = None,
+    actor: Principal = SYSTEM,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Escalate every running case whose tier limit passed before `now`; one event per case.
+    """Escalate every running case whose tier limit passed before `now` (the first `limit` by
+    id, if given); one event per case.
 
     Returns what was escalated: id, from/to tier, from status. Safe to run concurrently.
     """
     at = now or db_now(session)
-    params = {"at": at, "statuses": [s.value for s in ESCALATABLE], "note": NOTE}
+    params = {"at": at, "statuses": [s.value for s in ESCALATABLE], "note": NOTE, "limit": limit}
     params |= {"actor": actor.name, "actor_role": actor.role}
     return [dict(r) for r in session.execute(_ESCALATE, params).mappings()]

@@ -99,3 +99,35 @@ def test_cli_escalate_overdue_with_now(committed):
     ]
     again = run("cases", "escalate-overdue", "--now", at)
     assert again.returncode == 0 and cid not in [r["id"] for r in json.loads(again.stdout)]
+
+
+def test_a_backlog_is_escalated_in_committed_batches_each_case_once(session, new_case, monkeypatch):
+    from contextlib import contextmanager
+
+    from api import scheduler
+
+    @contextmanager
+    def test_database():  # the test's database and transaction, not DATABASE_URL's
+        yield session
+
+    monkeypatch.setattr(scheduler, "session_scope", test_database)
+    monkeypatch.setattr(scheduler, "ESCALATION_BATCH", 2)
+    ids = [new_case("reported", at=T0, category="medical")["properties"]["id"] for _ in range(5)]
+    due = session.scalar(
+        text(
+            "SELECT count(*) FROM cases WHERE status = ANY(CAST(:s AS case_status[]))"
+            " AND tier <> 'street' AND CASE tier WHEN 'grid' THEN grid_due_at"
+            " ELSE community_due_at END < city_now()"
+        ),
+        {"s": [s.value for s in clock.ESCALATABLE]},
+    )
+    assert scheduler.run_once() == due >= 5
+    events = session.execute(
+        text(
+            "SELECT case_id, count(*) FROM case_event WHERE action = 'escalate'"
+            " AND case_id = ANY(:ids) GROUP BY 1"
+        ),
+        {"ids": ids},
+    ).all()
+    assert sorted(events) == [(i, 1) for i in sorted(ids)]
+    assert scheduler.run_once() == 0  # nothing left, and nothing twice
