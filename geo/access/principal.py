@@ -59,7 +59,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, cast, false, func, select, true
+from sqlalchemy import ColumnElement, Text, bindparam, cast, false, func, select, true
 from sqlalchemy.orm import Session
 
 from geo.access.rls import (  # noqa: F401  (re-exported: one module to import)
@@ -330,18 +330,23 @@ def rls_setters(values: Mapping[str, str | Col]) -> list[Col]:
     return [func.set_config(f"houniao.{k}", values[k], True) for k in SETTINGS]
 
 
+# Built once, values bound per call: building the eight set_config calls anew cost more than
+# running them.
+_SET_RLS = select(*rls_setters({k: bindparam(k, type_=Text) for k in SETTINGS}))
+
+
 def apply_rls(session: Session, me: Principal) -> None:
     """Set `houniao.*` for the rest of the current transaction (`set_config(..., true)`).
 
     The settings end with the transaction, so a service that commits mid-request loses them and
     then sees nothing (fails closed). Call once per transaction, before reading scoped tables.
     """
-    session.execute(select(*rls_setters(rls_settings(me))))
+    session.execute(_SET_RLS, rls_settings(me))
 
 
 def clear_rls(session: Session) -> None:
     """Reset every `houniao.*` setting of the current transaction (no scope: no rows)."""
-    session.execute(select(*(func.set_config(f"houniao.{k}", "", True) for k in SETTINGS)))
+    session.execute(_SET_RLS, dict.fromkeys(SETTINGS, ""))
 
 
 def as_system(session: Session, name: str = "system") -> None:
