@@ -190,9 +190,10 @@ def report(label: str, tallies: list[Tally]) -> None:
         print(
             f"| rest of the server (ASGI, middleware, FastAPI) | {statistics.median(rest):.2f} | |"
         )
-    print("statements of the last request (ms):")
-    for statement, ms in tallies[-1].statements:
-        print(f"  {ms:6.2f}  {statement}")
+    print("statements, median ms over the requests (the first of each as the label):")
+    for i, (statement, _) in enumerate(tallies[-1].statements):
+        times = [t.statements[i][1] for t in tallies if len(t.statements) > i]
+        print(f"  {statistics.median(times):6.2f}  {statement}")
 
 
 def run(fn: Callable[[], Any]) -> Tally:

@@ -82,15 +82,16 @@ PRINCIPAL_COLUMNS = (
 
 
 # rls_settings(principal_for(account)) in SQL over the account's row.
+_account = Account.__table__.c
 ACCOUNT_RLS_SETTINGS = rls_settings_sql(
-    role=Account.role,
-    account=Account.id,
-    cells=Account.cells,
-    community=Account.community_code,
-    street=Account.street_code,
-    department=Account.department,
-    channel=Account.channel,
-    area=Account.service_area_id,
+    role=_account.role,
+    account=_account.id,
+    cells=_account.cells,
+    community=_account.community_code,
+    street=_account.street_code,
+    department=_account.department,
+    channel=_account.channel,
+    area=_account.service_area_id,
 )
 
 
