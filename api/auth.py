@@ -20,7 +20,7 @@ policy fails that test. Credentials: `Authorization: Bearer <access token>` (POS
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -72,24 +72,28 @@ class Credentials:
     api_key: str | None = None
     client_addr: str | None = None
 
-    def principal(self, session: Session) -> Principal:
-        """The caller now (Unauthorized when these credentials no longer hold)."""
+    def principal(self, session: Session, *, with_rls: bool = False) -> Principal:
+        """The caller now (Unauthorized when these credentials no longer hold); `with_rls`:
+        and this transaction's row-level-security settings set to the caller's (for a token,
+        by the statement that checks it)."""
         if self.bearer:
             return tokens.principal_from_access_token(
-                session, self.bearer, client_addr=self.client_addr
+                session, self.bearer, client_addr=self.client_addr, with_rls=with_rls
             )
         if self.api_key:
-            return apikeys.principal_from_api_key(
-                session, self.api_key, client_addr=self.client_addr
-            )
-        return Principal.anonymous(self.client_addr)
+            me = apikeys.principal_from_api_key(session, self.api_key, client_addr=self.client_addr)
+        else:
+            me = Principal.anonymous(self.client_addr)
+        if with_rls:
+            apply_rls(session, me)
+        return me
 
     def expires_at(self) -> datetime | None:
         """When a bearer token runs out (API keys have no built-in end)."""
         return tokens.access_token_expiry(self.bearer) if self.bearer else None
 
 
-def request_credentials(
+async def request_credentials(
     request: Request,
     bearer: Annotated[str | None, Depends(oauth2_scheme)] = None,
     api_key: Annotated[str | None, Security(api_key_scheme)] = None,
@@ -114,14 +118,13 @@ def optional_principal(
 ) -> Principal:
     """The caller: from a bearer token, an API key, or anonymous. Bad credentials are a 401
     (never silently anonymous). Sets the row-level-security settings for this transaction."""
-    me = credentials.principal(session)
-    apply_rls(session, me)
+    me = credentials.principal(session, with_rls=True)
     request.state.account_id = me.account_id  # for the request log line (api/request_log.py)
     request.state.principal = me  # for error pages that link the caller's own page (api/pages)
     return me
 
 
-def current_principal(me: Annotated[Principal, Depends(optional_principal)]) -> Principal:
+async def current_principal(me: Annotated[Principal, Depends(optional_principal)]) -> Principal:
     if not me.is_authenticated:
         raise Unauthorized("not authenticated: send a bearer token (or X-API-Key for channels)")
     return me
@@ -131,11 +134,14 @@ CurrentUser = Annotated[Principal, Depends(current_principal)]
 MaybeUser = Annotated[Principal, Depends(optional_principal)]
 
 
-def require_roles(*roles: str) -> Callable[..., Principal]:
-    """A dependency admitting only these roles (all account roles when none are given)."""
+def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting only these roles (all account roles when none are given).
+
+    Dependencies that do no I/O are `async def`, so FastAPI runs them on the event loop: each
+    sync one is a hop to a worker thread and back (audit.record only queues the event)."""
     allowed = frozenset(str(r) for r in (roles or ALL_ROLES))
 
-    def dependency(session: SessionDep, me: CurrentUser, request: Request) -> Principal:
+    async def dependency(session: SessionDep, me: CurrentUser, request: Request) -> Principal:
         if me.role not in allowed:
             audit.record(
                 session,

@@ -12,6 +12,7 @@ bearer token.
    with their own database session each.
 2. transitions: C clients each take their own cases through accept, dispatch, start,
    give_feedback, confirm, close with If-Match: transitions/s, p50, p99; same in-process baseline.
+   Both after a warm-up, in --tp-rounds rounds that alternate which path goes first.
 3. open.geojson with 10,000 open cases (bulk-inserted; the trigger sets their deadlines): the bare
    SQL (the same rows and ST_AsGeoJSON, fetched with psycopg), `feed.open_cases_json` (the
    FeatureCollection built by PostgreSQL) in-process, and GET /api/v1/cases/open.geojson over
@@ -19,6 +20,7 @@ bearer token.
    to the bare SQL. `--only-geojson` skips 1 and 2.
 
     .venv/bin/python bench/cases_throughput.py [--clients 1 4 8] [--per-client 40] [--open 10000]
+        [--tp-rounds 3] [--rounds 7]
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import subprocess
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -328,13 +332,61 @@ def bench_geojson(engine, url: URL, port: int, people: People, rounds: int) -> d
     return {**out, **{k: statistics.median(v) * 1000 for k, v in times.items()}}
 
 
+def throughput(
+    engine, port: int, people: People, args: argparse.Namespace, statuses: Counter
+) -> None:
+    """HTTP against in-process at each client count, in --tp-rounds interleaved rounds (the
+    order flips each round, so load from elsewhere falls on both alike) after one warm-up round
+    of each; rates over all rounds, latency percentiles of all requests, and the ratios."""
+    bench_http(port, people, 1, 3, Counter())
+    bench_inprocess(engine, people, 1, 3)
+    print(
+        "\n| clients | path | creates/s | create p50 / p99 ms | transitions/s |"
+        " transition p50 / p99 ms |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    ratios = []
+    for c in args.clients:
+        got: dict[str, list[tuple[dict, dict]]] = {"HTTP": [], "in-process": []}
+        for r in range(args.tp_rounds):
+            runs = [
+                ("HTTP", partial(bench_http, port, people, c, args.per_client, statuses)),
+                ("in-process", partial(bench_inprocess, engine, people, c, args.per_client)),
+            ]
+            for label, run in runs if r % 2 == 0 else runs[::-1]:
+                got[label].append(run())
+        rate = {}
+        for label, results in got.items():
+            merged = []
+            for k in (0, 1):
+                n = sum(x[k]["n"] for x in results)
+                seconds = sum(x[k]["seconds"] for x in results)
+                merged.append((n / seconds, [v for x in results for v in x[k]["lat"]]))
+            rate[label] = merged
+            (cr, clat), (tr, tlat) = merged
+            print(
+                f"| {c} | {label} | {cr:.0f} | {pct(clat, 50):.1f} / {pct(clat, 99):.1f} |"
+                f" {tr:.0f} | {pct(tlat, 50):.1f} / {pct(tlat, 99):.1f} |",
+                flush=True,
+            )
+        ratios.append((c, *(rate["HTTP"][k][0] / rate["in-process"][k][0] for k in (0, 1))))
+    print(
+        f"\nHTTP / in-process, {args.tp_rounds} interleaved rounds of {args.per_client} per client"
+    )
+    print("| clients | creates | transitions |")
+    print("| ---: | ---: | ---: |")
+    for c, cr, tr in ratios:
+        print(f"| {c} | {cr:.2f}x | {tr:.2f}x |")
+
+
 def main() -> None:
     load_models()  # every table the ORM may meet (an account refers to a service area)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 4, 8])
     ap.add_argument("--per-client", type=int, default=40)
-    ap.add_argument("--open", type=int, default=10_000)
-    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--open", type=int, default=10_000, help="0: skip the open-cases feed")
+    ap.add_argument("--rounds", type=int, default=7, help="rounds of the GeoJSON paths")
+    ap.add_argument("--tp-rounds", type=int, default=3, help="rounds of create and transition")
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
     ap.add_argument("--only-geojson", action="store_true", help="skip create and transition")
     args = ap.parse_args()
@@ -351,29 +403,15 @@ def main() -> None:
         people = People(s, max(args.clients, default=1))
         s.commit()
     port = free_port(8766)
-    server = serve(url, port)
-    lines = []
+    # the server's request log (a line per request) is written, not printed between the tables
+    server = serve(url, port, stderr=subprocess.DEVNULL)
     try:
         statuses: Counter = Counter()
-        print(
-            "\n| clients | path | creates/s | create p50 / p99 ms | transitions/s |"
-            " transition p50 / p99 ms |"
-        )
-        print("| --- | --- | ---: | ---: | ---: | ---: |")
-        for c in args.clients:
-            for label, (cr, tr) in (
-                ("HTTP", bench_http(port, people, c, args.per_client, statuses)),
-                ("in-process", bench_inprocess(engine, people, c, args.per_client)),
-            ):
-                line = (
-                    f"| {c} | {label} | {cr['n'] / cr['seconds']:.0f} |"
-                    f" {pct(cr['lat'], 50):.1f} / {pct(cr['lat'], 99):.1f} |"
-                    f" {tr['n'] / tr['seconds']:.0f} |"
-                    f" {pct(tr['lat'], 50):.1f} / {pct(tr['lat'], 99):.1f} |"
-                )
-                print(line, flush=True)
-                lines.append(line)
-        print(f"HTTP statuses: {dict(statuses)}")
+        if args.clients:
+            throughput(engine, port, people, args, statuses)
+            print(f"HTTP statuses: {dict(statuses)}")
+        if not args.open:
+            return
 
         print(f"\nbulk-inserting {args.open:,} open cases ...", flush=True)
         with engine.begin() as conn:

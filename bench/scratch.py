@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy.engine import URL, make_url
@@ -39,9 +40,11 @@ def free_port(preferred: int) -> int:
             return int(sock.getsockname()[1])
 
 
-def serve(url: URL, port: int, workers: int = 1, server: str = "uvicorn") -> subprocess.Popen:
+def serve(
+    url: URL, port: int, workers: int = 1, server: str = "uvicorn", stderr: Any = None
+) -> subprocess.Popen:
     """The real API (uvicorn, or granian; scheduler off) on `port` against `url`, once /healthz
-    answers."""
+    answers; its log (stderr) where `stderr` says (a file), else this process's."""
     env = {
         **os.environ,
         "DATABASE_URL": url.render_as_string(hide_password=False),
@@ -53,7 +56,7 @@ def serve(url: URL, port: int, workers: int = 1, server: str = "uvicorn") -> sub
         "granian": ["granian", "--interface", "asgi", *host, "--log-level", "warning"]
         + ["--no-access-log", "api.app:app"],
     }[server]
-    process = subprocess.Popen([sys.executable, "-m", *command], cwd=ROOT, env=env)
+    process = subprocess.Popen([sys.executable, "-m", *command], cwd=ROOT, env=env, stderr=stderr)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         try:

@@ -54,12 +54,12 @@ functions that count with the owner's rights and return counts only (then publis
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, select, true
+from sqlalchemy import ColumnElement, Text, bindparam, cast, false, func, select, true
 from sqlalchemy.orm import Session
 
 from geo.access.rls import (  # noqa: F401  (re-exported: one module to import)
@@ -295,19 +295,58 @@ def rls_settings(me: Principal) -> dict[str, str]:
     }
 
 
+def rls_settings_sql(
+    *,
+    role: Col,
+    account: Col,
+    cells: Col,
+    community: Col,
+    street: Col,
+    department: Col,
+    channel: Col,
+    area: Col,
+) -> dict[str, Col]:
+    """`rls_settings` spelled in SQL over an account row's columns (the same strings: an id as
+    text, the cells joined by commas, '' for what is unset), for a statement that reads the row
+    and sets the settings at once (geo.accounts.tokens)."""
+    return {
+        "role": role,
+        "account": cast(account, Text),
+        "cells": func.coalesce(func.array_to_string(cells, ","), ""),
+        "community": _text_or_empty(community),
+        "street": _text_or_empty(street),
+        "department": _text_or_empty(department),
+        "channel": _text_or_empty(channel),
+        "area": _text_or_empty(area),
+    }
+
+
+def _text_or_empty(col: Col) -> Col:
+    return func.coalesce(cast(col, Text), "")
+
+
+def rls_setters(values: Mapping[str, str | Col]) -> list[Col]:
+    """`set_config('houniao.<name>', value, true)` for every setting, as columns of a SELECT."""
+    return [func.set_config(f"houniao.{k}", values[k], True) for k in SETTINGS]
+
+
+# Built once, values bound per call: building the eight set_config calls anew cost more than
+# running them.
+_SET_RLS = select(*rls_setters({k: bindparam(k, type_=Text) for k in SETTINGS}))
+
+
 def apply_rls(session: Session, me: Principal) -> None:
     """Set `houniao.*` for the rest of the current transaction (`set_config(..., true)`).
 
     The settings end with the transaction, so a service that commits mid-request loses them and
     then sees nothing (fails closed). Call once per transaction, before reading scoped tables.
     """
-    values = rls_settings(me)
-    session.execute(select(*(func.set_config(f"houniao.{k}", values[k], True) for k in SETTINGS)))
+    session.execute(_SET_RLS, rls_settings(me))
 
 
 def clear_rls(session: Session) -> None:
     """Reset every `houniao.*` setting of the current transaction (no scope: no rows)."""
-    session.execute(select(*(func.set_config(f"houniao.{k}", "", True) for k in SETTINGS)))
+    session.execute(_SET_RLS, dict.fromkeys(SETTINGS, ""))
 
 
 def as_system(session: Session, name: str = "system") -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from geo.core.clock import install_city_zone
 from geo.core.config import database_settings, security_settings
-from geo.core.db import connect_args
+from geo.core.db import connect_args, ping_when_idle
 
 ROLE_NAMES = frozenset(
     {
@@ -194,13 +194,14 @@ def app_engine(url: str | None = None, *, connect_timeout: int | None = None) ->
     if connect_timeout is not None:
         args["connect_timeout"] = connect_timeout
     engine = install_city_zone(
-        create_engine(
-            url or database_settings().sqlalchemy_url,
-            pool_size=10,
-            max_overflow=20,
-            pool_pre_ping=True,
-            connect_args=args,
-            hide_parameters=True,  # as geo.core.db: no personal data in error messages
+        ping_when_idle(
+            create_engine(
+                url or database_settings().sqlalchemy_url,
+                pool_size=10,
+                max_overflow=20,
+                connect_args=args,
+                hide_parameters=True,  # as geo.core.db: no personal data in error messages
+            )
         )
     )
     install_db_role(engine, sec.db_role, production=not sec.is_development)

@@ -437,3 +437,30 @@ def test_csrf_tokens_of_pages_served_before_a_rotation_still_verify(rotate):
     assert csrf.token_for_session("sid-1") != page_token  # new pages get the new key's token
     accepted = [csrf.token_for_session("sid-1", k) for k in tokens.verification_keys()]
     assert any(hmac.compare_digest(page_token, t) for t in accepted)
+
+
+def _settings(session) -> dict[str, str]:
+    from geo.access.principal import SETTINGS
+
+    return {k: session.scalar(select(func.current_setting(f"houniao.{k}", True))) for k in SETTINGS}
+
+
+@pytest.mark.parametrize("role", [r for r in Role if r != Role.admin])
+def test_a_token_sets_its_principals_rls_settings_in_the_checking_statement(session, role):
+    """The request path checks a token and sets the row-level-security settings in one statement
+    (SQL over the account row): exactly what `rls_settings` gives for the principal, and nothing
+    at all for a token that no longer holds."""
+    from geo.access.principal import Principal, apply_rls, rls_settings
+
+    account = add_account(session, f"t-rls-{role.value}", role)
+    token = tokens.start_session(session, account).access_token
+    me = tokens.principal_from_access_token(session, token, with_rls=True)
+    assert me == tokens.principal_from_access_token(session, token)
+    assert _settings(session) == rls_settings(me)
+
+    apply_rls(session, Principal.anonymous())
+    before = _settings(session)
+    tokens.revoke_all_sessions(session, account, reason="test")
+    with pytest.raises(Unauthorized):
+        tokens.principal_from_access_token(session, token, with_rls=True)
+    assert _settings(session) == before
