@@ -7,20 +7,22 @@ import anyio
 import httpx
 
 from api.app import create_app
-from api.lanes import HEAVY, HeavyLane, is_heavy
+from api.lanes import HEAVY, HeavyLane, lane_of
 
 DENSITY = "/api/v1/residents/density"
+INTAKE = "/api/v1/intake/reports"
 LIGHT = ("/tiles/cells/12/3456/1450.mvt", "/card", "/api/v1/cases", "/api/v1/cases/open.geojson")
 
 
 def test_every_heavy_prefix_names_routes_of_the_app_and_light_routes_stay_light():
     paths = create_app().openapi()["paths"]
     routes = [(m.upper(), path) for path, ops in paths.items() for m in ops]
-    for method, prefix in HEAVY:
+    for _, method, prefix in HEAVY:
         assert any(m == method and p.startswith(prefix) for m, p in routes), (method, prefix)
-    assert is_heavy("POST", "/api/v1/intake/reports") and is_heavy("GET", DENSITY)
-    assert not any(is_heavy("GET", path) for path in LIGHT)
-    assert not is_heavy("POST", "/api/v1/cases")
+    assert lane_of("POST", "/api/v1/intake/reports") == "intake"
+    assert lane_of("GET", DENSITY) == "aggregates"
+    assert not any(lane_of("GET", path) for path in LIGHT)
+    assert lane_of("POST", "/api/v1/cases") is None
 
 
 def test_heavy_requests_queue_for_their_place_while_light_ones_pass():
@@ -30,7 +32,7 @@ def test_heavy_requests_queue_for_their_place_while_light_ones_pass():
 
     async def work(scope, receive, send) -> None:
         nonlocal most_inside
-        if is_heavy(scope["method"], scope["path"]):
+        if lane_of(scope["method"], scope["path"]):
             inside.append(scope["path"])
             most_inside = max(most_inside, len(inside))
             await gate.wait()
@@ -46,6 +48,9 @@ def test_heavy_requests_queue_for_their_place_while_light_ones_pass():
             async def get(path: str) -> None:
                 statuses.append((await client.get(path)).status_code)
 
+            async def post(path: str) -> None:
+                statuses.append((await client.post(path)).status_code)
+
             async with anyio.create_task_group() as tg:
                 tg.start_soon(get, DENSITY)
                 tg.start_soon(get, DENSITY)
@@ -54,12 +59,16 @@ def test_heavy_requests_queue_for_their_place_while_light_ones_pass():
                 for path in LIGHT:  # answered while both heavy requests are held
                     with anyio.fail_after(5):
                         assert (await client.get(path)).status_code == 200
-                assert len(inside) == 1  # the second heavy one waits for the place
+                assert inside == [DENSITY]  # the second waits for the aggregates' place
+                tg.start_soon(post, INTAKE)  # another lane: not behind the planner
+                while len(inside) < 2:
+                    await anyio.sleep(0.001)
+                assert sorted(inside) == [INTAKE, DENSITY]
                 gate.set()
         return statuses
 
-    assert anyio.run(day) == [200, 200]
-    assert most_inside == 1
+    assert anyio.run(day) == [200, 200, 200]
+    assert most_inside == 2  # one per lane
 
 
 def test_no_lane_when_places_is_zero():
