@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import create_engine
@@ -16,9 +17,15 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.orm import Session
 
 from api.deps import request_scope
+from geo.core import migrate
 from geo.core.clock import install_city_zone
 from geo.core.config import database_settings
-from geo.core.db import recreate_database  # noqa: F401  (re-exported for the tests)
+from geo.core.db import (
+    drop_database,
+    recreate_database,  # noqa: F401  (re-exported for the tests)
+)
+from geo.demo import grid
+from geo.spatial.boundaries import releases
 
 
 def server_url() -> URL:
@@ -100,3 +107,23 @@ def race(engine: Engine, n: int, work: Callable[[Session, int], Any]) -> list[An
     for t in threads:
         t.join(120)
     return out
+
+
+@contextmanager
+def demo_release_database(suffix: str) -> Iterator[Engine]:
+    """A scratch database at the migrations' head with the demo grid as its active release and
+    nobody in it, committed (for what listens to or polls another connection's commits)."""
+    url = test_database_url(suffix)
+    drop_database(url, create=True)
+    migrate.upgrade("head", url.render_as_string(hide_password=False))
+    eng = engine_for(url)
+    with Session(eng) as s:
+        releases.stage(s, grid.generate().all())
+        report = releases.validate(s)
+        releases.write_release(s, name="demo", level="full", source="test", report=report)
+        s.commit()
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+        drop_database(url)

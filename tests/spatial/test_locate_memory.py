@@ -18,15 +18,12 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.deps import get_session
-from geo.core import migrate
-from geo.core.db import drop_database
 from geo.core.errors import DomainError, InvalidInput
-from geo.demo import grid
 from geo.spatial import locate as locating
 from geo.spatial.boundaries import importing, releases
 from geo.spatial.boundaries.models import in_release
 from geo.spatial.locate_memory import Listener, LocateCache, wait_for
-from tests.db import engine_for, request_sessions, test_database_url
+from tests.db import demo_release_database, request_sessions
 
 COMMUNITY = "230717001001"
 
@@ -99,18 +96,8 @@ def test_not_live_means_no_answer_from_memory(session):
 @pytest.fixture(scope="module")
 def scratch() -> Iterator[Engine]:
     """A scratch database with the demo boundaries only (no people), committed."""
-    url = test_database_url("_locate_listen")
-    drop_database(url, create=True)
-    migrate.upgrade("head", url.render_as_string(hide_password=False))
-    eng = engine_for(url)
-    with Session(eng) as s:
-        releases.stage(s, grid.generate().all())
-        report = releases.validate(s)
-        releases.write_release(s, name="demo", level="full", source="test", report=report)
-        s.commit()
-    yield eng
-    eng.dispose()
-    drop_database(url)
+    with demo_release_database("_locate_listen") as eng:
+        yield eng
 
 
 def _renamed_release(eng: Engine, tmp_path: Path) -> int:

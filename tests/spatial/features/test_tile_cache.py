@@ -20,18 +20,16 @@ from sqlalchemy.pool import NullPool
 
 from api.app import create_app
 from api.deps import get_session
-from geo.core import clock, migrate
+from geo.core import clock
 from geo.core.clock import install_city_zone
 from geo.core.config import database_settings
-from geo.core.db import drop_database, get_engine
+from geo.core.db import get_engine
 from geo.core.replica import lsn_number
-from geo.demo import grid
-from geo.spatial.boundaries import releases
 from geo.spatial.features import tile_cache
 from geo.spatial.locate_memory import wait_for
 from tests import cityclock
 from tests.cases.conftest import CELL, FAR_STREET_CELL_SQL, OTHER_CELL, STREET, Caller, make_caller
-from tests.db import engine_for, request_sessions, test_database_url
+from tests.db import demo_release_database, request_sessions
 from tests.places import point_in
 from tests.spatial.conftest import tile_of
 from tests.spatial.test_locate_memory import _renamed_release
@@ -42,18 +40,8 @@ Z = 13  # one tile holds CELL and OTHER_CELL
 @pytest.fixture(scope="module")
 def scratch() -> Iterator[Engine]:
     """A scratch database with the demo boundaries, no people, committed; callers around CELL."""
-    url = test_database_url("_tile_cache")
-    drop_database(url, create=True)
-    migrate.upgrade("head", url.render_as_string(hide_password=False))
-    eng = engine_for(url)
-    with Session(eng) as s:
-        releases.stage(s, grid.generate().all())
-        report = releases.validate(s)
-        releases.write_release(s, name="demo", level="full", source="test", report=report)
-        s.commit()
-    yield eng
-    eng.dispose()
-    drop_database(url)
+    with demo_release_database("_tile_cache") as eng:
+        yield eng
 
 
 @pytest.fixture(scope="module")
@@ -129,9 +117,18 @@ def file_case(client: TestClient, point: tuple[float, float], caller: Caller) ->
 
 
 def fed_past(client: TestClient, lsn: str) -> bool:
-    """Wait until the app's feed has read the events committed before `lsn`."""
+    """Wait until the app's feed has read the events committed before `lsn`. The feed trusts
+    only a WAL position past the writer's, and on a quiet server the next WAL record may be
+    the checkpointer's, seconds away: each try writes one (a logical message, no table)."""
     cache = client.app.state.tile_cache  # type: ignore[attr-defined]
-    return wait_for(lambda: (cache.feed_position or 0) > lsn_number(lsn))
+    engine = client.app.state.tile_feed_engine  # type: ignore[attr-defined]
+
+    def past() -> bool:
+        with engine.begin() as conn:
+            conn.execute(text("SELECT pg_logical_emit_message(false, 'houniao-test', 'wal')"))
+        return (cache.feed_position or 0) > lsn_number(lsn)
+
+    return wait_for(past)
 
 
 def open_cases(client: TestClient, caller: Caller, point: tuple[float, float]) -> dict[int, dict]:
