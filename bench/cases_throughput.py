@@ -16,7 +16,9 @@ bearer token.
 3. open.geojson with 10,000 open cases (bulk-inserted; the trigger sets their deadlines): the bare
    SQL (the same rows and ST_AsGeoJSON, fetched with psycopg), `feed.open_cases_json` (the
    FeatureCollection built by PostgreSQL) in-process, and GET /api/v1/cases/open.geojson over
-   HTTP (200, and 304 with If-None-Match); medians of --rounds interleaved rounds and the ratios
+   HTTP: 200 as the first reader after a change (one case's version bumped, untimed, before
+   it: the body is built), 200 as another reader of the unchanged feed (the process's body
+   by ETag, HOUNIAO_FEED_CACHE_MB), and 304 with If-None-Match; medians of --rounds interleaved rounds and the ratios
    to the bare SQL. `--only-geojson` skips 1 and 2.
 
     .venv/bin/python bench/cases_throughput.py [--clients 1 4 8] [--per-client 40] [--open 10000]
@@ -260,6 +262,12 @@ BARE_SQL = """
     WHERE c.status NOT IN ('closed', 'cancelled') ORDER BY c.id
 """
 
+# A new version of the oldest open case: what any change does to the feed's ETag.
+CHANGE_ONE_CASE = """
+    UPDATE cases SET version = version + 1
+    WHERE id = (SELECT min(id) FROM cases WHERE status NOT IN ('closed', 'cancelled'))
+"""
+
 
 def timed(fn: Callable[[], Any], rounds: int) -> tuple[float, Any]:
     times, out = [], None
@@ -304,6 +312,12 @@ def bench_geojson(engine, url: URL, port: int, people: People, rounds: int) -> d
         out["tag"] = r.headers["ETag"]
         return r
 
+    def change_a_case() -> None:
+        """A new version of one case (untimed): the next GET is the first reader after a
+        change, which builds the body; the other GETs find it by its ETag."""
+        conn.execute(CHANGE_ONE_CASE)
+        conn.commit()
+
     def get304() -> httpx.Response:
         r = http.get("/api/v1/cases/open.geojson", headers={"If-None-Match": out["tag"]})
         if r.status_code == 200:
@@ -314,8 +328,9 @@ def bench_geojson(engine, url: URL, port: int, people: People, rounds: int) -> d
         assert r.status_code == 304, r.status_code
         return r
 
-    paths = {"bare": bare, "service": service_call, "etag": etag_call, "http": get}
-    paths["http304"] = get304
+    paths = {"bare": bare, "service": service_call, "etag": etag_call, "http_changed": get}
+    paths |= {"http": get, "http304": get304}
+    before = {"http_changed": change_a_case}
     times: dict[str, list[float]] = {k: [] for k in paths}
     try:
         for fn in paths.values():
@@ -323,6 +338,7 @@ def bench_geojson(engine, url: URL, port: int, people: People, rounds: int) -> d
         out["features"] = len(get().json()["features"])
         for _ in range(rounds):
             for key, fn in paths.items():
+                before.get(key, lambda: None)()
                 t = time.perf_counter()
                 fn()
                 times[key].append(time.perf_counter() - t)
@@ -430,7 +446,8 @@ def main() -> None:
         for key, label in (
             ("bare", "bare SQL (psycopg, rows)"),
             ("service", "feed.open_cases_json (built in SQL)"),
-            ("http", "GET open.geojson (200)"),
+            ("http_changed", "GET open.geojson (200), first reader after a change"),
+            ("http", "GET open.geojson (200), another reader, unchanged"),
             ("etag", "ETag only (feed.open_etag)"),
             ("http304", "GET open.geojson, If-None-Match (304)"),
         ):

@@ -231,6 +231,46 @@ def test_open_geojson_etag_304_and_change(cases_client, callers, new_case):
     assert other.headers["ETag"] != changed.headers["ETag"]
 
 
+def test_open_geojson_body_is_shared_by_etag_and_never_across_scopes(
+    cases_client, callers, new_case
+):
+    case = new_case("dispatched")
+    cid = case["properties"]["id"]
+    bodies = cases_client.app.state.feed_bodies
+
+    def feed_of(who: str):
+        return cases_client.get("/api/v1/cases/open.geojson", headers=callers[who].headers)
+
+    first, again = feed_of("grid_worker"), feed_of("grid_worker")
+    assert bodies.counts == {"miss": 1, "hit": 1}
+    assert again.content == first.content and again.headers["ETag"] == first.headers["ETag"]
+    other = feed_of("other_grid")  # another scope: its own ETag, so never the cached body
+    assert bodies.counts["miss"] == 2 and cid not in [f["id"] for f in other.json()["features"]]
+    cases_client.post(
+        f"/api/v1/cases/{cid}/transitions",
+        json={"action": "start"},
+        headers={
+            **callers["grid_worker"].headers,
+            "If-Match": f'"case-{cid}-v{case["properties"]["version"]}"',
+        },
+    )
+    after = feed_of("grid_worker")  # a new ETag: built anew, not the cached body
+    assert after.headers["ETag"] != first.headers["ETag"] and bodies.counts["miss"] == 3
+    started = next(f for f in after.json()["features"] if f["id"] == cid)
+    assert started["properties"]["status"] == "in_handling"
+
+
+def test_open_geojson_without_the_body_store(session, callers, new_case, monkeypatch):
+    monkeypatch.setenv("HOUNIAO_FEED_CACHE_MB", "0")
+    app = create_app()
+    app.dependency_overrides[get_session] = request_sessions(session)
+    cid = new_case("dispatched")["properties"]["id"]
+    with TestClient(app) as client:
+        assert app.state.feed_bodies is None
+        r = client.get("/api/v1/cases/open.geojson", headers=callers["grid_worker"].headers)
+    assert r.status_code == 200 and cid in [f["id"] for f in r.json()["features"]]
+
+
 def test_sse_streams_changes_in_scope(cases_client, callers, new_case, session):
     start = session.execute(text("SELECT coalesce(max(id), 0) FROM case_event")).scalar()
     case = new_case("accepted")
