@@ -45,7 +45,7 @@ from api.routes import (
 from api.routes import auth as auth_routes
 from api.static import mount_static
 from geo.cases import replies
-from geo.cases.feed_cache import FeedBodies
+from geo.cases.feed_cache import FeedFeatures
 from geo.core import logs
 from geo.core.config import feed_cache_settings
 from geo.models import load_models
@@ -72,8 +72,8 @@ def create_app() -> FastAPI:
     hardening.install(app)  # security headers, trusted proxies, access log, settings check
     locate_cache.install(app)  # point -> cell from memory, dropped on release activation
     tile_cache.install(app)  # vector tiles from memory, dropped by case events and activations
-    settings = feed_cache_settings()  # the open-cases feed's bodies by ETag; 0 MB: none
-    app.state.feed_bodies = FeedBodies(int(settings.mb * 2**20)) if settings.mb > 0 else None
+    settings = feed_cache_settings()  # the open-cases feed's Features by case version
+    app.state.feed_features = FeedFeatures(int(settings.mb * 2**20)) if settings.mb else None
     lifecycle.install(app)  # SIGTERM ends SSE streams and the scheduler instead of waiting
     app.add_middleware(HeavyLane)  # aggregates, exports, intake: a few places per worker
     app.add_middleware(RequestLimits)  # body size (413), NUL in path or query (422)

@@ -16,13 +16,14 @@ bearer token.
 3. open.geojson with 10,000 open cases (bulk-inserted; the trigger sets their deadlines): the bare
    SQL (the same rows and ST_AsGeoJSON, fetched with psycopg), `feed.open_cases_json` (the
    FeatureCollection built by PostgreSQL) in-process, and GET /api/v1/cases/open.geojson over
-   HTTP: 200 as the first reader after a change (one case's version bumped, untimed, before
-   it: the body is built), 200 as another reader of the unchanged feed (the process's body
-   by ETag, HOUNIAO_FEED_CACHE_MB), and 304 with If-None-Match; medians of --rounds interleaved rounds and the ratios
-   to the bare SQL. `--only-geojson` skips 1 and 2.
+   HTTP: 200 from a second server that keeps no Features (HOUNIAO_FEED_CACHE_MB=0: the body
+   built in one statement), 200 as the first reader after a change (one case's version bumped,
+   untimed, before it: one Feature written anew, the rest from the process's memory), 200 as
+   another reader of the unchanged feed, and 304 with If-None-Match; medians of --rounds
+   interleaved rounds and the ratios to the bare SQL. `--only-geojson` skips 1 and 2.
 
     .venv/bin/python bench/cases_throughput.py [--clients 1 4 8] [--per-client 40] [--open 10000]
-        [--tp-rounds 3] [--rounds 7]
+        [--tp-rounds 3] [--rounds 7] [--workers 1]
 """
 
 from __future__ import annotations
@@ -262,6 +263,8 @@ BARE_SQL = """
     WHERE c.status NOT IN ('closed', 'cancelled') ORDER BY c.id
 """
 
+NO_FEATURES_KEPT = {"HOUNIAO_FEED_CACHE_MB": "0"}  # the feed built in one statement
+
 # A new version of the oldest open case: what any change does to the feed's ETag.
 CHANGE_ONE_CASE = """
     UPDATE cases SET version = version + 1
@@ -279,7 +282,9 @@ def timed(fn: Callable[[], Any], rounds: int) -> tuple[float, Any]:
     return statistics.median(times) * 1000, out
 
 
-def bench_geojson(engine, url: URL, port: int, people: People, rounds: int) -> dict[str, Any]:
+def bench_geojson(
+    engine, url: URL, port: int, plain_port: int, people: People, rounds: int
+) -> dict[str, Any]:
     """Each round runs every path once, in turn (interleaved: other load hits all alike)."""
     import psycopg
 
@@ -287,6 +292,9 @@ def bench_geojson(engine, url: URL, port: int, people: People, rounds: int) -> d
     conn = psycopg.connect(dsn)
     http = httpx.Client(
         base_url=f"http://127.0.0.1:{port}", headers=people.dispatcher[1], timeout=120
+    )
+    plain = httpx.Client(
+        base_url=f"http://127.0.0.1:{plain_port}", headers=people.dispatcher[1], timeout=120
     )
     out: dict[str, Any] = {}
 
@@ -312,6 +320,11 @@ def bench_geojson(engine, url: URL, port: int, people: People, rounds: int) -> d
         out["tag"] = r.headers["ETag"]
         return r
 
+    def get_plain() -> httpx.Response:
+        r = plain.get("/api/v1/cases/open.geojson")
+        assert r.status_code == 200
+        return r
+
     def change_a_case() -> None:
         """A new version of one case (untimed): the next GET is the first reader after a
         change, which builds the body; the other GETs find it by its ETag."""
@@ -329,7 +342,7 @@ def bench_geojson(engine, url: URL, port: int, people: People, rounds: int) -> d
         return r
 
     paths = {"bare": bare, "service": service_call, "etag": etag_call, "http_changed": get}
-    paths |= {"http": get, "http304": get304}
+    paths |= {"http": get, "http304": get304, "http_plain": get_plain}
     before = {"http_changed": change_a_case}
     times: dict[str, list[float]] = {k: [] for k in paths}
     try:
@@ -344,6 +357,7 @@ def bench_geojson(engine, url: URL, port: int, people: People, rounds: int) -> d
                 times[key].append(time.perf_counter() - t)
     finally:
         http.close()
+        plain.close()
         conn.close()
     return {**out, **{k: statistics.median(v) * 1000 for k, v in times.items()}}
 
@@ -403,6 +417,7 @@ def main() -> None:
     ap.add_argument("--open", type=int, default=10_000, help="0: skip the open-cases feed")
     ap.add_argument("--rounds", type=int, default=7, help="rounds of the GeoJSON paths")
     ap.add_argument("--tp-rounds", type=int, default=3, help="rounds of create and transition")
+    ap.add_argument("--workers", type=int, default=1, help="the API's uvicorn workers")
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
     ap.add_argument("--only-geojson", action="store_true", help="skip create and transition")
     args = ap.parse_args()
@@ -420,7 +435,7 @@ def main() -> None:
         s.commit()
     port = free_port(8766)
     # the server's request log (a line per request) is written, not printed between the tables
-    server = serve(url, port, stderr=subprocess.DEVNULL)
+    server = serve(url, port, workers=args.workers, stderr=subprocess.DEVNULL)
     try:
         statuses: Counter = Counter()
         if args.clients:
@@ -438,7 +453,13 @@ def main() -> None:
                 )
             )
         bulk_open_cases(engine, args.open)
-        g = bench_geojson(engine, url, port, people, args.rounds)
+        plain_port = free_port(port + 1)
+        plain = serve(url, plain_port, stderr=subprocess.DEVNULL, settings=NO_FEATURES_KEPT)
+        try:
+            g = bench_geojson(engine, url, port, plain_port, people, args.rounds)
+        finally:
+            plain.terminate()
+            plain.wait(10)
         print(f"\nopen cases: {g['features']:,} features, {g['bytes'] / 1e6:.1f} MB of GeoJSON")
         print(f"medians of {args.rounds} interleaved rounds")
         print("| what | median ms | / bare SQL |")
@@ -446,6 +467,7 @@ def main() -> None:
         for key, label in (
             ("bare", "bare SQL (psycopg, rows)"),
             ("service", "feed.open_cases_json (built in SQL)"),
+            ("http_plain", "GET open.geojson (200), no Features kept (FEED_CACHE_MB=0)"),
             ("http_changed", "GET open.geojson (200), first reader after a change"),
             ("http", "GET open.geojson (200), another reader, unchanged"),
             ("etag", "ETag only (feed.open_etag)"),

@@ -41,14 +41,21 @@ def free_port(preferred: int) -> int:
 
 
 def serve(
-    url: URL, port: int, workers: int = 1, server: str = "uvicorn", stderr: Any = None
+    url: URL,
+    port: int,
+    workers: int = 1,
+    server: str = "uvicorn",
+    stderr: Any = None,
+    settings: dict[str, str] | None = None,
 ) -> subprocess.Popen:
     """The real API (uvicorn, or granian; scheduler off) on `port` against `url`, once /healthz
-    answers; its log (stderr) where `stderr` says (a file), else this process's."""
+    answers; its log (stderr) where `stderr` says (a file), else this process's; `settings`:
+    more environment (HOUNIAO_*) for it."""
     env = {
         **os.environ,
         "DATABASE_URL": url.render_as_string(hide_password=False),
         "HOUNIAO_SCHEDULER": "0",
+        **(settings or {}),
     }
     host = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     command = {

@@ -16,9 +16,8 @@ from api.params import BboxParam
 from api.reads import ReadSessionDep
 from api.responses import returns
 from geo.access.principal import Role, app_engine
-from geo.cases import clusters, feed, idempotency, kpis, queries, service, stream
+from geo.cases import clusters, feed, feed_cache, idempotency, kpis, queries, service, stream
 from geo.cases.catalogue import catalogue
-from geo.cases.feed_cache import FeedBodies
 from geo.cases.schemas import (
     CaseCatalogue,
     CaseCreate,
@@ -163,19 +162,16 @@ def open_cases(
     me: CurrentUser,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    bodies: FeedBodies | None = request.app.state.feed_bodies
-    if if_none_match is None and bodies is None:  # its ETag comes from the body's own rows
+    tags = [t.strip() for t in if_none_match.split(",")] if if_none_match else []
+    store: feed_cache.FeedFeatures | None = request.app.state.feed_features
+    if store is not None:
+        body, tag = feed_cache.open_cases(session, me, store, unless_etag_in=tags)
+    elif tags and (tag := feed.open_etag(session, me)) in tags:
+        body = None
+    else:  # its ETag comes from the body's own rows
         body, tag = feed.open_cases_json_etag(session, me)
-        return Response(body, media_type=GEOJSON, headers=_feed_headers(tag))
-    tag = feed.open_etag(session, me)
-    if if_none_match is not None and tag in (t.strip() for t in if_none_match.split(",")):
+    if body is None:
         return Response(status_code=304, headers=_feed_headers(tag))
-    cached = bodies.get(tag) if bodies is not None else None
-    if cached is not None:  # another reader's body with the same ETag: the same bytes
-        return Response(cached, media_type=GEOJSON, headers=_feed_headers(tag))
-    body, tag = feed.open_cases_json_etag(session, me)
-    if bodies is not None:
-        bodies.put(tag, body)
     return Response(body, media_type=GEOJSON, headers=_feed_headers(tag))
 
 

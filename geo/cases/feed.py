@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, and_, case, cast, func, literal, select
+from sqlalchemy import BigInteger, Text, and_, any_, bindparam, case, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import Session
 
@@ -56,15 +57,7 @@ def _feed_columns(at: Any) -> list[Any]:
 
 def open_etag(session: Session, principal: Any, *, now: datetime | None = None) -> str:
     """The ETag `open_cases` would carry now, without building it."""
-    state = func.concat(c.id, ":", c.version, ":", clock.clock_state(now))
-    digest = session.scalar(
-        select(
-            func.md5(
-                func.coalesce(func.string_agg(state, aggregate_order_by(literal(","), c.id)), "")
-            )
-        ).where(_OPEN, case_filter(principal))
-    )
-    return _etag(principal, str(digest))
+    return etag_of(principal, open_index(session, principal, now=now))
 
 
 def _etag(principal: Any, digest: str) -> str:
@@ -86,19 +79,97 @@ def open_cases_json_etag(
     session: Session, principal: Any, *, now: datetime | None = None
 ) -> tuple[bytes, str]:
     """Every open case in scope as a FeatureCollection (small properties, for maps), as UTF-8
-    JSON: PostgreSQL writes each Feature (one concat()) and joins them in id order into
+    JSON: PostgreSQL writes each Feature (`_feature_text`) and joins them in id order into
     one value, sent as it comes (one row, no per-feature decoding in Python). Building features
     as dicts in Python cost ~6x the bare query (bench/cases_throughput.py), json_build_object
-    ~3x (its per-value type lookups), a row per feature joined in Python 2-4x.
-
-    Each feature: id, a Point (ST_AsGeoJSON, GEOJSON_DECIMALS), and the case's id, category (code
-    and label), grade, status, tier and clock state (each with its Chinese label), reported/due/
-    tier-due times (ISO 8601 as PostgreSQL's JSON writes them), cell and version. With it, the
+    ~3x (its per-value type lookups), a row per feature joined in Python 2-4x. With it, the
     ETag `open_etag` gives, from the same rows (one statement: body and tag always agree).
+    An API process keeps the features instead (geo/cases/feed_cache.py, `open_index` and
+    `feature_texts`); this is the path without that store.
     """
     # city_now() itself, not a scalar subquery of it: a subquery's parameter keeps PostgreSQL
     # from inlining case_clock(), which cost ~30 % of the statement at 10,000 cases.
     state = clock.clock_state(now)
+    by_id = aggregate_order_by(literal(","), c.id)
+    features = func.coalesce(func.string_agg(_feature_text(state), by_id), literal("", Text))
+    collection = literal(COLLECTION_HEAD.decode(), Text).op("||")(features).op("||")("]}")
+    state_list = func.string_agg(func.concat(c.id, ":", c.version, ":", state), by_id)
+    body, digest = session.execute(
+        select(
+            func.convert_to(collection, "UTF8"),  # bytes as the response sends them
+            func.md5(func.coalesce(state_list, "")),  # what open_etag hashes, same rows
+        )
+        .select_from(Case)
+        .join(CaseCategory, cat.code == c.category_code)
+        .where(_OPEN, case_filter(principal))
+    ).one()
+    return bytes(body), _etag(principal, str(digest))
+
+
+COLLECTION_HEAD = b'{"type":"FeatureCollection","features":['
+COLLECTION_TAIL = b"]}"
+
+# One open case as the feed shows it: its id, version and clock state, which the ETag hashes
+# and which decide its Feature's text (see `_feature_text`).
+IndexRow = tuple[int, int, str]
+
+
+@dataclass(frozen=True)
+class OpenIndex:
+    """The open cases in a scope as the ETag hashes them: "id:version:clock state" per case, in
+    id order, joined by commas (one value from PostgreSQL: 10,000 rows fetched one by one cost
+    ~3x the statement)."""
+
+    text: str
+
+    @property
+    def rows(self) -> list[IndexRow]:
+        parts = (p.split(":") for p in self.text.split(",")) if self.text else ()
+        return [(int(i), int(v), s) for i, v, s in parts]
+
+
+def open_index(session: Session, principal: Any, *, now: datetime | None = None) -> OpenIndex:
+    """(id, version, clock state) of every open case in scope: the ETag's rows."""
+    state = func.concat(c.id, ":", c.version, ":", clock.clock_state(now))
+    text = session.scalar(
+        select(
+            func.coalesce(func.string_agg(state, aggregate_order_by(literal(","), c.id)), "")
+        ).where(_OPEN, case_filter(principal))
+    )
+    return OpenIndex(str(text))
+
+
+def etag_of(principal: Any, index: OpenIndex) -> str:
+    """The ETag of the open cases in `index` (`open_etag`)."""
+    digest = hashlib.md5(index.text.encode(), usedforsecurity=False).hexdigest()
+    return _etag(principal, digest)
+
+
+def feature_texts(
+    session: Session, principal: Any, ids: list[int], *, now: datetime | None = None
+) -> list[tuple[IndexRow, bytes]]:
+    """The Features of these open cases in scope as UTF-8 JSON, each with its (id, version,
+    clock state): a Feature's text is a function of these three (and of the category's label).
+    """
+    state = clock.clock_state(now)
+    rows = session.execute(
+        select(c.id, c.version, state, func.convert_to(_feature_text(state), "UTF8"))
+        .select_from(Case)
+        .join(CaseCategory, cat.code == c.category_code)
+        .where(
+            _OPEN,
+            case_filter(principal),
+            c.id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger))),
+        )
+    )
+    return [((i, v, s), bytes(text)) for i, v, s, text in rows]
+
+
+def _feature_text(state: Any) -> Any:
+    """One case's Feature as JSON text, written by PostgreSQL: id, a Point (ST_AsGeoJSON,
+    GEOJSON_DECIMALS), and the case's id, category (code and label), grade, status, tier and
+    clock state (each with its Chinese label), reported/due/tier-due times (ISO 8601 as
+    PostgreSQL's JSON writes them), cell and version."""
     pieces: list[Any] = [
         '{"type":"Feature","id":',
         cast(c.id, Text),
@@ -139,23 +210,7 @@ def open_cases_json_etag(
     ]
     # One concat() per feature: a chain of `||` copied the growing text at every step (~35 %
     # slower at 10,000 cases). concat() reads NULL as '', so nullable values go through _js.
-    feature_text = func.concat(*(literal(p, Text) if isinstance(p, str) else p for p in pieces))
-    by_id = aggregate_order_by(literal(","), c.id)
-    features = func.coalesce(func.string_agg(feature_text, by_id), literal("", Text))
-    collection = (
-        literal('{"type":"FeatureCollection","features":[', Text).op("||")(features).op("||")("]}")
-    )
-    state_list = func.string_agg(func.concat(c.id, ":", c.version, ":", state), by_id)
-    body, digest = session.execute(
-        select(
-            func.convert_to(collection, "UTF8"),  # bytes as the response sends them
-            func.md5(func.coalesce(state_list, "")),  # what open_etag hashes, same rows
-        )
-        .select_from(Case)
-        .join(CaseCategory, cat.code == c.category_code)
-        .where(_OPEN, case_filter(principal))
-    ).one()
-    return bytes(body), _etag(principal, str(digest))
+    return func.concat(*(literal(p, Text) if isinstance(p, str) else p for p in pieces))
 
 
 def _js(value: Any) -> Any:

@@ -88,13 +88,13 @@ def tile_cache_settings() -> TileCacheSettings:
 
 
 class FeedCacheSettings(BaseSettings):
-    """The open-cases feed's bodies kept per worker process by ETag (geo/cases/feed_cache.py).
-    Read when the app is created."""
+    """The open-cases feed's Features kept per worker process (geo/cases/feed_cache.py). Read
+    when the app is created."""
 
     model_config = SettingsConfigDict(env_prefix="HOUNIAO_FEED_CACHE_", extra="ignore")
 
-    # Bytes of bodies each process keeps (a city's 10,000 open cases: ~5 MB); 0 turns it off.
-    mb: float = Field(default=32.0, ge=0)
+    # Bytes of Features each process keeps (10,000 open cases: ~5 MB); 0 turns it off.
+    mb: float = Field(default=64.0, ge=0)
 
 
 def feed_cache_settings() -> FeedCacheSettings:

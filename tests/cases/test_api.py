@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.deps import get_session
-from geo.cases import service
+from geo.cases import feed, service
 from geo.cases.schemas import CaseFeature, CaseFiled, OpenCases, TransitionRequest
 from tests.cases.conftest import CELL, make_caller
 from tests.db import request_sessions
@@ -231,21 +231,32 @@ def test_open_geojson_etag_304_and_change(cases_client, callers, new_case):
     assert other.headers["ETag"] != changed.headers["ETag"]
 
 
-def test_open_geojson_body_is_shared_by_etag_and_never_across_scopes(
-    cases_client, callers, new_case
+def test_open_geojson_features_kept_by_version_give_the_same_body(
+    cases_client, callers, new_case, session
 ):
     case = new_case("dispatched")
+    new_case("reported")
     cid = case["properties"]["id"]
-    bodies = cases_client.app.state.feed_bodies
+    store = cases_client.app.state.feed_features
 
-    def feed_of(who: str):
-        return cases_client.get("/api/v1/cases/open.geojson", headers=callers[who].headers)
+    def feed_of(who: str, **headers: str):
+        h = {**callers[who].headers, **headers}
+        return cases_client.get("/api/v1/cases/open.geojson", headers=h)
 
-    first, again = feed_of("grid_worker"), feed_of("grid_worker")
-    assert bodies.counts == {"miss": 1, "hit": 1}
+    first = feed_of("grid_worker")
+    n = len(first.json()["features"])
+    assert n >= 2 and store.counts == {"hit": 0, "miss": n}
+    again = feed_of("grid_worker")  # every Feature from memory
+    assert store.counts == {"hit": n, "miss": n}
     assert again.content == first.content and again.headers["ETag"] == first.headers["ETag"]
-    other = feed_of("other_grid")  # another scope: its own ETag, so never the cached body
-    assert bodies.counts["miss"] == 2 and cid not in [f["id"] for f in other.json()["features"]]
+    # byte for byte the body and ETag PostgreSQL builds in one statement
+    me = callers["grid_worker"].principal
+    assert feed.open_cases_json_etag(session, me) == (first.content, first.headers["ETag"])
+    assert feed.open_etag(session, me) == first.headers["ETag"]
+    assert feed_of("grid_worker", **{"If-None-Match": first.headers["ETag"]}).status_code == 304
+    other = feed_of("other_grid")  # another scope: not its cases, whatever is in memory
+    assert cid not in [f["id"] for f in other.json()["features"]]
+    assert other.headers["ETag"] != first.headers["ETag"]
     cases_client.post(
         f"/api/v1/cases/{cid}/transitions",
         json={"action": "start"},
@@ -254,19 +265,22 @@ def test_open_geojson_body_is_shared_by_etag_and_never_across_scopes(
             "If-Match": f'"case-{cid}-v{case["properties"]["version"]}"',
         },
     )
-    after = feed_of("grid_worker")  # a new ETag: built anew, not the cached body
-    assert after.headers["ETag"] != first.headers["ETag"] and bodies.counts["miss"] == 3
+    hits, misses = store.counts["hit"], store.counts["miss"]
+    after = feed_of("grid_worker", **{"If-None-Match": first.headers["ETag"]})
+    assert after.status_code == 200 and after.headers["ETag"] != first.headers["ETag"]
+    assert store.counts == {"hit": hits + n - 1, "miss": misses + 1}  # only the changed case
     started = next(f for f in after.json()["features"] if f["id"] == cid)
     assert started["properties"]["status"] == "in_handling"
+    assert feed.open_cases_json_etag(session, me) == (after.content, after.headers["ETag"])
 
 
-def test_open_geojson_without_the_body_store(session, callers, new_case, monkeypatch):
+def test_open_geojson_without_the_feature_store(session, callers, new_case, monkeypatch):
     monkeypatch.setenv("HOUNIAO_FEED_CACHE_MB", "0")
     app = create_app()
     app.dependency_overrides[get_session] = request_sessions(session)
     cid = new_case("dispatched")["properties"]["id"]
     with TestClient(app) as client:
-        assert app.state.feed_bodies is None
+        assert app.state.feed_features is None
         r = client.get("/api/v1/cases/open.geojson", headers=callers["grid_worker"].headers)
     assert r.status_code == 200 and cid in [f["id"] for f in r.json()["features"]]
 
