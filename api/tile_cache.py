@@ -183,6 +183,7 @@ def _through_session(
         and not registry.is_public(layer)
         and cache.feed_live
         and not _fresh(request, cache)
+        and cache.holds_case_tile(layer, z, x, y)  # else a miss: no token check twice
     ):
         with lookup_session_for(request) as session:  # the token, its account and revocations
             me = resolve_caller(request, session, credentials, with_rls=False)

@@ -134,6 +134,12 @@ class TileCache:
             self.counts["hit"] += 1
             return entry
 
+    def holds_case_tile(self, layer: str, z: int, x: int, y: int) -> bool:
+        """Some viewer's tile z/x/y of case layer `layer` is held (whoever's scope it is): a
+        caller's is worth looking for before their scope is known."""
+        with self._lock:
+            return any(k.layer == layer for k in self._by_tile.get(z, {}).get((x, y), ()))
+
     def put(self, key: Key, entry: Entry, generation: int) -> bool:
         """Keep `entry` unless something was invalidated since `generation` was read (or the
         feed its layer needs is not read, or it alone outgrows the cache)."""

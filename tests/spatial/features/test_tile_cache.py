@@ -406,7 +406,8 @@ def test_a_cached_case_tile_is_answered_only_to_a_token_that_holds(
 
 def test_a_scoped_hit_costs_one_statement_without_a_transaction(app_on, callers, places):
     """What a scoped hit sends the database: the token's check alone, in autocommit (no BEGIN
-    nor COMMIT), setting no row-level-security settings; a miss is made as before."""
+    nor COMMIT), setting no row-level-security settings; a miss is made as before, with one
+    check of the token when no tile of that address is held."""
     client = app_on()
     statements: list[tuple[str, Any]] = []
 
@@ -420,6 +421,8 @@ def test_a_scoped_hit_costs_one_statement_without_a_transaction(app_on, callers,
         open_cases(client, me, places["in"])
         made = [s for s in statements if "ST_AsMVT" in s[0] or "set_config" in s[0]]
         assert made and all(isolation is None for _, isolation in made)  # in a transaction
+        # nobody's tile of this address was held: the token was checked once, with the settings
+        assert [i for s, i in statements if "auth_session" in s] == [None], statements
         statements.clear()
         hits = stats(client)["hit"]
         open_cases(client, me, places["in"])
