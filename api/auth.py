@@ -88,6 +88,18 @@ class Credentials:
             apply_rls(session, me)
         return me
 
+    def for_public_answer(self) -> Credentials:
+        """For an answer that is the same for everyone (a public layer's tile): a bearer token's
+        signature and expiry checked here (Unauthorized otherwise, as ever: bad credentials are
+        never silently anonymous), nothing looked up, and anonymous credentials back. A revoked
+        but unexpired token then gets what anyone gets, and nothing more. An API key cannot be
+        checked without the database: it is kept, for `principal` to check."""
+        if self.api_key:
+            return self
+        if self.bearer:
+            tokens.decode_access_token(self.bearer)
+        return Credentials(client_addr=self.client_addr)
+
     def expires_at(self) -> datetime | None:
         """When a bearer token runs out (API keys have no built-in end)."""
         return tokens.access_token_expiry(self.bearer) if self.bearer else None
@@ -113,15 +125,23 @@ async def request_credentials(
 RequestCredentials = Annotated[Credentials, Depends(request_credentials)]
 
 
+def resolve_caller(
+    request: Request, session: Session, credentials: Credentials, *, with_rls: bool = True
+) -> Principal:
+    """`optional_principal` for a handler that opens its own session (`api.deps.session_for`);
+    `with_rls=False`: the caller only (a lookup that reads no scoped row)."""
+    me = credentials.principal(session, with_rls=with_rls)
+    request.state.account_id = me.account_id  # for the request log line (api/request_log.py)
+    request.state.principal = me  # for error pages that link the caller's own page (api/pages)
+    return me
+
+
 def optional_principal(
     request: Request, session: SessionDep, credentials: RequestCredentials
 ) -> Principal:
     """The caller: from a bearer token, an API key, or anonymous. Bad credentials are a 401
     (never silently anonymous). Sets the row-level-security settings for this transaction."""
-    me = credentials.principal(session, with_rls=True)
-    request.state.account_id = me.account_id  # for the request log line (api/request_log.py)
-    request.state.principal = me  # for error pages that link the caller's own page (api/pages)
-    return me
+    return resolve_caller(request, session, credentials)
 
 
 async def current_principal(me: Annotated[Principal, Depends(optional_principal)]) -> Principal:

@@ -59,3 +59,16 @@ def session_for(request: Request) -> AbstractContextManager[Session]:
     override (tests)."""
     provider = request.app.dependency_overrides.get(get_session, get_session)
     return contextmanager(provider)()
+
+
+@contextmanager
+def lookup_session_for(request: Request) -> Iterator[Session]:
+    """`session_for` without a transaction of its own (autocommit): for a handler's one read
+    that needs neither a snapshot nor transaction-local settings (a token's check before a cached
+    answer), so it costs one round trip, not BEGIN, the read and COMMIT. Never for scoped reads:
+    `houniao.*` settings set with `set_config(..., true)` would end with their own statement. A
+    session already in a transaction (a test's shared one) is used as it is."""
+    with session_for(request) as session:
+        if not session.in_transaction():
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session

@@ -35,6 +35,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated
@@ -49,7 +50,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.auth import MaybeUser
 from api.csrf import SAFE_METHODS
 from api.deps import SessionDep, request_scope
-from geo.access.principal import app_engine, rls_settings
+from geo.access.principal import Principal, app_engine, rls_settings
 from geo.core import logs, replica
 from geo.core.config import ReplicaSettings, replica_settings, security_settings
 from geo.core.db import get_engine, session_factory
@@ -179,6 +180,13 @@ def _reading(request: Request, primary: Session, rls: dict[str, str] | None) -> 
 def get_read_session(request: Request, primary: SessionDep, me: MaybeUser) -> Iterator[Session]:
     """The caller's map reads: on the replica with their scope, or on the primary."""
     yield from _reading(request, primary, rls_settings(me))
+
+
+def read_session_for(
+    request: Request, primary: Session, me: Principal
+) -> AbstractContextManager[Session]:
+    """`get_read_session` for a handler that opens its own sessions (api/tile_cache.py)."""
+    return contextmanager(_reading)(request, primary, rls_settings(me))
 
 
 def get_public_read_session(request: Request, primary: SessionDep) -> Iterator[Session]:

@@ -12,6 +12,11 @@ Read your own writes: a successful write answers with the primary's WAL position
 api/reads.py). Each poll reads the position before it reads the events, so a caller whose
 position is below the feed's has their write in the events read; otherwise their case tiles are
 made anew (`fresh`).
+
+A hit is answered before the work a miss needs (`answer`): a public layer's without a thread, a
+session or a round trip (its caller is not looked up: the tile is everyone's); a scoped layer's
+after the token's full check in one autocommit statement, without a transaction, settings or a
+read session. A hit's request log line has no `read` (nothing was read).
 """
 
 from __future__ import annotations
@@ -24,18 +29,23 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI, Request
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from api.reads import requested_lsn
+from api.auth import Credentials, resolve_caller
+from api.deps import lookup_session_for, session_for
+from api.reads import read_session_for, requested_lsn
+from api.viewer import viewer_of
 from geo.access.principal import Principal, as_system
 from geo.cases import feed
 from geo.cases.stream import TRAILING_IDS
 from geo.core import clock, logs, replica
-from geo.core.config import tile_cache_settings
+from geo.core.config import database_settings, tile_cache_settings
 from geo.core.db import get_engine
-from geo.spatial.features import tile_cache
+from geo.spatial.boundaries.releases import ACTIVE_RELEASE
+from geo.spatial.features import registry, tile_cache
 from geo.spatial.features.tile_cache import Served, TileCache
 
 LOGGER = "houniao.tiles"
@@ -103,6 +113,8 @@ def install(app: FastAPI) -> None:
     settings = tile_cache_settings()
     cache = TileCache(int(settings.mb * 2**20)) if settings.mb > 0 else None
     app.state.tile_cache = cache
+    # the database whose active release `answer` may know without asking (the listener's)
+    app.state.tile_release_url = make_url(database_settings().sqlalchemy_url)
     app.state.tile_feed_engine = None  # None: DATABASE_URL's (tests name their database)
     inner = app.router.lifespan_context
 
@@ -129,16 +141,79 @@ def on_activation(app: FastAPI) -> Callable[[], None] | None:
     return cache.drop_releases if cache is not None else None
 
 
+async def answer(
+    request: Request, credentials: Credentials, layer: str, z: int, x: int, y: int
+) -> Served:
+    """The tile for this request (GET /tiles/{layer}/{z}/{x}/{y}.mvt), the cheapest right way:
+
+    - a public layer's tile is the same for everyone, so its caller is not looked up: a bearer
+      token's signature and expiry are checked here (a 401 otherwise), nothing else
+      (`Credentials.for_public_answer`). A cached tile of the active release, as the release
+      listener remembers it (`ACTIVE_RELEASE`; not known: the database is asked, below), is
+      answered here on the event loop: no thread, no session, no round trip;
+    - a scoped layer's cached tile (open cases), for a bearer token, while the case event feed
+      is read and the caller wrote nothing newer: the token is checked in full (signature,
+      expiry, account, login session, revocations) in one autocommit statement, and the tile of
+      the scope it yields is answered: no transaction, no row-level-security settings, no read
+      session (`_through_session`);
+    - anything else (a miss, an API key, anonymous callers, a writer's fresh read): the caller
+      resolved with their settings, the read session and `serve`, in the same thread.
+    """
+    cache: TileCache | None = request.app.state.tile_cache
+    if registry.is_public(layer):
+        credentials = credentials.for_public_answer()
+        if cache is not None and credentials.api_key is None:
+            release = ACTIVE_RELEASE.remembered(request.app.state.tile_release_url)
+            held = tile_cache.lookup(
+                cache, layer, z, x, y, viewer=None, release=release, now=clock.now()
+            )
+            if held is not None:
+                request.state.tile_cache = held.cache
+                return held
+    return await run_in_threadpool(_through_session, request, credentials, layer, z, x, y)
+
+
+def _through_session(
+    request: Request, credentials: Credentials, layer: str, z: int, x: int, y: int
+) -> Served:
+    cache: TileCache | None = request.app.state.tile_cache
+    if (
+        cache is not None
+        and credentials.bearer
+        and not registry.is_public(layer)
+        and cache.feed_live
+        and not _fresh(request, cache)
+        and cache.holds_case_tile(layer, z, x, y)  # else a miss: no token check twice
+    ):
+        with lookup_session_for(request) as session:  # the token, its account and revocations
+            me = resolve_caller(request, session, credentials, with_rls=False)
+        held = tile_cache.lookup(
+            cache, layer, z, x, y, viewer=viewer_of(request, me), release=None, now=clock.now()
+        )
+        if held is not None:
+            request.state.tile_cache = held.cache
+            return held
+    with session_for(request) as primary:
+        me = resolve_caller(request, primary, credentials)
+        with read_session_for(request, primary, me) as session:
+            return serve(request, session, viewer_of(request, me), layer, z, x, y)
+
+
+def _fresh(request: Request, cache: TileCache | None) -> bool:
+    """The caller wrote something the feed has not read yet (houniao_lsn, api/reads.py)."""
+    if cache is None or (lsn := requested_lsn(request)) is None:
+        return False
+    position = cache.feed_position
+    return position is None or position <= replica.lsn_number(lsn)
+
+
 def serve(
     request: Request, session: Session, viewer: Principal, layer: str, z: int, x: int, y: int
 ) -> Served:
     """The tile for this request, through the process's cache; the outcome goes to the request's
     log line (`tile_cache`: hit, miss, bypass, uncached)."""
     cache: TileCache | None = request.app.state.tile_cache
-    fresh = False
-    if cache is not None and (lsn := requested_lsn(request)) is not None:
-        position = cache.feed_position
-        fresh = position is None or position <= replica.lsn_number(lsn)
+    fresh = _fresh(request, cache)
     read = getattr(request.state, "read_log", {}).get("read")
     served = tile_cache.serve(
         cache,

@@ -8,11 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Request, Response
 
 from api import tile_cache
-from api.auth import public
+from api.auth import RequestCredentials, public
 from api.reads import ReadSessionDep
 from api.responses import returns
 from api.viewer import ViewerDep, cache_control
-from geo.spatial.features import registry
 from geo.spatial.features import tiles as mvt
 from geo.spatial.schemas import TileJSON
 
@@ -34,18 +33,18 @@ Layer = Annotated[str, Path(description="collection id, e.g. cells, communities,
     summary="A Mapbox vector tile (XYZ, Web Mercator) of one layer, made by PostGIS ST_AsMVT",
     **public(),  # public layers for anyone; scoped layers per caller (api/viewer.py)
 )
-def get_tile(
+async def get_tile(
     request: Request,
-    session: ReadSessionDep,
-    viewer: ViewerDep,
+    credentials: RequestCredentials,
     layer: Layer,
     z: Annotated[int, Path(description=f"zoom, 0-{mvt.MAX_ZOOM}")],
     x: Annotated[int, Path(description="column, 0 .. 2^z - 1")],
     y: Annotated[int, Path(description="row from the top, 0 .. 2^z - 1")],
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    served = tile_cache.serve(request, session, viewer, layer, z, x, y)
-    headers = {"Cache-Control": cache_control(registry.get(layer, viewer).public)}
+    # async: a cached tile is answered without a thread or a session (api/tile_cache.answer)
+    served = await tile_cache.answer(request, credentials, layer, z, x, y)
+    headers = {"Cache-Control": cache_control(served.public)}
     if served.etag is None:
         return Response(status_code=204, headers=headers)
     headers["ETag"] = served.etag  # a digest of the bytes: the same from the cache or not

@@ -180,6 +180,13 @@ def collections() -> list[Collection]:
     return list(_REGISTRY.values())
 
 
+def is_public(collection_id: str) -> bool:
+    """The collection is registered and public (False for a scoped or unknown one)."""
+    _load_providers()
+    found = _REGISTRY.get(collection_id)
+    return found is not None and found.public
+
+
 def get(collection_id: str, viewer: Viewer | None = None) -> Collection:
     """The collection `collection_id` if the viewer may see it; NotFound otherwise."""
     _load_providers()

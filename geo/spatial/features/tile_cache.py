@@ -117,7 +117,9 @@ class TileCache:
 
     # --- reads and writes -------------------------------------------------------------------
 
-    def get(self, key: Key, now: datetime) -> Entry | None:
+    def get(self, key: Key, now: datetime, *, count_miss: bool = True) -> Entry | None:
+        """The entry of `key` unless it expired; `count_miss`: False when the caller will ask
+        again through `serve` (a lookup before the session), which counts the miss then."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry.expires is not None and now >= entry.expires:
@@ -125,11 +127,18 @@ class TileCache:
                 self.counts["expired"] += 1
                 entry = None
             if entry is None:
-                self.counts["miss"] += 1
+                if count_miss:
+                    self.counts["miss"] += 1
                 return None
             self._entries.move_to_end(key)
             self.counts["hit"] += 1
             return entry
+
+    def holds_case_tile(self, layer: str, z: int, x: int, y: int) -> bool:
+        """Some viewer's tile z/x/y of case layer `layer` is held (whoever's scope it is): a
+        caller's is worth looking for before their scope is known."""
+        with self._lock:
+            return any(k.layer == layer for k in self._by_tile.get(z, {}).get((x, y), ()))
 
     def put(self, key: Key, entry: Entry, generation: int) -> bool:
         """Keep `entry` unless something was invalidated since `generation` was read (or the
@@ -211,6 +220,44 @@ class Served:
     data: bytes
     etag: str | None
     cache: str  # hit | miss | bypass | uncached
+    public: bool  # the layer's tiles are the same for everyone
+
+
+def _key(
+    collection: Collection, release: int | None, viewer: Viewer | None, z: int, x: int, y: int
+) -> Key:
+    return Key(collection.id, release, scope_key(collection, viewer), z, x, y)
+
+
+def lookup(
+    cache: TileCache,
+    collection_id: str,
+    z: int,
+    x: int,
+    y: int,
+    *,
+    viewer: Viewer | None,
+    release: int | None,
+    now: datetime,
+    fresh: bool = False,
+) -> Served | None:
+    """The cached tile `serve` would answer with, found without a session; None when it would
+    not answer from the cache (nothing counted: `serve` counts the miss).
+
+    `release`: the active boundary release, for a boundary layer (None: not known without the
+    database, so nothing is served here). `viewer`: the caller, resolved (a scoped layer's key
+    is their scope; NotFound for a viewer who may not see the layer, as `serve`)."""
+    collection = registry.get(collection_id, viewer)
+    mvt.TileAddress(z, x, y)  # InvalidInput, as `serve`
+    by = collection.cached_by
+    if by is None or (by == "release" and release is None):
+        return None
+    if by == "case_events" and (not cache.feed_live or fresh):
+        return None
+    entry = cache.get(_key(collection, release, viewer, z, x, y), now, count_miss=False)
+    if entry is None:
+        return None
+    return Served(entry.data, entry.etag, "hit", collection.public)
 
 
 def serve(
@@ -240,13 +287,13 @@ def serve(
         data = mvt.tile(session, collection_id, z, x, y, viewer=viewer)
         if cache is not None:
             cache.note("uncached")
-        return Served(data, etag(data), "uncached")
+        return Served(data, etag(data), "uncached", collection.public)
     release = ACTIVE_RELEASE.resolve(session, None) if by == "release" else None
-    key = Key(collection.id, release, scope_key(collection, viewer), z, x, y)
+    key = _key(collection, release, viewer, z, x, y)
     usable = by == "release" or (cache.feed_live and not fresh)
     held = cache.get(key, now) if usable else None
     if held is not None:
-        return Served(held.data, held.etag, "hit")
+        return Served(held.data, held.etag, "hit", collection.public)
     if not usable:
         cache.note("bypass")
     generation = cache.generation
@@ -254,4 +301,4 @@ def serve(
     entry = Entry(rendered.data, etag(rendered.data), rendered.changes_at)
     if rendered.release == release and (by == "release" or not replica):
         cache.put(key, entry, generation)
-    return Served(entry.data, entry.etag, "miss" if usable else "bypass")
+    return Served(entry.data, entry.etag, "miss" if usable else "bypass", collection.public)

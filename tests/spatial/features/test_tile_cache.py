@@ -13,13 +13,16 @@ from typing import Any
 import mapbox_vector_tile
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from api import tile_cache as api_tile_cache
 from api.app import create_app
 from api.deps import get_session
+from geo.accounts import tokens
+from geo.accounts.models import Account, AuthSession
 from geo.core import clock
 from geo.core.clock import install_city_zone
 from geo.core.config import database_settings
@@ -251,6 +254,184 @@ def test_cache_off_serves_every_write(app_on, callers, places):
     case_id, _ = file_case(client, places["in"], callers["filer"])
     client.cookies.clear()
     assert case_id in open_cases(client, me, places["in"])
+
+
+# --- a hit before the session (api/tile_cache.answer) --------------------------------------------
+
+
+def sessions_opened(client: TestClient) -> list[str]:
+    """Counts the request sessions the app opens from here on (its `get_session` override)."""
+    opened: list[str] = []
+    inner = client.app.dependency_overrides[get_session]  # type: ignore[attr-defined]
+
+    def override() -> Iterator[Session]:
+        opened.append("session")
+        yield from inner()
+
+    client.app.dependency_overrides[get_session] = override  # type: ignore[attr-defined]
+    return opened
+
+
+def made_through_serve(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Counts the tiles answered through a read session (`api.tile_cache.serve`)."""
+    calls: list[str] = []
+    inner = api_tile_cache.serve
+
+    def serve(*args: Any, **kwargs: Any) -> Any:
+        served = inner(*args, **kwargs)
+        calls.append(served.cache)
+        return served
+
+    monkeypatch.setattr(api_tile_cache, "serve", serve)
+    return calls
+
+
+def expired_token(scratch: Engine, caller: Caller) -> str:
+    """A well-signed access token of `caller`'s account and login session that ran out."""
+    with Session(scratch) as s:
+        account = s.get(Account, caller.account_id)
+        assert account is not None
+        sid = s.execute(
+            select(AuthSession.id).where(AuthSession.account_id == account.id)
+        ).scalar_one()
+        token, _, _ = tokens.encode_access_token(
+            account, str(sid), now=clock.now() - timedelta(hours=2), minutes=5
+        )
+    return token
+
+
+def test_a_public_tile_is_served_from_the_cache_before_any_session(
+    app_on, scratch, callers, places
+):
+    client = app_on()
+    assert client.app.state.locate_listener.listening.wait(10)  # type: ignore[attr-defined]
+    x, y = tile_of(*places["in"], 15)
+    path = f"/tiles/cells/15/{x}/{y}.mvt"
+    miss = client.get(path)
+    assert miss.status_code == 200 and stats(client)["miss"] == 1
+    assert miss.headers["cache-control"] == "public, max-age=60"
+
+    opened = sessions_opened(client)
+    me = callers["dispatcher"]
+    for headers in ({}, me.headers, {"Cookie": f"houniao_token={me.headers['Authorization'][7:]}"}):
+        hit = client.get(path, headers=headers)
+        assert hit.status_code == 200 and hit.content == miss.content
+        assert hit.headers["etag"] == miss.headers["etag"] == tile_cache.etag(miss.content)
+        assert hit.headers["cache-control"] == "public, max-age=60"
+        again = client.get(path, headers={**headers, "If-None-Match": hit.headers["etag"]})
+        assert again.status_code == 304 and again.headers["etag"] == hit.headers["etag"]
+    assert stats(client)["hit"] == 6 and stats(client)["miss"] == 1
+    assert opened == []  # no caller looked up, no read session, no round trip
+
+    # A token that does not hold on its own is refused, cached tile or not.
+    for token in ("not-a-token", expired_token(scratch, me)):
+        r = client.get(path, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401 and "www-authenticate" in r.headers, r.text
+    assert stats(client)["hit"] == 6 and opened == []
+    # An unknown layer and an address off the pyramid, as before.
+    assert client.get(f"/tiles/nope/15/{x}/{y}.mvt").status_code == 404
+    assert client.get(f"/tiles/cells/15/{1 << 15}/{y}.mvt").status_code == 422
+
+
+def test_a_public_tile_answers_a_revoked_token_as_anyone(app_on, scratch, places):
+    """A public layer's tile is everyone's: a logged-out (revoked, unexpired) token gets what an
+    anonymous caller gets, cached or made, and nothing more (its scoped tiles: below)."""
+    with Session(scratch) as s:
+        leaver = make_caller(s, "tc-public-leaver", "dispatcher")
+        s.commit()
+    client = app_on()
+    x, y = tile_of(*places["in"], 15)
+    path = f"/tiles/cells/14/{x // 2}/{y // 2}.mvt"
+    assert client.post("/api/v1/auth/logout", headers=leaver.headers).status_code == 200
+    client.cookies.clear()
+    assert client.get("/api/v1/auth/me", headers=leaver.headers).status_code == 401
+    made = client.get(path, headers=leaver.headers)  # a miss: made without looking it up
+    cached = client.get(path, headers=leaver.headers)
+    assert made.status_code == cached.status_code == 200 and made.content == cached.content
+    assert client.get(path).content == made.content
+    assert stats(client)["miss"] == 1 and stats(client)["hit"] == 2
+
+
+def test_a_cached_case_tile_is_answered_only_to_a_token_that_holds(
+    app_on, scratch, callers, places, monkeypatch
+):
+    """The scoped hit skips the transaction and the read session, never the token's check in
+    the database: once the token is revoked, or has expired, the cached tile is refused; a
+    caller of another scope gets their own rows, a role without the layer a 404."""
+    with Session(scratch) as s:
+        leaver = make_caller(s, "tc-leaver", "dispatcher")
+        s.commit()
+    client = app_on()
+    case_id, lsn = file_case(client, places["in"], callers["filer"])
+    client.cookies.clear()
+    assert fed_past(client, lsn)
+    x, y = tile_of(*places["in"], Z)
+    path = f"/tiles/open_cases/{Z}/{x}/{y}.mvt"
+    through = made_through_serve(monkeypatch)
+
+    first = client.get(path, headers=leaver.headers)
+    assert first.status_code == 200 and through == ["miss"]
+    assert first.headers["cache-control"] == "private, no-store"
+    hit = client.get(path, headers=leaver.headers)
+    assert hit.status_code == 200 and hit.content == first.content
+    assert hit.headers["etag"] == first.headers["etag"]
+    assert hit.headers["cache-control"] == "private, no-store"
+    again = client.get(path, headers={**leaver.headers, "If-None-Match": hit.headers["etag"]})
+    assert again.status_code == 304 and again.headers["cache-control"] == "private, no-store"
+    assert through == ["miss"] and stats(client)["hit"] == 2  # both without a read session
+    assert case_id in open_cases(client, callers["dispatcher"], places["in"])  # the same scope
+    assert through == ["miss"] and stats(client)["hit"] == 3
+
+    # Another scope: their own tile, made for them, without the case in CELL.
+    other = open_cases(client, callers["other_grid"], places["in"])
+    assert case_id not in other and {p["cell_code"] for p in other.values()} <= {OTHER_CELL}
+    assert through == ["miss", "miss"]
+    # Anonymous, a forged token, an expired one: never the cached tile.
+    assert client.get(path).status_code == 404
+    for token in ("not-a-token", expired_token(scratch, leaver)):
+        r = client.get(path, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401, r.text
+
+    # Logged out: the token is revoked in the database, not yet expired.
+    assert client.post("/api/v1/auth/logout", headers=leaver.headers).status_code == 200
+    client.cookies.clear()  # not the writer's fresh read: the cached path is the one tried
+    hits = stats(client)["hit"]
+    r = client.get(path, headers=leaver.headers)
+    assert r.status_code == 401 and r.content != first.content, r.text
+    assert stats(client)["hit"] == hits
+    # The dispatcher's tile is still cached, and served to a token that holds.
+    assert case_id in open_cases(client, callers["dispatcher"], places["in"])
+    assert stats(client)["hit"] == hits + 1
+
+
+def test_a_scoped_hit_costs_one_statement_without_a_transaction(app_on, callers, places):
+    """What a scoped hit sends the database: the token's check alone, in autocommit (no BEGIN
+    nor COMMIT), setting no row-level-security settings; a miss is made as before, with one
+    check of the token when no tile of that address is held."""
+    client = app_on()
+    statements: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        isolation = conn.get_execution_options().get("isolation_level")
+        statements.append((statement, isolation))
+
+    event.listen(client.app.state.tile_feed_engine, "before_cursor_execute", seen)  # type: ignore[attr-defined]
+    try:
+        me = callers["dispatcher"]
+        open_cases(client, me, places["in"])
+        made = [s for s in statements if "ST_AsMVT" in s[0] or "set_config" in s[0]]
+        assert made and all(isolation is None for _, isolation in made)  # in a transaction
+        # nobody's tile of this address was held: the token was checked once, with the settings
+        assert [i for s, i in statements if "auth_session" in s] == [None], statements
+        statements.clear()
+        hits = stats(client)["hit"]
+        open_cases(client, me, places["in"])
+        assert stats(client)["hit"] == hits + 1
+        mine = [s for s in statements if "auth_session" in s[0] or "ST_AsMVT" in s[0]]
+        assert len(mine) == 1 and mine[0][1] == "AUTOCOMMIT", statements
+        assert "revoked_token" in mine[0][0] and "set_config" not in mine[0][0]
+    finally:
+        event.remove(client.app.state.tile_feed_engine, "before_cursor_execute", seen)  # type: ignore[attr-defined]
 
 
 def test_release_activation_serves_the_new_release(app_on, scratch, places, tmp_path: Path):
