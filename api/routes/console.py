@@ -318,6 +318,7 @@ def console_map(session: SessionDep, me: CurrentUser) -> HTMLResponse:
         basemap=map_settings().basemap,
         extra_scripts=("console-map.js",),
         hotspots_url="/api/v1/planning/hotspots",  # scoped as the feed: a street's cells
+        clusters_url="/api/v1/cases/open/clusters.geojson",  # scoped as the feed
     )
     return framed_by_self(script_page(page))
 
