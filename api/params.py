@@ -7,6 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
+from geo.cases.queue import QueueFilters
+from geo.cases.workflow import Tier
 from geo.core.errors import InvalidInput
 from geo.privacy import windows
 from geo.spatial.crs import ACCEPTED, Crs, parse_crs
@@ -73,10 +75,31 @@ def window_query(
     return windows.current() if named is None else named
 
 
+def case_filters_query(
+    tier: Annotated[str | None, Query(max_length=20, description="grid, community, street")] = None,
+    category: Annotated[str | None, Query(max_length=30)] = None,
+    street: Annotated[str | None, Query(max_length=9, description="9-digit street code")] = None,
+    clock: Annotated[
+        str | None, Query(max_length=20, description="overdue, due_soon, on_track, met, missed")
+    ] = None,
+) -> QueueFilters:
+    """The console's filter bar (also the zoomed-out map's clusters); an empty select ("全部") is
+    no filter."""
+    if tier and tier not in {t.value for t in Tier}:
+        raise InvalidInput(f"unknown tier {tier!r}; one of: grid, community, street")
+    return QueueFilters(
+        tier=Tier(tier) if tier else None,
+        category=category or None,
+        street=street or None,
+        clock_state=clock or None,
+    )
+
+
 CrsParam = Annotated[Crs, Depends(crs_query)]
 WindowParam = Annotated[windows.Window, Depends(window_query)]
 NamedWindowParam = Annotated[windows.Window | None, Depends(named_window_query)]
 BboxParam = Annotated[tuple[float, float, float, float] | None, Depends(bbox_query)]
+CaseFiltersParam = Annotated[QueueFilters, Depends(case_filters_query)]
 Lon = Annotated[float, Query(description="longitude, in the named crs", examples=[128.905])]
 Lat = Annotated[float, Query(description="latitude, in the named crs", examples=[47.728])]
 

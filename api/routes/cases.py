@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from api import lifecycle
 from api.auth import CurrentUser, MaybeUser, RequestCredentials, access, public
 from api.deps import SessionDep
-from api.params import BboxParam
+from api.params import BboxParam, CaseFiltersParam
 from api.reads import ReadSessionDep
 from api.responses import returns
 from geo.access.principal import Role, app_engine
@@ -187,10 +187,12 @@ def open_case_clusters(
     me: CurrentUser,
     bbox: BboxParam,
     z: Annotated[int, Query(ge=0, le=clusters.MAX_ZOOM, description="the map's zoom")],
+    filters: CaseFiltersParam,
 ) -> Response:
     """For a map zoomed out past a street (a province holds a million open cases): a point
-    per square of 64 screen pixels with the count of cases and of each clock state."""
-    body = clusters.open_case_clusters_json(session, me, zoom=z, bbox=bbox)
+    per square of 64 screen pixels with the count of cases and of each clock state. Filtered
+    as the console's queue (tier, category, street, clock), so its map counts what it lists."""
+    body = clusters.open_case_clusters_json(session, me, zoom=z, bbox=bbox, filters=filters)
     return Response(body, media_type=GEOJSON, headers={"Cache-Control": "private, no-cache"})
 
 

@@ -28,6 +28,7 @@ from api.auth import CurrentUser, access
 from api.csrf import csrf_guard, token_for
 from api.deps import SessionDep
 from api.hardening import framed_by_self, script_page
+from api.params import CaseFiltersParam, case_filters_query
 from geo.access.principal import ROLE_LABELS, Principal, Role
 from geo.bookings import queries as booking_queries
 from geo.bookings import service as booking_service
@@ -66,26 +67,7 @@ HxRequest = Annotated[str | None, Header(alias="HX-Request", include_in_schema=F
 HxTrigger = Annotated[str | None, Header(alias="HX-Trigger", include_in_schema=False)]
 
 
-def _filters(
-    tier: Annotated[str | None, Query(max_length=20, description="grid, community, street")] = None,
-    category: Annotated[str | None, Query(max_length=30)] = None,
-    street: Annotated[str | None, Query(max_length=9, description="9-digit street code")] = None,
-    clock: Annotated[
-        str | None, Query(max_length=20, description="overdue, due_soon, on_track, met, missed")
-    ] = None,
-) -> queue.QueueFilters:
-    """The filter bar's values; an empty select ("全部") is no filter."""
-    if tier and tier not in {t.value for t in Tier}:
-        raise InvalidInput(f"unknown tier {tier!r}; one of: grid, community, street")
-    return queue.QueueFilters(
-        tier=Tier(tier) if tier else None,
-        category=category or None,
-        street=street or None,
-        clock_state=clock or None,
-    )
-
-
-FiltersDep = Annotated[queue.QueueFilters, Depends(_filters)]
+FiltersDep = CaseFiltersParam  # the filter bar's tier, category, street and clock
 
 
 def _filter_values(f: queue.QueueFilters) -> dict[str, str]:
@@ -336,6 +318,7 @@ def console_map(session: SessionDep, me: CurrentUser) -> HTMLResponse:
         basemap=map_settings().basemap,
         extra_scripts=("console-map.js",),
         hotspots_url="/api/v1/planning/hotspots",  # scoped as the feed: a street's cells
+        clusters_url="/api/v1/cases/open/clusters.geojson",  # scoped as the feed
     )
     return framed_by_self(script_page(page))
 
@@ -510,7 +493,9 @@ def _saved_answer(
     if hx_request:
         return HTMLResponse(html.saved_filters(**context), status_code=status)
     try:
-        filters = _filters(*(values[k] or None for k in ("tier", "category", "street", "clock")))
+        filters = case_filters_query(
+            *(values[k] or None for k in ("tier", "category", "street", "clock"))
+        )
     except InvalidInput:
         filters = queue.QueueFilters()
     page = _page(session, me, filters, {"saved_notice": notice})
@@ -540,7 +525,7 @@ def save_filter(
         "clock": clock or "",
     }
     try:
-        filters = _filters(tier or None, category or None, street or None, clock or None)
+        filters = case_filters_query(tier or None, category or None, street or None, clock or None)
         codes = {c["code"] for c in catalogue(session)["categories"]}
         if filters.category and filters.category not in codes:
             raise InvalidInput(f"没有这个类别：{filters.category} (unknown category)")

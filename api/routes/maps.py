@@ -71,6 +71,7 @@ def dispatch(session: SessionDep, me: CurrentUser) -> HTMLResponse:
         categories=categories,
         basemap=map_settings().basemap,
         hotspots_url="/api/v1/planning/hotspots",
+        clusters_url="/api/v1/cases/open/clusters.geojson",
     )
     return script_page(html)
 

@@ -6,7 +6,8 @@ or a city (10,000 cases, ~4 MB), not for a province's dispatcher (1,000,000 open
 asked for (a square per `SQUARE_PX` screen pixels, `ST_SnapToGrid` in degrees) and sends one
 point per non-empty square: the number of cases and how many are on track, due soon and
 overdue, placed at their mean position. The answer is bounded by the squares on the screen, not
-by the cases; the scope is `case_filter`, the rule of every case query.
+by the cases; the scope is `case_filter`, the rule of every case query. The filters are the
+console's (`QueueFilters`), so a zoomed-out map counts what its filter bar would list.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from geo.cases import clock
 from geo.cases.models import Case
+from geo.cases.queue import QueueFilters, filter_conditions
 from geo.cases.scope import case_filter
 from geo.cases.workflow import FINISHED
 from geo.core.errors import InvalidInput
@@ -48,12 +50,20 @@ def open_case_clusters(
     *,
     zoom: int,
     bbox: tuple[float, float, float, float] | None = None,
+    filters: QueueFilters = QueueFilters(),  # noqa: B008  (frozen: never mutated)
 ) -> dict[str, Any]:
-    """The open cases in scope (and in `bbox`, WGS84 lon/lat) as one Point feature per square
-    of the zoom's grid that holds any, with `count` and the count per clock state."""
+    """The open cases in scope (and in `bbox`, WGS84 lon/lat, and passing `filters`) as one
+    Point feature per square of the zoom's grid that holds any, with `count` and the count per
+    clock state."""
     size = square_degrees(zoom)
     state = clock.clock_state()
-    where = [c.status.notin_([s.value for s in FINISHED]), case_filter(principal)]
+    where = [
+        c.status.notin_([s.value for s in FINISHED]),
+        case_filter(principal),
+        *filter_conditions(filters),
+    ]
+    if filters.clock_state is not None:
+        where.append(state == filters.clock_state)
     if bbox is not None:
         where.append(c.geom.intersects(func.ST_MakeEnvelope(*bbox, 4326)))
     square = func.ST_SnapToGrid(c.geom, size)
@@ -88,7 +98,8 @@ def open_case_clusters_json(
     *,
     zoom: int,
     bbox: tuple[float, float, float, float] | None = None,
+    filters: QueueFilters = QueueFilters(),  # noqa: B008  (frozen: never mutated)
 ) -> bytes:
     """`open_case_clusters` as the UTF-8 JSON the route sends."""
-    found = open_case_clusters(session, principal, zoom=zoom, bbox=bbox)
+    found = open_case_clusters(session, principal, zoom=zoom, bbox=bbox, filters=filters)
     return json.dumps(found, separators=(",", ":")).encode()

@@ -64,7 +64,8 @@ class Queue:
     at: datetime | None = None  # the database's clock the states were computed at
 
 
-def _conditions(f: QueueFilters) -> list[ColumnElement[bool]]:
+def filter_conditions(f: QueueFilters) -> list[ColumnElement[bool]]:
+    """The filters but the clock state (taken apart: the counts per state ignore it)."""
     out: list[ColumnElement[bool]] = []
     if f.tier is not None:
         out.append(c.tier == f.tier.value)
@@ -86,7 +87,7 @@ def open_queue(
     """The open cases of `me`'s scope under `filters`, most urgent first (see the module)."""
     at = now or db_now(session)
     state = clock.clock_state(at)
-    where = and_(_OPEN, case_filter(me), *_conditions(filters))
+    where = and_(_OPEN, case_filter(me), *filter_conditions(filters))
     counted = dict(
         session.execute(
             select(state, func.count()).select_from(Case).where(where).group_by(state)

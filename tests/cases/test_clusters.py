@@ -1,6 +1,6 @@
 """Open cases as clusters (`GET /api/v1/cases/open/clusters.geojson`): one point per square of
 the zoom's grid, every open case in scope counted once, the scope and bbox applied, the
-documented model holding what PostgreSQL sent."""
+documented model holding what PostgreSQL sent, the console's filters applied."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from geo.cases import clusters
 from geo.cases.schemas import OpenCaseClusters
-from tests.cases.conftest import CELL, OTHER_CELL
+from tests.cases.conftest import CELL, OTHER_CELL, STREET
 
 URL = "/api/v1/cases/open/clusters.geojson"
 OPEN_IN = text(
@@ -51,6 +51,30 @@ def test_scope_and_bbox(cases_client, callers, new_case, session):
         "type": "FeatureCollection",
         "features": [],
     }
+
+
+def test_filters_of_the_console(cases_client, callers, new_case, session):
+    new_case("reported", category="environment")
+    new_case("dispatched", category="medical")
+    h = callers["dispatcher"].headers
+
+    def total(**filters: str) -> int:
+        r = cases_client.get(URL, params={"z": 12, **filters}, headers=h)
+        assert r.status_code == 200, r.text
+        return _counts(r.json())[0]
+
+    every = cases_client.get(URL, params={"z": 12}, headers=h).json()["features"]
+    by_state = {s: sum(f["properties"][s] for f in every) for s in clusters.STATES}
+    for state, n in by_state.items():  # the clock filter keeps exactly that state's cases
+        assert total(clock=state) == n
+    for category in ("environment", "medical"):
+        sql = "SELECT count(*) FROM cases WHERE status NOT IN ('closed', 'cancelled')"
+        n = session.execute(text(sql + " AND category_code = :c"), {"c": category}).scalar()
+        assert total(category=category) == n >= 1
+    assert total(street=STREET) >= 2 and total(street="999999999") == 0
+    assert total(tier="grid") + total(tier="community") + total(tier="street") == total()
+    assert cases_client.get(URL, params={"z": 12, "street": "12"}, headers=h).status_code >= 400
+    assert cases_client.get(URL, params={"z": 12, "tier": "x"}, headers=h).status_code >= 400
 
 
 def test_zoom_out_of_range_is_refused(cases_client, callers):

@@ -8,6 +8,8 @@
     return (!extra.clock || p.clock_state === extra.clock) &&
       (!extra.street || String(p.cell_code || '').slice(0, 9) === extra.street);
   };
+  /* Zoomed out, the clusters are filtered by the API (clusters.js) with the same values. */
+  houniao.extraClusterQuery = function () { return {street: extra.street, clock: extra.clock}; };
   houniao.onCaseClick = function (id) {
     window.parent.postMessage({houniao: 'open-case', id: id}, location.origin);
   };
@@ -20,7 +22,7 @@
     cat.value = e.data.category || '';
     extra.street = e.data.street || '';
     extra.clock = e.data.clock || '';
-    tier.dispatchEvent(new Event('change', {bubbles: true}));  /* redraws (dispatch.js) */
+    tier.dispatchEvent(new Event('change', {bubbles: true}));  /* redraws markers or clusters */
   });
   document.addEventListener('DOMContentLoaded', function () {
     var box = document.getElementById('houniao-filters');

@@ -4,26 +4,30 @@ window.houniao = window.houniao || {};
 /* houniao.CLOCK_COLOURS and CLOCK_LABELS are set by the page (maps/dispatch.py);
    houniao.extraFilter and houniao.onCaseClick by a page that adapts it (console-map.js). */
 
+/* fetch with the page's cookies; the access token lasts minutes, so on a 401 renew it from the
+   refresh cookie and try once more (the case feed and the clusters, clusters.js). */
+houniao.fetchRenewing = function (url, headers) {
+  var get = function () { return fetch(url, {headers: headers, credentials: 'same-origin'}); };
+  return get().then(function (r) {
+    if (r.status !== 401) { return r; }
+    return fetch('/maps/refresh', {method: 'POST', credentials: 'same-origin'})
+      .then(function (renewed) {
+        if (!renewed.ok) {
+          document.getElementById('houniao-count').textContent = '登录已过期，请重新登录';
+          throw new Error('session expired');
+        }
+        return get();
+      });
+  });
+};
+
 /* A leaflet-realtime source: fetch with If-None-Match, reuse the cached data on 304,
    then keep the features that pass the tier and category selects. */
 houniao.caseFeed = function (url, toDisplay) {
   var state = {etag: null, data: null};
   return function (success, error) {
     var headers = state.etag ? {'If-None-Match': state.etag} : {};
-    var get = function () { return fetch(url, {headers: headers, credentials: 'same-origin'}); };
-    get()
-      .then(function (r) {
-        /* The access token lasts minutes; renew it from the refresh cookie and try once more. */
-        if (r.status !== 401) { return r; }
-        return fetch('/maps/refresh', {method: 'POST', credentials: 'same-origin'})
-          .then(function (renewed) {
-            if (!renewed.ok) {
-              document.getElementById('houniao-count').textContent = '登录已过期，请重新登录';
-              throw new Error('session expired');
-            }
-            return get();
-          });
-      })
+    houniao.fetchRenewing(url, headers)
       .then(function (r) {
         if (r.status === 304) { return state.data; }
         if (!r.ok) { throw new Error('case feed answered ' + r.status); }
@@ -31,6 +35,7 @@ houniao.caseFeed = function (url, toDisplay) {
         return r.json().then(function (d) { state.data = d; return d; });
       })
       .then(function (data) {
+        if (houniao.showingClusters && houniao.showingClusters()) { return; }  /* zoomed out since */
         var tier = document.getElementById('houniao-tier').value;
         var cat = document.getElementById('houniao-category').value;
         var features = data.features.filter(function (f) {
@@ -39,6 +44,7 @@ houniao.caseFeed = function (url, toDisplay) {
         });
         document.getElementById('houniao-count').textContent = features.length + ' 件';
         window.houniaoDrawn = features.length;
+        window.houniaoView = 'markers';
         success({type: 'FeatureCollection', features: toDisplay ? toDisplay(features) : features});
       })
       .catch(error);
@@ -61,9 +67,11 @@ houniao.casePoint = function (feature, latlng) {
   return marker;
 };
 
-/* Changing a filter redraws at once; the refetch is answered 304 from the ETag. */
+/* Changing a filter redraws at once; the refetch is answered 304 from the ETag. Zoomed out,
+   the feed is stopped and the clusters redraw instead (clusters.js). */
 houniao.redrawOnFilterChange = function (realtime) {
   document.addEventListener('change', function (e) {
-    if (e.target.id === 'houniao-tier' || e.target.id === 'houniao-category') { realtime.update(); }
+    var filter = e.target.id === 'houniao-tier' || e.target.id === 'houniao-category';
+    if (filter && realtime.isRunning()) { realtime.update(); }
   });
 };
