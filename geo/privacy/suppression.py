@@ -18,9 +18,8 @@ city and its streets, or the city and its categories). `protect` hides
       and subtracting whole rows and columns). This is checked exactly: a hidden cell is
       determined iff its column of the sums' matrix, restricted to the hidden cells, is not a
       combination of the other hidden cells' columns (its leverage is 1).
-      A large component (thousands of sums in a city's month) is first tried sparsely: a null
-      vector of its sums that moves every hidden cell certifies that none is determined, and
-      only a component without that certificate gets the dense (cubic) algebra.
+      A large component (thousands of sums in a city's month) gets the same answers from
+      sparse least squares instead of a dense (cubic) eigendecomposition (`_SparseAlgebra`).
 
 The same layout and counts always give the same hidden cells, so asking again reveals nothing
 new; every product of one window (a month is a column of its season's table) is cut from one
@@ -202,16 +201,8 @@ def _fix_for_first_determined(
         key = (tuple(sums), frozenset(c for s in sums for c, _ in layout.members[s] if c in hidden))
         if settled is not None and key in settled:
             continue
-        if _all_free(layout, sums, hidden, unpublished):
-            if settled is not None:
-                settled.add(key)
-            continue
-        algebra = _Algebra(layout, sums, hidden)
-        determined = [
-            c
-            for c, lev in zip(algebra.cells, algebra.leverages(), strict=True)
-            if c not in unpublished and lev > 1 - 1e-6
-        ]
+        algebra = _algebra(layout, sums, hidden)
+        determined = algebra.determined(unpublished)
         if not determined:
             if settled is not None:
                 settled.add(key)
@@ -260,39 +251,103 @@ def _components(layout: Layout, hidden: set[int]) -> list[list[int]]:
     return list(groups.values())
 
 
-def _all_free(
-    layout: Layout, sums: list[int], hidden: set[int], unpublished: frozenset[int]
-) -> bool:
-    """True when a null vector of the component's sums moves every hidden cell (but the
-    unpublished): a certificate that none is determined, found in milliseconds where `_Algebra`
-    takes seconds on a component of thousands of sums (its dense eigendecomposition is cubic).
-
-    A random vector's part in the null space (r - Aᵀy, y by sparse least squares) moves cell i
-    unless every null vector leaves it alone, i.e. unless it is determined; two such vectors
-    are taken, and the residual is checked. False means "not shown": `_Algebra` decides."""
-    if len(sums) < _SPARSE_FROM:
-        return False  # small: the dense algebra is as quick
-    cells = sorted({c for s in sums for c, _ in layout.members[s] if c in hidden})
-    at = {c: n for n, c in enumerate(cells)}
-    entries = [
-        (r, at[c], coef) for r, s in enumerate(sums) for c, coef in layout.members[s] if c in at
-    ]
-    rows, cols, coefs = zip(*entries, strict=True)
-    a = sparse.csr_matrix((coefs, (rows, cols)), shape=(len(sums), len(cells)))
-    at_t = a.T.tocsr()
-    moved = np.zeros(len(cells))
-    for r in np.random.default_rng(0).standard_normal((2, len(cells))):
-        y = lsqr(at_t, r, atol=1e-14, btol=1e-14, iter_lim=50 * len(sums))[0]
-        z = r - at_t @ y
-        if np.abs(a @ z).max(initial=0.0) > _RESIDUAL:
-            return False
-        moved = np.maximum(moved, np.abs(z))
-    return all(moved[at[c]] > _MOVED for c in cells if c not in unpublished)
+def _algebra(layout: Layout, sums: list[int], hidden: set[int]) -> _Algebra | _SparseAlgebra:
+    """The component's algebra: dense under `_SPARSE_FROM` sums, else sparse unless its null
+    vectors are not found to within `_RESIDUAL` (then dense)."""
+    if len(sums) >= _SPARSE_FROM:
+        sparse_algebra = _SparseAlgebra(layout, sums, hidden)
+        if sparse_algebra.solved:
+            return sparse_algebra
+    return _Algebra(layout, sums, hidden)
 
 
-_SPARSE_FROM = 200  # sums in a component from which `_all_free` is tried first
+_SPARSE_FROM = 200  # sums in a component from which `_SparseAlgebra` is used
 _RESIDUAL = 1e-9  # |A z| of a null vector that counts as one
-_MOVED = 1e-6  # |z_i| that counts as moving cell i (undetermined cells move by ~1e-2 or more)
+_MOVED = 1e-6  # |z_i| that shows a null vector moves cell i (free cells move by ~1e-2 or more)
+_LEVERAGE = 1 - 1e-6  # a hidden cell with this leverage or more is determined (both algebras)
+
+
+class _SparseAlgebra:
+    """`_Algebra`'s two questions answered by sparse least squares (scipy's LSQR), for a
+    component of thousands of sums (a city's month), where the dense eigendecomposition is cubic
+    (5,328 sums: 28 s).
+
+    Which hidden cells are determined: a random vector's part in the null space of A (r - Aᵀy,
+    y the least-squares solution of Aᵀy = r) moves every cell that some null vector moves, i.e.
+    every undetermined one, by ~1e-2 or more. Two such vectors certify most cells free; for the
+    few they leave still (suspects), the leverage itself (1 - (e_i - Aᵀy)_i with Aᵀy = e_i in
+    least squares) decides, against the same bound as the dense algebra.
+
+    Whether hiding published cell j frees determined cell i (see `_Algebra`): aⱼ must lie in A's
+    column space (no random left-null vector of A has a component along it) and uᵀaⱼ ≠ 0, where
+    u = G⁺aᵢ is the least-norm solution of Aᵀu = eᵢ.
+    """
+
+    def __init__(self, layout: Layout, sums: list[int], hidden: set[int]) -> None:
+        self.layout = layout
+        self.row = {s: n for n, s in enumerate(sums)}
+        self.cells = sorted({c for s in sums for c, _ in layout.members[s] if c in hidden})
+        self.at = {c: n for n, c in enumerate(self.cells)}
+        entries = [
+            (r, self.at[c], coef)
+            for r, s in enumerate(sums)
+            for c, coef in layout.members[s]
+            if c in self.at
+        ]
+        rows, cols, coefs = zip(*entries, strict=True)
+        self.a = sparse.csr_matrix((coefs, (rows, cols)), shape=(len(sums), len(self.cells)))
+        self.a_t = self.a.T.tocsr()
+        self._iterations = 50 * len(sums)
+        self.moved = np.zeros(len(self.cells))
+        self.solved = True
+        for r in np.random.default_rng(0).standard_normal((2, len(self.cells))):
+            z = r - self.a_t @ self._solve(self.a_t, r)
+            if np.abs(self.a @ z).max(initial=0.0) > _RESIDUAL:
+                self.solved = False  # not to be trusted: the dense algebra decides
+                return
+            self.moved = np.maximum(self.moved, np.abs(z))
+        self._left_null: np.ndarray | None = None
+        self._target: tuple[int, np.ndarray] | None = None
+
+    def _solve(self, matrix: sparse.csr_matrix, rhs: np.ndarray) -> np.ndarray:
+        solution: np.ndarray = lsqr(matrix, rhs, atol=1e-14, btol=1e-14, iter_lim=self._iterations)[
+            0
+        ]
+        return solution
+
+    def determined(self, unpublished: frozenset[int]) -> list[int]:
+        out = []
+        for c in self.cells:
+            i = self.at[c]
+            if c in unpublished or self.moved[i] > _MOVED:
+                continue
+            e = np.zeros(len(self.cells))
+            e[i] = 1.0
+            if 1 - (e - self.a_t @ self._solve(self.a_t, e))[i] > _LEVERAGE:
+                out.append(c)
+        return out
+
+    def frees(self, target: int, cell: int) -> bool:
+        rows = [
+            (self.row[s], coef)
+            for s in self.layout.sums_of[cell]
+            if s in self.row
+            for c, coef in self.layout.members[s]
+            if c == cell
+        ]
+        column = np.zeros(self.a.shape[0])
+        for r, coef in rows:
+            column[r] += coef
+        if self._left_null is None:  # random vectors' parts outside A's column space
+            draws = np.random.default_rng(1).standard_normal((2, self.a.shape[0]))
+            self._left_null = np.array([d - self.a @ self._solve(self.a, d) for d in draws])
+        if np.abs(self._left_null @ column).max() > _MOVED:
+            return False  # a_j is not a combination of the sums' columns
+        if self._target is None or self._target[0] != target:
+            e = np.zeros(len(self.cells))
+            e[self.at[target]] = 1.0
+            self._target = (target, self._solve(self.a_t, e))
+        return abs(float(self._target[1] @ column)) > _EPS
 
 
 class _Algebra:
@@ -342,6 +397,14 @@ class _Algebra:
             rows[n, : len(p)] = [r for r, _ in p]
             coefs[n, : len(p)] = [coef for _, coef in p]
         return rows, coefs
+
+    def determined(self, unpublished: frozenset[int]) -> list[int]:
+        """The hidden cells (but the unpublished) that the published ones determine."""
+        return [
+            c
+            for c, lev in zip(self.cells, self.leverages(), strict=True)
+            if c not in unpublished and lev > _LEVERAGE
+        ]
 
     def leverages(self) -> np.ndarray:
         """aᵢᵀ G⁺ aᵢ of every hidden cell of the component, in the order of `cells`."""
