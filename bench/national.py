@@ -8,6 +8,7 @@ real `houniao load synthetic` command unless it exists and `--reuse` is given; d
 end unless `--keep`. Writes (escalation, rebuilds, intake) run in transactions rolled back.
 
     .venv/bin/python bench/national.py --scales 1000 100 10 [1] [--reuse] [--keep] [--walk]
+        [--only density] [--density-baseline]
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ from geo.cases import clusters, feed
 from geo.core.clock import install_city_zone
 from geo.core.db import HIDE_PARAMETERS, connect_args
 from geo.models import load_models
+from geo.planning import presence
 from geo.planning.density_table import density_table
+from geo.privacy import suppression
 from geo.spatial.batch import CellIndex
 from geo.spatial.boundaries.models import in_release
 from geo.spatial.boundaries.releases import resolve_release
@@ -267,11 +270,27 @@ def measure_views(engine: Any, full_province: bool) -> dict[str, float]:
     return out
 
 
-def measure_density(engine: Any) -> dict[str, float]:
+def measure_density(engine: Any, dense_baseline: bool) -> dict[str, float]:
+    """The planners' season table; with `dense_baseline`, also with every component's algebra
+    dense (suppression's `_SparseAlgebra` off: cubic in a component's sums) and the ratio."""
     planner = Principal(role=Role.planner, name="bench")
-    with rolled_back(engine) as s:
-        secs, table = timed(lambda: density_table(s, planner, SEASON))
-    return {"density_season_s": secs, "density_rows": len(table.rows)}
+    out: dict[str, float] = {}
+    runs = [("density_season_s", None)]
+    if dense_baseline:
+        runs.insert(0, ("density_dense_s", math.inf))
+    for figure, sparse_from in runs:
+        before = suppression._SPARSE_FROM
+        suppression._SPARSE_FROM = sparse_from or before
+        try:
+            with rolled_back(engine) as s:
+                out[figure], table = timed(lambda: density_table(s, planner, SEASON))
+        finally:
+            suppression._SPARSE_FROM = before
+        presence._cut_of.cache_clear()  # each run protects its tables anew
+        suppression.hidden_cells.cache_clear()
+    if dense_baseline:
+        out["density_dense_over_sparse"] = out["density_dense_s"] / out["density_season_s"]
+    return {**out, "density_rows": len(table.rows)}
 
 
 def measure_escalation(engine: Any) -> dict[str, float]:
@@ -366,7 +385,7 @@ def run_scale(n: int, args: argparse.Namespace) -> dict[str, Any]:
             "batch": lambda: measure_batch(engine, args.batch_points),
             "tiles": lambda: measure_tiles(engine, points, args.tiles),
             "views": lambda: measure_views(engine, n >= args.province_feed_from),
-            "density": lambda: measure_density(engine),
+            "density": lambda: measure_density(engine, args.density_baseline),
             "escalation": lambda: measure_escalation(engine),
             "intake": lambda: measure_intake(engine, points, args.intake),
             "vacuum": lambda: measure_vacuum(url),
@@ -413,6 +432,9 @@ def main() -> None:
     parser.add_argument("--intake", type=int, default=2000, help="reports through the intake")
     parser.add_argument("--only", nargs="+", help="these measures only (presence, locate, ...)")
     parser.add_argument("--json", help="write every figure here too")
+    parser.add_argument(
+        "--density-baseline", action="store_true", help="density with dense algebra too (slow)"
+    )
     args = parser.parse_args()
     load_models()
     random.seed(20261201)

@@ -6,7 +6,9 @@ Yichun demo loaded, dropped at the end unless --keep). tipg serves `public.grid_
 the API serves the `cells` collection with every rule it keeps: the active boundary release, the
 community/street/district names joined from their own releases, Cache-Control, OGC errors. The
 same bare-asyncio client (16 keep-alive connections) sends both the same requests in interleaved
-rounds, the order of the two servers alternating:
+rounds, the order of the servers alternating. The API runs twice: with its tile cache off
+(every tile made, as tipg makes them) and as deployed (HOUNIAO_TILE_CACHE_MB's default: after the
+first round most tiles are answered from memory; tipg keeps none). Items are never cached:
 
 - items: `limit=100` pages at random offsets (fixed seed);
 - tiles: z12 and z14 tiles drawn from those that hold cells (fixed seed).
@@ -235,6 +237,9 @@ def main() -> None:
             scratch_database(drop_only=True)
 
 
+NO_TILE_CACHE = {"HOUNIAO_TILE_CACHE_MB": "0"}
+
+
 def run(url: URL, python: Path, args: argparse.Namespace) -> None:
     engine = create_engine(url)
     with Session(engine) as session:
@@ -244,20 +249,27 @@ def run(url: URL, python: Path, args: argparse.Namespace) -> None:
         ).scalar_one()
     engine.dispose()
     ports = {"tipg": free_port(args.port), "houniao": free_port(args.port + 1)}
-    servers = [serve_tipg(python, url, ports["tipg"]), serve(url, ports["houniao"], 1)]
+    ports["houniao+cache"] = free_port(args.port + 2)
+    servers = [
+        serve_tipg(python, url, ports["tipg"]),
+        serve(url, ports["houniao"], 1, settings=NO_TILE_CACHE),  # every tile made, as tipg
+        serve(url, ports["houniao+cache"], 1),  # as deployed: tiles kept (api/tile_cache.py)
+    ]
     try:
         loads = workloads(url, args.requests, rid, matched)
         print(
             f"{matched:,} cells; {args.requests:,} requests per workload and round,"
             f" {args.concurrency} connections, {args.rounds} rounds, {os.cpu_count()} CPUs"
         )
-        for tipg_paths, api_paths in loads.values():  # warm both (caches, pools, plans)
+        for tipg_paths, api_paths in loads.values():  # warm all (pools, plans; not the cache)
             asyncio.run(drive(ports["tipg"], tipg_paths[:200], args.concurrency))
             asyncio.run(drive(ports["houniao"], api_paths[:200], args.concurrency))
+            asyncio.run(drive(ports["houniao+cache"], api_paths[:200], args.concurrency))
         results: dict[tuple[str, str], list] = {}
         for r in range(args.rounds):
             for name, (tipg_paths, api_paths) in loads.items():
                 order = [("tipg", tipg_paths), ("houniao", api_paths)]
+                order.append(("houniao+cache", api_paths))
                 for server, paths in order if r % 2 == 0 else order[::-1]:
                     seconds, ms, statuses = asyncio.run(
                         drive(ports[server], paths, args.concurrency)
@@ -276,7 +288,7 @@ def report(loads: dict, results: dict) -> None:
     print("| --- | --- | ---: | ---: | ---: | --- | ---: | ---:")
     for name in loads:
         figures = {}
-        for server in ("tipg", "houniao"):
+        for server in ("tipg", "houniao", "houniao+cache"):
             runs = results[(name, server)]
             rate = statistics.median(r[0] for r in runs)
             ms = np.concatenate([r[1] for r in runs])
