@@ -267,6 +267,17 @@ _MOVED = 1e-6  # |z_i| that shows a null vector moves cell i (free cells move by
 _LEVERAGE = 1 - 1e-6  # a hidden cell with this leverage or more is determined (both algebras)
 
 
+def _coefficients(layout: Layout, row: dict[int, int], cell: int) -> list[tuple[int, float]]:
+    """A cell's sums as rows of a component (`row`: sum -> row) and its coefficient in each."""
+    return [
+        (row[s], coef)
+        for s in layout.sums_of[cell]
+        if s in row
+        for c, coef in layout.members[s]
+        if c == cell
+    ]
+
+
 class _SparseAlgebra:
     """`_Algebra`'s two questions answered by sparse least squares (scipy's LSQR), for a
     component of thousands of sums (a city's month), where the dense eigendecomposition is cubic
@@ -328,15 +339,8 @@ class _SparseAlgebra:
         return out
 
     def frees(self, target: int, cell: int) -> bool:
-        rows = [
-            (self.row[s], coef)
-            for s in self.layout.sums_of[cell]
-            if s in self.row
-            for c, coef in self.layout.members[s]
-            if c == cell
-        ]
         column = np.zeros(self.a.shape[0])
-        for r, coef in rows:
+        for r, coef in _coefficients(self.layout, self.row, cell):
             column[r] += coef
         if self._left_null is None:  # random vectors' parts outside A's column space
             draws = np.random.default_rng(1).standard_normal((2, self.a.shape[0]))
@@ -380,16 +384,7 @@ class _Algebra:
 
     def _columns(self, cells: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """Each cell's sums (as rows of this component) and coefficients, padded with zeros."""
-        pairs = [
-            [
-                (self.row[s], coef)
-                for s in self.layout.sums_of[cell]
-                if s in self.row
-                for c, coef in self.layout.members[s]
-                if c == cell
-            ]
-            for cell in cells
-        ]
+        pairs = [_coefficients(self.layout, self.row, cell) for cell in cells]
         width = max((len(p) for p in pairs), default=1)
         rows = np.zeros((len(cells), width), dtype=int)
         coefs = np.zeros((len(cells), width))
