@@ -35,7 +35,7 @@ assert CLUSTER_BELOW_ZOOM <= CLUSTERS_MAX_ZOOM + 1  # the API clusters every zoo
 # Two classes: above Leaflet's own .leaflet-tooltip, whichever stylesheet comes last.
 CLUSTER_LABEL_CSS = (
     ".leaflet-tooltip.houniao-cluster-label{background:none;border:none;box-shadow:none;"
-    "padding:0;color:#fff;font:bold 12px sans-serif;text-align:center;text-shadow:0 0 2px #000}"
+    "padding:0;color:#fff;font:bold 12px/1.1 sans-serif;text-align:center;text-shadow:0 0 2px #000}"
     ".leaflet-tooltip.houniao-cluster-label::before{display:none}"
 )
 

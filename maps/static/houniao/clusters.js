@@ -39,7 +39,9 @@
   function clusterMarker(map, feature, latlng) {
     var p = feature.properties;
     var marker = L.circleMarker(latlng, {
-      radius: 12 + 4 * Math.log10(p.count), weight: 2, color: '#fff', fillOpacity: 0.85,
+      /* big enough for its label: two lines when some are overdue */
+      radius: (p.overdue ? 18 : 14) + 4 * Math.log10(p.count), weight: 2, color: '#fff',
+      fillOpacity: 0.85,
       fillColor: houniao.CLOCK_COLOURS[worstState(p)] || '#777'
     });
     var label = p.count + ' 件' + (p.overdue ? '<br><small>超时 ' + p.overdue + '</small>' : '');
