@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from geo.access.principal import app_engine
@@ -67,8 +68,11 @@ def lookup_session_for(request: Request) -> Iterator[Session]:
     that needs neither a snapshot nor transaction-local settings (a token's check before a cached
     answer), so it costs one round trip, not BEGIN, the read and COMMIT. Never for scoped reads:
     `houniao.*` settings set with `set_config(..., true)` would end with their own statement. A
-    session already in a transaction (a test's shared one) is used as it is."""
+    session already in a transaction, or bound to a connection in one (a test's shared one), is
+    used as it is."""
     with session_for(request) as session:
-        if not session.in_transaction():
+        bind = session.get_bind()
+        joined = isinstance(bind, Connection) and bind.in_transaction()
+        if not session.in_transaction() and not joined:
             session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield session

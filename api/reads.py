@@ -189,6 +189,11 @@ def read_session_for(
     return contextmanager(_reading)(request, primary, rls_settings(me))
 
 
+def public_read_session_for(request: Request, primary: Session) -> AbstractContextManager[Session]:
+    """`get_public_read_session` for a handler that opens its own sessions (api/tile_cache.py)."""
+    return contextmanager(_reading)(request, primary, None)
+
+
 def get_public_read_session(request: Request, primary: SessionDep) -> Iterator[Session]:
     """Reads of public data for anyone (the service card): no caller, no scope settings."""
     yield from _reading(request, primary, None)

@@ -60,16 +60,28 @@ def source_query(
     Raises NotFound when the viewer may not see the collection (checked by `registry.get`
     before) or no boundary release is active.
     """
+    rid = None
+    if collection.versioned:
+        rid = ACTIVE_RELEASE.resolve(session, release)  # map reads: from memory when live
+    query = SourceQuery(collection, _rows(collection, rid), rid)
+    if collection.scope is not None:
+        query.where(collection.scope(viewer, query.src.c))
+    return query
+
+
+def unbound_source_query(collection: Collection) -> SourceQuery:
+    """`source_query` of a public collection with its release left as the bind parameter
+    ``rid``: for a statement built once and run with each read's values."""
+    if collection.scope is not None:
+        raise ValueError(f"collection {collection.id!r} is scoped: its rows depend on the viewer")
+    return SourceQuery(collection, _rows(collection, None), None)
+
+
+def _rows(collection: Collection, rid: int | None) -> Subquery:
     names = {collection.id_column, *collection.field_names()}
     if collection.changes_at:
         names.add(collection.changes_at)
     source = text(collection.source)
-    rid = None
-    if collection.versioned:
-        rid = ACTIVE_RELEASE.resolve(session, release)  # map reads: from memory when live
+    if rid is not None:
         source = source.bindparams(rid=rid)
-    src = source.columns(*(column(n) for n in sorted(names)), column("geom")).subquery("src")
-    query = SourceQuery(collection, src, rid)
-    if collection.scope is not None:
-        query.where(collection.scope(viewer, src.c))
-    return query
+    return source.columns(*(column(n) for n in sorted(names)), column("geom")).subquery("src")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import mapbox_vector_tile
 import pytest
 from sqlalchemy import text
 
 from geo.spatial.boundaries.models import in_release
+from geo.spatial.features import registry
 from tests.spatial.conftest import ACTIVE, CELL, tile_of
 
 MVT = "application/vnd.mapbox-vector-tile"
@@ -137,3 +139,23 @@ def test_tilejson(client, inside, layer):
     x, y = tile_of(*inside, z)
     url = doc["tiles"][0].format(z=z, x=x, y=y).removeprefix("http://testserver")
     assert layer in mapbox_vector_tile.decode(client.get(url).content)
+
+
+def test_a_replaced_public_layer_is_tiled_from_its_new_source(client, session, inside):
+    """A public layer's tile statement is built once per registration (tiles._public_statement):
+    a registration that replaces it must be tiled from the new source, not the kept statement."""
+    cells = registry.get("cells")
+    x, y = tile_of(*inside, 14)
+    try:
+        registry.register(replace(cells, id="scratch_cells"))
+        assert CELL in {f["properties"]["code"] for f in scratch_features(client, x, y)}
+        one = cells.source.replace("WHERE", f"WHERE g.code <> '{CELL}' AND", 1)
+        registry.register(replace(cells, id="scratch_cells", source=one), replace=True)
+        codes = {f["properties"]["code"] for f in scratch_features(client, x, y)}
+        assert codes and CELL not in codes
+    finally:
+        registry.unregister("scratch_cells")
+
+
+def scratch_features(client, x: int, y: int) -> list[dict]:
+    return get_tile(client, "scratch_cells", 14, x, y)["scratch_cells"]["features"]
