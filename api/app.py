@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from api import errors, hardening, lifecycle, locate_cache, scheduler, tile_cache
 from api.auth import declare_public_routes
-from api.lanes import HeavyLane
+from api.lanes import Lanes
 from api.limits import RequestLimits
 from api.reads import ReadYourWrites, read_router
 from api.request_log import RequestLog
@@ -75,7 +75,7 @@ def create_app() -> FastAPI:
     settings = feed_cache_settings()  # the open-cases feed's Features by case version
     app.state.feed_features = FeedFeatures(int(settings.mb * 2**20)) if settings.mb else None
     lifecycle.install(app)  # SIGTERM ends SSE streams and the scheduler instead of waiting
-    app.add_middleware(HeavyLane)  # aggregates, exports, intake: a few places per worker
+    app.add_middleware(Lanes)  # aggregates, exports, intake, OGC reads: a few places per worker
     app.add_middleware(RequestLimits)  # body size (413), NUL in path or query (422)
     # A read replica or the tile cache: writes tell their writer the WAL position, so the
     # writer's next map read has the write.

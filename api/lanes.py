@@ -8,6 +8,10 @@ A request waits for its place in the event loop, holding no thread, connection o
 lands on its log line as `lock_wait_ms.aggregates_lane` or `.intake_lane`
 (geo/core/lock_waits.py). Light routes never wait here. Measured in bench/peak_day.py
 (`--heavy-places`).
+
+OGC API reads (a page of 100 polygons is ~8 ms of a worker's Python) have a lane of their own
+with `HOUNIAO_MAP_THREADS` places, as the tiles' threads (api/tile_cache.py): sixteen pages at
+once in sixteen threads made the slowest wait longest (p99 1.3x tipg's; bench/ogc_tipg.py).
 """
 
 from __future__ import annotations
@@ -31,27 +35,36 @@ HEAVY = (
 )
 
 
+MAP_READS = (("ogc", "GET", "/ogc/collections/"),)
+
+
 def lane_of(method: str, path: str) -> str | None:
-    """The slow lane a request queues in, or None for a light one."""
-    return next((lane for lane, m, p in HEAVY if method == m and path.startswith(p)), None)
+    """The lane a request queues in, or None for a light one."""
+    lanes = (*HEAVY, *MAP_READS)
+    return next((lane for lane, m, p in lanes if method == m and path.startswith(p)), None)
 
 
-class HeavyLane:
-    """`app.add_middleware(HeavyLane)`; the limiters are made in the server's event loop."""
+class Lanes:
+    """`app.add_middleware(Lanes)`; the limiters are made in the server's event loop."""
 
-    def __init__(self, app: ASGIApp, places: int | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, places: int | None = None, map_places: int | None = None
+    ) -> None:
         self.app = app
-        self.places = serving_settings().heavy_places if places is None else places
+        settings = serving_settings()
+        self.places = settings.heavy_places if places is None else places
+        self.map_places = settings.map_threads if map_places is None else map_places
         self.limiters: dict[str, anyio.CapacityLimiter] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         lane = lane_of(scope["method"], scope["path"]) if scope["type"] == "http" else None
-        if lane is None or not self.places:
+        places = self.map_places if lane in {m[0] for m in MAP_READS} else self.places
+        if lane is None or not places:
             await self.app(scope, receive, send)
             return
         limiter = self.limiters.get(lane)
         if limiter is None:
-            limiter = self.limiters[lane] = anyio.CapacityLimiter(self.places)
+            limiter = self.limiters[lane] = anyio.CapacityLimiter(places)
         with lock_waits.waiting(f"{lane}_lane"):
             await limiter.acquire()
         try:

@@ -177,13 +177,13 @@ async def answer(
 
 
 async def _in_tile_thread(request: Request, work: Callable[..., Served], *args: Any) -> Served:
-    """Run a tile's work in one of the worker's HOUNIAO_TILE_THREADS threads; the rest wait on
+    """Run a tile's work in one of the worker's HOUNIAO_MAP_THREADS threads; the rest wait on
     the event loop, in order. Sixteen tiles at once in sixteen threads shared one interpreter and
     stretched the slowest: p99 200 ms against 33 ms with four (bench/ogc_tipg.py)."""
     state = request.app.state
     limiter = getattr(state, "tile_threads", None)
     if limiter is None:  # made in the server's event loop, on the first tile
-        limiter = state.tile_threads = CapacityLimiter(serving_settings().tile_threads)
+        limiter = state.tile_threads = CapacityLimiter(serving_settings().map_threads)
     return await to_thread.run_sync(work, *args, limiter=limiter)
 
 

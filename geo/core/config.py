@@ -265,14 +265,14 @@ def spatial_settings() -> SpatialSettings:
 
 class ServingSettings(BaseSettings):
     """How the API shares a worker between light and CPU-heavy requests (api/lanes.py), and
-    how many tiles it makes at once (api/tile_cache.py)."""
+    how many map reads it makes at once (tiles, api/tile_cache.py; OGC API, api/lanes.py)."""
 
     model_config = SettingsConfigDict(env_prefix="HOUNIAO_", extra="ignore")
 
     heavy_places: int = Field(default=1, ge=0, le=64)  # per worker process; 0: no slow lane
-    # Threads per worker process making tiles at once; more tiles wait on the event loop. Two to
-    # eight measured alike; sixteen (one per request) stretched the p99 sixfold.
-    tile_threads: int = Field(default=4, ge=1, le=64)
+    # Map reads per worker process made at once; more wait on the event loop, in order. Two to
+    # eight measured alike; sixteen (one thread per request) stretched the tiles' p99 sixfold.
+    map_threads: int = Field(default=4, ge=1, le=64)
 
 
 @lru_cache

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+import orjson
 
 # 7 decimals of a degree is about 1 cm: enough for boundaries, small enough to ship.
 GEOJSON_DECIMALS = 7
@@ -18,7 +19,7 @@ def feature(
     return {
         "type": "Feature",
         "id": row[id_key],
-        "geometry": json.loads(geometry) if isinstance(geometry, str) else geometry,
+        "geometry": orjson.loads(geometry) if isinstance(geometry, str) else geometry,
         "properties": {k: v for k, v in row.items() if k != geometry_key},
     }
 

@@ -7,7 +7,7 @@ import anyio
 import httpx
 
 from api.app import create_app
-from api.lanes import HEAVY, HeavyLane, lane_of
+from api.lanes import HEAVY, MAP_READS, Lanes, lane_of
 
 DENSITY = "/api/v1/residents/density"
 INTAKE = "/api/v1/intake/reports"
@@ -17,10 +17,11 @@ LIGHT = ("/tiles/cells/12/3456/1450.mvt", "/card", "/api/v1/cases", "/api/v1/cas
 def test_every_heavy_prefix_names_routes_of_the_app_and_light_routes_stay_light():
     paths = create_app().openapi()["paths"]
     routes = [(m.upper(), path) for path, ops in paths.items() for m in ops]
-    for _, method, prefix in HEAVY:
+    for _, method, prefix in (*HEAVY, *MAP_READS):
         assert any(m == method and p.startswith(prefix) for m, p in routes), (method, prefix)
     assert lane_of("POST", "/api/v1/intake/reports") == "intake"
     assert lane_of("GET", DENSITY) == "aggregates"
+    assert lane_of("GET", "/ogc/collections/cells/items") == "ogc"
     assert not any(lane_of("GET", path) for path in LIGHT)
     assert lane_of("POST", "/api/v1/cases") is None
 
@@ -41,7 +42,7 @@ def test_heavy_requests_queue_for_their_place_while_light_ones_pass():
         await send({"type": "http.response.body", "body": b"ok"})
 
     async def day() -> list[int]:
-        transport = httpx.ASGITransport(app=HeavyLane(work, places=1))
+        transport = httpx.ASGITransport(app=Lanes(work, places=1))
         statuses: list[int] = []
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
 
@@ -85,7 +86,7 @@ def test_no_lane_when_places_is_zero():
         await send({"type": "http.response.body", "body": b"ok"})
 
     async def day() -> None:
-        transport = httpx.ASGITransport(app=HeavyLane(work, places=0))
+        transport = httpx.ASGITransport(app=Lanes(work, places=0))
         client = httpx.AsyncClient(transport=transport, base_url="http://t")
         async with client, anyio.create_task_group() as tg:
             for _ in range(3):
