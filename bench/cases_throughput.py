@@ -4,12 +4,14 @@ at 10,000 open cases with its ratio to the bare SQL query.
 Runs on a scratch database `<DATABASE_URL's name>_bench_cases` on the same server (created,
 migrated, loaded with the Yichun grid, dropped at the end unless --keep), so the dev database is
 left as found. The API is the real one (`uvicorn api.app:app` in a subprocess, as the application
-role under row-level security, scheduler off); clients are threads with their own httpx client and
-bearer token.
+role under row-level security, scheduler off); clients are threads with their own keep-alive
+client and bearer token: the standard library's (bench/lean_http.py), or httpx with
+`--client httpx` (its own Python is ~0.6 ms a request, on the same two cores as the server).
 
 1. create: C clients POST /api/v1/cases (channel accounts, a point in the grid worker's community):
    cases/s, p50 and p99 latency; baseline: the same `service.create_case` in-process, C threads
-   with their own database session each.
+   with their own database session each, as the API makes the call (the application role and
+   the caller's row-level-security settings), and as the table owner (the rules' cost beside).
 2. transitions: C clients each take their own cases through accept, dispatch, start,
    give_feedback, confirm, close with If-Match: transitions/s, p50, p99; same in-process baseline.
    Both after a warm-up, in --tp-rounds rounds that alternate which path goes first.
@@ -51,6 +53,7 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.lean_http import LeanClient  # noqa: E402
 from bench.scratch import (  # noqa: E402
     drop_database,
     free_port,
@@ -58,7 +61,8 @@ from bench.scratch import (  # noqa: E402
     scratch_url,
     serve,
 )
-from geo.access.principal import Principal, as_system  # noqa: E402
+from geo.access.principal import Principal, apply_rls, as_system  # noqa: E402
+from geo.access.rls import app_engine  # noqa: E402
 from geo.accounts import tokens  # noqa: E402
 from geo.accounts.models import Account  # noqa: E402
 from geo.cases import feed, service  # noqa: E402
@@ -142,16 +146,22 @@ class People:
         return tokens.principal_for(account), {"Authorization": f"Bearer {pair.access_token}"}
 
 
+def http_client(kind: str, port: int, headers: dict[str, str] | None = None) -> Any:
+    """A client of the API for one thread: `lean` (bench/lean_http.py) or `httpx`."""
+    if kind == "httpx":
+        return httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60)
+    return LeanClient(port, headers)
+
+
 def bench_http(
-    port: int, people: People, clients: int, per_client: int, statuses: Counter
+    port: int, people: People, clients: int, per_client: int, statuses: Counter, kind: str
 ) -> tuple[dict, dict]:
-    base = f"http://127.0.0.1:{port}"
     created: dict[int, list[tuple[int, str]]] = {}
 
     def create(i: int) -> list[float]:
         rng, lat = random.Random(SEED + i), []
         mine = created.setdefault(i, [])
-        with httpx.Client(base_url=base, headers=people.channels[i][1], timeout=60) as http:
+        with http_client(kind, port, people.channels[i][1]) as http:
             for k in range(per_client):
                 t = time.perf_counter()
                 r = http.post("/api/v1/cases", json=body(rng, people.points, k))
@@ -167,7 +177,7 @@ def bench_http(
     def work(i: int) -> list[float]:
         lat = []
         heads = {"grid": people.grid[1], "dispatcher": people.dispatcher[1]}
-        with httpx.Client(base_url=base, timeout=60) as http:
+        with http_client(kind, port) as http:
             for case_id, tag in created.get(i, []):
                 for who, step in STEPS:
                     t = time.perf_counter()
@@ -188,15 +198,23 @@ def bench_http(
     )
 
 
-def bench_inprocess(engine, people: People, clients: int, per_client: int) -> tuple[dict, dict]:
+def bench_inprocess(
+    engine, people: People, clients: int, per_client: int, as_caller: bool = True
+) -> tuple[dict, dict]:
+    """The same service calls in this process. `as_caller`: as the API makes them, on the
+    application role's engine with the caller's row-level-security settings; else as the table
+    owner with the system's settings (the rules' cost is the difference)."""
     created: dict[int, list[int]] = {}
+
+    def scoped(s: Session, me: Principal) -> None:
+        apply_rls(s, me) if as_caller else as_system(s)
 
     def create(i: int) -> list[float]:
         rng, lat, me = random.Random(SEED + 100 + i), [], people.channels[i][0]
         for k in range(per_client):
             t = time.perf_counter()
             with Session(engine) as s:
-                as_system(s)
+                scoped(s, me)
                 out = service.create_case(s, me, CaseCreate(**body(rng, people.points, k)))
                 s.commit()
             lat.append(time.perf_counter() - t)
@@ -211,7 +229,7 @@ def bench_inprocess(engine, people: People, clients: int, per_client: int) -> tu
             for actor, step in STEPS:
                 t = time.perf_counter()
                 with Session(engine) as s:
-                    as_system(s)
+                    scoped(s, who[actor])
                     service.transition(s, who[actor], case_id, TransitionRequest(**step))
                     s.commit()
                 lat.append(time.perf_counter() - t)
@@ -362,14 +380,27 @@ def bench_geojson(
     return {**out, **{k: statistics.median(v) * 1000 for k, v in times.items()}}
 
 
+PATHS = ("HTTP", "in-process", "in-process, owner")
+
+
 def throughput(
-    engine, port: int, people: People, args: argparse.Namespace, statuses: Counter
+    engines: dict[str, Any], port: int, people: People, args: argparse.Namespace, statuses: Counter
 ) -> None:
     """HTTP against in-process at each client count, in --tp-rounds interleaved rounds (the
-    order flips each round, so load from elsewhere falls on both alike) after one warm-up round
-    of each; rates over all rounds, latency percentiles of all requests, and the ratios."""
-    bench_http(port, people, 1, 3, Counter())
-    bench_inprocess(engine, people, 1, 3)
+    order turns each round, so load from elsewhere falls on all alike) after one warm-up round
+    of each; rates over all rounds, latency percentiles of all requests, and the ratios.
+
+    `in-process` is the same service call as the API makes it (the application role, the
+    caller's row-level-security settings); `in-process, owner` skips those rules (as_system on
+    the owner's engine), so the rules' cost shows beside HTTP's."""
+    app, owner = engines["app"], engines["owner"]
+    runners = {
+        "HTTP": partial(bench_http, port, people, statuses=statuses, kind=args.client),
+        "in-process": partial(bench_inprocess, app, people),
+        "in-process, owner": partial(bench_inprocess, owner, people, as_caller=False),
+    }
+    for run in runners.values():
+        run(1, 3)
     print(
         "\n| clients | path | creates/s | create p50 / p99 ms | transitions/s |"
         " transition p50 / p99 ms |"
@@ -377,14 +408,11 @@ def throughput(
     print("| --- | --- | ---: | ---: | ---: | ---: |")
     ratios = []
     for c in args.clients:
-        got: dict[str, list[tuple[dict, dict]]] = {"HTTP": [], "in-process": []}
+        got: dict[str, list[tuple[dict, dict]]] = {label: [] for label in PATHS}
         for r in range(args.tp_rounds):
-            runs = [
-                ("HTTP", partial(bench_http, port, people, c, args.per_client, statuses)),
-                ("in-process", partial(bench_inprocess, engine, people, c, args.per_client)),
-            ]
-            for label, run in runs if r % 2 == 0 else runs[::-1]:
-                got[label].append(run())
+            order = PATHS[r % 3 :] + PATHS[: r % 3]
+            for label in order:
+                got[label].append(runners[label](c, args.per_client))
         rate = {}
         for label, results in got.items():
             merged = []
@@ -399,14 +427,17 @@ def throughput(
                 f" {tr:.0f} | {pct(tlat, 50):.1f} / {pct(tlat, 99):.1f} |",
                 flush=True,
             )
-        ratios.append((c, *(rate["HTTP"][k][0] / rate["in-process"][k][0] for k in (0, 1))))
+        ratios.append(
+            (c, *(rate["HTTP"][k][0] / rate[base][k][0] for base in PATHS[1:] for k in (0, 1)))
+        )
     print(
-        f"\nHTTP / in-process, {args.tp_rounds} interleaved rounds of {args.per_client} per client"
+        f"\nHTTP / in-process ({args.client} client), {args.tp_rounds} interleaved rounds of"
+        f" {args.per_client} per client"
     )
-    print("| clients | creates | transitions |")
-    print("| ---: | ---: | ---: |")
-    for c, cr, tr in ratios:
-        print(f"| {c} | {cr:.2f}x | {tr:.2f}x |")
+    print("| clients | creates | transitions | creates / owner | transitions / owner |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    for c, cr, tr, cro, tro in ratios:
+        print(f"| {c} | {cr:.2f}x | {tr:.2f}x | {cro:.2f}x | {tro:.2f}x |")
 
 
 def main() -> None:
@@ -418,6 +449,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=7, help="rounds of the GeoJSON paths")
     ap.add_argument("--tp-rounds", type=int, default=3, help="rounds of create and transition")
     ap.add_argument("--workers", type=int, default=1, help="the API's uvicorn workers")
+    ap.add_argument("--client", choices=("lean", "httpx"), default="lean", help="HTTP client")
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
     ap.add_argument("--only-geojson", action="store_true", help="skip create and transition")
     args = ap.parse_args()
@@ -439,7 +471,11 @@ def main() -> None:
     try:
         statuses: Counter = Counter()
         if args.clients:
-            throughput(engine, port, people, args, statuses)
+            engines = {
+                "app": app_engine(url.render_as_string(hide_password=False)),
+                "owner": engine,
+            }
+            throughput(engines, port, people, args, statuses)
             print(f"HTTP statuses: {dict(statuses)}")
         if not args.open:
             return
