@@ -29,8 +29,9 @@ from fastapi import Cookie, Depends, FastAPI, Request, Security
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import SessionDep
+from api.deps import SessionDep, session_for
 from geo.access.principal import ALL_ROLES, PUBLIC, Principal, Role, apply_rls
 from geo.accounts import apikeys, tokens
 from geo.audit import service as audit
@@ -159,25 +160,35 @@ def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
 
     Dependencies that do no I/O are `async def`, so FastAPI runs them on the event loop: each
     sync one is a hop to a worker thread and back (audit.record only queues the event)."""
-    allowed = frozenset(str(r) for r in (roles or ALL_ROLES))
+    allowed = allowed_roles(*roles)
 
     async def dependency(session: SessionDep, me: CurrentUser, request: Request) -> Principal:
-        if me.role not in allowed:
-            audit.record(
-                session,
-                me,
-                "access.denied",
-                outcome="denied",
-                detail={
-                    "route": f"{request.method} {request.url.path}",
-                    "allowed": sorted(allowed),
-                },
-            )
-            raise AccessDenied(f"role {me.role} may not use this endpoint")
-        return me
+        return check_role(request, session, me, allowed)
 
     dependency.allowed_roles = allowed  # type: ignore[attr-defined]
     return dependency
+
+
+def allowed_roles(*roles: str) -> frozenset[str]:
+    return frozenset(str(r) for r in (roles or ALL_ROLES))
+
+
+def check_role(
+    request: Request, session: Session, me: Principal, allowed: frozenset[str]
+) -> Principal:
+    """Unauthorized for an anonymous caller; AccessDenied, audited, for a role not `allowed`."""
+    if not me.is_authenticated:
+        raise Unauthorized("not authenticated: send a bearer token (or X-API-Key for channels)")
+    if me.role not in allowed:
+        audit.record(
+            session,
+            me,
+            "access.denied",
+            outcome="denied",
+            detail={"route": f"{request.method} {request.url.path}", "allowed": sorted(allowed)},
+        )
+        raise AccessDenied(f"role {me.role} may not use this endpoint")
+    return me
 
 
 def access(*roles: str, scope: str | None = None) -> dict[str, Any]:
@@ -186,13 +197,50 @@ def access(*roles: str, scope: str | None = None) -> dict[str, Any]:
     `scope` names what limits the rows a role sees ("cell", "own", ...): the route matrix then
     expects 404 for the same object seen from another scope.
     """
-    names = sorted(str(r) for r in (roles or ALL_ROLES))
+    return {
+        "dependencies": [Depends(require_roles(*roles))],
+        **declared_access(*roles, scope=scope),
+    }
+
+
+def access_in_handler(*roles: str, scope: str | None = None) -> dict[str, Any]:
+    """`access` for a handler that checks the caller in its own thread (api/unit_of_work.py
+    `in_one_thread(..., roles=)`): declared alike, and refused alike before the body is read
+    (`refuse_early`), so a caller without access learns nothing from a 422."""
+    early = Depends(refuse_early(allowed_roles(*roles)))
+    return {"dependencies": [early], **declared_access(*roles, scope=scope)}
+
+
+def refuse_early(allowed: frozenset[str]) -> Callable[..., Awaitable[None]]:
+    """A dependency on the event loop: 401 without credentials, and for a token whose signed
+    role is not `allowed` the full refusal (`check_role`: revoked 401, else an audited 403) in a
+    worker thread. A token of an allowed role passes without a round trip: its handler checks
+    it against the database."""
+
+    async def dependency(request: Request, credentials: RequestCredentials) -> None:
+        if not credentials.bearer and not credentials.api_key:
+            raise Unauthorized("not authenticated: send a bearer token (or X-API-Key for channels)")
+        if credentials.bearer and tokens.decode_access_token(credentials.bearer)["role"] in allowed:
+            return
+        await run_in_threadpool(_refuse, request, credentials, allowed)
+
+    return dependency
+
+
+def _refuse(request: Request, credentials: Credentials, allowed: frozenset[str]) -> None:
+    with session_for(request) as session:  # an audited refusal commits (keep_writes)
+        check_role(request, session, resolve_caller(request, session, credentials), allowed)
+
+
+def declared_access(*roles: str, scope: str | None = None) -> dict[str, Any]:
+    """`access` declared in OpenAPI only."""
+    names = sorted(allowed_roles(*roles))
     for name in names:
         Role(name)
     extra: dict[str, Any] = {"x-roles": names}
     if scope:
         extra["x-scope"] = scope
-    return {"dependencies": [Depends(require_roles(*names))], "openapi_extra": extra}
+    return {"openapi_extra": extra}
 
 
 def authenticated() -> dict[str, Any]:

@@ -219,11 +219,22 @@ def _primary_position() -> str | None:
         return None
 
 
+_WANTED, _POSITION = "houniao_position_wanted", "houniao_position"
+
+
+def note_position(request: Request) -> None:
+    """Read the primary's WAL position now, in the calling thread, for `ReadYourWrites` to send
+    (a handler that committed its write in a worker thread saves the middleware its own hop)."""
+    if request.scope.get("state", {}).get(_WANTED):
+        request.scope["state"][_POSITION] = _primary_position()
+
+
 class ReadYourWrites:
     """ASGI middleware: a successful write's answer carries the primary's WAL position.
 
     The request's session has committed before the answer starts (`SessionDep` is
-    function-scoped), so the position read then covers the write."""
+    function-scoped), so the position read then covers the write. A handler may have read it
+    already (`note_position`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -232,10 +243,12 @@ class ReadYourWrites:
         if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
             await self.app(scope, receive, send)
             return
+        state = scope.setdefault("state", {})
+        state[_WANTED] = True
 
         async def send_with_position(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] < 400:
-                lsn = await run_in_threadpool(_primary_position)
+                lsn = state.get(_POSITION) or await run_in_threadpool(_primary_position)
                 if lsn:
                     headers = MutableHeaders(scope=message)
                     headers.append(LSN_HEADER, lsn)

@@ -8,14 +8,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy.orm import Session
 
 from api import lifecycle
-from api.auth import CurrentUser, MaybeUser, RequestCredentials, access, public
+from api.auth import CurrentUser, RequestCredentials, access, access_in_handler, public
 from api.deps import SessionDep
 from api.params import BboxParam, CaseFiltersParam
 from api.reads import ReadSessionDep
 from api.responses import returns
-from geo.access.principal import Role, app_engine
+from api.unit_of_work import in_one_thread
+from geo.access.principal import Principal, Role, app_engine
 from geo.cases import clusters, feed, feed_cache, idempotency, kpis, queries, service, stream
 from geo.cases.catalogue import catalogue
 from geo.cases.schemas import (
@@ -71,25 +73,27 @@ def _headers_for(case: dict[str, Any]) -> dict[str, str]:
     response_model=CaseFiled,
     **public(),
 )
-def create_case(
+async def create_case(
     request: Request,
-    session: SessionDep,
-    me: MaybeUser,
+    credentials: RequestCredentials,
     body: CaseCreate,
     idempotency_key: Annotated[
         str | None,
         Header(description="a unique key per case; a retry with the same key replays the answer"),
     ] = None,
 ) -> JSONResponse:
-    outcome = idempotency.file_once(
-        session,
-        me,
-        idempotency_key,
-        method="POST",
-        path="/api/v1/cases",
-        payload=body.model_dump(mode="json"),
-        work=lambda: service.create_case(session, me, body),
-    )
+    def work(session: Session, me: Principal) -> idempotency.Outcome:
+        return idempotency.file_once(
+            session,
+            me,
+            idempotency_key,
+            method="POST",
+            path="/api/v1/cases",
+            payload=body.model_dump(mode="json"),
+            work=lambda: service.create_case(session, me, body),
+        )
+
+    outcome = await in_one_thread(request, credentials, work)  # a hot write: one thread hop
     headers = _created_headers(outcome.body)
     if outcome.replayed:
         headers = {"Idempotent-Replayed": "true", **headers}
@@ -293,17 +297,20 @@ def _expected_version(case_id: int, if_match: str | None) -> int | None:
     response_class=GeoJSONResponse,
     summary="One workflow step (If-Match required); 409 lists the allowed next steps",
     response_model=CaseFeature,
-    **access(*READERS, scope="cell"),
+    **access_in_handler(*READERS, scope="cell"),
 )
-def transition(
-    session: SessionDep,
-    me: CurrentUser,
+async def transition(
+    request: Request,
+    credentials: RequestCredentials,
     case_id: int,
     body: TransitionRequest,
     if_match: Annotated[str | None, Header(description='the ETag, e.g. "case-12-v3"')] = None,
 ) -> Response:
-    expected = _expected_version(case_id, if_match)
-    case = service.transition(session, me, case_id, body, expected_version=expected)
+    def work(session: Session, me: Principal) -> dict[str, Any]:
+        expected = _expected_version(case_id, if_match)  # after the caller: 401/403 come first
+        return service.transition(session, me, case_id, body, expected_version=expected)
+
+    case = await in_one_thread(request, credentials, work, roles=READERS)  # a hot write
     headers = _headers_for(case)
     del headers["Location"]
     return GeoJSONResponse(case, headers=headers)
