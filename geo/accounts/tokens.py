@@ -12,8 +12,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, cast
 
 import jwt
@@ -175,15 +178,26 @@ def verification_keys() -> list[str]:
 def _verify(token: str, *, verify_exp: bool = True) -> dict[str, Any]:
     """jwt.decode with the key the token's `kid` names (every accepted key for a token without
     one, from before kids); jwt.InvalidTokenError otherwise."""
+    claims = dict(_signed_claims(token, tuple(verification_keys())))
+    if verify_exp and claims["exp"] <= datetime.now(UTC).timestamp():  # as jwt.decode, no leeway
+        raise jwt.ExpiredSignatureError("Signature has expired")
+    return claims
+
+
+@lru_cache(maxsize=4096)
+def _signed_claims(token: str, keys: tuple[str, ...]) -> Mapping[str, Any]:
+    """A token's claims, its signature and every claim but its expiry checked: once per token
+    and set of keys, since pyjwt's checks cost ~0.3 ms of Python and a caller sends the same
+    token with every request (a refused token is checked anew each time: errors are not kept).
+    `_verify` checks the expiry at each use."""
     kid = jwt.get_unverified_header(token).get("kid")
-    keys = verification_keys()
-    candidates = [k for k in keys if key_id(k) == kid] if kid is not None else keys
+    candidates = [k for k in keys if key_id(k) == kid] if kid is not None else list(keys)
     if not candidates:
         raise jwt.InvalidSignatureError("unknown signing key")
-    options: Any = {"require": _REQUIRED, "verify_exp": verify_exp}
+    options: Any = {"require": _REQUIRED, "verify_exp": False}
     for i, key in enumerate(candidates):
         try:
-            return jwt.decode(
+            claims = jwt.decode(
                 token,
                 key,
                 algorithms=[ALGORITHM],
@@ -191,6 +205,7 @@ def _verify(token: str, *, verify_exp: bool = True) -> dict[str, Any]:
                 issuer=ISSUER,
                 options=options,
             )
+            return MappingProxyType(claims)
         except jwt.InvalidSignatureError:
             if i == len(candidates) - 1:
                 raise
