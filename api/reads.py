@@ -210,7 +210,8 @@ def requested_lsn(request: Request) -> str | None:
 
 def _primary_position() -> str | None:
     try:  # the pooled engine: a new one per write cost each write a fresh connection
-        with get_engine().connect() as conn:
+        # autocommit: the read alone, without BEGIN and the ROLLBACK that returns the connection
+        with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             return replica.wal_position(conn)
     except SQLAlchemyError as exc:  # the write stands; its writer may read a stale map once
         logs.event(
