@@ -220,7 +220,10 @@ def refuse_early(allowed: frozenset[str]) -> Callable[..., Awaitable[None]]:
     async def dependency(request: Request, credentials: RequestCredentials) -> None:
         if not credentials.bearer and not credentials.api_key:
             raise Unauthorized("not authenticated: send a bearer token (or X-API-Key for channels)")
-        if credentials.bearer and tokens.decode_access_token(credentials.bearer)["role"] in allowed:
+        if (
+            credentials.bearer
+            and tokens.decode_access_token(credentials.bearer).get("role") in allowed
+        ):
             return
         await run_in_threadpool(_refuse, request, credentials, allowed)
 
