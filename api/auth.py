@@ -53,6 +53,7 @@ __all__ = [
 
 TOKEN_URL = "/api/v1/auth/token"
 MAP_COOKIE = "houniao_token"  # access token of a browser signed in at /maps/login
+NOT_AUTHENTICATED = "not authenticated: send a bearer token (or X-API-Key for channels)"
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 api_key_scheme = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="channel accounts (六联同治 reporting systems)"
@@ -147,7 +148,7 @@ def optional_principal(
 
 async def current_principal(me: Annotated[Principal, Depends(optional_principal)]) -> Principal:
     if not me.is_authenticated:
-        raise Unauthorized("not authenticated: send a bearer token (or X-API-Key for channels)")
+        raise Unauthorized(NOT_AUTHENTICATED)
     return me
 
 
@@ -178,7 +179,7 @@ def check_role(
 ) -> Principal:
     """Unauthorized for an anonymous caller; AccessDenied, audited, for a role not `allowed`."""
     if not me.is_authenticated:
-        raise Unauthorized("not authenticated: send a bearer token (or X-API-Key for channels)")
+        raise Unauthorized(NOT_AUTHENTICATED)
     if me.role not in allowed:
         audit.record(
             session,
@@ -219,7 +220,7 @@ def refuse_early(allowed: frozenset[str]) -> Callable[..., Awaitable[None]]:
 
     async def dependency(request: Request, credentials: RequestCredentials) -> None:
         if not credentials.bearer and not credentials.api_key:
-            raise Unauthorized("not authenticated: send a bearer token (or X-API-Key for channels)")
+            raise Unauthorized(NOT_AUTHENTICATED)
         if (
             credentials.bearer
             and tokens.decode_access_token(credentials.bearer).get("role") in allowed

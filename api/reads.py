@@ -223,11 +223,19 @@ def _primary_position() -> str | None:
 _WANTED, _POSITION = "houniao_position_wanted", "houniao_position"
 
 
-def note_position(request: Request) -> None:
-    """Read the primary's WAL position now, in the calling thread, for `ReadYourWrites` to send
-    (a handler that committed its write in a worker thread saves the middleware its own hop)."""
-    if request.scope.get("state", {}).get(_WANTED):
-        request.scope["state"][_POSITION] = _primary_position()
+def wants_position(request: Request) -> bool:
+    """`ReadYourWrites` will send this write's WAL position."""
+    return bool(request.scope.get("state", {}).get(_WANTED))
+
+
+def note_position(request: Request, at_commit: replica.PositionAtCommit | None = None) -> None:
+    """The WAL position for `ReadYourWrites` to send, noted by a handler that committed its
+    write in a worker thread (saving the middleware its own hop): the one its commit read
+    (`replica.position_at_commit`), else read now in the calling thread. A session that did
+    not commit for real (a test's, inside its connection's transaction) reads it now."""
+    if wants_position(request):
+        lsn = at_commit.lsn if at_commit is not None else None
+        request.scope["state"][_POSITION] = lsn or _primary_position()
 
 
 class ReadYourWrites:

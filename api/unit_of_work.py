@@ -1,5 +1,5 @@
 """A write's whole request in one worker thread: its session, caller, role check, work, commit
-and the primary's WAL position for read-your-writes.
+and the primary's WAL position for read-your-writes (read by the COMMIT's own round trip).
 
 The same steps as dependencies (`SessionDep`, `CurrentUser`, `access()`) and a sync handler
 cost FastAPI five hops between the event loop and its threads (a generator dependency's enter
@@ -20,8 +20,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Credentials, allowed_roles, check_role, resolve_caller
 from api.deps import session_for
-from api.reads import note_position
+from api.reads import note_position, wants_position
 from geo.access.principal import Principal
+from geo.core import replica
 
 T = TypeVar("T")
 
@@ -44,7 +45,8 @@ async def in_one_thread(
             if allowed is not None:
                 check_role(request, session, me, allowed)
             done = work(session, me)
-        note_position(request)  # committed: the position covers the write
+            position = replica.position_at_commit(session) if wants_position(request) else None
+        note_position(request, position)  # committed: the position covers the write
         return done
 
     return await run_in_threadpool(run)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from geo.core.clock import install_city_zone
 from geo.core.config import database_settings, security_settings
 from geo.core.db import connect_args, ping_when_idle
+from geo.core.replica import install_position_at_commit
 
 ROLE_NAMES = frozenset(
     {
@@ -193,16 +194,14 @@ def app_engine(url: str | None = None, *, connect_timeout: int | None = None) ->
     args: dict[str, Any] = connect_args()  # JIT off, as geo.core.db
     if connect_timeout is not None:
         args["connect_timeout"] = connect_timeout
-    engine = install_city_zone(
-        ping_when_idle(
-            create_engine(
-                url or database_settings().sqlalchemy_url,
-                pool_size=10,
-                max_overflow=20,
-                connect_args=args,
-                hide_parameters=True,  # as geo.core.db: no personal data in error messages
-            )
-        )
+    engine = create_engine(
+        url or database_settings().sqlalchemy_url,
+        pool_size=10,
+        max_overflow=20,
+        connect_args=args,
+        hide_parameters=True,  # as geo.core.db: no personal data in error messages
     )
+    # a write's read-your-writes position rides on its COMMIT (api/unit_of_work.py)
+    install_position_at_commit(install_city_zone(ping_when_idle(engine)))
     install_db_role(engine, sec.db_role, production=not sec.is_development)
     return engine

@@ -12,8 +12,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, bindparam, cast, func, literal_column, null, select, text
-from sqlalchemy.engine import Connection
+import psycopg
+from sqlalchemy import (
+    ColumnElement,
+    bindparam,
+    cast,
+    event,
+    func,
+    literal_column,
+    null,
+    select,
+    text,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Boolean, UserDefinedType
 
@@ -118,3 +130,50 @@ def lag(conn: Connection) -> tuple[bool, float | None]:
         text(f"SELECT pg_is_in_recovery(), {LAG_SQL}")  # noqa: S608 (constant SQL)
     ).one()
     return bool(standby), None if seconds is None else float(seconds)
+
+
+# --- the position read in the commit's own round trip --------------------------------------------
+
+_AT_COMMIT = "houniao_position_at_commit"
+_COMMIT_AND_POSITION = "COMMIT; SELECT pg_current_wal_insert_lsn()::text"
+
+
+@dataclass
+class PositionAtCommit:
+    """The WAL position read right after a session's commit, by the commit's own round trip
+    (`position_at_commit`); None until that commit has run."""
+
+    lsn: str | None = None
+
+
+def position_at_commit(session: Session) -> PositionAtCommit:
+    """Have the session's next commit send `COMMIT; SELECT pg_current_wal_insert_lsn()` as one
+    simple query: the position covers the commit and costs no round trip of its own (a separate
+    read was 0.3-0.5 ms a write). Needs an engine with `install_position_at_commit`."""
+    wanted = PositionAtCommit()
+    session.connection().info[_AT_COMMIT] = wanted
+    return wanted
+
+
+def install_position_at_commit(engine: Engine) -> Engine:
+    """The engine's commit answers `position_at_commit`. It runs after the session's
+    before_commit hooks (the audit chain's rows), where SQLAlchemy would send COMMIT; psycopg's
+    own commit then finds the connection idle and sends nothing."""
+
+    @event.listens_for(engine, "commit")
+    def _commit_reading_position(conn: Connection) -> None:
+        wanted = conn.info.pop(_AT_COMMIT, None)
+        if wanted is None:
+            return
+        try:
+            cursor = conn.connection.driver_connection.execute(_COMMIT_AND_POSITION)
+            cursor.nextset()
+            wanted.lsn = cursor.fetchone()[0]
+        except psycopg.Error as exc:  # as SQLAlchemy's own commit would raise it
+            raise DBAPIError.instance(_COMMIT_AND_POSITION, None, exc, psycopg.Error) from exc
+
+    @event.listens_for(engine, "rollback")
+    def _forget(conn: Connection) -> None:
+        conn.info.pop(_AT_COMMIT, None)  # the work failed: nothing committed, nothing to read
+
+    return engine

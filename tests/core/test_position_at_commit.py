@@ -1,0 +1,62 @@
+"""A write's read-your-writes position read by its COMMIT's own round trip (geo/core/replica.py)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from geo.access.rls import app_engine
+from geo.core import replica
+from tests.db import test_database_url
+
+
+@pytest.fixture
+def owner(engine):  # `engine`: the test database exists, migrated
+    engine = replica.install_position_at_commit(create_engine(test_database_url(), pool_size=1))
+    yield engine
+    engine.dispose()
+
+
+def test_the_position_is_read_after_the_commit_it_covers(engine):
+    """The app's engine: the transaction is committed when its position is read, the position is
+    past the commit's record, and the connection goes back idle and usable."""
+    with Session(app_engine()) as session:
+        xid = session.scalar(text("SELECT pg_current_xact_id()::text"))  # makes a commit record
+        before = replica.lsn_number(replica.wal_position(session))
+        wanted = replica.position_at_commit(session)
+        assert wanted.lsn is None  # nothing read before the commit
+        session.commit()
+        # past the commit record (a read before the COMMIT would give `before` itself)
+        assert wanted.lsn is not None and replica.lsn_number(wanted.lsn) > before
+        status = session.scalar(text("SELECT pg_xact_status(CAST(:x AS xid8))"), {"x": xid})
+        assert status == "committed"
+        session.commit()
+
+
+def test_a_rolled_back_session_reads_nothing_and_leaves_no_request(owner):
+    """A position asked for by work that failed is forgotten with the rollback: the connection's
+    next commit (another request's, from the pool) is an ordinary one."""
+    with Session(owner) as session:
+        session.execute(text("SELECT 1"))
+        wanted = replica.position_at_commit(session)
+        session.rollback()
+        session.execute(text("SELECT pg_current_xact_id()"))
+        session.commit()
+    assert wanted.lsn is None
+
+
+def test_a_failed_commit_raises_as_sqlalchemy_would(owner):
+    """A COMMIT refused by the server (a deferred unique key here) is SQLAlchemy's IntegrityError,
+    as without the position, and nothing is kept."""
+    with Session(owner) as session:
+        session.execute(text("CREATE TEMP TABLE once (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)"))
+        session.commit()
+        session.execute(text("INSERT INTO once VALUES (1), (1)"))
+        wanted = replica.position_at_commit(session)
+        with pytest.raises(IntegrityError, match="once_x_key"):
+            session.commit()
+        session.rollback()
+        assert wanted.lsn is None
+        assert session.scalar(text("SELECT count(*) FROM once")) == 0
