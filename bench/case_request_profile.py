@@ -82,6 +82,20 @@ def wrap(owner: Any, attr: str, name: str) -> None:
     setattr(owner, attr, timed)
 
 
+def wrap_async(owner: Any, attr: str, name: str) -> None:
+    """Time every await of `owner.attr` as phase `name`."""
+    original: Callable[..., Any] = getattr(owner, attr)
+
+    async def timed(*args: Any, **kwargs: Any) -> Any:
+        tally, t = TALLY, time.perf_counter()
+        try:
+            return await original(*args, **kwargs)
+        finally:
+            tally.add(name, (time.perf_counter() - t) * 1000)
+
+    setattr(owner, attr, timed)
+
+
 def watch_engine(engine: Any) -> None:
     """Each statement's wall time, and the pool's pre-ping, into TALLY."""
 
@@ -111,6 +125,7 @@ def instrument() -> None:
     from sqlalchemy.orm import Session as OrmSession
 
     from api import auth, reads
+    from api.routes import cases
     from geo.accounts import apikeys, tokens
     from geo.audit import service as audit
     from geo.cases import idempotency, service
@@ -125,6 +140,7 @@ def instrument() -> None:
     wrap(OrmSession, "commit", "commit")
     wrap(reads, "_primary_position", "wal position")
     wrap(JSONResponse, "render", "json render")
+    wrap_async(cases, "in_one_thread", "handler's thread and its hop")
 
 
 def serve_here(url: Any, port: int) -> Any:
@@ -174,6 +190,7 @@ PHASES = (
     "pre-ping",
     "wal position",
     "sql",
+    "handler's thread and its hop",
 )
 
 
@@ -193,6 +210,12 @@ def report(label: str, tallies: list[Tally]) -> None:
         print(
             f"| rest of the server (ASGI, middleware, FastAPI) | {statistics.median(rest):.2f} | |"
         )
+    handler = "handler's thread and its hop"
+    if any(t.ms.get(handler) for t in tallies):
+        outside = [t.ms["server"] - t.ms[handler] for t in tallies]
+        hop = [t.ms[handler] - sum(t.ms.get(k, 0.0) for k in inner) for t in tallies]
+        print(f"| of which outside the handler's thread | {statistics.median(outside):.2f} | |")
+        print(f"| of which in the thread and its hop | {statistics.median(hop):.2f} | |")
     print("statements, median ms over the requests (the first of each as the label):")
     for i, (statement, _) in enumerate(tallies[-1].statements):
         times = [t.statements[i][1] for t in tallies if len(t.statements) > i]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from sqlalchemy import (
@@ -166,9 +167,10 @@ def install_position_at_commit(engine: Engine) -> Engine:
         if wanted is None:
             return
         try:
-            cursor = conn.connection.driver_connection.execute(_COMMIT_AND_POSITION)
+            driver: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
+            cursor = driver.execute(_COMMIT_AND_POSITION)
             cursor.nextset()
-            wanted.lsn = cursor.fetchone()[0]
+            (wanted.lsn,) = cursor.fetchone() or (None,)
         except psycopg.Error as exc:  # as SQLAlchemy's own commit would raise it
             raise DBAPIError.instance(_COMMIT_AND_POSITION, None, exc, psycopg.Error) from exc
 

@@ -4,6 +4,10 @@ documented model holding what PostgreSQL sent, the console's filters applied."""
 
 from __future__ import annotations
 
+import math
+import random
+
+import pytest
 from sqlalchemy import text
 
 from geo.cases import clusters
@@ -23,6 +27,14 @@ def _counts(body: dict) -> tuple[int, int]:
     return sum(p["count"] for p in props), len(props)
 
 
+def _apart(body: dict, zoom: int) -> None:
+    """No two clusters' circles sit on each other: centres at least MERGE_PX apart on screen."""
+    points = [clusters.screen_pixels(*f["geometry"]["coordinates"], zoom) for f in body["features"]]
+    for i, a in enumerate(points):
+        for b in points[i + 1 :]:
+            assert math.dist(a, b) >= clusters.MERGE_PX, (a, b)
+
+
 def test_every_open_case_once_in_one_square_per_zoom(cases_client, callers, new_case, session):
     for status in ("reported", "dispatched", "in_handling"):
         new_case(status)
@@ -34,7 +46,9 @@ def test_every_open_case_once_in_one_square_per_zoom(cases_client, callers, new_
         n, squares = session.execute(
             OPEN_IN, {"size": clusters.square_degrees(z), "cell": ""}
         ).one()
-        assert _counts(r.json()) == (n, squares) and n >= 3
+        total, features = _counts(r.json())
+        assert total == n >= 3 and 1 <= features <= squares  # squares merged when close
+        _apart(r.json(), z)
     coarse = cases_client.get(URL, params={"z": 4}, headers=h).json()
     assert len(coarse["features"]) <= 2  # the city in one or two squares, whatever the cases
 
@@ -81,3 +95,37 @@ def test_zoom_out_of_range_is_refused(cases_client, callers):
     h = callers["dispatcher"].headers
     assert cases_client.get(URL, params={"z": clusters.MAX_ZOOM + 1}, headers=h).status_code == 422
     assert cases_client.get(URL, headers=h).status_code == 422
+
+
+def test_clusters_either_side_of_an_edge_are_merged():
+    """Cases either side of a square's edge make two squares' points a few pixels apart: they
+    become one cluster with every count added; clusters far apart stay as they are."""
+    size = clusters.square_degrees(12)
+    edge = round(128.9 / size) * size  # a square's edge near Yichun
+    near = [(edge - 1e-4, 47.7, 5, 5, 0, 0), (edge + 1e-4, 47.7, 2, 0, 1, 1)]
+    far = (edge + 20 * size, 47.7, 1, 0, 0, 1)
+    merged = clusters.merge_close([*near, far], zoom=12)
+    assert len(merged) == 2
+    (lon, lat, *counts), kept = sorted(merged, key=lambda r: -r[2])
+    assert counts == [7, 5, 1, 1] and kept == far
+    assert lon == pytest.approx(edge - 1e-4 * 3 / 7) and lat == pytest.approx(47.7)  # the mean
+
+
+def test_merging_keeps_every_case_and_leaves_no_two_close():
+    """Random clusters at several zooms: the counts are kept, and no two end up closer than
+    MERGE_PX (a merge that moves a point onto a third one merges again)."""
+    rng = random.Random(20261201)
+    for zoom in (6, 10, 14):
+        spread = clusters.square_degrees(zoom) * 8
+        rows = []
+        for _ in range(300):
+            states = [rng.randrange(4) for _ in clusters.STATES]
+            lon, lat = 128.9 + rng.random() * spread, 47.7 + rng.random() * spread / 2
+            rows.append((lon, lat, sum(states) + 1, states[0] + 1, states[1], states[2]))
+        merged = clusters.merge_close(rows, zoom)
+        assert [sum(r[k] for r in merged) for k in range(2, 6)] == [
+            sum(r[k] for r in rows) for k in range(2, 6)
+        ]
+        body = {"features": [{"geometry": {"coordinates": [lon, lat]}} for lon, lat, *_ in merged]}
+        _apart(body, zoom)
+        assert len(merged) < len(rows)

@@ -1,6 +1,6 @@
 /* The dispatcher's map zoomed out (maps/dispatch.py): below houniao.CLUSTER_BELOW_ZOOM it asks
-   /api/v1/cases/open/clusters.geojson for the visible area and draws one circle per square of
-   the server's grid, labelled "N 件"; the live marker layer stops, so a city's or a province's
+   /api/v1/cases/open/clusters.geojson for the visible area and draws one circle per cluster of
+   the server's grid (squares close on screen merged there), labelled "N 件"; the live marker layer stops, so a city's or a province's
    every case is not fetched to be drawn as a blur. At or above that zoom the markers come back
    and leaflet-realtime resumes its ETag polling. Clusters refresh on the markers' cadence, on
    every move or zoom, and when a filter changes. */
