@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -11,10 +12,18 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from geo.access.principal import app_engine
+from geo.core import replica
 from geo.core.db import session_factory
 from geo.core.errors import DomainError
 
 _sessions = None
+
+
+# A write's WAL position for read-your-writes (api.reads.ReadYourWrites sets it per write): the
+# request's commits read it in their own round trip. Worker threads see it (anyio copies context).
+WRITE_POSITION: ContextVar[replica.PositionAtCommit | None] = ContextVar(
+    "houniao_write_position", default=None
+)
 
 
 def request_scope(session: Session) -> Iterator[Session]:
@@ -25,16 +34,23 @@ def request_scope(session: Session) -> Iterator[Session]:
     """
     try:
         yield session
-        session.commit()
+        _commit(session)
     except DomainError as exc:
         if exc.keep_writes:
-            session.commit()
+            _commit(session)
         else:
             session.rollback()
         raise
     except BaseException:
         session.rollback()
         raise
+
+
+def _commit(session: Session) -> None:
+    wanted = WRITE_POSITION.get()
+    if wanted is not None:
+        replica.position_at_commit(session, into=wanted)
+    session.commit()
 
 
 def get_session() -> Iterator[Session]:

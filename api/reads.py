@@ -49,7 +49,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import MaybeUser
 from api.csrf import SAFE_METHODS
-from api.deps import SessionDep, request_scope
+from api.deps import WRITE_POSITION, SessionDep, request_scope
 from geo.access.principal import Principal, app_engine, rls_settings
 from geo.core import logs, replica
 from geo.core.config import ReplicaSettings, replica_settings, security_settings
@@ -220,30 +220,13 @@ def _primary_position() -> str | None:
         return None
 
 
-_WANTED, _POSITION = "houniao_position_wanted", "houniao_position"
-
-
-def wants_position(request: Request) -> bool:
-    """`ReadYourWrites` will send this write's WAL position."""
-    return bool(request.scope.get("state", {}).get(_WANTED))
-
-
-def note_position(request: Request, at_commit: replica.PositionAtCommit | None = None) -> None:
-    """The WAL position for `ReadYourWrites` to send, noted by a handler that committed its
-    write in a worker thread (saving the middleware its own hop): the one its commit read
-    (`replica.position_at_commit`), else read now in the calling thread. A session that did
-    not commit for real (a test's, inside its connection's transaction) reads it now."""
-    if wants_position(request):
-        lsn = at_commit.lsn if at_commit is not None else None
-        request.scope["state"][_POSITION] = lsn or _primary_position()
-
-
 class ReadYourWrites:
     """ASGI middleware: a successful write's answer carries the primary's WAL position.
 
-    The request's session has committed before the answer starts (`SessionDep` is
-    function-scoped), so the position read then covers the write. A handler may have read it
-    already (`note_position`)."""
+    The request's session commits before the answer starts (`SessionDep` is function-scoped,
+    `in_one_thread` commits in its thread), reading the position in the COMMIT's own round trip
+    (`api.deps.WRITE_POSITION`). A write committed otherwise (or as a savepoint, in tests) has
+    the position read here, after it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -252,19 +235,22 @@ class ReadYourWrites:
         if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
             await self.app(scope, receive, send)
             return
-        state = scope.setdefault("state", {})
-        state[_WANTED] = True
+        committed = replica.PositionAtCommit()
 
         async def send_with_position(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] < 400:
-                lsn = state.get(_POSITION) or await run_in_threadpool(_primary_position)
+                lsn = committed.lsn or await run_in_threadpool(_primary_position)
                 if lsn:
                     headers = MutableHeaders(scope=message)
                     headers.append(LSN_HEADER, lsn)
                     headers.append("set-cookie", _cookie(lsn))
             await send(message)
 
-        await self.app(scope, receive, send_with_position)
+        token = WRITE_POSITION.set(committed)
+        try:
+            await self.app(scope, receive, send_with_position)
+        finally:
+            WRITE_POSITION.reset(token)
 
 
 def _cookie(lsn: str) -> str:

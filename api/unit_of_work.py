@@ -20,9 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Credentials, allowed_roles, check_role, resolve_caller
 from api.deps import session_for
-from api.reads import note_position, wants_position
 from geo.access.principal import Principal
-from geo.core import replica
 
 T = TypeVar("T")
 
@@ -44,9 +42,6 @@ async def in_one_thread(
             me = resolve_caller(request, session, credentials)
             if allowed is not None:
                 check_role(request, session, me, allowed)
-            done = work(session, me)
-            position = replica.position_at_commit(session) if wants_position(request) else None
-        note_position(request, position)  # committed: the position covers the write
-        return done
+            return work(session, me)  # committed on leaving, with the WAL position
 
     return await run_in_threadpool(run)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from geo.core.clock import install_city_zone
 from geo.core.config import database_settings
+from geo.core.replica import install_position_at_commit
 
 # Every engine hides statement parameters from its error messages: a traceback or log line
 # must never carry an ID number, a phone or a name that a query was given.
@@ -66,7 +67,7 @@ def get_engine(url: str | None = None) -> Engine:
         connect_args=connect_args(),
         **HIDE_PARAMETERS,
     )
-    return install_city_zone(ping_when_idle(engine))
+    return install_position_at_commit(install_city_zone(ping_when_idle(engine)))
 
 
 def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:

@@ -1,14 +1,23 @@
-"""A write's read-your-writes position read by its COMMIT's own round trip (geo/core/replica.py)."""
+"""A write's read-your-writes position read by its COMMIT's own round trip (geo/core/replica.py,
+api/deps.py `WRITE_POSITION`)."""
 
 from __future__ import annotations
 
 import pytest
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api import reads
+from api.auth import Credentials
+from api.deps import SessionDep
+from api.reads import LSN_HEADER
+from api.unit_of_work import in_one_thread
 from geo.access.rls import app_engine
 from geo.core import replica
+from geo.core.db import get_engine
 from tests.db import test_database_url
 
 
@@ -25,7 +34,8 @@ def test_the_position_is_read_after_the_commit_it_covers(engine):
     with Session(app_engine()) as session:
         xid = session.scalar(text("SELECT pg_current_xact_id()::text"))  # makes a commit record
         before = replica.lsn_number(replica.wal_position(session))
-        wanted = replica.position_at_commit(session)
+        wanted = replica.PositionAtCommit()
+        replica.position_at_commit(session, into=wanted)
         assert wanted.lsn is None  # nothing read before the commit
         session.commit()
         # past the commit record (a read before the COMMIT would give `before` itself)
@@ -40,7 +50,8 @@ def test_a_rolled_back_session_reads_nothing_and_leaves_no_request(owner):
     next commit (another request's, from the pool) is an ordinary one."""
     with Session(owner) as session:
         session.execute(text("SELECT 1"))
-        wanted = replica.position_at_commit(session)
+        wanted = replica.PositionAtCommit()
+        replica.position_at_commit(session, into=wanted)
         session.rollback()
         session.execute(text("SELECT pg_current_xact_id()"))
         session.commit()
@@ -54,9 +65,40 @@ def test_a_failed_commit_raises_as_sqlalchemy_would(owner):
         session.execute(text("CREATE TEMP TABLE once (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)"))
         session.commit()
         session.execute(text("INSERT INTO once VALUES (1), (1)"))
-        wanted = replica.position_at_commit(session)
+        wanted = replica.PositionAtCommit()
+        replica.position_at_commit(session, into=wanted)
         with pytest.raises(IntegrityError, match="once_x_key"):
             session.commit()
         session.rollback()
         assert wanted.lsn is None
         assert session.scalar(text("SELECT count(*) FROM once")) == 0
+
+
+def test_writes_over_http_carry_the_position_their_commit_read(engine, monkeypatch):
+    """A write through `SessionDep` and one through `in_one_thread` answer with the position
+    their own COMMIT read: the middleware's separate read is never made."""
+
+    def apart() -> None:
+        pytest.fail("the position was read apart from the commit")
+
+    monkeypatch.setattr(reads, "_primary_position", apart)
+    app = FastAPI()
+    app.add_middleware(reads.ReadYourWrites)
+    xact = "SELECT pg_current_xact_id()::text"  # a transaction id: the commit writes a record
+
+    @app.post("/dependency")
+    def dependency(session: SessionDep) -> str:
+        return str(session.scalar(text(xact)))
+
+    @app.post("/one-thread")
+    async def one_thread(request: Request) -> str:
+        return await in_one_thread(request, Credentials(), lambda s, _: str(s.scalar(text(xact))))
+
+    with Session(get_engine(test_database_url())) as admin, TestClient(app) as client:
+        for path in ("/dependency", "/one-thread"):
+            before = replica.lsn_number(replica.wal_position(admin))
+            r = client.post(path)
+            assert r.status_code == 200 and replica.lsn_number(r.headers[LSN_HEADER]) > before
+            status = admin.scalar(text("SELECT pg_xact_status(CAST(:x AS xid8))"), {"x": r.json()})
+            assert status == "committed"
+            admin.rollback()
