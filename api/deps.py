@@ -48,9 +48,11 @@ def request_scope(session: Session) -> Iterator[Session]:
 
 def _commit(session: Session) -> None:
     wanted = WRITE_POSITION.get()
-    if wanted is not None:
-        replica.position_at_commit(session, into=wanted)
-    session.commit()
+    if wanted is None:
+        session.commit()
+        return
+    with replica.position_read_by_commit(wanted):
+        session.commit()
 
 
 def get_session() -> Iterator[Session]:

@@ -9,16 +9,16 @@ travel as PostgreSQL's text form of `pg_lsn` (``16/B374D848``), checked by `pars
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from sqlalchemy import (
     ColumnElement,
     bindparam,
     cast,
-    event,
     func,
     literal_column,
     null,
@@ -26,7 +26,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Boolean, UserDefinedType
 
@@ -135,46 +134,48 @@ def lag(conn: Connection) -> tuple[bool, float | None]:
 
 # --- the position read in the commit's own round trip --------------------------------------------
 
-_AT_COMMIT = "houniao_position_at_commit"
 _COMMIT_AND_POSITION = "COMMIT; SELECT pg_current_wal_insert_lsn()::text"
 
 
 @dataclass
 class PositionAtCommit:
     """The WAL position read right after a session's commit, by the commit's own round trip
-    (`position_at_commit`); None until such a commit has run."""
+    (`position_read_by_commit`); None until such a commit has run."""
 
     lsn: str | None = None
 
 
-def position_at_commit(session: Session, into: PositionAtCommit) -> None:
-    """Have the session's next commit send `COMMIT; SELECT pg_current_wal_insert_lsn()` as one
-    simple query and put the position `into`: it covers the commit and costs no round trip of
-    its own (a separate read was 0.3-0.5 ms a write). Engines without
-    `install_position_at_commit`, and sessions whose commit is a savepoint's, leave it as it was."""
-    session.connection().info[_AT_COMMIT] = into
+_WANTED: ContextVar[PositionAtCommit | None] = ContextVar("houniao_position_wanted", default=None)
+
+
+@contextmanager
+def position_read_by_commit(into: PositionAtCommit) -> Iterator[None]:
+    """Commits made inside (on engines with `install_position_at_commit`) send
+    `COMMIT; SELECT pg_current_wal_insert_lsn()` as one simple query and put the position
+    `into`: it covers the commit and costs no round trip of its own (a separate read was
+    0.3-0.5 ms a write). A session whose commit is a savepoint's leaves it as it was."""
+    token = _WANTED.set(into)
+    try:
+        yield
+    finally:
+        _WANTED.reset(token)
 
 
 def install_position_at_commit(engine: Engine) -> Engine:
-    """The engine's commit answers `position_at_commit`. It runs after the session's
-    before_commit hooks (the audit chain's rows), where SQLAlchemy would send COMMIT; psycopg's
-    own commit then finds the connection idle and sends nothing."""
+    """The engine's commit answers `position_read_by_commit`: its dialect's `do_commit` (where
+    SQLAlchemy sends COMMIT, after the session's before_commit hooks such as the audit chain's
+    rows) sends the one simple query instead. A failure there is handled as any failed COMMIT:
+    wrapped, and a lost connection invalidated (503 to the client, never 500)."""
+    plain = engine.dialect.do_commit
 
-    @event.listens_for(engine, "commit")
-    def _commit_reading_position(conn: Connection) -> None:
-        wanted = conn.info.pop(_AT_COMMIT, None)
+    def do_commit(dbapi_connection: Any) -> None:
+        wanted = _WANTED.get()
         if wanted is None:
+            plain(dbapi_connection)
             return
-        try:
-            driver: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
-            cursor = driver.execute(_COMMIT_AND_POSITION)
-            cursor.nextset()
-            (wanted.lsn,) = cursor.fetchone() or (None,)
-        except psycopg.Error as exc:  # as SQLAlchemy's own commit would raise it
-            raise DBAPIError.instance(_COMMIT_AND_POSITION, None, exc, psycopg.Error) from exc
+        cursor = dbapi_connection.driver_connection.execute(_COMMIT_AND_POSITION)
+        cursor.nextset()
+        (wanted.lsn,) = cursor.fetchone() or (None,)
 
-    @event.listens_for(engine, "rollback")
-    def _forget(conn: Connection) -> None:
-        conn.info.pop(_AT_COMMIT, None)  # the work failed: nothing committed, nothing to read
-
+    engine.dialect.do_commit = do_commit  # type: ignore[method-assign]  # this engine's own dialect
     return engine

@@ -35,9 +35,9 @@ def test_the_position_is_read_after_the_commit_it_covers(engine):
         xid = session.scalar(text("SELECT pg_current_xact_id()::text"))  # makes a commit record
         before = replica.lsn_number(replica.wal_position(session))
         wanted = replica.PositionAtCommit()
-        replica.position_at_commit(session, into=wanted)
-        assert wanted.lsn is None  # nothing read before the commit
-        session.commit()
+        with replica.position_read_by_commit(wanted):
+            assert wanted.lsn is None  # nothing read before the commit
+            session.commit()
         # past the commit record (a read before the COMMIT would give `before` itself)
         assert wanted.lsn is not None and replica.lsn_number(wanted.lsn) > before
         status = session.scalar(text("SELECT pg_xact_status(CAST(:x AS xid8))"), {"x": xid})
@@ -45,14 +45,13 @@ def test_the_position_is_read_after_the_commit_it_covers(engine):
         session.commit()
 
 
-def test_a_rolled_back_session_reads_nothing_and_leaves_no_request(owner):
-    """A position asked for by work that failed is forgotten with the rollback: the connection's
-    next commit (another request's, from the pool) is an ordinary one."""
+def test_only_the_commits_inside_read_the_position(owner):
+    """A rollback inside reads nothing, and a commit after the block is an ordinary one."""
+    wanted = replica.PositionAtCommit()
     with Session(owner) as session:
-        session.execute(text("SELECT 1"))
-        wanted = replica.PositionAtCommit()
-        replica.position_at_commit(session, into=wanted)
-        session.rollback()
+        with replica.position_read_by_commit(wanted):
+            session.execute(text("SELECT pg_current_xact_id()"))
+            session.rollback()
         session.execute(text("SELECT pg_current_xact_id()"))
         session.commit()
     assert wanted.lsn is None
@@ -66,8 +65,7 @@ def test_a_failed_commit_raises_as_sqlalchemy_would(owner):
         session.commit()
         session.execute(text("INSERT INTO once VALUES (1), (1)"))
         wanted = replica.PositionAtCommit()
-        replica.position_at_commit(session, into=wanted)
-        with pytest.raises(IntegrityError, match="once_x_key"):
+        with replica.position_read_by_commit(wanted), pytest.raises(IntegrityError, match="once"):
             session.commit()
         session.rollback()
         assert wanted.lsn is None

@@ -7,7 +7,20 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, true, tuple_
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    true,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from geo.privacy import crypto
@@ -66,6 +79,13 @@ def point(lon: float | None, lat: float | None) -> str | None:
     return None if lon is None or lat is None else f"SRID=4326;POINT({lon!r} {lat!r})"
 
 
+def id_array(ids: Iterable[int]) -> BindParameter[Any]:
+    """Ids as one array parameter, for `= ANY(...)`: an intake's candidates can number more than
+    the 65,535 parameters an expanded IN list may have (a common name across a province)."""
+    values: Any = list(ids)
+    return bindparam(None, values, type_=ARRAY(BigInteger))
+
+
 def archive_rows(session: Session, resident_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
     """Every linked report of the residents, as dicts (with lon/lat), by resident id."""
     ids = list(resident_ids)
@@ -74,7 +94,7 @@ def archive_rows(session: Session, resident_ids: Iterable[int]) -> dict[int, lis
         return out
     stmt = select(
         *ARCHIVE_COLUMNS, func.ST_X(R.geom).label("lon"), func.ST_Y(R.geom).label("lat")
-    ).where(R.resident_id.in_(ids), R.decision.in_(LINKED))
+    ).where(R.resident_id == any_(id_array(ids)), R.decision.in_(LINKED))
     for row in session.execute(stmt).mappings():
         out[row["resident_id"]].append(_under_current_key(dict(row)))
     return out

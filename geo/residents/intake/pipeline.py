@@ -27,14 +27,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import any_, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from geo.access.principal import Channel
 from geo.core import clock
 from geo.residents import sensitive
-from geo.residents.archive.store import ArchiveWriter, linkage_rows
+from geo.residents.archive.store import ArchiveWriter, id_array, linkage_rows
 from geo.residents.intake import locks, records
 from geo.residents.intake.linkage import Evidence, LinkageIndex, Outcome, blocking_keys
 from geo.residents.intake.reports import (
@@ -444,7 +444,7 @@ class Intake:
             rows = self.session.execute(
                 select(
                     Resident.id, Resident.cell_code, Resident.community_code, Resident.street_code
-                ).where(Resident.id.in_(ids))
+                ).where(Resident.id == any_(id_array(ids)))
             )
             for rid, cell, community, street in rows:
                 self.archives.setdefault(

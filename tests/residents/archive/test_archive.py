@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 from geo.audit.models import AuditEvent
 from geo.core import clock
 from geo.residents import service
-from geo.residents.archive import operations, review
+from geo.residents.archive import operations, review, store
 from geo.residents.models import IntakeReport, Resident, ResidentEvent, Stay
 from tests.residents.conftest import CELL, SYSTEM, take_in
 from tests.residents.ids import id_number
@@ -246,3 +246,19 @@ def test_retention_anonymises_old_residents_and_keeps_the_counts(session, here):
     ).scalar()
     assert density >= 1  # aggregates survive
     assert service.list_residents(session, SYSTEM, present=False, season=2022)["total"] == 0
+
+
+def test_an_archive_read_takes_more_residents_than_a_statement_has_parameters(session, here):
+    """A large intake's candidates (a common name across a province) can number past the 65,535
+    parameters of an expanded IN list: the archives are read with one array parameter."""
+    lon, lat = here["point"]
+    taken = take_in(
+        session,
+        "police",
+        [{"name": "马玉梅", "sex": "女", "birth_year": 1957, "lon": lon, "lat": lat}],
+        crs="wgs84",
+    )
+    rid = taken[0].resident_id
+    many = [rid, *range(10**9, 10**9 + 70_000)]  # no archive has these ids
+    rows = store.archive_rows(session, many)
+    assert len(rows) == len(many) and len(rows[rid]) == 1 and not rows[10**9]
