@@ -201,7 +201,7 @@ def app_engine(url: str | None = None, *, connect_timeout: int | None = None) ->
         connect_args=args,
         hide_parameters=True,  # as geo.core.db: no personal data in error messages
     )
-    # a write's read-your-writes position rides on its COMMIT (api/unit_of_work.py)
+    # a write's read-your-writes position rides on its COMMIT (api/deps.py request_scope)
     install_position_at_commit(install_city_zone(ping_when_idle(engine)))
     install_db_role(engine, sec.db_role, production=not sec.is_development)
     return engine
