@@ -15,16 +15,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    bindparam,
-    cast,
-    func,
-    literal_column,
-    null,
-    select,
-    text,
-)
+from sqlalchemy import ColumnElement, bindparam, cast, func, literal_column, null, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Boolean, UserDefinedType
