@@ -52,7 +52,7 @@ def load_yichun() -> None:
                 return
             # A database loaded before residents existed: add them (through the intake).
             with progress_bar() as bar:
-                task = bar.add_task("loading demo residents", total=8)
+                task = bar.add_task("loading demo residents", total=demo_residents.PROGRESS_STEPS)
 
                 def add(description: str, rows: int) -> None:
                     bar.update(task, advance=1, description=f"{description} ({rows:,})")
@@ -61,9 +61,10 @@ def load_yichun() -> None:
             print_json(counts)
             return
         with progress_bar() as bar:
-            # places, network, cases per year, residents, intake steps, services, lists,
+            # places, network, cases per year, residents (intake steps), services, lists,
             # council, bookings, people (teams, activities, backbones, contacts)
-            steps = 6 + len(demo_cases.YEARS) + 1 + 8 + 1 + 1 + 1 + 4 + 4
+            residents = demo_residents.PROGRESS_STEPS
+            steps = 6 + len(demo_cases.YEARS) + 1 + residents + 1 + 1 + 1 + 4 + 4
             task = bar.add_task("loading Yichun", total=steps)
 
             def step(description: str, rows: int) -> None:

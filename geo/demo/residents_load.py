@@ -80,6 +80,10 @@ def items_of(reports: list[demo.DemoReport]) -> list[Item]:
     ]
 
 
+# The progress steps `load_demo_residents` reports: the generation, each season, the activity.
+PROGRESS_STEPS = 1 + len(demo.SEASONS) + 1
+
+
 def load_demo_residents(
     session: Session,
     progress: Progress = _noop,
@@ -106,27 +110,32 @@ def load_demo_residents(
     def month(r: demo.DemoReport) -> tuple[int, int]:
         return r.reported_at.year, r.reported_at.month
 
-    for _, monthly in groupby(world.reports, key=month):
-        reports = list(monthly)
-        for channel in ACCOUNT_CHANNELS:
-            part = [r for r in reports if r.channel == channel.value]
-            if not part:
-                continue
-            sub = Submission(
-                channel=channel,
-                submitted_by_name=f"demo-{channel.value}",
-                submitted_by=accounts.get(channel.value),
-                source="demo",
-                filename=DEMO_FILENAME,
-            )
-            _, outcomes = intake.submit(sub, items_of(part))
-            for o in outcomes:
-                decisions[o.decision] = decisions.get(o.decision, 0) + 1
-                if o.report_id is not None and o.truth is not None:
-                    truth[o.report_id] = o.truth
-            done += len(part)
-        if reports[-1].reported_at.month >= 11:  # a season's reports are in
-            progress(f"residents: intake of season {reports[0].reported_at:%Y}", done)
+    # One step per season of demo.SEASONS, reports or not, so the CLI's bar (PROGRESS_STEPS) ends
+    # exactly full whatever the day: a season's winter stayers report into the next year.
+    by_season: dict[int, list[demo.DemoReport]] = {season: [] for season in demo.SEASONS}
+    for r in world.reports:
+        by_season[clock.season_of(clock.city_date(r.reported_at))].append(r)
+    for season, of_season in by_season.items():
+        for _, monthly in groupby(of_season, key=month):
+            reports = list(monthly)
+            for channel in ACCOUNT_CHANNELS:
+                part = [r for r in reports if r.channel == channel.value]
+                if not part:
+                    continue
+                sub = Submission(
+                    channel=channel,
+                    submitted_by_name=f"demo-{channel.value}",
+                    submitted_by=accounts.get(channel.value),
+                    source="demo",
+                    filename=DEMO_FILENAME,
+                )
+                _, outcomes = intake.submit(sub, items_of(part))
+                for o in outcomes:
+                    decisions[o.decision] = decisions.get(o.decision, 0) + 1
+                    if o.report_id is not None and o.truth is not None:
+                        truth[o.report_id] = o.truth
+                done += len(part)
+        progress(f"residents: intake of season {season}", done)
     actor = Principal.system("demo-loader")
     departures = {(p.pid, st.season): st.departed for st in world.stays for p in st.household}
     activity = demo_activity.simulate(

@@ -6,13 +6,14 @@ every non-loopback request blocked), with screenshots in artifacts/screenshots/:
   booking it answers 409 and the page lists the free alternatives; booking the next free slot
   succeeds with a booking code, and the database holds one booking of each slot;
 - the service centre staff's list (/console/bookings, 1280 x 800, role centre_staff of the
-  space's service area): a booking of tonight that has begun is checked in (签到) through the
-  bookings' workflow, and the database says attended; another area's booking is not listed.
+  space's service area): a booking that has begun (today's; yesterday's just after midnight) is
+  checked in (签到) through the bookings' workflow, and the database says attended; another
+  area's booking is not listed.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import httpx
 import pytest
@@ -104,22 +105,27 @@ def test_phone_books_a_slot_and_a_clash_lists_alternatives(site, browser):
         assert_clean(p)
 
 
-def _tonight_booking(site) -> tuple[int, str, str]:
-    """A room booking of today that has begun and is still booked (made before it began, as
-    the service allows), in a demo space; (space's service area, booking code, its start)."""
+def _begun_booking(site) -> tuple[int, str, date]:
+    """A room booking that has begun and is still booked (made before it began, as the service
+    allows), in a demo space: of today, or before the day's first slot (the suite may run just
+    after midnight in Yichun) of yesterday; (space's service area, booking code, its day)."""
     with Session(site.engine) as s:
         as_system(s)
         now = db_now(s)
         today = city_date(now)
-        for code in s.execute(text("SELECT code FROM activity_space ORDER BY code")).scalars():
+        for day, code in (
+            (day, code)
+            for day in (today, today - timedelta(days=1))
+            for code in s.execute(text("SELECT code FROM activity_space ORDER BY code")).scalars()
+        ):
             row = spaces.space_by_code(s, code)
-            earlier = as_city(datetime.combine(today, time(0, 1)))
-            free = [a for a, _ in spaces.free_slots(s, row, today, now=earlier) if a < now]
+            earlier = as_city(datetime.combine(day, time(0, 1)))
+            free = [a for a, _ in spaces.free_slots(s, row, day, now=earlier) if a < now]
             if free:
                 start = free[-1]
                 break
         else:
-            raise AssertionError("no slot of today left free in any space")
+            raise AssertionError("no slot of today or yesterday left free in any space")
         staff = Principal(
             role="community_staff", name="browser-centre", community=row.community_code
         )
@@ -131,7 +137,7 @@ def _tonight_booking(site) -> tuple[int, str, str]:
             now=start - timedelta(hours=2),
         )
         s.commit()
-    return row.area_id, made["public_id"], start.isoformat()
+    return row.area_id, made["public_id"], day
 
 
 def _booking_elsewhere(site, area: int) -> str:
@@ -147,7 +153,7 @@ def _booking_elsewhere(site, area: int) -> str:
 
 
 def test_console_checks_in_a_booking_of_the_day(site, browser):
-    area, booking_code, _ = _tonight_booking(site)
+    area, booking_code, day = _begun_booking(site)
     elsewhere = _booking_elsewhere(site, area)
     made = houniao(
         site.database_url,
@@ -158,6 +164,9 @@ def test_console_checks_in_a_booking_of_the_day(site, browser):
     with offline_page(browser, viewport=(1280, 800)) as p:
         page = p.page
         assert sign_in(p, site, "t-centre-staff", "/console/bookings") == 200
+        page.fill("#b-day", day.isoformat())  # the day's list is today's unless another is asked
+        with page.expect_navigation():
+            page.click("form.filters button[type=submit]")
         row = page.locator("tr", has_text=booking_code)
         assert row.count() == 1 and "已预约" in row.inner_text()
         assert page.locator("tr", has_text=elsewhere).count() == 0

@@ -12,11 +12,17 @@ from sqlalchemy import func, select, text
 from geo.access.principal import ACCOUNT_CHANNELS, as_system
 from geo.core import clock
 from geo.demo import residents as demo
-from geo.demo.residents_load import homes_from_db, items_of, load_demo_residents
+from geo.demo.residents_load import (
+    PROGRESS_STEPS,
+    homes_from_db,
+    items_of,
+    load_demo_residents,
+)
 from geo.residents.intake.pipeline import Intake, Submission
 from geo.residents.models import ConcernEntry, HealthCheck, IntakeReport, Resident, Stay
 
 TODAY = date(2026, 11, 26)
+WINTER = date(2026, 12, 20)  # winter stayers of season 2026 report in November and December
 
 
 def pairwise(outcomes) -> tuple[float, float]:
@@ -60,7 +66,16 @@ def test_linkage_quality_on_ground_truth(session):
 
 
 def test_demo_load_goes_through_the_intake(session):
-    counts = load_demo_residents(session, today=TODAY, per_season=120)
+    steps: list[str] = []
+    counts = load_demo_residents(
+        session, lambda what, _rows: steps.append(what), today=WINTER, per_season=120
+    )
+    # The CLI's bar ends exactly full: one step per season, even one reported into December.
+    assert len(steps) == PROGRESS_STEPS, steps
+    december = session.scalar(
+        text("SELECT count(*) FROM intake_report WHERE reported_at >= '2026-12-01+08'")
+    )
+    assert december > 0
     taken_in = (
         select(func.count()).select_from(IntakeReport).where(IntakeReport.batch_id.is_not(None))
     )
@@ -83,7 +98,7 @@ def test_demo_load_goes_through_the_intake(session):
     undecided = (
         select(func.count())
         .select_from(IntakeReport)
-        .where(IntakeReport.decision == "review", IntakeReport.season < clock.season_of(TODAY))
+        .where(IntakeReport.decision == "review", IntakeReport.season < clock.season_of(WINTER))
     )
     assert session.scalar(undecided) == 0
     assert session.scalar(select(func.count()).select_from(ConcernEntry)) > 0
