@@ -15,6 +15,9 @@ client and bearer token: the standard library's (bench/lean_http.py), or httpx w
 2. transitions: C clients each take their own cases through accept, dispatch, start,
    give_feedback, confirm, close with If-Match: transitions/s, p50, p99; same in-process baseline.
    Both after a warm-up, in --tp-rounds rounds that alternate which path goes first.
+   `--paired` instead alternates request by request in each client (HTTP, then the same call
+   in-process, or the other way round): both paths meet the same machine at the same moment,
+   so a one-client ratio no longer moves with what else ran during one path's round.
 3. open.geojson with 10,000 open cases (bulk-inserted; the trigger sets their deadlines): the bare
    SQL (the same rows and ST_AsGeoJSON, fetched with psycopg), `feed.open_cases_json` (the
    FeatureCollection built by PostgreSQL) in-process, and GET /api/v1/cases/open.geojson over
@@ -25,7 +28,7 @@ client and bearer token: the standard library's (bench/lean_http.py), or httpx w
    interleaved rounds and the ratios to the bare SQL. `--only-geojson` skips 1 and 2.
 
     .venv/bin/python bench/cases_throughput.py [--clients 1 4 8] [--per-client 40] [--open 10000]
-        [--tp-rounds 3] [--rounds 7] [--workers 1]
+        [--tp-rounds 3] [--rounds 7] [--workers 1] [--paired]
 """
 
 from __future__ import annotations
@@ -380,6 +383,121 @@ def bench_geojson(
     return {**out, **{k: statistics.median(v) * 1000 for k, v in times.items()}}
 
 
+def bench_paired(
+    port: int, engine, people: People, clients: int, per_client: int, statuses: Counter, kind: str
+) -> dict[str, tuple[list[float], list[float]]]:
+    """HTTP and in-process request by request: each client alternates one request over HTTP and
+    the same call in-process (which goes first turns each time), so both see the same machine
+    at the same moment (other load, WAL flushes, autovacuum). {path: (create latencies,
+    transition latencies)}; at one client the ratio of mean latencies is the ratio of rates."""
+    lat: dict[str, tuple[list[float], list[float]]] = {"HTTP": ([], []), "in-process": ([], [])}
+    lock = threading.Lock()
+
+    def client(i: int) -> list[float]:
+        rng, me = random.Random(SEED + 200 + i), people.channels[i][0]
+        who = {"grid": people.grid, "dispatcher": people.dispatcher}
+        mine: dict[str, list[float]] = {"c HTTP": [], "c in": [], "t HTTP": [], "t in": []}
+        cases: list[tuple[int, str, int]] = []  # (HTTP case, its ETag, in-process case)
+        with http_client(kind, port) as http:
+
+            def timed_call(key: str, fn: Callable[[], Any]) -> Any:
+                t = time.perf_counter()
+                out = fn()
+                mine[key].append(time.perf_counter() - t)
+                return out
+
+            def create_http(k: int) -> tuple[int, str]:
+                r = http.post(
+                    "/api/v1/cases", json=body(rng, people.points, k), headers=people.channels[i][1]
+                )
+                statuses[r.status_code] += 1
+                return r.json()["case"]["id"], r.headers["ETag"]
+
+            def create_in(k: int) -> int:
+                with Session(engine) as s:
+                    apply_rls(s, me)
+                    out = service.create_case(s, me, CaseCreate(**body(rng, people.points, k)))
+                    s.commit()
+                return out["case"]["id"]
+
+            for k in range(per_client):
+                if k % 2:
+                    made_in = timed_call("c in", partial(create_in, k))
+                    made_http = timed_call("c HTTP", partial(create_http, k))
+                else:
+                    made_http = timed_call("c HTTP", partial(create_http, k))
+                    made_in = timed_call("c in", partial(create_in, k))
+                cases.append((*made_http, made_in))
+
+            tags = {h_case: tag for h_case, tag, _ in cases}
+
+            def step_http(case_id: int, actor: str, step: dict) -> None:
+                r = http.post(
+                    f"/api/v1/cases/{case_id}/transitions",
+                    json=step,
+                    headers={**who[actor][1], "If-Match": tags[case_id]},
+                )
+                statuses[r.status_code] += 1
+                tags[case_id] = r.headers.get("ETag", tags[case_id])
+
+            def step_in(case_id: int, actor: str, step: dict) -> None:
+                with Session(engine) as s:
+                    apply_rls(s, who[actor][0])
+                    service.transition(s, who[actor][0], case_id, TransitionRequest(**step))
+                    s.commit()
+
+            for k, (h_case, _, i_case) in enumerate(cases):
+                for j, (actor, step) in enumerate(STEPS):
+                    calls = [
+                        ("t HTTP", partial(step_http, h_case, actor, step)),
+                        ("t in", partial(step_in, i_case, actor, step)),
+                    ]
+                    for key, fn in calls if (k + j) % 2 == 0 else calls[::-1]:
+                        timed_call(key, fn)
+        with lock:
+            lat["HTTP"][0].extend(mine["c HTTP"])
+            lat["HTTP"][1].extend(mine["t HTTP"])
+            lat["in-process"][0].extend(mine["c in"])
+            lat["in-process"][1].extend(mine["t in"])
+        return []
+
+    run_clients(clients, client)
+    return lat
+
+
+def paired(engine, port: int, people: People, args: argparse.Namespace, statuses: Counter) -> None:
+    """`bench_paired` at each client count, after a warm-up: mean and percentile latencies and
+    the ratio of in-process's mean to HTTP's (HTTP's rate / in-process's), per kind, with the
+    ratio of each half of the requests beside it (how much the run moved)."""
+    run = partial(bench_paired, port, engine, people, statuses=statuses, kind=args.client)
+    run(max(args.clients), 2)  # a connection per client, so that every worker warms up
+    print(
+        f"\nPaired, request by request ({args.client} client, {args.per_client} cases per client,"
+        " each through the six steps)"
+    )
+    print(
+        "| clients | kind | HTTP mean / p50 / p99 ms | in-process mean / p50 / p99 ms |"
+        " HTTP / in-process | first half / second half |"
+    )
+    print("| ---: | --- | ---: | ---: | ---: | ---: |")
+    for c in args.clients:
+        lat = run(c, args.per_client)
+        for k, kind in enumerate(("creates", "transitions")):
+            h, i = lat["HTTP"][k], lat["in-process"][k]
+            half_h, half_i = len(h) // 2, len(i) // 2
+            halves = [
+                statistics.mean(i[:half_i]) / statistics.mean(h[:half_h]),
+                statistics.mean(i[half_i:]) / statistics.mean(h[half_h:]),
+            ]
+            print(
+                f"| {c} | {kind} | {statistics.mean(h) * 1000:.1f} / {pct(h, 50):.1f} /"
+                f" {pct(h, 99):.1f} | {statistics.mean(i) * 1000:.1f} / {pct(i, 50):.1f} /"
+                f" {pct(i, 99):.1f} | **{statistics.mean(i) / statistics.mean(h):.2f}x** |"
+                f" {halves[0]:.2f}x / {halves[1]:.2f}x |",
+                flush=True,
+            )
+
+
 PATHS = ("HTTP", "in-process", "in-process, owner")
 
 
@@ -450,7 +568,11 @@ def main() -> None:
     ap.add_argument("--tp-rounds", type=int, default=3, help="rounds of create and transition")
     ap.add_argument("--workers", type=int, default=1, help="the API's uvicorn workers")
     ap.add_argument("--client", choices=("lean", "httpx"), default="lean", help="HTTP client")
+    ap.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn")
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
+    ap.add_argument(
+        "--paired", action="store_true", help="create and transition request by request"
+    )
     ap.add_argument("--only-geojson", action="store_true", help="skip create and transition")
     args = ap.parse_args()
     if args.only_geojson:
@@ -467,7 +589,7 @@ def main() -> None:
         s.commit()
     port = free_port(8766)
     # the server's request log (a line per request) is written, not printed between the tables
-    server = serve(url, port, workers=args.workers, stderr=subprocess.DEVNULL)
+    server = serve(url, port, workers=args.workers, server=args.server, stderr=subprocess.DEVNULL)
     try:
         statuses: Counter = Counter()
         if args.clients:
@@ -475,7 +597,10 @@ def main() -> None:
                 "app": app_engine(url.render_as_string(hide_password=False)),
                 "owner": engine,
             }
-            throughput(engines, port, people, args, statuses)
+            if args.paired:
+                paired(engines["app"], port, people, args, statuses)
+            else:
+                throughput(engines, port, people, args, statuses)
             print(f"HTTP statuses: {dict(statuses)}")
         if not args.open:
             return

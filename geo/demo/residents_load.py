@@ -98,7 +98,6 @@ def load_demo_residents(
     progress("residents: generated reports", len(world.reports))
     accounts = dict(
         session.execute(select(Account.channel, Account.id).where(Account.channel.is_not(None)))
-        .tuples()
         .all()
     )
     intake = Intake(session, today=today)
