@@ -15,7 +15,7 @@ from api.auth import CurrentUser, RequestCredentials, access, access_in_handler,
 from api.deps import SessionDep
 from api.params import BboxParam, CaseFiltersParam
 from api.reads import ReadSessionDep
-from api.responses import returns
+from api.responses import GEOJSON, GeoJSONResponse, returns
 from api.unit_of_work import in_one_thread
 from geo.access.principal import Principal, Role, app_engine
 from geo.cases import clusters, feed, feed_cache, idempotency, kpis, queries, service, stream
@@ -40,7 +40,6 @@ from geo.core.db import session_scope
 from geo.core.errors import InvalidInput, PreconditionFailed, PreconditionRequired
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
-GEOJSON = "application/geo+json"
 
 # Who may read cases at all; each sees only their scope (404 outside it).
 READERS = (
@@ -52,10 +51,6 @@ READERS = (
     Role.channel,
 )
 _ETAG = re.compile(r'^(?:W/)?"case-(\d+)-v(\d+)"$')
-
-
-class GeoJSONResponse(JSONResponse):
-    media_type = GEOJSON
 
 
 def _headers_for(case: dict[str, Any]) -> dict[str, str]:

@@ -23,8 +23,8 @@ from fastapi.routing import APIRoute
 from api.auth import public
 from api.params import bbox_query
 from api.reads import ReadSessionDep
-from api.responses import returns
-from api.routes.spatial import GEOJSON, GeoJSONResponse, geojson_response
+from api.responses import GEOJSON, GeoJSONResponse, returns
+from api.routes.spatial import geojson_response
 from api.viewer import ViewerDep, cache_control
 from geo.core.errors import InvalidInput
 from geo.spatial.features import items as features

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import SessionDep, session_for
@@ -20,7 +19,7 @@ from api.params import (
     query_float,
     query_int,
 )
-from api.responses import returns
+from api.responses import GEOJSON, GeoJSONResponse, returns
 from geo.spatial import locate as locating
 from geo.spatial.addresses import geocode as geocoding
 from geo.spatial.boundaries import queries
@@ -39,12 +38,7 @@ from geo.spatial.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["spatial"])
-GEOJSON = "application/geo+json"
 Release = Annotated[int | None, Query(description="boundary release id; default: the active one")]
-
-
-class GeoJSONResponse(JSONResponse):
-    media_type = GEOJSON
 
 
 def geojson_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
