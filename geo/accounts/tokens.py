@@ -257,16 +257,20 @@ def principal_from_access_token(
     statement = _TOKEN_ACCOUNT_WITH_RLS if with_rls else _TOKEN_ACCOUNT
     # On the session's connection, not through the ORM (plain columns, no entities): the ORM's
     # execution path cost ~0.07 ms more on every authenticated request.
-    row = session.connection().execute(
-        statement,
-        {
-            "account": account_id,
-            "session": session_id,
-            "version": version,
-            "jti": jti,
-            "now": _now(now),
-        },
-    ).first()
+    row = (
+        session.connection()
+        .execute(
+            statement,
+            {
+                "account": account_id,
+                "session": session_id,
+                "version": version,
+                "jti": jti,
+                "now": _now(now),
+            },
+        )
+        .first()
+    )
     if row is None:
         raise Unauthorized("access token revoked", headers=_bearer_error())
     return principal_for(

@@ -97,8 +97,9 @@ def load_demo_residents(
     world = demo.generate(homes_from_db(session), today=today, per_season=per_season)
     progress("residents: generated reports", len(world.reports))
     accounts = dict(
-        session.execute(select(Account.channel, Account.id).where(Account.channel.is_not(None)))
-        .all()
+        session.execute(
+            select(Account.channel, Account.id).where(Account.channel.is_not(None))
+        ).all()
     )
     intake = Intake(session, today=today)
     intake.prime_addresses(r.fields.get("address") for r in world.reports if "lon" not in r.fields)
